@@ -1,0 +1,60 @@
+// The CLI: a thin yargs layer over the library. run() parses, dispatches, maps errors to exit codes.
+import yargs from 'yargs';
+import { ExitCode, UsageError, exitCodeFor } from '../errors.js';
+import { COMMANDS } from './commands/index.js';
+import type { CommandContext, GlobalArgs } from './context.js';
+import { Output, type Io } from './io.js';
+
+const EPILOGUE =
+  'Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 integrity/fsck findings, 5 lock busy, ' +
+  '6 unsafe input refused, 7 conflict, 8 registry/network, 9 I/O. Docs: README.md';
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const wantsJson = argv.includes('--json');
+  const ctx: CommandContext = {
+    io,
+    out: new Output(io, { json: wantsJson, quiet: argv.includes('--quiet') || argv.includes('-q'), debug: argv.includes('--debug') }),
+    exitCode: undefined,
+  };
+  let parser = yargs(argv)
+    .scriptName('ocilayout')
+    .usage('$0 <command> [options]\n\nManage OCI Image Layout directories: blobs, tags, referrers, archives.')
+    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output on stdout' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no messages on stderr' })
+    .option('debug', { type: 'boolean', default: false, describe: 'stack traces for internal errors' })
+    .option('lock-timeout', { type: 'number', describe: 'seconds to wait for another writer (default 60)' })
+    .middleware((a) => {
+      ctx.out = new Output(io, { json: a.json, quiet: a.quiet, debug: a.debug });
+    })
+    .strict()
+    .demandCommand(1, 'name a command; see --help')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .epilogue(EPILOGUE)
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError('E_USAGE', msg);
+    }) as unknown as import('yargs').Argv<GlobalArgs>;
+  for (const register of COMMANDS) parser = register(parser, ctx);
+  let helpShown = false;
+  try {
+    await parser.parseAsync(argv, {}, (_err, _args, output) => {
+      if (output !== '') {
+        helpShown = true;
+        io.stdout.write(`${output}\n`);
+      }
+    });
+  } catch (err) {
+    if (err instanceof UsageError && err.code === 'E_USAGE') {
+      io.stderr.write(`ocilayout: ${err.message}\n  run \`ocilayout --help\` or \`ocilayout <command> --help\`\n`);
+      return ExitCode.Usage;
+    }
+    ctx.out.error(err);
+    return exitCodeFor(err);
+  }
+  if (helpShown) return ExitCode.Ok;
+  return ctx.exitCode ?? ExitCode.Ok;
+}

@@ -1,0 +1,92 @@
+// The content graph: what a manifest or index references, and walks over it from roots.
+// `subject` is a weak link (image-spec manifest.md): it is not a successor and keeps nothing alive;
+// referrers/ turns subjects into reverse edges.
+import { parseDigest, type Digest } from './digest.js';
+import { OcilayoutError } from './errors.js';
+import { isManifestMediaType } from './media-types.js';
+import type { Descriptor } from './schema/descriptor.js';
+import type { ParsedManifest } from './schema/manifest.js';
+
+/** Reads manifests and indexes (verified, capped); implemented by Layout. */
+export interface ManifestSource {
+  readManifest(desc: Descriptor): ParsedManifest;
+}
+
+/** Descriptors a manifest or index points to: config and layers, or the listed manifests. */
+export function successors(m: ParsedManifest): Descriptor[] {
+  return m.kind === 'manifest' ? [m.doc.config, ...m.doc.layers] : [...m.doc.manifests];
+}
+
+export interface WalkProblem {
+  /** The descriptor that could not be followed, and the descriptor that pointed to it. */
+  descriptor: Descriptor;
+  parent: Descriptor | undefined;
+  error: OcilayoutError;
+}
+
+export interface WalkResult {
+  /** Every descriptor reached, by digest, in first-visit order (roots first, depth first). */
+  nodes: Map<Digest, Descriptor>;
+  /** Parsed documents reached, by digest. */
+  manifests: Map<Digest, ParsedManifest>;
+  problems: WalkProblem[];
+}
+
+export interface WalkOptions {
+  /** Stop at the first problem and throw it (default), or collect problems and go on. */
+  collect?: boolean;
+  /** Called for each node once, with its parsed document when it is a manifest/index. */
+  visit?: (desc: Descriptor, parsed: ParsedManifest | undefined, parent: Descriptor | undefined) => void;
+  /** Maximum nesting of indexes (hostile layouts could chain deeply). Default 64. */
+  maxDepth?: number;
+}
+
+/**
+ * Walk from `roots` through every manifest/index they reach. Each digest is visited once, so
+ * repeated or cyclic references terminate. Descriptors with an invalid or unsupported digest, and
+ * unreadable documents, are problems (thrown, or collected with `collect`).
+ */
+export function walk(source: ManifestSource, roots: Iterable<Descriptor>, options: WalkOptions = {}): WalkResult {
+  const nodes = new Map<Digest, Descriptor>();
+  const manifests = new Map<Digest, ParsedManifest>();
+  const problems: WalkProblem[] = [];
+  const maxDepth = options.maxDepth ?? 64;
+  const fail = (descriptor: Descriptor, parent: Descriptor | undefined, error: unknown): void => {
+    const e = error instanceof OcilayoutError ? error : new OcilayoutError('E_INTERNAL', String(error));
+    if (options.collect !== true) throw e;
+    problems.push({ descriptor, parent, error: e });
+  };
+  const stack: { desc: Descriptor; parent: Descriptor | undefined; depth: number }[] = [];
+  for (const r of [...roots].reverse()) stack.push({ desc: r, parent: undefined, depth: 0 });
+  while (stack.length > 0) {
+    const { desc, parent, depth } = stack.pop()!;
+    let digest: Digest;
+    try {
+      digest = parseDigest(desc.digest);
+    } catch (err) {
+      fail(desc, parent, err);
+      continue;
+    }
+    if (nodes.has(digest)) continue;
+    nodes.set(digest, desc);
+    let parsed: ParsedManifest | undefined;
+    if (isManifestMediaType(desc.mediaType)) {
+      if (depth > maxDepth) {
+        fail(desc, parent, new OcilayoutError('E_SCHEMA', `${digest} is nested more than ${maxDepth} levels deep`, { digest }));
+        continue;
+      }
+      try {
+        parsed = source.readManifest(desc);
+      } catch (err) {
+        fail(desc, parent, err);
+        options.visit?.(desc, undefined, parent);
+        continue;
+      }
+      manifests.set(digest, parsed);
+      const next = successors(parsed);
+      for (let i = next.length - 1; i >= 0; i--) stack.push({ desc: next[i]!, parent: desc, depth: depth + 1 });
+    }
+    options.visit?.(desc, parsed, parent);
+  }
+  return { nodes, manifests, problems };
+}

@@ -1,0 +1,371 @@
+// Blob storage: content-addressed files under blobs/<alg>/<hex>. Knows nothing of manifests or tags.
+// Every write goes through ingest/ (hash while writing, fsync, verify, link into place), so a blob
+// is either absent or complete and correct; readers verify while streaming.
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  fstatSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { algorithmOf, newHash, parseDigest, matchesDigestGrammar, isSupportedAlgorithm, type Algorithm, type Digest } from '../digest.js';
+import { NotFoundError, OcilayoutError, UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
+import { fsyncDir } from './durable.js';
+import { leaseDigest, newPartPath } from './ingest.js';
+import { BLOBS_DIR, blobDir, blobPath } from './paths.js';
+import { VerifyingStream, digestMismatch, sizeMismatch } from './verify-stream.js';
+
+export interface PutExpectation {
+  /** Verify the content hashes to this; also selects the algorithm. */
+  digest?: string | undefined;
+  /** Verify the content has exactly this many bytes (fails early when exceeded). */
+  size?: number | undefined;
+  /** Algorithm when no digest is expected (default sha256). */
+  algorithm?: Algorithm | undefined;
+}
+
+export interface PutResult {
+  digest: Digest;
+  size: number;
+  /** The blob was already present; nothing was written. */
+  existed: boolean;
+}
+
+export interface PutOptions {
+  /**
+   * Leave the fsync of blobs/<alg>/ to flush(): batch writers (import, copy) make one directory
+   * sync per commit instead of one per blob. The blob file itself is always fsync'd.
+   */
+  deferDirSync?: boolean;
+}
+
+export interface BlobListing {
+  blobs: Digest[];
+  /** Files under blobs/ whose names are not digests we support (temp files of other tools...). */
+  strays: string[];
+}
+
+const CHUNK = 1024 * 1024;
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
+export class BlobStore {
+  private readonly dirtyDirs = new Set<string>();
+
+  constructor(readonly root: string) {}
+
+  path(digest: Digest): string {
+    return blobPath(this.root, digest);
+  }
+
+  /**
+   * Size of a blob, undefined when absent. Throws E_UNSAFE_ENTRY when the blob is not a regular
+   * file (a symlink could point outside the layout).
+   */
+  stat(digest: Digest): { size: number } | undefined {
+    let st: Stats;
+    try {
+      st = lstatSync(this.path(digest));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+      throw wrapFsError(err, `stat blob ${digest}`, { digest });
+    }
+    if (!st.isFile()) {
+      throw new UnsafeInputError('E_UNSAFE_ENTRY', `blob ${digest} is not a regular file (symlink or special file)`, {
+        digest,
+        path: this.path(digest),
+      });
+    }
+    return { size: st.size };
+  }
+
+  has(digest: Digest): boolean {
+    return this.stat(digest) !== undefined;
+  }
+
+  /**
+   * Store a blob from a stream. Idempotent: if `expected.digest` is present already, the source is
+   * not read. Throws E_DIGEST_MISMATCH / E_SIZE_MISMATCH (nothing becomes visible).
+   */
+  async put(source: AsyncIterable<Uint8Array>, expected: PutExpectation = {}, options: PutOptions = {}): Promise<PutResult> {
+    const known = this.checkKnown(expected);
+    if (known !== undefined) {
+      (source as Partial<Readable>).destroy?.();
+      return known;
+    }
+    const alg = expected.digest !== undefined ? algorithmOf(parseDigest(expected.digest)) : (expected.algorithm ?? 'sha256');
+    const part = newPartPath(this.root);
+    const hash = newHash(alg);
+    let size = 0;
+    const fh = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    let closed = false;
+    try {
+      // Hash chunk n+1 while chunk n is being written: one write in flight at a time.
+      let pending: Promise<unknown> = Promise.resolve();
+      for await (const chunk of source) {
+        size += chunk.byteLength;
+        if (expected.size !== undefined && size > expected.size) {
+          throw sizeMismatch(this.describe(expected), expected.size, size, true);
+        }
+        hash.update(chunk);
+        await pending;
+        pending = fh.write(chunk);
+      }
+      await pending;
+      await fh.sync();
+      await fh.close();
+      closed = true;
+      const digest = this.verify(alg, hash.digest('hex'), size, expected);
+      return this.commitPart(part, digest, size, options);
+    } finally {
+      if (!closed) await fh.close().catch(() => undefined);
+      removeQuietly(part);
+    }
+  }
+
+  /** Store a small blob (manifests, configs) with synchronous I/O: no event-loop hops per file. */
+  putBytes(bytes: Uint8Array, expected: PutExpectation = {}, options: PutOptions = {}): PutResult {
+    const known = this.checkKnown(expected);
+    if (known !== undefined) return known;
+    const alg = expected.digest !== undefined ? algorithmOf(parseDigest(expected.digest)) : (expected.algorithm ?? 'sha256');
+    if (expected.size !== undefined && bytes.byteLength !== expected.size) {
+      throw sizeMismatch(this.describe(expected), expected.size, bytes.byteLength, false);
+    }
+    const digest = this.verify(alg, newHash(alg).update(bytes).digest('hex'), bytes.byteLength, expected);
+    const part = newPartPath(this.root);
+    try {
+      const fd = openSync(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      try {
+        let off = 0;
+        while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      return this.commitPart(part, digest, bytes.byteLength, options);
+    } catch (err) {
+      throw wrapFsError(err, `write blob ${digest}`, { digest });
+    } finally {
+      removeQuietly(part);
+    }
+  }
+
+  /**
+   * Add an existing file of verified content by hard link (same filesystem), for copy between
+   * layouts. Returns false when linking is impossible (other filesystem, no permission): the caller
+   * then streams a verified copy.
+   */
+  linkFrom(sourcePath: string, digest: Digest, size: number): PutResult | false {
+    const known = this.checkKnown({ digest, size });
+    if (known !== undefined) return known;
+    const target = this.path(digest);
+    try {
+      mkdirSync(blobDir(this.root, digest), { recursive: true });
+      linkSync(sourcePath, target);
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return { digest, size, existed: true };
+      if (['EXDEV', 'EPERM', 'EACCES', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(errnoCode(err) ?? '')) return false;
+      throw wrapFsError(err, `link blob ${digest}`, { digest });
+    }
+    this.dirtyDirs.add(blobDir(this.root, digest));
+    return { digest, size, existed: false };
+  }
+
+  /** Open a blob for reading; with `verify`, the stream errors at its end unless size and digest match. */
+  open(digest: Digest, options: { verify?: boolean; size?: number } = {}): Readable {
+    const path = this.path(digest);
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW);
+    } catch (err) {
+      throw this.readError(err, digest);
+    }
+    const stream = createReadStream(path, { fd, highWaterMark: CHUNK });
+    if (options.verify !== true) return stream;
+    const verifier = new VerifyingStream({ digest, size: options.size }, `blob ${digest}`);
+    stream.on('error', (err) => verifier.destroy(err));
+    return stream.pipe(verifier);
+  }
+
+  /**
+   * Read a whole small blob (manifest, index, config), refusing more than `maxBytes`.
+   * Verifies the digest unless `verify` is false. Throws E_NOT_FOUND, E_TOO_LARGE, E_DIGEST_MISMATCH.
+   */
+  readBytes(digest: Digest, maxBytes: number, options: { verify?: boolean } = {}): Buffer {
+    let fd: number;
+    try {
+      fd = openSync(this.path(digest), constants.O_RDONLY | O_NOFOLLOW);
+    } catch (err) {
+      throw this.readError(err, digest);
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size > maxBytes) {
+        throw new UnsafeInputError('E_TOO_LARGE', `blob ${digest} is ${size} bytes, over the ${maxBytes}-byte limit for JSON documents`, {
+          digest,
+          size,
+          limit: maxBytes,
+        });
+      }
+      const buf = Buffer.allocUnsafe(size);
+      let off = 0;
+      while (off < size) {
+        const n = readSync(fd, buf, off, size - off, off);
+        if (n === 0) break;
+        off += n;
+      }
+      const bytes = buf.subarray(0, off);
+      if (options.verify !== false) {
+        const found = `${algorithmOf(digest)}:${newHash(algorithmOf(digest)).update(bytes).digest('hex')}`;
+        if (found !== digest) throw digestMismatch(`blob ${digest}`, digest, found);
+      }
+      return bytes;
+    } catch (err) {
+      throw wrapFsError(err, `read blob ${digest}`, { digest });
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Remove a blob. Returns false when it was not there. */
+  delete(digest: Digest): boolean {
+    try {
+      unlinkSync(this.path(digest));
+      this.dirtyDirs.add(blobDir(this.root, digest));
+      return true;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false;
+      throw wrapFsError(err, `delete blob ${digest}`, { digest });
+    }
+  }
+
+  /** Every blob file, sorted; names that are not valid digests of a supported algorithm are strays. */
+  list(): BlobListing {
+    const blobs: Digest[] = [];
+    const strays: string[] = [];
+    const base = join(this.root, BLOBS_DIR);
+    let algs: string[];
+    try {
+      algs = readdirSync(base).sort();
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return { blobs, strays };
+      throw wrapFsError(err, `list ${base}`);
+    }
+    for (const alg of algs) {
+      const dir = join(base, alg);
+      let names: string[];
+      try {
+        names = readdirSync(dir).sort();
+      } catch (err) {
+        if (errnoCode(err) === 'ENOTDIR') {
+          strays.push(join(BLOBS_DIR, alg));
+          continue;
+        }
+        throw wrapFsError(err, `list ${dir}`);
+      }
+      for (const name of names) {
+        const candidate = `${alg}:${name}`;
+        if (isSupportedAlgorithm(alg) && matchesDigestGrammar(candidate)) {
+          try {
+            blobs.push(parseDigest(candidate));
+            continue;
+          } catch {
+            /* falls through to stray */
+          }
+        }
+        strays.push(join(BLOBS_DIR, alg, name));
+      }
+    }
+    return { blobs, strays };
+  }
+
+  /** fsync every blobs/<alg>/ directory changed since the last flush (see PutOptions.deferDirSync). */
+  flush(): void {
+    for (const dir of this.dirtyDirs) fsyncDir(dir);
+    this.dirtyDirs.clear();
+  }
+
+  private describe(expected: PutExpectation): string {
+    return expected.digest !== undefined ? `blob ${expected.digest}` : 'blob';
+  }
+
+  /** The idempotent short-cut: lease first (gc protocol), then look. */
+  private checkKnown(expected: PutExpectation): PutResult | undefined {
+    if (expected.digest === undefined) return undefined;
+    const digest = parseDigest(expected.digest);
+    leaseDigest(this.root, digest);
+    const st = this.stat(digest);
+    if (st === undefined) return undefined;
+    if (expected.size !== undefined && st.size !== expected.size) return undefined; // corrupt copy: rewrite it
+    return { digest, size: st.size, existed: true };
+  }
+
+  private verify(alg: Algorithm, hex: string, size: number, expected: PutExpectation): Digest {
+    const digest = `${alg}:${hex}` as Digest;
+    if (expected.size !== undefined && size !== expected.size) {
+      throw sizeMismatch(this.describe(expected), expected.size, size, false);
+    }
+    if (expected.digest !== undefined && expected.digest !== digest) {
+      throw digestMismatch(this.describe(expected), expected.digest, digest);
+    }
+    return digest;
+  }
+
+  private commitPart(part: string, digest: Digest, size: number, options: PutOptions): PutResult {
+    leaseDigest(this.root, digest);
+    const dir = blobDir(this.root, digest);
+    const target = this.path(digest);
+    try {
+      mkdirSync(dir, { recursive: true });
+      let existed = false;
+      try {
+        // link, not rename: an existing blob (maybe hard-linked into another layout) keeps its inode.
+        linkSync(part, target);
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+        const st = lstatSync(target);
+        if (st.isFile() && st.size === size) existed = true;
+        else renameSync(part, target); // a truncated or foreign file sat there: replace it with verified bytes
+      }
+      if (!existed) {
+        if (options.deferDirSync === true) this.dirtyDirs.add(dir);
+        else fsyncDir(dir);
+      }
+      return { digest, size, existed };
+    } catch (err) {
+      throw wrapFsError(err, `store blob ${digest}`, { digest });
+    }
+  }
+
+  private readError(err: unknown, digest: Digest): OcilayoutError {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      return new NotFoundError('E_NOT_FOUND', `blob ${digest} not found in ${this.root}`, { digest });
+    }
+    if (code === 'ELOOP') {
+      return new UnsafeInputError('E_UNSAFE_ENTRY', `blob ${digest} is a symlink; refusing to follow it`, { digest });
+    }
+    return wrapFsError(err, `open blob ${digest}`, { digest });
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* already moved or removed */
+  }
+}
+

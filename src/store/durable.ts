@@ -1,0 +1,53 @@
+// Durable small-file writes: temp file in the same directory, fsync, rename, fsync the directory.
+// Used for index.json and oci-layout; blobs go through ingest.ts instead.
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { wrapFsError } from '../errors.js';
+import { ownedName } from './liveness.js';
+
+/** fsync a directory so a rename or create inside it survives a power loss. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    fsyncSync(fd);
+  } catch (err) {
+    // Some filesystems refuse fsync on directories (EINVAL/EISDIR); the rename is still atomic there.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw wrapFsError(err, `fsync ${dir}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Temp files made by writeFileDurable start with this (gc sweeps dead owners' ones). */
+export const DURABLE_TMP_PREFIX = '.tmp-';
+
+/**
+ * Replace `path` atomically: readers see the old or the new content, never a mix, and after return
+ * the new content is on disk. A crash leaves at most a `.tmp-<owner>…` file beside it.
+ */
+export function writeFileDurable(path: string, data: string | Uint8Array): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `${DURABLE_TMP_PREFIX}${ownedName(`.${basename(path)}`)}`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw wrapFsError(err, `write ${path}`, { path });
+  }
+  fsyncDir(dir);
+}

@@ -1,0 +1,115 @@
+// index.json: validated reads, and the only writer. update(fn) takes the layout lock, re-reads the
+// file inside it, applies fn, and commits atomically; a file that fails to parse is never overwritten.
+// We keep the parsed JSON as read (not zod's output) so key order and unknown fields survive.
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { IntegrityError, NotFoundError, UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
+import { IndexFileSchema, type IndexFile } from '../schema/layout-files.js';
+import { parseJson, schemaError } from '../schema/manifest.js';
+import { writeFileDurable } from './durable.js';
+import { withLayoutLock, type HeldLock, type LockOptions } from './lock.js';
+import { INDEX_FILE } from './paths.js';
+
+/** index.json larger than this is refused (a 1M-entry index is ~220 MB and needs ~3 GiB of RAM). */
+export const MAX_INDEX_BYTES = 256 * 1024 * 1024;
+
+export interface IndexSnapshot {
+  index: IndexFile;
+  /** The exact bytes read, to detect no-op updates and for byte-level comparisons. */
+  text: string;
+}
+
+export interface UpdateResult<T> {
+  /** The new index, or undefined to leave the file untouched. */
+  index: IndexFile | undefined;
+  result: T;
+}
+
+/** Serialisation we write: compact JSON and a trailing newline (umoci, olareg do the same). */
+export function serializeIndex(index: IndexFile): string {
+  return `${JSON.stringify(index)}\n`;
+}
+
+export class IndexStore {
+  readonly path: string;
+  constructor(
+    readonly root: string,
+    private readonly lockOptions: LockOptions = {},
+    /** Called inside the lock before each commit (the blob store flushes its directories). */
+    private readonly beforeCommit: () => void = () => undefined,
+  ) {
+    this.path = join(root, INDEX_FILE);
+  }
+
+  /** Read and validate. Throws E_NOT_FOUND, E_TOO_LARGE, E_INVALID_JSON or E_SCHEMA naming the file. */
+  read(): IndexSnapshot {
+    const text = readCappedText(this.path, MAX_INDEX_BYTES);
+    const json = parseJson(text, this.path);
+    const r = IndexFileSchema.safeParse(json);
+    if (!r.success) throw schemaError(this.path, r.error);
+    return { index: json as IndexFile, text };
+  }
+
+  /**
+   * The only way to change index.json: lock, re-read, apply `fn` to a private copy, write durably.
+   * `fn` may be called once per update; returning `index: undefined` (or an identical index) writes
+   * nothing. Throws E_LOCK_TIMEOUT, E_LOCK_COMPROMISED, or whatever fn throws (nothing written).
+   */
+  async update<T>(fn: (index: IndexFile, held: HeldLock) => Promise<UpdateResult<T>> | UpdateResult<T>): Promise<T> {
+    return withLayoutLock(
+      this.root,
+      async (held) => {
+        const { index, text } = this.read();
+        const copy = structuredClone(index);
+        const out = await fn(copy, held);
+        if (out.index !== undefined) {
+          const next = serializeIndex(out.index);
+          if (next !== text) {
+            const r = IndexFileSchema.safeParse(out.index);
+            if (!r.success) throw schemaError(`new ${this.path}`, r.error);
+            this.beforeCommit();
+            held.assertHeld();
+            writeFileDurable(this.path, next);
+          }
+        }
+        return out.result;
+      },
+      this.lockOptions,
+    );
+  }
+}
+
+/** Read a whole text file through one fd, refusing more than `limit` bytes and non-regular files. */
+export function readCappedText(path: string, limit: number): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') throw new NotFoundError('E_NOT_FOUND', `${path} not found`, { path });
+    if (errnoCode(err) === 'ELOOP') throw new UnsafeInputError('E_UNSAFE_ENTRY', `${path} is a symlink; refusing to follow it`, { path });
+    throw wrapFsError(err, `open ${path}`, { path });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new IntegrityError('E_SCHEMA', `${path} is not a regular file`, { path });
+    if (st.size > limit) {
+      throw new UnsafeInputError('E_TOO_LARGE', `${path} is ${st.size} bytes, over the ${limit}-byte limit`, {
+        path,
+        size: st.size,
+        limit,
+      });
+    }
+    const buf = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, buf, off, st.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off).toString('utf8');
+  } catch (err) {
+    throw wrapFsError(err, `read ${path}`, { path });
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,131 @@
+// ingest/: where blobs are written before they become visible, and the lease that tells gc which
+// digests a live writer is about to reference. See spec-notes/concurrency.md for the gc protocol.
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { wrapFsError } from '../errors.js';
+import { INGEST_DIR } from './paths.js';
+import { ownedName, ownerLiveness, ownerToken } from './liveness.js';
+
+export const PART_SUFFIX = '.part';
+export const LEASE_SUFFIX = '.lease';
+
+/** Files in ingest/ of writers we cannot identify (other tools) are kept until this old. */
+export const FOREIGN_INGEST_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+export function ingestDir(root: string): string {
+  return join(root, INGEST_DIR);
+}
+
+export function ensureIngestDir(root: string): string {
+  const dir = ingestDir(root);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw wrapFsError(err, `create ${dir}`);
+  }
+  return dir;
+}
+
+/** A fresh temp path for one blob being written by this process. */
+export function newPartPath(root: string): string {
+  return join(ensureIngestDir(root), ownedName(PART_SUFFIX));
+}
+
+const leases = new Map<string, { path: string; digests: Set<string> }>();
+let exitHookInstalled = false;
+
+function removeLeasesAtExit(): void {
+  for (const lease of leases.values()) {
+    try {
+      unlinkSync(lease.path);
+    } catch {
+      /* gone already */
+    }
+  }
+}
+
+/**
+ * Record that this process will reference `digest` in a coming index.json commit. Must happen
+ * before the writer checks whether the blob exists (gc re-reads leases after moving a blob aside).
+ */
+export function leaseDigest(root: string, digest: string): void {
+  let lease = leases.get(root);
+  if (lease === undefined) {
+    const path = join(ensureIngestDir(root), `${ownerToken()}.${leases.size}${LEASE_SUFFIX}`);
+    lease = { path, digests: new Set() };
+    leases.set(root, lease);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', removeLeasesAtExit);
+    }
+  }
+  if (lease.digests.has(digest)) return;
+  try {
+    appendFileSync(lease.path, `${digest}\n`);
+  } catch (err) {
+    throw wrapFsError(err, `write lease ${lease.path}`);
+  }
+  lease.digests.add(digest);
+}
+
+/** Drop this process's lease on `root` (after its commits, for long-lived library users). */
+export function releaseLease(root: string): void {
+  const lease = leases.get(root);
+  if (lease === undefined) return;
+  leases.delete(root);
+  try {
+    unlinkSync(lease.path);
+  } catch {
+    /* gone already */
+  }
+}
+
+export interface IngestEntry {
+  name: string;
+  path: string;
+  kind: 'part' | 'lease' | 'other';
+  live: boolean;
+  ageMs: number;
+}
+
+/** Everything in ingest/, each judged live (its writer runs) or abandoned. */
+export function listIngest(root: string, now = Date.now()): IngestEntry[] {
+  const dir = ingestDir(root);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: IngestEntry[] = [];
+  for (const name of names.sort()) {
+    const path = join(dir, name);
+    let ageMs: number;
+    try {
+      ageMs = now - statSync(path).mtimeMs;
+    } catch {
+      continue;
+    }
+    const kind = name.endsWith(PART_SUFFIX) ? 'part' : name.endsWith(LEASE_SUFFIX) ? 'lease' : 'other';
+    const liveness = ownerLiveness(name);
+    const live = liveness === 'alive' || (liveness === 'unknown' && ageMs < FOREIGN_INGEST_MAX_AGE_MS);
+    out.push({ name, path, kind, live, ageMs });
+  }
+  return out;
+}
+
+/** Digests named by the leases of live writers. */
+export function liveLeasedDigests(root: string): Set<string> {
+  const out = new Set<string>();
+  for (const e of listIngest(root)) {
+    if (e.kind !== 'lease' || !e.live) continue;
+    let text: string;
+    try {
+      text = readFileSync(e.path, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) if (line !== '') out.add(line);
+  }
+  return out;
+}

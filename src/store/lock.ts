@@ -1,0 +1,115 @@
+// The one cross-process lock policy for a layout's index.json (proper-lockfile, mkdir-based).
+// Waits with bounded, jittered retries; a lock whose holder stopped refreshing it (crash, SIGKILL)
+// turns stale and is taken over; a lock lost while held makes the commit fail instead of writing.
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { LockError, OcilayoutError, errnoCode, wrapFsError } from '../errors.js';
+import { INDEX_LOCK, INDEX_FILE } from './paths.js';
+
+export interface LockOptions {
+  /** How long to wait for another writer, in ms (default 60 s, env OCILAYOUT_LOCK_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
+/** Handed to the critical section so it can refuse to commit after losing the lock. */
+export interface HeldLock {
+  /** Throws E_LOCK_COMPROMISED when another process may have taken the lock over. */
+  assertHeld(): void;
+}
+
+function envInt(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+/** Lock age after which a holder is presumed dead. proper-lockfile refreshes it every stale/2. */
+const staleMs = (): number => Math.max(2000, envInt('OCILAYOUT_LOCK_STALE_MS', 10_000));
+
+// Serialise our own callers first: proper-lockfile would make them poll each other.
+const inProcess = new Map<string, Promise<unknown>>();
+
+/**
+ * Run `fn` while holding the layout's index lock. Throws E_LOCK_TIMEOUT when the lock stays busy
+ * past the timeout (nothing written), E_LOCK_COMPROMISED via HeldLock.assertHeld.
+ */
+export async function withLayoutLock<T>(
+  root: string,
+  fn: (held: HeldLock) => Promise<T> | T,
+  options: LockOptions = {},
+): Promise<T> {
+  const key = join(root, INDEX_FILE);
+  const previous = inProcess.get(key) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(() => lockAndRun(root, fn, options));
+  const tail = run.catch(() => undefined);
+  inProcess.set(key, tail);
+  try {
+    return await run;
+  } finally {
+    if (inProcess.get(key) === tail) inProcess.delete(key);
+  }
+}
+
+async function lockAndRun<T>(root: string, fn: (held: HeldLock) => Promise<T> | T, options: LockOptions): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? envInt('OCILAYOUT_LOCK_TIMEOUT_MS', 60_000);
+  const stale = staleMs();
+  let compromised: Error | undefined;
+  const lockOptions = {
+    lockfilePath: join(root, INDEX_LOCK),
+    realpath: false,
+    stale,
+    update: Math.floor(stale / 4),
+    retries: 0,
+    onCompromised: (err: Error) => {
+      compromised = err;
+    },
+  };
+  const target = join(root, INDEX_FILE);
+  const deadline = Date.now() + timeoutMs;
+  let delay = 10;
+  let release: (() => Promise<void>) | undefined;
+  for (;;) {
+    try {
+      release = await lockfile.lock(target, lockOptions);
+      break;
+    } catch (err) {
+      if (errnoCode(err) !== 'ELOCKED') throw wrapFsError(err, `lock ${join(root, INDEX_LOCK)}`);
+      if (Date.now() >= deadline) {
+        throw new LockError(
+          'E_LOCK_TIMEOUT',
+          `layout ${root} is locked by another writer; gave up after ${timeoutMs} ms`,
+          { layout: root, timeoutMs },
+          {
+            hint: `retry later, raise --lock-timeout, or remove ${join(root, INDEX_LOCK)} if no ocilayout process is running`,
+          },
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
+      delay = Math.min(delay * 1.6, 250);
+    }
+  }
+  const held: HeldLock = {
+    assertHeld() {
+      if (compromised !== undefined) {
+        throw new LockError(
+          'E_LOCK_COMPROMISED',
+          `lost the lock on ${root} while holding it (${compromised.message}); nothing was committed`,
+          { layout: root },
+          { cause: compromised, hint: 'retry the command' },
+        );
+      }
+    },
+  };
+  try {
+    return await fn(held);
+  } finally {
+    try {
+      await release();
+    } catch (err) {
+      // Releasing a compromised lock fails; the result of fn already reflects that.
+      if (compromised === undefined && !(err instanceof OcilayoutError)) {
+        // eslint-disable-next-line no-unsafe-finally
+        throw wrapFsError(err, `unlock ${root}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// The tag resolver over index.json: which entry a tag names, listing, tagging and untagging.
+// Pure functions over an IndexFile; Layout applies them inside IndexStore.update.
+import { Annotation } from './media-types.js';
+import { canonicalDescriptor, type Descriptor } from './schema/descriptor.js';
+import type { IndexFile } from './schema/layout-files.js';
+
+/** How strongly an index.json entry names `tag`: exact ref.name beats a full-reference suffix. */
+export function tagMatch(entry: Descriptor, tag: string): 'exact' | 'suffix' | undefined {
+  const refName = entry.annotations?.[Annotation.RefName];
+  if (refName === tag) return 'exact';
+  // skopeo/podman/crane write full references (`docker.io/library/alpine:3`); containerd and
+  // BuildKit put the full name in io.containerd.image.name. Match `…:TAG` in either.
+  if (refName !== undefined && tagOfName(refName) === tag) return 'suffix';
+  const imageName = entry.annotations?.[Annotation.ContainerdImageName];
+  if (imageName !== undefined && tagOfName(imageName) === tag) return 'suffix';
+  return undefined;
+}
+
+/** The tag part of a ref.name: itself if bare, the text after the last `:` of a full reference. */
+export function tagOfName(name: string): string | undefined {
+  const colon = name.lastIndexOf(':');
+  if (colon < 0) return name;
+  const tail = name.slice(colon + 1);
+  // `host:5000/repo` has a `:` in the host part, not a tag.
+  if (tail.includes('/')) return undefined;
+  return tail;
+}
+
+/**
+ * The entry a tag resolves to: an exact ref.name match first, else a full-reference match; among
+ * several, the last one in index.json (the most recent append by any peer). See spec-notes/tags.md.
+ */
+export function findTagged(index: IndexFile, tag: string): Descriptor | undefined {
+  let suffix: Descriptor | undefined;
+  let exact: Descriptor | undefined;
+  for (const entry of index.manifests) {
+    const m = tagMatch(entry, tag);
+    if (m === 'exact') exact = entry;
+    else if (m === 'suffix') suffix = entry;
+  }
+  return exact ?? suffix;
+}
+
+/** Every tag named in index.json (bare tags, and the tag part of full references), sorted, unique. */
+export function listTags(index: IndexFile): string[] {
+  const tags = new Set<string>();
+  for (const entry of index.manifests) {
+    const refName = entry.annotations?.[Annotation.RefName];
+    if (refName !== undefined) {
+      const t = tagOfName(refName);
+      if (t !== undefined) tags.add(t);
+    }
+  }
+  return [...tags].sort();
+}
+
+/** The index.json entry we write for a tag: the target's identity plus the ref.name annotation. */
+export function taggedEntry(target: Descriptor, tag: string): Descriptor {
+  const entry: Descriptor = {
+    mediaType: target.mediaType,
+    digest: target.digest,
+    size: target.size,
+    annotations: { [Annotation.RefName]: tag },
+  };
+  if (target.platform !== undefined) entry.platform = target.platform;
+  if (target.artifactType !== undefined) entry.artifactType = target.artifactType;
+  return canonicalDescriptor(entry);
+}
+
+/**
+ * Point `tag` at `target`: the first entry naming the tag is replaced in place (stable order), other
+ * entries naming it are removed; a new tag is appended. Returns whether anything changed.
+ */
+export function setTag(index: IndexFile, tag: string, target: Descriptor): boolean {
+  const entry = taggedEntry(target, tag);
+  const before = JSON.stringify(index.manifests);
+  let placed = false;
+  const out: Descriptor[] = [];
+  for (const e of index.manifests) {
+    if (tagMatch(e, tag) === undefined) {
+      out.push(e);
+    } else if (!placed) {
+      out.push(entry);
+      placed = true;
+    }
+  }
+  if (!placed) out.push(entry);
+  index.manifests = out;
+  return JSON.stringify(out) !== before;
+}
+
+/** Remove every entry naming `tag`. Returns the removed entries (empty when the tag was absent). */
+export function removeTag(index: IndexFile, tag: string): Descriptor[] {
+  const removed = index.manifests.filter((e) => tagMatch(e, tag) !== undefined);
+  if (removed.length > 0) index.manifests = index.manifests.filter((e) => tagMatch(e, tag) === undefined);
+  return removed;
+}
