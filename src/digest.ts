@@ -35,9 +35,14 @@ export function matchesDigestGrammar(s: string): boolean {
  */
 export function parseDigest(input: string): Digest {
   if (typeof input !== 'string' || !DIGEST_GRAMMAR.test(input)) {
-    throw new UsageError('E_INVALID_DIGEST', `invalid digest ${JSON.stringify(input)}`, { digest: input }, {
-      hint: 'a digest looks like sha256:<64 lowercase hex characters>',
-    });
+    throw new UsageError(
+      'E_INVALID_DIGEST',
+      `invalid digest ${JSON.stringify(input)}`,
+      { digest: input },
+      {
+        hint: 'a digest looks like sha256:<64 lowercase hex characters>',
+      },
+    );
   }
   const colon = input.indexOf(':');
   const alg = input.slice(0, colon);

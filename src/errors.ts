@@ -62,7 +62,11 @@ export class OcilayoutError<C extends ErrorCode = ErrorCode> extends Error {
 
 /** Families, for `instanceof` checks by callers that do not care about the exact code. */
 export class UsageError extends OcilayoutError<
-  'E_USAGE' | 'E_INVALID_DIGEST' | 'E_UNSUPPORTED_ALGORITHM' | 'E_INVALID_REFERENCE' | 'E_INVALID_TAG'
+  | 'E_USAGE'
+  | 'E_INVALID_DIGEST'
+  | 'E_UNSUPPORTED_ALGORITHM'
+  | 'E_INVALID_REFERENCE'
+  | 'E_INVALID_TAG'
 > {}
 export class NotFoundError extends OcilayoutError<'E_NOT_FOUND' | 'E_NOT_A_LAYOUT'> {}
 export class IntegrityError extends OcilayoutError<
@@ -123,10 +127,10 @@ export const EXIT_CODE = {
 } as const satisfies Record<ErrorCode, ExitCode>;
 
 export function exitCodeFor(err: unknown): ExitCode {
-  return err instanceof OcilayoutError ? EXIT_CODE[(err as OcilayoutError).code] : ExitCode.Internal;
+  return isOcilayoutError(err) ? EXIT_CODE[err.code] : ExitCode.Internal;
 }
 
-export function isOcilayoutError<C extends ErrorCode>(
+export function isOcilayoutError<C extends ErrorCode = ErrorCode>(
   err: unknown,
   code?: C,
 ): err is OcilayoutError<C> {
@@ -136,7 +140,7 @@ export function isOcilayoutError<C extends ErrorCode>(
 /** Node's errno code of an fs error, if any (ENOENT, EEXIST...). */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
+    const code = err.code;
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;
@@ -146,12 +150,21 @@ export function errnoCode(err: unknown): string | undefined {
  * Wrap a raw fs error at the store boundary so nothing above store/ sees an errno.
  * ENOENT becomes E_NOT_FOUND, anything else E_IO; OcilayoutErrors pass through.
  */
-export function wrapFsError(err: unknown, what: string, details: Record<string, unknown> = {}): OcilayoutError {
-  if (err instanceof OcilayoutError) return err;
+export function wrapFsError(
+  err: unknown,
+  what: string,
+  details: Record<string, unknown> = {},
+): OcilayoutError {
+  if (isOcilayoutError(err)) return err;
   const code = errnoCode(err);
   const reason = err instanceof Error ? err.message : String(err);
   if (code === 'ENOENT') {
     return new NotFoundError('E_NOT_FOUND', `${what}: not found`, details, { cause: err });
   }
-  return new OcilayoutError('E_IO', `${what}: ${reason}`, { ...details, errno: code }, { cause: err });
+  return new OcilayoutError(
+    'E_IO',
+    `${what}: ${reason}`,
+    { ...details, errno: code },
+    { cause: err },
+  );
 }

@@ -2,7 +2,7 @@
 // `subject` is a weak link (image-spec manifest.md): it is not a successor and keeps nothing alive;
 // referrers/ turns subjects into reverse edges.
 import { parseDigest, type Digest } from './digest.js';
-import { OcilayoutError } from './errors.js';
+import { OcilayoutError, isOcilayoutError } from './errors.js';
 import { isManifestMediaType } from './media-types.js';
 import type { Descriptor } from './schema/descriptor.js';
 import type { ParsedManifest } from './schema/manifest.js';
@@ -36,7 +36,11 @@ export interface WalkOptions {
   /** Stop at the first problem and throw it (default), or collect problems and go on. */
   collect?: boolean;
   /** Called for each node once, with its parsed document when it is a manifest/index. */
-  visit?: (desc: Descriptor, parsed: ParsedManifest | undefined, parent: Descriptor | undefined) => void;
+  visit?: (
+    desc: Descriptor,
+    parsed: ParsedManifest | undefined,
+    parent: Descriptor | undefined,
+  ) => void;
   /** Maximum nesting of indexes (hostile layouts could chain deeply). Default 64. */
   maxDepth?: number;
 }
@@ -46,13 +50,17 @@ export interface WalkOptions {
  * repeated or cyclic references terminate. Descriptors with an invalid or unsupported digest, and
  * unreadable documents, are problems (thrown, or collected with `collect`).
  */
-export function walk(source: ManifestSource, roots: Iterable<Descriptor>, options: WalkOptions = {}): WalkResult {
+export function walk(
+  source: ManifestSource,
+  roots: Iterable<Descriptor>,
+  options: WalkOptions = {},
+): WalkResult {
   const nodes = new Map<Digest, Descriptor>();
   const manifests = new Map<Digest, ParsedManifest>();
   const problems: WalkProblem[] = [];
   const maxDepth = options.maxDepth ?? 64;
   const fail = (descriptor: Descriptor, parent: Descriptor | undefined, error: unknown): void => {
-    const e = error instanceof OcilayoutError ? error : new OcilayoutError('E_INTERNAL', String(error));
+    const e = isOcilayoutError(error) ? error : new OcilayoutError('E_INTERNAL', String(error));
     if (options.collect !== true) throw e;
     problems.push({ descriptor, parent, error: e });
   };
@@ -72,7 +80,13 @@ export function walk(source: ManifestSource, roots: Iterable<Descriptor>, option
     let parsed: ParsedManifest | undefined;
     if (isManifestMediaType(desc.mediaType)) {
       if (depth > maxDepth) {
-        fail(desc, parent, new OcilayoutError('E_SCHEMA', `${digest} is nested more than ${maxDepth} levels deep`, { digest }));
+        fail(
+          desc,
+          parent,
+          new OcilayoutError('E_SCHEMA', `${digest} is nested more than ${maxDepth} levels deep`, {
+            digest,
+          }),
+        );
         continue;
       }
       try {
@@ -84,7 +98,8 @@ export function walk(source: ManifestSource, roots: Iterable<Descriptor>, option
       }
       manifests.set(digest, parsed);
       const next = successors(parsed);
-      for (let i = next.length - 1; i >= 0; i--) stack.push({ desc: next[i]!, parent: desc, depth: depth + 1 });
+      for (let i = next.length - 1; i >= 0; i--)
+        stack.push({ desc: next[i]!, parent: desc, depth: depth + 1 });
     }
     options.visit?.(desc, parsed, parent);
   }

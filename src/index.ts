@@ -5,8 +5,20 @@ export * from './media-types.js';
 export * from './schema/descriptor.js';
 export * from './schema/manifest.js';
 export * from './schema/layout-files.js';
-export { BlobStore, type PutExpectation, type PutResult, type PutOptions, type BlobListing } from './store/blob-store.js';
-export { IndexStore, serializeIndex, MAX_INDEX_BYTES, type IndexSnapshot, type UpdateResult } from './store/index-store.js';
+export {
+  BlobStore,
+  type PutExpectation,
+  type PutResult,
+  type PutOptions,
+  type BlobListing,
+} from './store/blob-store.js';
+export {
+  IndexStore,
+  serializeIndex,
+  MAX_INDEX_BYTES,
+  type IndexSnapshot,
+  type UpdateResult,
+} from './store/index-store.js';
 export { withLayoutLock, type HeldLock, type LockOptions } from './store/lock.js';
 export { listIngest, liveLeasedDigests, releaseLease, type IngestEntry } from './store/ingest.js';
 export { writeFileDurable, fsyncDir } from './store/durable.js';

@@ -3,14 +3,26 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { parseDigest, type Digest } from './digest.js';
-import { ConflictError, IntegrityError, NotFoundError, UsageError, errnoCode, wrapFsError } from './errors.js';
+import {
+  ConflictError,
+  IntegrityError,
+  NotFoundError,
+  UsageError,
+  errnoCode,
+  wrapFsError,
+} from './errors.js';
 import { MAX_MANIFEST_BYTES, MediaType } from './media-types.js';
 import type { ManifestSource } from './graph.js';
 import { successors } from './graph.js';
 import { assertValidTag } from './refs.js';
 import { canonicalDescriptor, type Descriptor } from './schema/descriptor.js';
 import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from './schema/layout-files.js';
-import { parseJson, parseManifest, effectiveArtifactType, type ParsedManifest } from './schema/manifest.js';
+import {
+  parseJson,
+  parseManifest,
+  effectiveArtifactType,
+  type ParsedManifest,
+} from './schema/manifest.js';
 import { BlobStore } from './store/blob-store.js';
 import { writeFileDurable } from './store/durable.js';
 import { IndexStore, readCappedText, serializeIndex } from './store/index-store.js';
@@ -78,17 +90,25 @@ export class Layout implements ManifestSource {
     try {
       entries = readdirSync(root);
     } catch (err) {
-      if (errnoCode(err) === 'ENOTDIR') throw new ConflictError('E_CONFLICT', `${dir} exists and is not a directory`, { layout: dir });
+      if (errnoCode(err) === 'ENOTDIR')
+        throw new ConflictError('E_CONFLICT', `${dir} exists and is not a directory`, {
+          layout: dir,
+        });
       if (errnoCode(err) !== 'ENOENT') throw wrapFsError(err, `read ${dir}`);
     }
     const isLayout = entries.includes(OCI_LAYOUT_FILE) && entries.includes(INDEX_FILE);
     if (isLayout) return { layout: Layout.open(root, options), created: false };
     const foreign = entries.filter((e) => !LAYOUT_FILES.has(e) && !e.startsWith('.tmp-'));
     if (foreign.length > 0) {
-      throw new ConflictError('E_CONFLICT', `${dir} is not empty and not an OCI layout (found ${foreign.slice(0, 3).join(', ')})`, {
-        layout: dir,
-        found: foreign.slice(0, 10),
-      }, { hint: 'choose an empty or new directory' });
+      throw new ConflictError(
+        'E_CONFLICT',
+        `${dir} is not empty and not an OCI layout (found ${foreign.slice(0, 3).join(', ')})`,
+        {
+          layout: dir,
+          found: foreign.slice(0, 10),
+        },
+        { hint: 'choose an empty or new directory' },
+      );
     }
     try {
       mkdirSync(join(root, BLOBS_DIR), { recursive: true });
@@ -96,10 +116,14 @@ export class Layout implements ManifestSource {
       throw wrapFsError(err, `create ${dir}`);
     }
     if (!entries.includes(OCI_LAYOUT_FILE)) {
-      writeFileDurable(join(root, OCI_LAYOUT_FILE), JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }));
+      writeFileDurable(
+        join(root, OCI_LAYOUT_FILE),
+        JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }),
+      );
     }
     // index.json last: its presence is what makes the directory a layout.
-    if (!existsSync(join(root, INDEX_FILE))) writeFileDurable(join(root, INDEX_FILE), serializeIndex(emptyIndex()));
+    if (!existsSync(join(root, INDEX_FILE)))
+      writeFileDurable(join(root, INDEX_FILE), serializeIndex(emptyIndex()));
     return { layout: Layout.open(root, options), created: true };
   }
 
@@ -115,15 +139,24 @@ export class Layout implements ManifestSource {
       text = readCappedText(join(root, OCI_LAYOUT_FILE), 64 * 1024);
     } catch (err) {
       if (err instanceof NotFoundError) {
-        throw new NotFoundError('E_NOT_A_LAYOUT', `${dir} is not an OCI layout (no oci-layout file)`, { layout: dir }, {
-          hint: `create one with \`ocilayout init ${dir}\``,
-        });
+        throw new NotFoundError(
+          'E_NOT_A_LAYOUT',
+          `${dir} is not an OCI layout (no oci-layout file)`,
+          { layout: dir },
+          {
+            hint: `create one with \`ocilayout init ${dir}\``,
+          },
+        );
       }
       throw err;
     }
     const header = OciLayoutSchema.safeParse(parseJson(text, join(root, OCI_LAYOUT_FILE)));
     if (!header.success) {
-      throw new IntegrityError('E_SCHEMA', `${join(dir, OCI_LAYOUT_FILE)} has no imageLayoutVersion`, { layout: dir });
+      throw new IntegrityError(
+        'E_SCHEMA',
+        `${join(dir, OCI_LAYOUT_FILE)} has no imageLayoutVersion`,
+        { layout: dir },
+      );
     }
     if (header.data.imageLayoutVersion !== IMAGE_LAYOUT_VERSION) {
       throw new NotFoundError(
@@ -135,7 +168,9 @@ export class Layout implements ManifestSource {
     try {
       if (!lstatSync(join(root, INDEX_FILE)).isFile()) throw new Error('not a file');
     } catch {
-      throw new NotFoundError('E_NOT_A_LAYOUT', `${dir} is not an OCI layout (no index.json)`, { layout: dir });
+      throw new NotFoundError('E_NOT_A_LAYOUT', `${dir} is not an OCI layout (no index.json)`, {
+        layout: dir,
+      });
     }
     return new Layout(root, options);
   }
@@ -146,7 +181,14 @@ export class Layout implements ManifestSource {
   }
 
   /** Change index.json under the lock (see IndexStore.update). */
-  updateIndex<T>(fn: (index: IndexFile, held: HeldLock) => Promise<{ index: IndexFile | undefined; result: T }> | { index: IndexFile | undefined; result: T }): Promise<T> {
+  updateIndex<T>(
+    fn: (
+      index: IndexFile,
+      held: HeldLock,
+    ) =>
+      | Promise<{ index: IndexFile | undefined; result: T }>
+      | { index: IndexFile | undefined; result: T },
+  ): Promise<T> {
     return this.index.update(fn);
   }
 
@@ -164,15 +206,24 @@ export class Layout implements ManifestSource {
     }
     if (target.tag === undefined) {
       if (index.manifests.length === 1) return index.manifests[0]!;
-      throw new UsageError('E_INVALID_REFERENCE', `${this.root} holds ${index.manifests.length} entries; name a tag or digest`, {
-        layout: this.root,
-      });
+      throw new UsageError(
+        'E_INVALID_REFERENCE',
+        `${this.root} holds ${index.manifests.length} entries; name a tag or digest`,
+        {
+          layout: this.root,
+        },
+      );
     }
     const found = findTagged(index, target.tag);
     if (found === undefined) {
-      throw new NotFoundError('E_NOT_FOUND', `tag ${target.tag} not found in ${this.root}`, { tag: target.tag, layout: this.root }, {
-        hint: `list tags with \`ocilayout tags ${this.root}\``,
-      });
+      throw new NotFoundError(
+        'E_NOT_FOUND',
+        `tag ${target.tag} not found in ${this.root}`,
+        { tag: target.tag, layout: this.root },
+        {
+          hint: `list tags with \`ocilayout tags ${this.root}\``,
+        },
+      );
     }
     return found;
   }
@@ -181,7 +232,10 @@ export class Layout implements ManifestSource {
   describeBlob(digest: Digest): Descriptor {
     const stat = this.blobs.stat(digest);
     if (stat === undefined) {
-      throw new NotFoundError('E_NOT_FOUND', `${digest} not found in ${this.root}`, { digest, layout: this.root });
+      throw new NotFoundError('E_NOT_FOUND', `${digest} not found in ${this.root}`, {
+        digest,
+        layout: this.root,
+      });
     }
     const bytes = this.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
     const parsed = parseManifest(bytes, `manifest ${digest}`);
@@ -195,15 +249,23 @@ export class Layout implements ManifestSource {
   readManifest(desc: Descriptor): ParsedManifest {
     const digest = parseDigest(desc.digest);
     if (desc.size > MAX_MANIFEST_BYTES) {
-      throw new IntegrityError('E_SCHEMA', `descriptor for ${digest} claims ${desc.size} bytes, over the 4 MiB manifest limit`, { digest });
+      throw new IntegrityError(
+        'E_SCHEMA',
+        `descriptor for ${digest} claims ${desc.size} bytes, over the 4 MiB manifest limit`,
+        { digest },
+      );
     }
     const bytes = this.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
     if (bytes.byteLength !== desc.size) {
-      throw new IntegrityError('E_SIZE_MISMATCH', `manifest ${digest}: descriptor says ${desc.size} bytes, blob has ${bytes.byteLength}`, {
-        digest,
-        expected: desc.size,
-        found: bytes.byteLength,
-      });
+      throw new IntegrityError(
+        'E_SIZE_MISMATCH',
+        `manifest ${digest}: descriptor says ${desc.size} bytes, blob has ${bytes.byteLength}`,
+        {
+          digest,
+          expected: desc.size,
+          found: bytes.byteLength,
+        },
+      );
     }
     return parseManifest(bytes, `manifest ${digest}`, desc.mediaType);
   }
@@ -247,10 +309,15 @@ export class Layout implements ManifestSource {
     for (const d of successors(parsed)) {
       const digest = parseDigest(d.digest);
       if (!this.blobs.has(digest)) {
-        throw new NotFoundError('E_NOT_FOUND', `manifest references ${d.mediaType} ${digest}, which is not in ${this.root}`, {
-          digest,
-          layout: this.root,
-        }, { hint: 'push the blob first, or pass --allow-missing for a sparse layout' });
+        throw new NotFoundError(
+          'E_NOT_FOUND',
+          `manifest references ${d.mediaType} ${digest}, which is not in ${this.root}`,
+          {
+            digest,
+            layout: this.root,
+          },
+          { hint: 'push the blob first, or pass --allow-missing for a sparse layout' },
+        );
       }
     }
   }
@@ -270,7 +337,10 @@ export class Layout implements ManifestSource {
     return this.updateIndex((index) => {
       const removed = removeTag(index, tag);
       if (removed.length === 0) {
-        throw new NotFoundError('E_NOT_FOUND', `tag ${tag} not found in ${this.root}`, { tag, layout: this.root });
+        throw new NotFoundError('E_NOT_FOUND', `tag ${tag} not found in ${this.root}`, {
+          tag,
+          layout: this.root,
+        });
       }
       return { index, result: removed };
     });
@@ -292,7 +362,10 @@ export class Layout implements ManifestSource {
     });
     const blobRemoved = this.blobs.delete(digest);
     if (entriesRemoved === 0 && !blobRemoved) {
-      throw new NotFoundError('E_NOT_FOUND', `${digest} not found in ${this.root}`, { digest, layout: this.root });
+      throw new NotFoundError('E_NOT_FOUND', `${digest} not found in ${this.root}`, {
+        digest,
+        layout: this.root,
+      });
     }
     return { entriesRemoved, blobRemoved };
   }
@@ -308,7 +381,11 @@ export class Layout implements ManifestSource {
 }
 
 /** The descriptor of a stored manifest: media type, digest, size, and artifactType when it has one. */
-export function manifestDescriptor(parsed: ParsedManifest, digest: string, size: number): Descriptor {
+export function manifestDescriptor(
+  parsed: ParsedManifest,
+  digest: string,
+  size: number,
+): Descriptor {
   const desc: Descriptor = { mediaType: parsed.mediaType, digest, size };
   if (parsed.doc.artifactType !== undefined) desc.artifactType = parsed.doc.artifactType;
   return desc;

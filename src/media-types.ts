@@ -41,8 +41,14 @@ export const EMPTY_JSON = '{}';
 export const EMPTY_DIGEST =
   'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
 
-const INDEX_TYPES: ReadonlySet<string> = new Set([MediaType.ImageIndex, MediaType.DockerManifestList]);
-const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaType.ImageManifest, MediaType.DockerManifest]);
+const INDEX_TYPES: ReadonlySet<string> = new Set([
+  MediaType.ImageIndex,
+  MediaType.DockerManifestList,
+]);
+const MANIFEST_TYPES: ReadonlySet<string> = new Set([
+  MediaType.ImageManifest,
+  MediaType.DockerManifest,
+]);
 
 export function isIndexMediaType(mt: string | undefined): boolean {
   return mt !== undefined && INDEX_TYPES.has(mt);

@@ -13,9 +13,14 @@ export function isValidTag(tag: string): boolean {
 /** Throws E_INVALID_TAG unless `tag` matches `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
 export function assertValidTag(tag: string): string {
   if (!isValidTag(tag)) {
-    throw new UsageError('E_INVALID_TAG', `invalid tag ${JSON.stringify(tag)}`, { tag }, {
-      hint: 'a tag is 1-128 characters of [A-Za-z0-9_.-] and does not start with . or -',
-    });
+    throw new UsageError(
+      'E_INVALID_TAG',
+      `invalid tag ${JSON.stringify(tag)}`,
+      { tag },
+      {
+        hint: 'a tag is 1-128 characters of [A-Za-z0-9_.-] and does not start with . or -',
+      },
+    );
   }
   return tag;
 }
@@ -32,7 +37,8 @@ export interface LayoutRef {
  * directory name may itself contain `:`). Throws E_INVALID_REFERENCE / E_INVALID_DIGEST.
  */
 export function parseLayoutRef(input: string): LayoutRef {
-  if (input === '') throw new UsageError('E_INVALID_REFERENCE', 'empty reference', { reference: input });
+  if (input === '')
+    throw new UsageError('E_INVALID_REFERENCE', 'empty reference', { reference: input });
   const at = input.lastIndexOf('@');
   if (at > 0 && matchesDigestGrammar(input.slice(at + 1))) {
     return { layout: input.slice(0, at), digest: parseDigest(input.slice(at + 1)) };
@@ -51,12 +57,19 @@ export function parseLayoutRef(input: string): LayoutRef {
 }
 
 /** parseLayoutRef, requiring a tag or digest. */
-export function parseLayoutRefWithTarget(input: string): LayoutRef & ({ tag: string } | { digest: Digest }) {
+export function parseLayoutRefWithTarget(
+  input: string,
+): LayoutRef & ({ tag: string } | { digest: Digest }) {
   const ref = parseLayoutRef(input);
   if (ref.tag === undefined && ref.digest === undefined) {
-    throw new UsageError('E_INVALID_REFERENCE', `reference ${JSON.stringify(input)} names no tag or digest`, { reference: input }, {
-      hint: 'write LAYOUT:TAG or LAYOUT@sha256:<hex>',
-    });
+    throw new UsageError(
+      'E_INVALID_REFERENCE',
+      `reference ${JSON.stringify(input)} names no tag or digest`,
+      { reference: input },
+      {
+        hint: 'write LAYOUT:TAG or LAYOUT@sha256:<hex>',
+      },
+    );
   }
   return ref as LayoutRef & ({ tag: string } | { digest: Digest });
 }

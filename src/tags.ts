@@ -92,6 +92,7 @@ export function setTag(index: IndexFile, tag: string, target: Descriptor): boole
 /** Remove every entry naming `tag`. Returns the removed entries (empty when the tag was absent). */
 export function removeTag(index: IndexFile, tag: string): Descriptor[] {
   const removed = index.manifests.filter((e) => tagMatch(e, tag) !== undefined);
-  if (removed.length > 0) index.manifests = index.manifests.filter((e) => tagMatch(e, tag) === undefined);
+  if (removed.length > 0)
+    index.manifests = index.manifests.filter((e) => tagMatch(e, tag) === undefined);
   return removed;
 }

@@ -78,7 +78,11 @@ export class Output {
       const payload =
         err instanceof OcilayoutError
           ? err.toJSON()
-          : { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err), details: {} };
+          : {
+              code: 'E_INTERNAL',
+              message: err instanceof Error ? err.message : String(err),
+              details: {},
+            };
       this.io.stderr.write(`${JSON.stringify({ error: payload })}\n`);
     } else if (err instanceof OcilayoutError) {
       let text = `ocilayout: error [${err.code}]: ${err.message}\n`;
@@ -87,7 +91,11 @@ export class Output {
     } else {
       const e = err instanceof Error ? err : new Error(String(err));
       this.io.stderr.write(`ocilayout: internal error: ${e.message}\n`);
-      this.io.stderr.write(this.options.debug ? `${e.stack ?? ''}\n` : '  (run with --debug for a stack trace; this is a bug, please report it)\n');
+      this.io.stderr.write(
+        this.options.debug
+          ? `${e.stack ?? ''}\n`
+          : '  (run with --debug for a stack trace; this is a bug, please report it)\n',
+      );
     }
     if (this.options.debug && err instanceof OcilayoutError && err.stack !== undefined) {
       this.io.stderr.write(`${err.stack}\n`);

@@ -13,16 +13,38 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const wantsJson = argv.includes('--json');
   const ctx: CommandContext = {
     io,
-    out: new Output(io, { json: wantsJson, quiet: argv.includes('--quiet') || argv.includes('-q'), debug: argv.includes('--debug') }),
+    out: new Output(io, {
+      json: wantsJson,
+      quiet: argv.includes('--quiet') || argv.includes('-q'),
+      debug: argv.includes('--debug'),
+    }),
     exitCode: undefined,
   };
   let parser = yargs(argv)
     .scriptName('ocilayout')
-    .usage('$0 <command> [options]\n\nManage OCI Image Layout directories: blobs, tags, referrers, archives.')
-    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output on stdout' })
-    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no messages on stderr' })
-    .option('debug', { type: 'boolean', default: false, describe: 'stack traces for internal errors' })
-    .option('lock-timeout', { type: 'number', describe: 'seconds to wait for another writer (default 60)' })
+    .usage(
+      '$0 <command> [options]\n\nManage OCI Image Layout directories: blobs, tags, referrers, archives.',
+    )
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'machine-readable output on stdout',
+    })
+    .option('quiet', {
+      alias: 'q',
+      type: 'boolean',
+      default: false,
+      describe: 'no messages on stderr',
+    })
+    .option('debug', {
+      type: 'boolean',
+      default: false,
+      describe: 'stack traces for internal errors',
+    })
+    .option('lock-timeout', {
+      type: 'number',
+      describe: 'seconds to wait for another writer (default 60)',
+    })
     .middleware((a) => {
       ctx.out = new Output(io, { json: a.json, quiet: a.quiet, debug: a.debug });
     })
@@ -49,7 +71,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
     });
   } catch (err) {
     if (err instanceof UsageError && err.code === 'E_USAGE') {
-      io.stderr.write(`ocilayout: ${err.message}\n  run \`ocilayout --help\` or \`ocilayout <command> --help\`\n`);
+      io.stderr.write(
+        `ocilayout: ${err.message}\n  run \`ocilayout --help\` or \`ocilayout <command> --help\`\n`,
+      );
       return ExitCode.Usage;
     }
     ctx.out.error(err);

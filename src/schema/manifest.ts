@@ -36,14 +36,21 @@ export function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new IntegrityError('E_INVALID_JSON', `${what} is not valid JSON: ${(err as Error).message}`, { what }, {
-      cause: err,
-    });
+    throw new IntegrityError(
+      'E_INVALID_JSON',
+      `${what} is not valid JSON: ${(err as Error).message}`,
+      { what },
+      {
+        cause: err,
+      },
+    );
   }
 }
 
 export function schemaError(what: string, error: z.ZodError): IntegrityError {
-  const issues = error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const issues = error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   return new IntegrityError('E_SCHEMA', `${what} does not match the schema: ${issues.join('; ')}`, {
     what,
     issues,
@@ -55,14 +62,25 @@ export function schemaError(what: string, error: z.ZodError): IntegrityError {
  * from `hintMediaType` (the descriptor that pointed here), else from its shape.
  * Throws E_TOO_LARGE over 4 MiB, E_INVALID_JSON, E_SCHEMA.
  */
-export function parseManifest(bytes: Uint8Array, what: string, hintMediaType?: string): ParsedManifest {
+export function parseManifest(
+  bytes: Uint8Array,
+  what: string,
+  hintMediaType?: string,
+): ParsedManifest {
   if (bytes.byteLength > MAX_MANIFEST_BYTES) {
-    throw new UnsafeInputError('E_TOO_LARGE', `${what} is ${bytes.byteLength} bytes, over the 4 MiB manifest limit`, {
-      what,
-      size: bytes.byteLength,
-    });
+    throw new UnsafeInputError(
+      'E_TOO_LARGE',
+      `${what} is ${bytes.byteLength} bytes, over the 4 MiB manifest limit`,
+      {
+        what,
+        size: bytes.byteLength,
+      },
+    );
   }
-  const json = parseJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), what);
+  const json = parseJson(
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+    what,
+  );
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new IntegrityError('E_SCHEMA', `${what} is not a JSON object`, { what });
   }
@@ -71,7 +89,8 @@ export function parseManifest(bytes: Uint8Array, what: string, hintMediaType?: s
     typeof own === 'string'
       ? own
       : (hintMediaType ?? ('manifests' in json ? MediaType.ImageIndex : MediaType.ImageManifest));
-  const looksLikeIndex = isIndexMediaType(mediaType) || (!('config' in json) && 'manifests' in json);
+  const looksLikeIndex =
+    isIndexMediaType(mediaType) || (!('config' in json) && 'manifests' in json);
   if (looksLikeIndex) {
     const r = ImageIndexSchema.safeParse(json);
     if (!r.success) throw schemaError(what, r.error);

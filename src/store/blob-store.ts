@@ -21,8 +21,22 @@ import {
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { algorithmOf, newHash, parseDigest, matchesDigestGrammar, isSupportedAlgorithm, type Algorithm, type Digest } from '../digest.js';
-import { NotFoundError, OcilayoutError, UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
+import {
+  algorithmOf,
+  newHash,
+  parseDigest,
+  matchesDigestGrammar,
+  isSupportedAlgorithm,
+  type Algorithm,
+  type Digest,
+} from '../digest.js';
+import {
+  NotFoundError,
+  OcilayoutError,
+  UnsafeInputError,
+  errnoCode,
+  wrapFsError,
+} from '../errors.js';
 import { fsyncDir } from './durable.js';
 import { leaseDigest, newPartPath } from './ingest.js';
 import { BLOBS_DIR, blobDir, blobPath } from './paths.js';
@@ -83,10 +97,14 @@ export class BlobStore {
       throw wrapFsError(err, `stat blob ${digest}`, { digest });
     }
     if (!st.isFile()) {
-      throw new UnsafeInputError('E_UNSAFE_ENTRY', `blob ${digest} is not a regular file (symlink or special file)`, {
-        digest,
-        path: this.path(digest),
-      });
+      throw new UnsafeInputError(
+        'E_UNSAFE_ENTRY',
+        `blob ${digest} is not a regular file (symlink or special file)`,
+        {
+          digest,
+          path: this.path(digest),
+        },
+      );
     }
     return { size: st.size };
   }
@@ -99,13 +117,20 @@ export class BlobStore {
    * Store a blob from a stream. Idempotent: if `expected.digest` is present already, the source is
    * not read. Throws E_DIGEST_MISMATCH / E_SIZE_MISMATCH (nothing becomes visible).
    */
-  async put(source: AsyncIterable<Uint8Array>, expected: PutExpectation = {}, options: PutOptions = {}): Promise<PutResult> {
+  async put(
+    source: AsyncIterable<Uint8Array>,
+    expected: PutExpectation = {},
+    options: PutOptions = {},
+  ): Promise<PutResult> {
     const known = this.checkKnown(expected);
     if (known !== undefined) {
       (source as Partial<Readable>).destroy?.();
       return known;
     }
-    const alg = expected.digest !== undefined ? algorithmOf(parseDigest(expected.digest)) : (expected.algorithm ?? 'sha256');
+    const alg =
+      expected.digest !== undefined
+        ? algorithmOf(parseDigest(expected.digest))
+        : (expected.algorithm ?? 'sha256');
     const part = newPartPath(this.root);
     const hash = newHash(alg);
     let size = 0;
@@ -139,11 +164,19 @@ export class BlobStore {
   putBytes(bytes: Uint8Array, expected: PutExpectation = {}, options: PutOptions = {}): PutResult {
     const known = this.checkKnown(expected);
     if (known !== undefined) return known;
-    const alg = expected.digest !== undefined ? algorithmOf(parseDigest(expected.digest)) : (expected.algorithm ?? 'sha256');
+    const alg =
+      expected.digest !== undefined
+        ? algorithmOf(parseDigest(expected.digest))
+        : (expected.algorithm ?? 'sha256');
     if (expected.size !== undefined && bytes.byteLength !== expected.size) {
       throw sizeMismatch(this.describe(expected), expected.size, bytes.byteLength, false);
     }
-    const digest = this.verify(alg, newHash(alg).update(bytes).digest('hex'), bytes.byteLength, expected);
+    const digest = this.verify(
+      alg,
+      newHash(alg).update(bytes).digest('hex'),
+      bytes.byteLength,
+      expected,
+    );
     const part = newPartPath(this.root);
     try {
       const fd = openSync(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
@@ -176,7 +209,12 @@ export class BlobStore {
       linkSync(sourcePath, target);
     } catch (err) {
       if (errnoCode(err) === 'EEXIST') return { digest, size, existed: true };
-      if (['EXDEV', 'EPERM', 'EACCES', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(errnoCode(err) ?? '')) return false;
+      if (
+        ['EXDEV', 'EPERM', 'EACCES', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP'].includes(
+          errnoCode(err) ?? '',
+        )
+      )
+        return false;
       throw wrapFsError(err, `link blob ${digest}`, { digest });
     }
     this.dirtyDirs.add(blobDir(this.root, digest));
@@ -213,11 +251,15 @@ export class BlobStore {
     try {
       const size = fstatSync(fd).size;
       if (size > maxBytes) {
-        throw new UnsafeInputError('E_TOO_LARGE', `blob ${digest} is ${size} bytes, over the ${maxBytes}-byte limit for JSON documents`, {
-          digest,
-          size,
-          limit: maxBytes,
-        });
+        throw new UnsafeInputError(
+          'E_TOO_LARGE',
+          `blob ${digest} is ${size} bytes, over the ${maxBytes}-byte limit for JSON documents`,
+          {
+            digest,
+            size,
+            limit: maxBytes,
+          },
+        );
       }
       const buf = Buffer.allocUnsafe(size);
       let off = 0;
@@ -352,10 +394,16 @@ export class BlobStore {
   private readError(err: unknown, digest: Digest): OcilayoutError {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      return new NotFoundError('E_NOT_FOUND', `blob ${digest} not found in ${this.root}`, { digest });
+      return new NotFoundError('E_NOT_FOUND', `blob ${digest} not found in ${this.root}`, {
+        digest,
+      });
     }
     if (code === 'ELOOP') {
-      return new UnsafeInputError('E_UNSAFE_ENTRY', `blob ${digest} is a symlink; refusing to follow it`, { digest });
+      return new UnsafeInputError(
+        'E_UNSAFE_ENTRY',
+        `blob ${digest} is a symlink; refusing to follow it`,
+        { digest },
+      );
     }
     return wrapFsError(err, `open blob ${digest}`, { digest });
   }
@@ -368,4 +416,3 @@ function removeQuietly(path: string): void {
     /* already moved or removed */
   }
 }
-

@@ -1,6 +1,14 @@
 // Durable small-file writes: temp file in the same directory, fsync, rename, fsync the directory.
 // Used for index.json and oci-layout; blobs go through ingest.ts instead.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  constants,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { wrapFsError } from '../errors.js';
 import { ownedName } from './liveness.js';
@@ -14,7 +22,8 @@ export function fsyncDir(dir: string): void {
   } catch (err) {
     // Some filesystems refuse fsync on directories (EINVAL/EISDIR); the rename is still atomic there.
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw wrapFsError(err, `fsync ${dir}`);
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM')
+      throw wrapFsError(err, `fsync ${dir}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

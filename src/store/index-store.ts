@@ -3,7 +3,13 @@
 // We keep the parsed JSON as read (not zod's output) so key order and unknown fields survive.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { IntegrityError, NotFoundError, UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
+import {
+  IntegrityError,
+  NotFoundError,
+  UnsafeInputError,
+  errnoCode,
+  wrapFsError,
+} from '../errors.js';
 import { IndexFileSchema, type IndexFile } from '../schema/layout-files.js';
 import { parseJson, schemaError } from '../schema/manifest.js';
 import { writeFileDurable } from './durable.js';
@@ -55,7 +61,9 @@ export class IndexStore {
    * `fn` may be called once per update; returning `index: undefined` (or an identical index) writes
    * nothing. Throws E_LOCK_TIMEOUT, E_LOCK_COMPROMISED, or whatever fn throws (nothing written).
    */
-  async update<T>(fn: (index: IndexFile, held: HeldLock) => Promise<UpdateResult<T>> | UpdateResult<T>): Promise<T> {
+  async update<T>(
+    fn: (index: IndexFile, held: HeldLock) => Promise<UpdateResult<T>> | UpdateResult<T>,
+  ): Promise<T> {
     return withLayoutLock(
       this.root,
       async (held) => {
@@ -85,19 +93,28 @@ export function readCappedText(path: string, limit: number): string {
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') throw new NotFoundError('E_NOT_FOUND', `${path} not found`, { path });
-    if (errnoCode(err) === 'ELOOP') throw new UnsafeInputError('E_UNSAFE_ENTRY', `${path} is a symlink; refusing to follow it`, { path });
+    if (errnoCode(err) === 'ENOENT')
+      throw new NotFoundError('E_NOT_FOUND', `${path} not found`, { path });
+    if (errnoCode(err) === 'ELOOP')
+      throw new UnsafeInputError('E_UNSAFE_ENTRY', `${path} is a symlink; refusing to follow it`, {
+        path,
+      });
     throw wrapFsError(err, `open ${path}`, { path });
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new IntegrityError('E_SCHEMA', `${path} is not a regular file`, { path });
+    if (!st.isFile())
+      throw new IntegrityError('E_SCHEMA', `${path} is not a regular file`, { path });
     if (st.size > limit) {
-      throw new UnsafeInputError('E_TOO_LARGE', `${path} is ${st.size} bytes, over the ${limit}-byte limit`, {
-        path,
-        size: st.size,
-        limit,
-      });
+      throw new UnsafeInputError(
+        'E_TOO_LARGE',
+        `${path} is ${st.size} bytes, over the ${limit}-byte limit`,
+        {
+          path,
+          size: st.size,
+          limit,
+        },
+      );
     }
     const buf = Buffer.allocUnsafe(st.size);
     let off = 0;

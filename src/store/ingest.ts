@@ -1,6 +1,13 @@
 // ingest/: where blobs are written before they become visible, and the lease that tells gc which
 // digests a live writer is about to reference. See spec-notes/concurrency.md for the gc protocol.
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { wrapFsError } from '../errors.js';
 import { INGEST_DIR } from './paths.js';
@@ -106,9 +113,14 @@ export function listIngest(root: string, now = Date.now()): IngestEntry[] {
     } catch {
       continue;
     }
-    const kind = name.endsWith(PART_SUFFIX) ? 'part' : name.endsWith(LEASE_SUFFIX) ? 'lease' : 'other';
+    const kind = name.endsWith(PART_SUFFIX)
+      ? 'part'
+      : name.endsWith(LEASE_SUFFIX)
+        ? 'lease'
+        : 'other';
     const liveness = ownerLiveness(name);
-    const live = liveness === 'alive' || (liveness === 'unknown' && ageMs < FOREIGN_INGEST_MAX_AGE_MS);
+    const live =
+      liveness === 'alive' || (liveness === 'unknown' && ageMs < FOREIGN_INGEST_MAX_AGE_MS);
     out.push({ name, path, kind, live, ageMs });
   }
   return out;

@@ -49,7 +49,11 @@ export async function withLayoutLock<T>(
   }
 }
 
-async function lockAndRun<T>(root: string, fn: (held: HeldLock) => Promise<T> | T, options: LockOptions): Promise<T> {
+async function lockAndRun<T>(
+  root: string,
+  fn: (held: HeldLock) => Promise<T> | T,
+  options: LockOptions,
+): Promise<T> {
   const timeoutMs = options.timeoutMs ?? envInt('OCILAYOUT_LOCK_TIMEOUT_MS', 60_000);
   const stale = staleMs();
   let compromised: Error | undefined;

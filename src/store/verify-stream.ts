@@ -40,7 +40,12 @@ export class VerifyingStream extends Transform {
   }
 }
 
-export function sizeMismatch(what: string, expected: number, found: number, atLeast: boolean): IntegrityError {
+export function sizeMismatch(
+  what: string,
+  expected: number,
+  found: number,
+  atLeast: boolean,
+): IntegrityError {
   return new IntegrityError(
     'E_SIZE_MISMATCH',
     `${what}: expected ${expected} bytes, got ${atLeast ? 'at least ' : ''}${found}`,
@@ -49,9 +54,13 @@ export function sizeMismatch(what: string, expected: number, found: number, atLe
 }
 
 export function digestMismatch(what: string, expected: string, found: string): IntegrityError {
-  return new IntegrityError('E_DIGEST_MISMATCH', `${what}: expected digest ${expected}, content hashes to ${found}`, {
-    what,
-    expected,
-    found,
-  });
+  return new IntegrityError(
+    'E_DIGEST_MISMATCH',
+    `${what}: expected digest ${expected}, content hashes to ${found}`,
+    {
+      what,
+      expected,
+      found,
+    },
+  );
 }

@@ -42,6 +42,9 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
 /** runCli, asserting exit 0; returns stdout. */
 export async function cliOk(args: string[], options: CliOptions = {}): Promise<string> {
   const r = await runCli(args, options);
-  if (r.code !== 0) throw new Error(`ocilayout ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(
+      `ocilayout ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+    );
   return r.stdout;
 }

@@ -9,13 +9,20 @@ export interface SnapshotOptions {
   ignoreIngest?: boolean;
 }
 
-export function layoutSnapshot(root: string, options: SnapshotOptions = { ignoreIngest: true }): Record<string, string> {
+export function layoutSnapshot(
+  root: string,
+  options: SnapshotOptions = { ignoreIngest: true },
+): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);
       const rel = relative(root, path);
-      if (options.ignoreIngest === true && (rel === 'ingest' || rel.startsWith('ingest/') || rel === '.ocilayout-index.lock')) continue;
+      if (
+        options.ignoreIngest === true &&
+        (rel === 'ingest' || rel.startsWith('ingest/') || rel === '.ocilayout-index.lock')
+      )
+        continue;
       const st = lstatSync(path);
       if (st.isDirectory()) {
         out[rel + '/'] = 'dir';

@@ -11,14 +11,17 @@ describe('BlobStore', () => {
     expect(r.digest).toBe(digestOf(data));
     expect(r.existed).toBe(false);
     const chunks: Buffer[] = [];
-    for await (const c of layout.blobs.open(r.digest, { verify: true, size: data.length })) chunks.push(c as Buffer);
+    for await (const c of layout.blobs.open(r.digest, { verify: true, size: data.length }))
+      chunks.push(c as Buffer);
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
   });
 
   it('refuses content that does not match the expected digest and leaves nothing behind', async () => {
     const layout = tmpLayout();
     const wrong = digestOf('other');
-    await expect(layout.blobs.put(Readable.from([Buffer.from('data')]), { digest: wrong })).rejects.toMatchObject({
+    await expect(
+      layout.blobs.put(Readable.from([Buffer.from('data')]), { digest: wrong }),
+    ).rejects.toMatchObject({
       code: 'E_DIGEST_MISMATCH',
     });
     expect(layout.blobs.has(parseDigest(wrong))).toBe(false);

@@ -8,10 +8,17 @@ export const registerInit: RegisterCommands = (y, ctx) =>
     'create an empty OCI layout (idempotent)',
     (c) =>
       c
-        .positional('layout', { type: 'string', demandOption: true, describe: 'directory to create' })
+        .positional('layout', {
+          type: 'string',
+          demandOption: true,
+          describe: 'directory to create',
+        })
         .example('$0 init ./out', 'create ./out with oci-layout, index.json and blobs/'),
     (argv) => {
       const { layout, created } = Layout.init(argv.layout, layoutOptions(argv));
-      ctx.out.result({ layout: layout.root, created }, () => `${created ? 'created' : 'already a layout'}: ${layout.root}`);
+      ctx.out.result(
+        { layout: layout.root, created },
+        () => `${created ? 'created' : 'already a layout'}: ${layout.root}`,
+      );
     },
   );
