@@ -28,3 +28,8 @@ export * from './tags.js';
 export * from './graph.js';
 export * from './artifact.js';
 export * from './layout.js';
+export * from './push-pull.js';
+export * from './output-file.js';
+export * from './layout-info.js';
+export * from './delete.js';
+export { isFallbackTagName } from './referrers/fallback-tag-name.js';
