@@ -9,12 +9,15 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { algorithmOf, encodedOf, tryParseDigest, type Digest } from '../digest.js';
 import { wrapFsError } from '../errors.js';
 import { INGEST_DIR } from './paths.js';
 import { ownedName, ownerLiveness, ownerToken } from './liveness.js';
 
 export const PART_SUFFIX = '.part';
 export const LEASE_SUFFIX = '.lease';
+/** A blob gc moved aside before deleting it (see spec-notes/concurrency.md). */
+export const TRASH_SUFFIX = '.trash';
 
 /** Files in ingest/ of writers we cannot identify (other tools) are kept until this old. */
 export const FOREIGN_INGEST_MAX_AGE_MS = 24 * 60 * 60 * 1000;
@@ -36,6 +39,23 @@ export function ensureIngestDir(root: string): string {
 /** A fresh temp path for one blob being written by this process. */
 export function newPartPath(root: string): string {
   return join(ensureIngestDir(root), ownedName(PART_SUFFIX));
+}
+
+/**
+ * Where gc parks a blob it is about to delete: `<owner>.<random>.<alg>-<hex>.trash`. The digest in
+ * the name lets a later gc put back a blob that a crashed gc had parked while a writer needed it.
+ */
+export function newTrashPath(root: string, digest: Digest): string {
+  return join(
+    ensureIngestDir(root),
+    ownedName(`.${algorithmOf(digest)}-${encodedOf(digest)}${TRASH_SUFFIX}`),
+  );
+}
+
+/** The digest a trash file made by newTrashPath holds; undefined for any other name. */
+export function trashedDigest(name: string): Digest | undefined {
+  const m = /\.([a-z0-9]+)-([a-f0-9]+)\.trash$/.exec(name);
+  return m === null ? undefined : tryParseDigest(`${m[1]}:${m[2]}`);
 }
 
 const leases = new Map<string, { path: string; digests: Set<string> }>();
@@ -90,7 +110,7 @@ export function releaseLease(root: string): void {
 export interface IngestEntry {
   name: string;
   path: string;
-  kind: 'part' | 'lease' | 'other';
+  kind: 'part' | 'lease' | 'trash' | 'other';
   live: boolean;
   ageMs: number;
 }
