@@ -38,7 +38,7 @@ import {
   wrapFsError,
 } from '../errors.js';
 import { fsyncDir } from './durable.js';
-import { leaseDigest, newPartPath } from './ingest.js';
+import { leaseDigest, newPartPath, newTrashPath } from './ingest.js';
 import { BLOBS_DIR, blobDir, blobPath } from './paths.js';
 import { VerifyingStream, digestMismatch, sizeMismatch } from './verify-stream.js';
 
@@ -291,6 +291,47 @@ export class BlobStore {
       if (errnoCode(err) === 'ENOENT') return false;
       throw wrapFsError(err, `delete blob ${digest}`, { digest });
     }
+  }
+
+  /**
+   * gc's first step of a delete: move the blob atomically into ingest/ (one rename on the same
+   * filesystem), so a writer that looks after this sees it absent. Returns the trash path and the
+   * size, or undefined when the blob is already gone (someone else deleted it: not an error).
+   * See spec-notes/concurrency.md.
+   */
+  moveAside(digest: Digest): { trashPath: string; size: number } | undefined {
+    const path = this.path(digest);
+    let size: number;
+    try {
+      size = lstatSync(path).size;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw wrapFsError(err, `stat blob ${digest}`, { digest });
+    }
+    const trashPath = newTrashPath(this.root, digest);
+    try {
+      renameSync(path, trashPath);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw wrapFsError(err, `move blob ${digest} aside`, { digest });
+    }
+    this.dirtyDirs.add(blobDir(this.root, digest));
+    return { trashPath, size };
+  }
+
+  /**
+   * Undo moveAside: hard-link the parked file back (a blob already there, re-written by a writer
+   * meanwhile, is just as good), then drop the trash file. The directory is synced by flush().
+   */
+  restoreFromTrash(trashPath: string, digest: Digest): void {
+    try {
+      mkdirSync(blobDir(this.root, digest), { recursive: true });
+      linkSync(trashPath, this.path(digest));
+      this.dirtyDirs.add(blobDir(this.root, digest));
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw wrapFsError(err, `restore blob ${digest}`, { digest });
+    }
+    removeQuietly(trashPath);
   }
 
   /** Every blob file, sorted; names that are not valid digests of a supported algorithm are strays. */
