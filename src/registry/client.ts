@@ -1,0 +1,398 @@
+// A distribution-spec v1.1 client for one registry: manifests (by Accept, verified, capped), tags,
+// the referrers API, blob existence. Blob transfer lives in blob-transfer.ts.
+import {
+  algorithmOf,
+  digestOf,
+  isSupportedAlgorithm,
+  tryParseDigest,
+  type Digest,
+} from '../digest.js';
+import { IntegrityError, NotFoundError, RegistryError, UnsafeInputError } from '../errors.js';
+import { MAX_MANIFEST_BYTES, MediaType } from '../media-types.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import { ImageIndexSchema, parseManifest, type ParsedManifest } from '../schema/manifest.js';
+import { repositoryScope } from './auth.js';
+import { RegistryTransport, bodyChunks, type TransportOptions } from './transport.js';
+
+/** Every manifest type we can copy; schema1 is deliberately absent (deprecated, unsigned digests). */
+export const MANIFEST_ACCEPT = [
+  MediaType.ImageManifest,
+  MediaType.ImageIndex,
+  MediaType.DockerManifest,
+  MediaType.DockerManifestList,
+].join(', ');
+
+export interface FetchedManifest {
+  descriptor: Descriptor;
+  bytes: Buffer;
+  parsed: ParsedManifest;
+}
+
+export interface PutManifestResult {
+  digest: Digest;
+  /** The `OCI-Subject` header: present only when the registry processed `subject` (referrers API). */
+  ociSubject: string | undefined;
+}
+
+export interface ReferrersPage {
+  manifests: Descriptor[];
+  /** The registry applied the artifactType filter itself (`OCI-Filters-Applied`). */
+  filtered: boolean;
+}
+
+const MAX_PAGES = 10_000;
+
+export function pullScope(repository: string): string {
+  return repositoryScope(repository, ['pull']);
+}
+export function pushScope(repository: string): string {
+  return repositoryScope(repository, ['pull', 'push']);
+}
+
+export class RegistryClient {
+  readonly transport: RegistryTransport;
+
+  constructor(
+    readonly registry: string,
+    options: TransportOptions = {},
+  ) {
+    this.transport = new RegistryTransport(registry, options);
+  }
+
+  /**
+   * GET a manifest or index by tag or digest. Refuses over 4 MiB (E_TOO_LARGE), verifies the bytes
+   * against a requested digest and against Docker-Content-Digest (E_DIGEST_MISMATCH), validates
+   * the schema. Throws E_NOT_FOUND when the registry has no such manifest.
+   */
+  async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
+    const what = `manifest ${repository}${refSuffix(reference)}`;
+    const got = await this.transport.exchange(
+      {
+        method: 'GET',
+        path: `/v2/${repository}/manifests/${reference}`,
+        headers: { accept: MANIFEST_ACCEPT },
+        scopes: [pullScope(repository)],
+        expect: [200, 404],
+        what,
+      },
+      async (res) => {
+        if (res.status === 404) {
+          await res.body?.cancel();
+          return undefined;
+        }
+        return {
+          headers: res.headers,
+          bytes: await readCapped(res, MAX_MANIFEST_BYTES, `${what} on ${this.registry}`),
+        };
+      },
+    );
+    if (got === undefined) {
+      throw new NotFoundError(
+        'E_NOT_FOUND',
+        `${what} not found on ${this.registry}`,
+        { registry: this.registry, repository, reference },
+        {
+          hint: `check the name and tag, e.g. \`skopeo list-tags docker://${this.registry}/${repository}\``,
+        },
+      );
+    }
+    const { bytes, headers } = got;
+    const digest = this.verifyManifestDigest(bytes, reference, headers, what);
+    const contentType = mediaTypeOf(headers.get('content-type'));
+    const parsed = parseManifest(bytes, `${what} on ${this.registry}`, contentType);
+    const descriptor: Descriptor = { mediaType: parsed.mediaType, digest, size: bytes.byteLength };
+    if (parsed.doc.artifactType !== undefined) descriptor.artifactType = parsed.doc.artifactType;
+    return { descriptor, bytes, parsed };
+  }
+
+  /** HEAD a manifest: its digest, media type and size, or undefined when absent. */
+  async headManifest(
+    repository: string,
+    reference: string,
+  ): Promise<
+    | { digest: Digest | undefined; mediaType: string | undefined; size: number | undefined }
+    | undefined
+  > {
+    const res = await this.transport.request({
+      method: 'HEAD',
+      path: `/v2/${repository}/manifests/${reference}`,
+      headers: { accept: MANIFEST_ACCEPT },
+      scopes: [pullScope(repository)],
+      expect: [200, 404],
+      what: `manifest ${repository}${refSuffix(reference)}`,
+    });
+    await res.body?.cancel();
+    if (res.status === 404) return undefined;
+    const length = res.headers.get('content-length');
+    return {
+      digest: tryParseDigest(res.headers.get('docker-content-digest')),
+      mediaType: mediaTypeOf(res.headers.get('content-type')),
+      size: length === null ? undefined : Number(length),
+    };
+  }
+
+  /**
+   * PUT manifest bytes under a tag or their digest. Returns the digest and the `OCI-Subject`
+   * header (its presence is how a registry says it maintains the referrers API for us).
+   */
+  async putManifest(
+    repository: string,
+    reference: string,
+    bytes: Uint8Array,
+    mediaType: string,
+  ): Promise<PutManifestResult> {
+    const what = `manifest ${repository}${refSuffix(reference)}`;
+    if (bytes.byteLength > MAX_MANIFEST_BYTES) {
+      throw new UnsafeInputError(
+        'E_TOO_LARGE',
+        `${what} is ${bytes.byteLength} bytes, over the 4 MiB manifest limit registries must accept`,
+        { registry: this.registry, repository, size: bytes.byteLength },
+      );
+    }
+    const digest = digestOf(bytes);
+    const res = await this.transport.request({
+      method: 'PUT',
+      path: `/v2/${repository}/manifests/${reference}`,
+      headers: { 'content-type': mediaType },
+      body: () => bytes,
+      scopes: [pushScope(repository)],
+      expect: [200, 201, 202, 204, 413],
+      what,
+    });
+    await res.body?.cancel();
+    if (res.status === 413) {
+      throw new UnsafeInputError(
+        'E_TOO_LARGE',
+        `${this.registry} refused ${what}: ${bytes.byteLength} bytes is over its manifest size limit (HTTP 413)`,
+        { registry: this.registry, repository, size: bytes.byteLength },
+      );
+    }
+    const echoed = tryParseDigest(res.headers.get('docker-content-digest'));
+    if (echoed !== undefined && algorithmOf(echoed) === 'sha256' && echoed !== digest) {
+      throw new IntegrityError(
+        'E_DIGEST_MISMATCH',
+        `${this.registry} stored ${what} as ${echoed}, but the bytes we sent hash to ${digest}`,
+        { registry: this.registry, repository, expected: digest, found: echoed },
+      );
+    }
+    return { digest, ociSubject: res.headers.get('oci-subject') ?? undefined };
+  }
+
+  /** Every tag of a repository, following `Link: <…>; rel="next"` pages. */
+  async listTags(repository: string, pageSize = 1000): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repository}/tags/list?n=${pageSize}`;
+    for (let page = 0; path !== undefined && page < MAX_PAGES; page++) {
+      const current: string = path;
+      const got = await this.transport.exchange(
+        {
+          method: 'GET',
+          path: current,
+          scopes: [pullScope(repository)],
+          expect: [200, 404],
+          what: `tag list of ${repository}`,
+        },
+        async (res) => {
+          if (res.status === 404) {
+            await res.body?.cancel();
+            return undefined;
+          }
+          const limit = 16 * MAX_MANIFEST_BYTES;
+          return { res, bytes: await readCapped(res, limit, `tag list of ${repository}`) };
+        },
+      );
+      if (got === undefined) return tags;
+      const res = got.res;
+      const body = safeJson(got.bytes) as { tags?: unknown } | undefined;
+      if (Array.isArray(body?.tags))
+        for (const t of body.tags) if (typeof t === 'string') tags.push(t);
+      path = nextLink(res.headers.get('link'), this.transport.resolve(current));
+    }
+    return tags;
+  }
+
+  /**
+   * The referrers API: descriptors of manifests whose `subject` is `subject`, all pages, filtered by
+   * artifactType (by the registry when it says so, else here). Undefined when the registry answers
+   * 404: the spec's signal that it has no referrers API (fall back to the tag schema).
+   */
+  async referrers(
+    repository: string,
+    subject: Digest,
+    options: { artifactType?: string | undefined } = {},
+  ): Promise<ReferrersPage | undefined> {
+    const what = `referrers of ${subject} in ${repository}`;
+    const query =
+      options.artifactType === undefined
+        ? ''
+        : `?artifactType=${encodeURIComponent(options.artifactType)}`;
+    let path: string | undefined = `/v2/${repository}/referrers/${subject}${query}`;
+    const manifests: Descriptor[] = [];
+    let filtered = options.artifactType === undefined;
+    for (let page = 0; path !== undefined && page < MAX_PAGES; page++) {
+      const current: string = path;
+      const got = await this.transport.exchange(
+        {
+          method: 'GET',
+          path: current,
+          headers: { accept: MediaType.ImageIndex },
+          scopes: [pullScope(repository)],
+          expect: [200, 404],
+          what,
+        },
+        async (res) => {
+          if (res.status === 404) {
+            await res.body?.cancel();
+            return undefined;
+          }
+          return {
+            res,
+            bytes: await readCapped(res, MAX_MANIFEST_BYTES, `${what} on ${this.registry}`),
+          };
+        },
+      );
+      if (got === undefined) {
+        if (page === 0) return undefined;
+        throw new RegistryError(
+          'E_REGISTRY',
+          `${this.registry}: page ${page + 1} of ${what} vanished (HTTP 404)`,
+          { registry: this.registry },
+        );
+      }
+      const { res, bytes } = got;
+      const r = ImageIndexSchema.safeParse(safeJson(bytes));
+      if (!r.success) {
+        throw new RegistryError(
+          'E_REGISTRY',
+          `${this.registry} answered ${what} with something that is not an image index`,
+          {
+            registry: this.registry,
+          },
+        );
+      }
+      manifests.push(...r.data.manifests);
+      const applied = (res.headers.get('oci-filters-applied') ?? '')
+        .split(',')
+        .map((s) => s.trim());
+      if (page === 0 && applied.includes('artifactType')) filtered = true;
+      path = nextLink(res.headers.get('link'), this.transport.resolve(current));
+    }
+    const wanted = options.artifactType;
+    return {
+      manifests:
+        wanted === undefined || filtered
+          ? manifests
+          : manifests.filter((d) => d.artifactType === wanted),
+      filtered: true,
+    };
+  }
+
+  /** HEAD a blob: its size, or undefined when the repository does not have it. */
+  async blobSize(repository: string, digest: Digest): Promise<number | undefined> {
+    const res = await this.transport.request({
+      method: 'HEAD',
+      path: `/v2/${repository}/blobs/${digest}`,
+      scopes: [pullScope(repository)],
+      expect: [200, 404],
+      what: `blob ${digest} in ${repository}`,
+    });
+    await res.body?.cancel();
+    if (res.status === 404) return undefined;
+    const length = res.headers.get('content-length');
+    return length === null ? -1 : Number(length);
+  }
+
+  private verifyManifestDigest(
+    bytes: Buffer,
+    reference: string,
+    headers: Headers,
+    what: string,
+  ): Digest {
+    const requested = tryParseDigest(reference);
+    const headerValue = headers.get('docker-content-digest');
+    const claimed = headerValue === null ? undefined : headerValue.trim();
+    for (const expected of [requested, claimed]) {
+      if (expected === undefined) continue;
+      const alg = expected.slice(0, expected.indexOf(':'));
+      if (!isSupportedAlgorithm(alg)) continue; // an algorithm we cannot compute is not evidence
+      const found = digestOf(bytes, alg);
+      if (found !== expected) {
+        throw new IntegrityError(
+          'E_DIGEST_MISMATCH',
+          `${what} on ${this.registry}: ${expected === requested ? 'requested' : 'Docker-Content-Digest'} ${expected}, but the bytes received hash to ${found}`,
+          { registry: this.registry, expected, found },
+          {
+            hint: 'the registry or a proxy in between served other content; do not trust this copy',
+          },
+        );
+      }
+    }
+    if (requested !== undefined) return requested;
+    if (claimed !== undefined) {
+      const d = tryParseDigest(claimed);
+      if (d !== undefined) return d;
+    }
+    return digestOf(bytes);
+  }
+}
+
+function refSuffix(reference: string): string {
+  return tryParseDigest(reference) !== undefined ? `@${reference}` : `:${reference}`;
+}
+
+function safeJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `application/vnd.oci.image.index.v1+json; charset=utf-8` → the bare media type. */
+export function mediaTypeOf(contentType: string | null): string | undefined {
+  if (contentType === null) return undefined;
+  const mt = contentType.split(';')[0]!.trim();
+  return mt === '' || mt === 'application/json' || mt === 'text/plain' ? undefined : mt;
+}
+
+/** The `rel="next"` target of a Link header, resolved against the request URL. */
+export function nextLink(link: string | null, base: URL): string | undefined {
+  if (link === null) return undefined;
+  for (const part of link.split(/,(?=\s*<)/)) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (m === null) continue;
+    if (/(?:^|;)\s*rel\s*=\s*"?(?:[^"]*\s)?next(?:\s[^"]*)?"?\s*(?:;|$)/i.test(m[2]!)) {
+      const url = new URL(m[1]!, base);
+      return url.origin === base.origin ? `${url.pathname}${url.search}` : url.toString();
+    }
+  }
+  return undefined;
+}
+
+/** Read a response body whole, refusing more than `limit` bytes (E_TOO_LARGE) before reading it all. */
+export async function readCapped(res: Response, limit: number, what: string): Promise<Buffer> {
+  const declared = res.headers.get('content-length');
+  const tooLarge = (size: number, exact: boolean): UnsafeInputError =>
+    new UnsafeInputError(
+      'E_TOO_LARGE',
+      `${what} is ${exact ? '' : 'more than '}${size} bytes, over the ${limit}-byte limit`,
+      { what, size, limit },
+      {
+        hint: 'distribution-spec only requires 4 MiB manifests; this one is refused to bound memory',
+      },
+    );
+  if (declared !== null && Number(declared) > limit) {
+    await res.body?.cancel();
+    throw tooLarge(Number(declared), true);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body === null) return Buffer.alloc(0);
+  // Leaving the loop early (over the limit) cancels the stream and frees the connection.
+  for await (const value of bodyChunks(res)) {
+    size += value.byteLength;
+    if (size > limit) throw tooLarge(limit, false);
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}

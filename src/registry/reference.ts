@@ -1,0 +1,115 @@
+// Registry references: `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`, skopeo's transport prefix.
+// Anything without the prefix is a layout (refs.ts). See spec-notes/registry.md "References".
+import { parseDigest, type Digest } from '../digest.js';
+import { UsageError } from '../errors.js';
+import { assertValidTag } from '../refs.js';
+
+export const REGISTRY_PREFIX = 'docker://';
+
+/** Docker Hub: the name users write, and where its API and its docker-config key really live. */
+export const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_API = 'registry-1.docker.io';
+export const DOCKER_HUB_CONFIG_KEY = 'https://index.docker.io/v1/';
+
+export interface RegistryRef {
+  /** Registry as named (`127.0.0.1:5000`, `ghcr.io`, `docker.io`), with its port when given. */
+  registry: string;
+  /** Repository path, e.g. `library/alpine` (distribution-spec name grammar). */
+  repository: string;
+  tag?: string;
+  digest?: Digest;
+}
+
+// distribution-spec: path components of lowercase alphanumerics joined by `.`, `_`, `__` or dashes.
+const REPO_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
+const REPO_GRAMMAR = new RegExp(`^${REPO_COMPONENT}(?:/${REPO_COMPONENT})*$`);
+// Host names (labels of alphanumerics and inner dashes), IPv4, or a bracketed IPv6; optional port.
+const HOST_LABEL = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const HOST_GRAMMAR = new RegExp(
+  `^(?:${HOST_LABEL}(?:\\.${HOST_LABEL})*|\\[[a-fA-F0-9:.]+\\])(?::[0-9]{1,5})?$`,
+);
+/** docker/distribution reference: the whole name (registry + repository) is at most 255 chars. */
+const MAX_NAME_LENGTH = 255;
+
+export function isRegistryRef(input: string): boolean {
+  return input.startsWith(REGISTRY_PREFIX);
+}
+
+function invalid(input: string, why: string, hint?: string): UsageError {
+  return new UsageError(
+    'E_INVALID_REFERENCE',
+    `invalid registry reference ${JSON.stringify(input)}: ${why}`,
+    { reference: input },
+    { hint: hint ?? 'write docker://HOST[:PORT]/REPO[:TAG|@sha256:<hex>]' },
+  );
+}
+
+/**
+ * Parse `docker://[HOST[:PORT]/]REPO[:TAG|@DIGEST]`. As in docker and skopeo, the first path part is
+ * a registry only if it contains `.` or `:` or is `localhost`; otherwise the registry is Docker Hub
+ * and a one-part repository gets `library/`. No tag and no digest means `latest`. A tag together
+ * with a digest is refused (skopeo refuses it too: which one wins would be a guess).
+ * Throws E_INVALID_REFERENCE, E_INVALID_TAG, E_INVALID_DIGEST.
+ */
+export function parseRegistryRef(input: string): RegistryRef {
+  if (!isRegistryRef(input)) throw invalid(input, `it does not start with ${REGISTRY_PREFIX}`);
+  let rest = input.slice(REGISTRY_PREFIX.length);
+  let digest: Digest | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = parseDigest(rest.slice(at + 1));
+    rest = rest.slice(0, at);
+  }
+  let tag: string | undefined;
+  const lastSlash = rest.lastIndexOf('/');
+  const colon = rest.lastIndexOf(':');
+  if (colon > lastSlash && !rest.slice(colon).includes(']')) {
+    tag = assertValidTag(rest.slice(colon + 1));
+    rest = rest.slice(0, colon);
+  }
+  if (tag !== undefined && digest !== undefined) {
+    throw invalid(input, 'it names both a tag and a digest', 'name either :TAG or @DIGEST');
+  }
+  const slash = rest.indexOf('/');
+  const first = slash < 0 ? rest : rest.slice(0, slash);
+  const hasHost =
+    slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  let registry = hasHost ? first : DOCKER_HUB;
+  let repository = hasHost ? rest.slice(slash + 1) : rest;
+  if (registry === 'index.docker.io') registry = DOCKER_HUB;
+  if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
+  if (!HOST_GRAMMAR.test(registry)) throw invalid(input, `"${registry}" is not a host[:port]`);
+  if (repository === '') throw invalid(input, 'no repository');
+  if (!REPO_GRAMMAR.test(repository)) {
+    throw invalid(
+      input,
+      `repository "${repository}" does not match the distribution-spec name grammar`,
+      'repository names are lowercase: components of [a-z0-9] joined by ".", "_", "__" or "-", separated by "/"',
+    );
+  }
+  if (registry.length + 1 + repository.length > MAX_NAME_LENGTH) {
+    throw invalid(input, `the name is longer than ${MAX_NAME_LENGTH} characters`);
+  }
+  const ref: RegistryRef = { registry, repository };
+  if (digest !== undefined) ref.digest = digest;
+  else ref.tag = tag ?? 'latest';
+  return ref;
+}
+
+export function formatRegistryRef(ref: RegistryRef): string {
+  const base = `${REGISTRY_PREFIX}${ref.registry}/${ref.repository}`;
+  if (ref.digest !== undefined) return `${base}@${ref.digest}`;
+  return ref.tag === undefined ? base : `${base}:${ref.tag}`;
+}
+
+/** `host:port` to connect to: Docker Hub's API host differs from the name users write. */
+export function apiHost(registry: string): string {
+  return registry === DOCKER_HUB ? DOCKER_HUB_API : registry;
+}
+
+/** The host name without port or IPv6 brackets (for loopback checks). */
+export function hostName(registry: string): string {
+  if (registry.startsWith('[')) return registry.slice(1, registry.indexOf(']'));
+  const colon = registry.lastIndexOf(':');
+  return colon < 0 ? registry : registry.slice(0, colon);
+}

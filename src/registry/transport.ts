@@ -1,0 +1,290 @@
+// One registry host over Node's own fetch (undici): scheme policy, auth, retries, and the mapping
+// of HTTP failures to typed errors. Everything above speaks in requests and expected statuses.
+import { OcilayoutError, RegistryError } from '../errors.js';
+import { Authenticator, credentialsHint } from './auth.js';
+import type { Credentials } from './docker-config.js';
+import { apiHost } from './reference.js';
+import {
+  DEFAULT_RETRY_POLICY,
+  isRetryableNetworkCode,
+  isRetryableStatus,
+  networkErrorCode,
+  parseRetryAfter,
+  withRetry,
+  type AttemptOutcome,
+  type RetryPolicy,
+} from './retry.js';
+import { isNotTlsError, schemePolicy, type SchemePolicy } from './tls-policy.js';
+
+export interface TransportOptions {
+  /** Hosts given with --plain-http (see tls-policy.ts). */
+  plainHttp?: readonly string[] | undefined;
+  credentials?: Credentials | undefined;
+  /** Where the credentials came from, for messages ("~/.docker/config.json", "--username"). */
+  credentialsSource?: string | undefined;
+  retry?: RetryPolicy | undefined;
+  userAgent?: string | undefined;
+  onRetry?: ((info: RetryInfo) => void) | undefined;
+}
+
+export interface RetryInfo {
+  registry: string;
+  what: string;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface RegistryRequest {
+  method: Method;
+  /** `/v2/...` against the registry, or an absolute/relative URL a server gave us (Location). */
+  path: string;
+  headers?: Record<string, string> | undefined;
+  /** A fresh body per attempt (a stream can be sent once); absent for bodiless requests. */
+  body?: (() => RequestInit['body']) | undefined;
+  /** Auth scopes the request needs (`repository:NAME:pull`). */
+  scopes: string[];
+  /** Statuses handed back to the caller; anything else is an error (or retried). */
+  expect: readonly number[];
+  /** Retry transient failures (default true). Off for steps a caller must restart as a whole. */
+  retry?: boolean | undefined;
+  /** For messages: "manifest library/alpine:3", "blob sha256:ab… in library/alpine". */
+  what: string;
+}
+
+const USER_AGENT = 'ocilayout';
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+export class RegistryTransport {
+  readonly auth: Authenticator;
+  private scheme: SchemePolicy;
+  private readonly policy: RetryPolicy;
+
+  constructor(
+    readonly registry: string,
+    private readonly options: TransportOptions = {},
+  ) {
+    this.scheme = schemePolicy(registry, options.plainHttp);
+    this.policy = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.auth = new Authenticator(registry, options.credentials, (url, init) =>
+      this.tokenFetch(url, init),
+    );
+  }
+
+  /** The base URL of the registry's API for the scheme currently in use. */
+  get origin(): string {
+    return `${this.scheme === 'http' ? 'http' : 'https'}://${apiHost(this.registry)}`;
+  }
+
+  resolve(path: string): URL {
+    return new URL(path, this.origin);
+  }
+
+  /**
+   * Send `req`; retry transient failures per the policy; answer one 401 by authenticating.
+   * Returns the response when its status is in `req.expect` (the caller owns its body).
+   * Throws E_UNAUTHORIZED, E_REGISTRY (unexpected status), E_NETWORK (unreachable).
+   */
+  request(req: RegistryRequest): Promise<Response> {
+    return this.exchange(req, (res) => Promise.resolve(res));
+  }
+
+  /**
+   * `request`, then `consume` the response inside the same retry loop: a connection dropped while
+   * the body is read is retried like one dropped before the headers (whole small bodies only).
+   */
+  async exchange<T>(req: RegistryRequest, consume: (res: Response) => Promise<T>): Promise<T> {
+    const scopes = [...req.scopes];
+    let authRetried = false;
+    const attempt = async (): Promise<AttemptOutcome<T>> => {
+      for (;;) {
+        let res: Response;
+        try {
+          res = await this.send(req, scopes);
+        } catch (err) {
+          const code = networkErrorCode(err);
+          if (this.scheme === 'https-then-http' && isNotTlsError(code)) {
+            this.scheme = 'http'; // loopback registry without TLS: speak HTTP from now on
+            continue;
+          }
+          if (req.retry !== false && isRetryableNetworkCode(code))
+            return { done: false, error: err };
+          throw this.networkError(err, req);
+        }
+        if (this.scheme === 'https-then-http') this.scheme = 'https';
+        if (res.status === 401 && !authRetried) {
+          authRetried = true;
+          const retry = this.auth.challenged(res.headers.get('www-authenticate'), scopes);
+          await res.body?.cancel();
+          if (retry) continue;
+          throw this.unauthorized(req, 401);
+        }
+        if (res.status === 401 || res.status === 403) {
+          await res.body?.cancel();
+          throw this.unauthorized(req, res.status);
+        }
+        if (req.expect.includes(res.status)) {
+          try {
+            return { done: true, value: await consume(res) };
+          } catch (err) {
+            if (err instanceof OcilayoutError) throw err;
+            const code = networkErrorCode(err);
+            if (req.retry !== false && isRetryableNetworkCode(code))
+              return { done: false, error: err };
+            throw this.networkError(err, req);
+          }
+        }
+        if (req.retry !== false && isRetryableStatus(res.status)) {
+          const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+          return { done: false, error: await this.statusError(res, req), retryAfterMs };
+        }
+        throw await this.statusError(res, req);
+      }
+    };
+    try {
+      return await withRetry(this.policy, attempt, ({ attempt: n, delayMs, error }) =>
+        this.options.onRetry?.({
+          registry: this.registry,
+          what: req.what,
+          attempt: n,
+          delayMs,
+          reason: error instanceof Error ? error.message : String(error),
+        }),
+      );
+    } catch (err) {
+      if (err instanceof OcilayoutError) throw err;
+      throw this.networkError(err, req, this.policy.attempts);
+    }
+  }
+
+  private async send(req: RegistryRequest, scopes: string[]): Promise<Response> {
+    const headers: Record<string, string> = {
+      'user-agent': this.options.userAgent ?? USER_AGENT,
+      ...req.headers,
+    };
+    const authorization = await this.auth.authorization(scopes);
+    if (authorization !== undefined) headers['authorization'] = authorization;
+    const body = req.body?.();
+    const init: RequestInit & { duplex?: 'half' } = {
+      method: req.method,
+      headers,
+      redirect: 'follow',
+    };
+    if (body !== undefined && body !== null) {
+      init.body = body;
+      init.duplex = 'half';
+    }
+    return fetch(this.resolve(req.path), init);
+  }
+
+  private async tokenFetch(url: URL, init: RequestInit): Promise<Response> {
+    const res = await withRetry(this.policy, async (): Promise<AttemptOutcome<Response>> => {
+      try {
+        const r = await fetch(url, {
+          ...init,
+          headers: { 'user-agent': USER_AGENT, ...(init.headers as Record<string, string>) },
+        });
+        if (isRetryableStatus(r.status)) {
+          await r.body?.cancel();
+          return { done: false, error: new Error(`token service answered HTTP ${r.status}`) };
+        }
+        return { done: true, value: r };
+      } catch (err) {
+        if (isRetryableNetworkCode(networkErrorCode(err))) return { done: false, error: err };
+        throw err;
+      }
+    }).catch((err: unknown) => {
+      throw this.networkError(err, { what: `token from ${url.origin}` }, this.policy.attempts);
+    });
+    return res;
+  }
+
+  private unauthorized(req: RegistryRequest, status: number): RegistryError {
+    const who = this.options.credentialsSource ?? 'the credentials';
+    const message =
+      status === 403
+        ? `${this.registry} denied access to ${req.what} (HTTP 403)`
+        : this.auth.hasCredentials
+          ? `${this.registry} rejected ${who} for ${req.what} (HTTP 401)`
+          : `${this.registry} requires authentication for ${req.what} (HTTP 401) and no credentials were found`;
+    return new RegistryError(
+      'E_UNAUTHORIZED',
+      message,
+      { registry: this.registry, status, what: req.what },
+      {
+        hint:
+          status === 403
+            ? 'check that the account may read (pull) or write (push) this repository'
+            : credentialsHint(this.registry),
+      },
+    );
+  }
+
+  networkError(err: unknown, req: { what: string }, attempts?: number): RegistryError {
+    if (err instanceof RegistryError) return err;
+    const code = networkErrorCode(err);
+    const reason = code ?? (err instanceof Error ? err.message : String(err));
+    const tries = attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : '';
+    const tlsHint =
+      code !== undefined && /CERT|SSL|TLS|SELF_SIGNED/.test(code)
+        ? 'TLS failed: trust the registry CA with NODE_EXTRA_CA_CERTS=ca.pem, or use --plain-http HOST for a registry without TLS'
+        : undefined;
+    return new RegistryError(
+      'E_NETWORK',
+      `cannot reach registry ${this.registry} (${this.origin}) for ${req.what}: ${reason}${tries}`,
+      { registry: this.registry, code, what: req.what },
+      {
+        cause: err,
+        hint: tlsHint ?? `check that ${this.registry} is up and reachable from here`,
+      },
+    );
+  }
+
+  /** A RegistryError for an unexpected status, with the registry's error codes when it sent some. */
+  async statusError(res: Response, req: { what: string }): Promise<RegistryError> {
+    const detail = await readErrorBody(res);
+    return new RegistryError(
+      'E_REGISTRY',
+      `${this.registry} answered HTTP ${res.status} for ${req.what}${detail.text === '' ? '' : `: ${detail.text}`}`,
+      { registry: this.registry, status: res.status, what: req.what, errors: detail.codes },
+    );
+  }
+}
+
+/** `{"errors":[{"code","message"}]}` (distribution-spec error body) → "CODE: message; ...". */
+export async function readErrorBody(res: Response): Promise<{ text: string; codes: string[] }> {
+  let raw = '';
+  try {
+    const dec = new TextDecoder();
+    for await (const value of bodyChunks(res)) {
+      raw += dec.decode(value, { stream: true });
+      if (raw.length > ERROR_BODY_LIMIT) break;
+    }
+  } catch {
+    /* a body we cannot read adds nothing to the message */
+  }
+  try {
+    const json = JSON.parse(raw) as { errors?: { code?: unknown; message?: unknown }[] };
+    if (Array.isArray(json.errors)) {
+      const codes = json.errors.map((e) => (typeof e.code === 'string' ? e.code : 'UNKNOWN'));
+      const text = json.errors
+        .map((e, i) => `${codes[i]}: ${typeof e.message === 'string' ? e.message : ''}`)
+        .join('; ');
+      return { text, codes };
+    }
+  } catch {
+    /* not JSON */
+  }
+  return { text: raw.trim().slice(0, 200), codes: [] };
+}
+
+/** A response body as bytes (undici's web stream is async-iterable in Node 20). */
+export function bodyChunks(res: Response): AsyncIterable<Uint8Array> {
+  return (res.body ?? emptyBody()) as AsyncIterable<Uint8Array>;
+}
+
+async function* emptyBody(): AsyncIterable<Uint8Array> {
+  /* no body */
+}
