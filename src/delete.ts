@@ -25,18 +25,24 @@ export function rootReaching(layout: Layout, digest: Digest): Descriptor | undef
 }
 
 /**
- * Remove the index.json entries for a manifest (by tag or digest) and its blob. Throws E_CONFLICT
+ * Remove the index.json entries for a manifest (by tag or digest: every tag on it goes) and its
+ * blob. `tags` reports the ref.names that were on it. Throws E_CONFLICT
  * when another entry still reaches it (unless `force`), E_NOT_FOUND when it is absent.
  */
 export async function deleteManifest(
   layout: Layout,
   target: Target,
   options: DeleteOptions = {},
-): Promise<{ digest: Digest; entriesRemoved: number; blobRemoved: boolean }> {
-  const digest = parseDigest(layout.resolve(target).digest);
+): Promise<{ digest: Digest; tags: string[]; entriesRemoved: number; blobRemoved: boolean }> {
+  const index = layout.readIndex();
+  const digest = parseDigest(layout.resolve(target, index).digest);
   if (options.force !== true) assertNotReached(layout, digest, 'manifest');
+  // Read before the delete for the report only; the delete itself re-reads under the lock.
+  const tags = index.manifests
+    .filter((e) => e.digest === digest)
+    .flatMap((e) => e.annotations?.[Annotation.RefName] ?? []);
   const r = await layout.deleteManifest(digest);
-  return { digest, ...r };
+  return { digest, tags, ...r };
 }
 
 /**

@@ -32,4 +32,5 @@ export * from './push-pull.js';
 export * from './output-file.js';
 export * from './layout-info.js';
 export * from './delete.js';
+export * from './blob-lookup.js';
 export { isFallbackTagName } from './referrers/fallback-tag-name.js';

@@ -68,7 +68,7 @@ export function assertReplaceable(path: string): void {
  */
 export async function stageFile(
   finalPath: string,
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): Promise<StagedFile> {
   try {
     assertReplaceable(finalPath);
@@ -131,7 +131,7 @@ export async function stageFile(
 /** Stage, commit, and fsync the directory: one file written atomically and durably. */
 export async function writeFileAtomic(
   finalPath: string,
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): Promise<{ path: string; size: number }> {
   const staged = await stageFile(finalPath, source);
   staged.commit();

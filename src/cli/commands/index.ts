@@ -1,5 +1,17 @@
 // Every command group, in --help order. A new group is one file and one line here.
 import type { RegisterCommands } from '../context.js';
 import { registerInit } from './init.js';
+import { registerInfo } from './info.js';
+import { registerPushPull } from './push-pull.js';
+import { registerTag } from './tag.js';
+import { registerManifest } from './manifest.js';
+import { registerBlob } from './blob.js';
 
-export const COMMANDS: RegisterCommands[] = [registerInit];
+export const COMMANDS: RegisterCommands[] = [
+  registerInit,
+  registerInfo,
+  registerPushPull,
+  registerTag,
+  registerManifest,
+  registerBlob,
+];

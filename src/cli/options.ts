@@ -1,0 +1,165 @@
+// Shared argument parsing for CLI commands: FILE[:MEDIATYPE], --annotation K=V, references that
+// must name a tag or a digest, and moving bytes between files, stdin and stdout.
+// Pure string handling and I/O plumbing; every decision about content is the library's.
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import {
+  UnsafeInputError,
+  UsageError,
+  isValidMediaType,
+  parseLayoutRef,
+  wrapFsError,
+  type Annotations,
+  type Digest,
+  type LayoutRef,
+  type PushFile,
+} from '../index.js';
+
+/**
+ * `FILE[:MEDIATYPE]`. An argument naming an existing path is a path, whole (so `a:b` files work);
+ * otherwise it splits at its LAST `:` only when what follows is `type/subtype`. So `C:\x.txt`,
+ * `dir:1/f` (no such file) and `f:notatype` stay paths and fail later as "not found".
+ * See spec-notes/cli.md.
+ */
+export function parseFileArg(arg: string, exists: (p: string) => boolean = existsSync): PushFile {
+  if (arg === '') throw new UsageError('E_USAGE', 'empty file argument');
+  if (exists(arg)) return { path: arg };
+  const colon = arg.lastIndexOf(':');
+  if (colon > 0) {
+    const mediaType = arg.slice(colon + 1);
+    if (isValidMediaType(mediaType)) return { path: arg.slice(0, colon), mediaType };
+  }
+  return { path: arg };
+}
+
+/**
+ * `--annotation K=V` (repeatable) → a record. Splits at the first `=`; the value may contain `=`
+ * and may be empty. Throws E_USAGE for a missing `=`, an empty key, or a key given twice.
+ */
+export function parseAnnotations(values: readonly string[]): Annotations | undefined {
+  if (values.length === 0) return undefined;
+  const out: Annotations = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) {
+      throw new UsageError(
+        'E_USAGE',
+        `--annotation ${JSON.stringify(v)}: expected KEY=VALUE`,
+        { annotation: v },
+        { hint: 'e.g. --annotation org.opencontainers.image.source=https://example.com/repo' },
+      );
+    }
+    const key = v.slice(0, eq);
+    if (Object.hasOwn(out, key)) {
+      throw new UsageError('E_USAGE', `--annotation ${key} given twice`, { key });
+    }
+    out[key] = v.slice(eq + 1);
+  }
+  return out;
+}
+
+/** yargs gives a repeated string option as string | string[] | undefined; always get a list. */
+export function stringList(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+/** `LAYOUT@DIGEST`, for commands about one blob. Throws E_INVALID_REFERENCE without a digest. */
+export function parseDigestRef(input: string): { layout: string; digest: Digest } {
+  const ref = parseLayoutRef(input);
+  if (ref.digest === undefined) {
+    throw new UsageError(
+      'E_INVALID_REFERENCE',
+      `${JSON.stringify(input)} names no digest`,
+      { reference: input },
+      { hint: 'write LAYOUT@sha256:<64 hex>' },
+    );
+  }
+  return { layout: ref.layout, digest: ref.digest };
+}
+
+/** `LAYOUT:TAG`, for commands about a tag. Throws E_INVALID_REFERENCE without a tag. */
+export function parseTagRef(input: string): { layout: string; tag: string } {
+  const ref = parseLayoutRef(input);
+  if (ref.tag === undefined) {
+    throw new UsageError(
+      'E_INVALID_REFERENCE',
+      `${JSON.stringify(input)} names no tag`,
+      { reference: input },
+      { hint: 'write LAYOUT:TAG' },
+    );
+  }
+  return { layout: ref.layout, tag: ref.tag };
+}
+
+/** The library's Target from a parsed reference (no tag and no digest = the only entry). */
+export function targetOf(ref: LayoutRef): { tag?: string; digest?: Digest } {
+  return ref.digest !== undefined ? { digest: ref.digest } : { tag: ref.tag };
+}
+
+/** Read all of `path` (or stdin for `-`), refusing more than `limit` bytes (E_TOO_LARGE). */
+export async function readInputCapped(
+  path: string,
+  stdin: Readable,
+  limit: number,
+): Promise<Buffer> {
+  if (path === '-') return readStreamCapped(stdin, limit, 'stdin');
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw wrapFsError(err, `open ${path}`, { path });
+  }
+  try {
+    return await readStreamCapped(fh.createReadStream({ autoClose: false }), limit, path);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readStreamCapped(stream: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    size += b.byteLength;
+    if (size > limit) {
+      stream.destroy();
+      throw new UnsafeInputError(
+        'E_TOO_LARGE',
+        `${what} is over the ${limit}-byte limit for a manifest`,
+        { what, limit },
+      );
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A FILE|- positional as given. yargs re-parses positionals as `--name value`, which turns a lone
+ * `-` into the empty string; an empty file name is never valid, so it can only have been `-`.
+ */
+export function fileOrStdin(value: string): string {
+  return value === '' ? '-' : value;
+}
+
+/** A file (or stdin for `-`) as a stream of 1 MiB chunks. Throws E_NOT_FOUND / E_IO on open. */
+export async function openInput(path: string, stdin: Readable): Promise<Readable> {
+  if (path === '-') return stdin;
+  try {
+    const fh = await open(path, 'r');
+    return fh.createReadStream({ highWaterMark: 1024 * 1024 });
+  } catch (err) {
+    throw wrapFsError(err, `open ${path}`, { path });
+  }
+}
+
+/** Copy a stream to stdout with backpressure, leaving stdout open. Source errors propagate. */
+export async function copyToSink(source: AsyncIterable<Uint8Array>, sink: Writable): Promise<void> {
+  for await (const chunk of source) {
+    if (!sink.write(chunk)) await once(sink, 'drain');
+  }
+}
