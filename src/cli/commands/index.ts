@@ -6,6 +6,7 @@ import { registerPushPull } from './push-pull.js';
 import { registerTag } from './tag.js';
 import { registerManifest } from './manifest.js';
 import { registerBlob } from './blob.js';
+import { registerCopy } from './copy.js';
 
 export const COMMANDS: RegisterCommands[] = [
   registerInit,
@@ -14,4 +15,5 @@ export const COMMANDS: RegisterCommands[] = [
   registerTag,
   registerManifest,
   registerBlob,
+  registerCopy,
 ];
