@@ -25,6 +25,9 @@ export function assertValidTag(tag: string): string {
   return tag;
 }
 
+/** A digest algorithm name in any case, for recognising a mistyped digest after `@`. */
+const KNOWN_ALGORITHM = /^(?:sha256|sha384|sha512|blake3)\b/i;
+
 export interface LayoutRef {
   layout: string;
   tag?: string;
@@ -40,12 +43,22 @@ export function parseLayoutRef(input: string): LayoutRef {
   if (input === '')
     throw new UsageError('E_INVALID_REFERENCE', 'empty reference', { reference: input });
   const at = input.lastIndexOf('@');
-  if (at > 0 && matchesDigestGrammar(input.slice(at + 1))) {
-    return { layout: input.slice(0, at), digest: parseDigest(input.slice(at + 1)) };
+  const afterAt = input.slice(at + 1);
+  if (at === 0 && matchesDigestGrammar(afterAt)) {
+    throw new UsageError(
+      'E_INVALID_REFERENCE',
+      `reference ${JSON.stringify(input)} names no layout directory`,
+      { reference: input },
+      { hint: 'write LAYOUT@sha256:<hex>, e.g. ./out@sha256:…' },
+    );
   }
-  if (at > 0 && /^[a-z0-9]+[+._-]?[a-z0-9]*:/.test(input.slice(at + 1))) {
-    // Looks like an attempted digest that failed the grammar: say so rather than treating it as a path.
-    parseDigest(input.slice(at + 1));
+  if (at > 0 && matchesDigestGrammar(afterAt)) {
+    return { layout: input.slice(0, at), digest: parseDigest(afterAt) };
+  }
+  // Looks like an attempted digest that failed the grammar (`@sha256:../x`, `@SHA256:…`): say so
+  // rather than reading it as a directory `…@SHA256` with a tag.
+  if (at > 0 && (/^[a-z0-9]+[+._-]?[a-z0-9]*:/.test(afterAt) || KNOWN_ALGORITHM.test(afterAt))) {
+    parseDigest(afterAt);
   }
   const colon = input.lastIndexOf(':');
   if (colon > 0) {
