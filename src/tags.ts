@@ -16,13 +16,19 @@ export function tagMatch(entry: Descriptor, tag: string): 'exact' | 'suffix' | u
   return undefined;
 }
 
-/** The tag part of a ref.name: itself if bare, the text after the last `:` of a full reference. */
+/**
+ * The tag part of a ref.name: itself if bare, the text after the last `:` of a full reference
+ * (`docker.io/library/alpine:3` → `3`), undefined for a reference without a tag (`host:5000/repo`,
+ * containerd's `repo@sha256:…` for digest-only images). A `@digest` suffix is never a tag.
+ */
 export function tagOfName(name: string): string | undefined {
-  const colon = name.lastIndexOf(':');
-  if (colon < 0) return name;
-  const tail = name.slice(colon + 1);
+  const at = name.indexOf('@');
+  const base = at < 0 ? name : name.slice(0, at);
+  const colon = base.lastIndexOf(':');
+  if (colon < 0) return at < 0 ? name : undefined;
+  const tail = base.slice(colon + 1);
   // `host:5000/repo` has a `:` in the host part, not a tag.
-  if (tail.includes('/')) return undefined;
+  if (tail === '' || tail.includes('/')) return undefined;
   return tail;
 }
 
@@ -41,13 +47,16 @@ export function findTagged(index: IndexFile, tag: string): Descriptor | undefine
   return exact ?? suffix;
 }
 
-/** Every tag named in index.json (bare tags, and the tag part of full references), sorted, unique. */
+/**
+ * Every tag named in index.json (bare tags, the tag part of full references and of containerd's
+ * image names: exactly the names findTagged resolves), sorted, unique.
+ */
 export function listTags(index: IndexFile): string[] {
   const tags = new Set<string>();
   for (const entry of index.manifests) {
-    const refName = entry.annotations?.[Annotation.RefName];
-    if (refName !== undefined) {
-      const t = tagOfName(refName);
+    for (const key of [Annotation.RefName, Annotation.ContainerdImageName]) {
+      const name = entry.annotations?.[key];
+      const t = name === undefined ? undefined : tagOfName(name);
       if (t !== undefined) tags.add(t);
     }
   }
