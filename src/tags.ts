@@ -77,25 +77,34 @@ export function taggedEntry(target: Descriptor, tag: string): Descriptor {
 }
 
 /**
- * Point `tag` at `target`: the first entry naming the tag is replaced in place (stable order), other
- * entries naming it are removed; a new tag is appended. Returns whether anything changed.
+ * Point `tag` at `target`. Only entries whose ref.name is exactly `tag` are ours to change: the
+ * first one is replaced in place (stable order) — and later duplicates are removed;
+ * a new tag is appended. Full references of other tools that merely end in `:tag` are left alone
+ * (they may name other repositories); the exact entry shadows them on read. See spec-notes/tags.md.
+ * Returns whether anything changed.
  */
 export function setTag(index: IndexFile, tag: string, target: Descriptor): boolean {
-  const entry = taggedEntry(target, tag);
-  const before = JSON.stringify(index.manifests);
   let placed = false;
+  let changed = false;
   const out: Descriptor[] = [];
   for (const e of index.manifests) {
-    if (tagMatch(e, tag) === undefined) {
+    if (e.annotations?.[Annotation.RefName] !== tag) {
       out.push(e);
     } else if (!placed) {
-      out.push(entry);
       placed = true;
+      const entry = taggedEntry(target, tag);
+      if (JSON.stringify(entry) !== JSON.stringify(e)) changed = true;
+      out.push(entry);
+    } else {
+      changed = true; // a later duplicate of the tag: dropped
     }
   }
-  if (!placed) out.push(entry);
-  index.manifests = out;
-  return JSON.stringify(out) !== before;
+  if (!placed) {
+    out.push(taggedEntry(target, tag));
+    changed = true;
+  }
+  if (changed) index.manifests = out;
+  return changed;
 }
 
 /** Remove every entry naming `tag`. Returns the removed entries (empty when the tag was absent). */
