@@ -1,7 +1,7 @@
 // The tag resolver over index.json: which entry a tag names, listing, tagging and untagging.
 // Pure functions over an IndexFile; Layout applies them inside IndexStore.update.
 import { Annotation } from './media-types.js';
-import { canonicalDescriptor, type Descriptor } from './schema/descriptor.js';
+import { canonicalDescriptor, sameContent, type Descriptor } from './schema/descriptor.js';
 import type { IndexFile } from './schema/layout-files.js';
 
 /** How strongly an index.json entry names `tag`: exact ref.name beats a full-reference suffix. */
@@ -78,7 +78,8 @@ export function taggedEntry(target: Descriptor, tag: string): Descriptor {
 
 /**
  * Point `tag` at `target`. Only entries whose ref.name is exactly `tag` are ours to change: the
- * first one is replaced in place (stable order) — and later duplicates are removed;
+ * first one is replaced in place (stable order) — or kept byte for byte when it already names the
+ * same content, so re-tagging never drops a peer's annotations — and later duplicates are removed;
  * a new tag is appended. Full references of other tools that merely end in `:tag` are left alone
  * (they may name other repositories); the exact entry shadows them on read. See spec-notes/tags.md.
  * Returns whether anything changed.
@@ -92,9 +93,12 @@ export function setTag(index: IndexFile, tag: string, target: Descriptor): boole
       out.push(e);
     } else if (!placed) {
       placed = true;
-      const entry = taggedEntry(target, tag);
-      if (JSON.stringify(entry) !== JSON.stringify(e)) changed = true;
-      out.push(entry);
+      if (sameContent(e, target)) {
+        out.push(e);
+      } else {
+        out.push(taggedEntry(target, tag));
+        changed = true;
+      }
     } else {
       changed = true; // a later duplicate of the tag: dropped
     }
