@@ -82,6 +82,15 @@ export class RegistryTransport {
     return new URL(path, this.origin);
   }
 
+  get retryPolicy(): RetryPolicy {
+    return this.policy;
+  }
+
+  /** Tell the caller's onRetry about a retry decided above the transport (an upload restart). */
+  reportRetry(info: Omit<RetryInfo, 'registry'>): void {
+    this.options.onRetry?.({ registry: this.registry, ...info });
+  }
+
   /**
    * Send `req`; retry transient failures per the policy; answer one 401 by authenticating.
    * Returns the response when its status is in `req.expect` (the caller owns its body).

@@ -1,0 +1,427 @@
+// Blob transfer against a registry. Pull: a resumable GET (Range after a dropped connection)
+// streamed straight into BlobStore.put, which hashes and verifies before anything becomes visible,
+// so a resumed blob is verified whole like any other. Push: HEAD first, cross-repository mount,
+// then a monolithic PUT or chunked PATCHes that resume from the registry's reported offset; the
+// registry checks the digest we name when the upload is closed.
+import type { Digest } from '../digest.js';
+import { IntegrityError, NotFoundError, OcilayoutError, RegistryError } from '../errors.js';
+import type { BlobStore, PutOptions, PutResult } from '../store/blob-store.js';
+import { pullScope, pushScope, type RegistryClient } from './client.js';
+import {
+  backoffDelay,
+  isRetryableNetworkCode,
+  isRetryableStatus,
+  networkErrorCode,
+  sleep,
+  withRetry,
+  type AttemptOutcome,
+} from './retry.js';
+import { bodyChunks, type RegistryTransport } from './transport.js';
+
+export interface BlobRef {
+  digest: Digest;
+  size: number;
+}
+
+/** Bytes of a blob from `offset` on: a fresh stream per call (a retry reopens it). */
+export type BlobOpener = (offset: number) => AsyncIterable<Uint8Array>;
+
+/** Streams are regrouped into chunks of at least this size before hashing and writing. */
+const COALESCE_BYTES = 1024 * 1024;
+/** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size (resumable). */
+export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
+
+export interface PullBlobOptions {
+  /** Called with the bytes received so far (absolute, so a resume does not double-count). */
+  onProgress?: ((received: number) => void) | undefined;
+  put?: PutOptions | undefined;
+}
+
+/**
+ * GET a blob from `repository` into `store`, verified against `blob.digest` and `blob.size`.
+ * Idempotent: nothing is requested when the store has the blob. Throws E_NOT_FOUND,
+ * E_DIGEST_MISMATCH / E_SIZE_MISMATCH (nothing stored), E_NETWORK after bounded retries.
+ */
+export function pullBlob(
+  client: RegistryClient,
+  repository: string,
+  blob: BlobRef,
+  store: BlobStore,
+  options: PullBlobOptions = {},
+): Promise<PutResult> {
+  const source = openRemoteBlob(client, repository, blob, options.onProgress);
+  return store.put(coalesce(source), { digest: blob.digest, size: blob.size }, options.put);
+}
+
+/**
+ * The bytes of a remote blob from `offset`, resuming after dropped connections: the next GET asks
+ * for `Range: bytes=N-`; a server that ignores Range sends everything and we skip what we have.
+ * Lazy: no request until the first chunk is wanted.
+ */
+export async function* openRemoteBlob(
+  client: RegistryClient,
+  repository: string,
+  blob: BlobRef,
+  onProgress?: (received: number) => void,
+  offset = 0,
+): AsyncGenerator<Uint8Array> {
+  const t = client.transport;
+  const what = `blob ${blob.digest} in ${repository}`;
+  let received = offset;
+  for (let restart = 0; ; restart++) {
+    const res = await t.request({
+      method: 'GET',
+      path: `/v2/${repository}/blobs/${blob.digest}`,
+      headers: received > 0 ? { range: `bytes=${received}-` } : {},
+      scopes: [pullScope(repository)],
+      expect: [200, 206, 404, 416],
+      what,
+    });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new NotFoundError('E_NOT_FOUND', `${what} not found on ${client.registry}`, {
+        registry: client.registry,
+        repository,
+        digest: blob.digest,
+      });
+    }
+    if (res.status === 416) {
+      await res.body?.cancel();
+      return; // we asked from the end: nothing more (the store checks the size)
+    }
+    let skip = res.status === 200 ? received : 0;
+    try {
+      for await (const chunk of bodyChunks(res)) {
+        let c = chunk;
+        if (skip > 0) {
+          if (c.byteLength <= skip) {
+            skip -= c.byteLength;
+            continue;
+          }
+          c = c.subarray(skip);
+          skip = 0;
+        }
+        received += c.byteLength;
+        onProgress?.(received);
+        yield c;
+      }
+      return;
+    } catch (err) {
+      const code = networkErrorCode(err);
+      if (!isRetryableNetworkCode(code) || restart + 1 >= t.retryPolicy.attempts) {
+        throw t.networkError(err, { what }, restart + 1);
+      }
+      const delayMs = backoffDelay(t.retryPolicy, restart + 1);
+      t.reportRetry({
+        what,
+        attempt: restart + 1,
+        delayMs,
+        reason: `${code} after ${received} bytes`,
+      });
+      await (t.retryPolicy.sleep ?? sleep)(delayMs);
+    }
+  }
+}
+
+/** Regroup small network chunks into >= 1 MiB buffers (fewer hash updates and writes). */
+export async function* coalesce(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of source) {
+    parts.push(chunk);
+    size += chunk.byteLength;
+    if (size >= COALESCE_BYTES) {
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+}
+
+export type PushOutcome = 'exists' | 'mounted' | 'uploaded';
+
+export interface PushBlobOptions {
+  /** Repositories on the same registry that hold the blob (cross-repository mount). */
+  mountFrom?: readonly string[] | undefined;
+  /** Monolithic up to this size, chunked above (default 64 MiB). */
+  chunkSize?: number | undefined;
+  onProgress?: ((sent: number) => void) | undefined;
+}
+
+interface UploadState {
+  location: string | undefined;
+  offset: number;
+}
+
+/**
+ * Make `blob` exist in `repository`: HEAD, else mount, else upload. Uploads restart or resume
+ * after transient failures (bounded by the retry policy). Throws E_DIGEST_MISMATCH when the
+ * registry computes another digest than the one named (the source is corrupt), E_NETWORK,
+ * E_REGISTRY, E_UNAUTHORIZED.
+ */
+export async function pushBlob(
+  client: RegistryClient,
+  repository: string,
+  blob: BlobRef,
+  open: BlobOpener,
+  options: PushBlobOptions = {},
+): Promise<PushOutcome> {
+  const t = client.transport;
+  const existing = await client.blobSize(repository, blob.digest);
+  if (existing !== undefined && (existing === blob.size || existing < 0)) return 'exists';
+  const state: UploadState = { location: undefined, offset: 0 };
+  for (const from of options.mountFrom ?? []) {
+    if (from === repository) continue;
+    const started = await startUpload(t, repository, blob, from);
+    if (started.mounted) return 'mounted';
+    state.location = started.location; // the registry could not mount and opened an upload instead
+    break;
+  }
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const what = `upload of blob ${blob.digest} to ${repository}`;
+  await withRetry(
+    t.retryPolicy,
+    async (): Promise<AttemptOutcome<void>> => {
+      try {
+        state.location ??= (await startUpload(t, repository, blob)).location;
+        if (blob.size <= chunkSize) await putMonolithic(t, repository, blob, state, open, options);
+        else await uploadChunks(t, repository, blob, state, open, chunkSize, options);
+        return { done: true, value: undefined };
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        // Where does the upload stand? Resume chunked uploads from there; restart the rest.
+        const status = blob.size > chunkSize ? await uploadStatus(t, repository, state) : undefined;
+        state.location = status?.location;
+        state.offset = status?.offset ?? 0;
+        return { done: false, error: err };
+      }
+    },
+    ({ attempt, delayMs, error }) =>
+      t.reportRetry({
+        what,
+        attempt,
+        delayMs,
+        reason: `${error instanceof Error ? error.message : String(error)}; resuming at byte ${state.offset}`,
+      }),
+  ).catch((err: unknown) => {
+    throw t.networkError(err, { what }, t.retryPolicy.attempts);
+  });
+  return 'uploaded';
+}
+
+type Started = { mounted: true; location?: undefined } | { mounted: false; location: string };
+
+/** POST an upload (or a mount): mounted, or the upload URL to send the bytes to. */
+async function startUpload(
+  t: RegistryTransport,
+  repository: string,
+  blob: BlobRef,
+  mountFrom?: string,
+): Promise<Started> {
+  const query =
+    mountFrom === undefined ? '' : `?mount=${blob.digest}&from=${encodeURIComponent(mountFrom)}`;
+  const path = `/v2/${repository}/blobs/uploads/${query}`;
+  const scopes = [pushScope(repository)];
+  if (mountFrom !== undefined) scopes.push(pullScope(mountFrom));
+  const res = await t.request({
+    method: 'POST',
+    path,
+    headers: { 'content-length': '0' },
+    scopes,
+    expect: [201, 202],
+    what:
+      mountFrom === undefined
+        ? `upload to ${repository}`
+        : `mount of ${blob.digest} from ${mountFrom}`,
+  });
+  await res.body?.cancel();
+  if (res.status === 201 && mountFrom !== undefined) return { mounted: true };
+  return { mounted: false, location: locationOf(res, t.resolve(path), `upload to ${repository}`) };
+}
+
+async function putMonolithic(
+  t: RegistryTransport,
+  repository: string,
+  blob: BlobRef,
+  state: UploadState,
+  open: BlobOpener,
+  options: PushBlobOptions,
+): Promise<void> {
+  const url = withDigest(state.location!, blob.digest);
+  state.location = undefined; // a failed PUT leaves no usable session: the retry starts anew
+  const res = await t
+    .request({
+      method: 'PUT',
+      path: url,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
+      body: () => counting(open(0), 0, options.onProgress),
+      scopes: [pushScope(repository)],
+      expect: [201, 204],
+      retry: false,
+      what: `upload of blob ${blob.digest} to ${repository}`,
+    })
+    .catch((err: unknown) => {
+      throw digestRefused(err, blob, repository);
+    });
+  await res.body?.cancel();
+}
+
+async function uploadChunks(
+  t: RegistryTransport,
+  repository: string,
+  blob: BlobRef,
+  state: UploadState,
+  open: BlobOpener,
+  chunkSize: number,
+  options: PushBlobOptions,
+): Promise<void> {
+  const what = `upload of blob ${blob.digest} to ${repository}`;
+  while (state.offset < blob.size) {
+    const start = state.offset;
+    const length = Math.min(chunkSize, blob.size - start);
+    const path = state.location!;
+    const res = await t.request({
+      method: 'PATCH',
+      path,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(length),
+        'content-range': `${start}-${start + length - 1}`,
+      },
+      body: () => counting(take(open(start), length), start, options.onProgress),
+      scopes: [pushScope(repository)],
+      expect: [202],
+      retry: false,
+      what,
+    });
+    await res.body?.cancel();
+    state.location = locationOf(res, new URL(path), what);
+    state.offset = rangeEnd(res.headers.get('range')) ?? start + length;
+  }
+  const res = await t
+    .request({
+      method: 'PUT',
+      path: withDigest(state.location!, blob.digest),
+      headers: { 'content-length': '0' },
+      scopes: [pushScope(repository)],
+      expect: [201, 204],
+      retry: false,
+      what,
+    })
+    .catch((err: unknown) => {
+      throw digestRefused(err, blob, repository);
+    });
+  await res.body?.cancel();
+}
+
+/** GET the upload's status: where to resume, or undefined when the session is gone. */
+async function uploadStatus(
+  t: RegistryTransport,
+  repository: string,
+  state: UploadState,
+): Promise<UploadState | undefined> {
+  if (state.location === undefined) return undefined;
+  try {
+    const res = await t.request({
+      method: 'GET',
+      path: state.location,
+      scopes: [pushScope(repository)],
+      expect: [204, 404],
+      retry: false,
+      what: `upload status in ${repository}`,
+    });
+    await res.body?.cancel();
+    if (res.status === 404) return undefined;
+    const end = rangeEnd(res.headers.get('range'));
+    return {
+      location: locationOf(res, new URL(state.location), 'upload status'),
+      offset: end ?? 0,
+    };
+  } catch {
+    return undefined; // cannot ask: restart the upload
+  }
+}
+
+function isTransient(err: unknown): boolean {
+  if (err instanceof RegistryError) {
+    const status = err.details['status'];
+    if (err.code === 'E_NETWORK') return isRetryableNetworkCode(networkErrorCode(err.cause));
+    return typeof status === 'number' && isRetryableStatus(status);
+  }
+  if (err instanceof OcilayoutError) return false;
+  return isRetryableNetworkCode(networkErrorCode(err));
+}
+
+/** A registry that refuses to close an upload under our digest got other bytes: say so plainly. */
+function digestRefused(err: unknown, blob: BlobRef, repository: string): unknown {
+  if (err instanceof RegistryError && err.details['status'] === 400) {
+    const codes = err.details['errors'];
+    if (
+      Array.isArray(codes) &&
+      (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID'))
+    ) {
+      return new IntegrityError(
+        'E_DIGEST_MISMATCH',
+        `the registry refused blob ${blob.digest} for ${repository}: the bytes sent do not hash to that digest (${codes.join(', ')})`,
+        { digest: blob.digest, repository },
+        { hint: 'the source copy is corrupt; run `ocilayout fsck` on the source layout' },
+      );
+    }
+  }
+  return err;
+}
+
+/** The Location of an upload response, resolved against the request (it may be relative). */
+function locationOf(res: Response, requestUrl: URL, what: string): string {
+  const loc = res.headers.get('location');
+  if (loc === null || loc === '') {
+    throw new RegistryError('E_REGISTRY', `${what}: the registry sent no Location header`, {
+      status: res.status,
+    });
+  }
+  return new URL(loc, requestUrl).toString();
+}
+
+function withDigest(location: string, digest: Digest): string {
+  const url = new URL(location);
+  url.searchParams.set('digest', digest);
+  return url.toString();
+}
+
+/** `Range: 0-1023` (inclusive end) → 1024, the next offset to send. */
+export function rangeEnd(range: string | null): number | undefined {
+  if (range === null) return undefined;
+  const m = /^(?:bytes=)?(\d+)-(\d+)$/.exec(range.trim());
+  return m === null ? undefined : Number(m[2]) + 1;
+}
+
+/** The first `n` bytes of a stream; stops reading (and closes the source) after them. */
+export async function* take(
+  source: AsyncIterable<Uint8Array>,
+  n: number,
+): AsyncGenerator<Uint8Array> {
+  let left = n;
+  if (left <= 0) return;
+  for await (const chunk of source) {
+    if (chunk.byteLength >= left) {
+      yield chunk.subarray(0, left);
+      return;
+    }
+    left -= chunk.byteLength;
+    yield chunk;
+  }
+}
+
+async function* counting(
+  source: AsyncIterable<Uint8Array>,
+  start: number,
+  onProgress: ((sent: number) => void) | undefined,
+): AsyncGenerator<Uint8Array> {
+  let sent = start;
+  for await (const chunk of source) {
+    sent += chunk.byteLength;
+    onProgress?.(sent);
+    yield chunk;
+  }
+}
