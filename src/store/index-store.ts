@@ -50,7 +50,7 @@ export class IndexStore {
   /** Read and validate. Throws E_NOT_FOUND, E_TOO_LARGE, E_INVALID_JSON or E_SCHEMA naming the file. */
   read(): IndexSnapshot {
     const text = readCappedText(this.path, MAX_INDEX_BYTES);
-    const json = parseJson(text, this.path);
+    const json = tolerateNullManifests(parseJson(text, this.path));
     const r = IndexFileSchema.safeParse(json);
     if (!r.success) throw schemaError(this.path, r.error);
     return { index: json as IndexFile, text };
@@ -85,6 +85,19 @@ export class IndexStore {
       this.lockOptions,
     );
   }
+}
+
+/**
+ * go-containerregistry marshals an empty index with a nil slice, `"manifests": null`
+ * (layout.Write(path, empty.Index): fresh crane/cosign layouts). Read it as the empty list it means;
+ * a later write stores `[]`.
+ */
+function tolerateNullManifests(json: unknown): unknown {
+  if (typeof json === 'object' && json !== null && !Array.isArray(json)) {
+    const doc = json as { manifests?: unknown };
+    if (doc.manifests === null) doc.manifests = [];
+  }
+  return json;
 }
 
 /** Read a whole text file through one fd, refusing more than `limit` bytes and non-regular files. */
