@@ -1,0 +1,183 @@
+// attach and detach: store an OCI 1.1 artifact with a `subject` and record it in the layout's
+// conventions; or stop recording a referrer anywhere. Each is one index.json commit.
+import { createReadStream, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseDigest, type Digest } from '../digest.js';
+import { NotFoundError, UsageError, wrapFsError } from '../errors.js';
+import { DEFAULT_FILE_MEDIA_TYPE, buildArtifactManifest, fileLayer } from '../artifact.js';
+import type { Layout, Target } from '../layout.js';
+import type { Annotations, Descriptor } from '../schema/descriptor.js';
+import type { IndexFile } from '../schema/layout-files.js';
+import { ConventionContext } from './context.js';
+import { CONVENTIONS, CONVENTION_NAMES, classifyIndex, type ConventionName } from './convention.js';
+import { buildReferrerGraph } from './discover.js';
+import { applyReferrerEdges } from './record.js';
+import { referrerDescriptor } from './response.js';
+import type { ReferrerSource } from './scan.js';
+
+/** Files are streamed in chunks this big (perf-baseline.md: smaller chunks halve throughput). */
+const CHUNK = 1024 * 1024;
+
+export interface AttachFile {
+  path: string;
+  /** Layer media type; default application/vnd.oci.image.layer.v1.tar (oras's default). */
+  mediaType?: string | undefined;
+}
+
+export interface AttachOptions {
+  artifactType: string;
+  annotations?: Annotations | undefined;
+  convention?: ConventionName | 'auto' | undefined;
+  olaregKeys?: boolean | undefined;
+}
+
+export interface AttachResult {
+  /** The referrer as the referrers API lists it. */
+  descriptor: Descriptor;
+  subject: Descriptor;
+  /** Conventions it is recorded in. */
+  conventions: ConventionName[];
+  /** False when it was already recorded there (attaching again is a no-op). */
+  changed: boolean;
+}
+
+/**
+ * Store `files` as layers of an artifact manifest whose subject is `target` (a manifest or an index,
+ * including another referrer), then record it. Deterministic: the same files, type and annotations
+ * give the same digest, so a repeat changes nothing. Throws E_NOT_FOUND (subject or file),
+ * E_USAGE (a file that is not a regular file), E_CONFLICT (fallback tag taken by other content).
+ */
+export async function attach(
+  layout: Layout,
+  target: Target,
+  files: readonly AttachFile[],
+  options: AttachOptions,
+): Promise<AttachResult> {
+  const found = layout.resolve(target);
+  const subject: Descriptor = {
+    mediaType: found.mediaType,
+    digest: found.digest,
+    size: found.size,
+  };
+  const layers: Descriptor[] = [];
+  for (const f of files) {
+    assertRegularFile(f.path);
+    const stored = await layout.blobs.put(
+      createReadStream(f.path, { highWaterMark: CHUNK }),
+      {},
+      { deferDirSync: true },
+    );
+    layers.push(fileLayer(stored, f.mediaType ?? DEFAULT_FILE_MEDIA_TYPE, basename(f.path)));
+  }
+  const { bytes } = buildArtifactManifest({
+    artifactType: options.artifactType,
+    layers,
+    annotations: options.annotations,
+    subject,
+  });
+  const manifest = await layout.putManifest(bytes, { unlisted: true });
+  return layout.updateIndex((index) => {
+    const before = JSON.stringify(index);
+    const ctx = new ConventionContext(layout, { olaregKeys: options.olaregKeys });
+    const conventions = applyReferrerEdges(
+      layout,
+      index,
+      [{ subject, referrer: manifest }],
+      { convention: options.convention ?? 'auto', olaregKeys: options.olaregKeys },
+      ctx,
+    );
+    const doc = ctx.docs.doc(manifest.digest, manifest.mediaType)!;
+    const changed = JSON.stringify(index) !== before;
+    return {
+      index: changed ? index : undefined,
+      result: { descriptor: referrerDescriptor(doc), subject, conventions, changed },
+    };
+  });
+}
+
+function assertRegularFile(path: string): void {
+  let isFile: boolean;
+  try {
+    isFile = statSync(path).isFile();
+  } catch (err) {
+    const e = wrapFsError(err, `file ${path}`, { path });
+    if (e.code === 'E_NOT_FOUND') {
+      throw new NotFoundError('E_NOT_FOUND', `file ${path} not found`, { path });
+    }
+    throw e;
+  }
+  if (!isFile) throw new UsageError('E_USAGE', `${path} is not a regular file`, { path });
+}
+
+export interface DetachResult {
+  digest: Digest;
+  /** Conventions whose bookkeeping listed it. */
+  conventions: ConventionName[];
+  /** index.json entries for the referrer itself that were removed (tagged or not). */
+  entriesRemoved: number;
+  /** How discover still finds it afterwards (e.g. `nested` in a BuildKit image index): none = gone. */
+  stillFoundVia: ReferrerSource[];
+  changed: boolean;
+}
+
+/**
+ * Stop recording `digest` as a referrer: remove it from every convention that lists it (emptied
+ * fallback indexes and responses are removed) and remove its own index.json entries. Its blobs stay
+ * until gc. Never rewrites a user's image index. Throws E_NOT_FOUND when the layout knows nothing of
+ * it, E_USAGE when it is not a referrer (no `subject`, listed by no convention).
+ */
+export async function detach(layout: Layout, digestInput: string): Promise<DetachResult> {
+  const digest = parseDigest(digestInput);
+  return layout.updateIndex((index) => {
+    const ctx = new ConventionContext(layout);
+    const listedBy = classifyIndex(index, ctx).filter((b) =>
+      b.listed.some((d) => d.digest === digest),
+    );
+    const own = index.manifests.filter((e) => e.digest === digest).length;
+    const doc = ctx.docs.read(digest);
+    if (listedBy.length === 0) {
+      if (doc.ok && doc.doc.subject === undefined) {
+        throw new UsageError(
+          'E_USAGE',
+          `${digest} is not a referrer (it has no subject)`,
+          { digest },
+          { hint: 'remove tags with `ocilayout untag`; gc removes unlisted content' },
+        );
+      }
+      if (!doc.ok && own === 0) {
+        throw new NotFoundError('E_NOT_FOUND', `${digest} not found in ${layout.root}`, {
+          digest,
+          layout: layout.root,
+        });
+      }
+    }
+    const before = JSON.stringify(index);
+    const gone = new Set<string>([digest]);
+    for (const name of CONVENTION_NAMES) CONVENTIONS[name].remove(index, gone, ctx);
+    const entriesRemoved = index.manifests.filter((e) => e.digest === digest).length;
+    index.manifests = index.manifests.filter((e) => e.digest !== digest);
+    const stillFoundVia =
+      doc.ok && doc.doc.subject !== undefined
+        ? stillFound(index, ctx, doc.doc.subject, digest)
+        : [];
+    const changed = JSON.stringify(index) !== before;
+    const conventions = CONVENTION_NAMES.filter((n) => listedBy.some((b) => b.convention === n));
+    return {
+      index: changed ? index : undefined,
+      result: { digest, conventions, entriesRemoved, stillFoundVia, changed },
+    };
+  });
+}
+
+/** How discovery would still find `digest` after the detach (e.g. nested in a user's index). */
+function stillFound(
+  index: IndexFile,
+  ctx: ConventionContext,
+  subject: Digest,
+  digest: Digest,
+): ReferrerSource[] {
+  const rec = buildReferrerGraph(index, ctx)
+    .recordsOf(subject)
+    .find((r) => r.descriptor.digest === digest);
+  return rec === undefined ? [] : [...rec.sources].sort();
+}

@@ -1,0 +1,165 @@
+// One pass over a layout that finds every referrer, whatever convention recorded it: walk from every
+// index.json entry through every index (bookkeeping indexes included), read each manifest once, and
+// file each manifest that has a `subject` under that subject. Optionally scan blobs/ for unlisted
+// ones. The `subject` field is the only truth: listings are where we look, never what we believe.
+import type { Digest } from '../digest.js';
+import { Annotation, MAX_MANIFEST_BYTES, isManifestMediaType } from '../media-types.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import type { IndexFile } from '../schema/layout-files.js';
+import type { ConventionContext } from './context.js';
+import { classifyIndex, type Bookkeeping, type ConventionName } from './convention.js';
+import type { DocInfo } from './documents.js';
+import { referrerDescriptor } from './response.js';
+
+/** Where a referrer was found. The first three are the conventions' bookkeeping. */
+export type ReferrerSource =
+  | ConventionName
+  /** a tagged index.json entry (a user tag on the referrer itself) */
+  | 'tagged'
+  /** inside an index that is not bookkeeping (e.g. BuildKit's attestations in the image index) */
+  | 'nested'
+  /** only in blobs/, found by the blob scan */
+  | 'blob-scan';
+
+export interface ReferrerRecord {
+  subject: Digest;
+  /** The referrers-API descriptor, built from the referrer manifest itself. */
+  descriptor: Descriptor;
+  sources: Set<ReferrerSource>;
+  /** Listed in an image index as a BuildKit attestation (`vnd.docker.reference.type`). */
+  buildkit: boolean;
+}
+
+/** A BuildKit attestation without `subject` (the legacy format): named by annotation only. */
+export interface Attestation {
+  subject: Digest;
+  descriptor: Descriptor;
+  /** The image index that lists both the attestation and its subject. */
+  index: string;
+}
+
+export interface LayoutScan {
+  bookkeeping: Bookkeeping[];
+  /** subject → referrer digest → record */
+  records: Map<Digest, Map<Digest, ReferrerRecord>>;
+  attestations: Map<Digest, Attestation[]>;
+}
+
+const ATTESTATION = 'attestation-manifest';
+
+export function scanLayout(
+  index: IndexFile,
+  ctx: ConventionContext,
+  options: { scanBlobs?: boolean | undefined } = {},
+): LayoutScan {
+  const bookkeeping = classifyIndex(index, ctx);
+  const roleOf = new Map<Descriptor, ConventionName>(
+    bookkeeping.map((b) => [b.entry, b.convention]),
+  );
+  const records = new Map<Digest, Map<Digest, ReferrerRecord>>();
+  const attestations = new Map<Digest, Attestation[]>();
+  const expanded = new Set<string>();
+  const notManifests = new Set<string>();
+
+  const file = (doc: DocInfo, source: ReferrerSource, buildkit: boolean): void => {
+    if (doc.subject === undefined) return;
+    let bySubject = records.get(doc.subject);
+    if (bySubject === undefined) {
+      bySubject = new Map<Digest, ReferrerRecord>();
+      records.set(doc.subject, bySubject);
+    }
+    const rec = bySubject.get(doc.digest);
+    if (rec === undefined) {
+      const descriptor = referrerDescriptor(doc);
+      bySubject.set(doc.digest, {
+        subject: doc.subject,
+        descriptor,
+        sources: new Set([source]),
+        buildkit,
+      });
+    } else {
+      rec.sources.add(source);
+      rec.buildkit ||= buildkit;
+    }
+  };
+
+  // Depth-first over indexes; `source` is how the node was reached. Each index is expanded once.
+  const stack: { desc: Descriptor; source: ReferrerSource; buildkit: boolean }[] = [];
+  for (let i = index.manifests.length - 1; i >= 0; i--) {
+    const entry = index.manifests[i]!;
+    const role = roleOf.get(entry);
+    const tagged = entry.annotations?.[Annotation.RefName] !== undefined;
+    stack.push({ desc: entry, source: role ?? (tagged ? 'tagged' : 'nested'), buildkit: false });
+  }
+  while (stack.length > 0) {
+    const { desc, source, buildkit } = stack.pop()!;
+    if (!isManifestMediaType(desc.mediaType)) continue;
+    const doc = ctx.docs.doc(desc.digest, desc.mediaType);
+    if (doc === undefined) continue;
+    // A bookkeeping index is not itself a referrer even if it has a subject; what it lists may be.
+    const role = roleOf.get(desc);
+    const isContainer = role === 'fallback-tag' || role === 'subject-annotation';
+    if (!isContainer) file(doc, source, buildkit);
+    for (const b of doc.blobs) notManifests.add(b);
+    if (doc.kind !== 'index' || expanded.has(doc.digest)) continue;
+    expanded.add(doc.digest);
+    const childSource: ReferrerSource = isContainer ? role : 'nested';
+    const siblings = new Set(doc.children.map((c) => c.digest));
+    for (let i = doc.children.length - 1; i >= 0; i--) {
+      const child = doc.children[i]!;
+      const named = attestationSubject(child, siblings);
+      stack.push({ desc: child, source: childSource, buildkit: named !== undefined });
+      if (named !== undefined) {
+        const att = ctx.docs.doc(child.digest, child.mediaType);
+        if (att !== undefined && att.subject === undefined) {
+          const list = attestations.get(named) ?? [];
+          if (!list.some((a) => a.descriptor.digest === att.digest)) {
+            list.push({ subject: named, descriptor: referrerDescriptor(att), index: doc.digest });
+          }
+          attestations.set(named, list);
+        }
+      }
+    }
+  }
+
+  if (options.scanBlobs === true) {
+    for (const digest of ctx.layout.blobs.list().blobs) {
+      if (ctx.docs.seen(digest) || notManifests.has(digest)) continue;
+      const doc = sniffManifest(ctx, digest);
+      if (doc !== undefined) file(doc, 'blob-scan', false);
+    }
+  }
+  return { bookkeeping, records, attestations };
+}
+
+/**
+ * The image a BuildKit attestation names: `vnd.docker.reference.type: attestation-manifest` and
+ * `vnd.docker.reference.digest`, believed only when that digest is listed in the same index.
+ */
+function attestationSubject(child: Descriptor, siblings: ReadonlySet<string>): Digest | undefined {
+  const a = child.annotations;
+  if (a?.[Annotation.DockerReferenceType] !== ATTESTATION) return undefined;
+  const ref = a[Annotation.DockerReferenceDigest];
+  return ref !== undefined && siblings.has(ref) ? (ref as Digest) : undefined;
+}
+
+/** A stored blob read as a manifest when it plausibly is one (small, starts with `{`). */
+function sniffManifest(ctx: ConventionContext, digest: Digest): DocInfo | undefined {
+  const stat = ctx.layout.blobs.stat(digest);
+  if (stat === undefined || stat.size > MAX_MANIFEST_BYTES || stat.size < 2) return undefined;
+  let bytes: Buffer;
+  try {
+    bytes = ctx.layout.blobs.readBytes(digest, MAX_MANIFEST_BYTES, { verify: false });
+  } catch {
+    return undefined;
+  }
+  let i = 0;
+  while (
+    i < bytes.length &&
+    (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)
+  )
+    i++;
+  if (bytes[i] !== 0x7b) return undefined;
+  // Worth a full read: this one verifies the digest (a corrupt blob is no referrer).
+  return ctx.docs.doc(digest);
+}

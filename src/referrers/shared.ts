@@ -1,0 +1,58 @@
+// Small pieces the conventions share: the subject-annotation keys, the top-level convert flags,
+// and refreshing listed descriptors from the manifests they name.
+import { Annotation } from '../media-types.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import type { IndexFile } from '../schema/layout-files.js';
+import type { ConventionContext } from './context.js';
+import { referrerDescriptor } from './response.js';
+
+/** Both spellings of the subject annotation, the PR #1171 one first (olareg wrote it until 2024-03). */
+export const SUBJECT_KEYS = [Annotation.ReferrerSubject, Annotation.OlaregReferrerSubject] as const;
+export type SubjectKey = (typeof SUBJECT_KEYS)[number];
+
+/** Top-level index.json flags meaning "fallback tags were converted" (PR #1171 draft, olareg). */
+export const CONVERT_FLAGS = [
+  Annotation.ReferrerConvert,
+  Annotation.OlaregReferrerConvert,
+] as const;
+
+/** The subject-annotation key an entry carries (the PR #1171 one wins when both are present). */
+export function subjectKeyOf(entry: Descriptor): SubjectKey | undefined {
+  const a = entry.annotations;
+  if (a === undefined) return undefined;
+  return SUBJECT_KEYS.find((k) => a[k] !== undefined);
+}
+
+export function hasSubjectKey(entry: Descriptor): boolean {
+  return subjectKeyOf(entry) !== undefined;
+}
+
+/**
+ * Remove both convert flags. They promise that no unconverted fallback tag exists; once we write a
+ * fallback tag (or rewrite all bookkeeping) the promise is ours to keep, and we keep it by not
+ * making it: olareg re-derives it on load. The `annotations` object itself is kept.
+ * Returns whether a flag was removed.
+ */
+export function removeConvertFlags(index: IndexFile): boolean {
+  const a = index.annotations;
+  if (a === undefined) return false;
+  let removed = false;
+  for (const k of CONVERT_FLAGS) {
+    if (k in a) {
+      delete a[k];
+      removed = true;
+    }
+  }
+  return removed;
+}
+
+/**
+ * Listed descriptors brought in line with the manifests they name (distribution-spec: the listing
+ * must mirror the manifest's artifactType and annotations). Unreadable ones are kept as listed.
+ */
+export function refreshListed(listed: readonly Descriptor[], ctx: ConventionContext): Descriptor[] {
+  return listed.map((d) => {
+    const doc = ctx.docs.doc(d.digest, d.mediaType);
+    return doc === undefined ? d : referrerDescriptor(doc);
+  });
+}

@@ -1,0 +1,151 @@
+// Convention "subject-annotation" (image-spec PR #1171, olareg): one referrers-response index per
+// subject, listed untagged in index.json with `org.opencontainers.image.referrer.subject` (or olareg's
+// `org.olareg.referrer.subject`) naming the subject. Both keys are read; one family is written.
+import { tryParseDigest } from '../digest.js';
+import { Annotation, MediaType } from '../media-types.js';
+import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
+import type { IndexFile } from '../schema/layout-files.js';
+import type { ConventionContext } from './context.js';
+import type { Claim, ReferrerConvention, SubjectReferrers } from './convention.js';
+import { byDigest, mergeByDigest, responseBytes } from './response.js';
+import { SUBJECT_KEYS, refreshListed, subjectKeyOf, type SubjectKey } from './shared.js';
+
+/**
+ * The key family to write: explicit when the caller chose; otherwise the family of the entry being
+ * updated, else the family the layout already uses (olareg's only when no PR #1171 key is present),
+ * else the PR #1171 key.
+ */
+function keyFor(
+  entry: Descriptor | undefined,
+  layoutFamily: SubjectKey,
+  ctx: ConventionContext,
+): SubjectKey {
+  const chosen = ctx.options.olaregKeys;
+  if (chosen === true) return Annotation.OlaregReferrerSubject;
+  if (chosen === false) return Annotation.ReferrerSubject;
+  return (entry === undefined ? undefined : subjectKeyOf(entry)) ?? layoutFamily;
+}
+
+function layoutFamilyOf(index: IndexFile): SubjectKey {
+  const keys = new Set(index.manifests.map(subjectKeyOf));
+  return keys.has(Annotation.OlaregReferrerSubject) && !keys.has(Annotation.ReferrerSubject)
+    ? Annotation.OlaregReferrerSubject
+    : Annotation.ReferrerSubject;
+}
+
+/** A response entry: the index's identity and the one subject key (no tag, no created time). */
+function responseEntry(blob: Descriptor, key: SubjectKey, subject: string): Descriptor {
+  return canonicalDescriptor({
+    mediaType: MediaType.ImageIndex,
+    digest: blob.digest,
+    size: blob.size,
+    annotations: { [key]: subject },
+  });
+}
+
+/** The updated first entry: new blob, key family switched if needed, other annotations kept. */
+function relabel(
+  entry: Descriptor,
+  blob: Descriptor,
+  key: SubjectKey,
+  subject: string,
+): Descriptor {
+  const annotations = { ...entry.annotations };
+  for (const k of SUBJECT_KEYS) delete annotations[k];
+  annotations[key] = subject;
+  return canonicalDescriptor({
+    ...entry,
+    mediaType: MediaType.ImageIndex,
+    digest: blob.digest,
+    size: blob.size,
+    annotations,
+  });
+}
+
+function replace(index: IndexFile, entries: readonly Descriptor[], updated: Descriptor): void {
+  const [first, ...others] = entries;
+  if (first === undefined) {
+    index.manifests.push(updated);
+    return;
+  }
+  index.manifests = index.manifests
+    .filter((e) => !others.includes(e))
+    .map((e) => (e === first ? updated : e));
+}
+
+export const subjectAnnotationConvention = {
+  name: 'subject-annotation',
+
+  /** Ours when the entry carries either subject key, whatever it points to (fsck judges that). */
+  claim(entry: Descriptor, ctx: ConventionContext): Claim | undefined {
+    const key = subjectKeyOf(entry);
+    if (key === undefined) return undefined;
+    const value = entry.annotations?.[key];
+    const subject = tryParseDigest(value);
+    const r = ctx.docs.read(entry.digest, entry.mediaType);
+    const problem =
+      subject === undefined
+        ? `${key} is not a digest: ${JSON.stringify(value)}`
+        : !r.ok
+          ? r.error.message
+          : r.doc.kind !== 'index'
+            ? `${entry.digest} is not an image index`
+            : undefined;
+    const listed = r.ok && r.doc.kind === 'index' ? r.doc.children : [];
+    return { entry, subject, listed, problem };
+  },
+
+  add(index: IndexFile, batch: readonly SubjectReferrers[], ctx: ConventionContext): void {
+    const family = layoutFamilyOf(index);
+    const bySubject = new Map<string, { entries: Descriptor[]; listed: Descriptor[] }>();
+    for (const { subject } of batch) bySubject.set(subject, { entries: [], listed: [] });
+    for (const e of index.manifests) {
+      const claim = this.claim(e, ctx);
+      const slot = claim?.subject === undefined ? undefined : bySubject.get(claim.subject);
+      if (claim === undefined || slot === undefined) continue;
+      slot.entries.push(e);
+      slot.listed.push(...claim.listed);
+    }
+    for (const { subject, referrers } of [...batch].sort((a, b) =>
+      byDigest({ digest: a.subject }, { digest: b.subject }),
+    )) {
+      const { entries, listed } = bySubject.get(subject)!;
+      const key = keyFor(entries[0], family, ctx);
+      const have = new Set(listed.map((d) => d.digest));
+      const sameKey = entries[0] !== undefined && subjectKeyOf(entries[0]) === key;
+      if (entries.length === 1 && sameKey && referrers.every((r) => have.has(r.digest))) continue;
+      const merged = mergeByDigest(refreshListed(listed, ctx), referrers);
+      const blob = ctx.putIndexBlob(responseBytes(merged));
+      const first = entries[0];
+      replace(
+        index,
+        entries,
+        first === undefined
+          ? responseEntry(blob, key, subject)
+          : relabel(first, blob, key, subject),
+      );
+      bySubject.set(subject, { entries: [], listed: [] });
+    }
+  },
+
+  remove(index: IndexFile, referrers: ReadonlySet<string>, ctx: ConventionContext): void {
+    for (const entry of [...index.manifests]) {
+      const claim = this.claim(entry, ctx);
+      if (claim === undefined || !claim.listed.some((d) => referrers.has(d.digest))) continue;
+      const rest = claim.listed.filter((d) => !referrers.has(d.digest));
+      if (rest.length === 0) {
+        // An empty response says nothing an absent one does not (the API answers an empty list).
+        index.manifests = index.manifests.filter((e) => e !== entry);
+        continue;
+      }
+      const blob = ctx.putIndexBlob(responseBytes(refreshListed(rest, ctx).sort(byDigest)));
+      const key = subjectKeyOf(entry)!;
+      replace(index, [entry], relabel(entry, blob, key, entry.annotations?.[key] ?? ''));
+    }
+  },
+
+  orderKey(entry: Descriptor): string {
+    const key = subjectKeyOf(entry);
+    return (key === undefined ? undefined : entry.annotations?.[key]) ?? entry.digest;
+  },
+} satisfies ReferrerConvention;
