@@ -34,4 +34,66 @@ export * from './output-file.js';
 export * from './layout-info.js';
 export * from './delete.js';
 export * from './blob-lookup.js';
+// gc and fsck (src/maintenance/). The CLI runs them with DEFAULT_ROOT_POLICY and
+// DEFAULT_FSCK_CHECKS: the one place where referrer conventions plug into gc and fsck.
+export * from './maintenance/policy.js';
+export { fsck, type FsckOptions, type FsckReport } from './maintenance/fsck.js';
+export { gc, type GcOptions, type GcPhase, type GcResult } from './maintenance/gc.js';
+export { listAbandoned, type AbandonedFile } from './maintenance/abandoned.js';
+export {
+  ALL_ENTRIES_ARE_ROOTS as DEFAULT_ROOT_POLICY,
+  NO_EXTRA_FSCK_CHECKS as DEFAULT_FSCK_CHECKS,
+} from './maintenance/policy.js';
 export { isFallbackTagName } from './referrers/fallback-tag-name.js';
+// Referrers in every layout convention (src/referrers/).
+export {
+  CONVENTIONS,
+  CONVENTION_NAMES,
+  classifyIndex,
+  detectConventions,
+  isConventionName,
+  type Bookkeeping,
+  type ConventionName,
+  type ReferrerConvention,
+  type SubjectReferrers,
+} from './referrers/convention.js';
+export { ConventionContext, type ContextOptions } from './referrers/context.js';
+export { fallbackTagFor, subjectOfFallbackTag } from './referrers/fallback-tag.js';
+export {
+  ReferrerGraph,
+  buildReferrerGraph,
+  discoverReferrers,
+  referrerGraph,
+  referrerTree,
+  type GraphOptions,
+  type ReferrerNode,
+} from './referrers/discover.js';
+export type { Attestation, ReferrerRecord, ReferrerSource } from './referrers/scan.js';
+export {
+  FILTERS_APPLIED_ANNOTATION,
+  referrerDescriptor,
+  referrersResponse,
+} from './referrers/response.js';
+export {
+  applyReferrerEdges,
+  recordReferrers,
+  type RecordOptions,
+  type ReferrerEdge,
+} from './referrers/record.js';
+export {
+  attach,
+  detach,
+  type AttachFile,
+  type AttachOptions,
+  type AttachResult,
+  type DetachResult,
+} from './referrers/attach.js';
+export {
+  convert,
+  planConversion,
+  type ConvertOptions,
+  type ConvertPlan,
+  type DroppedListing,
+} from './referrers/convert.js';
+export { referrerRootPolicy, referrerFsckChecks } from './referrers/maintenance.js';
+export { referrerSummary, type ConventionCount, type ReferrerSummary } from './referrers/summary.js';
