@@ -128,21 +128,23 @@ export function planCopy(src: Layout, target: Target): CopyPlan {
 
 /**
  * Copy `target` of `src`, with its whole graph, into `dst`, then record it there in one index.json
- * commit (tag, or an untagged entry). Idempotent: blobs already in `dst` are skipped and an
- * unchanged index.json is not rewritten. A failure leaves `dst`'s index.json untouched; blobs
- * already placed are unreferenced garbage for gc. Throws what planCopy throws, E_DIGEST_MISMATCH
- * for corrupt content, E_INVALID_TAG, E_LOCK_TIMEOUT.
+ * commit (tag, or an untagged entry). `dst` may be a function that opens or creates the destination:
+ * it is called only after the source checked out, so a bad source never creates an empty layout.
+ * Idempotent: blobs already in `dst` are skipped and an unchanged index.json is not rewritten. A
+ * failure leaves `dst`'s index.json untouched; blobs already placed are unreferenced garbage for gc.
+ * Throws what planCopy throws, E_DIGEST_MISMATCH for corrupt content, E_INVALID_TAG, E_LOCK_TIMEOUT.
  */
 export async function copyLayout(
   src: Layout,
   target: Target,
-  dst: Layout,
+  dst: Layout | (() => Layout),
   options: CopyOptions = {},
 ): Promise<CopyResult> {
   const plan = planCopy(src, target);
   const tag = destinationTag(target, plan.root, options.tag);
-  const counts = await copyBlobs(src, dst, plan.blobs, options);
-  await dst.updateIndex((index) => {
+  const destination = typeof dst === 'function' ? dst() : dst;
+  const counts = await copyBlobs(src, destination, plan.blobs, options);
+  await destination.updateIndex((index) => {
     recordRoot(index, plan.root, tag);
     return { index, result: undefined };
   });

@@ -111,7 +111,7 @@ async function layoutToLayout(
 ): Promise<CopyResult> {
   const options = layoutOptions(args);
   const src = Layout.open(source.layout, options);
-  const dst = Layout.init(destination.layout, options).layout;
+  const dst = (): Layout => Layout.init(destination.layout, options).layout;
   const copyOptions: CopyOptions = {
     tag: destination.tag,
     link: args.link,

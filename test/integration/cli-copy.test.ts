@@ -1,0 +1,135 @@
+// `ocilayout copy` through the built CLI: output, --json summary, exit codes, untouched destinations.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Layout, MediaType, parseDigest, type Descriptor } from '../../src/index.js';
+import { runCli } from '../helpers/run-cli.js';
+import { layoutSnapshot } from '../helpers/snapshot.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+interface Fixture {
+  dir: string;
+  src: Layout;
+  image: Descriptor;
+  bigLayer: Descriptor;
+}
+
+/** A source layout with tag v1: a 2 MiB layer, a small layer, a config. */
+async function fixture(): Promise<Fixture> {
+  const dir = tmpDir();
+  const src = Layout.init(join(dir, 'src')).layout;
+  const put = (bytes: Buffer, mediaType: string): Descriptor => {
+    const r = src.blobs.putBytes(bytes);
+    return { mediaType, digest: r.digest, size: r.size };
+  };
+  const bigLayer = put(randomBytes(2 * 1024 * 1024), MediaType.LayerGzip);
+  const config = put(Buffer.from('{"architecture":"amd64","os":"linux"}'), MediaType.ImageConfig);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ImageManifest,
+    config,
+    layers: [bigLayer, put(randomBytes(300), MediaType.LayerGzip)],
+  };
+  const image = await src.putManifest(Buffer.from(JSON.stringify(manifest)), { tag: 'v1' });
+  return { dir, src, image, bigLayer };
+}
+
+describe('ocilayout copy', () => {
+  it('copies into a new layout, prints the digest, and the destination resolves the same tag', async () => {
+    const { dir, image } = await fixture();
+    const dst = join(dir, 'dst');
+
+    const r = await runCli(['copy', join(dir, 'src:v1'), dst]);
+
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${image.digest}\n`);
+    expect(r.stderr).toContain('4 linked');
+    const resolved = await runCli(['resolve', `${dst}:v1`]);
+    expect(resolved.stdout).toContain(image.digest);
+  });
+
+  it('--json reports the descriptor, the destination tag and blobs/bytes by outcome', async () => {
+    const { dir, image, bigLayer } = await fixture();
+    const dst = join(dir, 'dst');
+
+    const first = await runCli(['copy', '--json', '--no-link', join(dir, 'src:v1'), `${dst}:prod`]);
+    const again = await runCli(['copy', '--json', join(dir, 'src:v1'), `${dst}:prod`]);
+
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(first.stdout);
+    expect(summary).toMatchObject({
+      descriptor: { digest: image.digest, size: image.size, mediaType: MediaType.ImageManifest },
+      tag: 'prod',
+      destination: dst,
+      blobs: { copied: 4, linked: 0, skipped: 0 },
+    });
+    expect(summary.bytes.copied).toBeGreaterThan(bigLayer.size);
+    expect(first.stderr).toBe('');
+    expect(JSON.parse(again.stdout).blobs).toEqual({ copied: 0, linked: 0, skipped: 4 });
+    const blob = (l: string): number =>
+      statSync(join(l, 'blobs', 'sha256', parseDigest(bigLayer.digest).slice(7))).ino;
+    expect(blob(dst)).not.toBe(blob(join(dir, 'src')));
+  });
+
+  it('a corrupt source blob exits 4 with E_DIGEST_MISMATCH and leaves index.json unchanged', async () => {
+    const { dir, bigLayer } = await fixture();
+    const path = join(dir, 'src', 'blobs', 'sha256', bigLayer.digest.slice(7));
+    const bytes = readFileSync(path);
+    bytes[1000] = bytes[1000]! ^ 1;
+    writeFileSync(path, bytes);
+    const dst = join(dir, 'dst');
+    await runCli(['init', dst]);
+    const before = readFileSync(join(dst, 'index.json'));
+
+    const r = await runCli(['copy', '--json', join(dir, 'src:v1'), dst]);
+
+    expect(r.code).toBe(4);
+    expect(JSON.parse(r.stderr).error.code).toBe('E_DIGEST_MISMATCH');
+    expect(r.stdout).toBe('');
+    expect(readFileSync(join(dst, 'index.json')).equals(before)).toBe(true);
+  });
+
+  it('an unknown source tag exits 3 and creates no destination', async () => {
+    const { dir } = await fixture();
+    const r = await runCli(['copy', join(dir, 'src:nope'), join(dir, 'dst')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('E_NOT_FOUND');
+    expect(existsSync(join(dir, 'dst'))).toBe(false);
+  });
+
+  it.each([
+    ['a registry source', ['docker://example.com/repo:v1', 'DST']],
+    ['a digest destination', ['SRC:v1', `DST@sha256:${'a'.repeat(64)}`]],
+    ['a bad concurrency', ['--concurrency', '0', 'SRC:v1', 'DST']],
+  ])('%s is a usage error (exit 2), nothing written', async (_name, args) => {
+    const { dir, src } = await fixture();
+    const before = layoutSnapshot(src.root);
+    const argv = args.map((a) =>
+      a.replace(/^SRC/, join(dir, 'src')).replace(/^DST/, join(dir, 'dst')),
+    );
+    const r = await runCli(['copy', ...argv]);
+    expect(r.code).toBe(2);
+    expect(existsSync(join(dir, 'dst'))).toBe(false);
+    expect(layoutSnapshot(src.root)).toEqual(before);
+  });
+
+  it('refuses a destination directory that is not a layout (exit 7), leaving it as it was', async () => {
+    const { dir } = await fixture();
+    const dst = tmpDir();
+    writeFileSync(join(dst, 'notes.txt'), 'mine');
+    const r = await runCli(['copy', join(dir, 'src:v1'), dst]);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain('E_CONFLICT');
+    expect(layoutSnapshot(dst)).toEqual({
+      'notes.txt': `4:${createHash('sha256').update('mine').digest('hex')}`,
+    });
+  });
+
+  it('--help shows an example', async () => {
+    const r = await runCli(['copy', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Examples:');
+    expect(r.stdout).toContain('--no-link');
+  });
+});
