@@ -67,12 +67,14 @@ export class IndexStore {
     return withLayoutLock(
       this.root,
       async (held) => {
-        const { index, text } = this.read();
+        const { index } = this.read();
         const copy = structuredClone(index);
         const out = await fn(copy, held);
         if (out.index !== undefined) {
           const next = serializeIndex(out.index);
-          if (next !== text) {
+          // Compare with what we read re-serialised, not with the file's bytes: an unchanged index
+          // written by a peer (skopeo: no newline; crane: indented) must not be rewritten.
+          if (next !== serializeIndex(index)) {
             const r = IndexFileSchema.safeParse(out.index);
             if (!r.success) throw schemaError(`new ${this.path}`, r.error);
             this.beforeCommit();
