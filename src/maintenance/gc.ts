@@ -1,0 +1,175 @@
+// gc: drop orphaned index.json entries (RootPolicy), then delete every blob nothing reaches and the
+// files dead writers left in ingest/, without ever deleting what a live writer is about to commit.
+// Phases, lock and lease protocol: spec-notes/concurrency.md; decisions: spec-notes/gc-fsck.md.
+import { relative } from 'node:path';
+import type { Digest } from '../digest.js';
+import { OcilayoutError } from '../errors.js';
+import type { WalkProblem } from '../graph.js';
+import type { Layout } from '../layout.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import type { IndexFile } from '../schema/layout-files.js';
+import { listIngest, liveLeasedDigests, trashedDigest } from '../store/ingest.js';
+import { listAbandoned, removeAbandoned } from './abandoned.js';
+import { findOrphans, leasedRoots, markLive, type LeasedRoots } from './mark.js';
+import { ALL_ENTRIES_ARE_ROOTS, type RootPolicy } from './policy.js';
+import { planGarbage, sweepGarbage } from './sweep.js';
+
+/** Points between gc's steps, for progress and for tests that interleave a writer. */
+export type GcPhase = 'pruned' | 'marked' | 'parked' | 'swept';
+
+export interface GcOptions {
+  /** How index.json entries are classified (default: every entry is a root). */
+  policy?: RootPolicy | undefined;
+  /** Keep entries the policy made conditional even when their subject is gone. */
+  keepOrphans?: boolean | undefined;
+  /** Report what would go; write, lock and delete nothing. */
+  dryRun?: boolean | undefined;
+  /** Awaited at each phase; runs inside the index lock for 'marked' and 'parked'. */
+  onPhase?: ((phase: GcPhase) => void | Promise<void>) | undefined;
+}
+
+export interface GcResult {
+  dryRun: boolean;
+  /** Blobs deleted (or that would be), manifests and indexes before what they reference. */
+  removedBlobs: Digest[];
+  /** index.json entries dropped as orphans. */
+  removedEntries: Descriptor[];
+  /** Files removed from ingest/ and abandoned temp files, relative to the layout root. */
+  removedIngest: string[];
+  bytesFreed: number;
+  /** Blobs parked and put back because a live writer leased them, or parked by a crashed gc. */
+  restoredBlobs: Digest[];
+}
+
+/**
+ * Collect garbage in `layout`. Throws E_FSCK_FINDINGS (nothing deleted) when a reachable
+ * manifest/index exists but cannot be read, since what it references is then unknown;
+ * E_LOCK_TIMEOUT / E_LOCK_COMPROMISED from the index lock; E_INVALID_JSON / E_SCHEMA for a bad
+ * index.json. Blobs another process deleted meanwhile are not an error.
+ */
+export async function gc(layout: Layout, options: GcOptions = {}): Promise<GcResult> {
+  const policy = options.policy ?? ALL_ENTRIES_ARE_ROOTS;
+  if (options.dryRun === true) return plan(layout, policy, options.keepOrphans === true);
+  const removedEntries = options.keepOrphans === true ? [] : await pruneOrphans(layout, policy);
+  await options.onPhase?.('pruned');
+  // Mark and sweep under one hold of the index lock: no entry can be committed in between, and
+  // the leases cover writers that have not committed yet.
+  return layout.updateIndex(async (index, held) => {
+    const leased = leasedRoots(layout, liveLeasedDigests(layout.root));
+    const { live, problems } = markLive(layout, index, leased);
+    assertMarkSafe(problems);
+    const recovered = recoverParked(layout, live);
+    const garbage = planGarbage(layout, live);
+    await options.onPhase?.('marked');
+    const swept = await sweepGarbage(layout, garbage, live, held, () =>
+      options.onPhase?.('parked'),
+    );
+    const abandoned = listAbandoned(layout.root);
+    for (const f of abandoned) removeAbandoned(layout.root, f);
+    await options.onPhase?.('swept');
+    const result: GcResult = {
+      dryRun: false,
+      removedBlobs: swept.removed.map((b) => b.digest),
+      removedEntries,
+      removedIngest: abandoned.map((f) => f.path),
+      bytesFreed: sum(swept.removed) + sum(abandoned),
+      restoredBlobs: [...recovered.map((p) => p.digest), ...swept.restored],
+    };
+    return { index: undefined, result };
+  });
+}
+
+/** The dry run: the same decisions from a lock-free read; nothing is written, not even the lock. */
+function plan(layout: Layout, policy: RootPolicy, keepOrphans: boolean): GcResult {
+  let index = layout.readIndex();
+  const leased = leasedRoots(layout, liveLeasedDigests(layout.root));
+  let removedEntries: Descriptor[] = [];
+  if (!keepOrphans) {
+    const orphans = findOrphans(layout, index, policy, leased);
+    assertMarkSafe(orphans.problems);
+    removedEntries = index.manifests.filter((_, i) => orphans.positions.has(i));
+    index = { ...index, manifests: index.manifests.filter((_, i) => !orphans.positions.has(i)) };
+  }
+  const { live, problems } = markLive(layout, index, leased);
+  assertMarkSafe(problems);
+  const recoverable = parkedToRecover(layout, live);
+  const keptParked = new Set(recoverable.map((p) => p.path));
+  const garbage = planGarbage(layout, live);
+  const abandoned = listAbandoned(layout.root).filter((f) => !keptParked.has(f.path));
+  return {
+    dryRun: true,
+    removedBlobs: garbage.map((b) => b.digest),
+    removedEntries,
+    removedIngest: abandoned.map((f) => f.path),
+    bytesFreed: sum(garbage) + sum(abandoned),
+    restoredBlobs: recoverable.map((p) => p.digest),
+  };
+}
+
+/** Phase 1: drop orphaned entries in one index.json commit (a no-op commit writes nothing). */
+async function pruneOrphans(layout: Layout, policy: RootPolicy): Promise<Descriptor[]> {
+  return layout.updateIndex((index: IndexFile) => {
+    const leased: LeasedRoots = leasedRoots(layout, liveLeasedDigests(layout.root));
+    const orphans = findOrphans(layout, index, policy, leased);
+    assertMarkSafe(orphans.problems);
+    if (orphans.positions.size === 0) return { index: undefined, result: [] };
+    const removed = index.manifests.filter((_, i) => orphans.positions.has(i));
+    index.manifests = index.manifests.filter((_, i) => !orphans.positions.has(i));
+    return { index, result: removed };
+  });
+}
+
+interface ParkedBlob {
+  digest: Digest;
+  /** Relative to the layout root (as reported), and absolute. */
+  path: string;
+  trashPath: string;
+}
+
+/**
+ * Blobs a crashed gc left parked in ingest/ that are needed now (a writer committed them while
+ * that gc was between park and restore) and are not in blobs/.
+ */
+function parkedToRecover(layout: Layout, live: ReadonlySet<Digest>): ParkedBlob[] {
+  const out: ParkedBlob[] = [];
+  const seen = new Set<Digest>();
+  for (const e of listIngest(layout.root)) {
+    if (e.kind !== 'trash' || e.live) continue;
+    const digest = trashedDigest(e.name);
+    if (digest === undefined || !live.has(digest) || seen.has(digest)) continue;
+    try {
+      if (layout.blobs.has(digest)) continue;
+    } catch {
+      continue; // something odd sits there: leave it to fsck and a human
+    }
+    seen.add(digest);
+    out.push({ digest, path: relative(layout.root, e.path), trashPath: e.path });
+  }
+  return out;
+}
+
+function recoverParked(layout: Layout, live: ReadonlySet<Digest>): ParkedBlob[] {
+  const found = parkedToRecover(layout, live);
+  for (const p of found) layout.blobs.restoreFromTrash(p.trashPath, p.digest);
+  return found;
+}
+
+/** A reachable document that exists but cannot be read hides what it references: stop. */
+function assertMarkSafe(problems: WalkProblem[]): void {
+  const first = problems[0];
+  if (first === undefined) return;
+  const from = first.parent === undefined ? 'index.json' : first.parent.digest;
+  throw new OcilayoutError(
+    'E_FSCK_FINDINGS',
+    `gc stopped before deleting anything: ${first.descriptor.digest} (referenced by ${from}) cannot be read: ${first.error.message}`,
+    { digest: first.descriptor.digest, problems: problems.length, cause: first.error.code },
+    {
+      cause: first.error,
+      hint: 'run `ocilayout fsck` on the layout, then repair or untag what it reports',
+    },
+  );
+}
+
+function sum(items: readonly { size: number }[]): number {
+  return items.reduce((n, i) => n + i.size, 0);
+}
