@@ -1,0 +1,133 @@
+// Building small layouts with referrers in code, and reading back what discovery finds.
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Annotation,
+  Layout,
+  MediaType,
+  buildArtifactManifest,
+  referrerGraph,
+  type Descriptor,
+  type IndexFile,
+} from '../../src/index.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+export const SIG = 'application/vnd.example.signature.v1+json';
+export const SBOM = 'application/spdx+json';
+
+/** Store a tiny image (config + layer + manifest) named `name`; unlisted. sha512 on request. */
+export function putImage(
+  layout: Layout,
+  name: string,
+  options: { algorithm?: 'sha256' | 'sha512' } = {},
+): Descriptor {
+  const config = layout.blobs.putBytes(
+    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', name })),
+  );
+  const layer = layout.blobs.putBytes(Buffer.from(`layer of ${name}`));
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ImageManifest,
+    config: { mediaType: MediaType.ImageConfig, digest: config.digest, size: config.size },
+    layers: [{ mediaType: MediaType.Layer, digest: layer.digest, size: layer.size }],
+  };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  const stored = layout.blobs.putBytes(bytes, { algorithm: options.algorithm ?? 'sha256' });
+  return { mediaType: MediaType.ImageManifest, digest: stored.digest, size: stored.size };
+}
+
+/** Store an image index over `children`; unlisted. */
+export function putIndex(
+  layout: Layout,
+  children: Descriptor[],
+  extra: Record<string, unknown> = {},
+): Descriptor {
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ImageIndex,
+      manifests: children,
+      ...extra,
+    }),
+  );
+  const stored = layout.blobs.putBytes(bytes);
+  return { mediaType: MediaType.ImageIndex, digest: stored.digest, size: stored.size };
+}
+
+/** Store an artifact manifest with `subject`; unlisted. */
+export function putArtifact(
+  layout: Layout,
+  subject: Descriptor,
+  artifactType: string,
+  annotations: Record<string, string> = {},
+): Descriptor {
+  const layer = layout.blobs.putBytes(
+    Buffer.from(`${artifactType} of ${subject.digest} ${JSON.stringify(annotations)}`),
+  );
+  const { bytes } = buildArtifactManifest({
+    artifactType,
+    layers: [{ mediaType: 'application/octet-stream', digest: layer.digest, size: layer.size }],
+    annotations,
+    subject,
+  });
+  const stored = layout.blobs.putBytes(bytes);
+  return {
+    mediaType: MediaType.ImageManifest,
+    digest: stored.digest,
+    size: stored.size,
+    artifactType,
+  };
+}
+
+/** Replace index.json's entries (under the lock, like any writer). */
+export async function setEntries(
+  layout: Layout,
+  entries: Descriptor[],
+  extra: Partial<IndexFile> = {},
+): Promise<void> {
+  await layout.updateIndex((index) => {
+    index.manifests = entries;
+    Object.assign(index, extra);
+    return { index, result: undefined };
+  });
+}
+
+export function tagEntry(d: Descriptor, tag: string): Descriptor {
+  return {
+    mediaType: d.mediaType,
+    digest: d.digest,
+    size: d.size,
+    annotations: { [Annotation.RefName]: tag },
+  };
+}
+
+export function untaggedEntry(d: Descriptor, annotations?: Record<string, string>): Descriptor {
+  return {
+    mediaType: d.mediaType,
+    digest: d.digest,
+    size: d.size,
+    ...(annotations ? { annotations } : {}),
+  };
+}
+
+/** subject → sorted referrer digests, over the whole layout (what convert must preserve). */
+export function referrerSets(
+  layout: Layout,
+  options: { scanBlobs?: boolean } = {},
+): Record<string, string[]> {
+  const g = referrerGraph(layout, options);
+  const out: Record<string, string[]> = {};
+  for (const s of g.subjects()) out[s] = g.referrersOf(s).map((d) => d.digest);
+  return out;
+}
+
+/** A writable copy of a fixture layout under testdata/. */
+export function copyFixture(rel: string): Layout {
+  const dest = join(tmpDir(), 'layout');
+  cpSync(new URL(`../../testdata/${rel}`, import.meta.url).pathname, dest, { recursive: true });
+  return Layout.open(dest);
+}
+
+export function indexText(layout: Layout): string {
+  return layout.index.read().text;
+}
