@@ -1,7 +1,7 @@
 // The one cross-process lock policy for a layout's index.json (proper-lockfile, mkdir-based).
 // Waits with bounded, jittered retries; a lock whose holder stopped refreshing it (crash, SIGKILL)
 // turns stale and is taken over; a lock lost while held makes the commit fail instead of writing.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LockError, OcilayoutError, errnoCode, wrapFsError } from '../errors.js';
 import { INDEX_LOCK, INDEX_FILE } from './paths.js';
@@ -30,16 +30,21 @@ const inProcess = new Map<string, Promise<unknown>>();
 
 /**
  * Run `fn` while holding the layout's index lock. Throws E_LOCK_TIMEOUT when the lock stays busy
- * past the timeout (nothing written), E_LOCK_COMPROMISED via HeldLock.assertHeld.
+ * past the timeout (nothing written), E_LOCK_COMPROMISED via HeldLock.assertHeld. The timeout runs
+ * from this call, so it also bounds the wait behind other callers in this process.
  */
 export async function withLayoutLock<T>(
   root: string,
   fn: (held: HeldLock) => Promise<T> | T,
   options: LockOptions = {},
 ): Promise<T> {
-  const key = join(root, INDEX_FILE);
+  const timeoutMs = options.timeoutMs ?? envInt('OCILAYOUT_LOCK_TIMEOUT_MS', 60_000);
+  const deadline = Date.now() + timeoutMs;
+  const key = resolve(root, INDEX_FILE);
   const previous = inProcess.get(key) ?? Promise.resolve();
-  const run = previous.catch(() => undefined).then(() => lockAndRun(root, fn, options));
+  const run = waitTurn(previous, root, timeoutMs, deadline).then(() =>
+    lockAndRun(root, fn, timeoutMs, deadline),
+  );
   const tail = run.catch(() => undefined);
   inProcess.set(key, tail);
   try {
@@ -49,12 +54,46 @@ export async function withLayoutLock<T>(
   }
 }
 
+/**
+ * Wait for the previous in-process caller, but not past the deadline. A caller that gives up here
+ * lets the next one through to proper-lockfile, whose mkdir lock still excludes the holder.
+ */
+function waitTurn(
+  previous: Promise<unknown>,
+  root: string,
+  timeoutMs: number,
+  deadline: number,
+): Promise<void> {
+  return new Promise((resolveTurn, reject) => {
+    const timer = setTimeout(
+      () => reject(lockTimeout(root, timeoutMs)),
+      Math.max(0, deadline - Date.now()),
+    );
+    const go = (): void => {
+      clearTimeout(timer);
+      resolveTurn();
+    };
+    previous.then(go, go);
+  });
+}
+
+function lockTimeout(root: string, timeoutMs: number): LockError {
+  return new LockError(
+    'E_LOCK_TIMEOUT',
+    `layout ${root} is locked by another writer; gave up after ${timeoutMs} ms`,
+    { layout: root, timeoutMs },
+    {
+      hint: `retry later, raise --lock-timeout, or remove ${join(root, INDEX_LOCK)} if no ocilayout process is running`,
+    },
+  );
+}
+
 async function lockAndRun<T>(
   root: string,
   fn: (held: HeldLock) => Promise<T> | T,
-  options: LockOptions,
+  timeoutMs: number,
+  deadline: number,
 ): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? envInt('OCILAYOUT_LOCK_TIMEOUT_MS', 60_000);
   const stale = staleMs();
   let compromised: Error | undefined;
   const lockOptions = {
@@ -68,7 +107,6 @@ async function lockAndRun<T>(
     },
   };
   const target = join(root, INDEX_FILE);
-  const deadline = Date.now() + timeoutMs;
   let delay = 10;
   let release: (() => Promise<void>) | undefined;
   for (;;) {
@@ -77,17 +115,9 @@ async function lockAndRun<T>(
       break;
     } catch (err) {
       if (errnoCode(err) !== 'ELOCKED') throw wrapFsError(err, `lock ${join(root, INDEX_LOCK)}`);
-      if (Date.now() >= deadline) {
-        throw new LockError(
-          'E_LOCK_TIMEOUT',
-          `layout ${root} is locked by another writer; gave up after ${timeoutMs} ms`,
-          { layout: root, timeoutMs },
-          {
-            hint: `retry later, raise --lock-timeout, or remove ${join(root, INDEX_LOCK)} if no ocilayout process is running`,
-          },
-        );
-      }
-      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
+      if (Date.now() >= deadline) throw lockTimeout(root, timeoutMs);
+      const pause = Math.min(delay * (0.5 + Math.random()), Math.max(0, deadline - Date.now()));
+      await new Promise((r) => setTimeout(r, pause));
       delay = Math.min(delay * 1.6, 250);
     }
   }
