@@ -231,8 +231,9 @@ export class RegistryTransport {
     );
   }
 
-  networkError(err: unknown, req: { what: string }, attempts?: number): RegistryError {
-    if (err instanceof RegistryError) return err;
+  /** E_NETWORK for a transport failure; typed errors (integrity, auth, registry) pass through. */
+  networkError(err: unknown, req: { what: string }, attempts?: number): OcilayoutError {
+    if (err instanceof OcilayoutError) return err;
     const code = networkErrorCode(err);
     const reason = code ?? (err instanceof Error ? err.message : String(err));
     const tries = attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : '';
