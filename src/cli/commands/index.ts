@@ -7,6 +7,7 @@ import { registerTag } from './tag.js';
 import { registerManifest } from './manifest.js';
 import { registerBlob } from './blob.js';
 import { registerCopy } from './copy.js';
+import { registerMaintenance } from './maintenance.js';
 
 export const COMMANDS: RegisterCommands[] = [
   registerInit,
@@ -16,4 +17,5 @@ export const COMMANDS: RegisterCommands[] = [
   registerManifest,
   registerBlob,
   registerCopy,
+  registerMaintenance,
 ];
