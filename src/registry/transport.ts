@@ -1,6 +1,6 @@
 // One registry host over Node's own fetch (undici): scheme policy, auth, retries, and the mapping
 // of HTTP failures to typed errors. Everything above speaks in requests and expected statuses.
-import { OcilayoutError, RegistryError } from '../errors.js';
+import { isOcilayoutError, OcilayoutError, RegistryError } from '../errors.js';
 import { Authenticator, credentialsHint } from './auth.js';
 import type { Credentials } from './docker-config.js';
 import { apiHost } from './reference.js';
@@ -233,7 +233,7 @@ export class RegistryTransport {
 
   /** E_NETWORK for a transport failure; typed errors (integrity, auth, registry) pass through. */
   networkError(err: unknown, req: { what: string }, attempts?: number): OcilayoutError {
-    if (err instanceof OcilayoutError) return err;
+    if (isOcilayoutError(err)) return err;
     const code = networkErrorCode(err);
     const reason = code ?? (err instanceof Error ? err.message : String(err));
     const tries = attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : '';

@@ -80,7 +80,7 @@ describe('Authenticator', () => {
       'reg.example',
       { kind: 'identity-token', token: 'refresh' },
       (_url, init) => {
-        body = String(init.body);
+        body = init.body as string;
         expect(init.method).toBe('POST');
         return Promise.resolve(tokenResponse({ token: 'T' }));
       },

@@ -19,6 +19,7 @@ const FAST = { ...DEFAULT_RETRY_POLICY, attempts: 4, baseDelayMs: 1, maxDelayMs:
 function opener(data: Buffer, opened: number[] = []): BlobOpener {
   return async function* (offset: number) {
     opened.push(offset);
+    await Promise.resolve();
     for (let i = offset; i < data.length; i += 100_000)
       yield data.subarray(i, Math.min(data.length, i + 100_000));
   };
@@ -179,6 +180,7 @@ describe('helpers', () => {
 
   it('takes the first n bytes across chunks', async () => {
     async function* src(): AsyncGenerator<Uint8Array> {
+      await Promise.resolve();
       yield Buffer.from('abc');
       yield Buffer.from('def');
       yield Buffer.from('ghi');
