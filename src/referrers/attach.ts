@@ -6,6 +6,7 @@ import { parseDigest, type Digest } from '../digest.js';
 import { NotFoundError, UsageError, wrapFsError } from '../errors.js';
 import { DEFAULT_FILE_MEDIA_TYPE, buildArtifactManifest, fileLayer } from '../artifact.js';
 import type { Layout, Target } from '../layout.js';
+import { EMPTY_DIGEST, EMPTY_JSON } from '../media-types.js';
 import type { Annotations, Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';
@@ -69,6 +70,12 @@ export async function attach(
     );
     layers.push(fileLayer(stored, f.mediaType ?? DEFAULT_FILE_MEDIA_TYPE, basename(f.path)));
   }
+  // The empty config (and empty layer, with no files) must be stored like any other blob.
+  layout.blobs.putBytes(
+    Buffer.from(EMPTY_JSON),
+    { digest: EMPTY_DIGEST, size: 2 },
+    { deferDirSync: true },
+  );
   const { bytes } = buildArtifactManifest({
     artifactType: options.artifactType,
     layers,
