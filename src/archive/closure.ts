@@ -1,0 +1,62 @@
+// The blobs an archive must carry: everything reachable from its index.json entries, each present
+// with the size its descriptor states. Export uses it to choose what to write, import to refuse an
+// archive that lacks something before anything becomes visible.
+import { parseDigest, type Digest } from '../digest.js';
+import { IntegrityError, type OcilayoutError } from '../errors.js';
+import { walk, type ManifestSource } from '../graph.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import type { ParsedManifest } from '../schema/manifest.js';
+
+export interface Closure {
+  /** Every blob to carry (manifests included), by digest, with its size, in walk order. */
+  blobs: Map<Digest, number>;
+  /** Descriptors with `urls` whose blob is absent (non-distributable layers): not carried. */
+  external: Descriptor[];
+}
+
+export interface ClosureOptions {
+  /** Size of a blob that is present, undefined when absent. */
+  sizeOf: (digest: Digest) => number | undefined;
+  /** The error for an absent blob. */
+  missing: (desc: Descriptor) => OcilayoutError;
+}
+
+/**
+ * Walk `roots` through `source`, checking every reached blob is present with its declared size.
+ * Throws `missing(desc)` for an absent blob, E_SIZE_MISMATCH for a wrong size, and whatever reading
+ * a manifest throws (E_DIGEST_MISMATCH, E_SCHEMA...).
+ */
+export function contentClosure(
+  source: ManifestSource,
+  roots: readonly Descriptor[],
+  options: ClosureOptions,
+): Closure {
+  const blobs = new Map<Digest, number>();
+  const external: Descriptor[] = [];
+  const guarded: ManifestSource = {
+    readManifest(desc: Descriptor): ParsedManifest {
+      if (options.sizeOf(parseDigest(desc.digest)) === undefined) throw options.missing(desc);
+      return source.readManifest(desc);
+    },
+  };
+  const { nodes } = walk(guarded, roots);
+  for (const [digest, desc] of nodes) {
+    const size = options.sizeOf(digest);
+    if (size === undefined) {
+      if ((desc.urls?.length ?? 0) > 0) {
+        external.push(desc);
+        continue;
+      }
+      throw options.missing(desc);
+    }
+    if (size !== desc.size) {
+      throw new IntegrityError(
+        'E_SIZE_MISMATCH',
+        `blob ${digest}: descriptor says ${desc.size} bytes, stored blob has ${size}`,
+        { digest, expected: desc.size, found: size },
+      );
+    }
+    blobs.set(digest, size);
+  }
+  return { blobs, external };
+}

@@ -1,0 +1,266 @@
+// What a docker-format export carries: single-platform images only, written as the layout `docker
+// save` has produced since Docker 25 — an OCI layout (blobs stored as they are, digests kept) plus
+// manifest.json (Config/RepoTags/Layers as paths into blobs/) and the legacy `repositories` map.
+// docker load and skopeo's docker-archive: read it; so does any OCI tool. See spec-notes/archives.md.
+import { parseDigest, type Digest } from '../digest.js';
+import { NotFoundError, UsageError, IntegrityError } from '../errors.js';
+import type { Layout } from '../layout.js';
+import {
+  Annotation,
+  MAX_MANIFEST_BYTES,
+  MediaType,
+  isImageManifestMediaType,
+  isIndexMediaType,
+} from '../media-types.js';
+import { isFallbackTagName } from '../referrers/fallback-tag-name.js';
+import { canonicalDescriptor, type Descriptor, type Platform } from '../schema/descriptor.js';
+import { ImageConfigSchema } from '../schema/docker-archive.js';
+import { parseJson, type ImageManifest } from '../schema/manifest.js';
+import { serializeIndex } from '../store/index-store.js';
+import { blobRelPath } from '../store/paths.js';
+import { listTags } from '../tags.js';
+import { assertRepositoryName, defaultRepositoryName } from './docker-names.js';
+import {
+  layoutClosure,
+  newIndex,
+  resolveRef,
+  uniqueEntries,
+  type ExportPlan,
+  type ResolvedRef,
+} from './export-plan.js';
+
+export interface DockerExportOptions {
+  /** Repository for RepoTags (default: the layout directory's name). */
+  name?: string | undefined;
+  /** `os/arch[/variant]`, to pick one image from a multi-platform index. */
+  platform?: string | undefined;
+}
+
+const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([
+  MediaType.ImageConfig,
+  MediaType.DockerConfig,
+]);
+const LAYER_TYPE =
+  /^application\/vnd\.(?:oci\.image\.layer\.(?:nondistributable\.)?v1\.tar(?:\+gzip|\+zstd)?|docker\.image\.rootfs\.(?:foreign\.)?diff\.tar(?:\.gzip)?)$/;
+
+interface Chosen {
+  manifest: Descriptor;
+  doc: ImageManifest;
+  tags: string[];
+}
+
+/**
+ * Plan a docker-format export of `refs` (default: every tag naming an image; other tags are skipped
+ * with a warning). Throws E_UNSUPPORTED_MEDIA_TYPE for an artifact named explicitly, E_USAGE for a
+ * multi-platform index without --platform, E_NOT_FOUND for no matching platform or no image at all.
+ */
+export function planDockerExport(
+  layout: Layout,
+  refs: readonly string[],
+  options: DockerExportOptions = {},
+): { plan: ExportPlan; repoTags: string[]; warnings: string[] } {
+  const name =
+    options.name !== undefined
+      ? assertRepositoryName(options.name)
+      : defaultRepositoryName(layout.root);
+  const platform = options.platform !== undefined ? parsePlatform(options.platform) : undefined;
+  const index = layout.readIndex();
+  const warnings: string[] = [];
+  const explicit = refs.length > 0;
+  const resolved: ResolvedRef[] = explicit
+    ? refs.map((r) => resolveRef(layout, index, r))
+    : listTags(index)
+        .filter((t) => !isFallbackTagName(t))
+        .map((t) => resolveRef(layout, index, t));
+  const chosen = new Map<string, Chosen>();
+  for (const ref of resolved) {
+    let image: { manifest: Descriptor; doc: ImageManifest };
+    try {
+      image = pickImage(layout, ref, platform);
+    } catch (err) {
+      if (explicit || !(err instanceof IntegrityError)) throw err;
+      warnings.push(`skipped tag ${ref.tag ?? ref.entry.digest}: ${err.message}`);
+      continue;
+    }
+    const c = chosen.get(image.manifest.digest) ?? { ...image, tags: [] };
+    if (ref.tag !== undefined && !c.tags.includes(ref.tag)) c.tags.push(ref.tag);
+    chosen.set(image.manifest.digest, c);
+  }
+  if (chosen.size === 0) {
+    throw new NotFoundError(
+      'E_NOT_FOUND',
+      `${layout.root} has no tagged image to export`,
+      {
+        layout: layout.root,
+      },
+      { hint: 'name one with --ref, or use --format oci for artifacts' },
+    );
+  }
+  const images = [...chosen.values()];
+  const entries = uniqueEntries(images.flatMap((c) => indexEntriesFor(c, name)));
+  const closure = layoutClosure(
+    layout,
+    images.map((c) => c.manifest),
+  );
+  if (closure.external.length > 0) {
+    throw new IntegrityError(
+      'E_UNSUPPORTED_MEDIA_TYPE',
+      `the image has ${closure.external.length} external (non-distributable) layer(s) the layout does not hold; docker load needs every layer`,
+      { external: closure.external.map((d) => d.digest) },
+      { hint: 'use --format oci' },
+    );
+  }
+  const repoTags = images.flatMap((c) => c.tags.map((t) => `${name}:${t}`));
+  const extraFiles = new Map<string, Buffer>([
+    ['manifest.json', Buffer.from(JSON.stringify(images.map((c) => dockerManifestEntry(c, name))))],
+    ['repositories', Buffer.from(JSON.stringify(repositories(layout, images, name)))],
+  ]);
+  const plan: ExportPlan = {
+    indexBytes: Buffer.from(serializeIndex(newIndex(entries)), 'utf8'),
+    entries,
+    blobs: closure.blobs,
+    external: [],
+    extraFiles,
+  };
+  return { plan, repoTags, warnings };
+}
+
+/** `os/arch[/variant]` → Platform. Throws E_USAGE. */
+export function parsePlatform(text: string): Platform {
+  const parts = text.split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+    throw new UsageError(
+      'E_USAGE',
+      `--platform ${JSON.stringify(text)}: expected OS/ARCH[/VARIANT]`,
+      {
+        platform: text,
+      },
+      { hint: 'e.g. --platform linux/amd64 or linux/arm64/v8' },
+    );
+  }
+  const [os, architecture, variant] = parts as [string, string, string | undefined];
+  return variant === undefined ? { os, architecture } : { os, architecture, variant };
+}
+
+function formatPlatform(p: Platform | undefined): string {
+  if (p === undefined) return 'unknown';
+  return [p.os, p.architecture, p.variant].filter((x) => x !== undefined).join('/');
+}
+
+function pickImage(
+  layout: Layout,
+  ref: ResolvedRef,
+  platform: Platform | undefined,
+): { manifest: Descriptor; doc: ImageManifest } {
+  const what = ref.tag ?? ref.entry.digest;
+  let desc = ref.entry;
+  let parsed = layout.readManifest(desc);
+  if (parsed.kind === 'index' && isIndexMediaType(parsed.mediaType)) {
+    const images = parsed.doc.manifests.filter(
+      (m) =>
+        isImageManifestMediaType(m.mediaType) &&
+        m.platform?.os !== 'unknown' &&
+        m.annotations?.[Annotation.DockerReferenceType] === undefined,
+    );
+    const available = images.map((m) => formatPlatform(m.platform)).join(', ');
+    let child: Descriptor | undefined;
+    if (platform !== undefined) {
+      child = images.find(
+        (m) =>
+          m.platform?.os === platform.os &&
+          m.platform.architecture === platform.architecture &&
+          (platform.variant === undefined || m.platform.variant === platform.variant),
+      );
+      if (child === undefined) {
+        throw new NotFoundError(
+          'E_NOT_FOUND',
+          `${what} has no image for ${formatPlatform(platform)} (it has: ${available || 'none'})`,
+          {
+            ref: what,
+          },
+        );
+      }
+    } else if (images.length === 1) {
+      child = images[0];
+    } else {
+      throw new UsageError(
+        'E_USAGE',
+        `${what} is a multi-platform index (${available || 'no images'}); docker archives hold one platform per image`,
+        {
+          ref: what,
+        },
+        { hint: 'choose one with --platform OS/ARCH, or use --format oci to keep the index' },
+      );
+    }
+    desc = { ...child!, annotations: undefined };
+    parsed = layout.readManifest(desc);
+  }
+  if (parsed.kind !== 'manifest') throw notAnImage(what, `it is a ${parsed.mediaType}`);
+  const doc = parsed.doc;
+  if (doc.artifactType !== undefined)
+    throw notAnImage(what, `it is an artifact (${doc.artifactType})`);
+  if (!IMAGE_CONFIG_TYPES.has(doc.config.mediaType)) {
+    throw notAnImage(what, `its config is ${doc.config.mediaType}, not an image config`);
+  }
+  const odd = doc.layers.find((l) => !LAYER_TYPE.test(l.mediaType));
+  if (odd !== undefined)
+    throw notAnImage(what, `layer ${odd.digest} is ${odd.mediaType}, not a layer tar`);
+  const manifest: Descriptor = {
+    mediaType: parsed.mediaType,
+    digest: desc.digest,
+    size: desc.size,
+  };
+  if (desc.platform !== undefined) manifest.platform = desc.platform;
+  return { manifest, doc };
+}
+
+function notAnImage(what: string, why: string): IntegrityError {
+  return new IntegrityError(
+    'E_UNSUPPORTED_MEDIA_TYPE',
+    `${what} cannot go into a docker archive: ${why}`,
+    { ref: what },
+    { hint: 'docker archives hold container images only; use --format oci for artifacts' },
+  );
+}
+
+function indexEntriesFor(c: Chosen, name: string): Descriptor[] {
+  if (c.tags.length === 0) return [canonicalDescriptor({ ...c.manifest })];
+  return c.tags.map((tag) =>
+    canonicalDescriptor({
+      ...c.manifest,
+      annotations: {
+        [Annotation.ContainerdImageName]: `${name}:${tag}`,
+        [Annotation.RefName]: tag,
+      },
+    }),
+  );
+}
+
+function dockerManifestEntry(c: Chosen, name: string): Record<string, unknown> {
+  return {
+    Config: blobRelPath(parseDigest(c.doc.config.digest)),
+    RepoTags: c.tags.map((t) => `${name}:${t}`),
+    Layers: c.doc.layers.map((l) => blobRelPath(parseDigest(l.digest))),
+  };
+}
+
+/** The legacy map name → tag → top layer id; we use the top layer's diffID (loaders ignore it when manifest.json exists). */
+function repositories(
+  layout: Layout,
+  images: Chosen[],
+  name: string,
+): Record<string, Record<string, string>> {
+  const tags: Record<string, string> = {};
+  for (const c of images) {
+    if (c.tags.length === 0) continue;
+    const config = layout.blobs.readBytes(parseDigest(c.doc.config.digest), MAX_MANIFEST_BYTES);
+    const r = ImageConfigSchema.safeParse(
+      parseJson(config.toString('utf8'), `config ${c.doc.config.digest}`),
+    );
+    const top: Digest | undefined = r.success
+      ? (r.data.rootfs.diff_ids.at(-1) as Digest | undefined)
+      : undefined;
+    for (const t of c.tags) tags[t] = top === undefined ? '' : top.slice(top.indexOf(':') + 1);
+  }
+  return Object.keys(tags).length === 0 ? {} : { [name]: tags };
+}

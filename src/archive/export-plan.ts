@@ -1,0 +1,111 @@
+// What an OCI-format export carries: the index.json to write and every blob it reaches. Without
+// refs, the layout's own index.json (bytes as they are) and the blobs reachable from it; with refs,
+// a new index.json listing only those manifests, and their closure. See spec-notes/archives.md.
+import { matchesDigestGrammar, parseDigest, type Digest } from '../digest.js';
+import { NotFoundError } from '../errors.js';
+import type { Layout } from '../layout.js';
+import { Annotation, MediaType } from '../media-types.js';
+import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
+import type { IndexFile } from '../schema/layout-files.js';
+import { serializeIndex } from '../store/index-store.js';
+import { findTagged } from '../tags.js';
+import { contentClosure, type Closure } from './closure.js';
+
+export interface ExportPlan {
+  /** index.json bytes for the archive. */
+  indexBytes: Buffer;
+  /** The entries of that index.json. */
+  entries: Descriptor[];
+  /** Blobs to write, by digest, with sizes. */
+  blobs: Map<Digest, number>;
+  /** Non-distributable layers (with urls) absent from the layout: not carried. */
+  external: Descriptor[];
+  /** Extra top-level files (docker format: manifest.json, repositories). */
+  extraFiles: Map<string, Buffer>;
+}
+
+/** One `--ref`: a tag (exact ref.name, else a full reference ending in `:TAG`) or a digest. */
+export interface ResolvedRef {
+  /** The tag as asked, undefined for a digest ref. */
+  tag: string | undefined;
+  /** The layout's index.json entry (or, for an unlisted digest, the blob's descriptor). */
+  entry: Descriptor;
+}
+
+/** Throws E_NOT_FOUND / E_INVALID_DIGEST. */
+export function resolveRef(layout: Layout, index: IndexFile, ref: string): ResolvedRef {
+  if (matchesDigestGrammar(ref)) {
+    const digest = parseDigest(ref);
+    return { tag: undefined, entry: layout.resolve({ digest }, index) };
+  }
+  const entry = findTagged(index, ref);
+  if (entry === undefined) {
+    throw new NotFoundError(
+      'E_NOT_FOUND',
+      `tag ${ref} not found in ${layout.root}`,
+      { tag: ref, layout: layout.root },
+      { hint: `list tags with \`ocilayout tags ${layout.root}\`` },
+    );
+  }
+  return { tag: ref, entry };
+}
+
+/** The archive's index.json entry for a ref: the layout's entry, named by the tag as asked. */
+export function exportedEntry(ref: ResolvedRef): Descriptor {
+  if (ref.tag === undefined) return canonicalDescriptor({ ...ref.entry });
+  return canonicalDescriptor({
+    ...ref.entry,
+    annotations: { ...ref.entry.annotations, [Annotation.RefName]: ref.tag },
+  });
+}
+
+/** Closure of `entries` in `layout`; a missing blob is E_NOT_FOUND naming the layout. */
+export function layoutClosure(layout: Layout, entries: readonly Descriptor[]): Closure {
+  return contentClosure(layout, entries, {
+    sizeOf: (d) => layout.blobs.stat(d)?.size,
+    missing: (desc) =>
+      new NotFoundError(
+        'E_NOT_FOUND',
+        `${layout.root} lacks blob ${desc.digest} (${desc.mediaType}); refusing to write an incomplete archive`,
+        { layout: layout.root, digest: desc.digest },
+        { hint: `check the layout with \`ocilayout fsck ${layout.root}\`` },
+      ),
+  });
+}
+
+/** Plan an OCI export of the whole layout (`refs` empty) or of the named refs. */
+export function planOciExport(layout: Layout, refs: readonly string[]): ExportPlan {
+  const snapshot = layout.index.read();
+  let entries: Descriptor[];
+  let indexBytes: Buffer;
+  if (refs.length === 0) {
+    entries = snapshot.index.manifests;
+    indexBytes = Buffer.from(snapshot.text, 'utf8');
+  } else {
+    entries = uniqueEntries(refs.map((r) => exportedEntry(resolveRef(layout, snapshot.index, r))));
+    indexBytes = Buffer.from(serializeIndex(newIndex(entries)), 'utf8');
+  }
+  const closure = layoutClosure(layout, entries);
+  return {
+    indexBytes,
+    entries,
+    blobs: closure.blobs,
+    external: closure.external,
+    extraFiles: new Map(),
+  };
+}
+
+export function newIndex(entries: Descriptor[]): IndexFile {
+  return { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: entries };
+}
+
+/** Drop exact duplicates (the same ref given twice), keeping the first. */
+export function uniqueEntries(entries: Descriptor[]): Descriptor[] {
+  const seen = new Set<string>();
+  return entries.filter((e) => {
+    const key = JSON.stringify(e);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,205 @@
+// `export`: a layout (or some of its refs) written as one deterministic tar — an OCI layout that
+// skopeo's oci-archive: and docker load read, or a docker-save archive. Blobs are streamed (small
+// ones read whole with sync I/O) and verified as they go; a file destination is written to a temp
+// file and renamed into place only when complete.
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { Digest } from '../digest.js';
+import { UsageError } from '../errors.js';
+import { Layout, type LayoutOptions } from '../layout.js';
+import { IMAGE_LAYOUT_VERSION } from '../schema/layout-files.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import { writeFileAtomic } from '../output-file.js';
+import { blobRelPath } from '../store/paths.js';
+import { sizeMismatch } from '../store/verify-stream.js';
+import { planDockerExport } from './docker-export.js';
+import { planOciExport, type ExportPlan } from './export-plan.js';
+import { tarChunks, type TarWriter } from './tar-writer.js';
+import { waitDrain } from './streams.js';
+
+export type ArchiveFormat = 'oci' | 'docker';
+
+export interface ExportOptions extends LayoutOptions {
+  /** Tags or digests to export (default: the whole layout; docker: every tagged image). */
+  refs?: readonly string[] | undefined;
+  format?: ArchiveFormat | undefined;
+  /** gzip the whole archive (level 6; deterministic on one zlib version). */
+  gzip?: boolean | undefined;
+  /** docker: repository name for RepoTags (default: the layout directory's name). */
+  name?: string | undefined;
+  /** docker: `os/arch[/variant]` to pick from a multi-platform index. */
+  platform?: string | undefined;
+  /** Re-hash every blob while writing it (default true): never archive a corrupt blob. */
+  verify?: boolean | undefined;
+  /** Content bytes written so far, and the total. */
+  onProgress?: ((done: number, total: number) => void) | undefined;
+}
+
+export interface ExportResult {
+  format: ArchiveFormat;
+  /** The archive's index.json entries. */
+  entries: Descriptor[];
+  /** docker: the RepoTags written. */
+  repoTags: string[];
+  blobs: number;
+  /** Bytes of content (blobs and JSON files), before tar framing and compression. */
+  contentBytes: number;
+  /** Bytes of the archive as written. */
+  archiveBytes: number;
+  warnings: string[];
+}
+
+/** Blobs up to this size are read whole with readFileSync-style I/O (perf-baseline.md §3). */
+const SMALL_BLOB = 256 * 1024;
+const OCI_LAYOUT_BYTES = Buffer.from(JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }));
+
+/**
+ * Export the layout at `layoutDir` to `destination`: a file path (written atomically) or a stream
+ * (stdout; left open). Throws E_NOT_A_LAYOUT, E_NOT_FOUND (ref or blob), E_DIGEST_MISMATCH /
+ * E_SIZE_MISMATCH (a corrupt blob; a file destination is then left untouched),
+ * E_UNSUPPORTED_MEDIA_TYPE / E_USAGE (docker format: artifacts, multi-platform without --platform).
+ */
+export async function exportArchive(
+  layoutDir: string,
+  destination: string | Writable,
+  options: ExportOptions = {},
+): Promise<ExportResult> {
+  const layout = Layout.open(layoutDir, options);
+  const format = options.format ?? 'oci';
+  const refs = options.refs ?? [];
+  let plan: ExportPlan;
+  let repoTags: string[] = [];
+  const warnings: string[] = [];
+  if (format === 'docker') {
+    const docker = planDockerExport(layout, refs, {
+      name: options.name,
+      platform: options.platform,
+    });
+    ({ plan, repoTags } = docker);
+    warnings.push(...docker.warnings);
+  } else {
+    if (options.name !== undefined || options.platform !== undefined) {
+      throw new UsageError('E_USAGE', '--name and --platform apply to --format docker only', {});
+    }
+    plan = planOciExport(layout, refs);
+  }
+  for (const d of plan.external) warnings.push(`external layer ${d.digest} (urls) is not carried`);
+
+  const total = contentTotal(plan);
+  let done = 0;
+  const progress = (n: number): void => {
+    done += n;
+    options.onProgress?.(done, total);
+  };
+  let chunks: AsyncIterable<Buffer> = tarChunks((w) =>
+    writeEntries(w, layout, plan, options.verify !== false, progress),
+  );
+  if (options.gzip === true) chunks = gzipped(chunks);
+  let archiveBytes = 0;
+  const counted = async function* (): AsyncGenerator<Buffer> {
+    for await (const c of chunks) {
+      archiveBytes += c.byteLength;
+      yield c;
+    }
+  };
+  if (typeof destination === 'string') await writeFileAtomic(destination, counted());
+  else await copyTo(counted(), destination);
+  return {
+    format,
+    entries: plan.entries,
+    repoTags,
+    blobs: plan.blobs.size,
+    contentBytes: total,
+    archiveBytes,
+    warnings,
+  };
+}
+
+function contentTotal(plan: ExportPlan): number {
+  let total = OCI_LAYOUT_BYTES.byteLength + plan.indexBytes.byteLength;
+  for (const size of plan.blobs.values()) total += size;
+  for (const bytes of plan.extraFiles.values()) total += bytes.byteLength;
+  return total;
+}
+
+/** Every entry in byte order of its name (the order skopeo writes too): blobs/, index.json, oci-layout. */
+async function writeEntries(
+  w: TarWriter,
+  layout: Layout,
+  plan: ExportPlan,
+  verify: boolean,
+  progress: (n: number) => void,
+): Promise<void> {
+  type Item = { name: string; write: () => Promise<void> };
+  const items: Item[] = [];
+  const dirs = new Set<string>(['blobs/']);
+  for (const [digest, size] of plan.blobs) {
+    const rel = blobRelPath(digest);
+    dirs.add(`${rel.slice(0, rel.lastIndexOf('/'))}/`);
+    items.push({
+      name: rel,
+      write: () => writeBlob(w, layout, rel, digest, size, verify, progress),
+    });
+  }
+  for (const d of dirs) items.push({ name: d, write: () => w.directory(d) });
+  const files = new Map<string, Buffer>([
+    ['oci-layout', OCI_LAYOUT_BYTES],
+    ['index.json', plan.indexBytes],
+    ...plan.extraFiles,
+  ]);
+  for (const [name, bytes] of files) {
+    items.push({
+      name,
+      write: async () => (await w.file(name, bytes), progress(bytes.byteLength)),
+    });
+  }
+  items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const item of items) await item.write();
+}
+
+async function writeBlob(
+  w: TarWriter,
+  layout: Layout,
+  name: string,
+  digest: Digest,
+  size: number,
+  verify: boolean,
+  progress: (n: number) => void,
+): Promise<void> {
+  if (size <= SMALL_BLOB) {
+    const bytes = layout.blobs.readBytes(digest, SMALL_BLOB, { verify });
+    if (bytes.byteLength !== size)
+      throw sizeMismatch(`blob ${digest}`, size, bytes.byteLength, false);
+    await w.file(name, bytes);
+    progress(size);
+    return;
+  }
+  const body = layout.blobs.open(digest, verify ? { verify: true, size } : {});
+  async function* counting(): AsyncGenerator<Buffer> {
+    for await (const chunk of body) {
+      progress((chunk as Buffer).byteLength);
+      yield chunk as Buffer;
+    }
+  }
+  await w.stream(name, size, counting());
+}
+
+async function* gzipped(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const gzip = createGzip({ level: 6, chunkSize: 1024 * 1024 });
+  const done = pipeline(Readable.from(source, { objectMode: false }), gzip);
+  done.catch(() => undefined); // surfaced through the iteration below
+  try {
+    for await (const chunk of gzip) yield chunk as Buffer;
+    await done;
+  } finally {
+    gzip.destroy();
+  }
+}
+
+/** Write to a stream we do not own (stdout): backpressure respected, stream left open. */
+async function copyTo(source: AsyncIterable<Buffer>, sink: Writable): Promise<void> {
+  for await (const chunk of source) {
+    if (!sink.write(chunk)) await waitDrain(sink);
+  }
+}

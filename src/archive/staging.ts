@@ -1,0 +1,180 @@
+// Where an import keeps verified content until the whole archive has been judged: a private layout
+// under the target's ingest/ (same filesystem, so publishing a blob is a hard link). Readers of the
+// target never see it; a failed import removes it whole, leaving the target as it was.
+import { rmSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { algorithmOf, newHash, type Digest } from '../digest.js';
+import { UnsafeInputError, wrapFsError } from '../errors.js';
+import { Layout } from '../layout.js';
+import { ensureIngestDir, leaseDigest, releaseLease } from '../store/ingest.js';
+import { ownedName } from '../store/liveness.js';
+import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
+import { sniffCompression, type Compression } from './compression.js';
+import type { TarEntry as Entry } from './tar-source.js';
+
+/** Entries up to this size are read whole and stored with sync I/O (perf-baseline.md). */
+const SMALL_ENTRY = 1024 * 1024;
+/** Suffix of staging directories in ingest/ (the owner token in the name tells gc if we live). */
+export const STAGING_SUFFIX = '.import';
+
+export interface StagedFile {
+  digest: Digest;
+  size: number;
+  /** What the content starts with: docker archives may hold gzip or plain layer tars. */
+  compression: Compression;
+}
+
+export class Staging {
+  /** Archive path → verified content. */
+  readonly files = new Map<string, StagedFile>();
+  /** Archive path of a docker layer alias → archive path it names. */
+  readonly aliases = new Map<string, string>();
+  /** Archive path → bytes of the small JSON files routed here (index.json, manifest.json...). */
+  readonly json = new Map<string, Buffer>();
+
+  private constructor(
+    readonly layout: Layout,
+    private readonly target: Layout,
+  ) {}
+
+  static open(target: Layout): Staging {
+    const dir = join(ensureIngestDir(target.root), ownedName(STAGING_SUFFIX));
+    return new Staging(Layout.init(dir).layout, target);
+  }
+
+  /** Bytes free on the staging filesystem. */
+  freeBytes(): number {
+    try {
+      const s = statfsSync(this.layout.root);
+      return s.bavail * s.bsize;
+    } catch (err) {
+      throw wrapFsError(err, `statfs ${this.layout.root}`);
+    }
+  }
+
+  /**
+   * Verify and keep one file entry. With `expected` (the digest its name claims), the content must
+   * hash to it (E_DIGEST_MISMATCH); content the target already holds is verified, then linked, not
+   * rewritten. A second entry under the same path must carry the same content (E_UNSAFE_ENTRY or
+   * E_DIGEST_MISMATCH), since extractors disagree on which copy wins.
+   */
+  async stageFile(path: string, body: Entry, size: number, expected?: Digest): Promise<StagedFile> {
+    if (this.aliases.has(path)) throw ambiguous(path);
+    const prior = this.files.get(path);
+    if (expected !== undefined) {
+      if (prior !== undefined || this.layout.blobs.stat(expected)?.size === size) {
+        return this.record(path, await verifyDrain(body, path, expected, size));
+      }
+      leaseDigest(this.target.root, expected); // gc protocol: lease, then look
+      if (this.target.blobs.stat(expected)?.size === size) {
+        const verified = await verifyDrain(body, path, expected, size);
+        await this.adoptFromTarget(expected, size);
+        return this.record(path, verified);
+      }
+    }
+    const staged = await this.store(body, size, expected);
+    if (prior !== undefined && prior.digest !== staged.digest) throw ambiguous(path);
+    return this.record(path, staged);
+  }
+
+  /** Record a docker layer alias (a symlink entry, never materialised). */
+  addAlias(path: string, target: string): void {
+    const prior = this.aliases.get(path);
+    if (this.files.has(path) || (prior !== undefined && prior !== target)) throw ambiguous(path);
+    this.aliases.set(path, target);
+  }
+
+  /** Keep a small JSON file in memory, refusing more than `limit` bytes (E_TOO_LARGE). */
+  async bufferJson(path: string, body: Entry, size: number, limit: number): Promise<void> {
+    if (size > limit) {
+      throw new UnsafeInputError(
+        'E_TOO_LARGE',
+        `archive entry ${path} is ${size} bytes, over the ${limit}-byte limit for ${path.split('/').pop()}`,
+        { entry: path, size, limit },
+      );
+    }
+    const bytes = await readAll(body);
+    const prior = this.json.get(path);
+    if (prior !== undefined && !prior.equals(bytes)) throw ambiguous(path);
+    this.json.set(path, bytes);
+  }
+
+  /** Remove the staging layout and its lease. Idempotent. */
+  discard(): void {
+    releaseLease(this.layout.root);
+    rmSync(this.layout.root, { recursive: true, force: true });
+  }
+
+  private record(path: string, staged: StagedFile): StagedFile {
+    this.files.set(path, staged);
+    return staged;
+  }
+
+  private async store(body: Entry, size: number, expected?: Digest): Promise<StagedFile> {
+    const blobs = this.layout.blobs;
+    if (size <= SMALL_ENTRY) {
+      const bytes = await readAll(body);
+      const r = blobs.putBytes(bytes, { digest: expected, size }, { deferDirSync: true });
+      return { digest: r.digest, size, compression: sniffCompression(bytes) };
+    }
+    let compression: Compression = 'none';
+    async function* sniffing(): AsyncGenerator<Buffer> {
+      let first = true;
+      for await (const chunk of body) {
+        if (first) compression = sniffCompression(chunk as Buffer);
+        first = false;
+        yield chunk as Buffer;
+      }
+    }
+    const r = await blobs.put(sniffing(), { digest: expected, size }, { deferDirSync: true });
+    return { digest: r.digest, size, compression };
+  }
+
+  /** Make the staging layout self-contained for a blob the target already has (link, else copy). */
+  private async adoptFromTarget(digest: Digest, size: number): Promise<void> {
+    const linked = this.layout.blobs.linkFrom(this.target.blobs.path(digest), digest, size);
+    if (linked !== false) return;
+    await this.layout.blobs.put(
+      this.target.blobs.open(digest, { verify: true, size }),
+      { digest, size },
+      { deferDirSync: true },
+    );
+  }
+}
+
+function ambiguous(path: string): UnsafeInputError {
+  return new UnsafeInputError(
+    'E_UNSAFE_ENTRY',
+    `archive holds two different entries named ${JSON.stringify(path)}`,
+    { entry: path },
+    { hint: 'tar tools disagree on which copy wins; the archive is ambiguous' },
+  );
+}
+
+async function readAll(body: Entry): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Hash an entry without keeping it; throws unless it is `size` bytes hashing to `expected`. */
+async function verifyDrain(
+  body: Entry,
+  path: string,
+  expected: Digest,
+  size: number,
+): Promise<StagedFile> {
+  const hash = newHash(algorithmOf(expected));
+  let seen = 0;
+  let head: Buffer | undefined;
+  for await (const chunk of body) {
+    head ??= chunk as Buffer;
+    seen += (chunk as Buffer).byteLength;
+    hash.update(chunk as Buffer);
+  }
+  const what = `archive entry ${path}`;
+  if (seen !== size) throw sizeMismatch(what, size, seen, false);
+  const found = `${algorithmOf(expected)}:${hash.digest('hex')}`;
+  if (found !== expected) throw digestMismatch(what, expected, found);
+  return { digest: expected, size, compression: sniffCompression(head ?? Buffer.alloc(0)) };
+}
