@@ -1,6 +1,7 @@
 // The one cross-process lock policy for a layout's index.json (proper-lockfile, mkdir-based).
 // Waits with bounded, jittered retries; a lock whose holder stopped refreshing it (crash, SIGKILL)
 // turns stale and is taken over; a lock lost while held makes the commit fail instead of writing.
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LockError, OcilayoutError, errnoCode, wrapFsError } from '../errors.js';
@@ -121,29 +122,94 @@ async function lockAndRun<T>(
       delay = Math.min(delay * 1.6, 250);
     }
   }
+  const lockDir = join(root, INDEX_LOCK);
+  const ours = lockIdentity(lockDir);
+  let lostTo: string | undefined;
   const held: HeldLock = {
     assertHeld() {
       if (compromised !== undefined) {
-        throw new LockError(
-          'E_LOCK_COMPROMISED',
-          `lost the lock on ${root} while holding it (${compromised.message}); nothing was committed`,
-          { layout: root },
-          { cause: compromised, hint: 'retry the command' },
-        );
+        throw compromisedError(root, compromised.message, compromised);
+      }
+      // proper-lockfile only notices a takeover on its next refresh (up to stale/4 later); look
+      // now, just before the commit, so we never write inside another writer's critical section.
+      const now = lockIdentity(lockDir, ours?.birthtimeMs !== undefined);
+      if (now === undefined || ours === undefined || !sameIdentity(now, ours)) {
+        lostTo = now === undefined ? 'the lock directory vanished' : 'another process took it over';
+        throw compromisedError(root, lostTo);
       }
     },
   };
   try {
     return await fn(held);
   } finally {
-    try {
-      await release();
-    } catch (err) {
-      // Releasing a compromised lock fails; the result of fn already reflects that.
-      if (compromised === undefined && !(err instanceof OcilayoutError)) {
-        // eslint-disable-next-line no-unsafe-finally
-        throw wrapFsError(err, `unlock ${root}`);
+    if (lostTo !== undefined) {
+      // The directory belongs to someone else now: removing it would break their exclusion.
+      forgetLock(target);
+    } else {
+      try {
+        await release();
+      } catch (err) {
+        // Releasing a compromised lock fails; the result of fn already reflects that.
+        if (compromised === undefined && !(err instanceof OcilayoutError)) {
+          // eslint-disable-next-line no-unsafe-finally
+          throw wrapFsError(err, `unlock ${root}`);
+        }
       }
     }
   }
+}
+
+function compromisedError(root: string, why: string, cause?: Error): LockError {
+  return new LockError(
+    'E_LOCK_COMPROMISED',
+    `lost the lock on ${root} while holding it (${why}); nothing was committed`,
+    { layout: root },
+    { cause, hint: 'retry the command' },
+  );
+}
+
+/**
+ * Which directory is the lock: inode plus birth time (ext4 reuses the inode number at once after
+ * rmdir + mkdir). Without statx, libuv reports ctime as the birth time, and ctime moves on every
+ * refresh; so the birth time counts only when it is set and differs from ctime at acquisition
+ * (otherwise the inode alone decides, and proper-lockfile's refresh check is the backstop).
+ */
+interface LockIdentity {
+  ino: number;
+  birthtimeMs: number | undefined;
+}
+function lockIdentity(lockDir: string, birthtimeIsReal = true): LockIdentity | undefined {
+  try {
+    const st = statSync(lockDir);
+    const real = birthtimeIsReal && st.birthtimeMs !== 0 && st.birthtimeMs !== st.ctimeMs;
+    return { ino: st.ino, birthtimeMs: real ? st.birthtimeMs : undefined };
+  } catch {
+    return undefined;
+  }
+}
+function sameIdentity(now: LockIdentity, ours: LockIdentity): boolean {
+  return (
+    now.ino === ours.ino && (ours.birthtimeMs === undefined || now.birthtimeMs === ours.birthtimeMs)
+  );
+}
+
+/**
+ * Make proper-lockfile forget a lock we lost without removing its directory: otherwise its refresh
+ * timer or its exit handler would rmdir the new holder's lock. getLocks() is exported by
+ * proper-lockfile 4 (lib/lockfile.js) but missing from its type definitions.
+ */
+function forgetLock(target: string): void {
+  const getLocks = (lockfile as unknown as { getLocks?: () => Record<string, PlLock | undefined> })
+    .getLocks;
+  const locks = getLocks?.();
+  const key = resolve(target);
+  const entry = locks?.[key];
+  if (locks === undefined || entry === undefined) return;
+  if (entry.updateTimeout) clearTimeout(entry.updateTimeout);
+  entry.released = true;
+  delete locks[key];
+}
+interface PlLock {
+  released?: boolean;
+  updateTimeout?: ReturnType<typeof setTimeout> | null;
 }

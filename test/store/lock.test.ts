@@ -1,0 +1,232 @@
+import { existsSync, mkdirSync, rmdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { IndexStore } from '../../src/store/index-store.js';
+import { withLayoutLock } from '../../src/store/lock.js';
+import { INDEX_LOCK } from '../../src/store/paths.js';
+import { compileChildLib, waitForLine, type ChildLib } from '../helpers/child-lib.js';
+import { makeLayout } from '../helpers/make-layout.js';
+import { layoutSnapshot } from '../helpers/snapshot.js';
+
+const D = `sha256:${'d'.repeat(64)}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const addEntry = (store: IndexStore, tag: string): Promise<void> =>
+  store.update((index) => {
+    index.manifests.push({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: D,
+      size: 1,
+      annotations: { 'org.opencontainers.image.ref.name': tag },
+    });
+    return { index, result: undefined };
+  });
+
+/** A deferred: `open()` resolves `wait`. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => (open = r));
+  return { wait, open };
+}
+
+const savedEnv = { ...process.env };
+afterEach(() => {
+  process.env['OCILAYOUT_LOCK_STALE_MS'] = savedEnv['OCILAYOUT_LOCK_STALE_MS'];
+  if (savedEnv['OCILAYOUT_LOCK_STALE_MS'] === undefined)
+    delete process.env['OCILAYOUT_LOCK_STALE_MS'];
+});
+
+describe('withLayoutLock in one process', () => {
+  it('runs two concurrent critical sections one after the other', async () => {
+    const { root } = makeLayout();
+    const events: string[] = [];
+    const a = gate();
+    const first = withLayoutLock(root, async () => {
+      events.push('a:start');
+      expect(existsSync(join(root, INDEX_LOCK))).toBe(true);
+      await a.wait;
+      events.push('a:end');
+    });
+    const second = withLayoutLock(root, () => {
+      events.push('b:start');
+    });
+    await sleep(50);
+    a.open();
+    await Promise.all([first, second]);
+    expect(events).toEqual(['a:start', 'a:end', 'b:start']);
+    expect(existsSync(join(root, INDEX_LOCK))).toBe(false);
+  });
+
+  it('releases the lock when the critical section throws', async () => {
+    const { root } = makeLayout();
+    await expect(
+      withLayoutLock(root, () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(existsSync(join(root, INDEX_LOCK))).toBe(false);
+    await expect(withLayoutLock(root, () => 42)).resolves.toBe(42);
+  });
+
+  it('bounds the wait behind another in-process holder by the timeout (E_LOCK_TIMEOUT)', async () => {
+    const { root } = makeLayout();
+    const a = gate();
+    const events: string[] = [];
+    const holder = withLayoutLock(root, () => a.wait.then(() => events.push('a:end')));
+    const waiter = withLayoutLock(root, () => events.push('b:ran'), { timeoutMs: 100 });
+    await expect(waiter).rejects.toMatchObject({ code: 'E_LOCK_TIMEOUT' });
+    events.push('b:timed-out');
+    a.open();
+    await holder;
+    // A third caller after the timed-out one still waits for the real holder, then runs.
+    await withLayoutLock(root, () => events.push('c:ran'));
+    expect(events).toEqual(['b:timed-out', 'a:end', 'c:ran']);
+  });
+
+  it('does not collide with BuildKit’s index.json.lock flock file', async () => {
+    const fx = makeLayout({ files: { 'index.json.lock': '' } });
+    await addEntry(new IndexStore(fx.root), 'v1');
+    expect(statSync(join(fx.root, 'index.json.lock')).isFile()).toBe(true);
+    expect(fx.indexText()).toContain('"v1"');
+  });
+});
+
+describe('withLayoutLock against another holder', () => {
+  it('gives up with E_LOCK_TIMEOUT while a live holder keeps the lock; nothing written', async () => {
+    const fx = makeLayout();
+    mkdirSync(join(fx.root, INDEX_LOCK)); // fresh mtime: a live holder
+    const before = layoutSnapshot(fx.root, { ignoreIngest: false });
+    await expect(
+      addEntry(new IndexStore(fx.root, { timeoutMs: 200 }), 'v1'),
+    ).rejects.toMatchObject({ code: 'E_LOCK_TIMEOUT', details: { timeoutMs: 200 } });
+    // The other holder's lock is left alone.
+    expect(layoutSnapshot(fx.root, { ignoreIngest: false })).toEqual(before);
+  });
+
+  it('takes over a lock whose holder stopped refreshing it long ago', async () => {
+    const fx = makeLayout();
+    const lockDir = join(fx.root, INDEX_LOCK);
+    mkdirSync(lockDir);
+    const past = new Date(Date.now() - 3600_000);
+    utimesSync(lockDir, past, past);
+    await addEntry(new IndexStore(fx.root, { timeoutMs: 5000 }), 'v1');
+    expect(fx.indexText()).toContain('"v1"');
+    expect(existsSync(lockDir)).toBe(false);
+  });
+});
+
+describe('withLayoutLock with a compromised lock', () => {
+  it('refuses to commit when another process took the lock over meanwhile (E_LOCK_COMPROMISED)', async () => {
+    const fx = makeLayout();
+    const lockDir = join(fx.root, INDEX_LOCK);
+    const before = fx.indexText();
+    await expect(
+      new IndexStore(fx.root).update(async (index) => {
+        // What a takeover looks like from here: our directory removed, a new one made.
+        rmdirSync(lockDir);
+        await sleep(20);
+        mkdirSync(lockDir);
+        index.manifests.push({ mediaType: 'a/b', digest: D, size: 1 });
+        return { index, result: undefined };
+      }),
+    ).rejects.toMatchObject({ code: 'E_LOCK_COMPROMISED' });
+    expect(fx.indexText()).toBe(before);
+    // The new holder's lock directory is not ours to remove.
+    expect(existsSync(lockDir)).toBe(true);
+  });
+
+  it('refuses to commit when the lock vanished while held', async () => {
+    const fx = makeLayout();
+    const before = fx.indexText();
+    await expect(
+      new IndexStore(fx.root).update((index) => {
+        rmdirSync(join(fx.root, INDEX_LOCK));
+        index.manifests.push({ mediaType: 'a/b', digest: D, size: 1 });
+        return { index, result: undefined };
+      }),
+    ).rejects.toMatchObject({ code: 'E_LOCK_COMPROMISED' });
+    expect(fx.indexText()).toBe(before);
+  });
+
+  it('refuses to commit after proper-lockfile noticed someone else refreshing the lock', async () => {
+    process.env['OCILAYOUT_LOCK_STALE_MS'] = '2000'; // refresh check every second
+    const fx = makeLayout();
+    const before = fx.indexText();
+    await expect(
+      new IndexStore(fx.root).update(async (index) => {
+        const other = new Date(Date.now() - 500);
+        utimesSync(join(fx.root, INDEX_LOCK), other, other);
+        await sleep(1600);
+        index.manifests.push({ mediaType: 'a/b', digest: D, size: 1 });
+        return { index, result: undefined };
+      }),
+    ).rejects.toMatchObject({ code: 'E_LOCK_COMPROMISED' });
+    expect(fx.indexText()).toBe(before);
+  });
+});
+
+describe('withLayoutLock across processes', () => {
+  let lib: ChildLib;
+  beforeAll(() => {
+    lib = compileChildLib(['store/lock.ts']);
+  });
+  afterAll(() => lib.dispose());
+
+  it('takes over the lock of a SIGKILLed holder once it is stale', async () => {
+    process.env['OCILAYOUT_LOCK_STALE_MS'] = '2000';
+    const fx = makeLayout();
+    const holderScript = lib.script(
+      'holder',
+      `import { withLayoutLock } from './store/lock.js';
+await withLayoutLock(process.argv[2], async () => {
+  console.log('locked');
+  await new Promise(() => setInterval(() => {}, 1000));
+});
+`,
+    );
+    const holder = lib.start(holderScript, [fx.root], { OCILAYOUT_LOCK_STALE_MS: '2000' });
+    await waitForLine(holder.child, 'locked');
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(true);
+    holder.child.kill('SIGKILL');
+    expect((await holder.done).signal).toBe('SIGKILL');
+    // The dead holder's lock is still there; we wait for it to go stale, then take it.
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(true);
+    await addEntry(new IndexStore(fx.root, { timeoutMs: 15_000 }), 'after-kill');
+    expect(fx.indexText()).toContain('"after-kill"');
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+  });
+
+  it('waits for a live holder in another process instead of taking its lock', async () => {
+    process.env['OCILAYOUT_LOCK_STALE_MS'] = '2000';
+    const fx = makeLayout();
+    const marker = join(fx.root, 'holder-done');
+    const holderScript = lib.script(
+      'slow-holder',
+      `import { writeFileSync } from 'node:fs';
+import { withLayoutLock } from './store/lock.js';
+await withLayoutLock(process.argv[2], async () => {
+  console.log('locked');
+  await new Promise((r) => setTimeout(r, 2500)); // longer than the stale time: refreshes keep it
+  writeFileSync(process.argv[3], 'x');
+});
+`,
+    );
+    const holder = lib.start(holderScript, [fx.root, marker], { OCILAYOUT_LOCK_STALE_MS: '2000' });
+    await waitForLine(holder.child, 'locked');
+    let sawMarker = false;
+    await withLayoutLock(fx.root, () => {
+      sawMarker = existsSync(marker);
+    });
+    expect(sawMarker).toBe(true);
+    expect((await holder.done).code).toBe(0);
+  });
+});
+
+it('writes the lock next to index.json, never inside blobs/', async () => {
+  const fx = makeLayout();
+  writeFileSync(join(fx.root, 'blobs', 'sha256', 'keep'), 'x');
+  let seen = false;
+  await withLayoutLock(fx.root, () => {
+    seen = statSync(join(fx.root, INDEX_LOCK)).isDirectory();
+  });
+  expect(seen).toBe(true);
+});
