@@ -113,5 +113,6 @@ export async function* tarChunks(produce: (w: TarWriter) => Promise<void>): Asyn
     pack.destroy(null);
     await producing;
   }
-  if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+  if (failure !== undefined)
+    throw failure instanceof Error ? failure : new Error('tar writer failed');
 }
