@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { artifactLayout, jsonError } from '../helpers/cli-layout.js';
+import { cliOk, runCli } from '../helpers/run-cli.js';
+import { layoutSnapshot } from '../helpers/snapshot.js';
+
+const FALLBACK = `sha256-${'c'.repeat(64)}`;
+
+describe('ocilayout tag / untag / tags / resolve', () => {
+  it('tags, lists (hiding fallback tags unless --all), resolves and untags', async () => {
+    const f = await artifactLayout();
+    expect((await cliOk(['tag', `${f.dir}:v1`, 'latest', FALLBACK])).trim()).toBe(
+      f.manifest.digest,
+    );
+    expect(await cliOk(['tags', f.dir])).toBe('latest\nv1\n');
+    expect(JSON.parse(await cliOk(['tags', f.dir, '--json']))).toEqual(['latest', 'v1']);
+    expect(JSON.parse(await cliOk(['tags', f.dir, '--all', '--json']))).toEqual([
+      'latest',
+      FALLBACK,
+      'v1',
+    ]);
+    expect((await cliOk(['resolve', `${f.dir}:latest`])).trim()).toBe(f.manifest.digest);
+    expect(
+      JSON.parse(await cliOk(['resolve', `${f.dir}@${f.manifest.digest}`, '--json'])),
+    ).toMatchObject({
+      mediaType: f.manifest.mediaType,
+      digest: f.manifest.digest,
+      size: f.manifest.size,
+    });
+    const untag = JSON.parse(await cliOk(['untag', `${f.dir}:latest`, '--json']));
+    expect(untag).toMatchObject({ tag: 'latest', removed: [{ digest: f.manifest.digest }] });
+    expect(await cliOk(['tags', f.dir, '--all'])).toBe(`${FALLBACK}\nv1\n`);
+  });
+
+  it('tag --json names the descriptor and the tags', async () => {
+    const f = await artifactLayout();
+    const out = JSON.parse(
+      await cliOk(['tag', `${f.dir}@${f.manifest.digest}`, 'a', 'b', '--json']),
+    );
+    expect(out).toMatchObject({ descriptor: { digest: f.manifest.digest }, tags: ['a', 'b'] });
+  });
+
+  it('resolves a bare LAYOUT holding exactly one entry', async () => {
+    const f = await artifactLayout();
+    expect((await cliOk(['resolve', f.dir])).trim()).toBe(f.manifest.digest);
+  });
+
+  it.each([
+    [['untag', 'DIR:nope'], 3, 'E_NOT_FOUND'],
+    [['resolve', 'DIR:nope'], 3, 'E_NOT_FOUND'],
+    [['untag', `DIR@sha256:${'0'.repeat(64)}`], 2, 'E_INVALID_REFERENCE'],
+    [['tag', 'DIR:v1', '.bad'], 2, 'E_INVALID_TAG'],
+    [['tag', 'DIR:v1', 'x'.repeat(129)], 2, 'E_INVALID_TAG'],
+    [['tags', 'DIR/missing'], 3, 'E_NOT_A_LAYOUT'],
+  ])('%j exits %i with %s and changes nothing', async (args, exit, code) => {
+    const f = await artifactLayout();
+    const before = layoutSnapshot(f.dir);
+    const r = await runCli([...args.map((a) => a.replace('DIR', f.dir)), '--json']);
+    expect(r.code).toBe(exit);
+    expect(jsonError(r).code).toBe(code);
+    expect(r.stdout).toBe('');
+    expect(layoutSnapshot(f.dir)).toEqual(before);
+  });
+});
+
+describe('ocilayout info', () => {
+  it('summarises the layout in text and --json', async () => {
+    const f = await artifactLayout();
+    const text = await cliOk(['info', f.dir]);
+    expect(text).toContain(`layout:        ${f.dir}`);
+    expect(text).toContain('tags:          1 (v1)');
+    expect(text).toContain('blobs:         4 (');
+    const json = JSON.parse(await cliOk(['info', f.dir, '--json']));
+    expect(json).toMatchObject({
+      layout: f.dir,
+      imageLayoutVersion: '1.0.0',
+      indexEntries: 1,
+      tags: ['v1'],
+      fallbackTags: 0,
+      blobs: { count: 4 },
+      strays: [],
+    });
+    expect(json.blobs.totalBytes).toBe(6 + 7 + 2 + f.manifest.size);
+  });
+});
