@@ -29,6 +29,7 @@ export * from './graph.js';
 export * from './artifact.js';
 export * from './layout.js';
 export * from './copy.js';
+export * from './copy-blobs.js';
 export * from './push-pull.js';
 export * from './output-file.js';
 export * from './layout-info.js';

@@ -6,13 +6,18 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   Layout,
   MediaType,
+  attach,
   copyLayout,
+  detectConventions,
+  discoverReferrers,
+  fallbackTagFor,
   digestOf,
   parseCopyEndpoint,
   parseDigest,
   planCopy,
   walk,
   type BlobOutcome,
+  type ConventionName,
   type Descriptor,
 } from '../src/index.js';
 import { layoutSnapshot } from './helpers/snapshot.js';
@@ -389,6 +394,126 @@ describe('copyLayout', () => {
     expect(r.blobs).toEqual({ copied: 3, linked: 0, skipped: 1 });
     expect(seen.sort()).toEqual(['copied', 'copied', 'copied', 'skipped']);
     expect(r.bytes.skipped).toBe(100);
+  });
+});
+
+describe('copyLayout with referrers', () => {
+  /** A file to attach (its content makes each artifact distinct). */
+  function file(text: string): { path: string } {
+    const path = join(tmpDir(), `${text}.txt`);
+    writeFileSync(path, text);
+    return { path };
+  }
+
+  /**
+   * Source: index `multi` → image `amd` (+ `shared`). Referrers: a signature of the index (in
+   * `convention`), a signature of that signature, an SBOM of the child image `amd` (fallback tag).
+   */
+  async function referrerSource(convention: ConventionName): Promise<{
+    src: Layout;
+    root: Descriptor;
+    amd: Descriptor;
+    sig: Descriptor;
+    sigOfSig: Descriptor;
+    sbom: Descriptor;
+  }> {
+    const src = tmpLayout();
+    const amd = putImage(src, [randomBytes(40)]);
+    const root = putIndex(src, [amd]);
+    await tagged(src, root, 'multi');
+    const at = 'application/vnd.example.signature';
+    const sig = (
+      await attach(src, { digest: root.digest }, [file('sig')], { artifactType: at, convention })
+    ).descriptor;
+    const sigOfSig = (
+      await attach(src, { digest: sig.digest }, [file('countersig')], {
+        artifactType: at,
+        convention,
+      })
+    ).descriptor;
+    const sbom = (
+      await attach(src, { digest: amd.digest }, [file('sbom')], {
+        artifactType: 'application/spdx+json',
+        convention: 'fallback-tag',
+      })
+    ).descriptor;
+    return { src, root, amd, sig, sigOfSig, sbom };
+  }
+
+  const digests = (ds: Descriptor[]): string[] => ds.map((d) => d.digest).sort();
+
+  it.each<ConventionName>(['per-manifest', 'subject-annotation', 'fallback-tag'])(
+    'copies every referrer recursively from a %s source, recorded in the destination convention',
+    async (convention) => {
+      const { src, root, amd, sig, sigOfSig, sbom } = await referrerSource(convention);
+      const dst = newDestination();
+
+      const r = await copyLayout(src, { tag: 'multi' }, dst, { referrers: true });
+
+      expect(digests(r.referrers)).toEqual(digests([sig, sigOfSig, sbom]));
+      expect(r.conventions).toEqual(['per-manifest']); // auto in a layout without any convention
+      expect(digests(discoverReferrers(dst, root.digest))).toEqual([sig.digest]);
+      expect(digests(discoverReferrers(dst, sig.digest))).toEqual([sigOfSig.digest]);
+      expect(digests(discoverReferrers(dst, amd.digest))).toEqual([sbom.digest]);
+      for (const d of [sig, sigOfSig, sbom]) expectSameGraph(src, dst, d);
+      expect(discoverReferrers(dst, root.digest)).toEqual(discoverReferrers(src, root.digest));
+    },
+  );
+
+  it('--convention writes the chosen convention, in ONE index.json commit with the tag', async () => {
+    const { src, root, sig } = await referrerSource('per-manifest');
+    const dst = newDestination();
+    const realRename = fs.renameSync;
+    const indexCommits: string[] = [];
+    vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+      if (String(to) === join(dst.root, 'index.json')) indexCommits.push(String(from));
+      realRename(from, to);
+    });
+    syncBuiltinESMExports();
+
+    const r = await copyLayout(src, { tag: 'multi' }, dst, {
+      referrers: true,
+      convention: 'fallback-tag',
+    });
+
+    expect(indexCommits).toHaveLength(1);
+    expect(r.conventions).toEqual(['fallback-tag']);
+    expect(detectConventions(dst)).toEqual(['fallback-tag']);
+    expect(dst.tags()).toContain(fallbackTagFor(root.digest));
+    expect(dst.resolve({ tag: 'multi' }).digest).toBe(root.digest);
+    expect(digests(discoverReferrers(dst, root.digest))).toEqual([sig.digest]);
+  });
+
+  it('auto keeps the convention the destination already uses', async () => {
+    const { src, root } = await referrerSource('per-manifest');
+    const dst = newDestination();
+    const other = putImage(dst, [randomBytes(8)]);
+    await tagged(dst, other, 'other');
+    await attach(dst, { digest: other.digest }, [file('x')], {
+      artifactType: 'application/vnd.example.note',
+      convention: 'subject-annotation',
+    });
+
+    const r = await copyLayout(src, { tag: 'multi' }, dst, { referrers: true });
+
+    expect(r.conventions).toEqual(['subject-annotation']);
+    expect(detectConventions(dst)).toEqual(['subject-annotation']);
+    expect(discoverReferrers(dst, root.digest)).toHaveLength(1);
+  });
+
+  it('without referrers: true, no referrer is copied; a second copy with them changes nothing more', async () => {
+    const { src, root } = await referrerSource('per-manifest');
+    const dst = newDestination();
+
+    const plain = await copyLayout(src, { tag: 'multi' }, dst);
+    expect(plain.referrers).toEqual([]);
+    expect(discoverReferrers(dst, root.digest)).toEqual([]);
+
+    await copyLayout(src, { tag: 'multi' }, dst, { referrers: true });
+    const before = layoutSnapshot(dst.root);
+    const again = await copyLayout(src, { tag: 'multi' }, dst, { referrers: true });
+    expect(again.blobs.copied + again.blobs.linked).toBe(0);
+    expect(layoutSnapshot(dst.root)).toEqual(before);
   });
 });
 

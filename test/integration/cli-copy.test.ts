@@ -3,7 +3,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Layout, MediaType, parseDigest, type Descriptor } from '../../src/index.js';
+import {
+  Layout,
+  MediaType,
+  attach,
+  detectConventions,
+  discoverReferrers,
+  parseDigest,
+  type Descriptor,
+} from '../../src/index.js';
 import { runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -124,6 +132,50 @@ describe('ocilayout copy', () => {
     expect(layoutSnapshot(dst)).toEqual({
       'notes.txt': `4:${createHash('sha256').update('mine').digest('hex')}`,
     });
+  });
+
+  it('--referrers --convention copies signatures and records them as asked', async () => {
+    const { dir, src, image } = await fixture();
+    const sigFile = join(dir, 'sig.txt');
+    writeFileSync(sigFile, 'signature');
+    const sig = await attach(src, { tag: 'v1' }, [{ path: sigFile }], {
+      artifactType: 'application/vnd.example.sig',
+      convention: 'per-manifest',
+    });
+    const dst = join(dir, 'dst');
+
+    const r = await runCli([
+      'copy',
+      '--json',
+      '--referrers',
+      '--convention',
+      'subject-annotation',
+      join(dir, 'src:v1'),
+      dst,
+    ]);
+
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.referrers.map((d: Descriptor) => d.digest)).toEqual([sig.descriptor.digest]);
+    expect(summary.conventions).toEqual(['subject-annotation']);
+    const copied = Layout.open(dst);
+    expect(detectConventions(copied)).toEqual(['subject-annotation']);
+    expect(discoverReferrers(copied, image.digest).map((d) => d.digest)).toEqual([
+      sig.descriptor.digest,
+    ]);
+  });
+
+  it('--convention without --referrers is a usage error (exit 2)', async () => {
+    const { dir } = await fixture();
+    const r = await runCli([
+      'copy',
+      '--convention',
+      'fallback-tag',
+      join(dir, 'src:v1'),
+      join(dir, 'd'),
+    ]);
+    expect(r.code).toBe(2);
+    expect(existsSync(join(dir, 'd'))).toBe(false);
   });
 
   it('--help shows an example', async () => {

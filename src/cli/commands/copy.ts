@@ -1,6 +1,7 @@
 // `copy SRC:REF DST[:TAG]`: parse both endpoints, dispatch on their kinds, print the summary.
 // Only layout → layout exists; a registry kind plugs in at copyBetween() (spec-notes/copy.md).
 import {
+  CONVENTION_NAMES,
   Layout,
   UsageError,
   copyLayout,
@@ -8,6 +9,7 @@ import {
   shortDigest,
   type CopyEndpoint,
   type CopyOptions,
+  type ConventionName,
   type CopyResult,
 } from '../../index.js';
 import {
@@ -23,6 +25,8 @@ interface CopyArgs extends GlobalArgs {
   link: boolean;
   verify: boolean;
   concurrency: number;
+  referrers: boolean;
+  convention: ConventionName | 'auto' | undefined;
 }
 
 export const registerCopy: RegisterCommands = (y, ctx) =>
@@ -41,6 +45,16 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           demandOption: true,
           describe: 'LAYOUT[:TAG]; created if missing; default tag: the source tag',
         })
+        .option('referrers', {
+          type: 'boolean',
+          default: false,
+          describe:
+            'also copy every referrer (signatures, SBOMs…) of everything copied, recursively',
+        })
+        .option('convention', {
+          choices: [...CONVENTION_NAMES, 'auto'] as const,
+          describe: "record copied referrers in this convention (default auto: the destination's)",
+        })
         .option('link', {
           type: 'boolean',
           default: true,
@@ -58,6 +72,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         })
         .example('$0 copy ./src:v1 ./dst', 'copy tag v1 into ./dst, tagged v1 there')
         .example('$0 copy ./src@sha256:0123… ./dst:release', 'copy by digest, tag it release')
+        .example('$0 copy --referrers ./src:v1 ./dst', 'with its signatures and SBOMs, recursively')
         .example('$0 copy --no-link --json ./src:v1 /mnt/usb/dst', 'always write new files'),
     async (argv) => {
       const args = argv as unknown as CopyArgs;
@@ -65,6 +80,12 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         throw new UsageError('E_USAGE', '--concurrency must be a positive integer', {
           concurrency: args.concurrency,
         });
+      }
+      if (args.convention !== undefined && !args.referrers) {
+        throw new UsageError(
+          'E_USAGE',
+          '--convention applies to copied referrers; add --referrers',
+        );
       }
       const source = parseCopyEndpoint(args.source);
       const destination = parseCopyEndpoint(args.destination);
@@ -117,6 +138,8 @@ async function layoutToLayout(
     link: args.link,
     verify: args.verify,
     concurrency: args.concurrency,
+    referrers: args.referrers,
+    convention: args.convention,
     onBlob: progressReporter(ctx),
   };
   return copyLayout(src, { tag: source.tag, digest: source.digest }, dst, copyOptions);
@@ -133,7 +156,11 @@ function progressReporter(ctx: CommandContext): CopyOptions['onBlob'] {
 function summaryLine(r: CopyResult): string {
   const { copied, linked, skipped } = r.blobs;
   const what = r.tag === undefined ? shortDigest(r.descriptor.digest) : r.tag;
-  return `copied ${what}: ${linked} linked, ${copied} copied, ${skipped} already present (${formatBytes(r.bytes.linked + r.bytes.copied)} placed)`;
+  const refs =
+    r.referrers.length === 0
+      ? ''
+      : `; ${r.referrers.length} referrer(s) recorded as ${r.conventions.join(', ')}`;
+  return `copied ${what}: ${linked} linked, ${copied} copied, ${skipped} already present (${formatBytes(r.bytes.linked + r.bytes.copied)} placed)${refs}`;
 }
 
 function formatBytes(n: number): string {

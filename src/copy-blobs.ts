@@ -1,0 +1,239 @@
+// Placing blobs of one layout into another: hard links on the same filesystem (re-hashed first unless
+// told to trust the source), else streams through the destination's verifying ingest. Knows nothing of
+// tags, referrers or index.json; copy.ts plans what to place and commits it.
+import { constants, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { algorithmOf, newHash, parseDigest, type Digest } from './digest.js';
+import { isOcilayoutError, wrapFsError } from './errors.js';
+import type { Layout } from './layout.js';
+import { isManifestMediaType } from './media-types.js';
+import type { Descriptor } from './schema/descriptor.js';
+import { leaseDigest } from './store/ingest.js';
+import { digestMismatch } from './store/verify-stream.js';
+
+/** Blobs up to this size are read whole with sync I/O (perf-baseline.md: no per-file async hops). */
+const SMALL_BLOB = 1024 * 1024;
+/** Read size when hashing a big blob before linking it (≥ 1 MiB chunks; 4 MiB measured fastest). */
+const HASH_CHUNK = 4 * 1024 * 1024;
+
+export type BlobOutcome = 'copied' | 'linked' | 'skipped';
+
+export interface CopyBlobEvent {
+  descriptor: Descriptor;
+  outcome: BlobOutcome;
+  done: number;
+  total: number;
+}
+
+export interface PlaceOptions {
+  /** Hard-link blobs when both layouts share a filesystem (default true); false always streams. */
+  link?: boolean | undefined;
+  /**
+   * Re-hash each source blob before hard-linking it (default true). Streamed copies and small blobs
+   * are always verified; false trusts big linked blobs after a size check (spec-notes/copy.md).
+   */
+  verify?: boolean | undefined;
+  /** Big blobs copied at once (default 4). Small blobs are copied synchronously, one by one. */
+  concurrency?: number | undefined;
+  /** Called after each blob is in place (progress display). */
+  onBlob?: ((event: CopyBlobEvent) => void) | undefined;
+}
+
+/** Blobs (and their bytes) by outcome: streamed (`copied`), hard-linked (`linked`), already there. */
+export interface BlobCounts {
+  blobs: Record<BlobOutcome, number>;
+  bytes: Record<BlobOutcome, number>;
+}
+
+/**
+ * Place every blob of `list` (children before parents) in `dst`, leasing each digest there for the
+ * coming index.json commit. Small blobs and unverified links run synchronously (cheap, no event-loop
+ * hops); big ones that need hashing or streaming run `concurrency` at a time. Manifests and indexes
+ * are placed last, in list order, after everything they reference. Directory fsyncs are left to the
+ * destination's next index commit (BlobStore.flush). Throws E_DIGEST_MISMATCH / E_SIZE_MISMATCH for
+ * corrupt source content (nothing corrupt becomes visible in `dst`), E_NOT_FOUND, E_IO.
+ */
+export async function placeBlobs(
+  src: Layout,
+  dst: Layout,
+  list: readonly Descriptor[],
+  options: PlaceOptions = {},
+): Promise<BlobCounts> {
+  const counts: BlobCounts = {
+    blobs: { copied: 0, linked: 0, skipped: 0 },
+    bytes: { copied: 0, linked: 0, skipped: 0 },
+  };
+  const state = {
+    link: options.link !== false && sameFilesystem(src, dst),
+    verify: options.verify !== false,
+  };
+  let done = 0;
+  const record = (desc: Descriptor, outcome: BlobOutcome): void => {
+    counts.blobs[outcome] += 1;
+    counts.bytes[outcome] += desc.size;
+    done += 1;
+    options.onBlob?.({ descriptor: desc, outcome, done, total: list.length });
+  };
+  const deferred: Descriptor[] = [];
+  const docs: Descriptor[] = [];
+  for (const desc of list) {
+    if (isManifestMediaType(desc.mediaType)) {
+      docs.push(desc);
+      continue;
+    }
+    const outcome = copyBlobSync(src, dst, desc, state);
+    if (outcome === undefined) deferred.push(desc);
+    else record(desc, outcome);
+  }
+  await forEachLimited(deferred, options.concurrency ?? 4, async (desc) => {
+    record(desc, await copyBlobAsync(src, dst, desc, state));
+  });
+  // Manifests last, in post-order: a parent is placed only after all its children (a registry
+  // destination requires that order; a layout does not, but one order keeps one code path).
+  for (const desc of docs) {
+    const outcome = copyBlobSync(src, dst, desc, state);
+    record(desc, outcome ?? (await copyBlobAsync(src, dst, desc, state)));
+  }
+  return counts;
+}
+
+interface CopyState {
+  /** Try hard links; turned off after the first EXDEV-like refusal. */
+  link: boolean;
+  verify: boolean;
+}
+
+/** Copy one blob with sync I/O when that is cheap; undefined means "needs the async path". */
+function copyBlobSync(
+  src: Layout,
+  dst: Layout,
+  desc: Descriptor,
+  state: CopyState,
+): BlobOutcome | undefined {
+  const digest = parseDigest(desc.digest);
+  const found = inDestination(dst, digest, desc.size);
+  if (found === 'present') return 'skipped';
+  // A damaged file blocks a link (EEXIST would keep it); putBytes/put replace it with verified bytes.
+  const link = state.link && found === 'absent';
+  const small = desc.size <= SMALL_BLOB;
+  if (!small && (!link || state.verify)) return undefined;
+  // readBytes verifies the digest: a small blob is checked before it is linked or written.
+  const bytes = small ? src.blobs.readBytes(digest, SMALL_BLOB) : undefined;
+  if (link) {
+    const linked = dst.blobs.linkFrom(src.blobs.path(digest), digest, desc.size);
+    if (linked !== false) return linked.existed ? 'skipped' : 'linked';
+    state.link = false;
+  }
+  if (bytes === undefined) return undefined;
+  const put = dst.blobs.putBytes(bytes, { digest, size: desc.size }, { deferDirSync: true });
+  return put.existed ? 'skipped' : 'copied';
+}
+
+/** Big blobs: hash then link, or stream through the destination's verifying ingest. */
+async function copyBlobAsync(
+  src: Layout,
+  dst: Layout,
+  desc: Descriptor,
+  state: CopyState,
+): Promise<BlobOutcome> {
+  const digest = parseDigest(desc.digest);
+  const found = inDestination(dst, digest, desc.size);
+  if (found === 'present') return 'skipped';
+  if (state.link && found === 'absent') {
+    if (state.verify) await verifyFile(src.blobs.path(digest), digest, desc.size);
+    const linked = dst.blobs.linkFrom(src.blobs.path(digest), digest, desc.size);
+    if (linked !== false) return linked.existed ? 'skipped' : 'linked';
+    state.link = false;
+  }
+  const put = await dst.blobs.put(
+    src.blobs.open(digest),
+    { digest, size: desc.size },
+    { deferDirSync: true },
+  );
+  return put.existed ? 'skipped' : 'copied';
+}
+
+/**
+ * Whether `dst` already has the blob: `present` (right size), `absent`, or `damaged` (another size:
+ * a truncated file left by some tool). Leases the digest first (the gc protocol,
+ * spec-notes/concurrency.md), so a concurrent gc keeps it until our commit.
+ */
+function inDestination(
+  dst: Layout,
+  digest: Digest,
+  size: number,
+): 'present' | 'absent' | 'damaged' {
+  leaseDigest(dst.root, digest);
+  const st = dst.blobs.stat(digest);
+  if (st === undefined) return 'absent';
+  return st.size === size ? 'present' : 'damaged';
+}
+
+function sameFilesystem(src: Layout, dst: Layout): boolean {
+  try {
+    return statSync(src.root).dev === statSync(dst.root).dev;
+  } catch {
+    return false;
+  }
+}
+
+/** Hash a file in 4 MiB reads, reading the next chunk while hashing this one. */
+async function verifyFile(path: string, digest: Digest, size: number): Promise<void> {
+  const hash = newHash(algorithmOf(digest));
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch (err) {
+    throw wrapFsError(err, `open blob ${digest}`, { digest });
+  }
+  try {
+    const buffers = [Buffer.allocUnsafe(HASH_CHUNK), Buffer.allocUnsafe(HASH_CHUNK)] as const;
+    let which = 0;
+    let position = 0;
+    let pending = fh.read(buffers[0], 0, HASH_CHUNK, 0);
+    for (;;) {
+      const { bytesRead, buffer } = await pending;
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      which ^= 1;
+      pending = fh.read(buffers[which as 0 | 1], 0, HASH_CHUNK, position);
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+    const found = `${algorithmOf(digest)}:${hash.digest('hex')}`;
+    if (position !== size || found !== digest) {
+      throw digestMismatch(`blob ${digest} (${position} bytes)`, digest, found);
+    }
+  } catch (err) {
+    throw isOcilayoutError(err) ? err : wrapFsError(err, `read blob ${digest}`, { digest });
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Run `fn` over `items`, at most `limit` at once. On the first failure no new item starts; the
+ * ones running finish, then the first error is thrown (nothing keeps writing after we return).
+ */
+async function forEachLimited<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const lanes = Math.max(1, Math.min(limit, items.length));
+  const results = await Promise.allSettled(Array.from({ length: lanes }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected !== undefined) throw rejected.reason;
+}

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Layout, MediaType, parseDigest, placeBlobs, type Descriptor } from '../src/index.js';
+import { tmpDir, tmpLayout } from './helpers/tmp.js';
+
+const BIG = 1024 * 1024 + 1;
+
+function layer(layout: Layout, size: number): Descriptor {
+  const r = layout.blobs.putBytes(randomBytes(size));
+  return { mediaType: MediaType.LayerGzip, digest: r.digest, size: r.size };
+}
+
+function corrupt(layout: Layout, d: Descriptor): void {
+  const path = layout.blobs.path(parseDigest(d.digest));
+  const bytes = readFileSync(path);
+  bytes[0] = bytes[0]! ^ 0xff;
+  writeFileSync(path, bytes);
+}
+
+const ino = (layout: Layout, d: Descriptor): number =>
+  statSync(layout.blobs.path(parseDigest(d.digest))).ino;
+
+function pair(): { src: Layout; dst: Layout } {
+  return { src: tmpLayout(), dst: Layout.init(join(tmpDir(), 'dst')).layout };
+}
+
+describe('placeBlobs', () => {
+  it('with verify: false, a big blob is linked after a size check only (the documented trust)', async () => {
+    const { src, dst } = pair();
+    const big = layer(src, BIG);
+    corrupt(src, big);
+
+    const r = await placeBlobs(src, dst, [big], { verify: false });
+
+    expect(r.blobs.linked).toBe(1);
+    expect(ino(dst, big)).toBe(ino(src, big));
+  });
+
+  it('with the default verify, the same corrupt big blob is refused and not linked', async () => {
+    const { src, dst } = pair();
+    const big = layer(src, BIG);
+    corrupt(src, big);
+
+    await expect(placeBlobs(src, dst, [big])).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+    expect(dst.blobs.has(parseDigest(big.digest))).toBe(false);
+  });
+
+  it('starts no new blob after a failure (concurrency 1: later blobs are never placed)', async () => {
+    const { src, dst } = pair();
+    const blobs = [layer(src, BIG), layer(src, BIG), layer(src, BIG)];
+    corrupt(src, blobs[0]!);
+
+    await expect(
+      placeBlobs(src, dst, blobs, { link: false, concurrency: 1 }),
+    ).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+    for (const b of blobs) expect(dst.blobs.has(parseDigest(b.digest))).toBe(false);
+  });
+
+  it('replaces a truncated destination blob with verified bytes instead of keeping it', async () => {
+    const { src, dst } = pair();
+    const big = layer(src, BIG);
+    dst.blobs.putBytes(src.blobs.readBytes(parseDigest(big.digest), 2 * BIG));
+    truncateSync(dst.blobs.path(parseDigest(big.digest)), 10);
+
+    const r = await placeBlobs(src, dst, [big]);
+
+    expect(r.blobs.copied).toBe(1);
+    expect(dst.blobs.stat(parseDigest(big.digest))?.size).toBe(BIG);
+    expect(
+      dst.blobs
+        .readBytes(parseDigest(big.digest), 2 * BIG)
+        .equals(src.blobs.readBytes(parseDigest(big.digest), 2 * BIG)),
+    ).toBe(true);
+  });
+
+  it('counts bytes by outcome and reports progress for every blob', async () => {
+    const { src, dst } = pair();
+    const small = layer(src, 10);
+    const big = layer(src, BIG);
+    dst.blobs.putBytes(src.blobs.readBytes(parseDigest(small.digest), 100));
+    const done: number[] = [];
+
+    const r = await placeBlobs(src, dst, [small, big], {
+      onBlob: (e) => done.push(e.done * 10 + e.total),
+    });
+
+    expect(r.blobs).toEqual({ copied: 0, linked: 1, skipped: 1 });
+    expect(r.bytes).toEqual({ copied: 0, linked: BIG, skipped: 10 });
+    expect(done).toEqual([12, 22]);
+  });
+});
