@@ -1,0 +1,189 @@
+// What a copy across the registry boundary moves: the root's graph (optionally a platform-filtered
+// index), with --referrers every referrer of every manifest in it (recursively, each verified by its
+// own `subject`), with --cosign-tags cosign's `sha256-<hex>.sig|.att|.sbom` images. Manifests are
+// fetched once, verified, and listed children before parents.
+import { algorithmOf, encodedOf, parseDigest, type Digest } from '../digest.js';
+import { OcilayoutError } from '../errors.js';
+import { successors } from '../graph.js';
+import { isManifestMediaType } from '../media-types.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import { parseManifest } from '../schema/manifest.js';
+import { filterIndex, parsePlatform } from './platform-filter.js';
+import { listingDescriptor, type ReferrersVia } from './remote-referrers.js';
+import type { ContentSource, SourceDoc } from './sources.js';
+
+export interface PlanOptions {
+  referrers?: boolean | undefined;
+  cosignTags?: boolean | undefined;
+  /** `OS/ARCH[/VARIANT]` entries to keep of a multi-arch index. */
+  platforms?: readonly string[] | undefined;
+}
+
+export interface PlannedEdge {
+  subject: Descriptor;
+  referrer: Descriptor;
+  /** The descriptor a referrers listing (API answer, fallback index) carries for it. */
+  listing: Descriptor;
+}
+
+export interface CopyPlan {
+  root: SourceDoc;
+  sourceTag: string | undefined;
+  /** The source index the root was filtered from (--platform), if it was. */
+  filteredFrom: Descriptor | undefined;
+  /** Every manifest and index, children before parents. */
+  docs: SourceDoc[];
+  /** Every other blob (configs, layers), once each. */
+  blobs: Descriptor[];
+  edges: PlannedEdge[];
+  cosign: { tag: string; doc: SourceDoc }[];
+  referrersVia: ReferrersVia[];
+  warnings: string[];
+}
+
+/** cosign's legacy tag suffixes (signatures, attestations, SBOMs). */
+export const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
+const MAX_DEPTH = 64;
+
+export async function planCopy(
+  source: ContentSource,
+  options: PlanOptions = {},
+): Promise<CopyPlan> {
+  const resolved = await source.resolveRoot();
+  let root: SourceDoc = resolved;
+  let filteredFrom: Descriptor | undefined;
+  const platforms = (options.platforms ?? []).map(parsePlatform);
+  if (platforms.length > 0 && resolved.parsed.kind === 'index') {
+    const f = filterIndex(resolved.bytes, resolved.parsed.doc, resolved.descriptor, platforms);
+    filteredFrom = resolved.descriptor;
+    root = {
+      descriptor: f.descriptor,
+      bytes: f.bytes,
+      parsed: parseManifest(f.bytes, 'filtered index', f.descriptor.mediaType),
+    };
+  }
+  const plan: CopyPlan = {
+    root,
+    sourceTag: resolved.tag,
+    filteredFrom,
+    docs: [],
+    blobs: [],
+    edges: [],
+    cosign: [],
+    referrersVia: [],
+    warnings: [],
+  };
+  if (platforms.length > 0 && resolved.parsed.kind !== 'index') {
+    plan.warnings.push(
+      `--platform ignored: ${resolved.descriptor.digest} is a single manifest, not an index`,
+    );
+  }
+  const walker = new GraphCollector(source, plan);
+  const rootDocs = await walker.add(root);
+  if (options.cosignTags === true) {
+    for (const doc of rootDocs) {
+      const digest = parseDigest(doc.descriptor.digest);
+      for (const suffix of COSIGN_SUFFIXES) {
+        const tag = `${algorithmOf(digest)}-${encodedOf(digest)}.${suffix}`;
+        const found = await source.tagged(tag);
+        if (found === undefined) continue;
+        await walker.add(found);
+        plan.cosign.push({ tag, doc: found });
+      }
+    }
+  }
+  if (options.referrers === true) await addReferrers(source, plan, walker, rootDocs);
+  return plan;
+}
+
+/** Breadth-first over subjects: each referrer's own manifests join the queue (referrers of referrers). */
+async function addReferrers(
+  source: ContentSource,
+  plan: CopyPlan,
+  walker: GraphCollector,
+  start: SourceDoc[],
+): Promise<void> {
+  const queue = [...start];
+  const via = new Set<ReferrersVia>();
+  const seenEdges = new Set<string>();
+  for (let i = 0; i < queue.length; i++) {
+    const subject = queue[i]!;
+    const subjectDigest = parseDigest(subject.descriptor.digest);
+    const listed = await source.referrers(subjectDigest);
+    via.add(listed.via);
+    if (listed.warning !== undefined) plan.warnings.push(listed.warning);
+    for (const entry of listed.descriptors) {
+      if (!isManifestMediaType(entry.mediaType)) {
+        plan.warnings.push(
+          `referrer ${entry.digest} of ${subjectDigest} has media type ${entry.mediaType}; skipped`,
+        );
+        continue;
+      }
+      const doc = await source.manifest(entry);
+      // A listing (a fallback index especially) may be stale or wrong: the manifest's own subject decides.
+      if (doc.parsed.doc.subject?.digest !== subjectDigest) {
+        plan.warnings.push(
+          `${entry.digest} is listed as a referrer of ${subjectDigest} but its subject is ${doc.parsed.doc.subject?.digest ?? 'absent'}; skipped`,
+        );
+        continue;
+      }
+      const key = `${subjectDigest} ${doc.descriptor.digest}`;
+      if (seenEdges.has(key)) continue;
+      seenEdges.add(key);
+      plan.edges.push({
+        subject: identity(subject.descriptor),
+        referrer: identity(doc.descriptor),
+        listing: listingDescriptor(doc.descriptor, doc.parsed),
+      });
+      queue.push(...(await walker.add(doc)));
+    }
+  }
+  plan.referrersVia = [...via].sort();
+}
+
+function identity(d: Descriptor): Descriptor {
+  return { mediaType: d.mediaType, digest: d.digest, size: d.size };
+}
+
+/** Fetches a graph once per digest, appending docs in post-order and blobs once. */
+class GraphCollector {
+  private readonly docs = new Set<string>();
+  private readonly blobs = new Set<string>();
+
+  constructor(
+    private readonly source: ContentSource,
+    private readonly plan: CopyPlan,
+  ) {}
+
+  /** Add `doc` and everything it reaches; returns the manifests/indexes that were new. */
+  async add(doc: SourceDoc): Promise<SourceDoc[]> {
+    const added: SourceDoc[] = [];
+    await this.visit(doc, 0, added);
+    return added;
+  }
+
+  private async visit(doc: SourceDoc, depth: number, added: SourceDoc[]): Promise<void> {
+    const digest = doc.descriptor.digest as Digest;
+    if (this.docs.has(digest)) return;
+    if (depth > MAX_DEPTH) {
+      throw new OcilayoutError(
+        'E_SCHEMA',
+        `${digest} is nested more than ${MAX_DEPTH} levels deep`,
+        { digest },
+      );
+    }
+    this.docs.add(digest);
+    for (const child of successors(doc.parsed)) {
+      if (isManifestMediaType(child.mediaType)) {
+        if (this.docs.has(child.digest)) continue;
+        await this.visit(await this.source.manifest(child), depth + 1, added);
+      } else if (!this.blobs.has(child.digest)) {
+        parseDigest(child.digest);
+        this.blobs.add(child.digest);
+        this.plan.blobs.push(child);
+      }
+    }
+    this.plan.docs.push(doc);
+    added.push(doc);
+  }
+}

@@ -1,0 +1,152 @@
+// Where a cross-boundary copy reads from: a layout or a registry repository, behind one interface.
+// Every manifest handed out is digest-verified and size-checked; blobs are opened as fresh streams
+// (from an offset, for resumed uploads) and verified by whoever stores them.
+import { createReadStream } from 'node:fs';
+import { parseDigest, type Digest } from '../digest.js';
+import { IntegrityError, isOcilayoutError } from '../errors.js';
+import type { Layout } from '../layout.js';
+import { Annotation, MAX_MANIFEST_BYTES } from '../media-types.js';
+import { referrerGraph, type ReferrerGraph } from '../referrers/discover.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
+import { findTagged, tagOfName } from '../tags.js';
+import { openRemoteBlob } from './blob-transfer.js';
+import type { RegistryClient } from './client.js';
+import { formatRegistryRef, type RegistryRef } from './reference.js';
+import { listRemoteReferrers, type RemoteReferrers } from './remote-referrers.js';
+
+export interface SourceDoc {
+  descriptor: Descriptor;
+  bytes: Buffer;
+  parsed: ParsedManifest;
+}
+
+export interface ContentSource {
+  readonly label: string;
+  /** The manifest the reference names, and the tag to carry over (undefined for a digest). */
+  resolveRoot(): Promise<SourceDoc & { tag: string | undefined }>;
+  manifest(desc: Descriptor): Promise<SourceDoc>;
+  referrers(subject: Digest): Promise<RemoteReferrers>;
+  /** A manifest by tag (cosign's `sha256-<hex>.sig` tags), undefined when absent. */
+  tagged(tag: string): Promise<SourceDoc | undefined>;
+  openBlob(desc: Descriptor, offset: number): AsyncIterable<Uint8Array>;
+  /** Set for registry sources (same-registry destinations mount instead of uploading). */
+  readonly remote?: { client: RegistryClient; repository: string } | undefined;
+}
+
+function checkSize(doc: SourceDoc, desc: Descriptor, where: string): SourceDoc {
+  if (doc.bytes.byteLength !== desc.size) {
+    throw new IntegrityError(
+      'E_SIZE_MISMATCH',
+      `manifest ${desc.digest} in ${where}: descriptor says ${desc.size} bytes, got ${doc.bytes.byteLength}`,
+      { digest: desc.digest, expected: desc.size, found: doc.bytes.byteLength },
+    );
+  }
+  // Keep the pointing descriptor's identity but the document's own media type.
+  return { ...doc, descriptor: { ...desc, mediaType: doc.parsed.mediaType } };
+}
+
+export class LayoutSource implements ContentSource {
+  private graph: ReferrerGraph | undefined;
+  readonly remote = undefined;
+
+  constructor(
+    readonly layout: Layout,
+    private readonly target: { tag?: string | undefined; digest?: Digest | undefined },
+  ) {}
+
+  get label(): string {
+    return this.layout.root;
+  }
+
+  resolveRoot(): Promise<SourceDoc & { tag: string | undefined }> {
+    const desc = this.layout.resolve(this.target);
+    const doc = this.read(desc);
+    let tag = this.target.tag;
+    if (tag === undefined && this.target.digest === undefined) {
+      const name = desc.annotations?.[Annotation.RefName];
+      tag = name === undefined ? undefined : tagOfName(name);
+    }
+    const { mediaType, digest, size, artifactType, platform } = doc.descriptor;
+    const clean: Descriptor = { mediaType, digest, size };
+    if (artifactType !== undefined) clean.artifactType = artifactType;
+    if (platform !== undefined) clean.platform = platform;
+    return Promise.resolve({ ...doc, descriptor: clean, tag });
+  }
+
+  manifest(desc: Descriptor): Promise<SourceDoc> {
+    return Promise.resolve(this.read(desc));
+  }
+
+  referrers(subject: Digest): Promise<RemoteReferrers> {
+    this.graph ??= referrerGraph(this.layout);
+    return Promise.resolve({ descriptors: this.graph.referrersOf(subject), via: 'layout' });
+  }
+
+  tagged(tag: string): Promise<SourceDoc | undefined> {
+    const desc = findTagged(this.layout.readIndex(), tag);
+    return Promise.resolve(desc === undefined ? undefined : this.read(desc));
+  }
+
+  openBlob(desc: Descriptor, offset: number): AsyncIterable<Uint8Array> {
+    const digest = parseDigest(desc.digest);
+    if (offset === 0) return this.layout.blobs.open(digest, { verify: true, size: desc.size });
+    return createReadStream(this.layout.blobs.path(digest), {
+      start: offset,
+      highWaterMark: 1024 * 1024,
+    });
+  }
+
+  private read(desc: Descriptor): SourceDoc {
+    const digest = parseDigest(desc.digest);
+    const bytes = this.layout.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
+    const parsed = parseManifest(bytes, `manifest ${digest}`, desc.mediaType);
+    return checkSize({ descriptor: desc, bytes, parsed }, desc, this.layout.root);
+  }
+}
+
+export class RegistrySource implements ContentSource {
+  readonly remote: { client: RegistryClient; repository: string };
+
+  constructor(
+    readonly client: RegistryClient,
+    readonly ref: RegistryRef,
+  ) {
+    this.remote = { client, repository: ref.repository };
+  }
+
+  get label(): string {
+    return formatRegistryRef(this.ref);
+  }
+
+  async resolveRoot(): Promise<SourceDoc & { tag: string | undefined }> {
+    const got = await this.client.getManifest(
+      this.ref.repository,
+      this.ref.digest ?? this.ref.tag ?? 'latest',
+    );
+    return { ...got, tag: this.ref.digest === undefined ? this.ref.tag : undefined };
+  }
+
+  async manifest(desc: Descriptor): Promise<SourceDoc> {
+    const got = await this.client.getManifest(this.ref.repository, parseDigest(desc.digest));
+    return checkSize(got, desc, this.label);
+  }
+
+  referrers(subject: Digest): Promise<RemoteReferrers> {
+    return listRemoteReferrers(this.client, this.ref.repository, subject);
+  }
+
+  async tagged(tag: string): Promise<SourceDoc | undefined> {
+    try {
+      return await this.client.getManifest(this.ref.repository, tag);
+    } catch (err) {
+      if (isOcilayoutError(err, 'E_NOT_FOUND')) return undefined;
+      throw err;
+    }
+  }
+
+  openBlob(desc: Descriptor, offset: number): AsyncIterable<Uint8Array> {
+    const blob = { digest: parseDigest(desc.digest), size: desc.size };
+    return openRemoteBlob(this.client, this.ref.repository, blob, undefined, offset);
+  }
+}
