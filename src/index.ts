@@ -98,3 +98,21 @@ export {
 } from './referrers/convert.js';
 export { referrerRootPolicy, referrerFsckChecks } from './referrers/maintenance.js';
 export { referrerSummary, type ConventionCount, type ReferrerSummary } from './referrers/summary.js';
+// Archives: export/import of oci-archive and docker-archive tars (src/archive/).
+export {
+  exportArchive,
+  type ArchiveFormat,
+  type ExportOptions,
+  type ExportResult,
+} from './archive/export.js';
+export {
+  importArchive,
+  archiveFromStream,
+  type ImportOptions,
+  type ImportResult,
+} from './archive/import.js';
+export { openArchiveFile, type ArchiveInput } from './archive/tar-source.js';
+export { CONFLICT_POLICIES, type ConflictPolicy, type MergeReport } from './archive/merge.js';
+export type { IncomingMerge } from './archive/import-referrers.js';
+export { judgeEntry, normalizeEntryName, type EntryVerdict } from './archive/safe-entry.js';
+export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './archive/compression.js';

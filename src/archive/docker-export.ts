@@ -121,6 +121,7 @@ export function planDockerExport(
     blobs: closure.blobs,
     external: [],
     extraFiles,
+    memoryBlobs: new Map(),
   };
   return { plan, repoTags, warnings };
 }

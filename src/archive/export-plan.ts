@@ -9,7 +9,9 @@ import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { serializeIndex } from '../store/index-store.js';
 import { findTagged } from '../tags.js';
+import type { ManifestSource } from '../graph.js';
 import { contentClosure, type Closure } from './closure.js';
+import { withReferrers } from './export-referrers.js';
 
 export interface ExportPlan {
   /** index.json bytes for the archive. */
@@ -22,6 +24,8 @@ export interface ExportPlan {
   external: Descriptor[];
   /** Extra top-level files (docker format: manifest.json, repositories). */
   extraFiles: Map<string, Buffer>;
+  /** Blobs that exist only in memory (referrers indexes made for the archive), by digest. */
+  memoryBlobs: Map<Digest, Buffer>;
 }
 
 /** One `--ref`: a tag (exact ref.name, else a full reference ending in `:TAG`) or a digest. */
@@ -59,10 +63,15 @@ export function exportedEntry(ref: ResolvedRef): Descriptor {
   });
 }
 
-/** Closure of `entries` in `layout`; a missing blob is E_NOT_FOUND naming the layout. */
-export function layoutClosure(layout: Layout, entries: readonly Descriptor[]): Closure {
-  return contentClosure(layout, entries, {
-    sizeOf: (d) => layout.blobs.stat(d)?.size,
+/** Closure of `entries` in `layout` (plus `memory` blobs); a missing blob is E_NOT_FOUND naming the layout. */
+export function layoutClosure(
+  layout: Layout,
+  entries: readonly Descriptor[],
+  source: ManifestSource = layout,
+  memory: ReadonlyMap<Digest, Buffer> = new Map(),
+): Closure {
+  return contentClosure(source, entries, {
+    sizeOf: (d) => memory.get(d)?.byteLength ?? layout.blobs.stat(d)?.size,
     missing: (desc) =>
       new NotFoundError(
         'E_NOT_FOUND',
@@ -73,25 +82,45 @@ export function layoutClosure(layout: Layout, entries: readonly Descriptor[]): C
   });
 }
 
-/** Plan an OCI export of the whole layout (`refs` empty) or of the named refs. */
-export function planOciExport(layout: Layout, refs: readonly string[]): ExportPlan {
+/**
+ * Plan an OCI export of the whole layout (`refs` empty: index.json as it is, which already lists
+ * every recorded referrer) or of the named refs (with `referrers`: and every referrer of what they
+ * reach, recursively, see export-referrers.ts).
+ */
+export function planOciExport(
+  layout: Layout,
+  refs: readonly string[],
+  options: { referrers?: boolean | undefined } = {},
+): ExportPlan {
   const snapshot = layout.index.read();
-  let entries: Descriptor[];
-  let indexBytes: Buffer;
   if (refs.length === 0) {
-    entries = snapshot.index.manifests;
-    indexBytes = Buffer.from(snapshot.text, 'utf8');
-  } else {
-    entries = uniqueEntries(refs.map((r) => exportedEntry(resolveRef(layout, snapshot.index, r))));
-    indexBytes = Buffer.from(serializeIndex(newIndex(entries)), 'utf8');
+    const entries = snapshot.index.manifests;
+    const closure = layoutClosure(layout, entries);
+    return {
+      indexBytes: Buffer.from(snapshot.text, 'utf8'),
+      entries,
+      blobs: closure.blobs,
+      external: closure.external,
+      extraFiles: new Map(),
+      memoryBlobs: new Map(),
+    };
   }
-  const closure = layoutClosure(layout, entries);
+  let entries = uniqueEntries(
+    refs.map((r) => exportedEntry(resolveRef(layout, snapshot.index, r))),
+  );
+  let source: ManifestSource = layout;
+  let memoryBlobs = new Map<Digest, Buffer>();
+  if (options.referrers === true) {
+    ({ entries, source, memoryBlobs } = withReferrers(layout, snapshot.index, entries));
+  }
+  const closure = layoutClosure(layout, entries, source, memoryBlobs);
   return {
-    indexBytes,
+    indexBytes: Buffer.from(serializeIndex(newIndex(entries)), 'utf8'),
     entries,
     blobs: closure.blobs,
     external: closure.external,
     extraFiles: new Map(),
+    memoryBlobs,
   };
 }
 

@@ -28,6 +28,8 @@ export interface ExportOptions extends LayoutOptions {
   gzip?: boolean | undefined;
   /** docker: repository name for RepoTags (default: the layout directory's name). */
   name?: string | undefined;
+  /** oci with refs: also every referrer of what they reach, recursively (see export-referrers.ts). */
+  referrers?: boolean | undefined;
   /** docker: `os/arch[/variant]` to pick from a multi-platform index. */
   platform?: string | undefined;
   /** Re-hash every blob while writing it (default true): never archive a corrupt blob. */
@@ -72,6 +74,13 @@ export async function exportArchive(
   let repoTags: string[] = [];
   const warnings: string[] = [];
   if (format === 'docker') {
+    if (options.referrers === true) {
+      throw new UsageError(
+        'E_USAGE',
+        'docker archives cannot carry referrers; use --format oci',
+        {},
+      );
+    }
     const docker = planDockerExport(layout, refs, {
       name: options.name,
       platform: options.platform,
@@ -82,7 +91,7 @@ export async function exportArchive(
     if (options.name !== undefined || options.platform !== undefined) {
       throw new UsageError('E_USAGE', '--name and --platform apply to --format docker only', {});
     }
-    plan = planOciExport(layout, refs);
+    plan = planOciExport(layout, refs, { referrers: options.referrers });
   }
   for (const d of plan.external) warnings.push(`external layer ${d.digest} (urls) is not carried`);
 
@@ -139,7 +148,7 @@ async function writeEntries(
     dirs.add(`${rel.slice(0, rel.lastIndexOf('/'))}/`);
     items.push({
       name: rel,
-      write: () => writeBlob(w, layout, rel, digest, size, verify, progress),
+      write: () => writeBlob(w, layout, rel, digest, size, plan.memoryBlobs, verify, progress),
     });
   }
   for (const d of dirs) items.push({ name: d, write: () => w.directory(d) });
@@ -164,9 +173,16 @@ async function writeBlob(
   name: string,
   digest: Digest,
   size: number,
+  memoryBlobs: ReadonlyMap<Digest, Buffer>,
   verify: boolean,
   progress: (n: number) => void,
 ): Promise<void> {
+  const inMemory = memoryBlobs.get(digest);
+  if (inMemory !== undefined) {
+    await w.file(name, inMemory);
+    progress(size);
+    return;
+  }
   if (size <= SMALL_BLOB) {
     const bytes = layout.blobs.readBytes(digest, SMALL_BLOB, { verify });
     if (bytes.byteLength !== size)

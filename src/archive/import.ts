@@ -15,7 +15,8 @@ import { contentClosure, type Closure } from './closure.js';
 import { DEFAULT_EXPANSION_LIMITS, type Compression, type ExpansionLimits } from './compression.js';
 import { ArchiveContents, INDEX_NAME, OCI_LAYOUT_NAME, routeFile } from './contents.js';
 import { convertDockerArchive } from './docker-import.js';
-import { mergeEntries, type ConflictPolicy, type MergeReport } from './merge.js';
+import { mergeIncoming, readIncoming, type IncomingMerge } from './import-referrers.js';
+import type { ConflictPolicy } from './merge.js';
 import { Staging } from './staging.js';
 import { openArchiveFile, readArchive, type ArchiveInput } from './tar-source.js';
 
@@ -36,7 +37,7 @@ export interface ImportResult {
   compression: Compression;
   /** index.json entries the archive brought (after docker conversion). */
   entries: Descriptor[];
-  merge: MergeReport;
+  merge: IncomingMerge;
   blobs: { total: number; added: number; bytesAdded: number };
   /** Entries ignored (unknown names, files outside the layout folder), and external layers. */
   warnings: string[];
@@ -112,13 +113,14 @@ export async function importArchive(
     for (const d of closure.external)
       warn(`layer ${d.digest} is external (urls); not carried by the archive`);
 
-    // Refuse conflicts before touching the target; the commit re-checks under the lock.
-    mergeEntries(structuredClone(target.readIndex()), entries, policy);
+    // Refuse conflicts before touching the target; the commit decides again under the lock.
+    const incoming = readIncoming(stage.layout, entries);
+    mergeIncoming(target, structuredClone(target.readIndex()), incoming, policy, { dryRun: true });
     const blobs = await publish(stage.layout, target, closure);
-    const merge = await target.updateIndex((index) => {
-      const report = mergeEntries(index, entries, policy);
-      return { index, result: report };
-    });
+    const merge = await target.updateIndex((index) => ({
+      index,
+      result: mergeIncoming(target, index, incoming, policy),
+    }));
     return {
       layout: target.root,
       created,

@@ -8,6 +8,7 @@ import { registerManifest } from './manifest.js';
 import { registerBlob } from './blob.js';
 import { registerCopy } from './copy.js';
 import { registerMaintenance } from './maintenance.js';
+import { registerArchive } from './archive.js';
 
 export const COMMANDS: RegisterCommands[] = [
   registerInit,
@@ -18,4 +19,5 @@ export const COMMANDS: RegisterCommands[] = [
   registerBlob,
   registerCopy,
   registerMaintenance,
+  registerArchive,
 ];

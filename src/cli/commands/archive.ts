@@ -1,0 +1,250 @@
+// `export LAYOUT ARCHIVE|-` and `import ARCHIVE|- LAYOUT`: argument parsing, progress and summaries
+// over the library's exportArchive/importArchive. With `-` as the archive, stdout carries the tar,
+// so the summary (and --json result) goes to stderr.
+import {
+  CONFLICT_POLICIES,
+  DEFAULT_EXPANSION_LIMITS,
+  UsageError,
+  archiveFromStream,
+  exportArchive,
+  importArchive,
+  openArchiveFile,
+  shortDigest,
+  type ArchiveFormat,
+  type ConflictPolicy,
+  type ExportResult,
+  type ImportResult,
+} from '../../index.js';
+import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
+import { stringList } from '../options.js';
+import { formatBytes, progressBar } from '../progress.js';
+
+interface ExportArgs extends GlobalArgs {
+  layout: string;
+  archive: string;
+  ref: unknown;
+  referrers: boolean;
+  format: ArchiveFormat;
+  gzip: boolean;
+  name: string | undefined;
+  platform: string | undefined;
+  verify: boolean;
+  progress: boolean;
+}
+
+interface ImportArgs extends GlobalArgs {
+  archive: string;
+  layout: string;
+  'on-conflict': ConflictPolicy;
+  'max-ratio': number;
+  'max-size': string | undefined;
+  progress: boolean;
+}
+
+export const registerArchive: RegisterCommands = (y, ctx) =>
+  y
+    .command(
+      'export <layout> <archive>',
+      'write a layout (or some refs) as an oci-archive or docker-archive tar; - for stdout',
+      (c) =>
+        c
+          .positional('layout', {
+            type: 'string',
+            demandOption: true,
+            describe: 'layout directory',
+          })
+          .positional('archive', {
+            type: 'string',
+            demandOption: true,
+            describe: 'ARCHIVE.tar, or - for stdout',
+          })
+          .option('ref', {
+            type: 'string',
+            array: true,
+            describe: 'tag or digest to export (repeatable; default: the whole layout)',
+          })
+          .option('referrers', {
+            type: 'boolean',
+            default: false,
+            describe: 'with --ref: also every referrer of what is exported, recursively',
+          })
+          .option('format', {
+            choices: ['oci', 'docker'] as const,
+            default: 'oci' as const,
+            describe: 'oci: tarred OCI layout; docker: `docker save` format (images only)',
+          })
+          .option('gzip', { type: 'boolean', default: false, describe: 'gzip the archive' })
+          .option('name', {
+            type: 'string',
+            describe:
+              'docker: repository for RepoTags NAME:TAG (default: the layout directory name)',
+          })
+          .option('platform', {
+            type: 'string',
+            describe: 'docker: OS/ARCH[/VARIANT] to take from a multi-platform index',
+          })
+          .option('verify', {
+            type: 'boolean',
+            default: true,
+            describe: 're-hash every blob while writing (--no-verify trusts the layout)',
+          })
+          .option('progress', {
+            type: 'boolean',
+            default: true,
+            describe: 'progress bar on a terminal (--no-progress)',
+          })
+          .example('$0 export ./layout image.tar', 'the whole layout as an oci-archive')
+          .example(
+            '$0 export ./layout app.tar --ref v1 --referrers',
+            'tag v1 with its signatures and SBOMs',
+          )
+          .example(
+            '$0 export ./layout - --format docker --name example.com/app | docker load',
+            'straight into docker',
+          )
+          .example('$0 export ./layout img.tar.gz --gzip --ref v1 --ref v2', 'two tags, gzipped'),
+      async (argv) => {
+        const args = argv as unknown as ExportArgs;
+        const toStdout = args.archive === '-';
+        if (toStdout && (ctx.io.stdout as { isTTY?: boolean }).isTTY === true) {
+          throw new UsageError(
+            'E_USAGE',
+            'refusing to write a tar archive to a terminal',
+            {},
+            {
+              hint: 'redirect stdout to a file or a pipe, or give a file name',
+            },
+          );
+        }
+        const bar = progressBar(ctx, 'export', args.progress);
+        let result: ExportResult;
+        try {
+          result = await exportArchive(args.layout, toStdout ? ctx.io.stdout : args.archive, {
+            ...layoutOptions(args),
+            refs: stringList(args.ref),
+            referrers: args.referrers,
+            format: args.format,
+            gzip: args.gzip,
+            name: args.name,
+            platform: args.platform,
+            verify: args.verify,
+            onProgress: (done, total) => bar.update(done, total),
+          });
+        } finally {
+          bar.finish();
+        }
+        for (const w of result.warnings) ctx.out.warn(w);
+        const summary = `exported ${result.entries.length} entr${result.entries.length === 1 ? 'y' : 'ies'}, ${result.blobs} blobs (${formatBytes(result.contentBytes)}) to ${toStdout ? 'stdout' : args.archive} as ${result.format}${args.gzip ? '+gzip' : ''}`;
+        if (toStdout) {
+          if (ctx.out.json) ctx.io.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
+          else ctx.out.info(summary);
+          return;
+        }
+        ctx.out.info(summary);
+        ctx.out.result({ archive: args.archive, ...result }, () => args.archive);
+      },
+    )
+    .command(
+      'import <archive> <layout>',
+      'merge an oci-archive or docker-archive tar (.tar or .tar.gz; - for stdin) into a layout',
+      (c) =>
+        c
+          .positional('archive', {
+            type: 'string',
+            demandOption: true,
+            describe: 'ARCHIVE.tar[.gz], or - for stdin',
+          })
+          .positional('layout', {
+            type: 'string',
+            demandOption: true,
+            describe: 'layout directory (created if missing)',
+          })
+          .option('on-conflict', {
+            choices: CONFLICT_POLICIES,
+            default: 'fail',
+            describe:
+              'a tag already naming other content: fail, skip (keep ours), overwrite (take theirs)',
+          })
+          .option('max-ratio', {
+            type: 'number',
+            default: DEFAULT_EXPANSION_LIMITS.maxRatio,
+            describe: 'gzip input: refuse inflating more than N:1 (gzip bombs); 0 disables',
+          })
+          .option('max-size', {
+            type: 'string',
+            describe: 'refuse archives larger than this uncompressed (bytes, or 512M, 20G…)',
+          })
+          .option('progress', {
+            type: 'boolean',
+            default: true,
+            describe: 'progress bar on a terminal (--no-progress)',
+          })
+          .example(
+            '$0 import image.tar ./layout',
+            'merge an oci-archive (ours, skopeo, docker 25+)',
+          )
+          .example('$0 import saved.tar.gz ./layout', '`docker save` output, gzipped or not')
+          .example('ssh host cat img.tar | $0 import - ./layout', 'from stdin')
+          .example('$0 import new.tar ./layout --on-conflict overwrite', "take the archive's tags"),
+      async (argv) => {
+        const args = argv as unknown as ImportArgs;
+        if (!Number.isFinite(args['max-ratio']) || args['max-ratio'] < 0) {
+          throw new UsageError('E_USAGE', '--max-ratio must be a number >= 0', {});
+        }
+        const fromStdin = args.archive === '-';
+        const bar = progressBar(ctx, 'import', args.progress);
+        let result: ImportResult;
+        try {
+          result = await importArchive(
+            fromStdin ? archiveFromStream(ctx.io.stdin) : openArchiveFile(args.archive),
+            args.layout,
+            {
+              ...layoutOptions(args),
+              onConflict: args['on-conflict'],
+              limits: {
+                maxRatio: args['max-ratio'],
+                ...(args['max-size'] === undefined
+                  ? {}
+                  : { maxBytes: parseSize(args['max-size']) }),
+              },
+              onProgress: (done, total) => bar.update(done, total),
+            },
+          );
+        } finally {
+          bar.finish();
+        }
+        for (const w of result.warnings) ctx.out.warn(w);
+        ctx.out.info(importSummary(args.archive, result));
+        ctx.out.result(result, () =>
+          result.entries.map(
+            (e) =>
+              `${e.annotations?.['org.opencontainers.image.ref.name'] ?? '(untagged)'} ${shortDigest(e.digest)}`,
+          ),
+        );
+      },
+    );
+
+function importSummary(archive: string, r: ImportResult): string {
+  const m = r.merge;
+  const parts = [`${m.added.length} added`, `${m.unchanged.length} already present`];
+  if (m.replaced.length > 0) parts.push(`${m.replaced.length} tag(s) overwritten`);
+  if (m.skipped.length > 0) parts.push(`${m.skipped.length} conflicting tag(s) skipped`);
+  const refs =
+    m.conventions.length > 0 ? `; referrers recorded as ${m.conventions.join(', ')}` : '';
+  return `imported ${archive === '-' ? 'stdin' : archive} (${r.format}${r.compression === 'gzip' ? ', gzip' : ''}) into ${r.layout}: ${parts.join(', ')}; ${r.blobs.total} blobs, ${r.blobs.added} new (${formatBytes(r.blobs.bytesAdded)})${refs}`;
+}
+
+/** `1048576`, `512K`, `20M`, `4G`, `1T` (binary units) → bytes. Throws E_USAGE. */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
+  if (m === null) {
+    throw new UsageError(
+      'E_USAGE',
+      `--max-size ${JSON.stringify(text)}: expected bytes or a size like 512M, 20G`,
+      {},
+    );
+  }
+  const unit = (m[2] ?? 'B').toUpperCase()[0]!;
+  const power = { B: 0, K: 1, M: 2, G: 3, T: 4 }[unit] ?? 0;
+  return Math.floor(Number(m[1]) * 1024 ** power);
+}
