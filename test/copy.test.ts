@@ -2,6 +2,7 @@ import fs, { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   Layout,
@@ -515,6 +516,37 @@ describe('copyLayout with referrers', () => {
     expect(again.blobs.copied + again.blobs.linked).toBe(0);
     expect(layoutSnapshot(dst.root)).toEqual(before);
   });
+});
+
+describe('copyLayout with referrers from peer-written layouts (testdata/peers)', () => {
+  const peers = fileURLToPath(new URL('../testdata/peers/', import.meta.url));
+  const expected = JSON.parse(readFileSync(join(peers, 'expected.json'), 'utf8')) as Record<
+    string,
+    { writer: string; referrers: Record<string, string[]> }
+  >;
+  const withReferrers = Object.keys(expected).filter(
+    (k) => Object.keys(expected[k]!.referrers).length > 0,
+  );
+
+  it.each(withReferrers)(
+    '%s: every subject copied keeps exactly the referrers its writer recorded',
+    async (name) => {
+      const src = Layout.open(join(peers, name));
+      const dst = newDestination();
+      const subjects = Object.keys(expected[name]!.referrers);
+      for (const subject of subjects) {
+        // link: false: never share inodes with files under version control.
+        await copyLayout(src, { digest: subject }, dst, { referrers: true, link: false });
+      }
+      for (const subject of subjects) {
+        expect(
+          discoverReferrers(dst, subject)
+            .map((d) => d.digest)
+            .sort(),
+        ).toEqual([...expected[name]!.referrers[subject]!].sort());
+      }
+    },
+  );
 });
 
 describe('planCopy', () => {

@@ -134,4 +134,37 @@ describe.runIf(TOOLS)('copy interop with skopeo and umoci', () => {
       expect(r.status).toBe(0);
     }
   });
+
+  it.each(['auto', 'fallback-tag', 'subject-annotation'])(
+    'copy --referrers --convention %s of an oras-style layout passes check-layout.sh (referrers included)',
+    async (convention) => {
+      const src = join(ROOT, 'testdata', 'peers', 'oras-style');
+      const dst = join(tmpDir('ocilayout-copy-interop-'), 'dst');
+
+      const printed = (
+        await cliOk([
+          'copy',
+          '--no-link',
+          '--referrers',
+          '--convention',
+          convention,
+          `${src}:v1`,
+          dst,
+        ])
+      ).trim();
+
+      expect(skopeoDigest(dst, 'v1')).toBe(printed);
+      if (HAS_CHECK_LAYOUT) {
+        const r = spawnSync(CHECK_LAYOUT, ['--no-registry', '--verbose', dst], {
+          encoding: 'utf8',
+        });
+        const out = r.stdout + r.stderr;
+        expect(out).toMatch(/interop: \d+ passed, 0 failed/);
+        expect(r.status).toBe(0);
+        // check-layout's own referrer census (layout-walk.mjs) finds both signatures.
+        expect(out).toContain('ebe2a4b1');
+        expect(out).toContain('8af53600');
+      }
+    },
+  );
 });
