@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Layout } from '../../src/index.js';
+import { Layout, referrerGraph } from '../../src/index.js';
 import { cliOk, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -41,6 +41,8 @@ interface PeerExpectation {
   tags: Record<string, string>;
   /** subject digest -> referrer manifest digests the fixture holds. */
   referrers: Record<string, string[]>;
+  /** BuildKit only: image digest -> attestation manifests naming it (vnd.docker.reference.digest). */
+  attestations?: Record<string, string[]>;
 }
 const EXPECTED = JSON.parse(readFileSync(join(PEERS, 'expected.json'), 'utf8')) as Record<
   string,
@@ -154,6 +156,21 @@ describe.each(FIXTURES)('a layout written by %s', (name) => {
     }
     const layout = Layout.open(dir);
     for (const d of digests) expect(layout.resolve({ digest: d }).digest).toBe(d);
+  });
+
+  it('finds exactly the referrers (and attestations) the writer stored, in its own convention', () => {
+    const graph = referrerGraph(Layout.open(copyFixture(name)));
+    expect(graph.subjects()).toEqual(Object.keys(expected.referrers).sort());
+    for (const [subject, refs] of Object.entries(expected.referrers)) {
+      expect(graph.referrersOf(subject).map((d) => d.digest)).toEqual([...refs].sort());
+    }
+    const attestations = Object.fromEntries(
+      [...new Set(graph.attestations().map((a) => a.subject))].map((s) => [
+        s,
+        graph.attestationsOf(s).map((a) => a.descriptor.digest),
+      ]),
+    );
+    expect(attestations).toEqual(expected.attestations ?? {});
   });
 });
 
