@@ -235,23 +235,28 @@ function emptyResult(
   };
 }
 
+/** Run `fn` over `items`, `limit` at a time; after a failure start nothing new, let running ones end. */
 async function forEachLimited<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
-  let failed: unknown;
+  let stop = false;
   const worker = async (): Promise<void> => {
-    while (failed === undefined && next < items.length) {
+    while (!stop && next < items.length) {
       const item = items[next++]!;
       try {
         await fn(item);
       } catch (err) {
-        failed ??= err;
+        stop = true;
+        throw err;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failed !== undefined) return Promise.reject(failed);
+  const width = Math.max(1, Math.min(limit, items.length));
+  const settled = await Promise.allSettled(Array.from({ length: width }, worker));
+  const failure = settled.find((r) => r.status === 'rejected');
+  // Settled first, so a failed layout copy rolls back only after every write has ended.
+  if (failure !== undefined) throw failure.reason as Error;
 }

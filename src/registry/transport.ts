@@ -234,6 +234,9 @@ export class RegistryTransport {
   /** E_NETWORK for a transport failure; typed errors (integrity, auth, registry) pass through. */
   networkError(err: unknown, req: { what: string }, attempts?: number): OcilayoutError {
     if (isOcilayoutError(err)) return err;
+    // A request body that failed verification (a corrupt source blob) surfaces as fetch's cause.
+    const cause = (err as { cause?: unknown } | undefined)?.cause;
+    if (isOcilayoutError(cause)) return cause;
     const code = networkErrorCode(err);
     const reason = code ?? (err instanceof Error ? err.message : String(err));
     const tries = attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : '';
