@@ -42,9 +42,9 @@ export { fsck, type FsckOptions, type FsckReport } from './maintenance/fsck.js';
 export { gc, type GcOptions, type GcPhase, type GcResult } from './maintenance/gc.js';
 export { listAbandoned, type AbandonedFile } from './maintenance/abandoned.js';
 export {
-  ALL_ENTRIES_ARE_ROOTS as DEFAULT_ROOT_POLICY,
-  NO_EXTRA_FSCK_CHECKS as DEFAULT_FSCK_CHECKS,
-} from './maintenance/policy.js';
+  referrerRootPolicy as DEFAULT_ROOT_POLICY,
+  referrerFsckChecks as DEFAULT_FSCK_CHECKS,
+} from './referrers/maintenance.js';
 export { isFallbackTagName } from './referrers/fallback-tag-name.js';
 // Referrers in every layout convention (src/referrers/).
 export {
