@@ -310,8 +310,11 @@ describe.skipIf(!TOOLS)('a layout ocilayout writes (init, push, tag)', () => {
   it('reads what umoci and skopeo then write into our layout', async () => {
     const mixed = join(work, 'mixed');
     cpSync(dir, mixed, { recursive: true });
+    const ours = readIndex(mixed).manifests;
     toolOk('umoci', ['tag', '--image', `${mixed}:img`, 'by-umoci']);
     skopeo('copy', '-q', `oci:${join(PEERS, 'umoci-image')}:v1`, `oci:${mixed}:by-skopeo`);
+    // Both rewrite index.json with Go structs; the entries we wrote (artifactType included) survive.
+    expect(readIndex(mixed).manifests.slice(0, ours.length)).toEqual(ours);
     expect((await cliOk(['resolve', `${mixed}:by-umoci`])).trim()).toBe(imageDigest);
     expect((await cliOk(['resolve', `${mixed}:by-skopeo`])).trim()).toBe(
       EXPECTED['umoci-image']!.tags['v1'],
