@@ -3,6 +3,8 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Annotation,
+  EMPTY_DIGEST,
+  EMPTY_JSON,
   Layout,
   MediaType,
   buildArtifactManifest,
@@ -61,6 +63,7 @@ export function putArtifact(
   artifactType: string,
   annotations: Record<string, string> = {},
 ): Descriptor {
+  layout.blobs.putBytes(Buffer.from(EMPTY_JSON), { digest: EMPTY_DIGEST, size: 2 });
   const layer = layout.blobs.putBytes(
     Buffer.from(`${artifactType} of ${subject.digest} ${JSON.stringify(annotations)}`),
   );
