@@ -2,9 +2,9 @@
 // told to trust the source), else streams through the destination's verifying ingest. Knows nothing of
 // tags, referrers or index.json; copy.ts plans what to place and commits it.
 import { constants, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
 import { algorithmOf, newHash, parseDigest, type Digest } from './digest.js';
-import { isOcilayoutError, wrapFsError } from './errors.js';
+import { wrapFsError } from './errors.js';
 import type { Layout } from './layout.js';
 import { isManifestMediaType } from './media-types.js';
 import type { Descriptor } from './schema/descriptor.js';
@@ -13,8 +13,8 @@ import { digestMismatch } from './store/verify-stream.js';
 
 /** Blobs up to this size are read whole with sync I/O (perf-baseline.md: no per-file async hops). */
 const SMALL_BLOB = 1024 * 1024;
-/** Read size when hashing a big blob before linking it (≥ 1 MiB chunks; 4 MiB measured fastest). */
-const HASH_CHUNK = 4 * 1024 * 1024;
+/** Read size for big blobs (≥ 1 MiB chunks; 4 MiB measured fastest in perf-baseline.md). */
+const READ_CHUNK = 4 * 1024 * 1024;
 
 export type BlobOutcome = 'copied' | 'linked' | 'skipped';
 
@@ -146,7 +146,7 @@ async function copyBlobAsync(
     state.link = false;
   }
   const put = await dst.blobs.put(
-    src.blobs.open(digest),
+    readAhead(src.blobs.path(digest), digest),
     { digest, size: desc.size },
     { deferDirSync: true },
   );
@@ -177,35 +177,49 @@ function sameFilesystem(src: Layout, dst: Layout): boolean {
   }
 }
 
-/** Hash a file in 4 MiB reads, reading the next chunk while hashing this one. */
+/** Re-hash a source blob file (before hard-linking it). Throws E_DIGEST_MISMATCH. */
 async function verifyFile(path: string, digest: Digest, size: number): Promise<void> {
   const hash = newHash(algorithmOf(digest));
-  let fh;
+  let seen = 0;
+  for await (const chunk of readAhead(path, digest)) {
+    hash.update(chunk);
+    seen += chunk.byteLength;
+  }
+  const found = `${algorithmOf(digest)}:${hash.digest('hex')}`;
+  if (seen !== size || found !== digest) {
+    throw digestMismatch(`blob ${digest} (${seen} bytes)`, digest, found);
+  }
+}
+
+/**
+ * A blob file as chunks of up to 4 MiB, with the next read in flight while the caller hashes or
+ * writes this one (perf-baseline.md: big reads, no stream machinery). Each chunk is a fresh buffer,
+ * because BlobStore.put keeps one chunk in flight to disk while it hashes the next.
+ */
+async function* readAhead(path: string, digest: Digest): AsyncGenerator<Buffer> {
+  let fh: FileHandle;
   try {
     fh = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   } catch (err) {
     throw wrapFsError(err, `open blob ${digest}`, { digest });
   }
+  const readAt = (position: number): Promise<FileReadResult<Buffer>> =>
+    fh.read(Buffer.allocUnsafe(READ_CHUNK), 0, READ_CHUNK, position);
+  let pending = readAt(0);
   try {
-    const buffers = [Buffer.allocUnsafe(HASH_CHUNK), Buffer.allocUnsafe(HASH_CHUNK)] as const;
-    let which = 0;
     let position = 0;
-    let pending = fh.read(buffers[0], 0, HASH_CHUNK, 0);
     for (;;) {
       const { bytesRead, buffer } = await pending;
-      if (bytesRead === 0) break;
+      if (bytesRead === 0) return;
       position += bytesRead;
-      which ^= 1;
-      pending = fh.read(buffers[which as 0 | 1], 0, HASH_CHUNK, position);
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-    const found = `${algorithmOf(digest)}:${hash.digest('hex')}`;
-    if (position !== size || found !== digest) {
-      throw digestMismatch(`blob ${digest} (${position} bytes)`, digest, found);
+      pending = readAt(position);
+      yield buffer.subarray(0, bytesRead);
     }
   } catch (err) {
-    throw isOcilayoutError(err) ? err : wrapFsError(err, `read blob ${digest}`, { digest });
+    throw wrapFsError(err, `read blob ${digest}`, { digest });
   } finally {
+    // The consumer may stop early (a size or digest mismatch): let the read in flight land first.
+    await pending.catch(() => undefined);
     await fh.close();
   }
 }
