@@ -74,6 +74,12 @@ export interface BlobListing {
 
 const CHUNK = 1024 * 1024;
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+/**
+ * Opening a FIFO for reading blocks until a writer appears (the whole process, for openSync), so
+ * blob reads open non-blocking and refuse anything that is not a regular file. O_NONBLOCK changes
+ * nothing for regular files.
+ */
+const READ_FLAGS = constants.O_RDONLY | O_NOFOLLOW | (constants.O_NONBLOCK ?? 0);
 
 export class BlobStore {
   private readonly dirtyDirs = new Set<string>();
@@ -224,12 +230,7 @@ export class BlobStore {
   /** Open a blob for reading; with `verify`, the stream errors at its end unless size and digest match. */
   open(digest: Digest, options: { verify?: boolean; size?: number } = {}): Readable {
     const path = this.path(digest);
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW);
-    } catch (err) {
-      throw this.readError(err, digest);
-    }
+    const fd = this.openForRead(digest);
     const stream = createReadStream(path, { fd, highWaterMark: CHUNK });
     if (options.verify !== true) return stream;
     const verifier = new VerifyingStream({ digest, size: options.size }, `blob ${digest}`);
@@ -242,12 +243,7 @@ export class BlobStore {
    * Verifies the digest unless `verify` is false. Throws E_NOT_FOUND, E_TOO_LARGE, E_DIGEST_MISMATCH.
    */
   readBytes(digest: Digest, maxBytes: number, options: { verify?: boolean } = {}): Buffer {
-    let fd: number;
-    try {
-      fd = openSync(this.path(digest), constants.O_RDONLY | O_NOFOLLOW);
-    } catch (err) {
-      throw this.readError(err, digest);
-    }
+    const fd = this.openForRead(digest);
     try {
       const size = fstatSync(fd).size;
       if (size > maxBytes) {
@@ -430,6 +426,32 @@ export class BlobStore {
     } catch (err) {
       throw wrapFsError(err, `store blob ${digest}`, { digest });
     }
+  }
+
+  /** An fd on a regular blob file. Throws E_NOT_FOUND, E_UNSAFE_ENTRY (symlink, FIFO, device). */
+  private openForRead(digest: Digest): number {
+    let fd: number;
+    try {
+      fd = openSync(this.path(digest), READ_FLAGS);
+    } catch (err) {
+      throw this.readError(err, digest);
+    }
+    let regular: boolean;
+    try {
+      regular = fstatSync(fd).isFile();
+    } catch (err) {
+      closeSync(fd);
+      throw wrapFsError(err, `stat blob ${digest}`, { digest });
+    }
+    if (!regular) {
+      closeSync(fd);
+      throw new UnsafeInputError(
+        'E_UNSAFE_ENTRY',
+        `blob ${digest} is not a regular file (FIFO, device or directory); refusing to read it`,
+        { digest, path: this.path(digest) },
+      );
+    }
+    return fd;
   }
 
   private readError(err: unknown, digest: Digest): OcilayoutError {
