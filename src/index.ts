@@ -31,6 +31,7 @@ export * from './layout.js';
 export * from './copy.js';
 export * from './copy-blobs.js';
 export * from './push-pull.js';
+export * from './platform.js';
 export * from './output-file.js';
 export * from './layout-info.js';
 export * from './delete.js';

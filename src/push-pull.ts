@@ -1,11 +1,19 @@
 // push: files → an OCI 1.1 artifact manifest in a layout (streamed into the blob store, tagged).
 // pull: an artifact's or image's titled layers → files in a directory (verified, atomic, contained).
 // Building the manifest JSON is artifact.ts's job; safe output files are output-file.ts's.
+// One file (~320 lines) because both halves share the title rule: what push titles, pull accepts.
 import { createReadStream, mkdirSync, statSync, type Stats } from 'node:fs';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { buildArtifactManifest, DEFAULT_FILE_MEDIA_TYPE, fileLayer } from './artifact.js';
 import { parseDigest, type Digest } from './digest.js';
-import { NotFoundError, UnsafeInputError, UsageError, errnoCode, wrapFsError } from './errors.js';
+import {
+  ConflictError,
+  NotFoundError,
+  UnsafeInputError,
+  UsageError,
+  errnoCode,
+  wrapFsError,
+} from './errors.js';
 import type { Layout, Target } from './layout.js';
 import { Annotation, EMPTY_JSON, MediaType } from './media-types.js';
 import { assertReplaceable, stageFile, type StagedFile } from './output-file.js';
@@ -13,6 +21,7 @@ import type { Annotations, Descriptor } from './schema/descriptor.js';
 import type { ImageManifest } from './schema/manifest.js';
 import { assertValidTag } from './refs.js';
 import { fsyncDir } from './store/durable.js';
+import { resolveImageManifest } from './platform.js';
 
 /** Read and hash files in chunks this big (perf-baseline.md: the 64 KiB default halves throughput). */
 const CHUNK = 1024 * 1024;
@@ -203,7 +212,8 @@ export interface PullResult {
  * renamed into place. Existing regular files are replaced; symlinks, directories and special files
  * are refused, never followed.
  * Throws E_UNSAFE_ENTRY (unsafe or duplicate title, symlink at a destination), E_INVALID_REFERENCE
- * (an index without a matching --platform), E_NOT_FOUND, E_DIGEST_MISMATCH, E_SIZE_MISMATCH.
+ * (an index without a matching --platform), E_CONFLICT (`dir` is not a directory), E_NOT_FOUND,
+ * E_DIGEST_MISMATCH, E_SIZE_MISMATCH.
  */
 export async function pullFiles(
   layout: Layout,
@@ -246,7 +256,15 @@ export async function pullFiles(
   try {
     mkdirSync(outDir, { recursive: true });
   } catch (err) {
-    throw wrapFsError(err, `create ${dir}`, { path: dir });
+    if (errnoCode(err) !== 'EEXIST') throw wrapFsError(err, `create ${dir}`, { path: dir });
+  }
+  if (!statSync(outDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ConflictError(
+      'E_CONFLICT',
+      `output ${dir} exists and is not a directory`,
+      { path: dir },
+      { hint: 'pull -o takes a directory; choose a new or existing directory' },
+    );
   }
   for (const p of plan) assertReplaceable(join(outDir, p.title));
 
@@ -272,62 +290,6 @@ export async function pullFiles(
     })),
     skipped,
   };
-}
-
-/**
- * Resolve `target` to an image manifest: itself, or for an index the child matching `platform`.
- * Throws E_INVALID_REFERENCE for an index without (or with an unmatched) platform.
- */
-export function resolveImageManifest(
-  layout: Layout,
-  target: Target,
-  platform?: string,
-): { descriptor: Descriptor; manifest: ImageManifest } {
-  const descriptor = layout.resolve(target);
-  const parsed = layout.readManifest(descriptor);
-  if (parsed.kind === 'manifest') return { descriptor, manifest: parsed.doc };
-  const children = parsed.doc.manifests;
-  const listing = children
-    .map((c) => `${platformString(c) ?? '(no platform)'} ${c.digest}`)
-    .join(', ');
-  if (platform === undefined) {
-    throw new UsageError(
-      'E_INVALID_REFERENCE',
-      `${descriptor.digest} is an image index (${children.length} manifests), not a single manifest`,
-      { digest: descriptor.digest, manifests: children.map((c) => c.digest) },
-      { hint: `choose one with --platform os/arch or LAYOUT@<digest>: ${listing}` },
-    );
-  }
-  const matches = children.filter((c) => platformMatches(c, platform));
-  if (matches.length !== 1) {
-    throw new UsageError(
-      'E_INVALID_REFERENCE',
-      `${matches.length === 0 ? 'no' : `${matches.length}`} manifests in index ${descriptor.digest} match platform ${platform}`,
-      { digest: descriptor.digest, platform },
-      { hint: `available: ${listing}` },
-    );
-  }
-  const child = matches[0]!;
-  const childParsed = layout.readManifest(child);
-  if (childParsed.kind !== 'manifest') {
-    throw new UsageError('E_INVALID_REFERENCE', `${child.digest} is a nested index`, {
-      digest: child.digest,
-    });
-  }
-  return { descriptor: child, manifest: childParsed.doc };
-}
-
-function platformString(d: Descriptor): string | undefined {
-  const p = d.platform;
-  if (p === undefined) return undefined;
-  return [p.os, p.architecture, ...(p.variant === undefined ? [] : [p.variant])].join('/');
-}
-
-/** `os/arch` matches any variant; `os/arch/variant` only that variant. */
-function platformMatches(d: Descriptor, wanted: string): boolean {
-  const have = platformString(d);
-  if (have === undefined) return false;
-  return have === wanted || (wanted.split('/').length === 2 && have.startsWith(`${wanted}/`));
 }
 
 /**

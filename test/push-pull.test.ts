@@ -258,6 +258,17 @@ describe('pullFiles', () => {
     });
   });
 
+  it('refuses an output path that is not a directory', async () => {
+    const layout = tmpLayout();
+    await craftArtifact(layout, [{ title: 'f', data: 'x' }]);
+    const file = join(tmpDir(), 'plain');
+    writeFileSync(file, 'keep');
+    await expect(pullFiles(layout, { tag: 'crafted' }, file)).rejects.toMatchObject({
+      code: 'E_CONFLICT',
+    });
+    expect(readFileSync(file, 'utf8')).toBe('keep');
+  });
+
   it('reports a missing layer blob before writing anything', async () => {
     const layout = tmpLayout();
     const [layer] = await craftArtifact(layout, [{ title: 'f', data: 'gone' }]);
