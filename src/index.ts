@@ -117,3 +117,30 @@ export { CONFLICT_POLICIES, type ConflictPolicy, type MergeReport } from './arch
 export type { IncomingMerge } from './archive/import-referrers.js';
 export { judgeEntry, normalizeEntryName, type EntryVerdict } from './archive/safe-entry.js';
 export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './archive/compression.js';
+// Registry bridge (src/registry/): distribution-spec client and copy across the boundary.
+export {
+  REGISTRY_PREFIX,
+  formatRegistryRef,
+  isRegistryRef,
+  parseRegistryRef,
+  type RegistryRef,
+} from './registry/reference.js';
+export { RegistryClient, type FetchedManifest } from './registry/client.js';
+export { type TransportOptions, type RetryInfo } from './registry/transport.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './registry/retry.js';
+export {
+  dockerConfigPath,
+  loadDockerConfig,
+  type Credentials,
+  type LoadedDockerConfig,
+} from './registry/docker-config.js';
+export {
+  REFERRERS_MODES,
+  copyWithRegistry,
+  type CopyEvent,
+  type ReferrersMode,
+  type RegistryCopyOptions,
+  type RegistryCopyResult,
+} from './registry/copy-registry.js';
+export { copyRefs, type CopyRefsOptions } from './registry/copy-refs.js';
+export { parsePlatform, formatPlatform } from './registry/platform-filter.js';

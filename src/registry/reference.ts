@@ -47,11 +47,15 @@ function invalid(input: string, why: string, hint?: string): UsageError {
 /**
  * Parse `docker://[HOST[:PORT]/]REPO[:TAG|@DIGEST]`. As in docker and skopeo, the first path part is
  * a registry only if it contains `.` or `:` or is `localhost`; otherwise the registry is Docker Hub
- * and a one-part repository gets `library/`. No tag and no digest means `latest`. A tag together
+ * and a one-part repository gets `library/`. No tag and no digest means `defaultTag` (`latest`, as
+ * in skopeo; `false` leaves it unset, for destinations that inherit the source tag). A tag together
  * with a digest is refused (skopeo refuses it too: which one wins would be a guess).
  * Throws E_INVALID_REFERENCE, E_INVALID_TAG, E_INVALID_DIGEST.
  */
-export function parseRegistryRef(input: string): RegistryRef {
+export function parseRegistryRef(
+  input: string,
+  options: { defaultTag?: string | false } = {},
+): RegistryRef {
   if (!isRegistryRef(input)) throw invalid(input, `it does not start with ${REGISTRY_PREFIX}`);
   let rest = input.slice(REGISTRY_PREFIX.length);
   let digest: Digest | undefined;
@@ -91,8 +95,10 @@ export function parseRegistryRef(input: string): RegistryRef {
     throw invalid(input, `the name is longer than ${MAX_NAME_LENGTH} characters`);
   }
   const ref: RegistryRef = { registry, repository };
+  const defaultTag = options.defaultTag ?? 'latest';
   if (digest !== undefined) ref.digest = digest;
-  else ref.tag = tag ?? 'latest';
+  else if (tag !== undefined) ref.tag = tag;
+  else if (defaultTag !== false) ref.tag = defaultTag;
   return ref;
 }
 
