@@ -18,7 +18,7 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -140,11 +140,15 @@ export class BlobStore {
     const part = newPartPath(this.root);
     const hash = newHash(alg);
     let size = 0;
-    const fh = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    let closed = false;
+    let fh: FileHandle | undefined;
+    // Hash chunk n+1 while chunk n is being written: one write in flight at a time.
+    let pending: Promise<void> = Promise.resolve();
+    const what = `write blob ${expected.digest ?? ''}`.trimEnd();
     try {
-      // Hash chunk n+1 while chunk n is being written: one write in flight at a time.
-      let pending: Promise<unknown> = Promise.resolve();
+      fh = await fsStep(
+        open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644),
+        what,
+      );
       for await (const chunk of source) {
         size += chunk.byteLength;
         if (expected.size !== undefined && size > expected.size) {
@@ -152,16 +156,19 @@ export class BlobStore {
         }
         hash.update(chunk);
         await pending;
-        pending = fh.write(chunk);
+        pending = fsStep(writeFully(fh, chunk), what);
       }
       await pending;
-      await fh.sync();
-      await fh.close();
-      closed = true;
+      await fsStep(fh.sync(), what);
+      const handle = fh;
+      fh = undefined;
+      await fsStep(handle.close(), what);
       const digest = this.verify(alg, hash.digest('hex'), size, expected);
       return this.commitPart(part, digest, size, options);
     } finally {
-      if (!closed) await fh.close().catch(() => undefined);
+      // A write still in flight when the source failed must settle before the file goes.
+      await pending.catch(() => undefined);
+      if (fh !== undefined) await fh.close().catch(() => undefined);
       removeQuietly(part);
     }
   }
@@ -469,6 +476,24 @@ export class BlobStore {
       );
     }
     return wrapFsError(err, `open blob ${digest}`, { digest });
+  }
+}
+
+/** Our own fs steps fail as OcilayoutErrors (E_IO, E_NOT_FOUND); the source's errors pass as they are. */
+async function fsStep<T>(step: Promise<T>, what: string): Promise<T> {
+  try {
+    return await step;
+  } catch (err) {
+    throw wrapFsError(err, what);
+  }
+}
+
+/** FileHandle.write may write less than asked (it does not loop like fs.writeFile): finish it. */
+async function writeFully(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < chunk.byteLength) {
+    const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
+    off += bytesWritten;
   }
 }
 
