@@ -50,14 +50,14 @@ export function resolveImageManifest(
 }
 
 /** `os/arch[/variant]` of an index entry; undefined when it names no platform. */
-export function platformString(d: Descriptor): string | undefined {
+function platformString(d: Descriptor): string | undefined {
   const p = d.platform;
   if (p === undefined) return undefined;
   return [p.os, p.architecture, ...(p.variant === undefined ? [] : [p.variant])].join('/');
 }
 
 /** `os/arch` matches any variant; `os/arch/variant` only that variant. */
-export function platformMatches(d: Descriptor, wanted: string): boolean {
+function platformMatches(d: Descriptor, wanted: string): boolean {
   const have = platformString(d);
   if (have === undefined) return false;
   return have === wanted || (wanted.split('/').length === 2 && have.startsWith(`${wanted}/`));
