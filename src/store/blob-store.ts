@@ -175,8 +175,6 @@ export class BlobStore {
 
   /** Store a small blob (manifests, configs) with synchronous I/O: no event-loop hops per file. */
   putBytes(bytes: Uint8Array, expected: PutExpectation = {}, options: PutOptions = {}): PutResult {
-    const known = this.checkKnown(expected);
-    if (known !== undefined) return known;
     const alg =
       expected.digest !== undefined
         ? algorithmOf(parseDigest(expected.digest))
@@ -184,12 +182,16 @@ export class BlobStore {
     if (expected.size !== undefined && bytes.byteLength !== expected.size) {
       throw sizeMismatch(this.describe(expected), expected.size, bytes.byteLength, false);
     }
+    // The bytes are in hand and small: verify them before the idempotent short-cut, so a wrong
+    // expectation never passes for an existing blob, and a truncated copy (size known) is rewritten.
     const digest = this.verify(
       alg,
       newHash(alg).update(bytes).digest('hex'),
       bytes.byteLength,
       expected,
     );
+    const known = this.checkKnown({ digest, size: bytes.byteLength });
+    if (known !== undefined) return known;
     const part = newPartPath(this.root);
     try {
       const fd = openSync(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
