@@ -56,6 +56,9 @@ export function routeFile(path: string): Route {
 
 /** The archive as a layout: its root folder, JSON files, blobs and docker files, all verified. */
 export class ArchiveContents {
+  /** Archive paths of docker files that manifest.json named (see unused()). */
+  private readonly used = new Set<string>();
+
   private constructor(
     private readonly staging: Staging,
     /** '' or 'folder/'. */
@@ -114,7 +117,10 @@ export class ArchiveContents {
     let path = this.prefix + normalizeEntryName(name);
     for (let hops = 0; hops < 8; hops++) {
       const file = this.staging.files.get(path);
-      if (file !== undefined) return file;
+      if (file !== undefined) {
+        this.used.add(path);
+        return file;
+      }
       const next = this.staging.aliases.get(path);
       if (next === undefined) break;
       path = next;
@@ -129,6 +135,20 @@ export class ArchiveContents {
       `manifest.json names ${JSON.stringify(name)}, which the archive lacks`,
       { entry: name },
     );
+  }
+
+  /**
+   * Files inside the root that the layout did not use: for OCI, anything that is not a blob under
+   * blobs/; for docker, files manifest.json did not name. Ignored, reported as warnings.
+   */
+  unused(format: 'oci' | 'docker'): string[] {
+    const out: string[] = [];
+    for (const path of this.staging.files.keys()) {
+      if (!path.startsWith(this.prefix)) continue;
+      const isBlob = path.startsWith(`${this.prefix}blobs/`) && routeFile(path).kind === 'blob';
+      if (format === 'oci' ? !isBlob : !this.used.has(path) && !isBlob) out.push(path);
+    }
+    return out.sort();
   }
 
   /** Paths outside the root (ignored, reported as warnings). */

@@ -109,6 +109,7 @@ export async function importArchive(
       warn(`ignored ${p}: outside the layout folder ${contents.prefix}`);
     const isOci = contents.json(INDEX_NAME) !== undefined;
     const entries = isOci ? readOciIndex(contents) : convertDockerArchive(contents, stage);
+    for (const p of contents.unused(isOci ? 'oci' : 'docker')) warn(`ignored archive entry ${p}`);
     const closure = verifyClosure(stage, contents, isOci, entries, input.name);
     for (const d of closure.external)
       warn(`layer ${d.digest} is external (urls); not carried by the archive`);

@@ -1,0 +1,243 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  Annotation,
+  Layout,
+  MediaType,
+  digestOf,
+  fsck,
+  importArchive,
+  type Descriptor,
+} from '../../src/index.js';
+import { gz, layoutTar, makeTar, type TarSpec } from '../helpers/make-tar.js';
+import { layoutSnapshot } from '../helpers/snapshot.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { copyOfPeer, importBytes, peer, readJson } from './fixtures.js';
+
+const hex = (d: string): string => d.slice('sha256:'.length);
+
+function indexOf(dir: string): { manifests: Descriptor[] } {
+  return readJson(join(dir, 'index.json')) as { manifests: Descriptor[] };
+}
+
+async function expectFsckClean(dir: string): Promise<void> {
+  const report = await fsck(dir);
+  expect(report.findings.filter((f) => f.severity === 'error')).toEqual([]);
+}
+
+describe('importArchive: OCI layouts in every tar shape', () => {
+  const source = peer('umoci-multitag');
+  it.each([
+    ['plain names, sorted, with directories', {}],
+    ['./ prefixes', { prefix: './' }],
+    ['one top folder', { prefix: 'image/' }],
+    ['./ and a top folder', { prefix: './image/' }],
+    ['no directory entries', { dirs: false }],
+    ['index.json first', { order: 'index-first' as const }],
+    ['index.json last, blobs reversed', { order: 'reverse' as const }],
+  ])('%s', async (_what, shape) => {
+    const dir = join(tmpDir(), 'out');
+    const r = await importBytes(layoutTar(source, shape), dir);
+    expect(r.format).toBe('oci');
+    expect(r.created).toBe(true);
+    expect(indexOf(dir).manifests).toEqual(indexOf(source).manifests);
+    expect(Layout.open(dir).blobs.list()).toEqual(Layout.open(source).blobs.list());
+    await expectFsckClean(dir);
+  });
+
+  it('reads gzip archives (by magic bytes) from a file path', async () => {
+    const dir = tmpDir();
+    const file = join(dir, 'image.tar.gz.renamed');
+    writeFileSync(file, gz(layoutTar(source)));
+    const r = await importArchive(file, join(dir, 'out'));
+    expect(r.compression).toBe('gzip');
+    expect(indexOf(join(dir, 'out')).manifests).toEqual(indexOf(source).manifests);
+  });
+
+  it('warns about and skips entries that are not part of a layout', async () => {
+    const dir = join(tmpDir(), 'out');
+    const extra: TarSpec[] = [
+      { name: 'NOTES.txt', body: 'hello' },
+      { name: 'deep/a/b/c/d.txt', body: 'x' },
+      { name: 'blobs/sha256/not-a-digest', body: 'x' },
+    ];
+    const r = await importBytes(layoutTar(source, { extra }), dir);
+    expect(r.warnings.join('\n')).toContain('NOTES.txt');
+    expect(r.warnings.join('\n')).toContain('deep/a/b/c/d.txt');
+    expect(r.warnings.join('\n')).toContain('blobs/sha256/not-a-digest');
+    expect(Layout.open(dir).blobs.list().strays).toEqual([]);
+  });
+
+  it('carries only what index.json reaches (unreferenced blobs in the archive stay out)', async () => {
+    const dir = join(tmpDir(), 'out');
+    const stray = Buffer.from('unreferenced');
+    const r = await importBytes(
+      layoutTar(source, { extra: [{ name: `blobs/sha256/${hex(digestOf(stray))}`, body: stray }] }),
+      dir,
+    );
+    expect(r.blobs.total).toBe(Layout.open(source).blobs.list().blobs.length);
+    expect(Layout.open(dir).blobs.has(digestOf(stray))).toBe(false);
+  });
+});
+
+describe('importArchive: merging into an existing layout', () => {
+  it('adds new tags, deduplicates blobs, and is idempotent', async () => {
+    const target = copyOfPeer('umoci-image');
+    const archive = layoutTar(peer('umoci-multitag'));
+    const r = await importBytes(archive, target, { onConflict: 'skip' });
+    const tags = indexOf(target).manifests.map((e) => e.annotations?.[Annotation.RefName]);
+    expect(tags).toEqual(['v1', 'latest', 'v2', 'stable', 'arm']);
+    // v1's blobs were already there: only v2's and arm's are new.
+    expect(r.blobs.added).toBeLessThan(r.blobs.total);
+    expect(r.merge.skipped.map((c) => c.tag)).toEqual(['latest']);
+    const after = layoutSnapshot(target);
+    const again = await importBytes(archive, target, { onConflict: 'skip' });
+    expect(again.blobs.added).toBe(0);
+    expect(again.merge.added).toEqual([]);
+    expect(layoutSnapshot(target)).toEqual(after);
+    await expectFsckClean(target);
+  });
+
+  it('overwrites a conflicting tag in place with --on-conflict overwrite', async () => {
+    const target = copyOfPeer('umoci-image');
+    const r = await importBytes(layoutTar(peer('umoci-multitag')), target, {
+      onConflict: 'overwrite',
+    });
+    expect(r.merge.replaced).toEqual([
+      {
+        tag: 'latest',
+        existing: ['sha256:759431f268db4566be0168dfa99963818ccf3858ff70891464a79cd926e497f1'],
+        incoming: 'sha256:9880e5b46a287d73ae769262867dea33b58be48d5b7f227242e372711c2a8ae5',
+      },
+    ]);
+    const entries = indexOf(target).manifests;
+    expect(entries[1]?.annotations?.[Annotation.RefName]).toBe('latest');
+    expect(entries[1]?.digest).toBe(r.merge.replaced[0]?.incoming);
+  });
+});
+
+/** A `docker save` archive in the legacy shape skopeo writes: <diffid>.tar, <id>.json, aliases. */
+function dockerSave(
+  options: {
+    images?: { arch: string; repoTags: string[] }[];
+    gzipLayer?: boolean;
+    badDiffId?: boolean;
+  } = {},
+) {
+  const layer = makeTar([{ name: 'etc/hello', body: 'hello\n' }]);
+  const layerFile = options.gzipLayer === true ? gz(layer) : layer;
+  const diffId = options.badDiffId === true ? digestOf('wrong') : digestOf(layer);
+  const layerName = `${hex(digestOf(layerFile))}.tar`;
+  const images = options.images ?? [
+    { arch: 'arm64', repoTags: ['example.com/team/app:v1', 'example.com/team/app:latest'] },
+  ];
+  const entries: TarSpec[] = [
+    { name: layerName, body: layerFile },
+    { name: 'legacy1/', type: 'dir' },
+    { name: 'legacy1/layer.tar', type: 'symlink', linkname: `../${layerName}` },
+    { name: 'legacy1/VERSION', body: '1.0' },
+    { name: 'legacy1/json', body: '{}' },
+  ];
+  const manifest = [];
+  const configs: Buffer[] = [];
+  for (const image of images) {
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: image.arch,
+        os: 'linux',
+        config: { Cmd: ['/bin/sh'] },
+        rootfs: { type: 'layers', diff_ids: [diffId] },
+      }),
+    );
+    configs.push(config);
+    const configName = `${hex(digestOf(config))}.json`;
+    entries.push({ name: configName, body: config });
+    manifest.push({ Config: configName, RepoTags: image.repoTags, Layers: ['legacy1/layer.tar'] });
+  }
+  entries.push({ name: 'manifest.json', body: JSON.stringify(manifest) });
+  entries.push({ name: 'repositories', body: '{}' });
+  return { bytes: makeTar(entries), config: configs[0]!, layer, layerFile, diffId };
+}
+
+describe('importArchive: docker save archives', () => {
+  it('keeps config and layer bytes, writes an OCI manifest, and keeps RepoTags', async () => {
+    const dir = join(tmpDir(), 'out');
+    const d = dockerSave();
+    const r = await importBytes(d.bytes, dir);
+    expect(r.format).toBe('docker');
+    const entries = indexOf(dir).manifests;
+    expect(entries.map((e) => e.annotations)).toEqual([
+      { [Annotation.ContainerdImageName]: 'example.com/team/app:v1', [Annotation.RefName]: 'v1' },
+      {
+        [Annotation.ContainerdImageName]: 'example.com/team/app:latest',
+        [Annotation.RefName]: 'latest',
+      },
+    ]);
+    expect(entries[0]?.platform).toEqual({ architecture: 'arm64', os: 'linux' });
+    const layout = Layout.open(dir);
+    const m = layout.getManifest({ tag: 'v1' }).parsed;
+    expect(m.kind).toBe('manifest');
+    if (m.kind !== 'manifest') return;
+    expect(m.doc.config).toEqual({
+      mediaType: MediaType.ImageConfig,
+      digest: digestOf(d.config),
+      size: d.config.length,
+    });
+    expect(m.doc.layers).toEqual([
+      { mediaType: MediaType.Layer, digest: d.diffId, size: d.layer.length },
+    ]);
+    await expectFsckClean(dir);
+  });
+
+  it('labels gzip layers as tar+gzip and keeps their digest', async () => {
+    const dir = join(tmpDir(), 'out');
+    const d = dockerSave({ gzipLayer: true });
+    await importBytes(d.bytes, dir);
+    const m = Layout.open(dir).getManifest({ tag: 'v1' }).parsed;
+    expect(m.kind === 'manifest' && m.doc.layers[0]).toEqual({
+      mediaType: MediaType.LayerGzip,
+      digest: digestOf(d.layerFile),
+      size: d.layerFile.length,
+    });
+  });
+
+  it('uses the full RepoTag as the tag when two images share a bare tag', async () => {
+    const dir = join(tmpDir(), 'out');
+    const d = dockerSave({
+      images: [
+        { arch: 'amd64', repoTags: ['a/x:v1', 'a/x:only-a'] },
+        { arch: 'arm64', repoTags: ['b/y:v1'] },
+      ],
+    });
+    await importBytes(d.bytes, dir);
+    const names = indexOf(dir).manifests.map((e) => e.annotations?.[Annotation.RefName]);
+    expect(names).toEqual(['a/x:v1', 'only-a', 'b/y:v1']);
+  });
+
+  it('refuses a plain layer that is not the diffID its config names', async () => {
+    const dir = join(tmpDir(), 'out');
+    await expect(importBytes(dockerSave({ badDiffId: true }).bytes, dir)).rejects.toMatchObject({
+      code: 'E_DIGEST_MISMATCH',
+    });
+  });
+
+  it('refuses a manifest.json naming a file the archive lacks', async () => {
+    const dir = join(tmpDir(), 'out');
+    const bytes = makeTar([
+      {
+        name: 'manifest.json',
+        body: JSON.stringify([{ Config: 'x.json', RepoTags: [], Layers: [] }]),
+      },
+    ]);
+    await expect(importBytes(bytes, dir)).rejects.toMatchObject({ code: 'E_CORRUPT_ARCHIVE' });
+  });
+
+  it('prefers index.json when the archive is both (docker 25+ save, our docker export)', async () => {
+    const dir = join(tmpDir(), 'out');
+    const extra: TarSpec[] = [{ name: 'manifest.json', body: '[]' }];
+    const r = await importBytes(layoutTar(peer('umoci-image'), { extra }), dir);
+    expect(r.format).toBe('oci');
+    expect(indexOf(dir).manifests).toEqual(indexOf(peer('umoci-image')).manifests);
+  });
+});
