@@ -137,7 +137,9 @@ export function listIngest(root: string, now = Date.now()): IngestEntry[] {
       ? 'part'
       : name.endsWith(LEASE_SUFFIX)
         ? 'lease'
-        : 'other';
+        : name.endsWith(TRASH_SUFFIX)
+          ? 'trash'
+          : 'other';
     const liveness = ownerLiveness(name);
     const live =
       liveness === 'alive' || (liveness === 'unknown' && ageMs < FOREIGN_INGEST_MAX_AGE_MS);
