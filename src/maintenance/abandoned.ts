@@ -5,7 +5,8 @@ import { lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { join, relative } from 'node:path';
 import { errnoCode, wrapFsError } from '../errors.js';
 import { DURABLE_TMP_PREFIX } from '../store/durable.js';
-import { FOREIGN_INGEST_MAX_AGE_MS, listIngest } from '../store/ingest.js';
+import type { Digest } from '../digest.js';
+import { FOREIGN_INGEST_MAX_AGE_MS, listIngest, trashedDigest } from '../store/ingest.js';
 import { ownerLiveness } from '../store/liveness.js';
 
 export interface AbandonedFile {
@@ -51,6 +52,20 @@ export function listAbandoned(root: string, now = Date.now()): AbandonedFile[] {
     }
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * Blobs a gc that died left parked in ingest/ (absolute paths, one per digest). gc reads through
+ * them while marking and puts back the ones that turn out to be needed.
+ */
+export function parkedByDeadGc(root: string): Map<Digest, string> {
+  const out = new Map<Digest, string>();
+  for (const e of listIngest(root)) {
+    if (e.kind !== 'trash' || e.live) continue;
+    const digest = trashedDigest(e.name);
+    if (digest !== undefined && !out.has(digest)) out.set(digest, e.path);
+  }
+  return out;
 }
 
 /** Delete one abandoned file or directory (a symlink is removed, never followed). */

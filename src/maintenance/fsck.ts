@@ -3,16 +3,14 @@
 // Severity decisions are in spec-notes/gc-fsck.md.
 import { lstatSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Digest } from '../digest.js';
 import { NotFoundError, isOcilayoutError } from '../errors.js';
 import { Layout } from '../layout.js';
 import { MediaType } from '../media-types.js';
 import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from '../schema/layout-files.js';
 import { parseJson } from '../schema/manifest.js';
 import { IndexStore, readCappedText } from '../store/index-store.js';
-import { listIngest, trashedDigest } from '../store/ingest.js';
 import { INDEX_FILE, INDEX_LOCK, OCI_LAYOUT_FILE } from '../store/paths.js';
-import { listAbandoned } from './abandoned.js';
+import { listAbandoned, parkedByDeadGc } from './abandoned.js';
 import { scanBlobFiles } from './blob-files.js';
 import type { Finding, FsckCheck } from './policy.js';
 import { checkReachable } from './reachability.js';
@@ -66,7 +64,7 @@ export async function fsck(
       const reach = checkReachable(layout, index, {
         allowMissing: options.allowMissing === true,
         unusable: scan.unusable,
-        parked: parkedBlobs(root),
+        parked: parkedByDeadGc(root),
       });
       descriptors = reach.descriptors;
       findings.push(...reach.findings, ...runChecks(options.checks ?? [], layout, index));
@@ -178,20 +176,14 @@ function runChecks(checks: readonly FsckCheck[], layout: Layout, index: IndexFil
   return out;
 }
 
-function parkedBlobs(root: string): Map<Digest, string> {
-  const out = new Map<Digest, string>();
-  for (const e of listIngest(root)) {
-    const digest = e.kind === 'trash' ? trashedDigest(e.name) : undefined;
-    if (digest !== undefined) out.set(digest, join('ingest', e.name));
-  }
-  return out;
-}
-
 function abandonedFindings(root: string): Finding[] {
   return listAbandoned(root).map((f) => ({
     code: 'INGEST_ABANDONED',
     severity: 'warning',
-    message: `${f.path}: abandoned ${f.kind} file (${f.size} bytes) of a writer that is gone; gc removes it`,
+    message:
+      f.kind === 'trash'
+        ? `${f.path}: a blob parked by a gc that died (${f.size} bytes); gc puts it back if needed, else removes it`
+        : `${f.path}: abandoned ${f.kind} file (${f.size} bytes) of a writer that is gone; gc removes it`,
     path: f.path,
   }));
 }

@@ -8,9 +8,9 @@ import type { WalkProblem } from '../graph.js';
 import type { Layout } from '../layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
-import { listIngest, liveLeasedDigests, trashedDigest } from '../store/ingest.js';
-import { listAbandoned, removeAbandoned } from './abandoned.js';
-import { findOrphans, leasedRoots, markLive, type LeasedRoots } from './mark.js';
+import { liveLeasedDigests } from '../store/ingest.js';
+import { listAbandoned, parkedByDeadGc, removeAbandoned } from './abandoned.js';
+import { findOrphans, leasedRoots, markLive, type ParkedCopies } from './mark.js';
 import { ALL_ENTRIES_ARE_ROOTS, type RootPolicy } from './policy.js';
 import { planGarbage, sweepGarbage } from './sweep.js';
 
@@ -56,9 +56,11 @@ export async function gc(layout: Layout, options: GcOptions = {}): Promise<GcRes
   // the leases cover writers that have not committed yet.
   return layout.updateIndex(async (index, held) => {
     const leased = leasedRoots(layout, liveLeasedDigests(layout.root));
-    const { live, problems } = markLive(layout, index, leased);
+    const parked = parkedByDeadGc(layout.root);
+    const { live, problems } = markLive(layout, index, leased, parked);
     assertMarkSafe(problems);
-    const recovered = recoverParked(layout, live);
+    const recovered = needed(layout, parked, live);
+    for (const p of recovered) layout.blobs.restoreFromTrash(p.trashPath, p.digest);
     const garbage = planGarbage(layout, live);
     await options.onPhase?.('marked');
     const swept = await sweepGarbage(layout, garbage, live, held, () =>
@@ -83,19 +85,20 @@ export async function gc(layout: Layout, options: GcOptions = {}): Promise<GcRes
 function plan(layout: Layout, policy: RootPolicy, keepOrphans: boolean): GcResult {
   let index = layout.readIndex();
   const leased = leasedRoots(layout, liveLeasedDigests(layout.root));
+  const parked = parkedByDeadGc(layout.root);
   let removedEntries: Descriptor[] = [];
   if (!keepOrphans) {
-    const orphans = findOrphans(layout, index, policy, leased);
+    const orphans = findOrphans(layout, index, policy, leased, parked);
     assertMarkSafe(orphans.problems);
     removedEntries = index.manifests.filter((_, i) => orphans.positions.has(i));
     index = { ...index, manifests: index.manifests.filter((_, i) => !orphans.positions.has(i)) };
   }
-  const { live, problems } = markLive(layout, index, leased);
+  const { live, problems } = markLive(layout, index, leased, parked);
   assertMarkSafe(problems);
-  const recoverable = parkedToRecover(layout, live);
-  const keptParked = new Set(recoverable.map((p) => p.path));
+  const recoverable = needed(layout, parked, live);
+  const putBack = new Set(recoverable.map((p) => relative(layout.root, p.trashPath)));
   const garbage = planGarbage(layout, live);
-  const abandoned = listAbandoned(layout.root).filter((f) => !keptParked.has(f.path));
+  const abandoned = listAbandoned(layout.root).filter((f) => !putBack.has(f.path));
   return {
     dryRun: true,
     removedBlobs: garbage.map((b) => b.digest),
@@ -109,8 +112,8 @@ function plan(layout: Layout, policy: RootPolicy, keepOrphans: boolean): GcResul
 /** Phase 1: drop orphaned entries in one index.json commit (a no-op commit writes nothing). */
 async function pruneOrphans(layout: Layout, policy: RootPolicy): Promise<Descriptor[]> {
   return layout.updateIndex((index: IndexFile) => {
-    const leased: LeasedRoots = leasedRoots(layout, liveLeasedDigests(layout.root));
-    const orphans = findOrphans(layout, index, policy, leased);
+    const leased = leasedRoots(layout, liveLeasedDigests(layout.root));
+    const orphans = findOrphans(layout, index, policy, leased, parkedByDeadGc(layout.root));
     assertMarkSafe(orphans.problems);
     if (orphans.positions.size === 0) return { index: undefined, result: [] };
     const removed = index.manifests.filter((_, i) => orphans.positions.has(i));
@@ -119,39 +122,26 @@ async function pruneOrphans(layout: Layout, policy: RootPolicy): Promise<Descrip
   });
 }
 
-interface ParkedBlob {
-  digest: Digest;
-  /** Relative to the layout root (as reported), and absolute. */
-  path: string;
-  trashPath: string;
-}
-
 /**
- * Blobs a crashed gc left parked in ingest/ that are needed now (a writer committed them while
- * that gc was between park and restore) and are not in blobs/.
+ * Parked copies (left by a gc that died between park and unlink) of blobs that are live now, e.g.
+ * a writer committed them meanwhile, and that blobs/ lacks: gc puts these back.
  */
-function parkedToRecover(layout: Layout, live: ReadonlySet<Digest>): ParkedBlob[] {
-  const out: ParkedBlob[] = [];
-  const seen = new Set<Digest>();
-  for (const e of listIngest(layout.root)) {
-    if (e.kind !== 'trash' || e.live) continue;
-    const digest = trashedDigest(e.name);
-    if (digest === undefined || !live.has(digest) || seen.has(digest)) continue;
+function needed(
+  layout: Layout,
+  parked: ParkedCopies,
+  live: ReadonlySet<Digest>,
+): { digest: Digest; trashPath: string }[] {
+  const out: { digest: Digest; trashPath: string }[] = [];
+  for (const [digest, trashPath] of parked) {
+    if (!live.has(digest)) continue;
     try {
       if (layout.blobs.has(digest)) continue;
     } catch {
       continue; // something odd sits there: leave it to fsck and a human
     }
-    seen.add(digest);
-    out.push({ digest, path: relative(layout.root, e.path), trashPath: e.path });
+    out.push({ digest, trashPath });
   }
   return out;
-}
-
-function recoverParked(layout: Layout, live: ReadonlySet<Digest>): ParkedBlob[] {
-  const found = parkedToRecover(layout, live);
-  for (const p of found) layout.blobs.restoreFromTrash(p.trashPath, p.digest);
-  return found;
 }
 
 /** A reachable document that exists but cannot be read hides what it references: stop. */

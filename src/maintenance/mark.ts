@@ -1,12 +1,15 @@
 // gc's mark phase, read-only: which index.json entries are orphans under a RootPolicy, and which
 // digests must stay (the closure of the listed entries and of what live writers have leased).
-import { tryParseDigest, type Digest } from '../digest.js';
+import { readFileSync, statSync } from 'node:fs';
+import { algorithmOf, digestOf, parseDigest, tryParseDigest, type Digest } from '../digest.js';
+import { isOcilayoutError, wrapFsError } from '../errors.js';
 import { walk, type ManifestSource, type WalkProblem } from '../graph.js';
 import type { Layout } from '../layout.js';
 import { MAX_MANIFEST_BYTES } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
-import type { ParsedManifest } from '../schema/manifest.js';
+import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
+import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
 import type { RootPolicy } from './policy.js';
 
 /** Digests live writers leased: manifests that exist (walked for their closure) and the rest. */
@@ -27,19 +30,58 @@ export interface LiveSet {
   problems: WalkProblem[];
 }
 
-/** Reads each document once however often closures overlap (the fixpoint re-walks subgraphs). */
+/** Blobs parked in ingest/ by a gc that died, by digest (see parkedByDeadGc). */
+export type ParkedCopies = ReadonlyMap<Digest, string>;
+
+/**
+ * Reads each document once however often closures overlap (the fixpoint re-walks subgraphs), and
+ * reads through a dead gc's parked copy of a document missing from blobs/, so that what the copy
+ * references is marked too (gc then puts the copy back).
+ */
 class CachedSource implements ManifestSource {
   private readonly cache = new Map<string, ParsedManifest>();
-  constructor(private readonly layout: Layout) {}
+  constructor(
+    private readonly layout: Layout,
+    private readonly parked: ParkedCopies,
+  ) {}
   readManifest(desc: Descriptor): ParsedManifest {
     const key = `${desc.digest} ${desc.size} ${desc.mediaType}`;
     let parsed = this.cache.get(key);
     if (parsed === undefined) {
-      parsed = this.layout.readManifest(desc);
+      parsed = this.read(desc);
       this.cache.set(key, parsed);
     }
     return parsed;
   }
+
+  private read(desc: Descriptor): ParsedManifest {
+    try {
+      return this.layout.readManifest(desc);
+    } catch (err) {
+      const copy = isOcilayoutError(err, 'E_NOT_FOUND')
+        ? this.parked.get(desc.digest as Digest)
+        : undefined;
+      if (copy === undefined) throw err;
+      return readParkedManifest(copy, desc);
+    }
+  }
+}
+
+/** A parked document, held to the same checks as Layout.readManifest (cap, size, digest). */
+function readParkedManifest(path: string, desc: Descriptor): ParsedManifest {
+  const digest = parseDigest(desc.digest);
+  const what = `parked manifest ${digest}`;
+  let bytes: Buffer;
+  try {
+    if (statSync(path).size > MAX_MANIFEST_BYTES) throw new Error('over the 4 MiB manifest limit');
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw wrapFsError(err, `read ${what}`, { digest });
+  }
+  if (bytes.byteLength !== desc.size) throw sizeMismatch(what, desc.size, bytes.byteLength, false);
+  const found = digestOf(bytes, algorithmOf(digest));
+  if (found !== digest) throw digestMismatch(what, digest, found);
+  return parseManifest(bytes, what, desc.mediaType);
 }
 
 /**
@@ -83,9 +125,10 @@ export function findOrphans(
   index: IndexFile,
   policy: RootPolicy,
   leased: LeasedRoots,
+  parked: ParkedCopies = new Map(),
 ): OrphanPlan {
   const { roots, conditional } = classify(layout, index, policy);
-  const source = new CachedSource(layout);
+  const source = new CachedSource(layout, parked);
   const reached = new Set<Digest>(leased.leaves);
   const problems = extend(source, reached, roots);
   extend(source, reached, leased.manifests); // best effort: leases name unfinished work
@@ -109,8 +152,13 @@ export function findOrphans(
 }
 
 /** Everything the entries of `index` and the leases reach: what gc must not delete. */
-export function markLive(layout: Layout, index: IndexFile, leased: LeasedRoots): LiveSet {
-  const source = new CachedSource(layout);
+export function markLive(
+  layout: Layout,
+  index: IndexFile,
+  leased: LeasedRoots,
+  parked: ParkedCopies = new Map(),
+): LiveSet {
+  const source = new CachedSource(layout, parked);
   const live = new Set<Digest>(leased.leaves);
   const problems = extend(source, live, index.manifests);
   extend(source, live, leased.manifests);

@@ -1,6 +1,7 @@
 // fsck's view from index.json: every descriptor reachable from it must have a valid digest and a
 // blob of its size, and every manifest/index must validate and agree with its descriptor's
 // mediaType. Read-only; problems are returned as findings.
+import { relative } from 'node:path';
 import { tryParseDigest, type Digest } from '../digest.js';
 import { walk, successors, type WalkProblem } from '../graph.js';
 import type { Layout } from '../layout.js';
@@ -13,7 +14,7 @@ export interface ReachabilityOptions {
   allowMissing: boolean;
   /** Blob files the blob scan found unusable (symlinks, unreadable): reported there already. */
   unusable: ReadonlySet<Digest>;
-  /** Blobs a crashed gc left parked in ingest/, by digest: named in MISSING_BLOB messages. */
+  /** Blobs a gc that died left parked in ingest/ (absolute paths): named in MISSING_BLOB. */
   parked: ReadonlyMap<Digest, string>;
 }
 
@@ -58,7 +59,7 @@ export function checkReachable(
     if (stat === undefined) {
       if (missing.has(digest)) continue;
       missing.add(digest);
-      findings.push(missingFinding(desc, digest, from, options));
+      findings.push(missingFinding(layout, desc, digest, from, options));
       continue;
     }
     if (stat.size !== desc.size) {
@@ -83,6 +84,7 @@ export function checkReachable(
 }
 
 function missingFinding(
+  layout: Layout,
   desc: Descriptor,
   digest: Digest,
   from: string,
@@ -93,7 +95,9 @@ function missingFinding(
   const parked = options.parked.get(digest);
   let message = `${desc.mediaType} ${digest} referenced by ${from} is not in blobs/`;
   if (external) message += ' (it has urls: an external source may supply it)';
-  if (parked !== undefined) message += `; a copy is parked in ${parked}: run gc to put it back`;
+  if (parked !== undefined) {
+    message += `; a gc that died parked a copy in ${relative(layout.root, parked)}: run gc to put it back`;
+  }
   return {
     code: 'MISSING_BLOB',
     severity: options.allowMissing || external ? 'warning' : 'error',
