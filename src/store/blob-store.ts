@@ -422,10 +422,13 @@ export class BlobStore {
         // link, not rename: an existing blob (maybe hard-linked into another layout) keeps its inode.
         linkSync(part, target);
       } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw err;
-        const st = lstatSync(target);
-        if (st.isFile() && st.size === size) existed = true;
-        else renameSync(part, target); // a truncated or foreign file sat there: replace it with verified bytes
+        const code = errnoCode(err);
+        if (code !== 'EEXIST' && !NO_HARD_LINKS.has(code ?? '')) throw err;
+        // Present already (or no hard links on this filesystem: exFAT, vfat, some network mounts):
+        // keep a complete file, else rename the verified bytes over whatever sits there.
+        const st = lstatOrUndefined(target);
+        if (st !== undefined && st.isFile() && st.size === size) existed = true;
+        else renameSync(part, target);
       }
       if (!existed) {
         if (options.deferDirSync === true) this.dirtyDirs.add(dir);
@@ -478,6 +481,18 @@ export class BlobStore {
       );
     }
     return wrapFsError(err, `open blob ${digest}`, { digest });
+  }
+}
+
+/** link(2) errors that mean "this filesystem has no hard links", not "something is wrong". */
+const NO_HARD_LINKS: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
   }
 }
 
