@@ -45,7 +45,7 @@ const STEPS = [
   }),
   js(
     'Write a signature and an SBOM for that image',
-    (w) => `write ${w.files}/signature.json and ${w.files}/sbom.spdx.json`,
+    (w) => `write ${w.files}/{signature.json,sbom.spdx.json,scratch.txt}`,
     (w) => {
       writeFileSync(
         join(w.files, 'signature.json'),
@@ -55,6 +55,7 @@ const STEPS = [
         join(w.files, 'sbom.spdx.json'),
         JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'demo', packages: [] }),
       );
+      writeFileSync(join(w.files, 'scratch.txt'), 'a throwaway file\n');
     },
   ),
   // attach is not in the CLI yet: the signature and SBOM are pushed as tagged artifacts that name the
@@ -106,7 +107,37 @@ const STEPS = [
   cli('Resolve it there: same digest', (w) => ['resolve', `${join(w.root, 'copy')}:v1`], {
     check: (out, w) => (out.trim() === w.saved.image ? undefined : `expected ${w.saved.image}`),
   }),
-  cli('Summarise the layout after all this', (w) => ['info', w.layout]),
+  cli('Export the whole layout as an oci-archive tar', (w) => [
+    'export',
+    w.layout,
+    join(w.root, 'layout.tar'),
+  ]),
+  cli('Import the archive into a new layout elsewhere', (w) => [
+    'import',
+    join(w.root, 'layout.tar'),
+    join(w.root, 'imported'),
+  ]),
+  cli(
+    'The imported layout resolves release to the same image',
+    (w) => ['resolve', `${join(w.root, 'imported')}:release`],
+    { check: (out, w) => (out.trim() === w.saved.image ? undefined : `expected ${w.saved.image}`) },
+  ),
+  cli('Check the imported layout: every blob, descriptor and document', (w) => [
+    'fsck',
+    join(w.root, 'imported'),
+  ]),
+  cli('Push a scratch artifact, then drop its tag (its blobs become garbage)', (w) => [
+    'push',
+    `${w.layout}:scratch`,
+    join(w.files, 'scratch.txt') + ':text/plain',
+  ]),
+  cli('Untag scratch', (w) => ['untag', `${w.layout}:scratch`]),
+  cli('See what gc would remove', (w) => ['gc', '--dry-run', w.layout]),
+  cli('Collect the garbage', (w) => ['gc', w.layout]),
+  cli('Check the layout after all this', (w) => ['fsck', w.layout]),
+  cli('Summarise it', (w) => ['info', w.layout], {
+    check: mentions('latest', 'release', 'v1', 'v1-sbom', 'v1-signature'),
+  }),
 ];
 
 // Commands the main job will use once they exist; each becomes a step above when it lands.
@@ -114,9 +145,6 @@ const PLANNED = [
   'attach (signature + SBOM as referrers of v1)',
   'discover (list referrers of v1)',
   'convert (between referrer conventions)',
-  'export / import (tar archive, then import elsewhere)',
-  'fsck',
-  'gc',
 ];
 
 // ---- Runner --------------------------------------------------------------------------------------
