@@ -18,6 +18,12 @@ import {
   type GlobalArgs,
   type RegisterCommands,
 } from '../context.js';
+import {
+  isRegistryCopy,
+  runRegistryCopy,
+  withRegistryOptions,
+  type RegistryCopyArgs,
+} from './copy-registry.js';
 
 interface CopyArgs extends GlobalArgs {
   source: string;
@@ -34,7 +40,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
     'copy <source> <destination>',
     'copy an image or index with everything it references into another layout',
     (c) =>
-      c
+      withRegistryOptions(c)
         .positional('source', {
           type: 'string',
           demandOption: true,
@@ -86,6 +92,10 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           'E_USAGE',
           '--convention applies to copied referrers; add --referrers',
         );
+      }
+      if (isRegistryCopy(args)) {
+        await runRegistryCopy(argv as unknown as RegistryCopyArgs, ctx); // docker:// endpoints
+        return;
       }
       const source = parseCopyEndpoint(args.source);
       const destination = parseCopyEndpoint(args.destination);

@@ -1,0 +1,231 @@
+// The registry half of `copy`: the options that only matter when an endpoint is `docker://…`, the
+// dispatch to the library's copyRefs, progress on a TTY and the summary. copy.ts registers them.
+import type { Argv } from 'yargs';
+import {
+  REFERRERS_MODES,
+  UsageError,
+  copyRefs,
+  isRegistryRef,
+  shortDigest,
+  type ConventionName,
+  type CopyEvent,
+  type Credentials,
+  type ReferrersMode,
+  type RegistryCopyResult,
+} from '../../index.js';
+import { layoutOptions, type CommandContext, type GlobalArgs } from '../context.js';
+import { stringList } from '../options.js';
+
+export interface RegistryCopyArgs extends GlobalArgs {
+  source: string;
+  destination: string;
+  concurrency: number;
+  referrers: boolean;
+  convention: ConventionName | 'auto' | undefined;
+  platform?: string | string[];
+  'referrers-mode': ReferrersMode;
+  'cosign-tags': boolean;
+  'plain-http'?: string | string[];
+  username?: string;
+  'password-stdin': boolean;
+}
+
+/** Add the registry options to the copy command's builder. */
+export function withRegistryOptions<T>(c: Argv<T>): Argv<T> {
+  return c
+    .option('platform', {
+      type: 'string',
+      array: true,
+      describe:
+        'keep only OS/ARCH[/VARIANT] of a multi-arch index (repeatable; changes its digest)',
+    })
+    .option('referrers-mode', {
+      choices: REFERRERS_MODES,
+      default: 'auto',
+      describe:
+        'pushing referrers to a registry: auto (API if it answers OCI-Subject, else fallback tag), api, tag, both',
+    })
+    .option('cosign-tags', {
+      type: 'boolean',
+      default: false,
+      describe: "also copy cosign's sha256-<hex>.sig/.att/.sbom tags",
+    })
+    .option('plain-http', {
+      type: 'string',
+      array: true,
+      describe:
+        'speak plain HTTP to this registry HOST[:PORT] (repeatable; loopback is probed anyway)',
+    })
+    .option('username', {
+      type: 'string',
+      describe: 'registry user (password from --password-stdin)',
+    })
+    .option('password-stdin', {
+      type: 'boolean',
+      default: false,
+      describe: 'read the registry password or token from stdin',
+    })
+    .example(
+      '$0 copy --referrers docker://reg.example/app:v1 ./airgap',
+      'pull with signatures and SBOMs',
+    )
+    .example(
+      '$0 copy --referrers ./airgap:v1 docker://127.0.0.1:5000/app',
+      'push, referrers included',
+    )
+    .example(
+      '$0 copy --platform linux/arm64 docker://reg.example/app:v1 ./arm',
+      'one platform of an index',
+    );
+}
+
+export function isRegistryCopy(args: { source: string; destination: string }): boolean {
+  return isRegistryRef(args.source) || isRegistryRef(args.destination);
+}
+
+export async function runRegistryCopy(args: RegistryCopyArgs, ctx: CommandContext): Promise<void> {
+  const credentials = await readCredentials(args, ctx);
+  const progress = progressRenderer(ctx);
+  const result = await copyRefs(args.source, args.destination, {
+    referrers: args.referrers,
+    cosignTags: args['cosign-tags'],
+    referrersMode: args['referrers-mode'],
+    platforms: stringList(args.platform),
+    convention: args.convention,
+    concurrency: args.concurrency,
+    plainHttp: stringList(args['plain-http']),
+    credentials,
+    layout: layoutOptions(args),
+    onEvent: progress.event,
+    onRetry: (i) => {
+      progress.clear();
+      ctx.out.warn(`${i.registry}: ${i.what}: ${i.reason}; retry ${i.attempt} in ${i.delayMs} ms`);
+    },
+  });
+  progress.clear();
+  ctx.out.info(summaryLine(result));
+  ctx.out.result(result, () => result.descriptor.digest);
+}
+
+async function readCredentials(
+  args: RegistryCopyArgs,
+  ctx: CommandContext,
+): Promise<Credentials | undefined> {
+  if (args['password-stdin'] && args.username === undefined) {
+    throw new UsageError('E_USAGE', '--password-stdin needs --username');
+  }
+  if (args.username === undefined) return undefined;
+  if (!args['password-stdin']) {
+    throw new UsageError(
+      'E_USAGE',
+      '--username needs --password-stdin',
+      {},
+      {
+        hint: 'pipe the password: echo "$PASSWORD" | ocilayout copy --username USER --password-stdin …',
+      },
+    );
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of ctx.io.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (password === '') throw new UsageError('E_USAGE', '--password-stdin: stdin was empty');
+  return { kind: 'basic', username: args.username, password };
+}
+
+/** Per-blob and overall progress on one rewritten stderr line; nothing unless stderr is a TTY. */
+function progressRenderer(ctx: CommandContext): {
+  event: (e: CopyEvent) => void;
+  clear: () => void;
+} {
+  const active = ctx.io.isTTY && !ctx.out.json && !ctx.out.options.quiet;
+  let totalBytes = 0;
+  let totalItems = 0;
+  let doneItems = 0;
+  let doneBytes = 0;
+  const inFlight = new Map<string, { size: number; transferred: number }>();
+  let shown = false;
+  const draw = (): void => {
+    const moving = [...inFlight.values()].reduce((n, b) => n + b.transferred, 0);
+    const [digest, blob] = [...inFlight.entries()].at(-1) ?? [undefined, undefined];
+    const current =
+      digest === undefined || blob === undefined
+        ? ''
+        : `  ${shortDigest(digest)} ${blob.size === 0 ? 100 : Math.floor((100 * blob.transferred) / blob.size)}%`;
+    ctx.io.stderr.write(
+      `\r\x1b[K[${doneItems}/${totalItems}] ${formatBytes(doneBytes + moving)} / ${formatBytes(totalBytes)}${current}`,
+    );
+    shown = true;
+  };
+  return {
+    event: (e) => {
+      if (e.type === 'warning') {
+        if (shown) ctx.io.stderr.write('\n');
+        shown = false;
+        ctx.out.warn(e.message);
+        return;
+      }
+      if (!active) return;
+      switch (e.type) {
+        case 'plan':
+          totalBytes = e.bytes;
+          totalItems = e.blobs + e.manifests;
+          break;
+        case 'blob-progress':
+          inFlight.set(e.descriptor.digest, {
+            size: e.descriptor.size,
+            transferred: e.transferred,
+          });
+          break;
+        case 'blob-done':
+          inFlight.delete(e.descriptor.digest);
+          doneItems = e.done;
+          if (e.done <= totalItems) doneBytes += e.descriptor.size;
+          break;
+      }
+      draw();
+    },
+    clear: () => {
+      if (shown) ctx.io.stderr.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}
+
+function summaryLine(r: RegistryCopyResult): string {
+  const what = r.tag ?? shortDigest(r.descriptor.digest);
+  const parts = [
+    `${r.blobs.copied} copied`,
+    `${r.blobs.mounted} mounted`,
+    `${r.blobs.skipped} already there`,
+    `${formatBytes(r.bytes.copied)} transferred`,
+  ];
+  let line = `copied ${what} to ${r.destination}: ${parts.join(', ')}`;
+  if (r.referrers.length > 0) {
+    const where =
+      r.conventions.length > 0
+        ? r.conventions.join(', ')
+        : [
+            ...(r.referrersApi.length > 0 ? ['referrers API'] : []),
+            ...(r.fallbackTags.length > 0 ? ['fallback tag'] : []),
+          ].join(' + ');
+    line += `; ${r.referrers.length} referrer(s) via ${where || 'registry'}`;
+  }
+  if (r.cosignTags.length > 0) line += `; ${r.cosignTags.length} cosign tag(s)`;
+  if (r.filteredFrom !== undefined)
+    line += `; index filtered to ${r.filteredFrom.platforms.join(', ')} (digest changed)`;
+  return line;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
