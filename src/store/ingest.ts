@@ -8,11 +8,11 @@ import {
   statSync,
   unlinkSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { algorithmOf, encodedOf, tryParseDigest, type Digest } from '../digest.js';
 import { wrapFsError } from '../errors.js';
 import { INGEST_DIR } from './paths.js';
-import { ownedName, ownerLiveness, ownerToken } from './liveness.js';
+import { ownedName, ownerLiveness } from './liveness.js';
 
 export const PART_SUFFIX = '.part';
 export const LEASE_SUFFIX = '.lease';
@@ -76,11 +76,14 @@ function removeLeasesAtExit(): void {
  * before the writer checks whether the blob exists (gc re-reads leases after moving a blob aside).
  */
 export function leaseDigest(root: string, digest: string): void {
-  let lease = leases.get(root);
+  // Keyed by the resolved path, named at random: two spellings of one layout share one lease, and
+  // no two leases can ever share a file (a counter could repeat after a release).
+  const key = resolve(root);
+  let lease = leases.get(key);
   if (lease === undefined) {
-    const path = join(ensureIngestDir(root), `${ownerToken()}.${leases.size}${LEASE_SUFFIX}`);
+    const path = join(ensureIngestDir(root), ownedName(LEASE_SUFFIX));
     lease = { path, digests: new Set() };
-    leases.set(root, lease);
+    leases.set(key, lease);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
       process.once('exit', removeLeasesAtExit);
@@ -97,9 +100,10 @@ export function leaseDigest(root: string, digest: string): void {
 
 /** Drop this process's lease on `root` (after its commits, for long-lived library users). */
 export function releaseLease(root: string): void {
-  const lease = leases.get(root);
+  const key = resolve(root);
+  const lease = leases.get(key);
   if (lease === undefined) return;
-  leases.delete(root);
+  leases.delete(key);
   try {
     unlinkSync(lease.path);
   } catch {

@@ -1,0 +1,147 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { digestOf, parseDigest } from '../../src/digest.js';
+import {
+  FOREIGN_INGEST_MAX_AGE_MS,
+  ingestDir,
+  leaseDigest,
+  listIngest,
+  liveLeasedDigests,
+  newPartPath,
+  newTrashPath,
+  releaseLease,
+  trashedDigest,
+} from '../../src/store/ingest.js';
+import { ownerToken } from '../../src/store/liveness.js';
+import { makeLayout } from '../helpers/make-layout.js';
+
+/** The pid of a process that has exited (so its files are abandoned). */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+  return Number(r.stdout.trim());
+}
+/** A name as a process with `pid` on this host would have made it. */
+function nameOf(pid: number, suffix: string): string {
+  const [host] = ownerToken().split('.');
+  return `${host}.${pid}.12345.abcdef${suffix}`;
+}
+
+describe('ingest/ files', () => {
+  it('puts part files in ingest/, named after this process', () => {
+    const { root } = makeLayout();
+    const part = newPartPath(root);
+    expect(dirname(part)).toBe(ingestDir(root));
+    expect(basename(part).startsWith(`${ownerToken()}.`)).toBe(true);
+    expect(basename(part).endsWith('.part')).toBe(true);
+    expect(newPartPath(root)).not.toBe(part);
+  });
+
+  it('judges each entry live or abandoned', () => {
+    const { root } = makeLayout();
+    const dir = ingestDir(root);
+    const mine = newPartPath(root);
+    writeFileSync(mine, 'x');
+    const dead = join(dir, nameOf(deadPid(), '.part'));
+    writeFileSync(dead, 'x');
+    // Names we did not make (oras-go `ingest/<hex>_<random>`, containerd dirs): kept while young.
+    const foreignYoung = join(dir, `${'a'.repeat(64)}_123`);
+    const foreignOld = join(dir, `${'b'.repeat(64)}_456`);
+    writeFileSync(foreignYoung, 'x');
+    writeFileSync(foreignOld, 'x');
+    const old = new Date(Date.now() - FOREIGN_INGEST_MAX_AGE_MS - 60_000);
+    utimesSync(foreignOld, old, old);
+    const byName = Object.fromEntries(listIngest(root).map((e) => [e.path, e]));
+    expect(byName[mine]).toMatchObject({ kind: 'part', live: true });
+    expect(byName[dead]).toMatchObject({ kind: 'part', live: false });
+    expect(byName[foreignYoung]).toMatchObject({ kind: 'other', live: true });
+    expect(byName[foreignOld]).toMatchObject({ kind: 'other', live: false });
+  });
+
+  it('lists nothing when ingest/ does not exist', () => {
+    expect(listIngest(makeLayout().root)).toEqual([]);
+  });
+});
+
+describe('leases', () => {
+  it('records leased digests in a live lease file until released', () => {
+    const { root } = makeLayout();
+    const a = digestOf('a');
+    const b = digestOf('b');
+    leaseDigest(root, a);
+    leaseDigest(root, b);
+    leaseDigest(root, a); // once is enough
+    const leaseFiles = listIngest(root).filter((e) => e.kind === 'lease');
+    expect(leaseFiles).toHaveLength(1);
+    expect(leaseFiles[0]!.live).toBe(true);
+    expect(readFileSync(leaseFiles[0]!.path, 'utf8')).toBe(`${a}\n${b}\n`);
+    expect(liveLeasedDigests(root)).toEqual(new Set([a, b]));
+    releaseLease(root);
+    expect(existsSync(leaseFiles[0]!.path)).toBe(false);
+    expect(liveLeasedDigests(root)).toEqual(new Set());
+  });
+
+  it('ignores the leases of dead writers', () => {
+    const { root } = makeLayout();
+    leaseDigest(root, digestOf('mine'));
+    writeFileSync(join(ingestDir(root), nameOf(deadPid(), '.lease')), `${digestOf('theirs')}\n`);
+    expect(liveLeasedDigests(root)).toEqual(new Set([digestOf('mine')]));
+    releaseLease(root);
+  });
+
+  it('keeps one lease file per layout, even when a layout is released and leased again', () => {
+    const one = makeLayout().root;
+    const two = makeLayout().root;
+    leaseDigest(one, digestOf('1'));
+    leaseDigest(two, digestOf('2'));
+    releaseLease(one);
+    leaseDigest(one, digestOf('3'));
+    expect(liveLeasedDigests(one)).toEqual(new Set([digestOf('3')]));
+    expect(liveLeasedDigests(two)).toEqual(new Set([digestOf('2')]));
+    releaseLease(one);
+    releaseLease(two);
+  });
+});
+
+it('keeps the lease of a layout named by two spellings of its path intact', () => {
+  const root = makeLayout().root;
+  leaseDigest(root, digestOf('1'));
+  leaseDigest(`${root}/`, digestOf('2'));
+  releaseLease(root);
+  leaseDigest(`${root}/.`, digestOf('3'));
+  releaseLease(`${root}/.`);
+  // Whatever was released, leasing a digest again must put it on disk for gc to see.
+  leaseDigest(`${root}/`, digestOf('2'));
+  expect(liveLeasedDigests(root)).toContain(digestOf('2'));
+  releaseLease(root);
+  releaseLease(`${root}/`);
+});
+
+describe('trash files (gc parks blobs before deleting them)', () => {
+  it('names the digest so a later gc can restore it, and lists it as trash', () => {
+    const { root } = makeLayout();
+    const d = parseDigest(digestOf('parked'));
+    const path = newTrashPath(root, d);
+    writeFileSync(path, 'parked');
+    expect(trashedDigest(basename(path))).toBe(d);
+    expect(listIngest(root).find((e) => e.path === path)).toMatchObject({
+      kind: 'trash',
+      live: true,
+    });
+  });
+
+  it('finds no digest in other names', () => {
+    expect(trashedDigest('x.part')).toBeUndefined();
+    expect(trashedDigest(`a.sha256-${'A'.repeat(64)}.trash`)).toBeUndefined();
+    expect(trashedDigest(`a.sha256-${'a'.repeat(63)}.trash`)).toBeUndefined();
+  });
+});
+
+it('keeps temp files out of blobs/ (umoci gc aborts on strays there)', () => {
+  const { root } = makeLayout();
+  newPartPath(root);
+  leaseDigest(root, digestOf('x'));
+  expect(readdirSync(join(root, 'blobs', 'sha256'))).toEqual([]);
+  releaseLease(root);
+});
