@@ -1,12 +1,13 @@
 // attach and detach: store an OCI 1.1 artifact with a `subject` and record it in the layout's
 // conventions; or stop recording a referrer anywhere. Each is one index.json commit.
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { parseDigest, type Digest } from '../digest.js';
 import { NotFoundError, UsageError, wrapFsError } from '../errors.js';
 import { DEFAULT_FILE_MEDIA_TYPE, buildArtifactManifest, fileLayer } from '../artifact.js';
 import type { Layout, Target } from '../layout.js';
 import { EMPTY_DIGEST, EMPTY_JSON } from '../media-types.js';
+import { assertMediaType, assertSafeTitle } from '../push-pull.js';
 import type { Annotations, Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';
@@ -46,7 +47,8 @@ export interface AttachResult {
  * Store `files` as layers of an artifact manifest whose subject is `target` (a manifest or an index,
  * including another referrer), then record it. Deterministic: the same files, type and annotations
  * give the same digest, so a repeat changes nothing. Throws E_NOT_FOUND (subject or file),
- * E_USAGE (a file that is not a regular file), E_CONFLICT (fallback tag taken by other content).
+ * E_USAGE (not a regular file, bad media type, unsafe or duplicate title), E_CONFLICT (a fallback
+ * tag taken by other content).
  */
 export async function attach(
   layout: Layout,
@@ -60,15 +62,26 @@ export async function attach(
     digest: found.digest,
     size: found.size,
   };
+  // Every input is checked before any blob is written: bad input leaves the layout unchanged.
+  assertMediaType(options.artifactType, '--artifact-type');
+  const inputs = files.map(checkFile);
+  const titles = new Set<string>();
+  for (const i of inputs) {
+    if (titles.has(i.title)) {
+      throw new UsageError('E_USAGE', `two files are named ${JSON.stringify(i.title)}`, {
+        title: i.title,
+      });
+    }
+    titles.add(i.title);
+  }
   const layers: Descriptor[] = [];
-  for (const f of files) {
-    assertRegularFile(f.path);
+  for (const i of inputs) {
     const stored = await layout.blobs.put(
-      createReadStream(f.path, { highWaterMark: CHUNK }),
-      {},
+      createReadStream(i.path, { highWaterMark: CHUNK }),
+      { size: i.size }, // catches a file that changes while we read it
       { deferDirSync: true },
     );
-    layers.push(fileLayer(stored, f.mediaType ?? DEFAULT_FILE_MEDIA_TYPE, basename(f.path)));
+    layers.push(fileLayer(stored, i.mediaType, i.title));
   }
   // The empty config (and empty layer, with no files) must be stored like any other blob.
   layout.blobs.putBytes(
@@ -102,18 +115,28 @@ export async function attach(
   });
 }
 
-function assertRegularFile(path: string): void {
-  let isFile: boolean;
+function checkFile(f: AttachFile): {
+  path: string;
+  mediaType: string;
+  title: string;
+  size: number;
+} {
+  const mediaType =
+    f.mediaType === undefined ? DEFAULT_FILE_MEDIA_TYPE : assertMediaType(f.mediaType, f.path);
+  let st: Stats;
   try {
-    isFile = statSync(path).isFile();
+    st = statSync(f.path);
   } catch (err) {
-    const e = wrapFsError(err, `file ${path}`, { path });
+    const e = wrapFsError(err, `file ${f.path}`, { path: f.path });
     if (e.code === 'E_NOT_FOUND') {
-      throw new NotFoundError('E_NOT_FOUND', `file ${path} not found`, { path });
+      throw new NotFoundError('E_NOT_FOUND', `file ${f.path} not found`, { path: f.path });
     }
     throw e;
   }
-  if (!isFile) throw new UsageError('E_USAGE', `${path} is not a regular file`, { path });
+  if (!st.isFile())
+    throw new UsageError('E_USAGE', `${f.path} is not a regular file`, { path: f.path });
+  const title = assertSafeTitle(basename(f.path));
+  return { path: f.path, mediaType, title, size: st.size };
 }
 
 export interface DetachResult {

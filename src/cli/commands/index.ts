@@ -9,6 +9,7 @@ import { registerBlob } from './blob.js';
 import { registerCopy } from './copy.js';
 import { registerMaintenance } from './maintenance.js';
 import { registerArchive } from './archive.js';
+import { registerReferrers } from './referrers.js';
 
 export const COMMANDS: RegisterCommands[] = [
   registerInit,
@@ -20,4 +21,5 @@ export const COMMANDS: RegisterCommands[] = [
   registerCopy,
   registerMaintenance,
   registerArchive,
+  registerReferrers,
 ];

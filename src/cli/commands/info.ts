@@ -1,6 +1,7 @@
 // `info`: a summary of one layout (entries, tags, blobs, ingest). Read-only.
-import { Layout, layoutInfo, type LayoutInfo } from '../../index.js';
+import { Layout, layoutInfo, referrerSummary, type LayoutInfo } from '../../index.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
+import { renderReferrerSummary } from './referrers.js';
 
 export const registerInfo: RegisterCommands = (y, ctx) =>
   y.command(
@@ -12,8 +13,13 @@ export const registerInfo: RegisterCommands = (y, ctx) =>
         .example('$0 info ./out', 'print a summary')
         .example('$0 info ./out --json | jq .blobs.totalBytes', 'total bytes in blobs/'),
     (argv) => {
-      const info = layoutInfo(Layout.open(argv.layout, layoutOptions(argv)));
-      ctx.out.result(info, () => renderInfo(info));
+      const layout = Layout.open(argv.layout, layoutOptions(argv));
+      const info = layoutInfo(layout);
+      const referrers = referrerSummary(layout);
+      ctx.out.result({ ...info, referrers }, () => [
+        ...renderInfo(info),
+        ...renderReferrerSummary(referrers),
+      ]);
     },
   );
 
