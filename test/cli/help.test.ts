@@ -1,0 +1,48 @@
+// Every core command prints --help with at least one example, in-process (no child process needed).
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { Io } from '../../src/cli/io.js';
+import { run } from '../../src/cli/main.js';
+
+async function runInProcess(argv: string[]): Promise<{ code: number; stdout: string }> {
+  const stdout = new PassThrough();
+  const chunks: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => chunks.push(c));
+  const io: Io = {
+    stdout,
+    stderr: new PassThrough(),
+    stdin: Readable.from([]),
+    isTTY: false,
+    env: {},
+  };
+  const code = await run(argv, io);
+  return { code, stdout: Buffer.concat(chunks).toString('utf8') };
+}
+
+describe('--help', () => {
+  it.each([
+    ['info'],
+    ['push'],
+    ['pull'],
+    ['tag'],
+    ['untag'],
+    ['tags'],
+    ['resolve'],
+    ['manifest'],
+    ['manifest', 'get'],
+    ['manifest', 'put'],
+    ['manifest', 'delete'],
+    ['blob'],
+    ['blob', 'put'],
+    ['blob', 'get'],
+    ['blob', 'stat'],
+    ['blob', 'delete'],
+    ['blob', 'list'],
+  ])('%s %s shows usage and an example', async (...cmd) => {
+    const r = await runInProcess([...cmd, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`ocilayout ${cmd.join(' ')}`);
+    const examples = r.stdout.slice(r.stdout.indexOf('Examples:'));
+    expect(examples).toContain(`ocilayout ${cmd.join(' ')} `);
+  });
+});
