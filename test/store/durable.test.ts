@@ -1,0 +1,61 @@
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DURABLE_TMP_PREFIX, fsyncDir, writeFileDurable } from '../../src/store/durable.js';
+import { failFs } from '../helpers/fault.js';
+import { freshDir } from '../helpers/make-layout.js';
+
+describe('writeFileDurable', () => {
+  it('creates a new file and replaces an existing one with a new inode', () => {
+    const dir = freshDir();
+    const path = join(dir, 'index.json');
+    writeFileDurable(path, 'one');
+    const first = statSync(path).ino;
+    writeFileDurable(path, Buffer.from('two'));
+    expect(readFileSync(path, 'utf8')).toBe('two');
+    expect(statSync(path).ino).not.toBe(first); // replaced by rename, never rewritten in place
+    expect(readdirSync(dir)).toEqual(['index.json']);
+  });
+
+  it.each([
+    ['openSync', 'EACCES'],
+    ['writeSync', 'ENOSPC'],
+    ['fsyncSync', 'EIO'],
+    ['renameSync', 'EXDEV'],
+  ] as const)('keeps the old content and leaves no temp file when %s fails (%s)', (step, errno) => {
+    const dir = freshDir();
+    const path = join(dir, 'index.json');
+    writeFileSync(path, 'old');
+    failFs(
+      step,
+      errno,
+      (...args) => step !== 'openSync' || String(args[0]).includes(DURABLE_TMP_PREFIX),
+    );
+    expect(() => writeFileDurable(path, 'new')).toThrow(
+      expect.objectContaining({ code: 'E_IO', details: expect.objectContaining({ errno }) }),
+    );
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    expect(readdirSync(dir)).toEqual(['index.json']);
+  });
+
+  it('names its temp file after the owner and the target', () => {
+    const dir = freshDir();
+    const seen: string[] = [];
+    failFs('renameSync', 'EIO', (from) => {
+      seen.push(String(from));
+      return true;
+    });
+    expect(() => writeFileDurable(join(dir, 'oci-layout'), '{}')).toThrow();
+    expect(seen[0]).toMatch(/\/\.tmp-[0-9a-f]{8}\.\d+\.\d+\.[0-9a-f]+\.oci-layout$/);
+  });
+});
+
+describe('fsyncDir', () => {
+  it('syncs a directory, and reports a missing one as E_NOT_FOUND', () => {
+    const dir = freshDir();
+    expect(() => fsyncDir(dir)).not.toThrow();
+    expect(() => fsyncDir(join(dir, 'missing'))).toThrow(
+      expect.objectContaining({ code: 'E_NOT_FOUND' }),
+    );
+  });
+});
