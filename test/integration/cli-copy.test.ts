@@ -1,18 +1,21 @@
 // `ocilayout copy` through the built CLI: output, --json summary, exit codes, untouched destinations.
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_FSCK_CHECKS,
   Layout,
   MediaType,
   attach,
+  fsck,
   detectConventions,
   discoverReferrers,
   parseDigest,
   type Descriptor,
 } from '../../src/index.js';
-import { runCli } from '../helpers/run-cli.js';
+import { CLI, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -176,6 +179,56 @@ describe('ocilayout copy', () => {
     ]);
     expect(r.code).toBe(2);
     expect(existsSync(join(dir, 'd'))).toBe(false);
+  });
+
+  it('a copy SIGKILLed at random instants leaves a destination fsck accepts; a rerun completes it', async () => {
+    const dir = tmpDir();
+    const src = Layout.init(join(dir, 'src')).layout;
+    const layers = Array.from({ length: 6 }, () => {
+      const r = src.blobs.putBytes(randomBytes(3 * 1024 * 1024));
+      return { mediaType: MediaType.LayerGzip, digest: r.digest, size: r.size };
+    });
+    const config = src.blobs.putBytes(Buffer.from('{"os":"linux","architecture":"amd64"}'));
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ImageManifest,
+      layers,
+      config: { mediaType: MediaType.ImageConfig, digest: config.digest, size: config.size },
+    };
+    const image = await src.putManifest(Buffer.from(JSON.stringify(manifest)), { tag: 'v1' });
+    let dst = '';
+    let killed = 0;
+    for (let trial = 0; trial < 8; trial++) {
+      dst = join(dir, `dst${trial}`);
+      const child = spawn(process.execPath, [CLI, 'copy', '--no-link', join(dir, 'src:v1'), dst], {
+        stdio: 'ignore',
+      });
+      let running = true;
+      const exited = new Promise<void>((res) =>
+        child.on('exit', () => {
+          running = false;
+          res();
+        }),
+      );
+      // Kill while blobs are being placed or committed: after the destination appears.
+      while (running && !existsSync(join(dst, 'index.json'))) {
+        await new Promise((res) => setTimeout(res, 2));
+      }
+      await new Promise((res) => setTimeout(res, Math.floor(Math.random() * 150)));
+      if (running && child.kill('SIGKILL')) killed += 1;
+      await exited;
+      if (!existsSync(join(dst, 'index.json'))) continue;
+      const report = await fsck(dst, { checks: DEFAULT_FSCK_CHECKS });
+      expect(report.findings.filter((f) => f.severity === 'error')).toEqual([]);
+      const tags = Layout.open(dst).tags();
+      expect(tags.length === 0 || tags.join() === 'v1').toBe(true);
+    }
+    expect(killed).toBeGreaterThan(0);
+
+    const r = await runCli(['copy', '--no-link', join(dir, 'src:v1'), dst]);
+    expect(r.code).toBe(0);
+    expect(Layout.open(dst).resolve({ tag: 'v1' }).digest).toBe(image.digest);
+    expect((await fsck(dst, { checks: DEFAULT_FSCK_CHECKS })).ok).toBe(true);
   });
 
   it('--help shows an example', async () => {
