@@ -15,6 +15,8 @@ import { mergeEntries, type ConflictPolicy, type MergeReport } from './merge.js'
 export interface IncomingEntries {
   /** The archive's index.json entries, in order. */
   all: Descriptor[];
+  /** The archive index.json's other top-level fields (annotations, peers' extensions). */
+  top: Record<string, unknown>;
   /** The same without the archive's referrer bookkeeping. */
   plain: Descriptor[];
   /** Referrer edges the archive's bookkeeping records. */
@@ -29,8 +31,9 @@ export interface IncomingMerge extends MergeReport {
 const CONVENTION_SOURCES: ReadonlySet<string> = new Set(CONVENTION_NAMES);
 
 /** Split the archive's entries (`staged` holds every blob they reach) into plain entries and edges. */
-export function readIncoming(staged: Layout, entries: Descriptor[]): IncomingEntries {
-  const index: IndexFile = { schemaVersion: 2, manifests: entries };
+export function readIncoming(staged: Layout, index: IndexFile): IncomingEntries {
+  const entries = index.manifests;
+  const { schemaVersion: _v, mediaType: _m, manifests: _e, ...top } = index;
   const graph = buildReferrerGraph(index, new ConventionContext(staged));
   const bookkeeping = new Set(graph.bookkeeping.map((b) => b.entry));
   const edges: ReferrerEdge[] = [];
@@ -38,7 +41,7 @@ export function readIncoming(staged: Layout, entries: Descriptor[]): IncomingEnt
     if (![...r.sources].some((s) => CONVENTION_SOURCES.has(s))) continue;
     edges.push({ subject: subjectDescriptor(staged, r.subject), referrer: r.descriptor });
   }
-  return { all: entries, plain: entries.filter((e) => !bookkeeping.has(e)), edges };
+  return { all: entries, top, plain: entries.filter((e) => !bookkeeping.has(e)), edges };
 }
 
 /**
@@ -53,6 +56,7 @@ export function mergeIncoming(
   policy: ConflictPolicy,
   options: { dryRun?: boolean } = {},
 ): IncomingMerge {
+  adoptTopLevel(index, incoming.top);
   const targetConventions = detectConventions(target, index);
   if (targetConventions.length === 0 || incoming.edges.length === 0) {
     return { ...mergeEntries(index, incoming.all, policy), conventions: [] };
@@ -61,6 +65,18 @@ export function mergeIncoming(
   if (options.dryRun === true) return { ...report, conventions: [...targetConventions] };
   const conventions = applyReferrerEdges(target, index, incoming.edges, { convention: 'auto' });
   return { ...report, conventions };
+}
+
+/**
+ * A target without entries takes the archive's top-level fields (olareg's convert flags, its
+ * history...), so a round trip into a new layout keeps them; a populated target keeps its own.
+ */
+function adoptTopLevel(index: IndexFile, top: Record<string, unknown>): void {
+  if (index.manifests.length > 0) return;
+  const target = index as Record<string, unknown>;
+  for (const [key, value] of Object.entries(top)) {
+    if (!Object.hasOwn(target, key)) target[key] = structuredClone(value);
+  }
 }
 
 /** A descriptor for an edge's subject; only its digest is used to record the edge. */

@@ -9,7 +9,12 @@ import type { Digest } from '../digest.js';
 import { IntegrityError } from '../errors.js';
 import { Layout, type LayoutOptions } from '../layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
-import { IMAGE_LAYOUT_VERSION, IndexFileSchema, OciLayoutSchema } from '../schema/layout-files.js';
+import {
+  IMAGE_LAYOUT_VERSION,
+  IndexFileSchema,
+  OciLayoutSchema,
+  type IndexFile,
+} from '../schema/layout-files.js';
 import { parseJson, schemaError } from '../schema/manifest.js';
 import { contentClosure, type Closure } from './closure.js';
 import { DEFAULT_EXPANSION_LIMITS, type Compression, type ExpansionLimits } from './compression.js';
@@ -108,14 +113,17 @@ export async function importArchive(
     for (const p of contents.outside())
       warn(`ignored ${p}: outside the layout folder ${contents.prefix}`);
     const isOci = contents.json(INDEX_NAME) !== undefined;
-    const entries = isOci ? readOciIndex(contents) : convertDockerArchive(contents, stage);
+    const archiveIndex: IndexFile = isOci
+      ? readOciIndex(contents)
+      : { schemaVersion: 2, manifests: convertDockerArchive(contents, stage) };
+    const entries = archiveIndex.manifests;
     for (const p of contents.unused(isOci ? 'oci' : 'docker')) warn(`ignored archive entry ${p}`);
     const closure = verifyClosure(stage, contents, isOci, entries, input.name);
     for (const d of closure.external)
       warn(`layer ${d.digest} is external (urls); not carried by the archive`);
 
     // Refuse conflicts before touching the target; the commit decides again under the lock.
-    const incoming = readIncoming(stage.layout, entries);
+    const incoming = readIncoming(stage.layout, archiveIndex);
     mergeIncoming(target, structuredClone(target.readIndex()), incoming, policy, { dryRun: true });
     const blobs = await publish(stage.layout, target, closure);
     const merge = await target.updateIndex((index) => ({
@@ -146,7 +154,7 @@ export function archiveFromStream(stream: Readable, name = 'stdin'): ArchiveInpu
   return { stream, name };
 }
 
-function readOciIndex(contents: ArchiveContents): Descriptor[] {
+function readOciIndex(contents: ArchiveContents): IndexFile {
   const header = contents.json(OCI_LAYOUT_NAME);
   if (header === undefined) {
     throw new IntegrityError(
@@ -167,7 +175,7 @@ function readOciIndex(contents: ArchiveContents): Descriptor[] {
   const text = contents.json(INDEX_NAME)!.toString('utf8');
   const r = IndexFileSchema.safeParse(parseJson(text, 'archive index.json'));
   if (!r.success) throw schemaError('archive index.json', r.error);
-  return r.data.manifests;
+  return r.data;
 }
 
 function verifyClosure(

@@ -56,6 +56,7 @@ function packWriter(pack: Pack): TarWriter {
         });
       });
       finish.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+      sink.on('error', () => undefined); // reported through `finish` and our own throw
       try {
         for await (const chunk of body) {
           if (!sink.write(chunk)) await waitDrain(sink);

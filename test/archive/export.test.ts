@@ -1,0 +1,298 @@
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import * as tar from 'tar-stream';
+import { describe, expect, it } from 'vitest';
+import {
+  Annotation,
+  Layout,
+  MediaType,
+  digestOf,
+  exportArchive,
+  type Descriptor,
+} from '../../src/index.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { copyOfPeer, peer, readJson } from './fixtures.js';
+
+interface TarItem {
+  name: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  uname: string;
+  gname: string;
+  body: Buffer;
+}
+
+async function listTar(bytes: Buffer): Promise<TarItem[]> {
+  const extract = tar.extract();
+  const items: TarItem[] = [];
+  const done = (async () => {
+    for await (const entry of extract) {
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      const h = entry.header;
+      items.push({
+        name: h.name,
+        type: h.type,
+        mode: h.mode,
+        uid: h.uid,
+        gid: h.gid,
+        mtime: h.mtime.getTime(),
+        uname: h.uname,
+        gname: h.gname,
+        body: Buffer.concat(chunks),
+      });
+    }
+  })();
+  extract.end(bytes);
+  await done;
+  return items;
+}
+
+async function exportToBuffer(layout: string, options = {}): Promise<Buffer> {
+  const sink = new PassThrough();
+  const chunks: Buffer[] = [];
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  await exportArchive(layout, sink, options);
+  return Buffer.concat(chunks);
+}
+
+function entriesOf(items: TarItem[]): Descriptor[] {
+  const index = items.find((i) => i.name === 'index.json')!.body.toString();
+  return (JSON.parse(index) as { manifests: Descriptor[] }).manifests;
+}
+
+describe('exportArchive (oci)', () => {
+  it('is deterministic: same layout, same bytes, whatever the files’ mtimes', async () => {
+    const src = copyOfPeer('umoci-multitag');
+    const a = await exportToBuffer(src);
+    for (const name of readdirSync(join(src, 'blobs/sha256'))) {
+      utimesSync(join(src, 'blobs/sha256', name), new Date(), new Date());
+    }
+    const b = await exportToBuffer(src);
+    expect(b.equals(a)).toBe(true);
+  });
+
+  it('writes sorted names, fixed metadata, no ./ prefix, and the index.json bytes as they are', async () => {
+    const src = peer('skopeo-layout');
+    const items = await listTar(await exportToBuffer(src));
+    const names = items.map((i) => i.name);
+    expect(names).toEqual([...names].sort());
+    expect(names[0]).toBe('blobs/');
+    expect(names.slice(-2)).toEqual(['index.json', 'oci-layout']);
+    for (const i of items) {
+      expect(i).toMatchObject({ uid: 0, gid: 0, mtime: 0, uname: '', gname: '' });
+      expect(i.mode).toBe(i.type === 'directory' ? 0o755 : 0o644);
+      expect(i.name.startsWith('./')).toBe(false);
+    }
+    const index = items.find((i) => i.name === 'index.json')!.body;
+    expect(index.equals(readFileSync(join(src, 'index.json')))).toBe(true);
+    for (const i of items.filter((x) => x.name.startsWith('blobs/sha256/') && x.type === 'file')) {
+      expect(digestOf(i.body)).toBe(`sha256:${i.name.slice('blobs/sha256/'.length)}`);
+    }
+  });
+
+  it('carries the blobs reachable from index.json, not strays', async () => {
+    const src = copyOfPeer('umoci-image');
+    const stray = Buffer.from('garbage nobody references');
+    Layout.open(src).blobs.putBytes(stray);
+    const items = await listTar(await exportToBuffer(src));
+    expect(items.some((i) => i.name.endsWith(digestOf(stray).slice(7)))).toBe(false);
+    const blobs = items.filter((i) => i.type === 'file' && i.name.startsWith('blobs/'));
+    expect(blobs).toHaveLength(4);
+  });
+
+  it('with --ref: only those manifests, named as asked, with their other annotations', async () => {
+    const src = peer('skopeo-layout'); // ref.name "example.com/peer/app:2.0" among others
+    const items = await listTar(await exportToBuffer(src, { refs: ['2.0', 'v1'] }));
+    const entries = entriesOf(items);
+    expect(entries.map((e) => e.annotations?.[Annotation.RefName])).toEqual(['2.0', 'v1']);
+  });
+
+  it('with a digest ref: the listed entry as it is', async () => {
+    const src = peer('umoci-multitag');
+    const d = 'sha256:54fed2f1b01e08e681520b650bbb365a8bf75f8c5dabb1cb95a4e7f5b6f56085';
+    const items = await listTar(await exportToBuffer(src, { refs: [d] }));
+    expect(entriesOf(items).map((e) => e.digest)).toEqual([d]);
+    expect(items.filter((i) => i.type === 'file' && i.name.startsWith('blobs/'))).toHaveLength(3);
+  });
+
+  it('refuses an unknown ref (E_NOT_FOUND) and writes nothing', async () => {
+    const dir = tmpDir();
+    await expect(
+      exportArchive(peer('umoci-image'), join(dir, 'x.tar'), { refs: ['nope'] }),
+    ).rejects.toMatchObject({
+      code: 'E_NOT_FOUND',
+    });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('refuses a layout missing a blob, and a corrupt blob, leaving the destination as it was', async () => {
+    const src = copyOfPeer('umoci-image');
+    const dir = tmpDir();
+    const out = join(dir, 'out.tar');
+    writeFileSync(out, 'previous archive');
+    const layer = join(
+      src,
+      'blobs/sha256/0866fe05a325655cfcf589bebd35ebe79ec59456d9bab004ccaf01af114bf59a',
+    );
+    const bytes = readFileSync(layer);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
+    writeFileSync(layer, bytes);
+    await expect(exportArchive(src, out)).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+    expect(readFileSync(out, 'utf8')).toBe('previous archive');
+    expect(readdirSync(dir)).toEqual(['out.tar']);
+    writeFileSync(layer, ''); // wrong size now
+    await expect(exportArchive(src, out)).rejects.toMatchObject({ code: 'E_SIZE_MISMATCH' });
+    Layout.open(src).blobs.delete(
+      'sha256:0866fe05a325655cfcf589bebd35ebe79ec59456d9bab004ccaf01af114bf59a' as never,
+    );
+    await expect(exportArchive(src, out)).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    expect(readFileSync(out, 'utf8')).toBe('previous archive');
+  });
+
+  it('streams big blobs (several MiB) intact', async () => {
+    const dir = tmpDir();
+    const { layout } = Layout.init(join(dir, 'big'));
+    const big = Buffer.alloc(5 * 1024 * 1024 + 123, 7);
+    const layer = layout.blobs.putBytes(big);
+    const config = layout.blobs.putBytes(Buffer.from('{"rootfs":{"type":"layers","diff_ids":[]}}'));
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ImageManifest,
+      config: { mediaType: MediaType.ImageConfig, digest: config.digest, size: config.size },
+      layers: [{ mediaType: MediaType.Layer, digest: layer.digest, size: layer.size }],
+    };
+    await layout.putManifest(Buffer.from(JSON.stringify(manifest)), { tag: 'big' });
+    const items = await listTar(await exportToBuffer(layout.root));
+    const got = items.find((i) => i.name === `blobs/sha256/${layer.digest.slice(7)}`)!;
+    expect(got.body.equals(big)).toBe(true);
+    // A corrupt big blob fails while streaming: no archive appears.
+    const corrupt = Buffer.from(big);
+    corrupt[3 * 1024 * 1024] = 8;
+    writeFileSync(layout.blobs.path(layer.digest), corrupt);
+    const out = join(dir, 'big.tar');
+    await expect(exportArchive(layout.root, out)).rejects.toMatchObject({
+      code: 'E_DIGEST_MISMATCH',
+    });
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir)).toEqual(['big']);
+  });
+
+  it('gzips deterministically, and the gzip holds the same tar', async () => {
+    const src = peer('umoci-image');
+    const plain = await exportToBuffer(src);
+    const a = await exportToBuffer(src, { gzip: true });
+    const b = await exportToBuffer(src, { gzip: true });
+    expect(a.equals(b)).toBe(true);
+    expect(gunzipSync(a).equals(plain)).toBe(true);
+  });
+
+  it('writes the same bytes to a file as to a stream', async () => {
+    const src = peer('umoci-multitag');
+    const out = join(tmpDir(), 'x.tar');
+    const r = await exportArchive(src, out);
+    expect(readFileSync(out).equals(await exportToBuffer(src))).toBe(true);
+    expect(r.archiveBytes).toBe(readFileSync(out).length);
+    expect(existsSync(out)).toBe(true);
+  });
+});
+
+describe('exportArchive (docker)', () => {
+  it('writes manifest.json, repositories and an OCI index for every tagged image', async () => {
+    const src = peer('umoci-multitag');
+    const items = await listTar(
+      await exportToBuffer(src, { format: 'docker', name: 'example.com/app' }),
+    );
+    const manifest = JSON.parse(items.find((i) => i.name === 'manifest.json')!.body.toString()) as {
+      Config: string;
+      RepoTags: string[];
+      Layers: string[];
+    }[];
+    expect(manifest.flatMap((m) => m.RepoTags).sort()).toEqual(
+      ['arm', 'latest', 'stable', 'v1', 'v2'].map((t) => `example.com/app:${t}`),
+    );
+    for (const m of manifest) {
+      for (const p of [m.Config, ...m.Layers]) expect(items.some((i) => i.name === p)).toBe(true);
+    }
+    const repos = JSON.parse(
+      items.find((i) => i.name === 'repositories')!.body.toString(),
+    ) as Record<string, object>;
+    expect(Object.keys(repos)).toEqual(['example.com/app']);
+    const entries = entriesOf(items);
+    expect(
+      entries.every((e) =>
+        e.annotations?.[Annotation.ContainerdImageName]?.startsWith('example.com/app:'),
+      ),
+    ).toBe(true);
+  });
+
+  it('names images after the layout directory by default', async () => {
+    const src = copyOfPeer('umoci-image', join(tmpDir(), 'My Layout_Dir'));
+    const items = await listTar(await exportToBuffer(src, { format: 'docker', refs: ['v1'] }));
+    const manifest = JSON.parse(items.find((i) => i.name === 'manifest.json')!.body.toString()) as {
+      RepoTags: string[];
+    }[];
+    expect(manifest[0]?.RepoTags).toEqual(['umoci-image:v1']);
+  });
+
+  it('refuses an artifact by name, and skips artifacts (with a warning) when exporting every tag', async () => {
+    const src = copyOfPeer('oras-style');
+    const layout = Layout.open(src);
+    await layout.tag(
+      { digest: 'sha256:ebe2a4b108f569effe7d040e777bc9abace8c1d35c826801be064adc510c0567' },
+      ['sig'],
+    );
+    await expect(exportToBuffer(src, { format: 'docker', refs: ['sig'] })).rejects.toMatchObject({
+      code: 'E_UNSUPPORTED_MEDIA_TYPE',
+    });
+    const r = await exportArchive(src, join(tmpDir(), 'd.tar'), { format: 'docker' });
+    expect(r.repoTags).toEqual(['oras-style:v1']);
+    expect(r.warnings.join('\n')).toContain('sig');
+  });
+
+  it('picks one platform from a multi-platform index, or refuses clearly', async () => {
+    const src = copyOfPeer('umoci-multitag');
+    const layout = Layout.open(src);
+    const amd = {
+      ...layout.resolve({ tag: 'v2' }),
+      platform: { architecture: 'amd64', os: 'linux' },
+    };
+    const arm = {
+      ...layout.resolve({ tag: 'arm' }),
+      platform: { architecture: 'arm64', os: 'linux' },
+    };
+    for (const d of [amd, arm]) delete d.annotations;
+    const index = { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [amd, arm] };
+    await layout.putManifest(Buffer.from(JSON.stringify(index)), { tag: 'multi' });
+    await expect(exportToBuffer(src, { format: 'docker', refs: ['multi'] })).rejects.toMatchObject({
+      code: 'E_USAGE',
+    });
+    await expect(
+      exportToBuffer(src, { format: 'docker', refs: ['multi'], platform: 'linux/s390x' }),
+    ).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    const items = await listTar(
+      await exportToBuffer(src, { format: 'docker', refs: ['multi'], platform: 'linux/arm64' }),
+    );
+    const entries = entriesOf(items);
+    expect(entries.map((e) => e.digest)).toEqual([arm.digest]);
+    expect(readJson(join(src, 'index.json'))).toBeDefined();
+  });
+
+  it('refuses --referrers and a bad --name', async () => {
+    await expect(
+      exportToBuffer(peer('umoci-image'), { format: 'docker', referrers: true }),
+    ).rejects.toMatchObject({
+      code: 'E_USAGE',
+    });
+    await expect(
+      exportToBuffer(peer('umoci-image'), { format: 'docker', name: 'Bad:Name' }),
+    ).rejects.toMatchObject({
+      code: 'E_INVALID_REFERENCE',
+    });
+  });
+});
