@@ -4,7 +4,6 @@
 import type { Layout } from '../layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
-import { Annotation } from '../media-types.js';
 import { ConventionContext } from './context.js';
 import {
   CONVENTIONS,
@@ -21,7 +20,7 @@ export interface ConvertOptions {
   dryRun?: boolean | undefined;
   /** Also record referrer manifests found only in blobs/ (a blob scan). */
   adoptUnlisted?: boolean | undefined;
-  /** Subject-annotation key family; default: olareg's when the layout used only olareg's. */
+  /** Subject-annotation responses get `org.olareg.referrer.subject` (default: the PR #1171 key). */
   olaregKeys?: boolean | undefined;
 }
 
@@ -92,12 +91,11 @@ export function planConversion(
   const graph = buildReferrerGraph(index, probe, { scanBlobs: options.adoptUnlisted === true });
   const bookkeeping = graph.bookkeeping;
   const from = CONVENTION_NAMES.filter((n) => bookkeeping.some((b) => b.convention === n));
-  const olaregOnly =
-    bookkeeping.some((b) => hasKey(b.entry, Annotation.OlaregReferrerSubject)) &&
-    !bookkeeping.some((b) => hasKey(b.entry, Annotation.ReferrerSubject));
+  // convert normalises: the key family is the caller's choice (PR #1171 key by default), never
+  // inferred from the layout, so A→B→A gives back the same bytes. See spec-notes/referrers.md.
   const ctx = new ConventionContext(
     layout,
-    { olaregKeys: options.olaregKeys ?? (olaregOnly ? true : undefined), dryRun: options.dryRun },
+    { olaregKeys: options.olaregKeys === true, dryRun: options.dryRun },
     probe.docs,
   );
 
@@ -171,10 +169,6 @@ export function planConversion(
     changed: JSON.stringify(index) !== beforeText,
     dryRun: options.dryRun === true,
   };
-}
-
-function hasKey(entry: Descriptor, key: string): boolean {
-  return entry.annotations?.[key] !== undefined;
 }
 
 function compare(a: string, b: string): number {

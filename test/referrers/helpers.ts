@@ -131,6 +131,7 @@ export function copyFixture(rel: string): Layout {
   return Layout.open(dest);
 }
 
+/** index.json as we would serialise it (a peer's file may differ in whitespace only). */
 export function indexText(layout: Layout): string {
-  return layout.index.read().text;
+  return JSON.stringify(layout.readIndex());
 }
