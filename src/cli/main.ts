@@ -70,7 +70,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       }
     });
   } catch (err) {
-    if (err instanceof UsageError && err.code === 'E_USAGE') {
+    if (err instanceof UsageError && err.code === 'E_USAGE' && !ctx.out.json) {
       io.stderr.write(
         `ocilayout: ${err.message}\n  run \`ocilayout --help\` or \`ocilayout <command> --help\`\n`,
       );
