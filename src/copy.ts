@@ -52,20 +52,20 @@ export interface PlanOptions {
 }
 
 /**
- * A command-line endpoint of `copy`. Only layouts exist today; a registry kind (`docker://…`) is
- * added here and dispatched by the CLI (see spec-notes/copy.md "Endpoints").
+ * A layout endpoint of `copy`. Registry references (`docker://…`) are not parsed here: the CLI sends
+ * them to the registry bridge (registry/copy-refs.ts) before calling this (spec-notes/copy.md).
  */
 export type CopyEndpoint = { kind: 'layout' } & LayoutRef;
 
-/** Throws E_USAGE for a URL-style endpoint (`docker://…`), which copy does not support yet. */
+/** Throws E_USAGE for a URL-style argument (`s3://…`, `docker://…`), which is not a layout. */
 export function parseCopyEndpoint(input: string): CopyEndpoint {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(input);
   if (scheme !== null) {
     throw new UsageError(
       'E_USAGE',
-      `copy does not support ${scheme[1]}:// endpoints yet`,
+      `${input} is not a layout directory (${scheme[1]}:// endpoints are not layouts)`,
       { endpoint: input },
-      { hint: 'copy between layout directories: ocilayout copy SRC:TAG DST[:TAG]' },
+      { hint: 'copy takes layout directories (DIR:TAG, DIR@DIGEST) and docker://HOST/REPO:TAG' },
     );
   }
   return { kind: 'layout', ...parseLayoutRef(input) };

@@ -573,7 +573,7 @@ describe('parseCopyEndpoint', () => {
     expect(parseCopyEndpoint(input)).toEqual(expected);
   });
 
-  it.each(['docker://registry.example/repo:v1', 'oci-archive://x.tar'])(
+  it.each(['docker://registry.example/repo:v1', 's3://bucket/x.tar'])(
     '%s is refused with E_USAGE',
     (input) => {
       expect(() => parseCopyEndpoint(input)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));

@@ -110,7 +110,7 @@ describe('ocilayout copy', () => {
   });
 
   it.each([
-    ['a registry source', ['docker://example.com/repo:v1', 'DST']],
+    ['a URL that is no layout', ['s3://bucket/repo:v1', 'DST']],
     ['a digest destination', ['SRC:v1', `DST@sha256:${'a'.repeat(64)}`]],
     ['a bad concurrency', ['--concurrency', '0', 'SRC:v1', 'DST']],
   ])('%s is a usage error (exit 2), nothing written', async (_name, args) => {

@@ -1,5 +1,5 @@
 // `copy SRC:REF DST[:TAG]`: parse both endpoints, dispatch on their kinds, print the summary.
-// Only layout → layout exists; a registry kind plugs in at copyBetween() (spec-notes/copy.md).
+// docker:// endpoints go to the registry bridge (copy-registry.ts); layout → layout to copyLayout.
 import {
   CONVENTION_NAMES,
   Layout,
