@@ -346,8 +346,13 @@ async function uploadStatus(
 function isTransient(err: unknown): boolean {
   if (err instanceof RegistryError) {
     const status = err.details['status'];
-    if (err.code === 'E_NETWORK') return isRetryableNetworkCode(networkErrorCode(err.cause));
-    return typeof status === 'number' && isRetryableStatus(status);
+    if (err.code === 'E_NETWORK') {
+      // A request that already spent its own retries (registry down) is not worth a new round.
+      const spent = Number(err.details['attempts'] ?? 1) > 1;
+      return !spent && isRetryableNetworkCode(networkErrorCode(err.cause));
+    }
+    const spent = Number(err.details['attempts'] ?? 1) > 1;
+    return !spent && typeof status === 'number' && isRetryableStatus(status);
   }
   if (err instanceof OcilayoutError) return false;
   return isRetryableNetworkCode(networkErrorCode(err));

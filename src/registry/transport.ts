@@ -110,11 +110,13 @@ export class RegistryTransport {
     const attempt = async (): Promise<AttemptOutcome<T>> => {
       for (;;) {
         let res: Response;
+        // Requests run concurrently: judge the probe by the scheme this request was sent with.
+        const probing = this.scheme === 'https-then-http';
         try {
           res = await this.send(req, scopes);
         } catch (err) {
           const code = networkErrorCode(err);
-          if (this.scheme === 'https-then-http' && isNotTlsError(code)) {
+          if (probing && isNotTlsError(code)) {
             this.scheme = 'http'; // loopback registry without TLS: speak HTTP from now on
             continue;
           }
@@ -122,7 +124,7 @@ export class RegistryTransport {
             return { done: false, error: err };
           throw this.networkError(err, req);
         }
-        if (this.scheme === 'https-then-http') this.scheme = 'https';
+        if (probing && this.scheme === 'https-then-http') this.scheme = 'https';
         if (res.status === 401 && !authRetried) {
           authRetried = true;
           const retry = this.auth.challenged(res.headers.get('www-authenticate'), scopes);
@@ -147,7 +149,9 @@ export class RegistryTransport {
         }
         if (req.retry !== false && isRetryableStatus(res.status)) {
           const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-          return { done: false, error: await this.statusError(res, req), retryAfterMs };
+          const error = await this.statusError(res, req);
+          error.details['attempts'] = this.policy.attempts; // if this is the last one, it is spent
+          return { done: false, error, retryAfterMs };
         }
         throw await this.statusError(res, req);
       }
@@ -247,7 +251,7 @@ export class RegistryTransport {
     return new RegistryError(
       'E_NETWORK',
       `cannot reach registry ${this.registry} (${this.origin}) for ${req.what}: ${reason}${tries}`,
-      { registry: this.registry, code, what: req.what },
+      { registry: this.registry, code, what: req.what, attempts: attempts ?? 1 },
       {
         cause: err,
         hint: tlsHint ?? `check that ${this.registry} is up and reachable from here`,
