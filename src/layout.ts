@@ -9,6 +9,7 @@ import {
   NotFoundError,
   UsageError,
   errnoCode,
+  isOcilayoutError,
   wrapFsError,
 } from './errors.js';
 import { MAX_MANIFEST_BYTES, MediaType } from './media-types.js';
@@ -138,7 +139,11 @@ export class Layout implements ManifestSource {
     try {
       text = readCappedText(join(root, OCI_LAYOUT_FILE), 64 * 1024);
     } catch (err) {
-      if (err instanceof NotFoundError) {
+      // ENOTDIR: `dir` (or a parent) is a regular file, e.g. a tar given where a layout belongs.
+      if (
+        err instanceof NotFoundError ||
+        (isOcilayoutError(err) && err.details['errno'] === 'ENOTDIR')
+      ) {
         throw new NotFoundError(
           'E_NOT_A_LAYOUT',
           `${dir} is not an OCI layout (no oci-layout file)`,
