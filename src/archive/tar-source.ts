@@ -84,6 +84,7 @@ export async function readArchive(
   let declared = 0;
   let lastEnd = 0;
   let failure: unknown;
+  let handlerError: unknown;
   const fail = (err: unknown): void => {
     failure ??= err;
   };
@@ -147,7 +148,12 @@ export async function readArchive(
         declared += size;
         checkEntrySize(verdict.path, size, declared, options);
       }
-      await handle(verdict, entry);
+      try {
+        await handle(verdict, entry);
+      } catch (err) {
+        handlerError = err; // the handler's own errors pass through unchanged
+        throw err;
+      }
       await drain(entry);
     }
   } catch (err) {
@@ -159,7 +165,11 @@ export async function readArchive(
     }
   }
   await feeding;
-  if (failure !== undefined) throw asArchiveError(failure, input.name);
+  if (failure !== undefined) {
+    throw failure === handlerError && failure instanceof Error
+      ? failure
+      : asArchiveError(failure, input.name);
+  }
   if (entries === 0) {
     throw new IntegrityError('E_CORRUPT_ARCHIVE', `${input.name} is empty or not a tar archive`, {
       archive: input.name,

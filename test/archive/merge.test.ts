@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { mergeEntries } from '../../src/archive/merge.js';
+import { Annotation, MediaType, type Descriptor, type IndexFile } from '../../src/index.js';
+
+const d = (digest: string, tag?: string): Descriptor => ({
+  mediaType: MediaType.ImageManifest,
+  digest: `sha256:${digest.repeat(64)}`,
+  size: 1,
+  ...(tag === undefined ? {} : { annotations: { [Annotation.RefName]: tag } }),
+});
+const index = (...manifests: Descriptor[]): IndexFile => ({ schemaVersion: 2, manifests });
+
+describe('mergeEntries', () => {
+  it('appends new tags and new untagged content, keeps what is already there', () => {
+    const idx = index(d('a', 'v1'), d('b'));
+    const r = mergeEntries(idx, [d('a', 'v1'), d('c', 'v2'), d('b'), d('a'), d('e')], 'fail');
+    expect(idx.manifests).toEqual([d('a', 'v1'), d('b'), d('c', 'v2'), d('e')]);
+    expect(r.added).toEqual([d('c', 'v2'), d('e')]);
+    expect(r.unchanged).toEqual([d('a', 'v1'), d('b'), d('a')]);
+  });
+
+  it('fails on a tag naming other content, listing every such tag, and changes nothing it returns', () => {
+    const idx = index(d('a', 'v1'), d('b', 'v2'));
+    expect(() => mergeEntries(idx, [d('c', 'v1'), d('c', 'v2')], 'fail')).toThrow(
+      expect.objectContaining({
+        code: 'E_CONFLICT',
+        details: {
+          conflicts: [
+            expect.objectContaining({ tag: 'v1' }),
+            expect.objectContaining({ tag: 'v2' }),
+          ],
+        },
+      }),
+    );
+  });
+
+  it('skip keeps the target’s tag; overwrite replaces it in place and drops duplicates', () => {
+    const skip = index(d('a', 'v1'));
+    expect(mergeEntries(skip, [d('c', 'v1')], 'skip').skipped).toHaveLength(1);
+    expect(skip.manifests).toEqual([d('a', 'v1')]);
+    const over = index(d('a', 'v1'), d('x', 'other'), d('b', 'v1'));
+    const r = mergeEntries(over, [d('c', 'v1')], 'overwrite');
+    expect(over.manifests).toEqual([d('c', 'v1'), d('x', 'other')]);
+    expect(r.replaced).toEqual([
+      { tag: 'v1', existing: [d('a').digest, d('b').digest], incoming: d('c').digest },
+    ]);
+  });
+});

@@ -1,0 +1,62 @@
+import { statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { Staging } from '../../src/archive/staging.js';
+import { digestOf, parseDigest } from '../../src/index.js';
+import { tmpLayout } from '../helpers/tmp.js';
+
+// Staging takes tar-stream entries; any async iterable of Buffers behaves the same for it.
+const body = (s: string | Buffer) => Readable.from([Buffer.from(s)]) as never;
+
+describe('Staging', () => {
+  it('links a blob the target already holds (after verifying the archive’s bytes)', async () => {
+    const target = tmpLayout();
+    const bytes = Buffer.from('shared layer');
+    const existing = target.blobs.putBytes(bytes);
+    const staging = Staging.open(target);
+    try {
+      await staging.stageFile('blobs/sha256/x', body(bytes), bytes.length, existing.digest);
+      expect(statSync(staging.layout.blobs.path(existing.digest)).ino).toBe(
+        statSync(target.blobs.path(existing.digest)).ino,
+      );
+      await expect(
+        staging.stageFile('blobs/sha256/y', body('other bytes!'), bytes.length, existing.digest),
+      ).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+    } finally {
+      staging.discard();
+    }
+  });
+
+  it('hashes unnamed (docker) files, accepts identical duplicates, refuses different ones', async () => {
+    const target = tmpLayout();
+    const staging = Staging.open(target);
+    try {
+      const a = await staging.stageFile('x.tar', body('one'), 3);
+      expect(a.digest).toBe(digestOf('one'));
+      await staging.stageFile('x.tar', body('one'), 3);
+      await expect(staging.stageFile('x.tar', body('two'), 3)).rejects.toMatchObject({
+        code: 'E_UNSAFE_ENTRY',
+      });
+      staging.addAlias('id/layer.tar', 'x.tar');
+      await expect(staging.stageFile('id/layer.tar', body('one'), 3)).rejects.toMatchObject({
+        code: 'E_UNSAFE_ENTRY',
+      });
+    } finally {
+      staging.discard();
+    }
+    expect(target.blobs.has(parseDigest(digestOf('one')))).toBe(false);
+  });
+
+  it('keeps JSON files in memory under a cap', async () => {
+    const staging = Staging.open(tmpLayout());
+    try {
+      await staging.bufferJson('index.json', body('{}'), 2, 10);
+      expect(staging.json.get('index.json')?.toString()).toBe('{}');
+      await expect(staging.bufferJson('manifest.json', body('[]'), 20, 10)).rejects.toMatchObject({
+        code: 'E_TOO_LARGE',
+      });
+    } finally {
+      staging.discard();
+    }
+  });
+});
