@@ -2,11 +2,12 @@
 // index store, and offers the verbs on references and manifests. Knows nothing of referrer conventions.
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import { parseDigest, type Digest } from './digest.js';
+import { algorithmOf, digestOf, parseDigest, type Digest } from './digest.js';
 import {
   ConflictError,
   IntegrityError,
   NotFoundError,
+  UnsafeInputError,
   UsageError,
   errnoCode,
   isOcilayoutError,
@@ -28,6 +29,7 @@ import { BlobStore } from './store/blob-store.js';
 import { writeFileDurable } from './store/durable.js';
 import { IndexStore, readCappedText, serializeIndex } from './store/index-store.js';
 import { releaseLease, ingestDir } from './store/ingest.js';
+import { digestMismatch } from './store/verify-stream.js';
 import type { HeldLock } from './store/lock.js';
 import { BLOBS_DIR, INDEX_FILE, INDEX_LOCK, INGEST_DIR, OCI_LAYOUT_FILE } from './store/paths.js';
 import { findTagged, listTags, removeTag, setTag } from './tags.js';
@@ -250,28 +252,13 @@ export class Layout implements ManifestSource {
     return desc;
   }
 
-  /** Read a manifest/index: size-capped, digest-verified, size-checked, schema-validated. */
+  /**
+   * Read a manifest/index: size-capped (E_TOO_LARGE), size-checked before hashing
+   * (E_SIZE_MISMATCH), digest-verified (E_DIGEST_MISMATCH), schema-validated (E_INVALID_JSON,
+   * E_SCHEMA). Throws E_NOT_FOUND when the blob is absent.
+   */
   readManifest(desc: Descriptor): ParsedManifest {
-    const digest = parseDigest(desc.digest);
-    if (desc.size > MAX_MANIFEST_BYTES) {
-      throw new IntegrityError(
-        'E_SCHEMA',
-        `descriptor for ${digest} claims ${desc.size} bytes, over the 4 MiB manifest limit`,
-        { digest },
-      );
-    }
-    const bytes = this.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
-    if (bytes.byteLength !== desc.size) {
-      throw new IntegrityError(
-        'E_SIZE_MISMATCH',
-        `manifest ${digest}: descriptor says ${desc.size} bytes, blob has ${bytes.byteLength}`,
-        {
-          digest,
-          expected: desc.size,
-          found: bytes.byteLength,
-        },
-      );
-    }
+    const { digest, bytes } = this.readManifestBytes(desc);
     return parseManifest(bytes, `manifest ${digest}`, desc.mediaType);
   }
 
@@ -282,6 +269,30 @@ export class Layout implements ManifestSource {
     const bytes = this.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
     const parsed = parseManifest(bytes, `manifest ${digest}`, descriptor.mediaType);
     return { descriptor, bytes, parsed };
+  }
+
+  /** The bytes a manifest descriptor names, checked as image-spec advises: size, then digest. */
+  private readManifestBytes(desc: Descriptor): { digest: Digest; bytes: Buffer } {
+    const digest = parseDigest(desc.digest);
+    if (desc.size > MAX_MANIFEST_BYTES) {
+      throw new UnsafeInputError(
+        'E_TOO_LARGE',
+        `descriptor for ${digest} claims ${desc.size} bytes, over the 4 MiB manifest limit`,
+        { digest, size: desc.size, limit: MAX_MANIFEST_BYTES },
+      );
+    }
+    const bytes = this.blobs.readBytes(digest, MAX_MANIFEST_BYTES, { verify: false });
+    if (bytes.byteLength !== desc.size) {
+      throw new IntegrityError(
+        'E_SIZE_MISMATCH',
+        `manifest ${digest}: descriptor says ${desc.size} bytes, blob has ${bytes.byteLength}`,
+        { digest, expected: desc.size, found: bytes.byteLength },
+        { hint: `run \`ocilayout fsck ${this.root}\`` },
+      );
+    }
+    const found = digestOf(bytes, algorithmOf(digest));
+    if (found !== digest) throw digestMismatch(`manifest ${digest}`, digest, found);
+    return { digest, bytes };
   }
 
   /**
