@@ -262,11 +262,10 @@ export class Layout implements ManifestSource {
     return parseManifest(bytes, `manifest ${digest}`, desc.mediaType);
   }
 
-  /** Resolve and read a manifest. */
+  /** Resolve and read a manifest, with the same checks as readManifest. */
   getManifest(target: Target): StoredManifest {
     const descriptor = this.resolve(target);
-    const digest = parseDigest(descriptor.digest);
-    const bytes = this.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
+    const { digest, bytes } = this.readManifestBytes(descriptor);
     const parsed = parseManifest(bytes, `manifest ${digest}`, descriptor.mediaType);
     return { descriptor, bytes, parsed };
   }

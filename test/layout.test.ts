@@ -1,0 +1,519 @@
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { digestOf, parseDigest } from '../src/digest.js';
+import { Layout, emptyIndex } from '../src/layout.js';
+import { Annotation, MediaType } from '../src/media-types.js';
+import { serializeIndex } from '../src/store/index-store.js';
+import { listTags } from '../src/tags.js';
+import {
+  freshDir,
+  imageBlobs,
+  imageIndex,
+  imageManifest,
+  makeLayout,
+  tagged,
+  type Descs,
+} from './helpers/make-layout.js';
+import { layoutSnapshot } from './helpers/snapshot.js';
+
+const PEERS = join(dirname(fileURLToPath(import.meta.url)), '..', 'testdata', 'peers');
+const refNames = (layout: Layout): (string | undefined)[] =>
+  layout.readIndex().manifests.map((e) => e.annotations?.[Annotation.RefName]);
+
+describe('Layout.init', () => {
+  it('creates oci-layout, an empty index.json and blobs/ in a new directory', () => {
+    const root = join(freshDir(), 'new', 'nested');
+    const { layout, created } = Layout.init(root);
+    expect(created).toBe(true);
+    expect(layout.root).toBe(root);
+    expect(JSON.parse(readFileSync(join(root, 'oci-layout'), 'utf8'))).toEqual({
+      imageLayoutVersion: '1.0.0',
+    });
+    expect(readFileSync(join(root, 'index.json'), 'utf8')).toBe(serializeIndex(emptyIndex()));
+    expect(readdirSync(root).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
+  });
+
+  it('accepts an empty existing directory', () => {
+    const root = freshDir();
+    expect(Layout.init(root).created).toBe(true);
+  });
+
+  it('is idempotent: an existing layout is opened unchanged', async () => {
+    const root = join(freshDir(), 'l');
+    const { layout } = Layout.init(root);
+    const m = await layout.putManifest(
+      Buffer.from(JSON.stringify(imageManifest(emptyConfig(layout), []))),
+      { tag: 'v1', allowMissing: true },
+    );
+    const before = layoutSnapshot(root);
+    const again = Layout.init(root);
+    expect(again.created).toBe(false);
+    expect(layoutSnapshot(root)).toEqual(before);
+    expect(again.layout.resolve({ tag: 'v1' }).digest).toBe(m.digest);
+  });
+
+  it('refuses a non-empty directory that is not a layout (E_CONFLICT), touching nothing', () => {
+    const root = freshDir();
+    writeFileSync(join(root, 'notes.txt'), 'mine');
+    const before = layoutSnapshot(root, { ignoreIngest: false });
+    expect(() => Layout.init(root)).toThrow(expect.objectContaining({ code: 'E_CONFLICT' }));
+    expect(layoutSnapshot(root, { ignoreIngest: false })).toEqual(before);
+  });
+
+  it('refuses a path that is a file (E_CONFLICT)', () => {
+    const file = join(freshDir(), 'f');
+    writeFileSync(file, 'x');
+    expect(() => Layout.init(file)).toThrow(expect.objectContaining({ code: 'E_CONFLICT' }));
+  });
+
+  it.each([
+    ['only oci-layout', { 'oci-layout': '{"imageLayoutVersion":"1.0.0"}' }],
+    ['only blobs/ and ingest/', { 'blobs/sha256/.keep': '', 'ingest/x.part': '' }],
+    [
+      'oci-layout and a crashed temp file',
+      { 'oci-layout': '{"imageLayoutVersion":"1.0.0"}', '.tmp-x.index.json': '{' },
+    ],
+  ])('completes a half-created layout (%s)', (_name, files) => {
+    const root = freshDir();
+    for (const [rel, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(root, rel)), { recursive: true });
+      writeFileSync(join(root, rel), text);
+    }
+    const { layout } = Layout.init(root);
+    expect(layout.readIndex()).toEqual(emptyIndex());
+  });
+
+  it('keeps an index.json that exists without oci-layout', () => {
+    const fx = makeLayout({
+      ociLayout: null,
+      index: {
+        schemaVersion: 2,
+        manifests: [tagged({ mediaType: 'a/b', digest: digestOf('x'), size: 1 }, 'kept')],
+      },
+    });
+    const { layout } = Layout.init(fx.root);
+    expect(layout.tags()).toEqual(['kept']);
+  });
+});
+
+describe('Layout.open', () => {
+  it.each([
+    ['no directory', (root: string) => join(root, 'missing'), 'E_NOT_A_LAYOUT'],
+    [
+      'no oci-layout',
+      (root: string) => makeLayout({ ociLayout: null }, join(root, 'l')).root,
+      'E_NOT_A_LAYOUT',
+    ],
+    [
+      'no index.json',
+      (root: string) => makeLayout({ index: null }, join(root, 'l')).root,
+      'E_NOT_A_LAYOUT',
+    ],
+    [
+      'imageLayoutVersion 2.0.0',
+      (root: string) =>
+        makeLayout({ ociLayout: { imageLayoutVersion: '2.0.0' } }, join(root, 'l')).root,
+      'E_NOT_A_LAYOUT',
+    ],
+    [
+      'oci-layout not JSON',
+      (root: string) => makeLayout({ ociLayout: '{' }, join(root, 'l')).root,
+      'E_INVALID_JSON',
+    ],
+    [
+      'oci-layout without a version',
+      (root: string) => makeLayout({ ociLayout: { version: '1.0.0' } }, join(root, 'l')).root,
+      'E_SCHEMA',
+    ],
+    [
+      'a regular file',
+      (root: string) => {
+        writeFileSync(join(root, 'file'), 'x');
+        return join(root, 'file');
+      },
+      'E_NOT_A_LAYOUT',
+    ],
+  ])('fails for %s', (_name, make, code) => {
+    const path = make(freshDir());
+    expect(() => Layout.open(path)).toThrow(expect.objectContaining({ code }));
+  });
+
+  it('accepts extra fields in oci-layout and unknown files in the directory', () => {
+    const fx = makeLayout({
+      ociLayout: { imageLayoutVersion: '1.0.0', 'vnd.example': true },
+      files: {
+        'manifest.json': '[]', // docker save
+        '_uploads/upload.1': '', // olareg
+        '.umoci-1234/x': '', // umoci
+        'index.json.lock': '', // BuildKit
+        'ingest/abc_123': '', // oras-go
+      },
+    });
+    expect(Layout.open(fx.root).readIndex()).toEqual(emptyIndex());
+  });
+
+  it('resolves relative paths to an absolute root', () => {
+    const fx = makeLayout();
+    const rel = join('.', fx.root.slice(process.cwd().length + 1));
+    if (fx.root.startsWith(process.cwd())) expect(Layout.open(rel).root).toBe(fx.root);
+    else expect(Layout.open(fx.root).root).toBe(fx.root);
+  });
+});
+
+describe('opening peer layouts (testdata/peers: real umoci/skopeo, crafted oras/regctl/olareg/crane/containerd/cosign/buildkit)', () => {
+  const expected = JSON.parse(readFileSync(join(PEERS, 'expected.json'), 'utf8')) as Record<
+    string,
+    { writer: string; tags: Record<string, string> }
+  >;
+  it.each(Object.keys(expected))('%s opens, resolves every tag and walks', (name) => {
+    const layout = Layout.open(join(PEERS, name));
+    const tags = expected[name]!.tags;
+    for (const [tag, digest] of Object.entries(tags)) {
+      const desc = layout.resolve({ tag });
+      expect(desc.digest, `${name}:${tag}`).toBe(digest);
+      const parsed = layout.readManifest(desc);
+      expect(['manifest', 'index']).toContain(parsed.kind);
+    }
+    expect(listTags(layout.readIndex())).toEqual(expect.arrayContaining(Object.keys(tags)));
+  });
+
+  it.each(Object.keys(expected))(
+    '%s survives a tag and an untag with every other byte of index.json kept',
+    async (name) => {
+      const root = join(freshDir(), name);
+      cpSync(join(PEERS, name), root, { recursive: true });
+      const layout = Layout.open(root);
+      const before = layout.readIndex();
+      const first = before.manifests[0]!;
+      await layout.tag({ digest: first.digest }, ['ocilayout-probe']);
+      await layout.untag('ocilayout-probe');
+      // Same document (unknown fields, annotations, key order, entry order), in our serialisation.
+      expect(readFileSync(join(root, 'index.json'), 'utf8')).toBe(serializeIndex(before));
+    },
+  );
+});
+
+function emptyConfig(layout: Layout): { mediaType: string; digest: string; size: number } {
+  const { digest, size } = layout.blobs.putBytes(Buffer.from('{}'));
+  return { mediaType: MediaType.Empty, digest, size };
+}
+
+describe('Layout.resolve', () => {
+  const fixture = (): ReturnType<typeof makeLayout> =>
+    makeLayout({
+      blobs: {
+        ...imageBlobs('a'),
+        ...imageBlobs('b'),
+        child: (d: Descs) => imageManifest(d['aconfig']!, [d['blayer']!]),
+        index: (d: Descs) => imageIndex([d['child']!]),
+      },
+      index: (d) => ({
+        schemaVersion: 2,
+        manifests: [tagged(d['amanifest']!, 'v1'), tagged(d['index']!, 'multi'), d['bmanifest']!],
+      }),
+    });
+
+  it('resolves a tag to its index.json entry', () => {
+    const fx = fixture();
+    expect(fx.open().resolve({ tag: 'v1' })).toEqual(tagged(fx.d['amanifest']!, 'v1'));
+  });
+
+  it('resolves a listed digest to its entry, annotations included', () => {
+    const fx = fixture();
+    expect(fx.open().resolve({ digest: fx.d['index']!.digest })).toEqual(
+      tagged(fx.d['index']!, 'multi'),
+    );
+  });
+
+  it('resolves an unlisted child manifest by digest from its blob', () => {
+    const fx = fixture();
+    expect(fx.open().resolve({ digest: fx.d['child']!.digest })).toEqual(fx.d['child']);
+  });
+
+  it.each([
+    ['an unknown tag', { tag: 'nope' }, 'E_NOT_FOUND'],
+    ['an absent digest', { digest: digestOf('absent') }, 'E_NOT_FOUND'],
+    ['an invalid digest', { digest: 'sha256:xyz' }, 'E_INVALID_DIGEST'],
+    ['no tag or digest in a multi-entry layout', {}, 'E_INVALID_REFERENCE'],
+  ])('fails for %s', (_name, target, code) => {
+    expect(() => fixture().open().resolve(target)).toThrow(expect.objectContaining({ code }));
+  });
+
+  it('resolves no tag to the single entry of a one-entry layout (skopeo oci:dir)', () => {
+    const fx = makeLayout({
+      blobs: imageBlobs(),
+      index: (d) => ({ schemaVersion: 2, manifests: [d['manifest']!] }),
+    });
+    expect(fx.open().resolve({}).digest).toBe(fx.d['manifest']!.digest);
+  });
+});
+
+describe('Layout.readManifest / getManifest', () => {
+  it('reads a manifest whose blob lacks mediaType, typed by its descriptor (umoci 0.4.7)', () => {
+    const fx = makeLayout({
+      blobs: {
+        config: { os: 'linux' },
+        m: (d) => ({ schemaVersion: 2, config: d['config'], layers: [] }),
+      },
+    });
+    const parsed = fx.open().readManifest({ ...fx.d['m']!, mediaType: MediaType.ImageManifest });
+    expect(parsed).toMatchObject({ kind: 'manifest', mediaType: MediaType.ImageManifest });
+  });
+
+  it('refuses a descriptor whose size disagrees with the blob (E_SIZE_MISMATCH)', () => {
+    const fx = makeLayout({ blobs: imageBlobs() });
+    const layout = fx.open();
+    const d = fx.d['manifest']!;
+    expect(() => layout.readManifest({ ...d, size: d.size + 1 })).toThrow(
+      expect.objectContaining({ code: 'E_SIZE_MISMATCH' }),
+    );
+    expect(() => layout.readManifest({ ...d, size: d.size - 1 })).toThrow(
+      expect.objectContaining({ code: 'E_SIZE_MISMATCH' }),
+    );
+  });
+
+  it('checks the size before hashing: a truncated blob is a size mismatch', () => {
+    const fx = makeLayout({ blobs: imageBlobs() });
+    const d = fx.d['manifest']!;
+    const path = join(fx.root, 'blobs', 'sha256', d.digest.slice(7));
+    writeFileSync(path, readFileSync(path).subarray(0, 10));
+    expect(() => fx.open().readManifest(d)).toThrow(
+      expect.objectContaining({ code: 'E_SIZE_MISMATCH' }),
+    );
+  });
+
+  it('refuses a corrupted blob of the right size (E_DIGEST_MISMATCH)', () => {
+    const fx = makeLayout({ blobs: imageBlobs() });
+    const d = fx.d['manifest']!;
+    const path = join(fx.root, 'blobs', 'sha256', d.digest.slice(7));
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 2] = 0x20;
+    writeFileSync(path, bytes);
+    expect(() => fx.open().readManifest(d)).toThrow(
+      expect.objectContaining({ code: 'E_DIGEST_MISMATCH' }),
+    );
+  });
+
+  it('refuses a descriptor claiming more than 4 MiB before reading (E_TOO_LARGE)', () => {
+    const fx = makeLayout({ blobs: imageBlobs() });
+    expect(() => fx.open().readManifest({ ...fx.d['manifest']!, size: 5 * 1024 * 1024 })).toThrow(
+      expect.objectContaining({ code: 'E_TOO_LARGE' }),
+    );
+  });
+
+  it('getManifest returns the exact bytes, and checks them against the index.json size', () => {
+    const fx = makeLayout({
+      blobs: imageBlobs(),
+      index: (d) => ({
+        schemaVersion: 2,
+        manifests: [tagged(d['manifest']!, 'ok'), tagged({ ...d['manifest']!, size: 1 }, 'lying')],
+      }),
+    });
+    const layout = fx.open();
+    const got = layout.getManifest({ tag: 'ok' });
+    expect(digestOf(got.bytes)).toBe(fx.d['manifest']!.digest);
+    expect(got.parsed.kind).toBe('manifest');
+    expect(() => layout.getManifest({ tag: 'lying' })).toThrow(
+      expect.objectContaining({ code: 'E_SIZE_MISMATCH' }),
+    );
+  });
+});
+
+describe('Layout.putManifest', () => {
+  const blobsOnly = (): ReturnType<typeof makeLayout> =>
+    makeLayout({ blobs: { config: { os: 'linux' }, layer: 'layer bytes' } });
+  const manifestBytes = (d: Descs): Buffer =>
+    Buffer.from(JSON.stringify(imageManifest(d['config']!, [d['layer']!])));
+
+  it('stores, tags, and returns the descriptor', async () => {
+    const fx = blobsOnly();
+    const layout = fx.open();
+    const bytes = manifestBytes(fx.d);
+    const desc = await layout.putManifest(bytes, { tag: 'v1' });
+    expect(desc).toEqual({
+      mediaType: MediaType.ImageManifest,
+      digest: digestOf(bytes),
+      size: bytes.length,
+    });
+    expect(layout.resolve({ tag: 'v1' })).toEqual(tagged(desc, 'v1'));
+    expect(readFileSync(layout.blobs.path(parseDigest(desc.digest)))).toEqual(bytes);
+  });
+
+  it('lists an untagged manifest once, however often it is put', async () => {
+    const fx = blobsOnly();
+    const layout = fx.open();
+    const bytes = manifestBytes(fx.d);
+    await layout.putManifest(bytes);
+    await layout.putManifest(bytes);
+    expect(layout.readIndex().manifests).toEqual([
+      { mediaType: MediaType.ImageManifest, digest: digestOf(bytes), size: bytes.length },
+    ]);
+  });
+
+  it('moves a tag in place and keeps the other entries in order', async () => {
+    const fx = blobsOnly();
+    const layout = fx.open();
+    const one = Buffer.from(
+      JSON.stringify(imageManifest(fx.d['config']!, [fx.d['layer']!], { annotations: { n: '1' } })),
+    );
+    const two = Buffer.from(
+      JSON.stringify(imageManifest(fx.d['config']!, [fx.d['layer']!], { annotations: { n: '2' } })),
+    );
+    await layout.putManifest(one, { tag: 'a' });
+    await layout.putManifest(one, { tag: 'b' });
+    await layout.putManifest(one, { tag: 'c' });
+    await layout.putManifest(two, { tag: 'b' });
+    expect(refNames(layout)).toEqual(['a', 'b', 'c']);
+    expect(layout.resolve({ tag: 'b' }).digest).toBe(digestOf(two));
+  });
+
+  it('records artifactType on the entry', async () => {
+    const fx = blobsOnly();
+    const layout = fx.open();
+    const bytes = Buffer.from(
+      JSON.stringify(
+        imageManifest(fx.d['config']!, [fx.d['layer']!], {
+          artifactType: 'application/vnd.example',
+        }),
+      ),
+    );
+    expect((await layout.putManifest(bytes, { tag: 'art' })).artifactType).toBe(
+      'application/vnd.example',
+    );
+    expect(layout.resolve({ tag: 'art' }).artifactType).toBe('application/vnd.example');
+  });
+
+  it('refuses a manifest whose config or layer is missing (E_NOT_FOUND), unless allowMissing', async () => {
+    const fx = makeLayout({ blobs: { config: { os: 'linux' } } });
+    const layout = fx.open();
+    const layer = { mediaType: MediaType.Layer, digest: digestOf('absent'), size: 6 };
+    const bytes = Buffer.from(JSON.stringify(imageManifest(fx.d['config']!, [layer])));
+    const before = layoutSnapshot(fx.root);
+    await expect(layout.putManifest(bytes, { tag: 'v1' })).rejects.toMatchObject({
+      code: 'E_NOT_FOUND',
+      details: { digest: layer.digest },
+    });
+    expect(layoutSnapshot(fx.root)).toEqual(before);
+    await layout.putManifest(bytes, { tag: 'v1', allowMissing: true });
+    expect(layout.tags()).toEqual(['v1']);
+  });
+
+  it('refuses an index whose child manifest is missing (E_NOT_FOUND)', async () => {
+    const layout = blobsOnly().open();
+    const child = { mediaType: MediaType.ImageManifest, digest: digestOf('nope'), size: 4 };
+    await expect(
+      layout.putManifest(Buffer.from(JSON.stringify(imageIndex([child]))), { tag: 'multi' }),
+    ).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+  });
+
+  it.each([
+    ['invalid JSON', Buffer.from('{"schemaVersion":2,'), 'E_INVALID_JSON'],
+    ['a manifest without layers', Buffer.from('{"schemaVersion":2,"config":{}}'), 'E_SCHEMA'],
+    ['schemaVersion 1', Buffer.from('{"schemaVersion":1,"layers":[],"config":{}}'), 'E_SCHEMA'],
+    ['over 4 MiB', Buffer.alloc(4 * 1024 * 1024 + 1, 0x20), 'E_TOO_LARGE'],
+  ])('refuses %s, leaving the layout unchanged', async (_name, bytes, code) => {
+    const fx = blobsOnly();
+    const before = layoutSnapshot(fx.root);
+    await expect(fx.open().putManifest(bytes, { tag: 'v1' })).rejects.toMatchObject({ code });
+    expect(layoutSnapshot(fx.root)).toEqual(before);
+  });
+
+  it('refuses an invalid tag before storing anything (E_INVALID_TAG)', async () => {
+    const fx = blobsOnly();
+    const before = layoutSnapshot(fx.root);
+    await expect(
+      fx.open().putManifest(manifestBytes(fx.d), { tag: 'bad tag' }),
+    ).rejects.toMatchObject({
+      code: 'E_INVALID_TAG',
+    });
+    expect(layoutSnapshot(fx.root)).toEqual(before);
+  });
+
+  it('stores an unlisted manifest without touching index.json', async () => {
+    const fx = blobsOnly();
+    const layout = fx.open();
+    const before = fx.indexText();
+    const desc = await layout.putManifest(manifestBytes(fx.d), { unlisted: true });
+    expect(fx.indexText()).toBe(before);
+    expect(layout.resolve({ digest: desc.digest }).digest).toBe(desc.digest);
+  });
+});
+
+describe('Layout tags', () => {
+  const fixture = (): ReturnType<typeof makeLayout> =>
+    makeLayout({
+      blobs: imageBlobs(),
+      index: (d) => ({ schemaVersion: 2, manifests: [tagged(d['manifest']!, 'v1')] }),
+    });
+
+  it('tags what a tag or digest resolves to, with several tags at once', async () => {
+    const fx = fixture();
+    const layout = fx.open();
+    await layout.tag({ tag: 'v1' }, ['latest', 'stable']);
+    expect(layout.tags()).toEqual(['latest', 'stable', 'v1']);
+    expect(layout.resolve({ tag: 'stable' }).digest).toBe(fx.d['manifest']!.digest);
+  });
+
+  it('refuses an invalid tag and changes nothing', async () => {
+    const fx = fixture();
+    const before = layoutSnapshot(fx.root);
+    await expect(fx.open().tag({ tag: 'v1' }, ['ok', '-bad'])).rejects.toMatchObject({
+      code: 'E_INVALID_TAG',
+    });
+    expect(layoutSnapshot(fx.root)).toEqual(before);
+  });
+
+  it('untags, and fails with E_NOT_FOUND for an absent tag', async () => {
+    const fx = fixture();
+    const layout = fx.open();
+    const removed = await layout.untag('v1');
+    expect(removed.map((e) => e.digest)).toEqual([fx.d['manifest']!.digest]);
+    expect(layout.tags()).toEqual([]);
+    expect(layout.blobs.has(parseDigest(fx.d['manifest']!.digest))).toBe(true); // gc's job
+    const before = layoutSnapshot(fx.root);
+    await expect(layout.untag('v1')).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    expect(layoutSnapshot(fx.root)).toEqual(before);
+  });
+});
+
+describe('Layout.deleteManifest', () => {
+  it('removes every entry for the digest, then the blob', async () => {
+    const fx = makeLayout({
+      blobs: imageBlobs(),
+      index: (d) => ({
+        schemaVersion: 2,
+        manifests: [tagged(d['manifest']!, 'a'), tagged(d['manifest']!, 'b'), d['manifest']!],
+      }),
+    });
+    const layout = fx.open();
+    const d = parseDigest(fx.d['manifest']!.digest);
+    expect(await layout.deleteManifest(d)).toEqual({ entriesRemoved: 3, blobRemoved: true });
+    expect(layout.readIndex().manifests).toEqual([]);
+    expect(layout.blobs.has(d)).toBe(false);
+    // Config and layer stay: they are gc's to collect.
+    expect(layout.blobs.has(parseDigest(fx.d['config']!.digest))).toBe(true);
+  });
+
+  it('deletes an unlisted blob, and fails with E_NOT_FOUND when neither exists', async () => {
+    const fx = makeLayout({ blobs: imageBlobs() });
+    const layout = fx.open();
+    const d = parseDigest(fx.d['manifest']!.digest);
+    expect(await layout.deleteManifest(d)).toEqual({ entriesRemoved: 0, blobRemoved: true });
+    await expect(layout.deleteManifest(d)).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+  });
+});
+
+it('Layout.close releases this process’s gc lease', async () => {
+  const fx = makeLayout({ blobs: { config: { os: 'linux' }, layer: 'x' } });
+  const layout = fx.open();
+  await layout.putManifest(
+    Buffer.from(JSON.stringify(imageManifest(fx.d['config']!, [fx.d['layer']!]))),
+  );
+  const leases = (): string[] => readdirSync(layout.ingestPath).filter((n) => n.endsWith('.lease'));
+  expect(leases()).toHaveLength(1);
+  layout.close();
+  expect(leases()).toEqual([]);
+  expect(existsSync(layout.ingestPath)).toBe(true);
+});
