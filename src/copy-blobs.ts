@@ -181,7 +181,9 @@ function sameFilesystem(src: Layout, dst: Layout): boolean {
 async function verifyFile(path: string, digest: Digest, size: number): Promise<void> {
   const hash = newHash(algorithmOf(digest));
   let seen = 0;
-  for await (const chunk of readAhead(path, digest)) {
+  // hash.update is synchronous, so each chunk is done with before the next is asked for: the
+  // reader may reuse its two buffers (no GC churn, no page faults on fresh memory).
+  for await (const chunk of readAhead(path, digest, { reuseBuffers: true })) {
     hash.update(chunk);
     seen += chunk.byteLength;
   }
@@ -193,18 +195,31 @@ async function verifyFile(path: string, digest: Digest, size: number): Promise<v
 
 /**
  * A blob file as chunks of up to 4 MiB, with the next read in flight while the caller hashes or
- * writes this one (perf-baseline.md: big reads, no stream machinery). Each chunk is a fresh buffer,
- * because BlobStore.put keeps one chunk in flight to disk while it hashes the next.
+ * writes this one (perf-baseline.md: big reads, no stream machinery). By default each chunk is a
+ * fresh buffer, because BlobStore.put keeps one chunk in flight to disk while it hashes the next;
+ * `reuseBuffers` alternates two buffers, for a consumer that is done with a chunk when it asks for
+ * the next one.
  */
-async function* readAhead(path: string, digest: Digest): AsyncGenerator<Buffer> {
+async function* readAhead(
+  path: string,
+  digest: Digest,
+  options: { reuseBuffers?: boolean } = {},
+): AsyncGenerator<Buffer> {
   let fh: FileHandle;
   try {
     fh = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   } catch (err) {
     throw wrapFsError(err, `open blob ${digest}`, { digest });
   }
-  const readAt = (position: number): Promise<FileReadResult<Buffer>> =>
-    fh.read(Buffer.allocUnsafe(READ_CHUNK), 0, READ_CHUNK, position);
+  const ring =
+    options.reuseBuffers === true
+      ? [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)]
+      : undefined;
+  let reads = 0;
+  const readAt = (position: number): Promise<FileReadResult<Buffer>> => {
+    const buffer = ring?.[reads++ % 2] ?? Buffer.allocUnsafe(READ_CHUNK);
+    return fh.read(buffer, 0, READ_CHUNK, position);
+  };
   let pending = readAt(0);
   try {
     let position = 0;
