@@ -130,25 +130,28 @@ export class Authenticator {
   }
 
   /**
-   * Learn from a 401. Returns true when a retry with new credentials can help (first Basic
-   * challenge with credentials at hand, or a Bearer challenge: anonymous tokens exist).
-   * `scopes` are the ones the failed request needed; a challenge's own `scope` is added to them.
+   * Learn from a 401 to a request that carried `sent` as its Authorization (or none). Returns true
+   * when a retry can do better: a Basic challenge with basic credentials the request did not carry
+   * yet, or a Bearer challenge (anonymous tokens exist; a refused token is dropped from the cache).
+   * Requests run concurrently, so the answer depends on what THIS request sent, not on what the
+   * authenticator learnt from another one meanwhile. `scopes` gains the challenge's own `scope`.
    */
-  challenged(header: string | null, scopes: string[]): boolean {
+  challenged(header: string | null, scopes: string[], sent?: string): boolean {
     const challenges = parseChallenges(header ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer !== undefined && bearer.params['realm'] !== undefined) {
-      const first = this.scheme !== 'bearer';
       this.scheme = 'bearer';
       this.bearer = bearer.params;
       const wanted = bearer.params['scope'];
       if (wanted !== undefined) for (const s of wanted.split(' ')) if (s !== '') scopes.push(s);
-      // A token we just got was refused: drop cached tokens so the retry fetches afresh.
-      this.tokens.clear();
-      return first || bearer.params['error'] === 'insufficient_scope';
+      if (sent !== undefined) {
+        for (const [key, t] of this.tokens) if (t.header === sent) this.tokens.delete(key);
+      }
+      return true;
     }
     if (challenges.some((c) => c.scheme === 'basic')) {
-      if (this.scheme === 'basic' || this.credentials?.kind !== 'basic') return false;
+      const basic = this.basicHeader();
+      if (basic === undefined || sent === basic) return false;
       this.scheme = 'basic';
       return true;
     }

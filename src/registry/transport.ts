@@ -112,8 +112,9 @@ export class RegistryTransport {
         let res: Response;
         // Requests run concurrently: judge the probe by the scheme this request was sent with.
         const probing = this.scheme === 'https-then-http';
+        const sentAuthorization = await this.auth.authorization(scopes);
         try {
-          res = await this.send(req, scopes);
+          res = await this.send(req, sentAuthorization);
         } catch (err) {
           const code = networkErrorCode(err);
           if (probing && isNotTlsError(code)) {
@@ -127,7 +128,11 @@ export class RegistryTransport {
         if (probing && this.scheme === 'https-then-http') this.scheme = 'https';
         if (res.status === 401 && !authRetried) {
           authRetried = true;
-          const retry = this.auth.challenged(res.headers.get('www-authenticate'), scopes);
+          const retry = this.auth.challenged(
+            res.headers.get('www-authenticate'),
+            scopes,
+            sentAuthorization,
+          );
           await res.body?.cancel();
           if (retry) continue;
           throw this.unauthorized(req, 401);
@@ -172,12 +177,11 @@ export class RegistryTransport {
     }
   }
 
-  private async send(req: RegistryRequest, scopes: string[]): Promise<Response> {
+  private send(req: RegistryRequest, authorization: string | undefined): Promise<Response> {
     const headers: Record<string, string> = {
       'user-agent': this.options.userAgent ?? USER_AGENT,
       ...req.headers,
     };
-    const authorization = await this.auth.authorization(scopes);
     if (authorization !== undefined) headers['authorization'] = authorization;
     const body = req.body?.();
     const init: RequestInit & { duplex?: 'half' } = {
