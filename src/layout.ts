@@ -1,6 +1,6 @@
 // Layout: one OCI Image Layout directory. Opens any peer's layout, composes the blob store and the
 // index store, and offers the verbs on references and manifests. Knows nothing of referrer conventions.
-import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { algorithmOf, digestOf, parseDigest, type Digest } from './digest.js';
 import {
@@ -118,16 +118,18 @@ export class Layout implements ManifestSource {
     } catch (err) {
       throw wrapFsError(err, `create ${dir}`);
     }
-    if (!entries.includes(OCI_LAYOUT_FILE)) {
-      writeFileDurable(
-        join(root, OCI_LAYOUT_FILE),
-        JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }),
-      );
-    }
+    // Both files are created exclusively: a concurrent init (or a writer that ran after one) may
+    // have made them meanwhile, and their content must not be replaced.
+    const madeHeader = writeFileDurable(
+      join(root, OCI_LAYOUT_FILE),
+      JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }),
+      { exclusive: true },
+    );
     // index.json last: its presence is what makes the directory a layout.
-    if (!existsSync(join(root, INDEX_FILE)))
-      writeFileDurable(join(root, INDEX_FILE), serializeIndex(emptyIndex()));
-    return { layout: Layout.open(root, options), created: true };
+    const madeIndex = writeFileDurable(join(root, INDEX_FILE), serializeIndex(emptyIndex()), {
+      exclusive: true,
+    });
+    return { layout: Layout.open(root, options), created: madeHeader || madeIndex };
   }
 
   /**

@@ -2,7 +2,9 @@
 // Used for index.json and oci-layout; blobs go through ingest.ts instead.
 import {
   closeSync,
+  existsSync,
   fsyncSync,
+  linkSync,
   openSync,
   renameSync,
   unlinkSync,
@@ -10,7 +12,7 @@ import {
   constants,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { wrapFsError } from '../errors.js';
+import { errnoCode, wrapFsError } from '../errors.js';
 import { ownedName } from './liveness.js';
 
 /** fsync a directory so a rename or create inside it survives a power loss. */
@@ -32,14 +34,28 @@ export function fsyncDir(dir: string): void {
 /** Temp files made by writeFileDurable start with this (gc sweeps dead owners' ones). */
 export const DURABLE_TMP_PREFIX = '.tmp-';
 
+export interface DurableWriteOptions {
+  /**
+   * Create `path` only if it does not exist (hard link of the temp file, which fails on an existing
+   * name): two `init`s racing cannot overwrite what the first one, or a writer after it, stored.
+   */
+  exclusive?: boolean;
+}
+
 /**
  * Replace `path` atomically: readers see the old or the new content, never a mix, and after return
- * the new content is on disk. A crash leaves at most a `.tmp-<owner>…` file beside it.
+ * the new content is on disk. A crash leaves at most a `.tmp-<owner>…` file beside it. Returns
+ * false only with `exclusive` when `path` already existed (nothing written).
  */
-export function writeFileDurable(path: string, data: string | Uint8Array): void {
+export function writeFileDurable(
+  path: string,
+  data: string | Uint8Array,
+  options: DurableWriteOptions = {},
+): boolean {
   const dir = dirname(path);
   const tmp = join(dir, `${DURABLE_TMP_PREFIX}${ownedName(`.${basename(path)}`)}`);
   let fd: number | undefined;
+  let written = true;
   try {
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -48,15 +64,34 @@ export function writeFileDurable(path: string, data: string | Uint8Array): void 
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    renameSync(tmp, path);
+    if (options.exclusive === true) written = linkIfAbsent(tmp, path);
+    else renameSync(tmp, path);
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
+    throw wrapFsError(err, `write ${path}`, { path });
+  } finally {
     try {
-      unlinkSync(tmp);
+      unlinkSync(tmp); // after rename it is gone already; after link it is a second name
     } catch {
       /* already gone */
     }
-    throw wrapFsError(err, `write ${path}`, { path });
   }
-  fsyncDir(dir);
+  if (written) fsyncDir(dir);
+  return written;
+}
+
+/** link(tmp, path) unless `path` exists; where hard links are unsupported, check then rename. */
+function linkIfAbsent(tmp: string, path: string): boolean {
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS')
+      throw err;
+  }
+  if (existsSync(path)) return false;
+  renameSync(tmp, path);
+  return true;
 }

@@ -50,6 +50,35 @@ describe('writeFileDurable', () => {
   });
 });
 
+describe('writeFileDurable({ exclusive: true })', () => {
+  it('creates a missing file and reports it', () => {
+    const dir = freshDir();
+    expect(writeFileDurable(join(dir, 'oci-layout'), 'x', { exclusive: true })).toBe(true);
+    expect(readFileSync(join(dir, 'oci-layout'), 'utf8')).toBe('x');
+    expect(readdirSync(dir)).toEqual(['oci-layout']);
+  });
+
+  it('never replaces an existing file, and leaves no temp file', () => {
+    const dir = freshDir();
+    const path = join(dir, 'index.json');
+    writeFileSync(path, 'theirs');
+    const ino = statSync(path).ino;
+    expect(writeFileDurable(path, 'ours', { exclusive: true })).toBe(false);
+    expect(readFileSync(path, 'utf8')).toBe('theirs');
+    expect(statSync(path).ino).toBe(ino);
+    expect(readdirSync(dir)).toEqual(['index.json']);
+  });
+
+  it('still works where hard links are unsupported', () => {
+    const dir = freshDir();
+    failFs('linkSync', 'EPERM');
+    expect(writeFileDurable(join(dir, 'a'), '1', { exclusive: true })).toBe(true);
+    expect(writeFileDurable(join(dir, 'a'), '2', { exclusive: true })).toBe(false);
+    expect(readFileSync(join(dir, 'a'), 'utf8')).toBe('1');
+    expect(readdirSync(dir)).toEqual(['a']);
+  });
+});
+
 describe('fsyncDir', () => {
   it('syncs a directory, and reports a missing one as E_NOT_FOUND', () => {
     const dir = freshDir();
