@@ -13,8 +13,12 @@ import { digestMismatch } from './store/verify-stream.js';
 
 /** Blobs up to this size are read whole with sync I/O (perf-baseline.md: no per-file async hops). */
 const SMALL_BLOB = 1024 * 1024;
-/** Read size for big blobs (≥ 1 MiB chunks; 4 MiB measured fastest in perf-baseline.md). */
-const READ_CHUNK = 4 * 1024 * 1024;
+/**
+ * Read size for big blobs. perf-baseline.md: ≥ 1 MiB. Measured for copy (1 GiB, 4 blobs): 4 MiB
+ * chunks into BlobStore.put cost 3× the system time of 1 MiB (fresh large allocations), and
+ * re-hashing was no faster with 4 MiB.
+ */
+const READ_CHUNK = 1024 * 1024;
 
 export type BlobOutcome = 'copied' | 'linked' | 'skipped';
 
@@ -194,7 +198,7 @@ async function verifyFile(path: string, digest: Digest, size: number): Promise<v
 }
 
 /**
- * A blob file as chunks of up to 4 MiB, with the next read in flight while the caller hashes or
+ * A blob file as chunks of up to 1 MiB, with the next read in flight while the caller hashes or
  * writes this one (perf-baseline.md: big reads, no stream machinery). By default each chunk is a
  * fresh buffer, because BlobStore.put keeps one chunk in flight to disk while it hashes the next;
  * `reuseBuffers` alternates two buffers, for a consumer that is done with a chunk when it asks for
