@@ -120,6 +120,10 @@ export async function readArchive(
   const tarChunks: AsyncIterable<Buffer> = gzip ? inflate(counted()) : counted();
 
   const extract = tar.extract();
+  let extractError: unknown;
+  extract.on('error', (err: unknown) => {
+    extractError ??= err;
+  });
   const feeding = (async () => {
     for await (const chunk of tarChunks) {
       tarBytes += chunk.byteLength;
@@ -166,9 +170,14 @@ export async function readArchive(
   }
   await feeding;
   if (failure !== undefined) {
-    throw failure === handlerError && failure instanceof Error
-      ? failure
-      : asArchiveError(failure, input.name);
+    // A handler's own error passes through, unless it is the parser's error seen through an entry.
+    if (failure === handlerError && extractError === undefined && failure instanceof Error) {
+      throw failure;
+    }
+    throw asArchiveError(
+      isOcilayoutError(failure) ? failure : (extractError ?? failure),
+      input.name,
+    );
   }
   if (entries === 0) {
     throw new IntegrityError('E_CORRUPT_ARCHIVE', `${input.name} is empty or not a tar archive`, {

@@ -16,7 +16,7 @@ import {
   type ImportResult,
 } from '../../index.js';
 import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
-import { stringList } from '../options.js';
+import { fileOrStdin, stringList } from '../options.js';
 import { formatBytes, progressBar } from '../progress.js';
 
 interface ExportArgs extends GlobalArgs {
@@ -59,8 +59,8 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             describe: 'ARCHIVE.tar, or - for stdout',
           })
           .option('ref', {
+            // Not `array: true`: that would swallow a following positional (`--ref v1 out.tar`).
             type: 'string',
-            array: true,
             describe: 'tag or digest to export (repeatable; default: the whole layout)',
           })
           .option('referrers', {
@@ -105,6 +105,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           .example('$0 export ./layout img.tar.gz --gzip --ref v1 --ref v2', 'two tags, gzipped'),
       async (argv) => {
         const args = argv as unknown as ExportArgs;
+        args.archive = fileOrStdin(args.archive);
         const toStdout = args.archive === '-';
         if (toStdout && (ctx.io.stdout as { isTTY?: boolean }).isTTY === true) {
           throw new UsageError(
@@ -188,6 +189,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           .example('$0 import new.tar ./layout --on-conflict overwrite', "take the archive's tags"),
       async (argv) => {
         const args = argv as unknown as ImportArgs;
+        args.archive = fileOrStdin(args.archive);
         if (!Number.isFinite(args['max-ratio']) || args['max-ratio'] < 0) {
           throw new UsageError('E_USAGE', '--max-ratio must be a number >= 0', {});
         }

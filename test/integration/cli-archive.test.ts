@@ -1,0 +1,173 @@
+// The built CLI's export/import: files and pipes, summaries and --json, exit codes for bad
+// archives, and the progress bar (only on a terminal). Build first: `npm run build`.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/io.js';
+import { layoutTar, makeTar } from '../helpers/make-tar.js';
+import { CLI, runCli } from '../helpers/run-cli.js';
+import { layoutSnapshot } from '../helpers/snapshot.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { copyOfPeer, peer, readJson } from '../archive/fixtures.js';
+
+const indexOf = (dir: string): unknown =>
+  (readJson(join(dir, 'index.json')) as { manifests: unknown }).manifests;
+
+function jsonError(stderr: string): { code: string; message: string } {
+  const line = stderr.trim().split('\n').at(-1) ?? '';
+  return (JSON.parse(line) as { error: { code: string; message: string } }).error;
+}
+
+/** Run the CLI in-process with a fake terminal, to see what a user at a TTY sees. */
+async function runWithTerminal(
+  argv: string[],
+  stdoutIsTTY = false,
+): Promise<{ code: number; stderr: string; stdout: Buffer }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  Object.assign(stdout, { isTTY: stdoutIsTTY });
+  const io: Io = { stdout, stderr, stdin: Readable.from([]), isTTY: true, env: {} };
+  const code = await run(argv, io);
+  return { code, stderr: Buffer.concat(err).toString(), stdout: Buffer.concat(out) };
+}
+
+describe('ocilayout export / import', () => {
+  it('round-trips through a file, printing the archive path and a summary', async () => {
+    const dir = tmpDir();
+    const tarPath = join(dir, 'out.tar');
+    const exp = await runCli([
+      'export',
+      peer('umoci-multitag'),
+      tarPath,
+      '--ref',
+      'v1',
+      '--ref',
+      'v2',
+    ]);
+    expect(exp.code).toBe(0);
+    expect(exp.stdout.trim()).toBe(tarPath);
+    expect(exp.stderr).toContain('exported 2 entries');
+    expect(exp.stderr).not.toContain('\r'); // no progress bar when stderr is a pipe
+    const imp = await runCli(['import', tarPath, join(dir, 'copy')]);
+    expect(imp.code).toBe(0);
+    expect(imp.stdout).toContain('v1 sha256:');
+    expect(imp.stderr).toMatch(/imported .* \(oci\) into .*: 2 added/);
+    expect((indexOf(join(dir, 'copy')) as unknown[]).length).toBe(2);
+  });
+
+  it('pipes: export - | import - (gzip), byte-identical to the file export', () => {
+    const dir = tmpDir();
+    const src = peer('regctl-style');
+    execFileSync('sh', [
+      '-c',
+      `"${process.execPath}" "${CLI}" export "${src}" - --gzip | "${process.execPath}" "${CLI}" import - "${join(dir, 'copy')}"`,
+    ]);
+    expect(indexOf(join(dir, 'copy'))).toEqual(indexOf(src));
+    const a = execFileSync(process.execPath, [CLI, 'export', src, '-', '-q']);
+    execFileSync(process.execPath, [CLI, 'export', src, join(dir, 'f.tar')]);
+    expect(a.equals(readFileSync(join(dir, 'f.tar')))).toBe(true);
+  });
+
+  it('--json: results on stdout; with `-` the result goes to stderr and stdout is the tar', async () => {
+    const dir = tmpDir();
+    const exp = await runCli(['--json', 'export', peer('umoci-image'), join(dir, 'a.tar')]);
+    expect(JSON.parse(exp.stdout)).toMatchObject({ format: 'oci', blobs: 4 });
+    const imp = await runCli(['--json', 'import', join(dir, 'a.tar'), join(dir, 'l')]);
+    expect(JSON.parse(imp.stdout)).toMatchObject({ format: 'oci', blobs: { total: 4, added: 4 } });
+    const piped = await runWithTerminal(['--json', 'export', peer('umoci-image'), '-']);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.subarray(0, 6).toString()).toBe('blobs/');
+    expect(JSON.parse(piped.stderr)).toMatchObject({ format: 'oci' });
+  });
+
+  it.each([
+    ['a path traversal', () => makeTar([{ name: '../evil', body: 'x' }]), 6, 'E_UNSAFE_ENTRY'],
+    [
+      'a truncated archive',
+      () => layoutTar(peer('umoci-multitag')).subarray(0, 3000),
+      4,
+      'E_CORRUPT_ARCHIVE',
+    ],
+    ['a conflicting tag', () => layoutTar(peer('umoci-multitag')), 7, 'E_CONFLICT'],
+  ])('refuses %s with its exit code, layout unchanged', async (_what, bytes, exit, code) => {
+    const target = copyOfPeer('umoci-image');
+    const file = join(tmpDir(), 'bad.tar');
+    writeFileSync(file, bytes());
+    const before = layoutSnapshot(target);
+    const r = await runCli(['--json', 'import', file, target]);
+    expect({ exit: r.code, code: jsonError(r.stderr).code }).toEqual({ exit, code });
+    expect(r.stdout).toBe('');
+    expect(layoutSnapshot(target)).toEqual(before);
+  });
+
+  it('--on-conflict skip|overwrite', async () => {
+    const file = join(tmpDir(), 'multi.tar');
+    writeFileSync(file, layoutTar(peer('umoci-multitag')));
+    const a = copyOfPeer('umoci-image');
+    const skip = await runCli(['import', file, a, '--on-conflict', 'skip']);
+    expect(skip.code).toBe(0);
+    expect(skip.stderr).toContain('1 conflicting tag(s) skipped');
+    const b = copyOfPeer('umoci-image');
+    const over = await runCli(['import', file, b, '--on-conflict', 'overwrite']);
+    expect(over.stderr).toContain('1 tag(s) overwritten');
+  });
+
+  it('exit codes: missing layout 3, docker export of an artifact 4, bad --format 2', async () => {
+    const dir = tmpDir();
+    expect((await runCli(['export', join(dir, 'nope'), join(dir, 'x.tar')])).code).toBe(3);
+    const oras = copyOfPeer('oras-style');
+    const artifact = 'sha256:ebe2a4b108f569effe7d040e777bc9abace8c1d35c826801be064adc510c0567';
+    const r = await runCli([
+      '--json',
+      'export',
+      oras,
+      join(dir, 'd.tar'),
+      '--format',
+      'docker',
+      '--ref',
+      artifact,
+    ]);
+    expect({ exit: r.code, code: jsonError(r.stderr).code }).toEqual({
+      exit: 4,
+      code: 'E_UNSUPPORTED_MEDIA_TYPE',
+    });
+    expect((await runCli(['export', oras, join(dir, 'x.tar'), '--format', 'zip'])).code).toBe(2);
+  });
+
+  it('draws a progress bar on a terminal, and none with --no-progress or --json', async () => {
+    const dir = tmpDir();
+    const withBar = await runWithTerminal(['export', peer('umoci-multitag'), join(dir, 'a.tar')]);
+    expect(withBar.code).toBe(0);
+    expect(withBar.stderr).toMatch(/\rexport \[[#.]+\] +\d+% .* ETA/);
+    const noBar = await runWithTerminal([
+      'export',
+      '--no-progress',
+      peer('umoci-multitag'),
+      join(dir, 'b.tar'),
+    ]);
+    expect(noBar.stderr).not.toContain('\r');
+    const json = await runWithTerminal(['--json', 'import', join(dir, 'a.tar'), join(dir, 'l')]);
+    expect(json.stderr).not.toContain('\r');
+  });
+
+  it('refuses to write a tar to a terminal', async () => {
+    const r = await runWithTerminal(['export', peer('umoci-image'), '-'], true);
+    expect(r.code).toBe(2);
+    expect(r.stdout.length).toBe(0);
+  });
+
+  it('documents itself with examples', async () => {
+    for (const cmd of ['export', 'import']) {
+      const r = await runCli([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Examples:');
+    }
+  });
+});
