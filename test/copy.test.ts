@@ -360,6 +360,19 @@ describe('copyLayout', () => {
       expect(dst.resolve({ tag: 'only' }).digest).toBe(image.digest);
     });
 
+    it('a copy within one layout only adds the tag (every blob already there)', async () => {
+      const src = tmpLayout();
+      const image = putImage(src);
+      await tagged(src, image, 'v1');
+      const same = Layout.open(src.root);
+
+      const r = await copyLayout(src, { tag: 'v1' }, same, { tag: 'v2' });
+
+      expect(r.blobs).toEqual({ copied: 0, linked: 0, skipped: 4 });
+      expect(same.tags()).toEqual(['v1', 'v2']);
+      expect(same.resolve({ tag: 'v2' }).digest).toBe(image.digest);
+    });
+
     it('an invalid destination tag is E_INVALID_TAG and nothing is written', async () => {
       const src = tmpLayout();
       await tagged(src, putImage(src), 'v1');
