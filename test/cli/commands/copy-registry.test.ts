@@ -1,0 +1,66 @@
+// The registry half of `copy` in-process, with a fake TTY: progress per blob and overall on stderr,
+// the summary line, and --json on stdout.
+import { PassThrough, Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { run } from '../../../src/cli/main.js';
+import type { Io } from '../../../src/cli/io.js';
+import { startReferrersServer, type ReferrersServer } from '../../helpers/referrers-server.js';
+import { tmpDir } from '../../helpers/tmp.js';
+import { makeFixture } from '../../registry/fixture.js';
+
+function fakeIo(isTTY: boolean): { io: Io; out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const o: Buffer[] = [];
+  const e: Buffer[] = [];
+  stdout.on('data', (b: Buffer) => o.push(b));
+  stderr.on('data', (b: Buffer) => e.push(b));
+  const io: Io = { stdout, stderr, stdin: Readable.from([]), isTTY, env: {} };
+  return { io, out: () => Buffer.concat(o).toString(), err: () => Buffer.concat(e).toString() };
+}
+
+describe('copy with docker:// endpoints (CLI layer)', () => {
+  let server: ReferrersServer | undefined;
+  const savedConfig = process.env['DOCKER_CONFIG'];
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    if (savedConfig === undefined) delete process.env['DOCKER_CONFIG'];
+    else process.env['DOCKER_CONFIG'] = savedConfig;
+  });
+
+  it('shows per-blob and overall progress on a TTY, then a summary', async () => {
+    const work = tmpDir();
+    const f = await makeFixture(work, 'fallback-tag', 2_000_000);
+    server = await startReferrersServer();
+    process.env['DOCKER_CONFIG'] = work; // no config.json there
+    const t = fakeIo(true);
+    const code = await run(
+      ['copy', '--referrers', `${f.layout.root}:v1`, `docker://${server.host}/app`],
+      t.io,
+    );
+    expect(code, t.err()).toBe(0);
+    expect(t.err()).toMatch(
+      /\r\x1b\[K\[\d+\/\d+\] [\d.]+ (KiB|MiB) \/ [\d.]+ MiB {2}sha256:[0-9a-f]{12} \d+%/,
+    );
+    expect(t.err()).toContain('copied v1 to docker://');
+    expect(t.err()).toContain('3 referrer(s) via referrers API');
+    expect(t.out().trim()).toBe(f.index.digest);
+  });
+
+  it('prints no progress without a TTY, and the summary as JSON with --json', async () => {
+    const work = tmpDir();
+    const f = await makeFixture(work, 'fallback-tag', 1000);
+    server = await startReferrersServer();
+    process.env['DOCKER_CONFIG'] = work;
+    const t = fakeIo(false);
+    const code = await run(
+      ['copy', '--json', `${f.layout.root}:v1`, `docker://${server.host}/app:v2`],
+      t.io,
+    );
+    expect(code, t.err()).toBe(0);
+    expect(t.err()).not.toContain('\r');
+    const out = JSON.parse(t.out());
+    expect(out).toMatchObject({ tag: 'v2', descriptor: { digest: f.index.digest }, manifests: 3 });
+  });
+});
