@@ -1,0 +1,149 @@
+// The dependency rule of style-anchors §2, checked on the real import graph of src/:
+//   cli → index.ts → {referrers, archive, copy, maintenance, …} → {layout, tags, graph, refs,
+//   artifact} → store → {digest, schema, errors, media-types}
+// Imports are read with the TypeScript parser (static, re-exports, dynamic import(), type-only).
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+
+interface Edge {
+  from: string; // path relative to src/, e.g. 'store/lock.ts'
+  to: string; // resolved target relative to src/, or the bare package / node: name
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? sourceFiles(join(dir, e.name))
+      : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')
+        ? [join(dir, e.name)]
+        : [],
+  );
+}
+
+function importsOf(file: string): string[] {
+  const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  const specs: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier !== undefined &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
+      specs.push(node.moduleSpecifier.text);
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] !== undefined &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
+      specs.push(node.arguments[0].text);
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) {
+      const lit = node.argument.literal;
+      if (ts.isStringLiteral(lit)) specs.push(lit.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return specs;
+}
+
+const toPosix = (p: string): string => p.split(sep).join('/');
+
+function edges(): Edge[] {
+  return sourceFiles(SRC).flatMap((file) =>
+    importsOf(file).map((spec) => ({
+      from: toPosix(relative(SRC, file)),
+      to: spec.startsWith('.')
+        ? toPosix(relative(SRC, resolve(dirname(file), spec))).replace(/\.js$/, '.ts')
+        : spec,
+    })),
+  );
+}
+
+const ALL = edges();
+const internal = ALL.filter((e) => e.to.endsWith('.ts'));
+const inDir = (dir: string) => (path: string) => path.startsWith(`${dir}/`);
+const isOneOf =
+  (...names: string[]) =>
+  (path: string): boolean =>
+    names.includes(path);
+/** Render violations so a failure says exactly which import breaks which rule. */
+const show = (es: Edge[]): string[] => es.map((e) => `${e.from} → ${e.to}`);
+
+/** The bottom layer: pure values and types. */
+const isBase = (p: string): boolean =>
+  isOneOf('digest.ts', 'errors.ts', 'media-types.ts')(p) || inDir('schema')(p);
+/** The core: what referrers, archives, copy and maintenance are built on. */
+const isCore = (p: string): boolean =>
+  isBase(p) ||
+  inDir('store')(p) ||
+  isOneOf('layout.ts', 'tags.ts', 'graph.ts', 'refs.ts', 'artifact.ts')(p);
+
+/**
+ * Violations that exist today and are owned by someone else. This list may only shrink: the test
+ * fails for a new violation and also when a listed one is gone (then delete its line).
+ */
+const KNOWN: Record<string, string> = {
+  'cli/main.ts → errors.ts': 'cli owner: import ExitCode/UsageError/exitCodeFor from ../index.js',
+  'cli/io.ts → errors.ts': 'cli owner: import OcilayoutError from ../index.js',
+  'cli/context.ts → errors.ts': 'cli owner: import type ExitCode from ../index.js',
+};
+
+function check(violations: Edge[]): void {
+  const found = show(violations);
+  const fresh = found.filter((v) => !(v in KNOWN));
+  expect(fresh, 'new dependency-rule violations').toEqual([]);
+}
+
+describe('dependency rule (style-anchors §2)', () => {
+  it('parses a meaningful import graph', () => {
+    expect(internal.length).toBeGreaterThan(50);
+    expect(internal).toContainEqual({ from: 'layout.ts', to: 'store/blob-store.ts' });
+  });
+
+  it('store/ knows no manifests walk, tags, layouts or referrers (only base modules and store/)', () => {
+    check(internal.filter((e) => inDir('store')(e.from) && !isBase(e.to) && !inDir('store')(e.to)));
+  });
+
+  it('the base layer (digest, errors, media-types, schema/) imports only the base layer', () => {
+    check(internal.filter((e) => isBase(e.from) && !isBase(e.to)));
+  });
+
+  it('nothing in the core (below referrers/) imports referrers/ or any module above the core', () => {
+    check(internal.filter((e) => isCore(e.from) && !isCore(e.to)));
+  });
+
+  it('cli/ imports only src/index.ts and cli/ files from the library', () => {
+    check(
+      internal.filter((e) => inDir('cli')(e.from) && e.to !== 'index.ts' && !inDir('cli')(e.to)),
+    );
+  });
+
+  it('nothing outside cli/ imports cli/, and only cli/ imports index.ts', () => {
+    check(internal.filter((e) => !inDir('cli')(e.from) && inDir('cli')(e.to)));
+    check(internal.filter((e) => !inDir('cli')(e.from) && e.to === 'index.ts'));
+  });
+
+  it('every import of a package is a node: builtin or a declared dependency', () => {
+    const pkg = JSON.parse(readFileSync(join(SRC, '..', 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    const declared = new Set(Object.keys(pkg.dependencies ?? {}));
+    const packages = ALL.filter((e) => !e.to.endsWith('.ts')).map((e) => ({
+      ...e,
+      to: e.to.startsWith('@') ? e.to.split('/').slice(0, 2).join('/') : e.to.split('/')[0]!,
+    }));
+    const undeclared = packages.filter((e) => !e.to.startsWith('node:') && !declared.has(e.to));
+    expect(show(undeclared)).toEqual([]);
+  });
+
+  it('keeps the list of known violations honest (each still exists)', () => {
+    const all = new Set(show(internal));
+    expect(Object.keys(KNOWN).filter((k) => !all.has(k))).toEqual([]);
+  });
+});
