@@ -119,8 +119,15 @@ export interface IngestEntry {
   ageMs: number;
 }
 
-/** Everything in ingest/, each judged live (its writer runs) or abandoned. */
-export function listIngest(root: string, now = Date.now()): IngestEntry[] {
+/**
+ * Everything in ingest/ (or the names `only` accepts), each judged live (its writer runs) or
+ * abandoned.
+ */
+export function listIngest(
+  root: string,
+  now = Date.now(),
+  only: (name: string) => boolean = () => true,
+): IngestEntry[] {
   const dir = ingestDir(root);
   let names: string[];
   try {
@@ -130,6 +137,7 @@ export function listIngest(root: string, now = Date.now()): IngestEntry[] {
   }
   const out: IngestEntry[] = [];
   for (const name of names.sort()) {
+    if (!only(name)) continue;
     const path = join(dir, name);
     let ageMs: number;
     try {
@@ -155,7 +163,8 @@ export function listIngest(root: string, now = Date.now()): IngestEntry[] {
 /** Digests named by the leases of live writers. */
 export function liveLeasedDigests(root: string): Set<string> {
   const out = new Set<string>();
-  for (const e of listIngest(root)) {
+  // Only lease files are judged: gc calls this while thousands of parked blobs sit in ingest/.
+  for (const e of listIngest(root, Date.now(), (name) => name.endsWith(LEASE_SUFFIX))) {
     if (e.kind !== 'lease' || !e.live) continue;
     let text: string;
     try {
