@@ -134,6 +134,7 @@ function childrenOf(layout: Layout, digest: Digest, size?: number): Digest[] {
       size === undefined || size <= MAX_MANIFEST_BYTES ? read(layout, digest) : undefined;
     if (bytes === undefined || bytes.byteLength < 2 || bytes[firstNonSpace(bytes)] !== 0x7b)
       return [];
+    if (!hasDescriptorList(JSON.parse(bytes.toString('utf8')))) return []; // a config: skip zod
     const out: Digest[] = [];
     for (const d of successors(parseManifest(bytes, `blob ${digest}`))) {
       const child = tryParseDigest(d.digest);
@@ -143,6 +144,12 @@ function childrenOf(layout: Layout, digest: Digest, size?: number): Digest[] {
   } catch {
     return []; // absent, a layer, a config, or not JSON: references nothing we know of
   }
+}
+
+function hasDescriptorList(json: unknown): boolean {
+  if (typeof json !== 'object' || json === null) return false;
+  const doc = json as { manifests?: unknown; layers?: unknown };
+  return Array.isArray(doc.manifests) || Array.isArray(doc.layers);
 }
 
 function read(layout: Layout, digest: Digest): Buffer {
