@@ -127,6 +127,41 @@ describe('ocilayout gc', () => {
     expect(again).toBe('removed 0 blob(s), 0 index entries, 0 ingest file(s); freed 0 B\n');
   });
 
+  it.each(['per-manifest', 'fallback-tag', 'subject-annotation'])(
+    'collects a %s referrer with its subject, or keeps it with --keep-orphans',
+    async (convention) => {
+      const f = await artifactLayout();
+      writeFileSync(join(f.work, 'sig.json'), '{"sig":1}');
+      const sig = JSON.parse(
+        await cliOk([
+          'attach',
+          `${f.dir}:v1`,
+          `${join(f.work, 'sig.json')}:application/json`,
+          '--artifact-type',
+          'application/vnd.example.sig',
+          '--convention',
+          convention,
+          '--json',
+        ]),
+      ).digest as string;
+      // While the subject is tagged, nothing goes.
+      expect(JSON.parse(await cliOk(['gc', f.dir, '--json']))).toMatchObject({
+        removedBlobs: [],
+        removedEntries: [],
+      });
+      await cliOk(['untag', `${f.dir}:v1`]);
+      const kept = JSON.parse(await cliOk(['gc', f.dir, '--keep-orphans', '--json']));
+      expect(kept.removedEntries).toEqual([]);
+      expect(kept.removedBlobs).not.toContain(sig);
+      expect(existsSync(blobPath(f.dir, sig))).toBe(true);
+      const r = JSON.parse(await cliOk(['gc', f.dir, '--json']));
+      expect(r.removedEntries.length).toBeGreaterThan(0);
+      expect(r.removedBlobs).toContain(sig);
+      expect(JSON.parse(await cliOk(['info', f.dir, '--json'])).indexEntries).toBe(0);
+      expect((await runCli(['fsck', f.dir])).code).toBe(0);
+    },
+  );
+
   it('refuses with exit 4 (E_FSCK_FINDINGS) when a tagged manifest is unreadable, deleting nothing', async () => {
     const f = await artifactLayout();
     writeFileSync(join(f.work, 'c.txt'), 'garbage\n');
