@@ -1,0 +1,332 @@
+// "A crash never breaks a layout": real CLI processes doing writes are SIGKILLed at random instants
+// within each operation's measured duration, on hard-linked copies of one prepared layout. After
+// each kill the layout must be exactly in its before- or its after-state (index.json bytes, tags,
+// every subject's referrer set), fsck must find no error, every tag must resolve to a complete
+// graph, nothing half-written may be visible outside ingest/, and gc must then remove what the dead
+// writer abandoned. CRASH_TRIALS (default 100 with CI=true, 30 locally) and CRASH_SEED replay.
+// Invariants per operation: spec-notes/reliability.md.
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DEFAULT_ROOT_POLICY,
+  Layout,
+  attach,
+  deleteManifest,
+  exportArchive,
+  gc,
+  listAbandoned,
+  pushFiles,
+  releaseLease,
+} from '../../src/index.js';
+import {
+  assertTagsComplete,
+  envCount,
+  errorsOf,
+  fsckFindings,
+  halfWrittenOutsideIngest,
+  hardLinkCopy,
+  ingestNames,
+  layoutState,
+  rootTempFiles,
+  runCliKilled,
+  seedFrom,
+  seededRandom,
+  userTags,
+  pool,
+  type LayoutState,
+} from '../helpers/crash.js';
+import { layoutSnapshot } from '../helpers/snapshot.js';
+
+const TRIALS = envCount('CRASH_TRIALS', process.env['CI'] === 'true' ? 100 : 30);
+const SEED = seedFrom('CRASH_SEED');
+/** Every CLI run, and this process's own gc, take over a dead holder's lock after 2 s. */
+const ENV = { OCILAYOUT_LOCK_STALE_MS: '2000' };
+/** One in this many trials is judged by `ocilayout fsck --json` and `gc --json` processes too. */
+const CLI_CHECK_EVERY = 10;
+/** Trials run this many at once (a killed lock holder costs the next writer up to 2 s of waiting). */
+const CONCURRENCY = envCount('CRASH_CONCURRENCY', 2);
+
+interface Op {
+  name: string;
+  /** CLI arguments for a trial layout at `root`. */
+  args: (root: string) => string[];
+}
+
+let work: string;
+let base: string;
+let ops: Op[];
+/** Per operation: ms from its first write to its exit, and the layout it leaves. */
+const measured = new Map<string, { workMs: number; after: LayoutState }>();
+let startupMs = 0;
+let before: LayoutState;
+let baseSnapshot: Record<string, string>;
+let trialNo = 0;
+
+function file(name: string, bytes: number): string {
+  const path = join(work, name);
+  writeFileSync(path, randomBytes(bytes));
+  return path;
+}
+
+/** The prepared layout: images, referrers in all three conventions, an orphan, and garbage. */
+async function prepareBase(): Promise<void> {
+  base = join(work, 'base');
+  const layout = Layout.init(base).layout;
+  const app = await pushFiles(
+    layout,
+    [{ path: file('app-1.bin', 1 << 20) }, { path: file('app-2.bin', 1 << 20) }],
+    {
+      tag: 'app',
+    },
+  );
+  await layout.tag({ digest: app.descriptor.digest }, ['app-alias']);
+  await pushFiles(layout, [{ path: file('base.bin', 256 << 10) }], { tag: 'base' });
+  const target = { tag: 'app' };
+  const sig = await attach(layout, target, [{ path: file('sig.bin', 4096) }], {
+    artifactType: 'application/vnd.test.sig',
+    convention: 'fallback-tag',
+  });
+  await attach(layout, target, [{ path: file('sbom.bin', 4096) }], {
+    artifactType: 'application/vnd.test.sbom',
+    convention: 'subject-annotation',
+  });
+  await attach(layout, target, [{ path: file('prov.bin', 4096) }], {
+    artifactType: 'application/vnd.test.provenance',
+    convention: 'per-manifest',
+  });
+  await attach(layout, { digest: sig.descriptor.digest }, [{ path: file('countersig.bin', 512) }], {
+    artifactType: 'application/vnd.test.countersig',
+    convention: 'per-manifest',
+  });
+  // An orphan: a referrer whose subject was deleted (gc prunes its entry).
+  const gone = await pushFiles(layout, [{ path: file('gone.bin', 1024) }], { tag: 'gone' });
+  await attach(layout, { tag: 'gone' }, [{ path: file('gone-sig.bin', 512) }], {
+    artifactType: 'application/vnd.test.sig',
+    convention: 'per-manifest',
+  });
+  await deleteManifest(layout, { digest: gone.descriptor.digest }, { force: true });
+  // Garbage: an image pushed, then untagged.
+  await pushFiles(
+    layout,
+    [{ path: file('garbage-1.bin', 2 << 20) }, { path: file('garbage-2.bin', 2 << 20) }],
+    {
+      tag: 'garbage',
+    },
+  );
+  await layout.untag('garbage');
+  releaseLease(base);
+  rmSync(join(base, 'ingest'), { recursive: true, force: true });
+}
+
+/** The layout `copy` and the archive `import` read from. */
+async function prepareSource(): Promise<{ src: string; archive: string }> {
+  const src = join(work, 'src');
+  const layout = Layout.init(src).layout;
+  await pushFiles(
+    layout,
+    [{ path: file('d1-1.bin', 3 << 20) }, { path: file('d1-2.bin', 3 << 20) }],
+    {
+      tag: 'd1',
+    },
+  );
+  await attach(layout, { tag: 'd1' }, [{ path: file('d1-sig.bin', 4096) }], {
+    artifactType: 'application/vnd.test.sig',
+  });
+  await pushFiles(
+    layout,
+    [{ path: file('imp-1.bin', 3 << 20) }, { path: file('imp-2.bin', 3 << 20) }],
+    {
+      tag: 'imp',
+    },
+  );
+  await attach(layout, { tag: 'imp' }, [{ path: file('imp-sig.bin', 4096) }], {
+    artifactType: 'application/vnd.test.sig',
+  });
+  releaseLease(src);
+  const archive = join(work, 'imp.tar');
+  await exportArchive(src, archive, { refs: ['imp'], referrers: true });
+  return { src, archive };
+}
+
+function newTrialDir(): string {
+  const root = join(work, `t${trialNo++}`);
+  hardLinkCopy(base, root);
+  return root;
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'ocilayout-crash-'));
+  Object.assign(process.env, ENV);
+  await prepareBase();
+  const { src, archive } = await prepareSource();
+  const big = file('big.bin', 40 << 20);
+  const attachArgs = (conv: string, f: string, type: string) => (root: string) => [
+    'attach',
+    `${root}:app`,
+    join(work, f),
+    '--artifact-type',
+    type,
+    '--convention',
+    conv,
+  ];
+  file('fb.bin', 4 << 20);
+  file('sa.bin', 4 << 20);
+  file('pm.bin', 4 << 20);
+  ops = [
+    { name: 'push 40 MB', args: (r) => ['push', `${r}:big`, big] },
+    {
+      name: 'attach fallback-tag',
+      args: attachArgs('fallback-tag', 'fb.bin', 'application/vnd.test.a'),
+    },
+    {
+      name: 'attach subject-annotation',
+      args: attachArgs('subject-annotation', 'sa.bin', 'application/vnd.test.b'),
+    },
+    {
+      name: 'attach per-manifest',
+      args: attachArgs('per-manifest', 'pm.bin', 'application/vnd.test.c'),
+    },
+    { name: 'convert → fallback-tag', args: (r) => ['convert', r, '--to', 'fallback-tag'] },
+    {
+      name: 'convert → subject-annotation',
+      args: (r) => ['convert', r, '--to', 'subject-annotation'],
+    },
+    { name: 'convert → per-manifest', args: (r) => ['convert', r, '--to', 'per-manifest'] },
+    { name: 'import', args: (r) => ['import', archive, r, '--no-progress'] },
+    { name: 'gc', args: (r) => ['gc', r] },
+    {
+      name: 'copy --referrers',
+      args: (r) => ['copy', '--referrers', '--no-link', `${src}:d1`, `${r}:copied`],
+    },
+  ];
+  before = layoutState(base);
+  baseSnapshot = layoutSnapshot(base, { ignoreIngest: false });
+  const startup = await runCliKilled(['--version']);
+  startupMs = startup.elapsedMs;
+  // Each operation once to completion: its duration bounds the kill instant, and its result is
+  // the after-state (every operation here is deterministic).
+  for (const op of ops) {
+    const root = newTrialDir();
+    const r = await runCliKilled(op.args(root), { env: ENV, watch: root });
+    if (r.code !== 0 || r.firstWriteMs === undefined)
+      throw new Error(`${op.name} failed or wrote nothing: ${r.stderr}`);
+    measured.set(op.name, { workMs: r.elapsedMs - r.firstWriteMs, after: layoutState(root) });
+    rmSync(root, { recursive: true, force: true });
+  }
+}, 120_000);
+
+afterAll(() => {
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+interface TrialResult {
+  op: string;
+  /** ms after the process's first write. */
+  delayMs: number;
+  outcome: 'before' | 'after' | 'completed';
+  abandoned: number;
+  failure?: string;
+}
+
+function sameState(a: LayoutState, b: LayoutState): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+async function trial(op: Op, delayMs: number, cliChecks: boolean): Promise<TrialResult> {
+  const root = newTrialDir();
+  const m = measured.get(op.name)!;
+  const result: TrialResult = { op: op.name, delayMs, outcome: 'before', abandoned: 0 };
+  try {
+    const run = await runCliKilled(op.args(root), { killAfterMs: delayMs, watch: root, env: ENV });
+    if (!run.killed && run.code !== 0) throw new Error(`exited ${run.code}: ${run.stderr}`);
+    // 1. index.json parses, and the whole state is the before- or the after-state, never a mix.
+    const state = layoutState(root);
+    if (sameState(state, before)) result.outcome = 'before';
+    else if (sameState(state, m.after)) result.outcome = 'after';
+    else throw new Error(`state is neither before nor after:\n${JSON.stringify(state, null, 1)}`);
+    if (!run.killed) {
+      if (result.outcome !== 'after') throw new Error('completed, but the layout is unchanged');
+      result.outcome = 'completed';
+    }
+    // 2. fsck: no error finding; every tag resolves to a complete graph.
+    const errors = errorsOf(await fsckFindings(root));
+    if (errors.length > 0) throw new Error(`fsck errors: ${JSON.stringify(errors)}`);
+    assertTagsComplete(root);
+    // 3. Nothing half-written outside ingest/.
+    const half = halfWrittenOutsideIngest(root);
+    if (half.length > 0) throw new Error(`half-written outside ingest/: ${half.join(', ')}`);
+    // 4. gc removes what the dead writer abandoned (parts, lease, parked blobs, temp files).
+    result.abandoned = listAbandoned(root).length;
+    if (cliChecks) {
+      const f = await runCliKilled(['fsck', '--json', root], { env: ENV });
+      if (f.code !== 0) throw new Error(`ocilayout fsck --json exited ${f.code}: ${f.stderr}`);
+      const g = await runCliKilled(['gc', '--json', root], { env: ENV });
+      if (g.code !== 0) throw new Error(`ocilayout gc exited ${g.code}: ${g.stderr}`);
+    } else {
+      await gc(Layout.open(root), { policy: DEFAULT_ROOT_POLICY });
+    }
+    const left = [...ingestNames(root), ...rootTempFiles(root)];
+    if (left.length > 0) throw new Error(`gc left writer files behind: ${left.join(', ')}`);
+    const findings = await fsckFindings(root);
+    if (findings.length > 0) throw new Error(`fsck after gc: ${JSON.stringify(findings)}`);
+    // gc keeps every tag and the live image's referrers.
+    const afterGc = layoutState(root);
+    const expected = result.outcome === 'before' ? before : m.after;
+    // (Fallback tags are bookkeeping: gc drops an orphan's with it.)
+    if (JSON.stringify(userTags(afterGc)) !== JSON.stringify(userTags(expected)))
+      throw new Error('gc changed the tags');
+    const app = expected.tags['app']!;
+    if (JSON.stringify(afterGc.referrers[app]) !== JSON.stringify(expected.referrers[app]))
+      throw new Error('gc changed the referrers of app');
+  } catch (err) {
+    result.failure = err instanceof Error ? err.message : String(err);
+  } finally {
+    releaseLease(root);
+    rmSync(root, { recursive: true, force: true });
+  }
+  return result;
+}
+
+describe('crash injection: SIGKILL at random instants', () => {
+  it(`leaves every layout in its before- or after-state, fsck-clean, gc-cleanable (${TRIALS} trials)`, async () => {
+    const random = seededRandom(SEED);
+    console.log(
+      `crash: seed ${SEED} (replay with CRASH_SEED=${SEED} CRASH_TRIALS=${TRIALS}); CLI start-up ${Math.round(startupMs)} ms; work after the first write: ` +
+        ops.map((o) => `${o.name} ${Math.round(measured.get(o.name)!.workMs)} ms`).join(', '),
+    );
+    const tasks = Array.from({ length: TRIALS }, (_, i) => {
+      const op = ops[i % ops.length]!;
+      // Uniform over the operation's measured life after its first write (and a little beyond).
+      const delay = Math.round(random() * measured.get(op.name)!.workMs * 1.1);
+      return () => trial(op, delay, i % CLI_CHECK_EVERY === 0);
+    });
+    const results = await pool(CONCURRENCY, tasks);
+    const failures = results.filter((r) => r.failure !== undefined);
+    const byOp = new Map<string, Record<string, number>>();
+    for (const r of results) {
+      const row = byOp.get(r.op) ?? { before: 0, after: 0, completed: 0, failed: 0 };
+      row[r.failure === undefined ? r.outcome : 'failed']! += 1;
+      byOp.set(r.op, row);
+    }
+    const killed = results.filter((r) => r.outcome !== 'completed').length;
+    const abandoned = results.filter((r) => r.abandoned > 0).length;
+    console.log(
+      `crash: ${results.length} trials, ${failures.length} failures, ${killed} killed mid-operation, ` +
+        `${abandoned} left abandoned ingest files that gc removed (seed ${SEED})\n` +
+        [...byOp].map(([op, row]) => `  ${op}: ${JSON.stringify(row)}`).join('\n'),
+    );
+    for (const f of failures) console.log(`  FAIL ${f.op} killed at ${f.delayMs} ms: ${f.failure}`);
+    expect(failures.map((f) => `${f.op} @${f.delayMs}ms: ${f.failure}`)).toEqual([]);
+    // Not vacuous: most trials were really killed, some before and some after the commit.
+    expect(killed).toBeGreaterThan(results.length / 2);
+    expect(results.some((r) => r.outcome === 'before')).toBe(true);
+    expect(results.some((r) => r.outcome !== 'before')).toBe(true);
+    expect(abandoned).toBeGreaterThan(0);
+    // Hard-linked copies: no writer may have changed a file in place (that would edit the base).
+    expect(layoutSnapshot(base, { ignoreIngest: false })).toEqual(baseSnapshot);
+  }, 600_000);
+});
