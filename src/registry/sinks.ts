@@ -9,7 +9,8 @@ import type { Layout } from '../layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { leaseDigest, listIngest } from '../store/ingest.js';
 import { ownerToken } from '../store/liveness.js';
-import { coalesce, pushBlob } from './blob-transfer.js';
+import { coalesce } from './blob-pull.js';
+import { pushBlob } from './blob-push.js';
 import type { RegistryClient } from './client.js';
 import type { ContentSource, SourceDoc } from './sources.js';
 

@@ -10,7 +10,7 @@ import { referrerGraph, type ReferrerGraph } from '../referrers/discover.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
 import { findTagged, tagOfName } from '../tags.js';
-import { openRemoteBlob } from './blob-transfer.js';
+import { openRemoteBlob } from './blob-pull.js';
 import type { RegistryClient } from './client.js';
 import { formatRegistryRef, type RegistryRef } from './reference.js';
 import { listRemoteReferrers, type RemoteReferrers } from './remote-referrers.js';

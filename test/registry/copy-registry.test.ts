@@ -253,7 +253,7 @@ describe('copy across the registry boundary (referrers API test server)', () => 
         layers: [{ mediaType: MediaType.Empty, digest: digestOf('{}'), size: 2 }],
       }),
     );
-    const { pushBlob } = await import('../../src/registry/blob-transfer.js');
+    const { pushBlob } = await import('../../src/registry/blob-push.js');
     await pushBlob(client, 'app', { digest: digestOf('{}'), size: 2 }, async function* () {
       await Promise.resolve();
       yield Buffer.from('{}');

@@ -2,13 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { digestOf, type Digest } from '../../src/index.js';
-import {
-  pullBlob,
-  pushBlob,
-  rangeEnd,
-  take,
-  type BlobOpener,
-} from '../../src/registry/blob-transfer.js';
+import { pullBlob } from '../../src/registry/blob-pull.js';
+import { type BlobOpener } from '../../src/registry/blob-pull.js';
+import { pushBlob } from '../../src/registry/blob-push.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { DEFAULT_RETRY_POLICY } from '../../src/registry/retry.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
@@ -30,7 +26,7 @@ const blobOf = (data: Buffer): { digest: Digest; size: number } => ({
   size: data.length,
 });
 
-describe('blob push and pull', () => {
+describe('blob pull', () => {
   let server: ReferrersServer | undefined;
   let raw: Server | undefined;
   afterEach(async () => {
@@ -38,65 +34,6 @@ describe('blob push and pull', () => {
     server = undefined;
     if (raw !== undefined) await new Promise((r) => raw!.close(r));
     raw = undefined;
-  });
-
-  it('uploads monolithically, finds it with HEAD the second time, mounts across repositories', async () => {
-    server = await startReferrersServer();
-    const c = new RegistryClient(server.host, { retry: FAST });
-    const data = randomBytes(300_000);
-    const progress: number[] = [];
-    expect(
-      await pushBlob(c, 'a', blobOf(data), opener(data), { onProgress: (n) => progress.push(n) }),
-    ).toBe('uploaded');
-    expect(progress[progress.length - 1]).toBe(data.length);
-    expect(server.log.filter((l) => l.startsWith('PUT /v2/a/blobs/uploads/'))).toHaveLength(1);
-    expect(await pushBlob(c, 'a', blobOf(data), opener(data))).toBe('exists');
-    expect(await pushBlob(c, 'b', blobOf(data), opener(data), { mountFrom: ['a'] })).toBe(
-      'mounted',
-    );
-    expect(server.blobs.get(`b@${digestOf(data)}`)?.equals(data)).toBe(true);
-  });
-
-  it('uploads in chunks and resumes from the registry offset after a failed PATCH', async () => {
-    server = await startReferrersServer();
-    const retries: string[] = [];
-    const c = new RegistryClient(server.host, {
-      retry: FAST,
-      onRetry: (i) => retries.push(i.reason),
-    });
-    const data = randomBytes(250_000);
-    const opened: number[] = [];
-    const s = server;
-    const origLog = s.log.length;
-    // Fail the second PATCH (the first is accepted, so the registry holds 100000 bytes).
-    let patches = 0;
-    const push = pushBlob(
-      c,
-      'a',
-      blobOf(data),
-      (offset) => {
-        if (offset > 0 && ++patches === 1) s.failNext(1, 500);
-        return opener(data, opened)(offset);
-      },
-      { chunkSize: 100_000 },
-    );
-    expect(await push).toBe('uploaded');
-    expect(s.blobs.get(`a@${digestOf(data)}`)?.equals(data)).toBe(true);
-    expect(opened).toEqual([0, 100_000, 100_000, 200_000]);
-    expect(s.log.slice(origLog).some((l) => l.startsWith('GET /v2/a/blobs/uploads/'))).toBe(true);
-    expect(retries.some((r) => r.includes('resuming at byte 100000'))).toBe(true);
-  });
-
-  it('turns a registry DIGEST_INVALID into E_DIGEST_MISMATCH (corrupt source)', async () => {
-    server = await startReferrersServer();
-    const c = new RegistryClient(server.host, { retry: FAST });
-    const data = randomBytes(1000);
-    const corrupt = Buffer.from(data);
-    corrupt[0] = corrupt[0]! ^ 1;
-    await expect(pushBlob(c, 'a', blobOf(data), opener(corrupt))).rejects.toMatchObject({
-      code: 'E_DIGEST_MISMATCH',
-    });
-    expect(server.blobs.size).toBe(0);
   });
 
   it('pulls into the blob store, verified, and asks nothing when the blob is already there', async () => {
@@ -168,25 +105,5 @@ describe('blob push and pull', () => {
       code: 'E_DIGEST_MISMATCH',
     });
     expect(layout.blobs.list().blobs).toEqual([]);
-  });
-});
-
-describe('helpers', () => {
-  it('reads Range headers', () => {
-    expect(rangeEnd('0-1023')).toBe(1024);
-    expect(rangeEnd('bytes=0-9')).toBe(10);
-    expect(rangeEnd('junk')).toBeUndefined();
-  });
-
-  it('takes the first n bytes across chunks', async () => {
-    async function* src(): AsyncGenerator<Uint8Array> {
-      await Promise.resolve();
-      yield Buffer.from('abc');
-      yield Buffer.from('def');
-      yield Buffer.from('ghi');
-    }
-    const out: Buffer[] = [];
-    for await (const c of take(src(), 5)) out.push(Buffer.from(c));
-    expect(Buffer.concat(out).toString()).toBe('abcde');
   });
 });

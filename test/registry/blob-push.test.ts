@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { digestOf, type Digest } from '../../src/index.js';
+import { type BlobOpener } from '../../src/registry/blob-pull.js';
+import { pushBlob, rangeEnd, take } from '../../src/registry/blob-push.js';
+import { RegistryClient } from '../../src/registry/client.js';
+import { DEFAULT_RETRY_POLICY } from '../../src/registry/retry.js';
+import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
+
+const FAST = { ...DEFAULT_RETRY_POLICY, attempts: 4, baseDelayMs: 1, maxDelayMs: 2 };
+
+function opener(data: Buffer, opened: number[] = []): BlobOpener {
+  return async function* (offset: number) {
+    opened.push(offset);
+    await Promise.resolve();
+    for (let i = offset; i < data.length; i += 100_000)
+      yield data.subarray(i, Math.min(data.length, i + 100_000));
+  };
+}
+
+const blobOf = (data: Buffer): { digest: Digest; size: number } => ({
+  digest: digestOf(data),
+  size: data.length,
+});
+
+describe('blob push', () => {
+  let server: ReferrersServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('uploads monolithically, finds it with HEAD the second time, mounts across repositories', async () => {
+    server = await startReferrersServer();
+    const c = new RegistryClient(server.host, { retry: FAST });
+    const data = randomBytes(300_000);
+    const progress: number[] = [];
+    expect(
+      await pushBlob(c, 'a', blobOf(data), opener(data), { onProgress: (n) => progress.push(n) }),
+    ).toBe('uploaded');
+    expect(progress[progress.length - 1]).toBe(data.length);
+    expect(server.log.filter((l) => l.startsWith('PUT /v2/a/blobs/uploads/'))).toHaveLength(1);
+    expect(await pushBlob(c, 'a', blobOf(data), opener(data))).toBe('exists');
+    expect(await pushBlob(c, 'b', blobOf(data), opener(data), { mountFrom: ['a'] })).toBe(
+      'mounted',
+    );
+    expect(server.blobs.get(`b@${digestOf(data)}`)?.equals(data)).toBe(true);
+  });
+
+  it('uploads in chunks and resumes from the registry offset after a failed PATCH', async () => {
+    server = await startReferrersServer();
+    const retries: string[] = [];
+    const c = new RegistryClient(server.host, {
+      retry: FAST,
+      onRetry: (i) => retries.push(i.reason),
+    });
+    const data = randomBytes(250_000);
+    const opened: number[] = [];
+    const s = server;
+    const origLog = s.log.length;
+    // Fail the second PATCH (the first is accepted, so the registry holds 100000 bytes).
+    let patches = 0;
+    const push = pushBlob(
+      c,
+      'a',
+      blobOf(data),
+      (offset) => {
+        if (offset > 0 && ++patches === 1) s.failNext(1, 500);
+        return opener(data, opened)(offset);
+      },
+      { chunkSize: 100_000 },
+    );
+    expect(await push).toBe('uploaded');
+    expect(s.blobs.get(`a@${digestOf(data)}`)?.equals(data)).toBe(true);
+    expect(opened).toEqual([0, 100_000, 100_000, 200_000]);
+    expect(s.log.slice(origLog).some((l) => l.startsWith('GET /v2/a/blobs/uploads/'))).toBe(true);
+    expect(retries.some((r) => r.includes('resuming at byte 100000'))).toBe(true);
+  });
+
+  it('turns a registry DIGEST_INVALID into E_DIGEST_MISMATCH (corrupt source)', async () => {
+    server = await startReferrersServer();
+    const c = new RegistryClient(server.host, { retry: FAST });
+    const data = randomBytes(1000);
+    const corrupt = Buffer.from(data);
+    corrupt[0] = corrupt[0]! ^ 1;
+    await expect(pushBlob(c, 'a', blobOf(data), opener(corrupt))).rejects.toMatchObject({
+      code: 'E_DIGEST_MISMATCH',
+    });
+    expect(server.blobs.size).toBe(0);
+  });
+});
+
+describe('helpers', () => {
+  it('reads Range headers', () => {
+    expect(rangeEnd('0-1023')).toBe(1024);
+    expect(rangeEnd('bytes=0-9')).toBe(10);
+    expect(rangeEnd('junk')).toBeUndefined();
+  });
+
+  it('takes the first n bytes across chunks', async () => {
+    async function* src(): AsyncGenerator<Uint8Array> {
+      await Promise.resolve();
+      yield Buffer.from('abc');
+      yield Buffer.from('def');
+      yield Buffer.from('ghi');
+    }
+    const out: Buffer[] = [];
+    for await (const c of take(src(), 5)) out.push(Buffer.from(c));
+    expect(Buffer.concat(out).toString()).toBe('abcde');
+  });
+});
