@@ -1,5 +1,5 @@
 // A distribution-spec v1.1 client for one registry: manifests (by Accept, verified, capped), tags,
-// the referrers API, blob existence. Blob transfer lives in blob-transfer.ts.
+// the referrers API, blob existence. Blob transfer lives in blob-pull.ts and blob-push.ts.
 import {
   algorithmOf,
   digestOf,
