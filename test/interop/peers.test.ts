@@ -241,6 +241,7 @@ describe.skipIf(!TOOLS)('a layout ocilayout writes (init, push, tag)', () => {
   let dir: string;
   let imageDigest: string;
   let artifactDigest: string;
+  let signatureDigest: string;
   const fileInLayer = 'hello from ocilayout\n';
 
   beforeAll(async () => {
@@ -270,12 +271,28 @@ describe.skipIf(!TOOLS)('a layout ocilayout writes (init, push, tag)', () => {
       ])
     ).trim();
     await cliOk(['tag', `${dir}:img`, 'latest']);
+    // A signature attached to the image (default convention: listed untagged, as oras does), so the
+    // peers below also meet a referrer and check-layout judges it.
+    const sig = join(work, 'sig.json');
+    writeFileSync(sig, JSON.stringify({ signs: imageDigest }));
+    signatureDigest = (
+      await cliOk([
+        'attach',
+        `${dir}:img`,
+        `${sig}:application/vnd.example.signature.v1+json`,
+        '--artifact-type',
+        'application/vnd.example.signature.v1+json',
+      ])
+    ).trim();
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('is clean for ocilayout fsck', async () => {
+  it('is clean for ocilayout fsck, and lists the signature as a referrer of the image', async () => {
     expect(imageDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
     await expectFsckClean(dir);
+    const sigDoc = blobJson(dir, signatureDigest);
+    expect(sigDoc['subject']).toMatchObject({ digest: imageDigest });
+    expect(readIndex(dir).manifests.map((m) => m.digest)).toContain(signatureDigest);
   });
 
   it('skopeo inspect --raw returns the bytes of each tagged manifest', () => {
@@ -351,10 +368,14 @@ describe.skipIf(!TOOLS)('a layout ocilayout writes (init, push, tag)', () => {
   });
 
   it.skipIf(CHECK_LAYOUT === undefined)(
-    'passes shared/interop/check-layout.sh (umoci gc, oci-archive and registry round trips)',
+    'passes shared/interop/check-layout.sh (umoci gc keeps the referrer; oci-archive and registry round trips)',
     () => {
       const r = tool('bash', [CHECK_LAYOUT!, '--no-unpack', dir]);
       expect(r.stdout, r.stdout + r.stderr).toMatch(/^interop: \d+ passed, 0 failed/m);
+      expect(r.stdout).toMatch(
+        /^PASS +umoci gc \(on a copy\): layout intact, 1 listed referrer\(s\) survive/m,
+      );
+      expect(r.stdout).toContain(`referrer ${signatureDigest}: pushed by digest to the registry`);
       expect(r.code).toBe(0);
     },
   );
