@@ -73,6 +73,8 @@ export interface BlobListing {
 }
 
 const CHUNK = 1024 * 1024;
+/** put() writes at least this much per write call (except the last). */
+const WRITE_BATCH = 1024 * 1024;
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 /**
  * Opening a FIFO for reading blocks until a writer appears (the whole process, for openSync), so
@@ -122,6 +124,7 @@ export class BlobStore {
   /**
    * Store a blob from a stream. Idempotent: if `expected.digest` is present already, the source is
    * not read. Throws E_DIGEST_MISMATCH / E_SIZE_MISMATCH (nothing becomes visible).
+   * The source must not reuse a chunk's memory after yielding it: chunks are held until written.
    */
   async put(
     source: AsyncIterable<Uint8Array>,
@@ -149,15 +152,28 @@ export class BlobStore {
         open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644),
         what,
       );
+      // Sources with small chunks (fetch bodies, tar entries, pipes: 16-64 KiB) are gathered into
+      // >= 1 MiB writes, so a blob costs one thread-pool hop per MiB, not one per chunk.
+      let batch: Uint8Array[] = [];
+      let batched = 0;
+      const flush = async (): Promise<void> => {
+        const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+        batch = [];
+        batched = 0;
+        await pending;
+        pending = fsStep(writeFully(fh!, data), what);
+      };
       for await (const chunk of source) {
         size += chunk.byteLength;
         if (expected.size !== undefined && size > expected.size) {
           throw sizeMismatch(this.describe(expected), expected.size, size, true);
         }
         hash.update(chunk);
-        await pending;
-        pending = fsStep(writeFully(fh, chunk), what);
+        batch.push(chunk);
+        batched += chunk.byteLength;
+        if (batched >= WRITE_BATCH) await flush();
       }
+      if (batched > 0) await flush();
       await pending;
       await fsStep(fh.sync(), what);
       const handle = fh;
