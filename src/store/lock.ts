@@ -1,7 +1,7 @@
 // The one cross-process lock policy for a layout's index.json (proper-lockfile, mkdir-based).
 // Waits with bounded, jittered retries; a lock whose holder stopped refreshing it (crash, SIGKILL)
 // turns stale and is taken over; a lock lost while held makes the commit fail instead of writing.
-import { statSync } from 'node:fs';
+import fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LockError, OcilayoutError, errnoCode, wrapFsError } from '../errors.js';
@@ -23,7 +23,7 @@ function envInt(name: string, fallback: number): number {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
-/** Lock age after which a holder is presumed dead. proper-lockfile refreshes it every stale/2. */
+/** Lock age after which a holder is presumed dead. We have proper-lockfile refresh it every stale/4. */
 const staleMs = (): number => Math.max(2000, envInt('OCILAYOUT_LOCK_STALE_MS', 10_000));
 
 // Serialise our own callers first: proper-lockfile would make them poll each other.
@@ -103,27 +103,37 @@ async function lockAndRun<T>(
     stale,
     update: Math.floor(stale / 4),
     retries: 0,
+    fs: trackingFs,
     onCompromised: (err: Error) => {
       compromised = err;
     },
   };
   const target = join(root, INDEX_FILE);
+  const lockDir = join(root, INDEX_LOCK);
+  const track: Refreshes = { mtimeMs: undefined, inFlight: 0 };
+  refreshes.set(resolve(lockDir), track);
   let delay = 10;
   let release: (() => Promise<void>) | undefined;
-  for (;;) {
-    try {
-      release = await lockfile.lock(target, lockOptions);
-      break;
-    } catch (err) {
-      if (errnoCode(err) !== 'ELOCKED') throw wrapFsError(err, `lock ${join(root, INDEX_LOCK)}`);
-      if (Date.now() >= deadline) throw lockTimeout(root, timeoutMs);
-      const pause = Math.min(delay * (0.5 + Math.random()), Math.max(0, deadline - Date.now()));
-      await new Promise((r) => setTimeout(r, pause));
-      delay = Math.min(delay * 1.6, 250);
+  try {
+    for (;;) {
+      try {
+        release = await lockfile.lock(target, lockOptions);
+        break;
+      } catch (err) {
+        if (errnoCode(err) !== 'ELOCKED') throw wrapFsError(err, `lock ${lockDir}`);
+        if (Date.now() >= deadline) throw lockTimeout(root, timeoutMs);
+        const pause = Math.min(delay * (0.5 + Math.random()), Math.max(0, deadline - Date.now()));
+        await new Promise((r) => setTimeout(r, pause));
+        delay = Math.min(delay * 1.6, 250);
+      }
     }
+  } catch (err) {
+    refreshes.delete(resolve(lockDir));
+    throw err;
   }
-  const lockDir = join(root, INDEX_LOCK);
-  const ours = lockIdentity(lockDir);
+  // What proper-lockfile recorded as ours: the directory as it stands right after acquisition.
+  const ours = statOrUndefined(lockDir);
+  track.mtimeMs = ours?.mtime.getTime();
   let lostTo: string | undefined;
   const held: HeldLock = {
     assertHeld() {
@@ -132,19 +142,20 @@ async function lockAndRun<T>(
       }
       // proper-lockfile only notices a takeover on its next refresh (up to stale/4 later); look
       // now, just before the commit, so we never write inside another writer's critical section.
-      const now = lockIdentity(lockDir, ours?.birthtimeMs !== undefined);
-      if (now === undefined || ours === undefined || !sameIdentity(now, ours)) {
-        lostTo = now === undefined ? 'the lock directory vanished' : 'another process took it over';
-        throw compromisedError(root, lostTo);
-      }
+      lostTo = whyLost(lockDir, ours?.ino, track);
+      if (lostTo !== undefined) throw compromisedError(root, lostTo);
     },
   };
   try {
     return await fn(held);
   } finally {
+    refreshes.delete(resolve(lockDir));
     if (lostTo !== undefined) {
-      // The directory belongs to someone else now: removing it would break their exclusion.
-      forgetLock(target);
+      // The directory belongs to someone else now. Make proper-lockfile forget our lock without
+      // its rmdir, or its refresh timer or exit handler would remove the new holder's lock.
+      await lockfile
+        .unlock(target, { realpath: false, lockfilePath: lockDir, fs: keepDirFs })
+        .catch(() => undefined);
     } else {
       try {
         await release();
@@ -169,47 +180,56 @@ function compromisedError(root: string, why: string, cause?: Error): LockError {
 }
 
 /**
- * Which directory is the lock: inode plus birth time (ext4 reuses the inode number at once after
- * rmdir + mkdir). Without statx, libuv reports ctime as the birth time, and ctime moves on every
- * refresh; so the birth time counts only when it is set and differs from ctime at acquisition
- * (otherwise the inode alone decides, and proper-lockfile's refresh check is the backstop).
+ * What our own refreshes did to a lock directory we hold: proper-lockfile rewrites its mtime every
+ * stale/4 through the `fs` we hand it, so we see each value (and whether one is in flight).
  */
-interface LockIdentity {
-  ino: number;
-  birthtimeMs: number | undefined;
+interface Refreshes {
+  mtimeMs: number | undefined;
+  inFlight: number;
 }
-function lockIdentity(lockDir: string, birthtimeIsReal = true): LockIdentity | undefined {
+const refreshes = new Map<string, Refreshes>();
+
+type Callback = (err: NodeJS.ErrnoException | null) => void;
+/** node:fs for proper-lockfile, noting the mtimes it sets on lock directories we hold. */
+const trackingFs = {
+  mkdir: fs.mkdir,
+  stat: fs.stat,
+  rmdir: fs.rmdir,
+  realpath: fs.realpath,
+  utimes(path: string, atime: Date, mtime: Date, cb: Callback): void {
+    const t = refreshes.get(resolve(path));
+    if (t !== undefined) t.inFlight++;
+    fs.utimes(path, atime, mtime, (err) => {
+      if (t !== undefined) {
+        t.inFlight--;
+        if (err === null) t.mtimeMs = mtime.getTime();
+      }
+      cb(err);
+    });
+  },
+};
+/** The same, minus rmdir: used to make proper-lockfile forget a lock that is no longer ours. */
+const keepDirFs = { ...trackingFs, rmdir: (_path: string, cb: Callback): void => cb(null) };
+
+function statOrUndefined(path: string): fs.Stats | undefined {
   try {
-    const st = statSync(lockDir);
-    const real = birthtimeIsReal && st.birthtimeMs !== 0 && st.birthtimeMs !== st.ctimeMs;
-    return { ino: st.ino, birthtimeMs: real ? st.birthtimeMs : undefined };
+    return fs.statSync(path);
   } catch {
     return undefined;
   }
 }
-function sameIdentity(now: LockIdentity, ours: LockIdentity): boolean {
-  return (
-    now.ino === ours.ino && (ours.birthtimeMs === undefined || now.birthtimeMs === ours.birthtimeMs)
-  );
-}
 
 /**
- * Make proper-lockfile forget a lock we lost without removing its directory: otherwise its refresh
- * timer or its exit handler would rmdir the new holder's lock. getLocks() is exported by
- * proper-lockfile 4 (lib/lockfile.js) but missing from its type definitions.
+ * Why the lock directory is no longer ours, or undefined while it is: proper-lockfile's own
+ * refresh test, run now. It must exist with its inode and with the mtime our last refresh gave it
+ * (a takeover is rmdir + mkdir, and ext4 hands out the same inode at once, so the mtime is what
+ * tells). While a refresh is in flight the mtime cannot be judged and the inode decides.
  */
-function forgetLock(target: string): void {
-  const getLocks = (lockfile as unknown as { getLocks?: () => Record<string, PlLock | undefined> })
-    .getLocks;
-  const locks = getLocks?.();
-  const key = resolve(target);
-  const entry = locks?.[key];
-  if (locks === undefined || entry === undefined) return;
-  if (entry.updateTimeout) clearTimeout(entry.updateTimeout);
-  entry.released = true;
-  delete locks[key];
-}
-interface PlLock {
-  released?: boolean;
-  updateTimeout?: ReturnType<typeof setTimeout> | null;
+function whyLost(lockDir: string, ino: number | undefined, track: Refreshes): string | undefined {
+  const st = statOrUndefined(lockDir);
+  if (st === undefined) return 'the lock directory vanished';
+  if (ino === undefined || st.ino !== ino) return 'another process took it over';
+  if (track.inFlight === 0 && track.mtimeMs !== undefined && st.mtime.getTime() !== track.mtimeMs)
+    return 'another process took it over';
+  return undefined;
 }

@@ -95,9 +95,9 @@ describe('withLayoutLock against another holder', () => {
     const fx = makeLayout();
     mkdirSync(join(fx.root, INDEX_LOCK)); // fresh mtime: a live holder
     const before = layoutSnapshot(fx.root, { ignoreIngest: false });
-    await expect(
-      addEntry(new IndexStore(fx.root, { timeoutMs: 200 }), 'v1'),
-    ).rejects.toMatchObject({ code: 'E_LOCK_TIMEOUT', details: { timeoutMs: 200 } });
+    await expect(addEntry(new IndexStore(fx.root, { timeoutMs: 200 }), 'v1')).rejects.toMatchObject(
+      { code: 'E_LOCK_TIMEOUT', details: { timeoutMs: 200 } },
+    );
     // The other holder's lock is left alone.
     expect(layoutSnapshot(fx.root, { ignoreIngest: false })).toEqual(before);
   });
@@ -115,6 +115,17 @@ describe('withLayoutLock against another holder', () => {
 });
 
 describe('withLayoutLock with a compromised lock', () => {
+  it('still commits after a long critical section (our own refreshes are not a takeover)', async () => {
+    process.env['OCILAYOUT_LOCK_STALE_MS'] = '2000'; // refreshed every second
+    const fx = makeLayout();
+    await new IndexStore(fx.root).update(async (index) => {
+      await sleep(2300);
+      index.manifests.push({ mediaType: 'a/b', digest: D, size: 1 });
+      return { index, result: undefined };
+    });
+    expect(fx.indexText()).toContain(D);
+  });
+
   it('refuses to commit when another process took the lock over meanwhile (E_LOCK_COMPROMISED)', async () => {
     const fx = makeLayout();
     const lockDir = join(fx.root, INDEX_LOCK);
