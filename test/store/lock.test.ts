@@ -206,6 +206,33 @@ await withLayoutLock(process.argv[2], async () => {
     expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
   });
 
+  it('leaves the new holder’s lock in place when a process that lost its lock exits', async () => {
+    const fx = makeLayout();
+    const script = lib.script(
+      'loser',
+      `import { mkdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { withLayoutLock } from './store/lock.js';
+const root = process.argv[2];
+const dir = join(root, '.ocilayout-index.lock');
+try {
+  await withLayoutLock(root, async (held) => {
+    rmdirSync(dir);
+    await new Promise((r) => setTimeout(r, 20));
+    mkdirSync(dir); // the "new holder"
+    held.assertHeld();
+  });
+} catch (err) {
+  console.log(err.code);
+}
+process.exit(0); // proper-lockfile's exit handler runs here
+`,
+    );
+    const r = await lib.run(script, [fx.root]);
+    expect(r.stdout.trim()).toBe('E_LOCK_COMPROMISED');
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(true);
+  });
+
   it('waits for a live holder in another process instead of taking its lock', async () => {
     process.env['OCILAYOUT_LOCK_STALE_MS'] = '2000';
     const fx = makeLayout();
