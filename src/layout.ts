@@ -28,7 +28,7 @@ import {
 import { BlobStore } from './store/blob-store.js';
 import { writeFileDurable } from './store/durable.js';
 import { IndexStore, readCappedText, serializeIndex } from './store/index-store.js';
-import { releaseLease, ingestDir } from './store/ingest.js';
+import { leaseDigest, releaseLease, ingestDir } from './store/ingest.js';
 import { digestMismatch } from './store/verify-stream.js';
 import type { HeldLock } from './store/lock.js';
 import { BLOBS_DIR, INDEX_FILE, INDEX_LOCK, INGEST_DIR, OCI_LAYOUT_FILE } from './store/paths.js';
@@ -303,7 +303,7 @@ export class Layout implements ManifestSource {
   async putManifest(bytes: Uint8Array, options: PutManifestOptions = {}): Promise<Descriptor> {
     if (options.tag !== undefined) assertValidTag(options.tag);
     const parsed = parseManifest(bytes, 'manifest', options.mediaType);
-    if (options.allowMissing !== true) this.assertSuccessorsPresent(parsed);
+    if (options.allowMissing !== true) await this.confirmSuccessorsPresent(parsed);
     const stored = this.blobs.putBytes(bytes);
     const descriptor = manifestDescriptor(parsed, stored.digest, stored.size);
     if (options.unlisted === true) {
@@ -321,10 +321,16 @@ export class Layout implements ManifestSource {
     return descriptor;
   }
 
-  /** Throws E_NOT_FOUND naming the first config/layer/child that is not stored. */
+  /**
+   * Throws E_NOT_FOUND naming the first config/layer/child that is not stored. Leases each digest
+   * before looking (the gc protocol, spec-notes/concurrency.md), so a blob seen here is still
+   * there when the caller commits under the index lock. A negative answer outside the lock may be
+   * a blob gc has parked for a moment; confirmSuccessorsPresent re-checks under the lock.
+   */
   assertSuccessorsPresent(parsed: ParsedManifest): void {
     for (const d of successors(parsed)) {
       const digest = parseDigest(d.digest);
+      leaseDigest(this.root, digest);
       if (!this.blobs.has(digest)) {
         throw new NotFoundError(
           'E_NOT_FOUND',
@@ -336,6 +342,19 @@ export class Layout implements ManifestSource {
           { hint: 'push the blob first, or pass --allow-missing for a sparse layout' },
         );
       }
+    }
+  }
+
+  /** assertSuccessorsPresent, trusting an absence only once confirmed under the index lock. */
+  async confirmSuccessorsPresent(parsed: ParsedManifest): Promise<void> {
+    try {
+      this.assertSuccessorsPresent(parsed);
+    } catch (err) {
+      if (!isOcilayoutError(err, 'E_NOT_FOUND')) throw err;
+      await this.updateIndex(() => {
+        this.assertSuccessorsPresent(parsed);
+        return { index: undefined, result: undefined };
+      });
     }
   }
 

@@ -6,6 +6,8 @@ import { digestOf, parseDigest } from '../src/digest.js';
 import { Layout, emptyIndex } from '../src/layout.js';
 import { Annotation, MediaType } from '../src/media-types.js';
 import { serializeIndex } from '../src/store/index-store.js';
+import { liveLeasedDigests } from '../src/store/ingest.js';
+import { parseManifest } from '../src/schema/manifest.js';
 import { listTags } from '../src/tags.js';
 import {
   freshDir,
@@ -398,6 +400,39 @@ describe('Layout.putManifest', () => {
     expect(layoutSnapshot(fx.root)).toEqual(before);
     await layout.putManifest(bytes, { tag: 'v1', allowMissing: true });
     expect(layout.tags()).toEqual(['v1']);
+  });
+
+  it('leases the blobs it checks, so gc keeps them until the commit', () => {
+    const fx = blobsOnly();
+    const layout = fx.open();
+    const parsed = parseManifest(manifestBytes(fx.d), 'm');
+    layout.assertSuccessorsPresent(parsed);
+    expect(liveLeasedDigests(fx.root)).toEqual(
+      new Set([fx.d['config']!.digest, fx.d['layer']!.digest]),
+    );
+    layout.close();
+  });
+
+  it('trusts a missing blob only once confirmed under the lock (gc may have parked it)', async () => {
+    const fx = makeLayout({ blobs: { config: { os: 'linux' } } });
+    const layout = fx.open();
+    const layerBytes = Buffer.from('parked by gc');
+    const layer = {
+      mediaType: MediaType.Layer,
+      digest: digestOf(layerBytes),
+      size: layerBytes.length,
+    };
+    const bytes = Buffer.from(JSON.stringify(imageManifest(fx.d['config']!, [layer])));
+    let put: Promise<unknown> | undefined;
+    await layout.updateIndex(async () => {
+      // While "gc" holds the lock the layer is absent; it is back before the lock is released.
+      put = layout.putManifest(bytes, { tag: 'v1' });
+      await new Promise((r) => setTimeout(r, 50));
+      layout.blobs.putBytes(layerBytes);
+      return { index: undefined, result: undefined };
+    });
+    await put;
+    expect(layout.resolve({ tag: 'v1' }).digest).toBe(digestOf(bytes));
   });
 
   it('refuses an index whose child manifest is missing (E_NOT_FOUND)', async () => {
