@@ -35,7 +35,11 @@ export interface WalkResult {
 export interface WalkOptions {
   /** Stop at the first problem and throw it (default), or collect problems and go on. */
   collect?: boolean;
-  /** Called for each node once, with its parsed document when it is a manifest/index. */
+  /**
+   * Called for each node once, when first reached, with its parsed document when that descriptor
+   * names a manifest/index (a node first reached as a plain blob is still walked as a document
+   * later, but not visited again).
+   */
   visit?: (
     desc: Descriptor,
     parsed: ParsedManifest | undefined,
@@ -57,6 +61,8 @@ export function walk(
 ): WalkResult {
   const nodes = new Map<Digest, Descriptor>();
   const manifests = new Map<Digest, ParsedManifest>();
+  /** Digests already read (or tried) as a manifest/index: each document is parsed at most once. */
+  const documentsTried = new Set<Digest>();
   const problems: WalkProblem[] = [];
   const maxDepth = options.maxDepth ?? 64;
   const fail = (descriptor: Descriptor, parent: Descriptor | undefined, error: unknown): void => {
@@ -75,10 +81,15 @@ export function walk(
       fail(desc, parent, err);
       continue;
     }
-    if (nodes.has(digest)) continue;
-    nodes.set(digest, desc);
+    const first = !nodes.has(digest);
+    // A digest first met as a plain blob (say, a manifest pushed as an artifact's layer) must
+    // still be read when a descriptor names it as a manifest: its config and layers are reachable
+    // too, and a gc mark that skipped them would delete them.
+    const readAsDocument = isManifestMediaType(desc.mediaType) && !documentsTried.has(digest);
+    if (!first && !readAsDocument) continue;
+    if (first) nodes.set(digest, desc);
     let parsed: ParsedManifest | undefined;
-    if (isManifestMediaType(desc.mediaType)) {
+    if (readAsDocument) {
       if (depth > maxDepth) {
         fail(
           desc,
@@ -89,11 +100,12 @@ export function walk(
         );
         continue;
       }
+      documentsTried.add(digest);
       try {
         parsed = source.readManifest(desc);
       } catch (err) {
         fail(desc, parent, err);
-        options.visit?.(desc, undefined, parent);
+        if (first) options.visit?.(desc, undefined, parent);
         continue;
       }
       manifests.set(digest, parsed);
@@ -101,7 +113,7 @@ export function walk(
       for (let i = next.length - 1; i >= 0; i--)
         stack.push({ desc: next[i]!, parent: desc, depth: depth + 1 });
     }
-    options.visit?.(desc, parsed, parent);
+    if (first) options.visit?.(desc, parsed, parent);
   }
   return { nodes, manifests, problems };
 }

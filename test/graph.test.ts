@@ -82,6 +82,29 @@ describe('walk', () => {
     expect(visits).toContain('layerB<arm64');
   });
 
+  it('walks a manifest first met as a plain layer when a later descriptor names it a manifest', () => {
+    // An artifact that carries an image manifest as a layer, and that image listed in index.json:
+    // the image's config and layer are reachable whichever root comes first.
+    const fx = makeLayout({
+      blobs: {
+        ...imageBlobs(),
+        artifact: (d: Descs) =>
+          imageManifest(d['config']!, [
+            { ...d['manifest']!, mediaType: 'application/octet-stream' },
+          ]),
+      },
+    });
+    const layout = fx.open();
+    const visited: string[] = [];
+    const r = walk(layout, [fx.d['artifact']!, fx.d['manifest']!], {
+      visit: (desc) => visited.push(desc.digest),
+    });
+    expect(r.nodes.has(parseDigest(fx.d['layer']!.digest))).toBe(true);
+    expect(r.manifests.has(parseDigest(fx.d['manifest']!.digest))).toBe(true);
+    expect(new Set(visited).size).toBe(visited.length); // still one visit per node
+    expect(r.nodes.size).toBe(4);
+  });
+
   it('does not follow descriptors of unknown media types (but records them)', () => {
     const fx = makeLayout({ blobs: { doc: '<xml/>' } });
     const aux = { ...fx.d['doc']!, mediaType: 'application/xml' };
