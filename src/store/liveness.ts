@@ -1,11 +1,29 @@
 // Owner tokens: names for temp files, leases and locks that say which process made them, so a
 // sweeper can tell a live writer's files from a crashed one's without a lock per file.
 // Linux: pid + process start time (immune to pid reuse); elsewhere: pid only.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createHash, randomBytes } from 'node:crypto';
 
-const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+/**
+ * Where a pid means something: the host name plus the PID namespace. Two containers that share a
+ * host name (`--network host`, `--uts host`) and a layout volume see different processes under one
+ * pid; each must judge the other's files 'unknown' (age rule), never 'dead' by a pid lookup.
+ */
+const HOST = createHash('sha256')
+  .update(hostname())
+  .update('\0')
+  .update(pidNamespace())
+  .digest('hex')
+  .slice(0, 8);
+
+function pidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid'); // e.g. `pid:[4026531836]`
+  } catch {
+    return ''; // not Linux: host name only
+  }
+}
 
 function startTimeOf(pid: number): string | undefined {
   try {

@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownedName, ownerLiveness, ownerToken } from '../../src/store/liveness.js';
+import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
 
 const [HOST, , START] = ownerToken().split('.') as [string, string, string];
 
@@ -61,5 +62,33 @@ describe('ownerLiveness', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('ownerLiveness across PID namespaces', () => {
+  // Containers sharing a host name and a layout volume: a pid from another namespace says nothing
+  // about processes here. Needs unprivileged user namespaces (or root) for `unshare`.
+  const canUnshare =
+    spawnSync('unshare', ['-Urpf', '--mount-proc', 'true'], { stdio: 'ignore' }).status === 0;
+  if (!canUnshare)
+    console.warn('SKIP: unshare -Urpf not permitted here; PID-namespace test not run');
+  let lib: ChildLib;
+  beforeAll(() => {
+    lib = compileChildLib(['store/liveness.ts']);
+  });
+  afterAll(() => lib.dispose());
+
+  it.runIf(canUnshare)('judges a writer in another PID namespace unknown, never dead', () => {
+    const script = lib.script(
+      'token',
+      `import { ownedName } from './store/liveness.js';\nconsole.log(ownedName('.part'));\n`,
+    );
+    const r = spawnSync('unshare', ['-Urpf', '--mount-proc', process.execPath, script], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const name = r.stdout.trim();
+    expect(name).toMatch(/^[0-9a-f]{8}\.1\.\d+\./); // pid 1 in its namespace
+    expect(ownerLiveness(name)).toBe('unknown');
   });
 });
