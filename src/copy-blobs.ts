@@ -129,7 +129,7 @@ function copyBlobSync(
     state.link = false;
   }
   if (bytes === undefined) return undefined;
-  const put = dst.blobs.putBytes(bytes, { digest, size: desc.size }, { deferDirSync: true });
+  const put = dst.blobs.putBytes(bytes, { digest, size: desc.size }, { deferFileSync: true });
   return put.existed ? 'skipped' : 'copied';
 }
 

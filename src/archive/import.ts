@@ -214,10 +214,10 @@ async function publish(
     const r =
       present !== undefined && present.size !== size
         ? false
-        : target.blobs.linkFrom(staged.blobs.path(digest), digest, size);
+        : target.blobs.linkFrom(staged.blobs.path(digest), digest, size, { deferFileSync: true });
     if (r === false) {
       // Other filesystem, or a damaged copy in the target: write verified bytes through ingest/.
-      await target.blobs.put(staged.blobs.open(digest), { digest, size }, { deferDirSync: true });
+      await target.blobs.put(staged.blobs.open(digest), { digest, size }, { deferFileSync: true });
       added++;
       bytesAdded += size;
     } else if (!r.existed) {

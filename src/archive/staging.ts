@@ -114,7 +114,7 @@ export class Staging {
     const blobs = this.layout.blobs;
     if (size <= SMALL_ENTRY) {
       const bytes = await readAll(body);
-      const r = blobs.putBytes(bytes, { digest: expected, size }, { deferDirSync: true });
+      const r = blobs.putBytes(bytes, { digest: expected, size }, { deferFileSync: true });
       return { digest: r.digest, size, compression: sniffCompression(bytes) };
     }
     let compression: Compression = 'none';
@@ -126,7 +126,7 @@ export class Staging {
         yield chunk as Buffer;
       }
     }
-    const r = await blobs.put(sniffing(), { digest: expected, size }, { deferDirSync: true });
+    const r = await blobs.put(sniffing(), { digest: expected, size }, { deferFileSync: true });
     return { digest: r.digest, size, compression };
   }
 

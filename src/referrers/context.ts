@@ -37,7 +37,11 @@ export class ConventionContext {
   putIndexBlob(bytes: Buffer): Descriptor {
     const digest = digestOf(bytes);
     if (this.options.dryRun !== true) {
-      this.layout.blobs.putBytes(bytes, { digest, size: bytes.byteLength }, { deferDirSync: true });
+      this.layout.blobs.putBytes(
+        bytes,
+        { digest, size: bytes.byteLength },
+        { deferFileSync: true },
+      );
     }
     if (!this.written.some((d) => d.digest === digest)) {
       this.written.push({ mediaType: MediaType.ImageIndex, digest, size: bytes.byteLength });
