@@ -98,7 +98,11 @@ export {
   type DroppedListing,
 } from './referrers/convert.js';
 export { referrerRootPolicy, referrerFsckChecks } from './referrers/maintenance.js';
-export { referrerSummary, type ConventionCount, type ReferrerSummary } from './referrers/summary.js';
+export {
+  referrerSummary,
+  type ConventionCount,
+  type ReferrerSummary,
+} from './referrers/summary.js';
 // Archives: export/import of oci-archive and docker-archive tars (src/archive/).
 export {
   exportArchive,
