@@ -281,6 +281,10 @@ export class BlobStore {
     if (options.verify !== true) return stream;
     const verifier = new VerifyingStream({ digest, size: options.size }, `blob ${digest}`);
     stream.on('error', (err) => verifier.destroy(err));
+    // A small blob can flow through and fail verification before the caller starts reading (it
+    // may await an open() first): keep that error on the stream (stream.errored, seen by for-await
+    // and pipeline) instead of letting an 'error' event with no listener crash the process.
+    verifier.on('error', () => undefined);
     return stream.pipe(verifier);
   }
 
