@@ -106,7 +106,12 @@ function tolerateNullManifests(json: unknown): unknown {
 export function readCappedText(path: string, limit: number): string {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+    // O_NONBLOCK: opening a FIFO planted as oci-layout or index.json would block the whole process
+    // forever (and SIGTERM with it); for regular files it changes nothing.
+    fd = openSync(
+      path,
+      constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0),
+    );
   } catch (err) {
     if (errnoCode(err) === 'ENOENT')
       throw new NotFoundError('E_NOT_FOUND', `${path} not found`, { path });
