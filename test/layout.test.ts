@@ -87,7 +87,8 @@ describe('Layout.init', () => {
     expect(layout.readIndex()).toEqual(emptyIndex());
   });
 
-  it('keeps an index.json that exists without oci-layout', () => {
+  it('refuses a directory with an index.json but no oci-layout (not a layout of ours), unchanged', () => {
+    // init writes oci-layout first, so index.json alone is someone else's directory.
     const fx = makeLayout({
       ociLayout: null,
       index: {
@@ -95,8 +96,9 @@ describe('Layout.init', () => {
         manifests: [tagged({ mediaType: 'a/b', digest: digestOf('x'), size: 1 }, 'kept')],
       },
     });
-    const { layout } = Layout.init(fx.root);
-    expect(layout.tags()).toEqual(['kept']);
+    const before = layoutSnapshot(fx.root, { ignoreIngest: false });
+    expect(() => Layout.init(fx.root)).toThrow(expect.objectContaining({ code: 'E_NOT_A_LAYOUT' }));
+    expect(layoutSnapshot(fx.root, { ignoreIngest: false })).toEqual(before);
   });
 });
 
