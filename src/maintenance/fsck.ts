@@ -64,7 +64,7 @@ export async function fsck(
       const reach = checkReachable(layout, index, {
         allowMissing: options.allowMissing === true,
         unusable: scan.unusable,
-        parked: parkedByDeadGc(root),
+        parked: safeParked(root),
       });
       descriptors = reach.descriptors;
       findings.push(...reach.findings, ...runChecks(options.checks ?? [], layout, index));
@@ -176,8 +176,31 @@ function runChecks(checks: readonly FsckCheck[], layout: Layout, index: IndexFil
   return out;
 }
 
+/** Parked copies of a dead gc; none when ingest/ cannot be trusted (abandonedFindings says why). */
+function safeParked(root: string): ReturnType<typeof parkedByDeadGc> {
+  try {
+    return parkedByDeadGc(root);
+  } catch {
+    return new Map();
+  }
+}
+
 function abandonedFindings(root: string): Finding[] {
-  return listAbandoned(root).map((f) => ({
+  let abandoned: ReturnType<typeof listAbandoned>;
+  try {
+    abandoned = listAbandoned(root);
+  } catch (err) {
+    // ingest/ is a symlink or not a directory (E_UNSAFE_ENTRY): writers and gc refuse this layout.
+    return [
+      {
+        code: 'INGEST_UNSAFE',
+        severity: 'error',
+        message: `${errorText(err)}; writers and gc refuse this layout until it is a directory`,
+        path: 'ingest',
+      },
+    ];
+  }
+  return abandoned.map((f) => ({
     code: 'INGEST_ABANDONED',
     severity: 'warning',
     message:

@@ -2,6 +2,7 @@
 // digests a live writer is about to reference. See spec-notes/concurrency.md for the gc protocol.
 import {
   appendFileSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -10,7 +11,7 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { algorithmOf, encodedOf, tryParseDigest, type Digest } from '../digest.js';
-import { wrapFsError } from '../errors.js';
+import { UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
 import { INGEST_DIR } from './paths.js';
 import { ownedName, ownerLiveness } from './liveness.js';
 
@@ -33,7 +34,32 @@ export function ensureIngestDir(root: string): string {
   } catch (err) {
     throw wrapFsError(err, `create ${dir}`);
   }
+  assertOwnIngestDir(dir);
   return dir;
+}
+
+/**
+ * ingest/ must be the layout's own directory. A symlink there (a hostile or careless layout) would
+ * send our temp files outside the layout, and gc's removal of "abandoned" files would delete
+ * whatever the link points at. Returns false when it does not exist. Throws E_UNSAFE_ENTRY.
+ */
+function assertOwnIngestDir(dir: string): boolean {
+  let isDir: boolean;
+  try {
+    isDir = lstatSync(dir).isDirectory();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw wrapFsError(err, `stat ${dir}`);
+  }
+  if (!isDir) {
+    throw new UnsafeInputError(
+      'E_UNSAFE_ENTRY',
+      `${dir} is a symlink or not a directory; refusing to write or delete through it`,
+      { path: dir },
+      { hint: 'replace it with an empty directory (it only ever holds temporary files)' },
+    );
+  }
+  return true;
 }
 
 /** A fresh temp path for one blob being written by this process. */
@@ -129,6 +155,7 @@ export function listIngest(
   only: (name: string) => boolean = () => true,
 ): IngestEntry[] {
   const dir = ingestDir(root);
+  if (!assertOwnIngestDir(dir)) return [];
   let names: string[];
   try {
     names = readdirSync(dir);
