@@ -45,6 +45,10 @@ export async function scanBlobFiles(root: string): Promise<BlobScan> {
   const base = join(root, BLOBS_DIR);
   let algs: string[];
   try {
+    if (lstatSync(base).isSymbolicLink()) {
+      scan.findings.push(unsafeDir(BLOBS_DIR, symlinkText(base)));
+      return scan;
+    }
     algs = readdirSync(base).sort();
   } catch (err) {
     scan.findings.push({
@@ -58,6 +62,10 @@ export async function scanBlobFiles(root: string): Promise<BlobScan> {
   const small = Buffer.allocUnsafe(SMALL_BLOB);
   for (const alg of algs) {
     const dir = join(base, alg);
+    if (lstatSync(dir).isSymbolicLink()) {
+      scan.findings.push(unsafeDir(join(BLOBS_DIR, alg), symlinkText(dir)));
+      continue;
+    }
     if (!lstatSync(dir).isDirectory()) {
       scan.findings.push(stray(join(BLOBS_DIR, alg), 'is not an algorithm directory'));
       continue;
@@ -194,6 +202,16 @@ function stray(rel: string, why: string): Finding {
     code: 'BLOB_STRAY',
     severity: 'warning',
     message: `${rel} ${why}; no tool can address it (another tool's temp file?)`,
+    path: rel,
+  };
+}
+
+/** A symlinked blobs/ or blobs/<alg>/: the blob store refuses to go through it (E_UNSAFE_ENTRY). */
+function unsafeDir(rel: string, what: string): Finding {
+  return {
+    code: 'BLOBS_DIR_UNSAFE',
+    severity: 'error',
+    message: `${rel}/ is ${what}; blobs are never read, written or deleted through it`,
     path: rel,
   };
 }

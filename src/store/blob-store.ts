@@ -98,6 +98,8 @@ export class BlobStore {
   private readonly dirtyDirs = new Set<string>();
   /** Blob files written or linked with deferFileSync and not yet made durable by flush(). */
   private readonly unsyncedFiles = new Set<string>();
+  /** blobs/<alg>/ directories already found to be real directories (see assertOwnDirs). */
+  private readonly ownDirs = new Set<string>();
 
   constructor(readonly root: string) {}
 
@@ -110,6 +112,7 @@ export class BlobStore {
    * file (a symlink could point outside the layout).
    */
   stat(digest: Digest): { size: number } | undefined {
+    this.assertOwnDirs(digest);
     let st: Stats;
     try {
       st = lstatSync(this.path(digest));
@@ -255,6 +258,7 @@ export class BlobStore {
     const target = this.path(digest);
     try {
       mkdirSync(blobDir(this.root, digest), { recursive: true });
+      this.assertOwnDirs(digest);
       linkSync(sourcePath, target);
     } catch (err) {
       if (errnoCode(err) === 'EEXIST') return { digest, size, existed: true };
@@ -329,6 +333,7 @@ export class BlobStore {
 
   /** Remove a blob. Returns false when it was not there. */
   delete(digest: Digest): boolean {
+    this.assertOwnDirs(digest);
     try {
       unlinkSync(this.path(digest));
       this.dirtyDirs.add(blobDir(this.root, digest));
@@ -346,6 +351,7 @@ export class BlobStore {
    * See spec-notes/concurrency.md.
    */
   moveAside(digest: Digest): { trashPath: string; size: number } | undefined {
+    this.assertOwnDirs(digest);
     const path = this.path(digest);
     let size: number;
     try {
@@ -372,6 +378,7 @@ export class BlobStore {
   restoreFromTrash(trashPath: string, digest: Digest): void {
     try {
       mkdirSync(blobDir(this.root, digest), { recursive: true });
+      this.assertOwnDirs(digest);
       linkSync(trashPath, this.path(digest));
       this.dirtyDirs.add(blobDir(this.root, digest));
     } catch (err) {
@@ -387,6 +394,7 @@ export class BlobStore {
     const base = join(this.root, BLOBS_DIR);
     let algs: string[];
     try {
+      if (!lstatSync(base).isDirectory()) throw unsafeDir(base);
       algs = readdirSync(base).sort();
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return { blobs, strays };
@@ -396,6 +404,9 @@ export class BlobStore {
       const dir = join(base, alg);
       let names: string[];
       try {
+        // A symlinked algorithm directory is never listed: gc would delete what it points at.
+        if (lstatSync(dir).isSymbolicLink())
+          throw Object.assign(new Error(dir), { code: 'ENOTDIR' });
         names = readdirSync(dir).sort();
       } catch (err) {
         if (errnoCode(err) === 'ENOTDIR') {
@@ -468,6 +479,7 @@ export class BlobStore {
     const target = this.path(digest);
     try {
       mkdirSync(dir, { recursive: true });
+      this.assertOwnDirs(digest);
       let existed = false;
       try {
         // link, not rename: an existing blob (maybe hard-linked into another layout) keeps its inode.
@@ -495,6 +507,7 @@ export class BlobStore {
 
   /** An fd on a regular blob file. Throws E_NOT_FOUND, E_UNSAFE_ENTRY (symlink, FIFO, device). */
   private openForRead(digest: Digest): number {
+    this.assertOwnDirs(digest);
     let fd: number;
     try {
       fd = openSync(this.path(digest), READ_FLAGS);
@@ -519,6 +532,28 @@ export class BlobStore {
     return fd;
   }
 
+  /**
+   * blobs/ and blobs/<alg>/ must be this layout's own directories: through a symlinked one, reads
+   * would leave the layout, writes would land elsewhere and gc would delete another tree's files
+   * (O_NOFOLLOW guards only the last path component). A missing directory passes: the caller
+   * creates it or finds nothing. Throws E_UNSAFE_ENTRY.
+   */
+  private assertOwnDirs(digest: Digest): void {
+    const dir = blobDir(this.root, digest);
+    if (this.ownDirs.has(dir)) return;
+    for (const d of [join(this.root, BLOBS_DIR), dir]) {
+      let st: Stats;
+      try {
+        st = lstatSync(d);
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return;
+        throw wrapFsError(err, `stat ${d}`);
+      }
+      if (!st.isDirectory()) throw unsafeDir(d);
+    }
+    this.ownDirs.add(dir);
+  }
+
   private readError(err: unknown, digest: Digest): OcilayoutError {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -535,6 +570,17 @@ export class BlobStore {
     }
     return wrapFsError(err, `open blob ${digest}`, { digest });
   }
+}
+
+function unsafeDir(dir: string): UnsafeInputError {
+  return new UnsafeInputError(
+    'E_UNSAFE_ENTRY',
+    `${dir} is a symlink or not a directory; refusing to read, write or delete through it`,
+    { path: dir },
+    {
+      hint: 'make it a real directory holding the blobs (copy the blobs in, do not link the directory)',
+    },
+  );
 }
 
 /** link(2) errors that mean "this filesystem has no hard links", not "something is wrong". */
