@@ -101,6 +101,16 @@ export class Layout implements ManifestSource {
     }
     const isLayout = entries.includes(OCI_LAYOUT_FILE) && entries.includes(INDEX_FILE);
     if (isLayout) return { layout: Layout.open(root, options), created: false };
+    // init writes oci-layout before index.json, so index.json alone is no half-made layout of
+    // ours: it is someone else's directory, and writing an oci-layout into it would change it.
+    if (entries.includes(INDEX_FILE)) {
+      throw new NotFoundError(
+        'E_NOT_A_LAYOUT',
+        `${dir} has an index.json but no oci-layout file; not treating it as a layout`,
+        { layout: dir },
+        { hint: `if it is one, add ${OCI_LAYOUT_FILE} with {"imageLayoutVersion":"1.0.0"}` },
+      );
+    }
     const foreign = entries.filter((e) => !LAYOUT_FILES.has(e) && !e.startsWith('.tmp-'));
     if (foreign.length > 0) {
       throw new ConflictError(
