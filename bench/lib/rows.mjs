@@ -3,7 +3,10 @@
 import { rmSync } from 'node:fs';
 import { summarize } from './measure.mjs';
 
-/** Ratio row: ours / reference on median wall time; met when ≤ max. */
+/**
+ * Ratio row: ours / reference on median wall time; met when ≤ max. Without `max` it is a context
+ * row (shown, not judged): it explains a goal row beside it.
+ */
 export function ratioRow({ id, work, ours, ref, max, note }) {
   const value = ours.stats.median / ref.stats.median;
   return {
@@ -13,8 +16,8 @@ export function ratioRow({ id, work, ours, ref, max, note }) {
     ref,
     value,
     unit: '×',
-    goal: `≤ ${max}×`,
-    met: value <= max,
+    goal: max === undefined ? '—' : `≤ ${max}×`,
+    met: max === undefined ? null : value <= max,
     note,
   };
 }
