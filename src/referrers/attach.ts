@@ -57,6 +57,9 @@ export async function attach(
   options: AttachOptions,
 ): Promise<AttachResult> {
   const found = layout.resolve(target);
+  // A subject digest we cannot use (unsupported algorithm) must fail here, before any blob is
+  // written, not at the commit after the artifact is stored.
+  parseDigest(found.digest);
   const subject: Descriptor = {
     mediaType: found.mediaType,
     digest: found.digest,
