@@ -1,6 +1,6 @@
 // The CLI: a thin yargs layer over the library. run() parses, dispatches, maps errors to exit codes.
 import yargs from 'yargs';
-import { ExitCode, UsageError, exitCodeFor } from '../errors.js';
+import { ExitCode, UsageError, exitCodeFor } from '../index.js';
 import { COMMANDS } from './commands/index.js';
 import type { CommandContext, GlobalArgs } from './context.js';
 import { Output, type Io } from './io.js';

@@ -3,6 +3,8 @@
 import {
   closeSync,
   existsSync,
+  fchmodSync,
+  lstatSync,
   fsyncSync,
   linkSync,
   openSync,
@@ -58,6 +60,9 @@ export function writeFileDurable(
   let written = true;
   try {
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    // A replaced file keeps its permission bits (umoci writes index.json 0600).
+    const previousMode = modeOf(path);
+    if (previousMode !== undefined) fchmodSync(fd, previousMode);
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
     while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off);
@@ -78,6 +83,15 @@ export function writeFileDurable(
   }
   if (written) fsyncDir(dir);
   return written;
+}
+
+function modeOf(path: string): number | undefined {
+  try {
+    const st = lstatSync(path);
+    return st.isFile() ? st.mode & 0o7777 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** link(tmp, path) unless `path` exists; where hard links are unsupported, check then rename. */
