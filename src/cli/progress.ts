@@ -1,5 +1,6 @@
-// A byte progress bar on an interactive stderr: bytes, rate, ETA; redrawn at most 10 times a second
-// and cleared when done. Silent when stderr is not a terminal, with --json/--quiet, or --no-progress.
+// Progress on an interactive stderr: when it may be drawn at all (showsProgress), byte sizes as
+// people read them, and the byte bar of export/import (rate, ETA; at most 10 redraws a second).
+// Commands with their own event shapes (copy's blob counter, the registry copy line) draw with these.
 import type { CommandContext } from './context.js';
 
 export interface ProgressBar {
@@ -11,6 +12,12 @@ export interface ProgressBar {
 const NO_PROGRESS: ProgressBar = { update: () => undefined, finish: () => undefined };
 const REDRAW_MS = 100;
 
+/** True when progress may be drawn: stderr is a terminal and neither --json nor --quiet is set. */
+export function showsProgress(ctx: CommandContext): boolean {
+  return ctx.io.isTTY && !ctx.out.json && !ctx.out.options.quiet;
+}
+
+/** `1 B`, `1.5 KiB`, `310.0 MiB`: binary units, one decimal. */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -52,7 +59,7 @@ export function renderProgress(
 
 /** A bar for `label`, or a no-op when progress must not be shown. */
 export function progressBar(ctx: CommandContext, label: string, enabled: boolean): ProgressBar {
-  if (!enabled || !ctx.io.isTTY || ctx.out.json || ctx.out.options.quiet) return NO_PROGRESS;
+  if (!enabled || !showsProgress(ctx)) return NO_PROGRESS;
   const stderr = ctx.io.stderr;
   const started = Date.now();
   let lastDraw = 0;

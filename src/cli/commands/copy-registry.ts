@@ -15,6 +15,7 @@ import {
 } from '../../index.js';
 import { layoutOptions, type CommandContext, type GlobalArgs } from '../context.js';
 import { stringList } from '../options.js';
+import { formatBytes, showsProgress } from '../progress.js';
 
 export interface RegistryCopyArgs extends GlobalArgs {
   source: string;
@@ -139,7 +140,7 @@ function progressRenderer(ctx: CommandContext): {
   event: (e: CopyEvent) => void;
   clear: () => void;
 } {
-  const active = ctx.io.isTTY && !ctx.out.json && !ctx.out.options.quiet;
+  const active = showsProgress(ctx);
   let totalBytes = 0;
   let totalItems = 0;
   let doneItems = 0;
@@ -216,16 +217,4 @@ function summaryLine(r: RegistryCopyResult): string {
   if (r.filteredFrom !== undefined)
     line += `; index filtered to ${r.filteredFrom.platforms.join(', ')} (digest changed)`;
   return line;
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
 }

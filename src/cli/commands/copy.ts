@@ -24,6 +24,7 @@ import {
   withRegistryOptions,
   type RegistryCopyArgs,
 } from './copy-registry.js';
+import { formatBytes, showsProgress } from '../progress.js';
 
 interface CopyArgs extends GlobalArgs {
   source: string;
@@ -157,7 +158,7 @@ async function layoutToLayout(
 
 /** A one-line progress counter on an interactive stderr; nothing otherwise. */
 function progressReporter(ctx: CommandContext): CopyOptions['onBlob'] {
-  if (!ctx.io.isTTY || ctx.out.json || ctx.out.options.quiet) return undefined;
+  if (!showsProgress(ctx)) return undefined;
   return ({ done, total }) => {
     ctx.io.stderr.write(`\rcopying blobs: ${done}/${total}${done === total ? '\n' : ''}`);
   };
@@ -171,16 +172,4 @@ function summaryLine(r: CopyResult): string {
       ? ''
       : `; ${r.referrers.length} referrer(s) recorded as ${r.conventions.join(', ')}`;
   return `copied ${what}: ${linked} linked, ${copied} copied, ${skipped} already present (${formatBytes(r.bytes.linked + r.bytes.copied)} placed)${refs}`;
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
 }
