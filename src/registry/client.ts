@@ -12,7 +12,12 @@ import { MAX_MANIFEST_BYTES, MediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { ImageIndexSchema, parseManifest, type ParsedManifest } from '../schema/manifest.js';
 import { repositoryScope } from './auth.js';
-import { RegistryTransport, bodyChunks, type TransportOptions } from './transport.js';
+import {
+  RegistryTransport,
+  bodyChunks,
+  type RegistryRequest,
+  type TransportOptions,
+} from './transport.js';
 
 /** Every manifest type we can copy; schema1 is deliberately absent (deprecated, unsigned digests). */
 export const MANIFEST_ACCEPT = [
@@ -66,25 +71,15 @@ export class RegistryClient {
    */
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
     const what = `manifest ${repository}${refSuffix(reference)}`;
-    const got = await this.transport.exchange(
+    const got = await this.getCapped(
       {
-        method: 'GET',
         path: `/v2/${repository}/manifests/${reference}`,
         headers: { accept: MANIFEST_ACCEPT },
         scopes: [pullScope(repository)],
-        expect: [200, 404],
         what,
       },
-      async (res) => {
-        if (res.status === 404) {
-          await res.body?.cancel();
-          return undefined;
-        }
-        return {
-          headers: res.headers,
-          bytes: await readCapped(res, MAX_MANIFEST_BYTES, `${what} on ${this.registry}`),
-        };
-      },
+      MAX_MANIFEST_BYTES,
+      `${what} on ${this.registry}`,
     );
     if (got === undefined) {
       throw new NotFoundError(
@@ -113,20 +108,17 @@ export class RegistryClient {
     | { digest: Digest | undefined; mediaType: string | undefined; size: number | undefined }
     | undefined
   > {
-    const res = await this.transport.request({
-      method: 'HEAD',
+    const headers = await this.head({
       path: `/v2/${repository}/manifests/${reference}`,
       headers: { accept: MANIFEST_ACCEPT },
       scopes: [pullScope(repository)],
-      expect: [200, 404],
       what: `manifest ${repository}${refSuffix(reference)}`,
     });
-    await res.body?.cancel();
-    if (res.status === 404) return undefined;
-    const length = res.headers.get('content-length');
+    if (headers === undefined) return undefined;
+    const length = headers.get('content-length');
     return {
-      digest: tryParseDigest(res.headers.get('docker-content-digest')),
-      mediaType: mediaTypeOf(res.headers.get('content-type')),
+      digest: tryParseDigest(headers.get('docker-content-digest')),
+      mediaType: mediaTypeOf(headers.get('content-type')),
       size: length === null ? undefined : Number(length),
     };
   }
@@ -184,29 +176,17 @@ export class RegistryClient {
     let path: string | undefined = `/v2/${repository}/tags/list?n=${pageSize}`;
     for (let page = 0; path !== undefined && page < MAX_PAGES; page++) {
       const current: string = path;
-      const got = await this.transport.exchange(
-        {
-          method: 'GET',
-          path: current,
-          scopes: [pullScope(repository)],
-          expect: [200, 404],
-          what: `tag list of ${repository}`,
-        },
-        async (res) => {
-          if (res.status === 404) {
-            await res.body?.cancel();
-            return undefined;
-          }
-          const limit = 16 * MAX_MANIFEST_BYTES;
-          return { res, bytes: await readCapped(res, limit, `tag list of ${repository}`) };
-        },
+      const what = `tag list of ${repository}`;
+      const got = await this.getCapped(
+        { path: current, scopes: [pullScope(repository)], what },
+        16 * MAX_MANIFEST_BYTES,
+        what,
       );
       if (got === undefined) return tags;
-      const res = got.res;
       const body = safeJson(got.bytes) as { tags?: unknown } | undefined;
       if (Array.isArray(body?.tags))
         for (const t of body.tags) if (typeof t === 'string') tags.push(t);
-      path = nextLink(res.headers.get('link'), this.transport.resolve(current));
+      path = nextLink(got.headers.get('link'), this.transport.resolve(current));
     }
     return tags;
   }
@@ -231,25 +211,15 @@ export class RegistryClient {
     let filtered = options.artifactType === undefined;
     for (let page = 0; path !== undefined && page < MAX_PAGES; page++) {
       const current: string = path;
-      const got = await this.transport.exchange(
+      const got = await this.getCapped(
         {
-          method: 'GET',
           path: current,
           headers: { accept: MediaType.ImageIndex },
           scopes: [pullScope(repository)],
-          expect: [200, 404],
           what,
         },
-        async (res) => {
-          if (res.status === 404) {
-            await res.body?.cancel();
-            return undefined;
-          }
-          return {
-            res,
-            bytes: await readCapped(res, MAX_MANIFEST_BYTES, `${what} on ${this.registry}`),
-          };
-        },
+        MAX_MANIFEST_BYTES,
+        `${what} on ${this.registry}`,
       );
       if (got === undefined) {
         if (page === 0) return undefined;
@@ -259,7 +229,7 @@ export class RegistryClient {
           { registry: this.registry },
         );
       }
-      const { res, bytes } = got;
+      const { headers, bytes } = got;
       const r = ImageIndexSchema.safeParse(safeJson(bytes));
       if (!r.success) {
         throw new RegistryError(
@@ -271,11 +241,9 @@ export class RegistryClient {
         );
       }
       manifests.push(...r.data.manifests);
-      const applied = (res.headers.get('oci-filters-applied') ?? '')
-        .split(',')
-        .map((s) => s.trim());
+      const applied = (headers.get('oci-filters-applied') ?? '').split(',').map((s) => s.trim());
       if (page === 0 && applied.includes('artifactType')) filtered = true;
-      path = nextLink(res.headers.get('link'), this.transport.resolve(current));
+      path = nextLink(headers.get('link'), this.transport.resolve(current));
     }
     const wanted = options.artifactType;
     return {
@@ -289,17 +257,41 @@ export class RegistryClient {
 
   /** HEAD a blob: its size, or undefined when the repository does not have it. */
   async blobSize(repository: string, digest: Digest): Promise<number | undefined> {
-    const res = await this.transport.request({
-      method: 'HEAD',
+    const headers = await this.head({
       path: `/v2/${repository}/blobs/${digest}`,
       scopes: [pullScope(repository)],
-      expect: [200, 404],
       what: `blob ${digest} in ${repository}`,
     });
-    await res.body?.cancel();
-    if (res.status === 404) return undefined;
-    const length = res.headers.get('content-length');
+    if (headers === undefined) return undefined;
+    const length = headers.get('content-length');
     return length === null ? -1 : Number(length);
+  }
+
+  /** GET a body whole, at most `limit` bytes (E_TOO_LARGE names it `bodyWhat`); undefined on 404. */
+  private async getCapped(
+    request: Omit<RegistryRequest, 'method' | 'expect'>,
+    limit: number,
+    bodyWhat: string,
+  ): Promise<{ headers: Headers; bytes: Buffer } | undefined> {
+    return this.transport.exchange(
+      { ...request, method: 'GET', expect: [200, 404] },
+      async (res) => {
+        if (res.status === 404) {
+          await res.body?.cancel();
+          return undefined;
+        }
+        return { headers: res.headers, bytes: await readCapped(res, limit, bodyWhat) };
+      },
+    );
+  }
+
+  /** HEAD: the response headers, or undefined on 404 (the body, if any, is discarded). */
+  private async head(
+    request: Omit<RegistryRequest, 'method' | 'expect'>,
+  ): Promise<Headers | undefined> {
+    const res = await this.transport.request({ ...request, method: 'HEAD', expect: [200, 404] });
+    await res.body?.cancel();
+    return res.status === 404 ? undefined : res.headers;
   }
 
   private verifyManifestDigest(
@@ -349,7 +341,7 @@ function safeJson(bytes: Buffer): unknown {
 }
 
 /** `application/vnd.oci.image.index.v1+json; charset=utf-8` → the bare media type. */
-export function mediaTypeOf(contentType: string | null): string | undefined {
+function mediaTypeOf(contentType: string | null): string | undefined {
   if (contentType === null) return undefined;
   const mt = contentType.split(';')[0]!.trim();
   return mt === '' || mt === 'application/json' || mt === 'text/plain' ? undefined : mt;
@@ -370,7 +362,7 @@ export function nextLink(link: string | null, base: URL): string | undefined {
 }
 
 /** Read a response body whole, refusing more than `limit` bytes (E_TOO_LARGE) before reading it all. */
-export async function readCapped(res: Response, limit: number, what: string): Promise<Buffer> {
+async function readCapped(res: Response, limit: number, what: string): Promise<Buffer> {
   const declared = res.headers.get('content-length');
   const tooLarge = (size: number, exact: boolean): UnsafeInputError =>
     new UnsafeInputError(
