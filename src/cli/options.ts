@@ -1,10 +1,12 @@
-// Shared argument parsing for CLI commands: FILE[:MEDIATYPE], --annotation K=V, references that
-// must name a tag or a digest, and moving bytes between files, stdin and stdout.
+// Shared argument parsing for CLI commands: FILE[:MEDIATYPE], --annotation K=V (and the option group
+// push and attach share), references that must name a tag or a digest, and moving bytes between
+// files, stdin and stdout.
 // Pure string handling and I/O plumbing; every decision about content is the library's.
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
+import type { Argv } from 'yargs';
 import {
   UnsafeInputError,
   UsageError,
@@ -32,6 +34,26 @@ export function parseFileArg(arg: string, exists: (p: string) => boolean = exist
     if (isValidMediaType(mediaType)) return { path: arg.slice(0, colon), mediaType };
   }
   return { path: arg };
+}
+
+/**
+ * The inputs of a command that builds one artifact from files (push, attach): `[files..]` as
+ * FILE[:MEDIATYPE] and repeatable `--annotation KEY=VALUE`, so both read their files the same way.
+ */
+export function withArtifactFiles<T>(c: Argv<T>) {
+  return c
+    .positional('files', {
+      type: 'string',
+      array: true,
+      default: [] as string[],
+      describe: 'FILE or FILE:MEDIATYPE (an existing path is never split)',
+    })
+    .option('annotation', {
+      type: 'string',
+      array: true,
+      nargs: 1, // one value per flag, so `--annotation k=v FILE` keeps FILE a positional
+      describe: 'manifest annotation KEY=VALUE (repeatable)',
+    });
 }
 
 /**

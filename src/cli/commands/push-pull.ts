@@ -1,7 +1,13 @@
 // `push` (files → a tagged OCI 1.1 artifact) and `pull` (titled layers → files in a directory).
 import { Layout, UsageError, parseLayoutRef, pullFiles, pushFiles } from '../../index.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
-import { parseAnnotations, parseFileArg, stringList, targetOf } from '../options.js';
+import {
+  parseAnnotations,
+  parseFileArg,
+  stringList,
+  targetOf,
+  withArtifactFiles,
+} from '../options.js';
 
 export const registerPushPull: RegisterCommands = (y, ctx) =>
   y
@@ -9,23 +15,12 @@ export const registerPushPull: RegisterCommands = (y, ctx) =>
       'push <ref> [files..]',
       'store files as an OCI 1.1 artifact and tag it (creates the layout if needed)',
       (c) =>
-        c
-          .positional('ref', { type: 'string', demandOption: true, describe: 'LAYOUT[:TAG]' })
-          .positional('files', {
-            type: 'string',
-            array: true,
-            default: [] as string[],
-            describe: 'FILE or FILE:MEDIATYPE (an existing path is never split)',
-          })
+        withArtifactFiles(
+          c.positional('ref', { type: 'string', demandOption: true, describe: 'LAYOUT[:TAG]' }),
+        )
           .option('artifact-type', {
             type: 'string',
             describe: 'artifactType (default application/vnd.unknown.artifact.v1)',
-          })
-          .option('annotation', {
-            type: 'string',
-            array: true,
-            nargs: 1, // one value per flag, so `--annotation k=v FILE` keeps FILE a positional
-            describe: 'manifest annotation KEY=VALUE (repeatable)',
           })
           .option('config', { type: 'string', describe: 'config blob FILE[:MEDIATYPE]' })
           .example(

@@ -25,6 +25,7 @@ import {
   parseFileArg,
   stringList,
   targetOf,
+  withArtifactFiles,
 } from '../options.js';
 import { renderTree, type TreeNode } from '../render/tree.js';
 
@@ -36,28 +37,17 @@ export const registerReferrers: RegisterCommands = (y, ctx) =>
       'attach <ref> [files..]',
       'attach files to an image as an OCI 1.1 artifact with subject, recorded in the layout’s referrer convention',
       (c) =>
-        c
-          .positional('ref', {
+        withArtifactFiles(
+          c.positional('ref', {
             type: 'string',
             demandOption: true,
             describe: 'LAYOUT:TAG or LAYOUT@DIGEST (the subject)',
-          })
-          .positional('files', {
-            type: 'string',
-            array: true,
-            default: [] as string[],
-            describe: 'FILE or FILE:MEDIATYPE (an existing path is never split)',
-          })
+          }),
+        )
           .option('artifact-type', {
             type: 'string',
             demandOption: true,
             describe: 'artifactType of the referrer',
-          })
-          .option('annotation', {
-            type: 'string',
-            array: true,
-            nargs: 1,
-            describe: 'manifest annotation KEY=VALUE (repeatable)',
           })
           .option('convention', {
             choices: CONVENTION_CHOICES,
