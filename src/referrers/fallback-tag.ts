@@ -10,8 +10,14 @@ import { taggedEntry } from '../tags.js';
 import type { ConventionContext } from './context.js';
 import type { Claim, ReferrerConvention, SubjectReferrers } from './convention.js';
 import { isFallbackTagName } from './fallback-tag-name.js';
-import { byDigest, mergeByDigest, responseBytes } from './response.js';
-import { hasSubjectKey, refreshListed, removeConvertFlags } from './shared.js';
+import { mergeByDigest, responseBytes } from './response.js';
+import {
+  hasSubjectKey,
+  refreshListed,
+  removeConvertFlags,
+  removeFromIndexes,
+  replaceEntries,
+} from './shared.js';
 
 const NOT_TAG_CHAR = /[^a-zA-Z0-9._-]/g;
 
@@ -120,24 +126,19 @@ export const fallbackTagConvention = {
       if (entries.length === 1 && referrers.every((r) => have.has(r.digest))) continue;
       const merged = mergeByDigest(refreshListed(listed, ctx), referrers);
       const blob = ctx.putIndexBlob(responseBytes(merged));
-      replaceEntries(index, entries, blob, () => taggedEntry(blob, tag));
+      const first = entries[0];
+      replaceEntries(
+        index,
+        entries,
+        first === undefined ? taggedEntry(blob, tag) : pointedAt(first, blob),
+      );
       // olareg skips converting fallback tags once this flag is set; a new tag makes it false.
       removeConvertFlags(index);
     }
   },
 
   remove(index: IndexFile, referrers: ReadonlySet<string>, ctx: ConventionContext): void {
-    for (const entry of [...index.manifests]) {
-      const claim = this.claim(entry, ctx);
-      if (claim === undefined || !claim.listed.some((d) => referrers.has(d.digest))) continue;
-      const rest = claim.listed.filter((d) => !referrers.has(d.digest));
-      if (rest.length === 0) {
-        index.manifests = index.manifests.filter((e) => e !== entry);
-      } else {
-        const blob = ctx.putIndexBlob(responseBytes(refreshListed(rest, ctx).sort(byDigest)));
-        replaceEntries(index, [entry], blob, () => entry);
-      }
-    }
+    removeFromIndexes(index, referrers, ctx, (e) => this.claim(e, ctx), pointedAt);
   },
 
   orderKey(entry: Descriptor): string {
@@ -145,28 +146,12 @@ export const fallbackTagConvention = {
   },
 } satisfies ReferrerConvention;
 
-/**
- * Point the first of `entries` at `blob` in place (its other annotations kept) and drop the rest; or
- * append `fresh()` when there is none.
- */
-export function replaceEntries(
-  index: IndexFile,
-  entries: readonly Descriptor[],
-  blob: Descriptor,
-  fresh: () => Descriptor,
-): void {
-  const [first, ...others] = entries;
-  if (first === undefined) {
-    index.manifests.push(fresh());
-    return;
-  }
-  const updated = canonicalDescriptor({
-    ...first,
+/** The tag's entry pointed at a new referrers index, its other annotations (and tag) kept. */
+function pointedAt(entry: Descriptor, blob: Descriptor): Descriptor {
+  return canonicalDescriptor({
+    ...entry,
     mediaType: MediaType.ImageIndex,
     digest: blob.digest,
     size: blob.size,
   });
-  index.manifests = index.manifests
-    .filter((e) => !others.includes(e))
-    .map((e) => (e === first ? updated : e));
 }

@@ -1,10 +1,12 @@
 // Small pieces the conventions share: the subject-annotation keys, the top-level convert flags,
-// and refreshing listed descriptors from the manifests they name.
+// refreshing listed descriptors from the manifests they name, and the entry edits of the two
+// conventions that keep referrers in an index blob (fallback-tag, subject-annotation).
 import { Annotation } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import type { ConventionContext } from './context.js';
-import { referrerDescriptor } from './response.js';
+import type { Claim } from './convention.js';
+import { byDigest, referrerDescriptor, responseBytes } from './response.js';
 
 /** Both spellings of the subject annotation, the PR #1171 one first (olareg wrote it until 2024-03). */
 export const SUBJECT_KEYS = [Annotation.ReferrerSubject, Annotation.OlaregReferrerSubject] as const;
@@ -55,4 +57,48 @@ export function refreshListed(listed: readonly Descriptor[], ctx: ConventionCont
     const doc = ctx.docs.doc(d.digest, d.mediaType);
     return doc === undefined ? d : referrerDescriptor(doc);
   });
+}
+
+/**
+ * Put `updated` where the first of `entries` stands (stable order) and drop the others; append it
+ * when there are none. One subject ends up with one bookkeeping entry, however many it had.
+ */
+export function replaceEntries(
+  index: IndexFile,
+  entries: readonly Descriptor[],
+  updated: Descriptor,
+): void {
+  const [first, ...others] = entries;
+  if (first === undefined) {
+    index.manifests.push(updated);
+    return;
+  }
+  index.manifests = index.manifests
+    .filter((e) => !others.includes(e))
+    .map((e) => (e === first ? updated : e));
+}
+
+/**
+ * Stop listing `referrers` in every referrers index `claim` owns. An index left empty is removed:
+ * an empty response says nothing an absent one does not (the API answers an empty list). Any other
+ * is rewritten in digest order to a new blob, and its entry becomes `relabel(entry, blob)`.
+ */
+export function removeFromIndexes(
+  index: IndexFile,
+  referrers: ReadonlySet<string>,
+  ctx: ConventionContext,
+  claim: (entry: Descriptor) => Claim | undefined,
+  relabel: (entry: Descriptor, blob: Descriptor) => Descriptor,
+): void {
+  for (const entry of [...index.manifests]) {
+    const owned = claim(entry);
+    if (owned === undefined || !owned.listed.some((d) => referrers.has(d.digest))) continue;
+    const rest = owned.listed.filter((d) => !referrers.has(d.digest));
+    if (rest.length === 0) {
+      index.manifests = index.manifests.filter((e) => e !== entry);
+      continue;
+    }
+    const blob = ctx.putIndexBlob(responseBytes(refreshListed(rest, ctx).sort(byDigest)));
+    replaceEntries(index, [entry], relabel(entry, blob));
+  }
 }

@@ -8,7 +8,14 @@ import type { IndexFile } from '../schema/layout-files.js';
 import type { ConventionContext } from './context.js';
 import type { Claim, ReferrerConvention, SubjectReferrers } from './convention.js';
 import { byDigest, mergeByDigest, responseBytes } from './response.js';
-import { SUBJECT_KEYS, refreshListed, subjectKeyOf, type SubjectKey } from './shared.js';
+import {
+  SUBJECT_KEYS,
+  refreshListed,
+  removeFromIndexes,
+  replaceEntries,
+  subjectKeyOf,
+  type SubjectKey,
+} from './shared.js';
 
 /**
  * The key family to write: explicit when the caller chose; otherwise the family of the entry being
@@ -62,17 +69,6 @@ function relabel(
   });
 }
 
-function replace(index: IndexFile, entries: readonly Descriptor[], updated: Descriptor): void {
-  const [first, ...others] = entries;
-  if (first === undefined) {
-    index.manifests.push(updated);
-    return;
-  }
-  index.manifests = index.manifests
-    .filter((e) => !others.includes(e))
-    .map((e) => (e === first ? updated : e));
-}
-
 export const subjectAnnotationConvention = {
   name: 'subject-annotation',
 
@@ -117,7 +113,7 @@ export const subjectAnnotationConvention = {
       const merged = mergeByDigest(refreshListed(listed, ctx), referrers);
       const blob = ctx.putIndexBlob(responseBytes(merged));
       const first = entries[0];
-      replace(
+      replaceEntries(
         index,
         entries,
         first === undefined
@@ -129,19 +125,16 @@ export const subjectAnnotationConvention = {
   },
 
   remove(index: IndexFile, referrers: ReadonlySet<string>, ctx: ConventionContext): void {
-    for (const entry of [...index.manifests]) {
-      const claim = this.claim(entry, ctx);
-      if (claim === undefined || !claim.listed.some((d) => referrers.has(d.digest))) continue;
-      const rest = claim.listed.filter((d) => !referrers.has(d.digest));
-      if (rest.length === 0) {
-        // An empty response says nothing an absent one does not (the API answers an empty list).
-        index.manifests = index.manifests.filter((e) => e !== entry);
-        continue;
-      }
-      const blob = ctx.putIndexBlob(responseBytes(refreshListed(rest, ctx).sort(byDigest)));
-      const key = subjectKeyOf(entry)!;
-      replace(index, [entry], relabel(entry, blob, key, entry.annotations?.[key] ?? ''));
-    }
+    removeFromIndexes(
+      index,
+      referrers,
+      ctx,
+      (e) => this.claim(e, ctx),
+      (entry, blob) => {
+        const key = subjectKeyOf(entry)!;
+        return relabel(entry, blob, key, entry.annotations?.[key] ?? '');
+      },
+    );
   },
 
   orderKey(entry: Descriptor): string {
