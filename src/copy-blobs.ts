@@ -5,6 +5,7 @@ import { constants, statSync } from 'node:fs';
 import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
 import { algorithmOf, newHash, parseDigest, type Digest } from './digest.js';
 import { wrapFsError } from './errors.js';
+import { forEachLimited } from './for-each-limited.js';
 import type { Layout } from './layout.js';
 import { isManifestMediaType } from './media-types.js';
 import type { Descriptor } from './schema/descriptor.js';
@@ -241,32 +242,4 @@ async function* readAhead(
     await pending.catch(() => undefined);
     await fh.close();
   }
-}
-
-/**
- * Run `fn` over `items`, at most `limit` at once. On the first failure no new item starts; the
- * ones running finish, then the first error is thrown (nothing keeps writing after we return).
- */
-async function forEachLimited<T>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const lanes = Math.max(1, Math.min(limit, items.length));
-  const results = await Promise.allSettled(Array.from({ length: lanes }, worker));
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected !== undefined) throw rejected.reason;
 }

@@ -6,6 +6,7 @@
 // Decisions: spec-notes/registry.md.
 import { parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
+import { forEachLimited } from '../for-each-limited.js';
 import type { Layout } from '../layout.js';
 import { recordRoot } from '../copy.js';
 import type { ConventionName } from '../referrers/convention.js';
@@ -233,30 +234,4 @@ function emptyResult(
     conventions: [],
     warnings: [...plan.warnings],
   };
-}
-
-/** Run `fn` over `items`, `limit` at a time; after a failure start nothing new, let running ones end. */
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let stop = false;
-  const worker = async (): Promise<void> => {
-    while (!stop && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        stop = true;
-        throw err;
-      }
-    }
-  };
-  const width = Math.max(1, Math.min(limit, items.length));
-  const settled = await Promise.allSettled(Array.from({ length: width }, worker));
-  const failure = settled.find((r) => r.status === 'rejected');
-  // Settled first, so a failed layout copy rolls back only after every write has ended.
-  if (failure !== undefined) throw failure.reason as Error;
 }
