@@ -1,7 +1,7 @@
 // Compression of archives and of the blobs inside them: recognised by magic bytes, never by name.
 // Import inflates gzip archives with an expansion guard (gzip bombs); other codecs are refused
 // with a clear message rather than misread as a corrupt tar.
-import { createGunzip, type Gunzip } from 'node:zlib';
+import { createGunzip, createGzip, type Gunzip, type Gzip } from 'node:zlib';
 import { IntegrityError, UnsafeInputError } from '../errors.js';
 
 export type Compression = 'gzip' | 'zstd' | 'bzip2' | 'xz' | 'none';
@@ -33,6 +33,11 @@ export function assertSupportedArchiveCodec(c: Compression, what: string): void 
 /** 1 MiB output chunks: zlib's default 16 KiB costs a stream hop per 16 KiB (perf-baseline.md). */
 export function newGunzip(): Gunzip {
   return createGunzip({ chunkSize: 1024 * 1024 });
+}
+
+/** The compressor of `export --gzip`: level 6 (gzip's own default), 1 MiB output chunks as above. */
+export function newGzip(): Gzip {
+  return createGzip({ level: 6, chunkSize: 1024 * 1024 });
 }
 
 export interface ExpansionLimits {

@@ -2,9 +2,7 @@
 // skopeo's oci-archive: and docker load read, or a docker-save archive. Blobs are streamed (small
 // ones read whole with sync I/O) and verified as they go; a file destination is written to a temp
 // file and renamed into place only when complete.
-import { Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import type { Writable } from 'node:stream';
 import type { Digest } from '../digest.js';
 import { UsageError } from '../errors.js';
 import { Layout, type LayoutOptions } from '../layout.js';
@@ -16,7 +14,8 @@ import { sizeMismatch } from '../store/verify-stream.js';
 import { planDockerExport } from './docker-export.js';
 import { planOciExport, type ExportPlan } from './export-plan.js';
 import { tarChunks, type TarWriter } from './tar-writer.js';
-import { waitDrain } from './streams.js';
+import { newGzip } from './compression.js';
+import { throughCodec, waitDrain } from './streams.js';
 
 export type ArchiveFormat = 'oci' | 'docker';
 
@@ -104,7 +103,7 @@ export async function exportArchive(
   let chunks: AsyncIterable<Buffer> = tarChunks((w) =>
     writeEntries(w, layout, plan, options.verify !== false, progress),
   );
-  if (options.gzip === true) chunks = gzipped(chunks);
+  if (options.gzip === true) chunks = throughCodec(chunks, newGzip());
   let archiveBytes = 0;
   const counted = async function* (): AsyncGenerator<Buffer> {
     for await (const c of chunks) {
@@ -199,18 +198,6 @@ async function writeBlob(
     }
   }
   await w.stream(name, size, counting());
-}
-
-async function* gzipped(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const gzip = createGzip({ level: 6, chunkSize: 1024 * 1024 });
-  const done = pipeline(Readable.from(source, { objectMode: false }), gzip);
-  done.catch(() => undefined); // surfaced through the iteration below
-  try {
-    for await (const chunk of gzip) yield chunk as Buffer;
-    await done;
-  } finally {
-    gzip.destroy();
-  }
 }
 
 /** Write to a stream we do not own (stdout): backpressure respected, stream left open. */

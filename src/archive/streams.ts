@@ -1,5 +1,7 @@
-// Backpressure helper shared by the archive readers and writers (Node streams and tar-stream's
-// streamx streams alike): wait until a writable wants more, or has ended one way or another.
+// Stream plumbing shared by the archive readers and writers (Node streams and tar-stream's streamx
+// streams alike): wait until a writable wants more, and run chunks through a codec (gzip, gunzip).
+import { Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 /** Resolves on 'drain' or 'close', rejects on 'error'. Callers check `destroyed` afterwards. */
 export function waitDrain(w: NodeJS.EventEmitter): Promise<void> {
@@ -21,4 +23,22 @@ export function waitDrain(w: NodeJS.EventEmitter): Promise<void> {
     w.on('close', onDrain);
     w.on('error', onError);
   });
+}
+
+/**
+ * `source` run through `codec`, as chunks. A failure on either side surfaces from the iteration;
+ * the codec is destroyed however the consumer stops (early return, error).
+ */
+export async function* throughCodec(
+  source: AsyncIterable<Buffer>,
+  codec: Transform,
+): AsyncGenerator<Buffer> {
+  const done = pipeline(Readable.from(source, { objectMode: false }), codec);
+  done.catch(() => undefined); // surfaced through the iteration below
+  try {
+    for await (const chunk of codec) yield chunk as Buffer;
+    await done;
+  } finally {
+    codec.destroy();
+  }
 }

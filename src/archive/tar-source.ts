@@ -3,7 +3,6 @@
 // limits, truncation detection, and turning parser errors into E_CORRUPT_ARCHIVE. Writes nothing.
 import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import type { Extract } from 'tar-stream';
 import { IntegrityError, UnsafeInputError, isOcilayoutError, wrapFsError } from '../errors.js';
@@ -16,7 +15,7 @@ import {
   type ExpansionLimits,
 } from './compression.js';
 import { judgeEntry, type EntryVerdict } from './safe-entry.js';
-import { waitDrain } from './streams.js';
+import { throughCodec, waitDrain } from './streams.js';
 
 /** One archive entry: its header and a stream of its body (tar-stream's Source). */
 export type TarEntry = Extract extends AsyncIterable<infer S> ? S : never;
@@ -117,7 +116,7 @@ export async function readArchive(
     }
   }
   const gzip = compression === 'gzip';
-  const tarChunks: AsyncIterable<Buffer> = gzip ? inflate(counted()) : counted();
+  const tarChunks: AsyncIterable<Buffer> = gzip ? throughCodec(counted(), newGunzip()) : counted();
 
   const extract = tar.extract();
   let extractError: unknown;
@@ -233,18 +232,6 @@ async function readHead(
     size += r.value.byteLength;
   }
   return { bytes: Buffer.concat(chunks).subarray(0, n), chunks, done: false };
-}
-
-async function* inflate(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const gunzip = newGunzip();
-  const done = pipeline(Readable.from(source, { objectMode: false }), gunzip);
-  done.catch(() => undefined); // surfaced through the iteration below
-  try {
-    for await (const chunk of gunzip) yield chunk as Buffer;
-    await done;
-  } finally {
-    gunzip.destroy();
-  }
 }
 
 async function drain(entry: Entry): Promise<void> {
