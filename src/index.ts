@@ -27,6 +27,7 @@ export * from './refs.js';
 export * from './tags.js';
 export * from './graph.js';
 export * from './artifact.js';
+export * from './artifact-files.js';
 export * from './layout.js';
 export * from './copy.js';
 export * from './copy-blobs.js';

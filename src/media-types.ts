@@ -1,4 +1,6 @@
-// Media types and annotation keys we read or write, spelled exactly as the specs and peers spell them.
+// Media types and annotation keys we read or write, spelled exactly as the specs and peers spell them,
+// and the media-type grammar we accept from users.
+import { UsageError } from './errors.js';
 
 export const MediaType = {
   ImageIndex: 'application/vnd.oci.image.index.v1+json',
@@ -63,3 +65,25 @@ export function isManifestMediaType(mt: string | undefined): boolean {
 
 /** The largest manifest or index we read into memory (distribution-spec interop floor). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+// RFC 6838 restricted-name for type and subtype; parameters (`;charset=…`) are not accepted.
+const MEDIA_TYPE =
+  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+/** True when `s` is `type/subtype` in RFC 6838 syntax (no parameters). */
+export function isValidMediaType(s: string): boolean {
+  return MEDIA_TYPE.test(s);
+}
+
+/** Throws E_USAGE unless `s` is a valid media type; `what` names the flag or argument. */
+export function assertMediaType(s: string, what: string): string {
+  if (!isValidMediaType(s)) {
+    throw new UsageError(
+      'E_USAGE',
+      `${what}: ${JSON.stringify(s)} is not a media type`,
+      { mediaType: s },
+      { hint: 'a media type looks like type/subtype, e.g. application/vnd.example.sbom+json' },
+    );
+  }
+  return s;
+}

@@ -1,21 +1,27 @@
 // push: files → an OCI 1.1 artifact manifest in a layout (streamed into the blob store, tagged).
 // pull: an artifact's or image's titled layers → files in a directory (verified, atomic, contained).
-// Building the manifest JSON is artifact.ts's job; safe output files are output-file.ts's.
-// One file (~320 lines) because both halves share the title rule: what push titles, pull accepts.
-import { createReadStream, mkdirSync, statSync, type Stats } from 'node:fs';
-import { basename, join, resolve as resolvePath } from 'node:path';
+// Checking and storing the files and the title rule are artifact-files.ts's; building the manifest
+// JSON is artifact.ts's; safe output files are output-file.ts's.
+import { mkdirSync, statSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
+import {
+  assertSafeTitle,
+  checkArtifactFile,
+  checkArtifactFiles,
+  storeArtifactFile,
+  type ArtifactFile,
+} from './artifact-files.js';
 import { buildArtifactManifest, DEFAULT_FILE_MEDIA_TYPE, fileLayer } from './artifact.js';
 import { parseDigest, type Digest } from './digest.js';
 import {
   ConflictError,
   NotFoundError,
   UnsafeInputError,
-  UsageError,
   errnoCode,
   wrapFsError,
 } from './errors.js';
 import type { Layout, Target } from './layout.js';
-import { Annotation, EMPTY_JSON, MediaType } from './media-types.js';
+import { Annotation, EMPTY_JSON, MediaType, assertMediaType } from './media-types.js';
 import { assertReplaceable, stageFile, type StagedFile } from './output-file.js';
 import type { Annotations, Descriptor } from './schema/descriptor.js';
 import type { ImageManifest } from './schema/manifest.js';
@@ -23,39 +29,11 @@ import { assertValidTag } from './refs.js';
 import { fsyncDir } from './store/durable.js';
 import { resolveImageManifest } from './platform.js';
 
-/** Read and hash files in chunks this big (perf-baseline.md: the 64 KiB default halves throughput). */
-const CHUNK = 1024 * 1024;
-
 /** Media type of a `--config` file given without one (oras uses the same). */
 export const DEFAULT_CONFIG_MEDIA_TYPE = 'application/vnd.unknown.config.v1+json';
 
-// RFC 6838 restricted-name for type and subtype; parameters (`;charset=…`) are not accepted.
-const MEDIA_TYPE =
-  /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
-
-/** True when `s` is `type/subtype` in RFC 6838 syntax (no parameters). */
-export function isValidMediaType(s: string): boolean {
-  return MEDIA_TYPE.test(s);
-}
-
-/** Throws E_USAGE unless `s` is a valid media type; `what` names the flag or argument. */
-export function assertMediaType(s: string, what: string): string {
-  if (!isValidMediaType(s)) {
-    throw new UsageError(
-      'E_USAGE',
-      `${what}: ${JSON.stringify(s)} is not a media type`,
-      { mediaType: s },
-      { hint: 'a media type looks like type/subtype, e.g. application/vnd.example.sbom+json' },
-    );
-  }
-  return s;
-}
-
-export interface PushFile {
-  path: string;
-  /** Layer media type; default application/vnd.oci.image.layer.v1.tar (as oras). */
-  mediaType?: string | undefined;
-}
+/** A file to push: its path and layer media type (default application/vnd.oci.image.layer.v1.tar). */
+export type PushFile = ArtifactFile;
 
 export interface PushOptions {
   /** Tag for the manifest; without one it is listed untagged. */
@@ -87,22 +65,21 @@ export async function pushFiles(
 ): Promise<PushResult> {
   if (options.tag !== undefined) assertValidTag(options.tag);
   if (options.artifactType !== undefined) assertMediaType(options.artifactType, '--artifact-type');
-  const inputs = files.map((f) => checkInput(f, DEFAULT_FILE_MEDIA_TYPE));
-  assertUniqueTitles(inputs.map((i) => i.title));
+  const inputs = checkArtifactFiles(files, DEFAULT_FILE_MEDIA_TYPE);
   const config =
     options.config === undefined
       ? undefined
-      : checkInput(options.config, DEFAULT_CONFIG_MEDIA_TYPE);
+      : checkArtifactFile(options.config, DEFAULT_CONFIG_MEDIA_TYPE);
   layout.readIndex(); // a malformed index.json fails here, before any blob is written
 
   const layers: Descriptor[] = [];
   for (const input of inputs) {
-    const stored = await putFile(layout, input);
+    const stored = await storeArtifactFile(layout, input);
     layers.push(fileLayer(stored, input.mediaType, input.title));
   }
   let configDesc: Descriptor | undefined;
   if (config !== undefined) {
-    const stored = await putFile(layout, config);
+    const stored = await storeArtifactFile(layout, config);
     configDesc = { mediaType: config.mediaType, digest: stored.digest, size: stored.size };
   }
   // The empty descriptor inlines `{}` as data, but peers (umoci gc, skopeo) expect the blob itself.
@@ -120,64 +97,6 @@ export async function pushFiles(
     mediaType: MediaType.ImageManifest,
   });
   return { descriptor, manifest };
-}
-
-interface CheckedInput {
-  path: string;
-  title: string;
-  mediaType: string;
-  stat: Stats;
-}
-
-function checkInput(file: PushFile, defaultMediaType: string): CheckedInput {
-  const mediaType =
-    file.mediaType === undefined ? defaultMediaType : assertMediaType(file.mediaType, file.path);
-  let stat: Stats;
-  try {
-    stat = statSync(file.path);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') {
-      throw new NotFoundError('E_NOT_FOUND', `file ${file.path} not found`, { path: file.path });
-    }
-    throw wrapFsError(err, `stat ${file.path}`, { path: file.path });
-  }
-  if (!stat.isFile()) {
-    throw new UsageError(
-      'E_USAGE',
-      `${file.path} is not a regular file`,
-      { path: file.path },
-      {
-        hint: 'push regular files; archive a directory first (e.g. tar -czf dir.tgz dir)',
-      },
-    );
-  }
-  const title = basename(file.path);
-  assertSafeTitle(title);
-  return { path: file.path, title, mediaType, stat };
-}
-
-function assertUniqueTitles(titles: string[]): void {
-  const seen = new Set<string>();
-  for (const t of titles) {
-    if (seen.has(t)) {
-      throw new UsageError(
-        'E_USAGE',
-        `two files are named ${JSON.stringify(t)}; pull would write both to the same path`,
-        { title: t },
-        { hint: 'rename or copy one of them first' },
-      );
-    }
-    seen.add(t);
-  }
-}
-
-async function putFile(
-  layout: Layout,
-  input: CheckedInput,
-): Promise<{ digest: Digest; size: number }> {
-  const source = createReadStream(input.path, { highWaterMark: CHUNK });
-  // The expected size catches a file that grows or shrinks while we read it.
-  return layout.blobs.put(source, { size: input.stat.size }, { deferDirSync: true });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,33 +209,4 @@ export async function pullFiles(
     })),
     skipped,
   };
-}
-
-/**
- * A layer title is untrusted input that becomes a file name. We accept one plain path component:
- * not empty, not `.` or `..`, no `/` or `\`, no control characters, at most 255 bytes.
- * Throws E_UNSAFE_ENTRY. See spec-notes/cli.md "pull".
- */
-export function assertSafeTitle(title: string): string {
-  const problem =
-    title === ''
-      ? 'is empty'
-      : title === '.' || title === '..'
-        ? 'is a relative directory name'
-        : /[/\\]/.test(title)
-          ? 'contains a path separator (subdirectories are not supported)'
-          : // eslint-disable-next-line no-control-regex
-            /[\u0000-\u001f\u007f]/.test(title)
-            ? 'contains control characters'
-            : Buffer.byteLength(title) > 255
-              ? 'is longer than 255 bytes'
-              : undefined;
-  if (problem !== undefined) {
-    throw new UnsafeInputError(
-      'E_UNSAFE_ENTRY',
-      `layer title ${JSON.stringify(title)} ${problem}; refusing to use it as a file name`,
-      { title },
-    );
-  }
-  return title;
 }

@@ -14,7 +14,6 @@ import {
   DEFAULT_ARTIFACT_TYPE,
   EMPTY_DIGEST,
   MediaType,
-  assertSafeTitle,
   buildArtifactManifest,
   digestOf,
   parseDigest,
@@ -323,13 +322,4 @@ describe('pullFiles', () => {
       ).rejects.toMatchObject({ code: 'E_INVALID_REFERENCE' });
     });
   });
-});
-
-describe('assertSafeTitle', () => {
-  it.each(['a.txt', 'with space', '..hidden', 'a..b', 'ünïcödé', '-dash', 'x'.repeat(255)])(
-    'accepts %j',
-    (t) => {
-      expect(assertSafeTitle(t)).toBe(t);
-    },
-  );
 });

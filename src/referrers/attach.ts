@@ -1,13 +1,11 @@
 // attach and detach: store an OCI 1.1 artifact with a `subject` and record it in the layout's
 // conventions; or stop recording a referrer anywhere. Each is one index.json commit.
-import { createReadStream, statSync, type Stats } from 'node:fs';
-import { basename } from 'node:path';
+import { checkArtifactFiles, storeArtifactFile, type ArtifactFile } from '../artifact-files.js';
 import { parseDigest, type Digest } from '../digest.js';
-import { NotFoundError, UsageError, wrapFsError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import { DEFAULT_FILE_MEDIA_TYPE, buildArtifactManifest, fileLayer } from '../artifact.js';
 import type { Layout, Target } from '../layout.js';
-import { EMPTY_DIGEST, EMPTY_JSON } from '../media-types.js';
-import { assertMediaType, assertSafeTitle } from '../push-pull.js';
+import { EMPTY_DIGEST, EMPTY_JSON, assertMediaType } from '../media-types.js';
 import type { Annotations, Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';
@@ -17,14 +15,8 @@ import { applyReferrerEdges } from './record.js';
 import { referrerDescriptor } from './response.js';
 import type { ReferrerSource } from './scan.js';
 
-/** Files are streamed in chunks this big (perf-baseline.md: smaller chunks halve throughput). */
-const CHUNK = 1024 * 1024;
-
-export interface AttachFile {
-  path: string;
-  /** Layer media type; default application/vnd.oci.image.layer.v1.tar (oras's default). */
-  mediaType?: string | undefined;
-}
+/** A file to attach: its path and layer media type (default application/vnd.oci.image.layer.v1.tar). */
+export type AttachFile = ArtifactFile;
 
 export interface AttachOptions {
   artifactType: string;
@@ -67,23 +59,10 @@ export async function attach(
   };
   // Every input is checked before any blob is written: bad input leaves the layout unchanged.
   assertMediaType(options.artifactType, '--artifact-type');
-  const inputs = files.map(checkFile);
-  const titles = new Set<string>();
-  for (const i of inputs) {
-    if (titles.has(i.title)) {
-      throw new UsageError('E_USAGE', `two files are named ${JSON.stringify(i.title)}`, {
-        title: i.title,
-      });
-    }
-    titles.add(i.title);
-  }
+  const inputs = checkArtifactFiles(files, DEFAULT_FILE_MEDIA_TYPE);
   const layers: Descriptor[] = [];
   for (const i of inputs) {
-    const stored = await layout.blobs.put(
-      createReadStream(i.path, { highWaterMark: CHUNK }),
-      { size: i.size }, // catches a file that changes while we read it
-      { deferDirSync: true },
-    );
+    const stored = await storeArtifactFile(layout, i); // fails if the file changes while read
     layers.push(fileLayer(stored, i.mediaType, i.title));
   }
   // The empty config (and empty layer, with no files) must be stored like any other blob.
@@ -116,30 +95,6 @@ export async function attach(
       result: { descriptor: referrerDescriptor(doc), subject, conventions, changed },
     };
   });
-}
-
-function checkFile(f: AttachFile): {
-  path: string;
-  mediaType: string;
-  title: string;
-  size: number;
-} {
-  const mediaType =
-    f.mediaType === undefined ? DEFAULT_FILE_MEDIA_TYPE : assertMediaType(f.mediaType, f.path);
-  let st: Stats;
-  try {
-    st = statSync(f.path);
-  } catch (err) {
-    const e = wrapFsError(err, `file ${f.path}`, { path: f.path });
-    if (e.code === 'E_NOT_FOUND') {
-      throw new NotFoundError('E_NOT_FOUND', `file ${f.path} not found`, { path: f.path });
-    }
-    throw e;
-  }
-  if (!st.isFile())
-    throw new UsageError('E_USAGE', `${f.path} is not a regular file`, { path: f.path });
-  const title = assertSafeTitle(basename(f.path));
-  return { path: f.path, mediaType, title, size: st.size };
 }
 
 export interface DetachResult {
