@@ -12,7 +12,7 @@ import {
   withRetry,
   type AttemptOutcome,
 } from './retry.js';
-import type { RegistryTransport } from './transport.js';
+import type { RegistryRequest, RegistryTransport } from './transport.js';
 
 /** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size (resumable). */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -128,12 +128,29 @@ async function putMonolithic(
 ): Promise<void> {
   const url = withDigest(state.location!, blob.digest);
   state.location = undefined; // a failed PUT leaves no usable session: the retry starts anew
+  await closeUpload(t, repository, blob, url, {
+    headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
+    body: () => counting(open(0), 0, options.onProgress),
+  });
+}
+
+/**
+ * The PUT that ends an upload session at `path` (`?digest=` already added), with the whole blob
+ * (monolithic) or nothing (after PATCHes). Not retried: a failed PUT leaves no session to resume.
+ * A 400 DIGEST_INVALID or SIZE_INVALID becomes E_DIGEST_MISMATCH (digestRefused).
+ */
+async function closeUpload(
+  t: RegistryTransport,
+  repository: string,
+  blob: BlobRef,
+  path: string,
+  send: Pick<RegistryRequest, 'headers' | 'body'>,
+): Promise<void> {
   const res = await t
     .request({
       method: 'PUT',
-      path: url,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
-      body: () => counting(open(0), 0, options.onProgress),
+      path,
+      ...send,
       scopes: [pushScope(repository)],
       expect: [201, 204],
       retry: false,
@@ -177,20 +194,9 @@ async function uploadChunks(
     state.location = locationOf(res, new URL(path), what);
     state.offset = rangeEnd(res.headers.get('range')) ?? start + length;
   }
-  const res = await t
-    .request({
-      method: 'PUT',
-      path: withDigest(state.location!, blob.digest),
-      headers: { 'content-length': '0' },
-      scopes: [pushScope(repository)],
-      expect: [201, 204],
-      retry: false,
-      what,
-    })
-    .catch((err: unknown) => {
-      throw digestRefused(err, blob, repository);
-    });
-  await res.body?.cancel();
+  await closeUpload(t, repository, blob, withDigest(state.location!, blob.digest), {
+    headers: { 'content-length': '0' },
+  });
 }
 
 /** GET the upload's status: where to resume, or undefined when the session is gone. */
