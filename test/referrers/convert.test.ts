@@ -20,6 +20,7 @@ import {
   putIndex,
   referrerSets,
   setEntries,
+  staleFallbackLayout,
   tagEntry,
   untaggedEntry,
 } from './helpers.js';
@@ -161,17 +162,7 @@ describe('convert', () => {
   });
 
   it('re-files a stale listing under its real subject and reports dangling ones as dropped', async () => {
-    const layout = tmpLayout();
-    const x = putImage(layout, 'x');
-    const y = putImage(layout, 'y');
-    const ofY = putArtifact(layout, y, SIG);
-    const missing = { mediaType: ofY.mediaType, digest: `sha256:${'e'.repeat(64)}`, size: 10 };
-    const stale = putIndex(layout, [ofY, missing]);
-    await setEntries(layout, [
-      tagEntry(x, 'x'),
-      tagEntry(y, 'y'),
-      tagEntry(stale, fallbackTagFor(x.digest)),
-    ]);
+    const { layout, y, ofY, missing } = await staleFallbackLayout();
     const plan = await convert(layout, 'fallback-tag');
     expect(plan.dropped).toEqual([
       expect.objectContaining({ digest: missing.digest, convention: 'fallback-tag' }),

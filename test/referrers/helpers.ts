@@ -8,11 +8,14 @@ import {
   Layout,
   MediaType,
   buildArtifactManifest,
+  fallbackTagFor,
+  recordReferrers,
   referrerGraph,
+  type ConventionName,
   type Descriptor,
   type IndexFile,
 } from '../../src/index.js';
-import { tmpDir } from '../helpers/tmp.js';
+import { tmpDir, tmpLayout } from '../helpers/tmp.js';
 
 export const SIG = 'application/vnd.example.signature.v1+json';
 export const SBOM = 'application/spdx+json';
@@ -111,6 +114,44 @@ export function untaggedEntry(d: Descriptor, annotations?: Record<string, string
     size: d.size,
     ...(annotations ? { annotations } : {}),
   };
+}
+
+/** A new layout: image `a` tagged v1, and one SIG artifact on it recorded in `convention`. */
+export async function signedImage(
+  convention: ConventionName,
+  options: { olaregKeys?: boolean } = {},
+): Promise<{ layout: Layout; img: Descriptor; sig: Descriptor }> {
+  const layout = tmpLayout();
+  const img = putImage(layout, 'a');
+  await setEntries(layout, [tagEntry(img, 'v1')]);
+  const sig = putArtifact(layout, img, SIG);
+  await recordReferrers(layout, [{ subject: img, referrer: sig }], { convention, ...options });
+  return { layout, img, sig };
+}
+
+/**
+ * A new layout with images x and y tagged, and x's fallback tag naming an index that lists a
+ * referrer of y (a stale listing) and a descriptor whose blob is absent (a dangling one).
+ */
+export async function staleFallbackLayout(): Promise<{
+  layout: Layout;
+  x: Descriptor;
+  y: Descriptor;
+  ofY: Descriptor;
+  missing: Descriptor;
+}> {
+  const layout = tmpLayout();
+  const x = putImage(layout, 'x');
+  const y = putImage(layout, 'y');
+  const ofY = putArtifact(layout, y, SIG);
+  const missing = { mediaType: ofY.mediaType, digest: `sha256:${'e'.repeat(64)}`, size: 10 };
+  const stale = putIndex(layout, [ofY, missing]);
+  await setEntries(layout, [
+    tagEntry(x, 'x'),
+    tagEntry(y, 'y'),
+    tagEntry(stale, fallbackTagFor(x.digest)),
+  ]);
+  return { layout, x, y, ofY, missing };
 }
 
 /** subject → sorted referrer digests, over the whole layout (what convert must preserve). */

@@ -19,6 +19,7 @@ import {
   putIndex,
   referrerSets,
   setEntries,
+  staleFallbackLayout,
   tagEntry,
   untaggedEntry,
 } from './helpers.js';
@@ -107,24 +108,14 @@ describe('referrerFsckChecks', () => {
   });
 
   it('reports a fallback index listing a manifest of another subject, and a dangling descriptor', async () => {
-    const layout = tmpLayout();
-    const x = putImage(layout, 'x');
-    const y = putImage(layout, 'y');
-    const ofY = putArtifact(layout, y, SIG);
-    const gone = { mediaType: ofY.mediaType, digest: `sha256:${'d'.repeat(64)}`, size: 3 };
-    const stale = putIndex(layout, [ofY, gone]);
-    await setEntries(layout, [
-      tagEntry(x, 'x'),
-      tagEntry(y, 'y'),
-      tagEntry(stale, fallbackTagFor(x.digest)),
-    ]);
+    const { layout, ofY, missing } = await staleFallbackLayout();
     const codes = referrerFsckChecks
       .flatMap((c) => c(layout, layout.readIndex()))
       .map((f) => [f.code, f.digest]);
     expect(codes).toEqual(
       expect.arrayContaining([
         ['FALLBACK_SUBJECT_MISMATCH', ofY.digest],
-        ['REFERRER_DANGLING_DESCRIPTOR', gone.digest],
+        ['REFERRER_DANGLING_DESCRIPTOR', missing.digest],
       ]),
     );
     const report = await fsck(layout, { checks: referrerFsckChecks, allowMissing: true });

@@ -14,6 +14,7 @@ import {
   putArtifact,
   putImage,
   setEntries,
+  signedImage,
   tagEntry,
   untaggedEntry,
 } from './helpers.js';
@@ -38,13 +39,7 @@ describe('per-manifest convention', () => {
   });
 
   it('writes untagged entries with the containerd hint and artifactType', async () => {
-    const layout = tmpLayout();
-    const img = putImage(layout, 'a');
-    await setEntries(layout, [tagEntry(img, 'v1')]);
-    const sig = putArtifact(layout, img, SIG);
-    await recordReferrers(layout, [{ subject: img, referrer: sig }], {
-      convention: 'per-manifest',
-    });
+    const { layout, img, sig } = await signedImage('per-manifest');
     expect(layout.readIndex().manifests[1]).toEqual({
       mediaType: sig.mediaType,
       digest: sig.digest,

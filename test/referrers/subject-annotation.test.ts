@@ -10,7 +10,16 @@ import {
 } from '../../src/index.js';
 import { subjectAnnotationConvention } from '../../src/referrers/subject-annotation.js';
 import { tmpLayout } from '../helpers/tmp.js';
-import { SIG, SBOM, copyFixture, putArtifact, putImage, setEntries, tagEntry } from './helpers.js';
+import {
+  SIG,
+  SBOM,
+  copyFixture,
+  putArtifact,
+  putImage,
+  setEntries,
+  signedImage,
+  tagEntry,
+} from './helpers.js';
 
 const V1 = 'sha256:759431f268db4566be0168dfa99963818ccf3858ff70891464a79cd926e497f1';
 const MULTI = 'sha256:6310998ef09c1e1a8d329405b6bf52f259b92bce97020f5acd1bf9a5732f02ff';
@@ -53,14 +62,7 @@ describe('subject-annotation convention', () => {
   });
 
   it('writes olareg keys on request, and keeps the family of an entry it updates', async () => {
-    const layout = tmpLayout();
-    const img = putImage(layout, 'a');
-    await setEntries(layout, [tagEntry(img, 'v1')]);
-    const sig = putArtifact(layout, img, SIG);
-    await recordReferrers(layout, [{ subject: img, referrer: sig }], {
-      convention: 'subject-annotation',
-      olaregKeys: true,
-    });
+    const { layout, img } = await signedImage('subject-annotation', { olaregKeys: true });
     const sbom = putArtifact(layout, img, SBOM);
     await recordReferrers(layout, [{ subject: img, referrer: sbom }], { convention: 'auto' });
     const entries = layout.readIndex().manifests;
@@ -95,13 +97,7 @@ describe('subject-annotation convention', () => {
   });
 
   it('removes a response that becomes empty', async () => {
-    const layout = tmpLayout();
-    const img = putImage(layout, 'a');
-    await setEntries(layout, [tagEntry(img, 'v1')]);
-    const sig = putArtifact(layout, img, SIG);
-    await recordReferrers(layout, [{ subject: img, referrer: sig }], {
-      convention: 'subject-annotation',
-    });
+    const { layout, img, sig } = await signedImage('subject-annotation');
     await layout.updateIndex((index) => {
       subjectAnnotationConvention.remove(
         index,
