@@ -1,27 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { digestOf, type Digest } from '../../src/index.js';
-import { type BlobOpener } from '../../src/registry/blob-pull.js';
+import { digestOf } from '../../src/index.js';
 import { pushBlob, rangeEnd, take } from '../../src/registry/blob-push.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { DEFAULT_RETRY_POLICY } from '../../src/registry/retry.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
+import { fastRetry, blobOf, opener } from './helpers.js';
 
-const FAST = { ...DEFAULT_RETRY_POLICY, attempts: 4, baseDelayMs: 1, maxDelayMs: 2 };
-
-function opener(data: Buffer, opened: number[] = []): BlobOpener {
-  return async function* (offset: number) {
-    opened.push(offset);
-    await Promise.resolve();
-    for (let i = offset; i < data.length; i += 100_000)
-      yield data.subarray(i, Math.min(data.length, i + 100_000));
-  };
-}
-
-const blobOf = (data: Buffer): { digest: Digest; size: number } => ({
-  digest: digestOf(data),
-  size: data.length,
-});
+const FAST = fastRetry(4);
 
 describe('blob push', () => {
   let server: ReferrersServer | undefined;

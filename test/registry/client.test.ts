@@ -2,10 +2,10 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { digestOf, MediaType } from '../../src/index.js';
 import { nextLink, RegistryClient } from '../../src/registry/client.js';
-import { DEFAULT_RETRY_POLICY } from '../../src/registry/retry.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
+import { fastRetry } from './helpers.js';
 
-const FAST = { ...DEFAULT_RETRY_POLICY, attempts: 2, baseDelayMs: 1, maxDelayMs: 2 };
+const FAST = fastRetry(2);
 const EMPTY = { mediaType: MediaType.Empty, digest: digestOf('{}'), size: 2 };
 
 function manifest(extra: Record<string, unknown> = {}): Buffer {

@@ -10,13 +10,13 @@ import {
   type RegistryCopyResult,
 } from '../../src/index.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { DEFAULT_RETRY_POLICY } from '../../src/registry/retry.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makeFixture } from './fixture.js';
+import { fastRetry } from './helpers.js';
 
-const FAST = { ...DEFAULT_RETRY_POLICY, attempts: 2, baseDelayMs: 1, maxDelayMs: 2 };
+const FAST = fastRetry(2);
 const NO_CONFIG = { path: '/nonexistent', credentials: new Map(), helpers: new Map() };
 const opts = { retry: FAST, dockerConfig: NO_CONFIG };
 
