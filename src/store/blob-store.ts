@@ -1,47 +1,31 @@
 // Blob storage: content-addressed files under blobs/<alg>/<hex>. Knows nothing of manifests or tags.
 // Every write goes through ingest/ (hash while writing, fsync, verify, link into place), so a blob
-// is either absent or complete and correct; readers verify while streaming.
+// is either absent or complete and correct; readers verify while streaming. The verbs live here;
+// the byte-level steps in blob-write.ts / blob-read.ts, directories in blob-dirs.ts, batched
+// fsyncs in pending-sync.ts.
 import {
   closeSync,
-  constants,
   createReadStream,
-  fsyncSync,
   linkSync,
   lstatSync,
   mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  fstatSync,
   renameSync,
   unlinkSync,
-  writeSync,
-  type Stats,
 } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
-import {
-  algorithmOf,
-  newHash,
-  parseDigest,
-  matchesDigestGrammar,
-  isSupportedAlgorithm,
-  type Algorithm,
-  type Digest,
-} from '../digest.js';
-import {
-  NotFoundError,
-  OcilayoutError,
-  UnsafeInputError,
-  errnoCode,
-  wrapFsError,
-} from '../errors.js';
+import { algorithmOf, newHash, parseDigest, type Algorithm, type Digest } from '../digest.js';
+import { UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
+import { OwnBlobDirs, listBlobs, type BlobListing } from './blob-dirs.js';
+import { openBlobFile, readWholeBlob } from './blob-read.js';
+import { placePart, writePart, writePartBytes } from './blob-write.js';
 import { fsyncDir } from './durable.js';
 import { leaseDigest, newPartPath, newTrashPath } from './ingest.js';
-import { BLOBS_DIR, blobDir, blobPath } from './paths.js';
+import { PendingSync } from './pending-sync.js';
+import { blobDir, blobPath } from './paths.js';
 import { VerifyingStream, digestMismatch, sizeMismatch } from './verify-stream.js';
+
+export type { BlobListing } from './blob-dirs.js';
 
 export interface PutExpectation {
   /** Verify the content hashes to this; also selects the algorithm. */
@@ -75,33 +59,18 @@ export interface PutOptions {
   deferFileSync?: boolean;
 }
 
-export interface BlobListing {
-  blobs: Digest[];
-  /** Files under blobs/ whose names are not digests we support (temp files of other tools...). */
-  strays: string[];
-}
-
+/** Read streams hand out 1 MiB chunks (perf-baseline.md: the 64 KiB default halves throughput). */
 const CHUNK = 1024 * 1024;
-/** put() writes at least this much per write call (except the last). */
-const WRITE_BATCH = 1024 * 1024;
-const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
-/** With at least this many deferred files, flush() syncs the filesystem once instead. */
-const SYNCFS_THRESHOLD = 8;
-/**
- * Opening a FIFO for reading blocks until a writer appears (the whole process, for openSync), so
- * blob reads open non-blocking and refuse anything that is not a regular file. O_NONBLOCK changes
- * nothing for regular files.
- */
-const READ_FLAGS = constants.O_RDONLY | O_NOFOLLOW | (constants.O_NONBLOCK ?? 0);
 
 export class BlobStore {
-  private readonly dirtyDirs = new Set<string>();
-  /** Blob files written or linked with deferFileSync and not yet made durable by flush(). */
-  private readonly unsyncedFiles = new Set<string>();
-  /** blobs/<alg>/ directories already found to be real directories (see assertOwnDirs). */
-  private readonly ownDirs = new Set<string>();
+  /** Deferred fsyncs of blob files and blobs/<alg>/ directories, made durable by flush(). */
+  private readonly pending = new PendingSync();
+  /** Every path into blobs/ is checked through this first (see OwnBlobDirs). */
+  private readonly ownDirs: OwnBlobDirs;
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    this.ownDirs = new OwnBlobDirs(root);
+  }
 
   path(digest: Digest): string {
     return blobPath(this.root, digest);
@@ -112,7 +81,7 @@ export class BlobStore {
    * file (a symlink could point outside the layout).
    */
   stat(digest: Digest): { size: number } | undefined {
-    this.assertOwnDirs(digest);
+    this.ownDirs.assert(digest);
     let st: Stats;
     try {
       st = lstatSync(this.path(digest));
@@ -158,49 +127,16 @@ export class BlobStore {
         : (expected.algorithm ?? 'sha256');
     const part = newPartPath(this.root);
     const hash = newHash(alg);
-    let size = 0;
-    let fh: FileHandle | undefined;
-    // Hash chunk n+1 while chunk n is being written: one write in flight at a time.
-    let pending: Promise<void> = Promise.resolve();
-    const what = `write blob ${expected.digest ?? ''}`.trimEnd();
     try {
-      fh = await fsStep(
-        open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644),
-        what,
-      );
-      // Sources with small chunks (fetch bodies, tar entries, pipes: 16-64 KiB) are gathered into
-      // >= 1 MiB writes, so a blob costs one thread-pool hop per MiB, not one per chunk.
-      let batch: Uint8Array[] = [];
-      let batched = 0;
-      const flush = async (): Promise<void> => {
-        const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-        batch = [];
-        batched = 0;
-        await pending;
-        pending = fsStep(writeFully(fh!, data), what);
-      };
-      for await (const chunk of source) {
-        size += chunk.byteLength;
-        if (expected.size !== undefined && size > expected.size) {
-          throw sizeMismatch(this.describe(expected), expected.size, size, true);
-        }
-        hash.update(chunk);
-        batch.push(chunk);
-        batched += chunk.byteLength;
-        if (batched >= WRITE_BATCH) await flush();
-      }
-      if (batched > 0) await flush();
-      await pending;
-      if (options.deferFileSync !== true) await fsStep(fh.sync(), what);
-      const handle = fh;
-      fh = undefined;
-      await fsStep(handle.close(), what);
+      const size = await writePart(part, source, hash, {
+        maxSize: expected.size,
+        describe: this.describe(expected),
+        what: `write blob ${expected.digest ?? ''}`.trimEnd(),
+        fsync: options.deferFileSync !== true,
+      });
       const digest = this.verify(alg, hash.digest('hex'), size, expected);
       return this.commitPart(part, digest, size, options);
     } finally {
-      // A write still in flight when the source failed must settle before the file goes.
-      await pending.catch(() => undefined);
-      if (fh !== undefined) await fh.close().catch(() => undefined);
       removeQuietly(part);
     }
   }
@@ -226,14 +162,7 @@ export class BlobStore {
     if (known !== undefined) return known;
     const part = newPartPath(this.root);
     try {
-      const fd = openSync(part, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-      try {
-        let off = 0;
-        while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
-        if (options.deferFileSync !== true) fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      writePartBytes(part, bytes, options.deferFileSync !== true);
       return this.commitPart(part, digest, bytes.byteLength, options);
     } catch (err) {
       throw wrapFsError(err, `write blob ${digest}`, { digest });
@@ -258,7 +187,7 @@ export class BlobStore {
     const target = this.path(digest);
     try {
       mkdirSync(blobDir(this.root, digest), { recursive: true });
-      this.assertOwnDirs(digest);
+      this.ownDirs.assert(digest);
       linkSync(sourcePath, target);
     } catch (err) {
       if (errnoCode(err) === 'EEXIST') return { digest, size, existed: true };
@@ -270,10 +199,10 @@ export class BlobStore {
         return false;
       throw wrapFsError(err, `link blob ${digest}`, { digest });
     }
-    this.dirtyDirs.add(blobDir(this.root, digest));
+    this.pending.dir(blobDir(this.root, digest));
     // A source in another layout is durable already. A source written with deferFileSync (import
     // staging) is not: the caller says so, and the shared inode is synced at flush().
-    if (options.deferFileSync === true) this.unsyncedFiles.add(target);
+    if (options.deferFileSync === true) this.pending.file(target);
     return { digest, size, existed: false };
   }
 
@@ -299,31 +228,7 @@ export class BlobStore {
   readBytes(digest: Digest, maxBytes: number, options: { verify?: boolean } = {}): Buffer {
     const fd = this.openForRead(digest);
     try {
-      const size = fstatSync(fd).size;
-      if (size > maxBytes) {
-        throw new UnsafeInputError(
-          'E_TOO_LARGE',
-          `blob ${digest} is ${size} bytes, over the ${maxBytes}-byte limit for JSON documents`,
-          {
-            digest,
-            size,
-            limit: maxBytes,
-          },
-        );
-      }
-      const buf = Buffer.allocUnsafe(size);
-      let off = 0;
-      while (off < size) {
-        const n = readSync(fd, buf, off, size - off, off);
-        if (n === 0) break;
-        off += n;
-      }
-      const bytes = buf.subarray(0, off);
-      if (options.verify !== false) {
-        const found = `${algorithmOf(digest)}:${newHash(algorithmOf(digest)).update(bytes).digest('hex')}`;
-        if (found !== digest) throw digestMismatch(`blob ${digest}`, digest, found);
-      }
-      return bytes;
+      return readWholeBlob(fd, digest, maxBytes, options.verify !== false);
     } catch (err) {
       throw wrapFsError(err, `read blob ${digest}`, { digest });
     } finally {
@@ -333,10 +238,10 @@ export class BlobStore {
 
   /** Remove a blob. Returns false when it was not there. */
   delete(digest: Digest): boolean {
-    this.assertOwnDirs(digest);
+    this.ownDirs.assert(digest);
     try {
       unlinkSync(this.path(digest));
-      this.dirtyDirs.add(blobDir(this.root, digest));
+      this.pending.dir(blobDir(this.root, digest));
       return true;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return false;
@@ -351,7 +256,7 @@ export class BlobStore {
    * See spec-notes/concurrency.md.
    */
   moveAside(digest: Digest): { trashPath: string; size: number } | undefined {
-    this.assertOwnDirs(digest);
+    this.ownDirs.assert(digest);
     const path = this.path(digest);
     let size: number;
     try {
@@ -367,7 +272,7 @@ export class BlobStore {
       if (errnoCode(err) === 'ENOENT') return undefined;
       throw wrapFsError(err, `move blob ${digest} aside`, { digest });
     }
-    this.dirtyDirs.add(blobDir(this.root, digest));
+    this.pending.dir(blobDir(this.root, digest));
     return { trashPath, size };
   }
 
@@ -378,9 +283,9 @@ export class BlobStore {
   restoreFromTrash(trashPath: string, digest: Digest): void {
     try {
       mkdirSync(blobDir(this.root, digest), { recursive: true });
-      this.assertOwnDirs(digest);
+      this.ownDirs.assert(digest);
       linkSync(trashPath, this.path(digest));
-      this.dirtyDirs.add(blobDir(this.root, digest));
+      this.pending.dir(blobDir(this.root, digest));
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw wrapFsError(err, `restore blob ${digest}`, { digest });
     }
@@ -389,62 +294,21 @@ export class BlobStore {
 
   /** Every blob file, sorted; names that are not valid digests of a supported algorithm are strays. */
   list(): BlobListing {
-    const blobs: Digest[] = [];
-    const strays: string[] = [];
-    const base = join(this.root, BLOBS_DIR);
-    let algs: string[];
-    try {
-      if (!lstatSync(base).isDirectory()) throw unsafeDir(base);
-      algs = readdirSync(base).sort();
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return { blobs, strays };
-      throw wrapFsError(err, `list ${base}`);
-    }
-    for (const alg of algs) {
-      const dir = join(base, alg);
-      let names: string[];
-      try {
-        // A symlinked algorithm directory is never listed: gc would delete what it points at.
-        if (lstatSync(dir).isSymbolicLink())
-          throw Object.assign(new Error(dir), { code: 'ENOTDIR' });
-        names = readdirSync(dir).sort();
-      } catch (err) {
-        if (errnoCode(err) === 'ENOTDIR') {
-          strays.push(join(BLOBS_DIR, alg));
-          continue;
-        }
-        throw wrapFsError(err, `list ${dir}`);
-      }
-      for (const name of names) {
-        const candidate = `${alg}:${name}`;
-        if (isSupportedAlgorithm(alg) && matchesDigestGrammar(candidate)) {
-          try {
-            blobs.push(parseDigest(candidate));
-            continue;
-          } catch {
-            /* falls through to stray */
-          }
-        }
-        strays.push(join(BLOBS_DIR, alg, name));
-      }
-    }
-    return { blobs, strays };
+    return listBlobs(this.root);
   }
 
   /**
    * Make every deferred blob durable (PutOptions.deferFileSync), then fsync every blobs/<alg>/
-   * directory changed since the last flush. Many files: one syncfs(2) of the layout's filesystem
-   * (coreutils `sync --file-system`), which lets the kernel commit them in one journal
-   * transaction; few files, or no `sync` command: one fsync each.
+   * directory changed since the last flush (one syncfs for many files; see pending-sync.ts).
    */
   flush(): void {
-    if (this.unsyncedFiles.size >= SYNCFS_THRESHOLD && syncFileSystem(this.root)) {
-      this.unsyncedFiles.clear();
-    }
-    for (const file of this.unsyncedFiles) fsyncFile(file);
-    this.unsyncedFiles.clear();
-    for (const dir of this.dirtyDirs) fsyncDir(dir);
-    this.dirtyDirs.clear();
+    this.pending.flush(this.root);
+  }
+
+  /** An fd on a regular blob file. Throws E_NOT_FOUND, E_UNSAFE_ENTRY (symlink, FIFO, device). */
+  private openForRead(digest: Digest): number {
+    this.ownDirs.assert(digest);
+    return openBlobFile(this.path(digest), digest, this.root);
   }
 
   private describe(expected: PutExpectation): string {
@@ -479,24 +343,11 @@ export class BlobStore {
     const target = this.path(digest);
     try {
       mkdirSync(dir, { recursive: true });
-      this.assertOwnDirs(digest);
-      let existed = false;
-      try {
-        // link, not rename: an existing blob (maybe hard-linked into another layout) keeps its inode.
-        linkSync(part, target);
-      } catch (err) {
-        const code = errnoCode(err);
-        if (code !== 'EEXIST' && !NO_HARD_LINKS.has(code ?? '')) throw err;
-        // Present already (or no hard links on this filesystem: exFAT, vfat, some network mounts):
-        // keep a complete file, else rename the verified bytes over whatever sits there.
-        const st = lstatOrUndefined(target);
-        if (st !== undefined && st.isFile() && st.size === size) existed = true;
-        else renameSync(part, target);
-      }
+      this.ownDirs.assert(digest);
+      const existed = placePart(part, target, size);
       if (!existed) {
-        if (options.deferFileSync === true) this.unsyncedFiles.add(target);
-        if (options.deferDirSync === true || options.deferFileSync === true)
-          this.dirtyDirs.add(dir);
+        if (options.deferFileSync === true) this.pending.file(target);
+        if (options.deferDirSync === true || options.deferFileSync === true) this.pending.dir(dir);
         else fsyncDir(dir);
       }
       return { digest, size, existed };
@@ -504,132 +355,6 @@ export class BlobStore {
       throw wrapFsError(err, `store blob ${digest}`, { digest });
     }
   }
-
-  /** An fd on a regular blob file. Throws E_NOT_FOUND, E_UNSAFE_ENTRY (symlink, FIFO, device). */
-  private openForRead(digest: Digest): number {
-    this.assertOwnDirs(digest);
-    let fd: number;
-    try {
-      fd = openSync(this.path(digest), READ_FLAGS);
-    } catch (err) {
-      throw this.readError(err, digest);
-    }
-    let regular: boolean;
-    try {
-      regular = fstatSync(fd).isFile();
-    } catch (err) {
-      closeSync(fd);
-      throw wrapFsError(err, `stat blob ${digest}`, { digest });
-    }
-    if (!regular) {
-      closeSync(fd);
-      throw new UnsafeInputError(
-        'E_UNSAFE_ENTRY',
-        `blob ${digest} is not a regular file (FIFO, device or directory); refusing to read it`,
-        { digest, path: this.path(digest) },
-      );
-    }
-    return fd;
-  }
-
-  /**
-   * blobs/ and blobs/<alg>/ must be this layout's own directories: through a symlinked one, reads
-   * would leave the layout, writes would land elsewhere and gc would delete another tree's files
-   * (O_NOFOLLOW guards only the last path component). A missing directory passes: the caller
-   * creates it or finds nothing. Throws E_UNSAFE_ENTRY.
-   */
-  private assertOwnDirs(digest: Digest): void {
-    const dir = blobDir(this.root, digest);
-    if (this.ownDirs.has(dir)) return;
-    for (const d of [join(this.root, BLOBS_DIR), dir]) {
-      let st: Stats;
-      try {
-        st = lstatSync(d);
-      } catch (err) {
-        if (errnoCode(err) === 'ENOENT') return;
-        throw wrapFsError(err, `stat ${d}`);
-      }
-      if (!st.isDirectory()) throw unsafeDir(d);
-    }
-    this.ownDirs.add(dir);
-  }
-
-  private readError(err: unknown, digest: Digest): OcilayoutError {
-    const code = errnoCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      return new NotFoundError('E_NOT_FOUND', `blob ${digest} not found in ${this.root}`, {
-        digest,
-      });
-    }
-    if (code === 'ELOOP') {
-      return new UnsafeInputError(
-        'E_UNSAFE_ENTRY',
-        `blob ${digest} is a symlink; refusing to follow it`,
-        { digest },
-      );
-    }
-    return wrapFsError(err, `open blob ${digest}`, { digest });
-  }
-}
-
-function unsafeDir(dir: string): UnsafeInputError {
-  return new UnsafeInputError(
-    'E_UNSAFE_ENTRY',
-    `${dir} is a symlink or not a directory; refusing to read, write or delete through it`,
-    { path: dir },
-    {
-      hint: 'make it a real directory holding the blobs (copy the blobs in, do not link the directory)',
-    },
-  );
-}
-
-/** link(2) errors that mean "this filesystem has no hard links", not "something is wrong". */
-const NO_HARD_LINKS: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
-
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/** Our own fs steps fail as OcilayoutErrors (E_IO, E_NOT_FOUND); the source's errors pass as they are. */
-async function fsStep<T>(step: Promise<T>, what: string): Promise<T> {
-  try {
-    return await step;
-  } catch (err) {
-    throw wrapFsError(err, what);
-  }
-}
-
-/** FileHandle.write may write less than asked (it does not loop like fs.writeFile): finish it. */
-async function writeFully(fh: FileHandle, chunk: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < chunk.byteLength) {
-    const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
-    off += bytesWritten;
-  }
-}
-
-/** fsync one file by path; a file removed meanwhile (gc) needs no sync. */
-function fsyncFile(path: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW);
-    fsyncSync(fd);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw wrapFsError(err, `fsync ${path}`);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** syncfs(2) of the filesystem holding `path`, via coreutils; false when that is not available. */
-function syncFileSystem(path: string): boolean {
-  const r = spawnSync('sync', ['--file-system', path], { stdio: 'ignore', timeout: 120_000 });
-  return r.status === 0;
 }
 
 function removeQuietly(path: string): void {

@@ -1,0 +1,150 @@
+// Writing a blob's bytes into its part file in ingest/ (streamed in >= 1 MiB writes while hashed,
+// or all at once for small blobs), and placing a verified part at its final path. Verifying,
+// leases, directory checks, fsync policy and removing the part file are blob-store.ts's.
+import type { Hash } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { errnoCode, wrapFsError } from '../errors.js';
+import { sizeMismatch } from './verify-stream.js';
+
+/** put() writes at least this much per write call (except the last). */
+const WRITE_BATCH = 1024 * 1024;
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+
+export interface PartWrite {
+  /** Refuse the source as soon as it passes this many bytes (E_SIZE_MISMATCH). */
+  maxSize?: number | undefined;
+  /** The blob as messages name it (`blob sha256:…`). */
+  describe: string;
+  /** The fs step as E_IO messages name it (`write blob sha256:…`). */
+  what: string;
+  /** fsync the part before closing it (false: the caller batches durability). */
+  fsync: boolean;
+}
+
+/**
+ * Create `part` (it must not exist) and write `source` into it, feeding every chunk to `hash`.
+ * Returns the byte count. The part file is closed however this ends, never removed.
+ * Throws E_SIZE_MISMATCH (over maxSize), E_IO; the source's own errors pass as they are.
+ * The source must not reuse a chunk's memory after yielding it: chunks are held until written.
+ */
+export async function writePart(
+  part: string,
+  source: AsyncIterable<Uint8Array>,
+  hash: Hash,
+  options: PartWrite,
+): Promise<number> {
+  const { what } = options;
+  let size = 0;
+  let fh: FileHandle | undefined;
+  // Hash chunk n+1 while chunk n is being written: one write in flight at a time.
+  let pending: Promise<void> = Promise.resolve();
+  try {
+    fh = await fsStep(open(part, CREATE_NEW, 0o644), what);
+    // Sources with small chunks (fetch bodies, tar entries, pipes: 16-64 KiB) are gathered into
+    // >= 1 MiB writes, so a blob costs one thread-pool hop per MiB, not one per chunk.
+    let batch: Uint8Array[] = [];
+    let batched = 0;
+    const flush = async (): Promise<void> => {
+      const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+      batch = [];
+      batched = 0;
+      await pending;
+      pending = fsStep(writeFully(fh!, data), what);
+    };
+    for await (const chunk of source) {
+      size += chunk.byteLength;
+      if (options.maxSize !== undefined && size > options.maxSize) {
+        throw sizeMismatch(options.describe, options.maxSize, size, true);
+      }
+      hash.update(chunk);
+      batch.push(chunk);
+      batched += chunk.byteLength;
+      if (batched >= WRITE_BATCH) await flush();
+    }
+    if (batched > 0) await flush();
+    await pending;
+    if (options.fsync) await fsStep(fh.sync(), what);
+    const handle = fh;
+    fh = undefined;
+    await fsStep(handle.close(), what);
+    return size;
+  } finally {
+    // A write still in flight when the source failed must settle before the caller removes the file.
+    await pending.catch(() => undefined);
+    if (fh !== undefined) await fh.close().catch(() => undefined);
+  }
+}
+
+/** Create `part` (it must not exist) holding `bytes`, with synchronous I/O. Raw fs errors pass. */
+export function writePartBytes(part: string, bytes: Uint8Array, fsync: boolean): void {
+  const fd = openSync(part, CREATE_NEW, 0o644);
+  try {
+    let off = 0;
+    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+    if (fsync) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** link(2) errors that mean "this filesystem has no hard links", not "something is wrong". */
+const NO_HARD_LINKS: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Put the verified `part` at `target` (its directory exists). Returns true when a complete blob of
+ * `size` bytes was there already (the part is then left for the caller to remove). Raw fs errors pass.
+ */
+export function placePart(part: string, target: string, size: number): boolean {
+  try {
+    // link, not rename: an existing blob (maybe hard-linked into another layout) keeps its inode.
+    linkSync(part, target);
+    return false;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'EEXIST' && !NO_HARD_LINKS.has(code ?? '')) throw err;
+    // Present already (or no hard links on this filesystem: exFAT, vfat, some network mounts):
+    // keep a complete file, else rename the verified bytes over whatever sits there.
+    const st = lstatOrUndefined(target);
+    if (st !== undefined && st.isFile() && st.size === size) return true;
+    renameSync(part, target);
+    return false;
+  }
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Our own fs steps fail as OcilayoutErrors (E_IO, E_NOT_FOUND); the source's errors pass as they are. */
+async function fsStep<T>(step: Promise<T>, what: string): Promise<T> {
+  try {
+    return await step;
+  } catch (err) {
+    throw wrapFsError(err, what);
+  }
+}
+
+/** FileHandle.write may write less than asked (it does not loop like fs.writeFile): finish it. */
+async function writeFully(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < chunk.byteLength) {
+    const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
+    off += bytesWritten;
+  }
+}
