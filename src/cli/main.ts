@@ -61,6 +61,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       throw err ?? new UsageError('E_USAGE', msg);
     }) as unknown as import('yargs').Argv<GlobalArgs>;
   for (const register of COMMANDS) parser = register(parser, ctx);
+  skipHelpCache(parser);
   let helpShown = false;
   try {
     await parser.parseAsync(argv, {}, (_err, _args, output) => {
@@ -81,4 +82,20 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   if (helpShown) return ExitCode.Ok;
   return ctx.exitCode ?? ExitCode.Ok;
+}
+
+/**
+ * yargs renders the running command's whole help text (string-width over every option line) to
+ * cache it for a later showHelp()/getHelp(), which this CLI never calls: ~40 ms of CPU per `copy`
+ * (issue 5 benchmark, `node bench/profile.mjs copy-nv`). `--help` itself does not use that cache.
+ * Internal yargs API, so only when it is there.
+ */
+function skipHelpCache(parser: object): void {
+  const internals = (parser as { getInternalMethods?: () => unknown }).getInternalMethods?.();
+  const usage = (
+    internals as { getUsageInstance?: () => unknown } | undefined
+  )?.getUsageInstance?.();
+  if (typeof usage === 'object' && usage !== null && 'cacheHelpMessage' in usage) {
+    (usage as { cacheHelpMessage: () => void }).cacheHelpMessage = () => undefined;
+  }
 }
