@@ -11,7 +11,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { GiB, MiB, BIN, ROOT, loadConfig, wants } from './lib/config.mjs';
 import { ensurePeerTools } from './lib/fixtures.mjs';
-import { freeBytes, loadAverage, machineInfo } from './lib/machine.mjs';
+import { freeBytes, loadAverage, machineInfo, sourceState } from './lib/machine.mjs';
 import { timeVariants } from './lib/measure.mjs';
 import { writeReport } from './lib/report.mjs';
 import { skippedRow } from './lib/rows.mjs';
@@ -92,7 +92,7 @@ if (free < baseNeed) {
   );
 }
 ensurePeerTools({ skipInstall: config.skipInstall, log });
-const machine = machineInfo(config.work);
+const machine = { ...machineInfo(config.work), source: sourceState(ROOT) };
 const started = new Date().toISOString();
 const rows = [];
 const notes = [];

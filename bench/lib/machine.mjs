@@ -41,6 +41,21 @@ function diskOf(dir) {
   return `${mount}${kind}; size/avail ${size.replace(/\s+/, ' / ')}`;
 }
 
+/** The commit measured, and whether src/ had uncommitted edits (a shared checkout). */
+export function sourceState(root) {
+  const head = text(['git', '-C', root, 'rev-parse', '--short', 'HEAD']) ?? 'unknown';
+  const status = spawnSync('git', ['-C', root, 'status', '--porcelain', '--', 'src'], {
+    encoding: 'utf8',
+  });
+  const dirty = (status.stdout ?? '')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.slice(3));
+  return dirty.length === 0
+    ? `commit ${head}`
+    : `commit ${head} plus uncommitted edits in ${dirty.join(', ')} (built as found)`;
+}
+
 export function machineInfo(workDir) {
   const cpu = cpus()[0]?.model ?? 'unknown';
   const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';

@@ -62,6 +62,7 @@ export function writeReport(path, report) {
   lines.push(`| kernel | ${machine.kernel} |`);
   lines.push(`| Node | ${machine.node} (OpenSSL ${machine.openssl}) |`);
   lines.push(`| peers | ${machine.skopeo}; ${machine.umoci}; ${machine.tar} |`);
+  lines.push(`| ocilayout measured | ${machine.source} |`);
   lines.push('');
   lines.push('## Load average (1, 5, 15 min) during the run');
   lines.push('');
