@@ -1,38 +1,30 @@
 // Layout: one OCI Image Layout directory. Opens any peer's layout, composes the blob store and the
 // index store, and offers the verbs on references and manifests. Knows nothing of referrer conventions.
-import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
+// What makes a directory a layout (creating, recognising one) is layout-dir.ts's.
 import { algorithmOf, digestOf, parseDigest, type Digest } from './digest.js';
 import {
-  ConflictError,
   IntegrityError,
   NotFoundError,
   UnsafeInputError,
   UsageError,
-  errnoCode,
   isOcilayoutError,
-  wrapFsError,
 } from './errors.js';
-import { MAX_MANIFEST_BYTES, MediaType } from './media-types.js';
+import { assertLayoutDir, initLayoutDir } from './layout-dir.js';
+import { MAX_MANIFEST_BYTES } from './media-types.js';
 import type { ManifestSource } from './graph.js';
 import { successors } from './graph.js';
 import { assertValidTag } from './refs.js';
 import { canonicalDescriptor, type Descriptor } from './schema/descriptor.js';
-import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from './schema/layout-files.js';
-import {
-  parseJson,
-  parseManifest,
-  effectiveArtifactType,
-  type ParsedManifest,
-} from './schema/manifest.js';
+import type { IndexFile } from './schema/layout-files.js';
+import { parseManifest, effectiveArtifactType, type ParsedManifest } from './schema/manifest.js';
 import { BlobStore } from './store/blob-store.js';
-import { writeFileDurable } from './store/durable.js';
-import { IndexStore, readCappedText, serializeIndex } from './store/index-store.js';
+import { IndexStore } from './store/index-store.js';
 import { leaseDigest, releaseLease, ingestDir } from './store/ingest.js';
 import { digestMismatch } from './store/verify-stream.js';
 import type { HeldLock } from './store/lock.js';
-import { BLOBS_DIR, INDEX_FILE, INDEX_LOCK, INGEST_DIR, OCI_LAYOUT_FILE } from './store/paths.js';
 import { findTagged, listTags, removeTag, setTag } from './tags.js';
+
+export { emptyIndex } from './layout-dir.js';
 
 export interface LayoutOptions {
   /** How long index.json writers wait for the lock (ms). */
@@ -62,12 +54,6 @@ export interface PutManifestOptions {
   unlisted?: boolean | undefined;
 }
 
-const LAYOUT_FILES = new Set([OCI_LAYOUT_FILE, INDEX_FILE, BLOBS_DIR, INGEST_DIR, INDEX_LOCK]);
-
-export function emptyIndex(): IndexFile {
-  return { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] };
-}
-
 export class Layout implements ManifestSource {
   readonly root: string;
   readonly blobs: BlobStore;
@@ -84,62 +70,12 @@ export class Layout implements ManifestSource {
   }
 
   /**
-   * Create a layout, or accept an existing one unchanged (idempotent). Refuses (E_CONFLICT) a
-   * non-empty directory that is not a layout. Finishes a layout left half-created by a crash.
+   * Create a layout, or accept an existing one unchanged (idempotent); see initLayoutDir. Throws
+   * E_CONFLICT for a non-empty directory that is not a layout, E_NOT_A_LAYOUT, E_IO.
    */
   static init(dir: string, options: LayoutOptions = {}): { layout: Layout; created: boolean } {
-    const root = resolvePath(dir);
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(root);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOTDIR')
-        throw new ConflictError('E_CONFLICT', `${dir} exists and is not a directory`, {
-          layout: dir,
-        });
-      if (errnoCode(err) !== 'ENOENT') throw wrapFsError(err, `read ${dir}`);
-    }
-    const isLayout = entries.includes(OCI_LAYOUT_FILE) && entries.includes(INDEX_FILE);
-    if (isLayout) return { layout: Layout.open(root, options), created: false };
-    // init writes oci-layout before index.json, so index.json alone is no half-made layout of
-    // ours: it is someone else's directory, and writing an oci-layout into it would change it.
-    if (entries.includes(INDEX_FILE)) {
-      throw new NotFoundError(
-        'E_NOT_A_LAYOUT',
-        `${dir} has an index.json but no oci-layout file; not treating it as a layout`,
-        { layout: dir },
-        { hint: `if it is one, add ${OCI_LAYOUT_FILE} with {"imageLayoutVersion":"1.0.0"}` },
-      );
-    }
-    const foreign = entries.filter((e) => !LAYOUT_FILES.has(e) && !e.startsWith('.tmp-'));
-    if (foreign.length > 0) {
-      throw new ConflictError(
-        'E_CONFLICT',
-        `${dir} is not empty and not an OCI layout (found ${foreign.slice(0, 3).join(', ')})`,
-        {
-          layout: dir,
-          found: foreign.slice(0, 10),
-        },
-        { hint: 'choose an empty or new directory' },
-      );
-    }
-    try {
-      mkdirSync(join(root, BLOBS_DIR), { recursive: true });
-    } catch (err) {
-      throw wrapFsError(err, `create ${dir}`);
-    }
-    // Both files are created exclusively: a concurrent init (or a writer that ran after one) may
-    // have made them meanwhile, and their content must not be replaced.
-    const madeHeader = writeFileDurable(
-      join(root, OCI_LAYOUT_FILE),
-      JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }),
-      { exclusive: true },
-    );
-    // index.json last: its presence is what makes the directory a layout.
-    const madeIndex = writeFileDurable(join(root, INDEX_FILE), serializeIndex(emptyIndex()), {
-      exclusive: true,
-    });
-    return { layout: Layout.open(root, options), created: madeHeader || madeIndex };
+    const { root, created } = initLayoutDir(dir);
+    return { layout: Layout.open(root, options), created };
   }
 
   /**
@@ -148,50 +84,7 @@ export class Layout implements ManifestSource {
    * oci-layout. index.json itself is validated on each read.
    */
   static open(dir: string, options: LayoutOptions = {}): Layout {
-    const root = resolvePath(dir);
-    let text: string;
-    try {
-      text = readCappedText(join(root, OCI_LAYOUT_FILE), 64 * 1024);
-    } catch (err) {
-      // ENOTDIR: `dir` (or a parent) is a regular file, e.g. a tar given where a layout belongs.
-      if (
-        err instanceof NotFoundError ||
-        (isOcilayoutError(err) && err.details['errno'] === 'ENOTDIR')
-      ) {
-        throw new NotFoundError(
-          'E_NOT_A_LAYOUT',
-          `${dir} is not an OCI layout (no oci-layout file)`,
-          { layout: dir },
-          {
-            hint: `create one with \`ocilayout init ${dir}\``,
-          },
-        );
-      }
-      throw err;
-    }
-    const header = OciLayoutSchema.safeParse(parseJson(text, join(root, OCI_LAYOUT_FILE)));
-    if (!header.success) {
-      throw new IntegrityError(
-        'E_SCHEMA',
-        `${join(dir, OCI_LAYOUT_FILE)} has no imageLayoutVersion`,
-        { layout: dir },
-      );
-    }
-    if (header.data.imageLayoutVersion !== IMAGE_LAYOUT_VERSION) {
-      throw new NotFoundError(
-        'E_NOT_A_LAYOUT',
-        `${dir} has imageLayoutVersion ${JSON.stringify(header.data.imageLayoutVersion)}; only ${IMAGE_LAYOUT_VERSION} is defined`,
-        { layout: dir, version: header.data.imageLayoutVersion },
-      );
-    }
-    try {
-      if (!lstatSync(join(root, INDEX_FILE)).isFile()) throw new Error('not a file');
-    } catch {
-      throw new NotFoundError('E_NOT_A_LAYOUT', `${dir} is not an OCI layout (no index.json)`, {
-        layout: dir,
-      });
-    }
-    return new Layout(root, options);
+    return new Layout(assertLayoutDir(dir), options);
   }
 
   /** index.json, validated (E_INVALID_JSON / E_SCHEMA name the file). */
