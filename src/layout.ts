@@ -10,7 +10,7 @@ import {
   isOcilayoutError,
 } from './errors.js';
 import { assertLayoutDir, initLayoutDir } from './layout-dir.js';
-import { MAX_MANIFEST_BYTES } from './media-types.js';
+import { MAX_MANIFEST_BYTES, isManifestMediaType } from './media-types.js';
 import type { ManifestSource } from './graph.js';
 import { successors } from './graph.js';
 import { assertValidTag } from './refs.js';
@@ -140,7 +140,12 @@ export class Layout implements ManifestSource {
     return found;
   }
 
-  /** A descriptor for a stored manifest blob that no index.json entry lists. */
+  /**
+   * A descriptor for a stored manifest blob that no index.json entry lists. Throws E_NOT_FOUND when
+   * absent, E_UNSUPPORTED_MEDIA_TYPE when the blob is not a manifest or index at all (a layer, a
+   * config: not JSON, over 4 MiB, or JSON without a manifest's fields), E_SCHEMA for a
+   * manifest-shaped document that fails validation, E_DIGEST_MISMATCH for corrupt bytes.
+   */
   describeBlob(digest: Digest): Descriptor {
     const stat = this.blobs.stat(digest);
     if (stat === undefined) {
@@ -149,12 +154,35 @@ export class Layout implements ManifestSource {
         layout: this.root,
       });
     }
+    if (stat.size > MAX_MANIFEST_BYTES) throw this.notAManifest(digest, stat.size);
     const bytes = this.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
-    const parsed = parseManifest(bytes, `manifest ${digest}`);
+    let parsed: ParsedManifest;
+    try {
+      parsed = parseManifest(bytes, `manifest ${digest}`);
+    } catch (err) {
+      // Users name layers and configs by digest too (they are in blobs/ like manifests): say what
+      // the blob is rather than report a "corrupt manifest" (the bytes matched their digest).
+      const notJson = isOcilayoutError(err, 'E_INVALID_JSON');
+      if (notJson || (isOcilayoutError(err, 'E_SCHEMA') && !hasManifestFields(bytes))) {
+        throw this.notAManifest(digest, stat.size);
+      }
+      throw err;
+    }
     const desc: Descriptor = { mediaType: parsed.mediaType, digest, size: stat.size };
     const at = effectiveArtifactType(parsed);
     if (parsed.doc.artifactType !== undefined && at !== undefined) desc.artifactType = at;
     return desc;
+  }
+
+  private notAManifest(digest: Digest, size: number): IntegrityError {
+    return new IntegrityError(
+      'E_UNSUPPORTED_MEDIA_TYPE',
+      `${digest} in ${this.root} is a blob of ${size} bytes (a layer or config?), not a manifest or index`,
+      { digest, layout: this.root, size },
+      {
+        hint: `name a manifest or index, e.g. by tag (\`ocilayout tags ${this.root}\`); inspect a blob with \`ocilayout blob stat ${this.root}@${digest}\``,
+      },
+    );
   }
 
   /**
@@ -328,4 +356,20 @@ export function manifestDescriptor(
   const desc: Descriptor = { mediaType: parsed.mediaType, digest, size };
   if (parsed.doc.artifactType !== undefined) desc.artifactType = parsed.doc.artifactType;
   return desc;
+}
+
+/** A JSON object with a manifest's or an index's own fields (an image config has none of them). */
+function hasManifestFields(bytes: Buffer): boolean {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return false;
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return false;
+  const mediaType = (json as { mediaType?: unknown }).mediaType;
+  return (
+    ['schemaVersion', 'manifests', 'layers'].some((k) => k in json) ||
+    (typeof mediaType === 'string' && isManifestMediaType(mediaType))
+  );
 }

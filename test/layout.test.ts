@@ -98,6 +98,31 @@ describe('Layout.resolve', () => {
     expect(() => fixture().open().resolve(target)).toThrow(expect.objectContaining({ code }));
   });
 
+  describe('when a digest names a blob that is not a manifest or index', () => {
+    it.each([
+      ['a layer (not JSON)', 'alayer'],
+      ['a config (JSON without manifest fields)', 'aconfig'],
+      ['a layer over 4 MiB', 'big'],
+    ])('says so for %s (E_UNSUPPORTED_MEDIA_TYPE), unchanged', (_name, blob) => {
+      const fx = makeLayout({
+        blobs: { ...imageBlobs('a'), big: Buffer.alloc(4 * 1024 * 1024 + 1, 1) },
+        index: (d) => ({ schemaVersion: 2, manifests: [tagged(d['amanifest']!, 'v1')] }),
+      });
+      const before = layoutSnapshot(fx.root);
+      expect(() => fx.open().resolve({ digest: fx.d[blob]!.digest })).toThrow(
+        expect.objectContaining({ code: 'E_UNSUPPORTED_MEDIA_TYPE' }),
+      );
+      expect(layoutSnapshot(fx.root)).toEqual(before);
+    });
+
+    it('still reports a manifest-shaped document that fails validation as E_SCHEMA', () => {
+      const fx = makeLayout({ blobs: { old: { schemaVersion: 1, layers: [], config: {} } } });
+      expect(() => fx.open().resolve({ digest: fx.d['old']!.digest })).toThrow(
+        expect.objectContaining({ code: 'E_SCHEMA' }),
+      );
+    });
+  });
+
   it('resolves no tag to the single entry of a one-entry layout (skopeo oci:dir)', () => {
     const fx = makeLayout({
       blobs: imageBlobs(),

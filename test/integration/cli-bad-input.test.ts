@@ -53,6 +53,23 @@ describe('malformed index.json', () => {
   });
 });
 
+describe('a digest naming a layer or config blob where a manifest is wanted', () => {
+  it('is E_UNSUPPORTED_MEDIA_TYPE (not "invalid JSON") for resolve, manifest get, tag and attach, exit 4', async () => {
+    const f = await artifactLayout();
+    for (const blob of [f.layers['a.txt'], f.layers['b.json']]) {
+      const ref = `${f.dir}@${blob}`;
+      for (const args of [
+        ['resolve', ref],
+        ['manifest', 'get', ref],
+        ['tag', ref, 'v2'],
+        ['attach', ref, join(f.work, 'a.txt'), '--artifact-type', 'application/vnd.example'],
+      ]) {
+        await expectRefused(f, args, 4, 'E_UNSUPPORTED_MEDIA_TYPE');
+      }
+    }
+  });
+});
+
 describe('bad digest strings and unknown algorithms', () => {
   const commands: Args[] = [
     (f) => ['resolve', `${f.dir}@D`],
