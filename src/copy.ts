@@ -127,7 +127,10 @@ class PlanGraph {
     return added;
   }
 
-  /** Every non-manifest blob exists with its declared size (walk() verified the manifests). */
+  /**
+   * Every non-manifest blob exists with its declared size (walk() verified the manifests). Throws
+   * E_NOT_FOUND (an incomplete source) or E_SIZE_MISMATCH, naming the manifest that references it.
+   */
   checkBlobs(): void {
     const root = this.src.root;
     for (const [digest, desc] of this.nodes) {

@@ -52,7 +52,8 @@ export interface WalkOptions {
 /**
  * Walk from `roots` through every manifest/index they reach. Each digest is visited once, so
  * repeated or cyclic references terminate. Descriptors with an invalid or unsupported digest, and
- * unreadable documents, are problems (thrown, or collected with `collect`).
+ * unreadable documents, are problems (thrown, or collected with `collect`): the reader's codes
+ * (E_NOT_FOUND, E_DIGEST_MISMATCH, E_INVALID_JSON…), E_INVALID_DIGEST, E_SCHEMA past maxDepth.
  */
 export function walk(
   source: ManifestSource,

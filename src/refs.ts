@@ -69,7 +69,7 @@ export function parseLayoutRef(input: string): LayoutRef {
   return { layout: input };
 }
 
-/** parseLayoutRef, requiring a tag or digest. */
+/** parseLayoutRef, requiring a tag or digest: throws E_INVALID_REFERENCE for a bare LAYOUT. */
 export function parseLayoutRefWithTarget(
   input: string,
 ): LayoutRef & ({ tag: string } | { digest: Digest }) {

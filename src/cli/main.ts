@@ -9,6 +9,10 @@ const EPILOGUE =
   'Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 integrity/fsck findings, 5 lock busy, ' +
   '6 unsafe input refused, 7 conflict, 8 registry/network, 9 I/O. Docs: README.md';
 
+/**
+ * Parse `argv`, run the command, and return the exit status. Never throws: a thrown OcilayoutError
+ * becomes its EXIT_CODE status (E_USAGE for bad arguments) and an error line on stderr.
+ */
 export async function run(argv: string[], io: Io): Promise<number> {
   const wantsJson = argv.includes('--json');
   const ctx: CommandContext = {

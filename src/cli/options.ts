@@ -23,7 +23,7 @@ import {
  * `FILE[:MEDIATYPE]`. An argument naming an existing path is a path, whole (so `a:b` files work);
  * otherwise it splits at its LAST `:` only when what follows is `type/subtype`. So `C:\x.txt`,
  * `dir:1/f` (no such file) and `f:notatype` stay paths and fail later as "not found".
- * See spec-notes/cli.md.
+ * Throws E_USAGE for an empty argument. See spec-notes/cli.md.
  */
 export function parseFileArg(arg: string, exists: (p: string) => boolean = existsSync): PushFile {
   if (arg === '') throw new UsageError('E_USAGE', 'empty file argument');

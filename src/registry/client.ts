@@ -125,7 +125,8 @@ export class RegistryClient {
 
   /**
    * PUT manifest bytes under a tag or their digest. Returns the digest and the `OCI-Subject`
-   * header (its presence is how a registry says it maintains the referrers API for us).
+   * header (its presence is how a registry says it maintains the referrers API for us). Throws
+   * E_TOO_LARGE (over 4 MiB, or HTTP 413), E_DIGEST_MISMATCH (the registry stored other bytes).
    */
   async putManifest(
     repository: string,
@@ -194,7 +195,8 @@ export class RegistryClient {
   /**
    * The referrers API: descriptors of manifests whose `subject` is `subject`, all pages, filtered by
    * artifactType (by the registry when it says so, else here). Undefined when the registry answers
-   * 404: the spec's signal that it has no referrers API (fall back to the tag schema).
+   * 404: the spec's signal that it has no referrers API (fall back to the tag schema). Throws
+   * E_REGISTRY when a later page vanishes or an answer is not an image index, E_TOO_LARGE.
    */
   async referrers(
     repository: string,

@@ -53,7 +53,7 @@ export function normaliseConfigKey(key: string): string {
   return k === 'index.docker.io' || k === 'registry-1.docker.io' ? DOCKER_HUB : k;
 }
 
-/** Decode one `auths` entry; undefined when it holds nothing usable. */
+/** Decode one `auths` entry; undefined when it holds nothing usable. Throws E_SCHEMA for a bad `auth`. */
 export function entryCredentials(
   entry: z.infer<typeof AuthEntrySchema>,
   where: string,
@@ -103,7 +103,10 @@ export function parseDockerConfig(text: string, path: string): LoadedDockerConfi
   return { path, credentials, helpers };
 }
 
-/** Read the docker config; a missing file is an empty config. */
+/**
+ * Read the docker config; a missing file is an empty config. Throws E_IO (unreadable),
+ * E_INVALID_JSON / E_SCHEMA (not a docker config file).
+ */
 export function loadDockerConfig(path = dockerConfigPath()): LoadedDockerConfig {
   let text: string;
   try {

@@ -47,6 +47,7 @@ export function parseJson(text: string, what: string): unknown {
   }
 }
 
+/** The E_SCHEMA error for `what`, naming the first five zod issues (path: message). */
 export function schemaError(what: string, error: z.ZodError): IntegrityError {
   const issues = error.issues
     .slice(0, 5)

@@ -105,7 +105,11 @@ function tolerateNullManifests(json: unknown): unknown {
   return json;
 }
 
-/** Read a whole text file through one fd, refusing more than `limit` bytes and non-regular files. */
+/**
+ * Read a whole text file through one fd, refusing more than `limit` bytes and non-regular files.
+ * Throws E_NOT_FOUND, E_UNSAFE_ENTRY (a symlink), E_SCHEMA (not a regular file: FIFO, directory),
+ * E_TOO_LARGE, E_IO.
+ */
 export function readCappedText(path: string, limit: number): string {
   let fd: number;
   try {

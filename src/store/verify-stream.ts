@@ -40,6 +40,7 @@ export class VerifyingStream extends Transform {
   }
 }
 
+/** The E_SIZE_MISMATCH error for `what` (`atLeast`: the stream was cut off once past `expected`). */
 export function sizeMismatch(
   what: string,
   expected: number,
@@ -53,6 +54,7 @@ export function sizeMismatch(
   );
 }
 
+/** The E_DIGEST_MISMATCH error for `what`. */
 export function digestMismatch(what: string, expected: string, found: string): IntegrityError {
   return new IntegrityError(
     'E_DIGEST_MISMATCH',

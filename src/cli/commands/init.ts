@@ -1,4 +1,4 @@
-// `init` and `info`.
+// `init`: create an empty layout, or accept an existing one unchanged. `info` is info.ts's.
 import { Layout } from '../../index.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
 
