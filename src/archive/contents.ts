@@ -10,7 +10,7 @@ import type { StagedFile, Staging } from './staging.js';
 export const OCI_LAYOUT_NAME = 'oci-layout';
 export const INDEX_NAME = 'index.json';
 export const DOCKER_MANIFEST_NAME = 'manifest.json';
-export const DOCKER_REPOSITORIES_NAME = 'repositories';
+const DOCKER_REPOSITORIES_NAME = 'repositories';
 
 /** The largest JSON file (other than index.json) we hold in memory. */
 const JSON_LIMIT: Record<string, number> = {

@@ -10,7 +10,7 @@ const DOMAIN =
   '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)';
 const REPOSITORY = new RegExp(`^${DOMAIN}?${COMPONENT}(?:/${COMPONENT})*$`);
 
-export function isValidRepositoryName(name: string): boolean {
+function isValidRepositoryName(name: string): boolean {
   return name.length <= 255 && REPOSITORY.test(name);
 }
 

@@ -55,7 +55,7 @@ export function resolveRef(layout: Layout, index: IndexFile, ref: string): Resol
 }
 
 /** The archive's index.json entry for a ref: the layout's entry, named by the tag as asked. */
-export function exportedEntry(ref: ResolvedRef): Descriptor {
+function exportedEntry(ref: ResolvedRef): Descriptor {
   if (ref.tag === undefined) return canonicalDescriptor({ ...ref.entry });
   return canonicalDescriptor({
     ...ref.entry,

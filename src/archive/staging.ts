@@ -15,7 +15,7 @@ import type { TarEntry as Entry } from './tar-source.js';
 /** Entries up to this size are read whole and stored with sync I/O (perf-baseline.md). */
 const SMALL_ENTRY = 1024 * 1024;
 /** Suffix of staging directories in ingest/ (the owner token in the name tells gc if we live). */
-export const STAGING_SUFFIX = '.import';
+const STAGING_SUFFIX = '.import';
 
 export interface StagedFile {
   digest: Digest;

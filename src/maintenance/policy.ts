@@ -37,6 +37,3 @@ export interface Finding {
 
 /** An extra fsck check (e.g. each referrer convention's bookkeeping). */
 export type FsckCheck = (layout: Layout, index: IndexFile) => Finding[];
-
-/** No checks beyond fsck's own: the default until the referrer conventions add theirs. */
-export const NO_EXTRA_FSCK_CHECKS: readonly FsckCheck[] = [];

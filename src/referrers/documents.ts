@@ -151,7 +151,7 @@ function annotationsOf(v: unknown): Annotations | undefined {
 }
 
 /** The three required descriptor fields, well typed (the rest is carried as is). */
-export function isDescriptor(v: unknown): v is Descriptor {
+function isDescriptor(v: unknown): v is Descriptor {
   return (
     isRecord(v) &&
     typeof v['mediaType'] === 'string' &&

@@ -10,7 +10,7 @@ import type { Claim, ReferrerConvention, SubjectReferrers } from './convention.j
 import { hasSubjectKey } from './shared.js';
 
 /** The entry we write: identity, artifactType, and the containerd hint (containerd's own shape). */
-export function perManifestEntry(referrer: Descriptor, subject: string): Descriptor {
+function perManifestEntry(referrer: Descriptor, subject: string): Descriptor {
   const entry: Descriptor = {
     mediaType: referrer.mediaType,
     digest: referrer.digest,

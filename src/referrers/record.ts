@@ -35,10 +35,7 @@ export interface RecordOptions {
  * descriptors. Throws E_NOT_FOUND for a referrer manifest not in the layout, E_CONFLICT when its
  * `subject` is not the edge's subject.
  */
-export function edgesToBatch(
-  edges: readonly ReferrerEdge[],
-  ctx: ConventionContext,
-): SubjectReferrers[] {
+function edgesToBatch(edges: readonly ReferrerEdge[], ctx: ConventionContext): SubjectReferrers[] {
   const bySubject = new Map<Digest, Map<string, Descriptor>>();
   for (const { subject, referrer } of edges) {
     const s = parseDigest(subject.digest);
@@ -70,7 +67,7 @@ export function edgesToBatch(
 }
 
 /** Which conventions each subject's referrers go to under `auto` (see RecordOptions). */
-export function autoTargets(
+function autoTargets(
   index: IndexFile,
   subjects: readonly Digest[],
   ctx: ConventionContext,

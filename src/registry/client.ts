@@ -20,7 +20,7 @@ import {
 } from './transport.js';
 
 /** Every manifest type we can copy; schema1 is deliberately absent (deprecated, unsigned digests). */
-export const MANIFEST_ACCEPT = [
+const MANIFEST_ACCEPT = [
   MediaType.ImageManifest,
   MediaType.ImageIndex,
   MediaType.DockerManifest,

@@ -42,7 +42,7 @@ export interface CopyPlan {
 }
 
 /** cosign's legacy tag suffixes (signatures, attestations, SBOMs). */
-export const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
+const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
 const MAX_DEPTH = 64;
 
 export async function planCopy(

@@ -54,7 +54,7 @@ export function normaliseConfigKey(key: string): string {
 }
 
 /** Decode one `auths` entry; undefined when it holds nothing usable. Throws E_SCHEMA for a bad `auth`. */
-export function entryCredentials(
+function entryCredentials(
   entry: z.infer<typeof AuthEntrySchema>,
   where: string,
 ): Credentials | undefined {

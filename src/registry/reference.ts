@@ -6,10 +6,9 @@ import { assertValidTag } from '../refs.js';
 
 export const REGISTRY_PREFIX = 'docker://';
 
-/** Docker Hub: the name users write, and where its API and its docker-config key really live. */
+/** Docker Hub: the name users write, and the host its API really lives on (config keys: docker-config.ts). */
 export const DOCKER_HUB = 'docker.io';
 const DOCKER_HUB_API = 'registry-1.docker.io';
-export const DOCKER_HUB_CONFIG_KEY = 'https://index.docker.io/v1/';
 
 export interface RegistryRef {
   /** Registry as named (`127.0.0.1:5000`, `ghcr.io`, `docker.io`), with its port when given. */

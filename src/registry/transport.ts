@@ -275,7 +275,7 @@ export class RegistryTransport {
 }
 
 /** `{"errors":[{"code","message"}]}` (distribution-spec error body) → "CODE: message; ...". */
-export async function readErrorBody(res: Response): Promise<{ text: string; codes: string[] }> {
+async function readErrorBody(res: Response): Promise<{ text: string; codes: string[] }> {
   let raw = '';
   try {
     const dec = new TextDecoder();

@@ -15,10 +15,10 @@ import { UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
 import { INGEST_DIR } from './paths.js';
 import { ownedName, ownerLiveness } from './liveness.js';
 
-export const PART_SUFFIX = '.part';
-export const LEASE_SUFFIX = '.lease';
+const PART_SUFFIX = '.part';
+const LEASE_SUFFIX = '.lease';
 /** A blob gc moved aside before deleting it (see spec-notes/concurrency.md). */
-export const TRASH_SUFFIX = '.trash';
+const TRASH_SUFFIX = '.trash';
 
 /** Files in ingest/ of writers we cannot identify (other tools) are kept until this old. */
 export const FOREIGN_INGEST_MAX_AGE_MS = 24 * 60 * 60 * 1000;
