@@ -55,9 +55,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     .strict()
     .demandCommand(1, 'name a command; see --help')
     .recommendCommands()
-    .help()
+    .help('help', 'show this help')
     .alias('h', 'help')
     .version()
+    .describe('version', 'print the version') // yargs's own words are capitalised, ours are not
     .epilogue(EPILOGUE)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)

@@ -1,4 +1,4 @@
-// Every core command prints --help with at least one example, in-process (no child process needed).
+// Every command prints --help with at least one example, in-process (no child process needed).
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Io } from '../../src/cli/io.js';
@@ -38,11 +38,56 @@ describe('--help', () => {
     ['blob', 'stat'],
     ['blob', 'delete'],
     ['blob', 'list'],
+    ['init'],
+    ['copy'],
+    ['fsck'],
+    ['gc'],
+    ['export'],
+    ['import'],
+    ['attach'],
+    ['discover'],
+    ['detach'],
+    ['convert'],
   ])('%s %s shows usage and an example', async (...cmd) => {
     const r = await runInProcess([...cmd, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`ocilayout ${cmd.join(' ')}`);
     const examples = r.stdout.slice(r.stdout.indexOf('Examples:'));
     expect(examples).toContain(`ocilayout ${cmd.join(' ')} `);
+  });
+
+  it('lists exactly the commands checked above at the top level', async () => {
+    const r = await runInProcess(['--help']);
+    const listed = [...r.stdout.matchAll(/^ {2}ocilayout (\S+)/gm)].map((m) => m[1]).sort();
+    expect(listed).toEqual(
+      [
+        'init',
+        'info',
+        'push',
+        'pull',
+        'tag',
+        'untag',
+        'tags',
+        'resolve',
+        'manifest',
+        'blob',
+        'copy',
+        'fsck',
+        'gc',
+        'export',
+        'import',
+        'attach',
+        'discover',
+        'detach',
+        'convert',
+      ].sort(),
+    );
+  });
+
+  it('describes the built-in options in the same lower-case words as ours', async () => {
+    const r = await runInProcess(['--help']);
+    expect(r.stdout).toContain('show this help');
+    expect(r.stdout).toContain('print the version');
+    expect(r.stdout).not.toMatch(/Show (help|version)/);
   });
 });
