@@ -151,6 +151,7 @@ class PlanGraph {
           'E_SIZE_MISMATCH',
           `blob ${digest}${where} in ${root}: descriptor says ${desc.size} bytes, file has ${stat.size}`,
           { digest, expected: desc.size, found: stat.size },
+          { hint: `check the source with \`ocilayout fsck ${root}\`` },
         );
       }
     }

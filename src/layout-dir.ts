@@ -134,9 +134,12 @@ export function assertLayoutDir(dir: string): string {
   try {
     if (!lstatSync(join(root, INDEX_FILE)).isFile()) throw new Error('not a file');
   } catch {
-    throw new NotFoundError('E_NOT_A_LAYOUT', `${dir} is not an OCI layout (no index.json)`, {
-      layout: dir,
-    });
+    throw new NotFoundError(
+      'E_NOT_A_LAYOUT',
+      `${dir} is not an OCI layout (no index.json)`,
+      { layout: dir },
+      { hint: `if \`ocilayout init ${dir}\` was interrupted, run it again to finish the layout` },
+    );
   }
   return root;
 }

@@ -121,9 +121,8 @@ export class Layout implements ManifestSource {
       throw new UsageError(
         'E_INVALID_REFERENCE',
         `${this.root} holds ${index.manifests.length} entries; name a tag or digest`,
-        {
-          layout: this.root,
-        },
+        { layout: this.root },
+        { hint: `write ${this.root}:TAG (\`ocilayout tags ${this.root}\` lists them)` },
       );
     }
     const found = findTagged(index, target.tag);
@@ -304,10 +303,12 @@ export class Layout implements ManifestSource {
     return this.updateIndex((index) => {
       const removed = removeTag(index, tag);
       if (removed.length === 0) {
-        throw new NotFoundError('E_NOT_FOUND', `tag ${tag} not found in ${this.root}`, {
-          tag,
-          layout: this.root,
-        });
+        throw new NotFoundError(
+          'E_NOT_FOUND',
+          `tag ${tag} not found in ${this.root}`,
+          { tag, layout: this.root },
+          { hint: `list tags with \`ocilayout tags ${this.root}\`` },
+        );
       }
       return { index, result: removed };
     });

@@ -42,9 +42,12 @@ export function resolveImageManifest(
   const child = matches[0]!;
   const childParsed = layout.readManifest(child);
   if (childParsed.kind !== 'manifest') {
-    throw new UsageError('E_INVALID_REFERENCE', `${child.digest} is a nested index`, {
-      digest: child.digest,
-    });
+    throw new UsageError(
+      'E_INVALID_REFERENCE',
+      `${child.digest} is a nested index`,
+      { digest: child.digest },
+      { hint: `name a manifest inside it: LAYOUT@${child.digest} with --platform again` },
+    );
   }
   return { descriptor: child, manifest: childParsed.doc };
 }

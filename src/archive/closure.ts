@@ -54,6 +54,7 @@ export function contentClosure(
         'E_SIZE_MISMATCH',
         `blob ${digest}: descriptor says ${desc.size} bytes, stored blob has ${size}`,
         { digest, expected: desc.size, found: size },
+        { hint: 'the layout is damaged; `ocilayout fsck LAYOUT` lists what else is' },
       );
     }
     blobs.set(digest, size);
