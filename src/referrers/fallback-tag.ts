@@ -10,13 +10,11 @@ import { taggedEntry } from '../tags.js';
 import type { ConventionContext } from './context.js';
 import type { Claim, ReferrerConvention, SubjectReferrers } from './convention.js';
 import { isFallbackTagName } from './fallback-tag-name.js';
-import { mergeByDigest, responseBytes } from './response.js';
 import {
   hasSubjectKey,
-  refreshListed,
   removeConvertFlags,
   removeFromIndexes,
-  replaceEntries,
+  writeMergedResponse,
 } from './shared.js';
 
 const NOT_TAG_CHAR = /[^a-zA-Z0-9._-]/g;
@@ -124,12 +122,7 @@ export const fallbackTagConvention = {
       }
       const have = new Set(listed.map((d) => d.digest));
       if (entries.length === 1 && referrers.every((r) => have.has(r.digest))) continue;
-      const merged = mergeByDigest(refreshListed(listed, ctx), referrers);
-      const blob = ctx.putIndexBlob(responseBytes(merged));
-      const first = entries[0];
-      replaceEntries(
-        index,
-        entries,
+      writeMergedResponse(index, entries, listed, referrers, ctx, (first, blob) =>
         first === undefined ? taggedEntry(blob, tag) : pointedAt(first, blob),
       );
       // olareg skips converting fallback tags once this flag is set; a new tag makes it false.

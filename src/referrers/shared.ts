@@ -6,7 +6,7 @@ import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import type { ConventionContext } from './context.js';
 import type { Claim } from './convention.js';
-import { byDigest, referrerDescriptor, responseBytes } from './response.js';
+import { byDigest, mergeByDigest, referrerDescriptor, responseBytes } from './response.js';
 
 /** Both spellings of the subject annotation, the PR #1171 one first (olareg wrote it until 2024-03). */
 export const SUBJECT_KEYS = [Annotation.ReferrerSubject, Annotation.OlaregReferrerSubject] as const;
@@ -76,6 +76,24 @@ export function replaceEntries(
   index.manifests = index.manifests
     .filter((e) => !others.includes(e))
     .map((e) => (e === first ? updated : e));
+}
+
+/**
+ * Store the response listing `listed` (refreshed) plus `referrers`, and let it replace `entries`:
+ * `entryFor(first, blob)` is the one entry that stays (a new one when `first` is undefined).
+ */
+export function writeMergedResponse(
+  index: IndexFile,
+  entries: readonly Descriptor[],
+  listed: readonly Descriptor[],
+  referrers: Descriptor[],
+  ctx: ConventionContext,
+  entryFor: (first: Descriptor | undefined, blob: Descriptor) => Descriptor,
+): void {
+  const blob = ctx.putIndexBlob(
+    responseBytes(mergeByDigest(refreshListed(listed, ctx), referrers)),
+  );
+  replaceEntries(index, entries, entryFor(entries[0], blob));
 }
 
 /**

@@ -7,13 +7,12 @@ import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import type { ConventionContext } from './context.js';
 import type { Claim, ReferrerConvention, SubjectReferrers } from './convention.js';
-import { byDigest, mergeByDigest, responseBytes } from './response.js';
+import { byDigest } from './response.js';
 import {
   SUBJECT_KEYS,
-  refreshListed,
   removeFromIndexes,
-  replaceEntries,
   subjectKeyOf,
+  writeMergedResponse,
   type SubjectKey,
 } from './shared.js';
 
@@ -110,12 +109,7 @@ export const subjectAnnotationConvention = {
       const have = new Set(listed.map((d) => d.digest));
       const sameKey = entries[0] !== undefined && subjectKeyOf(entries[0]) === key;
       if (entries.length === 1 && sameKey && referrers.every((r) => have.has(r.digest))) continue;
-      const merged = mergeByDigest(refreshListed(listed, ctx), referrers);
-      const blob = ctx.putIndexBlob(responseBytes(merged));
-      const first = entries[0];
-      replaceEntries(
-        index,
-        entries,
+      writeMergedResponse(index, entries, listed, referrers, ctx, (first, blob) =>
         first === undefined
           ? responseEntry(blob, key, subject)
           : relabel(first, blob, key, subject),
