@@ -27,7 +27,9 @@ export function freeBytes(dir) {
 
 /** The filesystem and block device holding `dir`. */
 function diskOf(dir) {
-  const mount = text(['findmnt', '-n', '-o', 'SOURCE,FSTYPE,OPTIONS', '-T', dir]) ?? 'unknown';
+  const mount = (text(['findmnt', '-n', '-o', 'SOURCE,FSTYPE,OPTIONS', '-T', dir]) ?? 'unknown')
+    .split(/\s+/)
+    .join(' ');
   const source = mount.split(/\s+/)[0] ?? '';
   const dev = source.replace(/^\/dev\//, '');
   let kind = '';
