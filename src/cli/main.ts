@@ -63,7 +63,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageError('E_USAGE', msg);
+      // yargs's own parse errors (a YError, e.g. "Not enough arguments following: X") are usage
+      // errors too; anything else is a handler's error and passes through unchanged.
+      if (err === undefined || err === null || err.name === 'YError')
+        throw new UsageError('E_USAGE', msg ?? err?.message ?? 'bad arguments');
+      throw err;
     }) as unknown as import('yargs').Argv<GlobalArgs>;
   for (const register of COMMANDS) parser = register(parser, ctx);
   skipHelpCache(parser);

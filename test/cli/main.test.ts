@@ -68,6 +68,7 @@ describe('run', () => {
       [['tags']],
       [['tags', 'a', 'b']],
       [['tags', '.', '--no-such-flag']],
+      [['push', 'x:v1', 'f', '--annotation']], // nargs:1 with no value: a yargs YError
       [['copy', '--concurrency', '0', 'a:v1', 'b']],
     ])('%j exits 2 with E_USAGE, a pointer to --help, nothing on stdout', async (argv) => {
       const r = await runInProcess(argv);
