@@ -54,6 +54,7 @@ export function withRegistryOptions<T>(c: Argv<T>): Argv<T> {
     .option('plain-http', {
       type: 'string',
       array: true,
+      nargs: 1, // one HOST per flag: a bare `--plain-http` is a usage error, not zero hosts
       describe:
         'speak plain HTTP to this registry HOST[:PORT] (repeatable; loopback is probed anyway)',
     })
@@ -94,7 +95,7 @@ export async function runRegistryCopy(args: RegistryCopyArgs, ctx: CommandContex
     platforms: stringList(args.platform),
     convention: args.convention,
     concurrency: args.concurrency,
-    plainHttp: stringList(args['plain-http']),
+    plainHttp: plainHttpHosts(args['plain-http']),
     credentials,
     layout: layoutOptions(args),
     onEvent: progress.event,
@@ -106,6 +107,20 @@ export async function runRegistryCopy(args: RegistryCopyArgs, ctx: CommandContex
   progress.clear();
   ctx.out.info(summaryLine(result));
   ctx.out.result(result, () => result.descriptor.digest);
+}
+
+/** The --plain-http hosts. Throws E_USAGE for an empty HOST (`--plain-http=`), which matches none. */
+function plainHttpHosts(value: string | string[] | undefined): string[] {
+  const hosts = stringList(value);
+  if (hosts.some((h) => h.trim() === '')) {
+    throw new UsageError(
+      'E_USAGE',
+      '--plain-http needs a registry HOST[:PORT]',
+      {},
+      { hint: 'e.g. --plain-http registry.local:5000' },
+    );
+  }
+  return hosts;
 }
 
 async function readCredentials(

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../../../src/cli/main.js';
 import type { Io } from '../../../src/cli/io.js';
 import { startReferrersServer, type ReferrersServer } from '../../helpers/referrers-server.js';
+import { layoutSnapshot } from '../../helpers/snapshot.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { makeFixture } from '../../registry/fixture.js';
 
@@ -64,5 +65,48 @@ describe('copy with docker:// endpoints (CLI layer)', () => {
     expect(t.err()).not.toContain('\r');
     const out = JSON.parse(t.out());
     expect(out).toMatchObject({ tag: 'v2', descriptor: { digest: f.index.digest }, manifests: 3 });
+  });
+});
+
+describe('--plain-http HOST', () => {
+  let server: ReferrersServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it.each([
+    [['--plain-http']],
+    [['--plain-http=']],
+    [['--plain-http', ' ']],
+    [['--plain-http', '127.0.0.1:1', '--plain-http']],
+  ])('refuses %j without a host as E_USAGE before any request', async (flags) => {
+    const work = tmpDir();
+    const f = await makeFixture(work, 'fallback-tag', 100);
+    const before = layoutSnapshot(f.layout.root);
+    const t = fakeIo(false);
+    const code = await run(
+      ['copy', '--json', `${f.layout.root}:v1`, 'docker://127.0.0.1:1/app', ...flags],
+      t.io,
+    );
+    expect(code).toBe(2);
+    expect(JSON.parse(t.err().trim().split('\n').pop()!)).toMatchObject({
+      error: { code: 'E_USAGE' },
+    });
+    expect(t.out()).toBe('');
+    expect(layoutSnapshot(f.layout.root)).toEqual(before);
+  });
+
+  it('takes exactly one HOST, leaving SOURCE and DESTINATION positional', async () => {
+    const work = tmpDir();
+    const f = await makeFixture(work, 'fallback-tag', 100);
+    server = await startReferrersServer();
+    const t = fakeIo(false);
+    const code = await run(
+      ['copy', '--plain-http', server.host, `${f.layout.root}:v1`, `docker://${server.host}/app`],
+      t.io,
+    );
+    expect(code, t.err()).toBe(0);
+    expect(server.log.some((l) => l.startsWith('PUT /v2/app/manifests/v1'))).toBe(true);
   });
 });
