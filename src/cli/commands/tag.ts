@@ -19,6 +19,9 @@ export const registerTag: RegisterCommands = (y, ctx) =>
             type: 'string',
             array: true,
             demandOption: true,
+            // yargs gives a variadic positional a [] default, shown as "[default: []]" beside
+            // "[required]"; at least one tag is required, so there is no default to show.
+            default: undefined,
             describe: 'new tags',
           })
           .example('$0 tag ./out:v1 latest stable', 'tag what v1 points to as latest and stable'),
