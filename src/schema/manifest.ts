@@ -31,20 +31,47 @@ export type ParsedManifest =
   | { kind: 'manifest'; mediaType: string; doc: ImageManifest }
   | { kind: 'index'; mediaType: string; doc: ImageIndex };
 
-/** Parse JSON text, turning a syntax error into E_INVALID_JSON naming `what`. */
+/**
+ * Parse JSON text, turning a syntax error into E_INVALID_JSON naming `what`. The message quotes
+ * V8's reason, which excerpts the input: made printable and capped, since the input may be a
+ * layer's binary bytes on their way to a terminal.
+ */
 export function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
     throw new IntegrityError(
       'E_INVALID_JSON',
-      `${what} is not valid JSON: ${(err as Error).message}`,
+      `${what} is not valid JSON: ${printable((err as Error).message, MAX_REASON_CHARS)}`,
       { what },
       {
         cause: err,
       },
     );
   }
+}
+
+const MAX_REASON_CHARS = 160;
+const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+
+/**
+ * `text` with control, format (bidi, zero-width) and separator characters escaped (`\x1b`,
+ * `\u202e`) and cut to `max` characters plus an ellipsis.
+ */
+function printable(text: string, max: number): string {
+  let out = '';
+  for (const ch of text) {
+    if (out.length >= max) return `${out}…`;
+    out += NON_PRINTABLE.test(ch) ? escapeChar(ch) : ch;
+  }
+  return out;
+}
+
+function escapeChar(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  return cp <= 0xff
+    ? `\\x${cp.toString(16).padStart(2, '0')}`
+    : `\\u${cp.toString(16).padStart(4, '0')}`;
 }
 
 /** The E_SCHEMA error for `what`, naming the first five zod issues (path: message). */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/digest.js';
 import { MAX_MANIFEST_BYTES, MediaType } from '../../src/media-types.js';
@@ -115,4 +116,37 @@ describe('parseJson', () => {
       expect.objectContaining({ code: 'E_INVALID_JSON', details: { what: '/x/index.json' } }),
     );
   });
+
+  it('quotes binary input printably and briefly, so a terminal shows the reason, not the bytes', () => {
+    const garbage = Buffer.concat([
+      Buffer.from('\x1b[2J\x00\x07'),
+      randomBytes(4096),
+      Buffer.from('\u202e\u2028'),
+    ]).toString('utf8');
+    for (const text of [garbage, '\x1b]0;title\x07', '\u202e{}', `{"a":\n${'\x01'.repeat(500)}`]) {
+      const err = catchError(() => parseJson(text, 'blob sha256:ab'));
+      expect(err).toMatchObject({ code: 'E_INVALID_JSON', details: { what: 'blob sha256:ab' } });
+      expect(err.message).toMatch(/^blob sha256:ab is not valid JSON: \S/);
+      expect(err.message).not.toMatch(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u);
+      expect(err.message.length).toBeLessThan(240);
+    }
+    expect(catchError(() => parseJson('\x1b[31m', 'x')).message).toContain('\\x1b');
+    expect(catchError(() => parseJson('\u202e{}', 'x')).message).toContain('\\u202e');
+  });
+
+  it('keeps a printable reason as V8 gave it', () => {
+    const reason = catchError(() => JSON.parse('{"a": }') as unknown).message;
+    expect(catchError(() => parseJson('{"a": }', 'f')).message).toBe(
+      `f is not valid JSON: ${reason}`,
+    );
+  });
 });
+
+function catchError(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected a throw');
+}
