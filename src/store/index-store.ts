@@ -3,13 +3,7 @@
 // We keep the parsed JSON as read (not zod's output) so key order and unknown fields survive.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  IntegrityError,
-  NotFoundError,
-  UnsafeInputError,
-  errnoCode,
-  wrapFsError,
-} from '../errors.js';
+import { NotFoundError, UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
 import { IndexFileSchema, type IndexFile } from '../schema/layout-files.js';
 import { parseJson, schemaError } from '../schema/manifest.js';
 import { writeFileDurable } from './durable.js';
@@ -107,7 +101,7 @@ function tolerateNullManifests(json: unknown): unknown {
 
 /**
  * Read a whole text file through one fd, refusing more than `limit` bytes and non-regular files.
- * Throws E_NOT_FOUND, E_UNSAFE_ENTRY (a symlink), E_SCHEMA (not a regular file: FIFO, directory),
+ * Throws E_NOT_FOUND, E_UNSAFE_ENTRY (a symlink, or not a regular file: FIFO, device, directory),
  * E_TOO_LARGE, E_IO.
  */
 export function readCappedText(path: string, limit: number): string {
@@ -130,8 +124,13 @@ export function readCappedText(path: string, limit: number): string {
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile())
-      throw new IntegrityError('E_SCHEMA', `${path} is not a regular file`, { path });
+    if (!st.isFile()) {
+      throw new UnsafeInputError(
+        'E_UNSAFE_ENTRY',
+        `${path} is not a regular file (FIFO, device or directory); refusing to read it`,
+        { path },
+      );
+    }
     if (st.size > limit) {
       throw new UnsafeInputError(
         'E_TOO_LARGE',

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import {
+  mkdirSync,
   readdirSync,
   readFileSync,
   statSync,
@@ -11,7 +13,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Annotation, MediaType } from '../../src/media-types.js';
 import type { IndexFile } from '../../src/schema/layout-files.js';
-import { IndexStore, MAX_INDEX_BYTES, serializeIndex } from '../../src/store/index-store.js';
+import {
+  IndexStore,
+  MAX_INDEX_BYTES,
+  readCappedText,
+  serializeIndex,
+} from '../../src/store/index-store.js';
 import { failFs } from '../helpers/fault.js';
 import { imageBlobs, makeLayout, tagged, type MadeLayout } from '../helpers/make-layout.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
@@ -130,6 +137,21 @@ describe('IndexStore.read', () => {
     symlinkSync(real, join(fx.root, 'index.json'));
     expect(() => new IndexStore(fx.root).read()).toThrow(
       expect.objectContaining({ code: 'E_UNSAFE_ENTRY' }),
+    );
+  });
+
+  it('refuses a FIFO or a directory in place of index.json (E_UNSAFE_ENTRY), without blocking', () => {
+    const fx = withIndex({ schemaVersion: 2, manifests: [] });
+    const path = join(fx.root, 'index.json');
+    unlinkSync(path);
+    expect(spawnSync('mkfifo', [path]).status).toBe(0);
+    expect(() => new IndexStore(fx.root).read()).toThrow(
+      expect.objectContaining({ code: 'E_UNSAFE_ENTRY', details: { path } }),
+    );
+    unlinkSync(path);
+    mkdirSync(path);
+    expect(() => readCappedText(path, 1024)).toThrow(
+      expect.objectContaining({ code: 'E_UNSAFE_ENTRY', details: { path } }),
     );
   });
 
