@@ -1,0 +1,162 @@
+// copy-plan.ts: what a registry-boundary copy moves, planned from a ContentSource (a layout here,
+// since the plan only reads through the interface): docs children-first, blobs once, the
+// --platform filter, referrers recursively (each verified by its own subject), cosign tags.
+import { describe, expect, it } from 'vitest';
+import { parseDigest, type Digest } from '../../src/digest.js';
+import { Layout } from '../../src/layout.js';
+import { MediaType } from '../../src/media-types.js';
+import { planCopy } from '../../src/registry/copy-plan.js';
+import type { RemoteReferrers } from '../../src/registry/remote-referrers.js';
+import { LayoutSource, type ContentSource } from '../../src/registry/sources.js';
+import type { Descriptor } from '../../src/schema/descriptor.js';
+import {
+  freshDir,
+  imageBlobs,
+  imageIndex,
+  imageManifest,
+  makeLayout,
+  tagged,
+  type LayoutSpec,
+} from '../helpers/make-layout.js';
+import { makeFixture } from './fixture.js';
+
+const digestsOf = (docs: { descriptor: Descriptor }[]): string[] =>
+  docs.map((d) => d.descriptor.digest);
+
+/** A LayoutSource whose referrers() answer is replaced (a stale or hostile listing). */
+function withListing(
+  layout: Layout,
+  target: { tag: string },
+  listing: (subject: Digest) => Descriptor[],
+): ContentSource {
+  const inner = new LayoutSource(layout, target);
+  return Object.assign(Object.create(inner) as LayoutSource, {
+    referrers: (subject: Digest): Promise<RemoteReferrers> =>
+      Promise.resolve({ descriptors: listing(subject), via: 'fallback-tag' }),
+  });
+}
+
+describe('planCopy', () => {
+  it('lists manifests children before parents and every other blob once', async () => {
+    const m = makeLayout({
+      blobs: {
+        ...imageBlobs('a'),
+        ...imageBlobs('b'),
+        shared: (d) => imageManifest(d['aconfig']!, [d['alayer']!, d['blayer']!]),
+        idx: (d) => imageIndex([d['amanifest']!, d['bmanifest']!, d['shared']!]),
+      },
+      index: (d) => imageIndex([tagged(d['idx']!, 'v1')]),
+    });
+    const plan = await planCopy(new LayoutSource(m.open(), { tag: 'v1' }));
+    expect(plan.sourceTag).toBe('v1');
+    expect(plan.root.descriptor.digest).toBe(m.d['idx']!.digest);
+    expect(digestsOf(plan.docs)).toEqual(
+      ['amanifest', 'bmanifest', 'shared', 'idx'].map((n) => m.d[n]!.digest),
+    );
+    expect(plan.blobs.map((b) => b.digest).sort()).toEqual(
+      ['aconfig', 'alayer', 'bconfig', 'blayer'].map((n) => m.d[n]!.digest).sort(),
+    );
+    expect(plan).toMatchObject({ edges: [], cosign: [], referrersVia: [], warnings: [] });
+  });
+
+  it('filters a multi-arch index to --platform, remembering where it came from', async () => {
+    const f = await makeFixture(freshDir(), 'fallback-tag', 10);
+    const plan = await planCopy(new LayoutSource(f.layout, { tag: 'v1' }), {
+      platforms: ['linux/arm64'],
+    });
+    expect(plan.filteredFrom?.digest).toBe(f.index.digest);
+    expect(plan.root.descriptor.digest).not.toBe(f.index.digest);
+    expect(plan.root.parsed.kind === 'index' && plan.root.parsed.doc.manifests).toEqual([f.arm64]);
+    expect(digestsOf(plan.docs)).toEqual([f.arm64.digest, plan.root.descriptor.digest]);
+  });
+
+  it('warns that --platform does not apply to a single manifest', async () => {
+    const f = await makeFixture(freshDir(), 'fallback-tag', 10);
+    const plan = await planCopy(new LayoutSource(f.layout, { digest: f.amd64.digest as Digest }), {
+      platforms: ['linux/arm64'],
+    });
+    expect(plan.filteredFrom).toBeUndefined();
+    expect(plan.root.descriptor.digest).toBe(f.amd64.digest);
+    expect(plan.warnings).toHaveLength(1);
+  });
+
+  it('adds referrers of everything copied, and referrers of referrers, once each', async () => {
+    const f = await makeFixture(freshDir(), 'subject-annotation', 10);
+    const plan = await planCopy(new LayoutSource(f.layout, { tag: 'v1' }), { referrers: true });
+    expect(plan.edges.map((e) => [e.subject.digest, e.referrer.digest]).sort()).toEqual(
+      [
+        [f.index.digest, f.sig],
+        [f.amd64.digest, f.sbom],
+        [f.sbom, f.sbomSig],
+      ].sort(),
+    );
+    expect(plan.referrersVia).toEqual(['layout']);
+    const docs = digestsOf(plan.docs);
+    for (const r of [f.sig, f.sbom, f.sbomSig]) expect(docs.filter((d) => d === r)).toHaveLength(1);
+    const sbom = plan.edges.find((e) => e.referrer.digest === f.sbom)!;
+    expect(sbom.listing).toMatchObject({ digest: f.sbom, artifactType: 'application/spdx+json' });
+    expect(sbom.referrer).toEqual({
+      mediaType: MediaType.ImageManifest,
+      digest: f.sbom,
+      size: sbom.referrer.size,
+    });
+  });
+
+  it('skips listed referrers whose own subject disagrees, and non-manifest entries', async () => {
+    const f = await makeFixture(freshDir(), 'fallback-tag', 10);
+    const sbom = f.layout.describeBlob(parseDigest(f.sbom));
+    const source = withListing(f.layout, { tag: 'v1' }, (subject) =>
+      subject === f.index.digest
+        ? [sbom, { mediaType: MediaType.Layer, digest: f.sig, size: 1 }]
+        : [],
+    );
+    const plan = await planCopy(source, { referrers: true });
+    expect(plan.edges).toEqual([]);
+    expect(plan.warnings).toHaveLength(2);
+    expect(digestsOf(plan.docs)).not.toContain(f.sbom);
+  });
+
+  it('records a referrer listed twice once', async () => {
+    const f = await makeFixture(freshDir(), 'fallback-tag', 10);
+    const sbom = f.layout.describeBlob(parseDigest(f.sbom));
+    const source = withListing(f.layout, { tag: 'v1' }, (subject) =>
+      subject === f.amd64.digest ? [sbom, sbom] : [],
+    );
+    const plan = await planCopy(source, { referrers: true });
+    expect(plan.edges.map((e) => e.referrer.digest)).toEqual([f.sbom]);
+    expect(plan.referrersVia).toEqual(['fallback-tag']);
+  });
+
+  it("adds cosign's sha256-<hex>.sig/.att/.sbom tags with --cosign-tags", async () => {
+    const m = makeLayout({
+      blobs: {
+        ...imageBlobs('a'),
+        sig: (d) => imageManifest(d['aconfig']!, [], { annotations: { cosign: 'sig' } }),
+      },
+      index: (d) =>
+        imageIndex([
+          tagged(d['amanifest']!, 'v1'),
+          tagged(d['sig']!, `sha256-${d['amanifest']!.digest.slice(7)}.sig`),
+        ]),
+    });
+    const source = new LayoutSource(m.open(), { tag: 'v1' });
+    expect((await planCopy(source)).cosign).toEqual([]);
+    const plan = await planCopy(source, { cosignTags: true });
+    expect(plan.cosign.map((c) => [c.tag, c.doc.descriptor.digest])).toEqual([
+      [`sha256-${m.d['amanifest']!.digest.slice(7)}.sig`, m.d['sig']!.digest],
+    ]);
+    expect(digestsOf(plan.docs)).toContain(m.d['sig']!.digest);
+  });
+
+  it('refuses indexes nested deeper than 64 levels (E_SCHEMA)', async () => {
+    const blobs: NonNullable<LayoutSpec['blobs']> = {
+      ...imageBlobs('a'),
+      i0: (d) => imageIndex([d['amanifest']!]),
+    };
+    for (let i = 1; i <= 66; i++) blobs[`i${i}`] = (d) => imageIndex([d[`i${i - 1}`]!]);
+    const m = makeLayout({ blobs, index: (d) => imageIndex([tagged(d['i66']!, 'deep')]) });
+    await expect(planCopy(new LayoutSource(m.open(), { tag: 'deep' }))).rejects.toMatchObject({
+      code: 'E_SCHEMA',
+    });
+  });
+});
