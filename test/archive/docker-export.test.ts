@@ -1,0 +1,282 @@
+// docker-export.ts on its own: planDockerExport's choices (which tags, which platform, what is not
+// an image), and the files it plans (manifest.json, repositories, an OCI index.json). Writing the
+// tar is export.test.ts's; here only the plan is checked.
+import { describe, expect, it } from 'vitest';
+import { parsePlatform, planDockerExport } from '../../src/archive/docker-export.js';
+import { digestOf } from '../../src/digest.js';
+import { Annotation, MediaType } from '../../src/media-types.js';
+import type { Descriptor } from '../../src/schema/descriptor.js';
+import {
+  imageIndex,
+  imageManifest,
+  makeLayout,
+  tagged,
+  type BlobContent,
+  type Descs,
+  type MadeLayout,
+} from '../helpers/make-layout.js';
+
+/** An image config naming `layers` as its diffIDs, and a manifest over them. */
+function image(prefix: string, arch = 'amd64'): Record<string, (d: Descs) => BlobContent> {
+  return {
+    [`${prefix}layer`]: () => `plain layer tar of ${prefix}`,
+    [`${prefix}config`]: () => ({
+      architecture: arch,
+      os: 'linux',
+      rootfs: {
+        type: 'layers',
+        diff_ids: [digestOf(`plain layer tar of ${prefix}`)],
+      },
+    }),
+    [`${prefix}manifest`]: (d) => imageManifest(d[`${prefix}config`]!, [d[`${prefix}layer`]!]),
+  };
+}
+
+const FALLBACK = `sha256-${'a'.repeat(64)}`;
+
+/** image a tagged v1 and latest, image b tagged v2, an artifact tagged sig, a fallback tag. */
+function layout(): MadeLayout {
+  return makeLayout({
+    blobs: {
+      ...image('a'),
+      ...image('b', 'arm64'),
+      art: (d) => imageManifest(d['aconfig']!, [], { artifactType: 'application/x.sig' }),
+      refs: () => imageIndex([]),
+    },
+    index: (d) =>
+      imageIndex([
+        tagged(d['amanifest']!, 'v1'),
+        tagged(d['amanifest']!, 'latest'),
+        tagged(d['bmanifest']!, 'v2'),
+        tagged(d['art']!, 'sig'),
+        tagged(d['refs']!, FALLBACK),
+      ]),
+  });
+}
+
+const blobPath = (d: Descriptor): string => `blobs/sha256/${d.digest.slice(7)}`;
+
+function files(plan: ReturnType<typeof planDockerExport>['plan']): {
+  manifest: { Config: string; RepoTags: string[]; Layers: string[] }[];
+  repositories: Record<string, Record<string, string>>;
+} {
+  return {
+    manifest: JSON.parse(plan.extraFiles.get('manifest.json')!.toString()) as never,
+    repositories: JSON.parse(plan.extraFiles.get('repositories')!.toString()) as never,
+  };
+}
+
+describe('planDockerExport', () => {
+  it('exports every tag naming an image, skipping artifacts with a warning', () => {
+    const m = layout();
+    const r = planDockerExport(m.open(), [], { name: 'example.com/app' });
+    expect(r.repoTags).toEqual([
+      'example.com/app:latest', // tags in listTags order (sorted)
+      'example.com/app:v1',
+      'example.com/app:v2',
+    ]);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toContain('sig');
+    const { manifest, repositories } = files(r.plan);
+    expect(manifest).toEqual([
+      {
+        Config: blobPath(m.d['aconfig']!),
+        RepoTags: ['example.com/app:latest', 'example.com/app:v1'],
+        Layers: [blobPath(m.d['alayer']!)],
+      },
+      {
+        Config: blobPath(m.d['bconfig']!),
+        RepoTags: ['example.com/app:v2'],
+        Layers: [blobPath(m.d['blayer']!)],
+      },
+    ]);
+    expect(repositories).toEqual({
+      'example.com/app': {
+        v1: m.d['alayer']!.digest.slice(7),
+        latest: m.d['alayer']!.digest.slice(7),
+        v2: m.d['blayer']!.digest.slice(7),
+      },
+    });
+  });
+
+  it('plans an OCI index.json of the chosen images and their whole closure', () => {
+    const m = layout();
+    const { plan } = planDockerExport(m.open(), ['v2'], { name: 'app' });
+    expect(plan.entries).toEqual([
+      {
+        ...m.d['bmanifest'],
+        annotations: { [Annotation.ContainerdImageName]: 'app:v2', [Annotation.RefName]: 'v2' },
+      },
+    ]);
+    expect(JSON.parse(plan.indexBytes.toString())).toEqual({
+      schemaVersion: 2,
+      mediaType: MediaType.ImageIndex,
+      manifests: plan.entries,
+    });
+    expect([...plan.blobs.keys()].sort()).toEqual(
+      ['bmanifest', 'bconfig', 'blayer'].map((n) => m.d[n]!.digest).sort(),
+    );
+  });
+
+  it('names images after the layout directory by default and refuses a bad --name', () => {
+    const m = layout();
+    expect(planDockerExport(m.open(), ['v1']).repoTags).toEqual(['layout:v1']);
+    expect(() => planDockerExport(m.open(), ['v1'], { name: 'Bad:Name' })).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_REFERENCE' }),
+    );
+  });
+
+  it('names a tag given twice once', () => {
+    const r = planDockerExport(layout().open(), ['v1', 'v1', 'latest'], { name: 'app' });
+    expect(r.repoTags).toEqual(['app:v1', 'app:latest']);
+    expect(r.plan.entries.map((e) => e.annotations?.[Annotation.RefName])).toEqual([
+      'v1',
+      'latest',
+    ]);
+  });
+
+  it('exports an image named by digest untagged', () => {
+    const m = layout();
+    const r = planDockerExport(m.open(), [m.d['bmanifest']!.digest], { name: 'app' });
+    expect(r.repoTags).toEqual([]);
+    expect(r.plan.entries).toEqual([m.d['bmanifest']]);
+    expect(files(r.plan)).toEqual({
+      manifest: [
+        { Config: blobPath(m.d['bconfig']!), RepoTags: [], Layers: [blobPath(m.d['blayer']!)] },
+      ],
+      repositories: {},
+    });
+  });
+
+  it.each([
+    ['an artifact', (d: Descs) => imageManifest(d['aconfig']!, [], { artifactType: 'x/y' })],
+    [
+      'a manifest whose config is not an image config',
+      (d: Descs) =>
+        imageManifest({ ...d['aconfig']!, mediaType: 'application/x.cfg' }, [d['alayer']!]),
+    ],
+    [
+      'a manifest whose layer is not a layer tar',
+      (d: Descs) =>
+        imageManifest(d['aconfig']!, [{ ...d['alayer']!, mediaType: 'application/x.blob' }]),
+    ],
+  ])('refuses %s named explicitly (E_UNSUPPORTED_MEDIA_TYPE)', (_name, doc) => {
+    const m = makeLayout({
+      blobs: { ...image('a'), odd: doc },
+      index: (d) => imageIndex([tagged(d['odd']!, 'odd')]),
+    });
+    expect(() => planDockerExport(m.open(), ['odd'])).toThrow(
+      expect.objectContaining({ code: 'E_UNSUPPORTED_MEDIA_TYPE' }),
+    );
+  });
+
+  it('refuses a layout without any image (E_NOT_FOUND), and an unknown tag', () => {
+    const m = makeLayout({
+      blobs: {
+        ...image('a'),
+        art: (d) => imageManifest(d['aconfig']!, [], { artifactType: 'x/y' }),
+      },
+      index: (d) => imageIndex([tagged(d['art']!, 'sig')]),
+    });
+    expect(() => planDockerExport(m.open(), [])).toThrow(
+      expect.objectContaining({ code: 'E_NOT_FOUND' }),
+    );
+    expect(() => planDockerExport(layout().open(), ['nope'])).toThrow(
+      expect.objectContaining({ code: 'E_NOT_FOUND' }),
+    );
+  });
+
+  it('refuses an image with a non-distributable layer the layout lacks', () => {
+    const foreign = {
+      mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+      digest: digestOf('windows base layer'),
+      size: 1000,
+      urls: ['https://example.com/layer'],
+    };
+    const m = makeLayout({
+      blobs: {
+        ...image('a'),
+        win: (d) => imageManifest(d['aconfig']!, [foreign, d['alayer']!]),
+      },
+      index: (d) => imageIndex([tagged(d['win']!, 'win')]),
+    });
+    expect(() => planDockerExport(m.open(), ['win'])).toThrow(
+      expect.objectContaining({ code: 'E_UNSUPPORTED_MEDIA_TYPE' }),
+    );
+  });
+
+  describe('when a tag names a multi-platform index', () => {
+    function multi(): MadeLayout {
+      return makeLayout({
+        blobs: {
+          ...image('a'),
+          ...image('b', 'arm64'),
+          attest: (d) => imageManifest(d['aconfig']!, []),
+          idx: (d) =>
+            imageIndex([
+              { ...d['amanifest']!, platform: { os: 'linux', architecture: 'amd64' } },
+              {
+                ...d['bmanifest']!,
+                platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+              },
+              {
+                ...d['attest']!,
+                platform: { os: 'unknown', architecture: 'unknown' },
+                annotations: { [Annotation.DockerReferenceType]: 'attestation-manifest' },
+              },
+            ]),
+          single: (d) =>
+            imageIndex([
+              { ...d['amanifest']!, platform: { os: 'linux', architecture: 'amd64' } },
+              {
+                ...d['attest']!,
+                annotations: { [Annotation.DockerReferenceType]: 'attestation-manifest' },
+              },
+              { ...d['attest']!, platform: { os: 'unknown', architecture: 'unknown' } },
+            ]),
+        },
+        index: (d) => imageIndex([tagged(d['idx']!, 'multi'), tagged(d['single']!, 'one')]),
+      });
+    }
+
+    it('needs --platform (E_USAGE), picks it, and says when it is absent (E_NOT_FOUND)', () => {
+      const m = multi();
+      expect(() => planDockerExport(m.open(), ['multi'])).toThrow(
+        expect.objectContaining({ code: 'E_USAGE' }),
+      );
+      for (const platform of ['linux/arm64', 'linux/arm64/v8']) {
+        const r = planDockerExport(m.open(), ['multi'], { platform, name: 'app' });
+        expect(r.plan.entries.map((e) => [e.digest, e.platform])).toEqual([
+          [m.d['bmanifest']!.digest, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
+        ]);
+      }
+      for (const platform of ['linux/s390x', 'linux/arm64/v7', 'unknown/unknown']) {
+        expect(() => planDockerExport(m.open(), ['multi'], { platform })).toThrow(
+          expect.objectContaining({ code: 'E_NOT_FOUND' }),
+        );
+      }
+    });
+
+    it('takes the only image of an index whose other entries are attestations or unknown/unknown', () => {
+      const m = multi();
+      const r = planDockerExport(m.open(), ['one'], { name: 'app' });
+      expect(r.plan.entries.map((e) => e.digest)).toEqual([m.d['amanifest']!.digest]);
+      expect(r.repoTags).toEqual(['app:one']);
+    });
+  });
+});
+
+describe('parsePlatform', () => {
+  it.each([
+    ['linux/amd64', { os: 'linux', architecture: 'amd64' }],
+    ['linux/arm/v7', { os: 'linux', architecture: 'arm', variant: 'v7' }],
+  ])('reads %s', (text, want) => {
+    expect(parsePlatform(text)).toEqual(want);
+  });
+  it.each([['linux'], ['linux/'], ['/amd64'], ['a/b/c/d'], ['']])(
+    'refuses %j (E_USAGE)',
+    (text) => {
+      expect(() => parsePlatform(text)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
+    },
+  );
+});
