@@ -68,7 +68,7 @@ class CachedSource implements ManifestSource {
 }
 
 /** A parked document, held to the same checks as Layout.readManifest (cap, size, digest). */
-function readParkedManifest(path: string, desc: Descriptor): ParsedManifest {
+export function readParkedManifest(path: string, desc: Descriptor): ParsedManifest {
   const digest = parseDigest(desc.digest);
   const what = `parked manifest ${digest}`;
   let bytes: Buffer;

@@ -4,8 +4,9 @@
 import { readFileSync, unlinkSync } from 'node:fs';
 import { parseDigest, type Digest } from '../digest.js';
 import { isOcilayoutError } from '../errors.js';
-import { walk } from '../graph.js';
+import { walk, type ManifestSource } from '../graph.js';
 import type { Layout } from '../layout.js';
+import { readParkedManifest } from '../maintenance/mark.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { leaseDigest, listIngest } from '../store/ingest.js';
 import { ownerToken } from '../store/liveness.js';
@@ -85,7 +86,7 @@ export class LayoutSink implements ContentSink {
       const moved = this.layout.blobs.moveAside(digest);
       if (moved !== undefined) parked.push({ digest, trashPath: moved.trashPath });
     }
-    const needed = this.neededByOthers();
+    const needed = this.neededByOthers(new Map(parked.map((p) => [p.digest, p.trashPath])));
     let removed = 0;
     for (const p of parked) {
       if (needed.has(p.digest)) {
@@ -105,8 +106,12 @@ export class LayoutSink implements ContentSink {
     return this.layout.blobs.stat(digest)?.size === size;
   }
 
-  /** Digests leased by other live writers, and everything index.json reaches now. */
-  private neededByOthers(): Set<string> {
+  /**
+   * Digests leased by other live writers, and everything index.json reaches now. A manifest we
+   * parked may be listed by then (another copy found it present, committed and exited): it is
+   * read from its parked copy, or what it references would look unreached and be deleted.
+   */
+  private neededByOthers(parked: ReadonlyMap<Digest, string>): Set<string> {
     const out = new Set<string>();
     const own = `${ownerToken()}.`;
     for (const e of listIngest(this.layout.root)) {
@@ -114,7 +119,19 @@ export class LayoutSink implements ContentSink {
       for (const d of readLease(e.path)) out.add(d);
     }
     try {
-      const reached = walk(this.layout, this.layout.readIndex().manifests, { collect: true });
+      const layout = this.layout;
+      const source: ManifestSource = {
+        readManifest(desc) {
+          try {
+            return layout.readManifest(desc);
+          } catch (err) {
+            const copy = parked.get(desc.digest as Digest);
+            if (copy === undefined || !isOcilayoutError(err, 'E_NOT_FOUND')) throw err;
+            return readParkedManifest(copy, desc);
+          }
+        },
+      };
+      const reached = walk(source, layout.readIndex().manifests, { collect: true });
       for (const d of reached.nodes.keys()) out.add(d);
     } catch (err) {
       // Cannot tell what index.json needs: keep everything (a leak for gc, never a loss).

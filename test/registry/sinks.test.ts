@@ -138,6 +138,25 @@ describe('LayoutSink', () => {
     expect(layout.blobs.has(parseDigest(src.d['aconfig']!.digest))).toBe(false);
   });
 
+  it('keeps what a manifest it added references once index.json lists that manifest', async () => {
+    // Another process copied the same image meanwhile: it found our blobs present, committed a
+    // tag on the manifest and exited (no lease left). Rollback parks the manifest before it reads
+    // index.json, so it must read the parked copy to see that the config and layer are needed.
+    const src = source();
+    const { sink, dst } = emptySink();
+    const from = new LayoutSource(src.open(), {});
+    for (const n of ['aconfig', 'alayer']) await sink.putBlob(src.d[n]!, from, () => undefined);
+    await sink.putManifest(await from.manifest(src.d['amanifest']!));
+    writeFileSync(
+      join(dst.root, 'index.json'),
+      JSON.stringify(imageIndex([tagged(src.d['amanifest']!, 'v1')])),
+    );
+    expect(sink.rollback()).toBe(0);
+    const layout = dst.open();
+    for (const n of ['aconfig', 'alayer', 'amanifest'])
+      expect(layout.blobs.has(parseDigest(src.d[n]!.digest)), n).toBe(true);
+  });
+
   it('keeps everything it added when index.json cannot be read', async () => {
     const src = source();
     const { sink, dst } = emptySink();
