@@ -1,12 +1,21 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
+  copyToSink,
   fileOrStdin,
+  openInput,
   parseAnnotations,
   parseDigestRef,
   parseFileArg,
   parseTagRef,
+  readInputCapped,
   stringList,
+  targetOf,
 } from '../../src/cli/options.js';
+import type { Digest } from '../../src/digest.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const D = `sha256:${'0'.repeat(64)}`;
 
@@ -79,5 +88,73 @@ describe('small helpers', () => {
   it('fileOrStdin maps the empty string yargs makes of "-" back to "-"', () => {
     expect(fileOrStdin('')).toBe('-');
     expect(fileOrStdin('f')).toBe('f');
+  });
+});
+
+describe('targetOf', () => {
+  it('prefers the digest, else the tag, else neither (the only entry)', () => {
+    expect(targetOf({ layout: 'l', tag: 'v1', digest: D as Digest })).toEqual({ digest: D });
+    expect(targetOf({ layout: 'l', tag: 'v1' })).toEqual({ tag: 'v1' });
+    expect(targetOf({ layout: 'l' })).toEqual({ tag: undefined });
+  });
+});
+
+describe('reading input', () => {
+  it('readInputCapped reads a file or stdin whole, refusing more than the limit', async () => {
+    const dir = tmpDir();
+    const file = join(dir, 'm.json');
+    writeFileSync(file, '{"a":1}');
+    expect((await readInputCapped(file, Readable.from([]), 7)).toString()).toBe('{"a":1}');
+    const stdin = Readable.from([Buffer.from('ab'), Buffer.from('cd')]);
+    expect((await readInputCapped('-', stdin, 4)).toString()).toBe('abcd');
+    await expect(readInputCapped(file, Readable.from([]), 6)).rejects.toMatchObject({
+      code: 'E_TOO_LARGE',
+    });
+    await expect(
+      readInputCapped('-', Readable.from([Buffer.alloc(3), Buffer.alloc(3)]), 5),
+    ).rejects.toMatchObject({ code: 'E_TOO_LARGE' });
+    await expect(readInputCapped(join(dir, 'nope'), Readable.from([]), 5)).rejects.toMatchObject({
+      code: 'E_NOT_FOUND',
+    });
+  });
+
+  it('openInput streams a file (or hands stdin back), E_NOT_FOUND when absent', async () => {
+    const dir = tmpDir();
+    const file = join(dir, 'blob');
+    writeFileSync(file, Buffer.alloc(3 * 1024 * 1024, 7));
+    const chunks: Buffer[] = [];
+    for await (const c of await openInput(file, Readable.from([]))) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).length).toBe(3 * 1024 * 1024);
+    expect(chunks[0]!.length).toBe(1024 * 1024); // 1 MiB reads (perf-baseline.md)
+    const stdin = Readable.from([]);
+    expect(await openInput('-', stdin)).toBe(stdin);
+    await expect(openInput(join(dir, 'nope'), stdin)).rejects.toMatchObject({
+      code: 'E_NOT_FOUND',
+    });
+  });
+
+  it('copyToSink waits for drain and leaves the sink open', async () => {
+    const received: Buffer[] = [];
+    const sink = new Writable({
+      highWaterMark: 4,
+      write(chunk: Buffer, _enc, cb) {
+        received.push(chunk);
+        setImmediate(cb);
+      },
+    });
+    const source = Readable.from(['aaaa', 'bbbb', 'cccc'].map((s) => Buffer.from(s)));
+    await copyToSink(source, sink);
+    expect(Buffer.concat(received).toString()).toBe('aaaabbbbcccc');
+    expect(sink.writableEnded).toBe(false);
+    await expect(
+      copyToSink(
+        (async function* () {
+          await Promise.resolve();
+          yield Buffer.from('x');
+          throw Object.assign(new Error('source failed'), { code: 'E_DIGEST_MISMATCH' });
+        })(),
+        sink,
+      ),
+    ).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
   });
 });
