@@ -56,16 +56,26 @@ export function listAbandoned(root: string, now = Date.now()): AbandonedFile[] {
 
 /**
  * Blobs a gc that died left parked in ingest/ (absolute paths, one per digest). gc reads through
- * them while marking and puts back the ones that turn out to be needed.
+ * them while marking and puts back the ones that turn out to be needed. Only regular files: gc
+ * parks blob files, so a symlink or FIFO under such a name is planted (reading a FIFO would block
+ * gc forever, and linking a symlink back would put it in blobs/); it is left to the abandoned sweep.
  */
 export function parkedByDeadGc(root: string): Map<Digest, string> {
   const out = new Map<Digest, string>();
   for (const e of listIngest(root)) {
-    if (e.kind !== 'trash' || e.live) continue;
+    if (e.kind !== 'trash' || e.live || !isRegularFile(e.path)) continue;
     const digest = trashedDigest(e.name);
     if (digest !== undefined && !out.has(digest)) out.set(digest, e.path);
   }
   return out;
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Delete one abandoned file or directory (a symlink is removed, never followed). */

@@ -1,6 +1,17 @@
-import { existsSync, mkdirSync, readdirSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseDigest, type Digest } from '../../src/digest.js';
 import { fsck } from '../../src/maintenance/fsck.js';
 import { gc } from '../../src/maintenance/gc.js';
@@ -183,6 +194,46 @@ describe('gc', () => {
     const r = await gc(m.open());
     // a's config and layer were reachable only through the missing manifest.
     expect(r.removedBlobs).toContain(m.d['alayer']!.digest);
+  });
+
+  it("never reads through a dead gc's 'parked copy' that is a FIFO (it would block gc forever)", async () => {
+    // A hostile layout: a missing manifest, and a FIFO in ingest/ named as a crashed gc's parked
+    // copy of it. A helper opens the FIFO for writing after a while, so a gc that opens it for
+    // reading fails (empty read) instead of hanging the test run.
+    const m = nestedLayout();
+    const hex = m.d['amanifest']!.digest.slice(7);
+    unlinkSync(join(m.root, 'blobs', 'sha256', hex));
+    mkdirSync(join(m.root, 'ingest'), { recursive: true });
+    const fifo = `ingest/${deadOwnerToken()}.aaaaaaaaaaaa.sha256-${hex}.trash`;
+    expect(spawnSync('mkfifo', [join(m.root, fifo)]).status).toBe(0);
+    const writer = spawn('sh', ['-c', 'sleep 3; exec 3>"$0"', join(m.root, fifo)], {
+      stdio: 'ignore',
+    });
+    try {
+      const r = await gc(m.open());
+      expect(r.restoredBlobs).toEqual([]);
+      expect(r.removedIngest).toContain(fifo);
+      expect(existsSync(join(m.root, 'blobs', 'sha256', hex))).toBe(false);
+    } finally {
+      writer.kill();
+    }
+  });
+
+  it("never links a dead gc's 'parked copy' that is a symlink into blobs/", async () => {
+    const m = nestedLayout();
+    const hex = m.d['alayer']!.digest.slice(7);
+    const outside = join(m.root, '..', `outside-${hex.slice(0, 8)}`);
+    writeFileSync(outside, 'layer of a'); // the layer's bytes, somewhere outside the layout
+    onTestFinished(() => rmSync(outside, { force: true }));
+    unlinkSync(join(m.root, 'blobs', 'sha256', hex));
+    mkdirSync(join(m.root, 'ingest'), { recursive: true });
+    const link = `ingest/${deadOwnerToken()}.aaaaaaaaaaaa.sha256-${hex}.trash`;
+    symlinkSync(outside, join(m.root, link));
+    const r = await gc(m.open());
+    expect(r.restoredBlobs).toEqual([]);
+    expect(r.removedIngest).toContain(link);
+    expect(existsSync(join(m.root, 'blobs', 'sha256', hex))).toBe(false);
+    expect(readFileSync(outside, 'utf8')).toBe('layer of a');
   });
 
   it('refuses a malformed index.json and leaves it alone', async () => {
