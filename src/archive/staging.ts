@@ -16,6 +16,8 @@ import type { TarEntry as Entry } from './tar-source.js';
 const SMALL_ENTRY = 1024 * 1024;
 /** Suffix of staging directories in ingest/ (the owner token in the name tells gc if we live). */
 const STAGING_SUFFIX = '.import';
+/** sniffCompression looks at no more than this many leading bytes. */
+const SNIFF_BYTES = 8;
 
 export interface StagedFile {
   digest: Digest;
@@ -117,17 +119,15 @@ export class Staging {
       const r = blobs.putBytes(bytes, { digest: expected, size }, { deferFileSync: true });
       return { digest: r.digest, size, compression: sniffCompression(bytes) };
     }
-    let compression: Compression = 'none';
+    const head = new Head();
     async function* sniffing(): AsyncGenerator<Buffer> {
-      let first = true;
       for await (const chunk of body) {
-        if (first) compression = sniffCompression(chunk as Buffer);
-        first = false;
+        head.add(chunk as Buffer);
         yield chunk as Buffer;
       }
     }
     const r = await blobs.put(sniffing(), { digest: expected, size }, { deferFileSync: true });
-    return { digest: r.digest, size, compression };
+    return { digest: r.digest, size, compression: sniffCompression(head.bytes) };
   }
 
   /** Make the staging layout self-contained for a blob the target already has (link, else copy). */
@@ -166,9 +166,9 @@ async function verifyDrain(
 ): Promise<StagedFile> {
   const hash = newHash(algorithmOf(expected));
   let seen = 0;
-  let head: Buffer | undefined;
+  const head = new Head();
   for await (const chunk of body) {
-    head ??= chunk as Buffer;
+    head.add(chunk as Buffer);
     seen += (chunk as Buffer).byteLength;
     hash.update(chunk as Buffer);
   }
@@ -176,5 +176,20 @@ async function verifyDrain(
   if (seen !== size) throw sizeMismatch(what, size, seen, false);
   const found = `${algorithmOf(expected)}:${hash.digest('hex')}`;
   if (found !== expected) throw digestMismatch(what, expected, found);
-  return { digest: expected, size, compression: sniffCompression(head ?? Buffer.alloc(0)) };
+  return { digest: expected, size, compression: sniffCompression(head.bytes) };
+}
+
+/**
+ * The first bytes of a body, for sniffCompression, however the parser split them into chunks:
+ * behind a gunzip or a pipe the first chunk can be a single byte.
+ */
+class Head {
+  bytes: Buffer = Buffer.alloc(0);
+  add(chunk: Buffer): void {
+    if (this.bytes.byteLength >= SNIFF_BYTES) return;
+    this.bytes = Buffer.concat([
+      this.bytes,
+      chunk.subarray(0, SNIFF_BYTES - this.bytes.byteLength),
+    ]);
+  }
 }

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Staging } from '../../src/archive/staging.js';
 import { digestOf, parseDigest } from '../../src/index.js';
@@ -45,6 +47,27 @@ describe('Staging', () => {
       staging.discard();
     }
     expect(target.blobs.has(parseDigest(digestOf('one')))).toBe(false);
+  });
+
+  it('tells a gzip file by its magic bytes even when its first chunk holds only one byte', async () => {
+    // tar-stream hands on an entry's data as it finds it in the input: behind a gunzip or a pipe,
+    // the first chunk of a body can be a single byte.
+    const gz = gzipSync(randomBytes(1536 * 1024)); // over the 1 MiB read-whole threshold
+    const staging = Staging.open(tmpLayout());
+    try {
+      const split = () => Readable.from([gz.subarray(0, 1), gz.subarray(1)]) as never;
+      const streamed = await staging.stageFile('big.tar.gz', split(), gz.length);
+      expect(streamed.compression).toBe('gzip');
+      const verified = await staging.stageFile('big.tar.gz', split(), gz.length);
+      expect(verified.compression).toBe('gzip');
+      const named = await staging.stageFile('blobs/sha256/x', split(), gz.length, digestOf(gz));
+      expect(named.compression).toBe('gzip');
+      // The blob is staged now: a second copy is only verified (verifyDrain), not stored again.
+      const again = await staging.stageFile('blobs/sha256/y', split(), gz.length, digestOf(gz));
+      expect(again.compression).toBe('gzip');
+    } finally {
+      staging.discard();
+    }
   });
 
   it('keeps JSON files in memory under a cap', async () => {
