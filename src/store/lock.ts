@@ -149,6 +149,11 @@ async function lockAndRun<T>(
   try {
     return await fn(held);
   } finally {
+    // A section that committed nothing (or failed) never asked: ask now. Releasing a lock another
+    // process took over would rmdir ITS lock and let a third writer in beside it.
+    if (lostTo === undefined && compromised === undefined) {
+      lostTo = whyLost(lockDir, ours?.ino, track);
+    }
     refreshes.delete(resolve(lockDir));
     if (lostTo !== undefined) {
       // The directory belongs to someone else now. Make proper-lockfile forget our lock without

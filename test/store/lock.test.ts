@@ -145,6 +145,31 @@ describe('withLayoutLock with a compromised lock', () => {
     expect(existsSync(lockDir)).toBe(true);
   });
 
+  it('leaves a new holder’s lock in place when a critical section that lost the lock commits nothing', async () => {
+    // A section that writes nothing (or fails) never calls assertHeld; on the way out it must
+    // still not remove a lock directory that another process has taken over meanwhile.
+    const fx = makeLayout();
+    const lockDir = join(fx.root, INDEX_LOCK);
+    const takeOver = async (): Promise<void> => {
+      rmdirSync(lockDir);
+      await sleep(20);
+      mkdirSync(lockDir);
+    };
+    await new IndexStore(fx.root).update(async () => {
+      await takeOver();
+      return { index: undefined, result: undefined };
+    });
+    expect(existsSync(lockDir)).toBe(true);
+    rmdirSync(lockDir);
+    await expect(
+      withLayoutLock(fx.root, async () => {
+        await takeOver();
+        throw new Error('the section failed');
+      }),
+    ).rejects.toThrow('the section failed');
+    expect(existsSync(lockDir)).toBe(true);
+  });
+
   it('refuses to commit when the lock vanished while held', async () => {
     const fx = makeLayout();
     const before = fx.indexText();
