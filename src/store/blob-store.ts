@@ -18,7 +18,7 @@ import { algorithmOf, newHash, parseDigest, type Algorithm, type Digest } from '
 import { UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
 import { OwnBlobDirs, listBlobs, type BlobListing } from './blob-dirs.js';
 import { openBlobFile, readWholeBlob } from './blob-read.js';
-import { placePart, writePart, writePartBytes } from './blob-write.js';
+import { linkBack, placePart, writePart, writePartBytes } from './blob-write.js';
 import { fsyncDir } from './durable.js';
 import { leaseDigest, newPartPath, newTrashPath } from './ingest.js';
 import { PendingSync } from './pending-sync.js';
@@ -284,10 +284,10 @@ export class BlobStore {
     try {
       mkdirSync(blobDir(this.root, digest), { recursive: true });
       this.ownDirs.assert(digest);
-      linkSync(trashPath, this.path(digest));
+      linkBack(trashPath, this.path(digest));
       this.pending.dir(blobDir(this.root, digest));
     } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw wrapFsError(err, `restore blob ${digest}`, { digest });
+      throw wrapFsError(err, `restore blob ${digest}`, { digest });
     }
     removeQuietly(trashPath);
   }

@@ -122,6 +122,22 @@ export function placePart(part: string, target: string, size: number): boolean {
   }
 }
 
+/**
+ * Put a parked blob file back at `target` (gc's put-back) by hard link, so the parked name can go.
+ * A file already there (a writer wrote its own copy meanwhile) is kept. Where the filesystem has
+ * no hard links, rename instead (the parked name is gone then). Raw fs errors pass.
+ */
+export function linkBack(parked: string, target: string): void {
+  try {
+    linkSync(parked, target);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST') return;
+    if (!NO_HARD_LINKS.has(code ?? '')) throw err;
+    if (lstatOrUndefined(target) === undefined) renameSync(parked, target);
+  }
+}
+
 function lstatOrUndefined(path: string): Stats | undefined {
   try {
     return lstatSync(path);

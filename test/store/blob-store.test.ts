@@ -518,4 +518,14 @@ describe('BlobStore.moveAside / restoreFromTrash (gc two-step delete)', () => {
     expect(existsSync(parked.trashPath)).toBe(false);
     expect(blobs.moveAside(digestOf('never there'))).toBeUndefined();
   });
+
+  it('puts a parked blob back where hard links are not supported (exFAT, some network mounts)', () => {
+    const blobs = store();
+    const { digest } = blobs.putBytes(Buffer.from('parked'));
+    const parked = blobs.moveAside(digest)!;
+    failFs('linkSync', 'EPERM');
+    blobs.restoreFromTrash(parked.trashPath, digest);
+    expect(readFileSync(blobs.path(digest), 'utf8')).toBe('parked');
+    expect(existsSync(parked.trashPath)).toBe(false);
+  });
 });
