@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { algorithmOf, newHash, type Digest } from '../digest.js';
 import { UnsafeInputError, wrapFsError } from '../errors.js';
 import { Layout } from '../layout.js';
+import { MAX_INDEX_BYTES } from '../store/index-store.js';
 import { ensureIngestDir, leaseDigest, releaseLease } from '../store/ingest.js';
 import { ownedName } from '../store/liveness.js';
 import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
@@ -18,6 +19,11 @@ const SMALL_ENTRY = 1024 * 1024;
 const STAGING_SUFFIX = '.import';
 /** sniffCompression looks at no more than this many leading bytes. */
 const SNIFF_BYTES = 8;
+/**
+ * All JSON files held in memory together: room for the largest index.json plus the docker files.
+ * Each file has its own cap, but candidates are kept for every top folder until the root is known.
+ */
+const JSON_BUDGET = MAX_INDEX_BYTES + 64 * 1024 * 1024;
 
 export interface StagedFile {
   digest: Digest;
@@ -33,6 +39,8 @@ export class Staging {
   readonly aliases = new Map<string, string>();
   /** Archive path → bytes of the small JSON files routed here (index.json, manifest.json...). */
   readonly json = new Map<string, Buffer>();
+  /** Declared bytes of the distinct JSON files in `json` (see JSON_BUDGET). */
+  private jsonBytes = 0;
 
   private constructor(
     readonly layout: Layout,
@@ -95,9 +103,17 @@ export class Staging {
         { entry: path, size, limit },
       );
     }
-    const bytes = await readAll(body);
     const prior = this.json.get(path);
+    if (prior === undefined && this.jsonBytes + size > JSON_BUDGET) {
+      throw new UnsafeInputError(
+        'E_TOO_LARGE',
+        `archive entry ${path} takes the JSON files held in memory past ${JSON_BUDGET} bytes`,
+        { entry: path, size, limit: JSON_BUDGET },
+      );
+    }
+    const bytes = await readAll(body);
     if (prior !== undefined && !prior.equals(bytes)) throw ambiguous(path);
+    if (prior === undefined) this.jsonBytes += size;
     this.json.set(path, bytes);
   }
 

@@ -70,6 +70,24 @@ describe('Staging', () => {
     }
   });
 
+  it('caps the JSON held in memory in total, not only per file', async () => {
+    // index.json may be 256 MiB, and an archive may hold one in every top folder (the root is only
+    // known at the end): without a total, a plain tar of many folders fills the memory.
+    const MiB = 1024 * 1024;
+    const staging = Staging.open(tmpLayout());
+    try {
+      // Declared sizes are what the budget counts before reading (tar-stream enforces them).
+      await staging.bufferJson('a/index.json', body('{}'), 200 * MiB, 256 * MiB);
+      await staging.bufferJson('a/index.json', body('{}'), 200 * MiB, 256 * MiB); // same file again
+      await staging.bufferJson('a/manifest.json', body('[]'), 16 * MiB, 16 * MiB);
+      await expect(
+        staging.bufferJson('b/index.json', body('{}'), 200 * MiB, 256 * MiB),
+      ).rejects.toMatchObject({ code: 'E_TOO_LARGE' });
+    } finally {
+      staging.discard();
+    }
+  });
+
   it('keeps JSON files in memory under a cap', async () => {
     const staging = Staging.open(tmpLayout());
     try {
