@@ -3,7 +3,7 @@
 // archive that lacks something before anything becomes visible.
 import { parseDigest, type Digest } from '../digest.js';
 import { IntegrityError, type OcilayoutError } from '../errors.js';
-import { walk, type ManifestSource } from '../graph.js';
+import { successors, walk, type ManifestSource } from '../graph.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { ParsedManifest } from '../schema/manifest.js';
 
@@ -39,7 +39,7 @@ export function contentClosure(
       return source.readManifest(desc);
     },
   };
-  const { nodes } = walk(guarded, roots);
+  const { nodes, manifests } = walk(guarded, roots);
   for (const [digest, desc] of nodes) {
     const size = options.sizeOf(digest);
     if (size === undefined) {
@@ -49,15 +49,25 @@ export function contentClosure(
       }
       throw options.missing(desc);
     }
-    if (size !== desc.size) {
-      throw new IntegrityError(
-        'E_SIZE_MISMATCH',
-        `blob ${digest}: descriptor says ${desc.size} bytes, stored blob has ${size}`,
-        { digest, expected: desc.size, found: size },
-        { hint: 'the layout is damaged; `ocilayout fsck LAYOUT` lists what else is' },
-      );
-    }
+    assertSize(digest, desc, size);
     blobs.set(digest, size);
   }
+  // walk() keeps the first descriptor it meets for a digest: every other one must agree too.
+  for (const desc of [...roots, ...[...manifests.values()].flatMap((m) => successors(m))]) {
+    const digest = parseDigest(desc.digest);
+    const size = options.sizeOf(digest);
+    if (size !== undefined) assertSize(digest, desc, size);
+    else if ((desc.urls?.length ?? 0) === 0) throw options.missing(desc);
+  }
   return { blobs, external };
+}
+
+function assertSize(digest: Digest, desc: Descriptor, size: number): void {
+  if (size === desc.size) return;
+  throw new IntegrityError(
+    'E_SIZE_MISMATCH',
+    `blob ${digest}: descriptor says ${desc.size} bytes, stored blob has ${size}`,
+    { digest, expected: desc.size, found: size },
+    { hint: 'the layout is damaged; `ocilayout fsck LAYOUT` lists what else is' },
+  );
 }

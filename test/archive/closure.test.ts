@@ -50,4 +50,21 @@ describe('contentClosure', () => {
       contentClosure(layout, [lying], { sizeOf: (d) => layout.blobs.stat(d)?.size, missing }),
     ).toThrow(expect.objectContaining({ code: 'E_SIZE_MISMATCH' }));
   });
+
+  it('checks the size every descriptor states, not only the first one met for a digest', () => {
+    // Two images share a layer; the second one's descriptor lies about its size.
+    const layout = tmpLayout();
+    const layer = layout.blobs.putBytes(Buffer.from('shared layer'));
+    const honest = { mediaType: MediaType.Layer, digest: layer.digest, size: layer.size };
+    const a = imageWith(layout, [honest]);
+    const b = imageWith(layout, [{ ...honest, size: layer.size + 100 }]);
+    const sizeOf = (d: Parameters<typeof layout.blobs.stat>[0]) => layout.blobs.stat(d)?.size;
+    expect(() => contentClosure(layout, [a, b], { sizeOf, missing })).toThrow(
+      expect.objectContaining({ code: 'E_SIZE_MISMATCH' }),
+    );
+    // The same for a manifest named twice (a root entry, and the same digest again).
+    expect(() =>
+      contentClosure(layout, [a, { ...a, size: a.size + 1 }], { sizeOf, missing }),
+    ).toThrow(expect.objectContaining({ code: 'E_SIZE_MISMATCH' }));
+  });
 });
