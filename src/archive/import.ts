@@ -16,6 +16,7 @@ import {
   type IndexFile,
 } from '../schema/layout-files.js';
 import { parseJson, schemaError } from '../schema/manifest.js';
+import { releaseLease } from '../store/ingest.js';
 import { contentClosure, type Closure } from './closure.js';
 import { DEFAULT_EXPANSION_LIMITS, type Compression, type ExpansionLimits } from './compression.js';
 import { ArchiveContents, INDEX_NAME, OCI_LAYOUT_NAME, routeFile } from './contents.js';
@@ -231,6 +232,8 @@ async function publish(
 function removeCreatedLayout(target: Layout, existedBefore: boolean): void {
   try {
     if (target.readIndex().manifests.length > 0) return; // someone else wrote meanwhile: keep it
+    // Our lease file goes with the directory: forget it, so a retry here writes its leases anew.
+    releaseLease(target.root);
     if (!existedBefore) {
       rmSync(target.root, { recursive: true, force: true });
       return;

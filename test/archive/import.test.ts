@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,6 +10,7 @@ import {
   importArchive,
   type Descriptor,
 } from '../../src/index.js';
+import { releaseLease } from '../../src/store/ingest.js';
 import { gz, layoutTar, makeTar, type TarSpec } from '../helpers/make-tar.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -78,6 +79,26 @@ describe('importArchive: OCI layouts in every tar shape', () => {
     );
     expect(r.blobs.total).toBe(Layout.open(source).blobs.list().blobs.length);
     expect(Layout.open(dir).blobs.has(digestOf(stray))).toBe(false);
+  });
+});
+
+describe('importArchive: leases after a failed import', () => {
+  it('leases the blobs again when an import into a new directory is retried after a failure', async () => {
+    // The failed import removes the directory it created, lease file included. The retry must
+    // write its leases anew, or a gc beside it could delete blobs it is about to commit.
+    const source = peer('umoci-multitag');
+    const dir = join(tmpDir(), 'out');
+    const layer = 'sha256:0866fe05a325655cfcf589bebd35ebe79ec59456d9bab004ccaf01af114bf59a';
+    const incomplete = layoutTar(source, { omit: [`blobs/sha256/${hex(layer)}`] });
+    await expect(importBytes(incomplete, dir)).rejects.toMatchObject({ code: 'E_CORRUPT_ARCHIVE' });
+    expect(existsSync(dir)).toBe(false);
+    await importBytes(layoutTar(source), dir);
+    const leased = readdirSync(join(dir, 'ingest'))
+      .filter((n) => n.endsWith('.lease'))
+      .map((n) => readFileSync(join(dir, 'ingest', n), 'utf8'))
+      .join('');
+    for (const d of Layout.open(dir).blobs.list().blobs) expect(leased).toContain(d);
+    releaseLease(dir);
   });
 });
 
