@@ -1,0 +1,139 @@
+// copy-refs.ts on its own: what copyRefs decides before copying. Which endpoints it accepts, where
+// credentials come from (and that explicit ones never go to two registries), the default source
+// tag, and where a layout destination lands. The copy itself is copy-registry.test.ts's.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Layout } from '../../src/layout.js';
+import { copyRefs } from '../../src/registry/copy-refs.js';
+import type { LoadedDockerConfig } from '../../src/registry/docker-config.js';
+import { freePort } from '../helpers/registry.js';
+import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
+import { layoutSnapshot } from '../helpers/snapshot.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { makeFixture } from './fixture.js';
+import { fastRetry } from './helpers.js';
+
+const NO_CONFIG: LoadedDockerConfig = {
+  path: '/nonexistent/config.json',
+  credentials: new Map(),
+  helpers: new Map(),
+};
+
+let server: ReferrersServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+describe('copyRefs', () => {
+  describe('refuses before any request', () => {
+    it.each([
+      ['two layouts', 'L:v1', 'OTHER', 'E_USAGE'],
+      [
+        'a registry destination with a digest',
+        'L:v1',
+        `docker://H/app@sha256:${'a'.repeat(64)}`,
+        'E_INVALID_REFERENCE',
+      ],
+      [
+        'a layout destination with a digest',
+        'docker://H/app:v1',
+        `OTHER@sha256:${'a'.repeat(64)}`,
+        'E_INVALID_REFERENCE',
+      ],
+    ])('%s', async (_name, source, destination, code) => {
+      const f = await makeFixture(tmpDir(), 'fallback-tag', 10);
+      const other = join(tmpDir(), 'other');
+      const port = await freePort(); // nothing listens: any request would fail with E_NETWORK
+      const sub = (s: string): string =>
+        s.replace('L', f.layout.root).replace('OTHER', other).replace('H', `127.0.0.1:${port}`);
+      const before = layoutSnapshot(f.layout.root);
+      await expect(
+        copyRefs(sub(source), sub(destination), { dockerConfig: NO_CONFIG, retry: fastRetry(1) }),
+      ).rejects.toMatchObject({ code });
+      expect(layoutSnapshot(f.layout.root)).toEqual(before);
+      expect(existsSync(other)).toBe(false);
+    });
+
+    it('never sends explicit credentials to two registries', async () => {
+      const [p1, p2] = [await freePort(), await freePort()];
+      await expect(
+        copyRefs(`docker://127.0.0.1:${p1}/a:v1`, `docker://127.0.0.1:${p2}/b`, {
+          credentials: { kind: 'basic', username: 'u', password: 'p' },
+          dockerConfig: NO_CONFIG,
+          retry: fastRetry(1),
+        }),
+      ).rejects.toMatchObject({ code: 'E_USAGE' });
+    });
+  });
+
+  describe('credentials', () => {
+    it('uses the docker config entry for the registry, and names the config when refused', async () => {
+      server = await startReferrersServer({
+        auth: { kind: 'basic', username: 'u', password: 'p' },
+      });
+      const f = await makeFixture(tmpDir(), 'fallback-tag', 10);
+      const config = (password: string): LoadedDockerConfig => ({
+        ...NO_CONFIG,
+        path: '/home/me/.docker/config.json',
+        credentials: new Map([[server!.host, { kind: 'basic', username: 'u', password }]]),
+      });
+      const ok = await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/app`, {
+        dockerConfig: config('p'),
+        retry: fastRetry(2),
+      });
+      expect(ok.descriptor.digest).toBe(f.index.digest);
+      const refused: unknown = await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/x`, {
+        dockerConfig: config('wrong'),
+        retry: fastRetry(2),
+      }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'E_UNAUTHORIZED' });
+      expect((refused as Error).message).toContain('/home/me/.docker/config.json');
+    });
+
+    it('prefers explicit credentials to the config', async () => {
+      server = await startReferrersServer({
+        auth: { kind: 'basic', username: 'u', password: 'p' },
+      });
+      const f = await makeFixture(tmpDir(), 'fallback-tag', 10);
+      const wrong: LoadedDockerConfig = {
+        ...NO_CONFIG,
+        credentials: new Map([[server.host, { kind: 'basic', username: 'u', password: 'no' }]]),
+      };
+      const r = await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/app`, {
+        credentials: { kind: 'basic', username: 'u', password: 'p' },
+        dockerConfig: wrong,
+        retry: fastRetry(2),
+      });
+      expect(r.descriptor.digest).toBe(f.index.digest);
+    });
+  });
+
+  describe('references', () => {
+    it('reads :latest when a registry source names no tag, and creates a layout destination', async () => {
+      server = await startReferrersServer();
+      const f = await makeFixture(tmpDir(), 'fallback-tag', 10);
+      await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/app:latest`, {
+        dockerConfig: NO_CONFIG,
+      });
+      const dir = join(tmpDir(), 'made', 'here');
+      const r = await copyRefs(`docker://${server.host}/app`, dir, { dockerConfig: NO_CONFIG });
+      expect(r.destination).toBe(dir);
+      expect(Layout.open(dir).resolve({ tag: 'latest' }).digest).toBe(f.index.digest);
+    });
+
+    it('tags a layout destination as asked', async () => {
+      server = await startReferrersServer();
+      const f = await makeFixture(tmpDir(), 'fallback-tag', 10);
+      await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/app:v1`, {
+        dockerConfig: NO_CONFIG,
+      });
+      const dir = join(tmpDir(), 'dst');
+      await copyRefs(`docker://${server.host}/app:v1`, `${dir}:release`, {
+        dockerConfig: NO_CONFIG,
+      });
+      expect(Layout.open(dir).tags()).toEqual(['release']);
+    });
+  });
+});
