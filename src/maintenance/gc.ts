@@ -59,14 +59,15 @@ export async function gc(layout: Layout, options: GcOptions = {}): Promise<GcRes
     const parked = parkedByDeadGc(layout.root);
     const { live, problems } = markLive(layout, index, leased, parked);
     assertMarkSafe(problems);
-    const recovered = needed(layout, parked, live);
+    const stuck = new Set<string>();
+    const recovered = needed(layout, parked, live, stuck);
     for (const p of recovered) layout.blobs.restoreFromTrash(p.trashPath, p.digest);
     const garbage = planGarbage(layout, live);
     await options.onPhase?.('marked');
     const swept = await sweepGarbage(layout, garbage, live, held, () =>
       options.onPhase?.('parked'),
     );
-    const abandoned = listAbandoned(layout.root);
+    const abandoned = listAbandoned(layout.root).filter((f) => !stuck.has(f.path));
     for (const f of abandoned) removeAbandoned(layout.root, f);
     await options.onPhase?.('swept');
     const result: GcResult = {
@@ -95,10 +96,13 @@ function plan(layout: Layout, policy: RootPolicy, keepOrphans: boolean): GcResul
   }
   const { live, problems } = markLive(layout, index, leased, parked);
   assertMarkSafe(problems);
-  const recoverable = needed(layout, parked, live);
+  const stuck = new Set<string>();
+  const recoverable = needed(layout, parked, live, stuck);
   const putBack = new Set(recoverable.map((p) => relative(layout.root, p.trashPath)));
   const garbage = planGarbage(layout, live);
-  const abandoned = listAbandoned(layout.root).filter((f) => !putBack.has(f.path));
+  const abandoned = listAbandoned(layout.root).filter(
+    (f) => !putBack.has(f.path) && !stuck.has(f.path),
+  );
   return {
     dryRun: true,
     removedBlobs: garbage.map((b) => b.digest),
@@ -124,12 +128,15 @@ async function pruneOrphans(layout: Layout, policy: RootPolicy): Promise<Descrip
 
 /**
  * Parked copies (left by a gc that died between park and unlink) of blobs that are live now, e.g.
- * a writer committed them meanwhile, and that blobs/ lacks: gc puts these back.
+ * a writer committed them meanwhile, and that blobs/ lacks: gc puts these back. A live one that
+ * cannot go back (something odd sits at its path) is added to `stuck` (paths relative to the
+ * root): it is not abandoned, it may be the only good copy.
  */
 function needed(
   layout: Layout,
   parked: ParkedCopies,
   live: ReadonlySet<Digest>,
+  stuck: Set<string>,
 ): { digest: Digest; trashPath: string }[] {
   const out: { digest: Digest; trashPath: string }[] = [];
   for (const [digest, trashPath] of parked) {
@@ -137,7 +144,8 @@ function needed(
     try {
       if (layout.blobs.has(digest)) continue;
     } catch {
-      continue; // something odd sits there: leave it to fsck and a human
+      stuck.add(relative(layout.root, trashPath)); // leave both to fsck and a human
+      continue;
     }
     out.push({ digest, trashPath });
   }

@@ -4,6 +4,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   unlinkSync,
@@ -234,6 +235,21 @@ describe('gc', () => {
     expect(r.removedIngest).toContain(link);
     expect(existsSync(join(m.root, 'blobs', 'sha256', hex))).toBe(false);
     expect(readFileSync(outside, 'utf8')).toBe('layer of a');
+  });
+
+  it("keeps a dead gc's parked copy of a live blob that it cannot put back", async () => {
+    // blobs/ holds something odd where the live layer belongs (a symlink): gc leaves both to fsck
+    // and a human, and must not delete the parked copy, the only good one, as an abandoned file.
+    const m = nestedLayout();
+    const hex = m.d['alayer']!.digest.slice(7);
+    mkdirSync(join(m.root, 'ingest'), { recursive: true });
+    const trash = `ingest/${deadOwnerToken()}.aaaaaaaaaaaa.sha256-${hex}.trash`;
+    renameSync(join(m.root, 'blobs', 'sha256', hex), join(m.root, trash));
+    symlinkSync('/dev/null', join(m.root, 'blobs', 'sha256', hex));
+    const r = await gc(m.open());
+    expect(r.restoredBlobs).toEqual([]);
+    expect(r.removedIngest).not.toContain(trash);
+    expect(readFileSync(join(m.root, trash), 'utf8')).toBe('layer of a');
   });
 
   it('refuses a malformed index.json and leaves it alone', async () => {
