@@ -1,14 +1,14 @@
 // Where a cross-boundary copy writes: a layout (blobs through the verifying ingest, then ONE
 // index.json commit by the caller; a failure takes back the blobs this copy added) or a registry
 // repository (HEAD/mount/upload, manifests by digest, tags last).
-import { readFileSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { parseDigest, type Digest } from '../digest.js';
 import { isOcilayoutError } from '../errors.js';
 import { walk, type ManifestSource } from '../graph.js';
 import type { Layout } from '../layout.js';
 import { readParkedManifest } from '../maintenance/mark.js';
 import type { Descriptor } from '../schema/descriptor.js';
-import { leaseDigest, listIngest } from '../store/ingest.js';
+import { leaseDigest, listIngest, readLeaseFile } from '../store/ingest.js';
 import { ownerToken } from '../store/liveness.js';
 import { coalesce } from './blob-pull.js';
 import { pushBlob } from './blob-push.js';
@@ -116,7 +116,7 @@ export class LayoutSink implements ContentSink {
     const own = `${ownerToken()}.`;
     for (const e of listIngest(this.layout.root)) {
       if (e.kind !== 'lease' || !e.live || e.name.startsWith(own)) continue;
-      for (const d of readLease(e.path)) out.add(d);
+      for (const d of readLeaseFile(e.path)) out.add(d);
     }
     try {
       const layout = this.layout;
@@ -185,16 +185,6 @@ export class RegistrySink implements ContentSink {
       doc.descriptor.mediaType,
     );
     return { outcome: 'copied', ociSubject: r.ociSubject };
-  }
-}
-
-function readLease(path: string): string[] {
-  try {
-    return readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((l) => l !== '');
-  } catch {
-    return [];
   }
 }
 

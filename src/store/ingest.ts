@@ -2,8 +2,12 @@
 // digests a live writer is about to reference. See spec-notes/concurrency.md for the gc protocol.
 import {
   appendFileSync,
+  closeSync,
+  constants,
+  fstatSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   statSync,
@@ -193,13 +197,30 @@ export function liveLeasedDigests(root: string): Set<string> {
   // Only lease files are judged: gc calls this while thousands of parked blobs sit in ingest/.
   for (const e of listIngest(root, Date.now(), (name) => name.endsWith(LEASE_SUFFIX))) {
     if (e.kind !== 'lease' || !e.live) continue;
-    let text: string;
-    try {
-      text = readFileSync(e.path, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) if (line !== '') out.add(line);
+    for (const line of readLeaseFile(e.path)) out.add(line);
   }
   return out;
+}
+
+/**
+ * The digest lines of one lease file; none when it cannot be read or is not a regular file. A FIFO
+ * or a symlink (to /dev/zero...) planted under a lease name is never read: it would block the
+ * reader forever or fill its memory.
+ */
+export function readLeaseFile(path: string): string[] {
+  let fd: number | undefined;
+  try {
+    fd = openSync(
+      path,
+      constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0),
+    );
+    if (!fstatSync(fd).isFile()) return [];
+    return readFileSync(fd, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '');
+  } catch {
+    return [];
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -88,6 +88,26 @@ describe('leases', () => {
     writeFileSync(join(ingestDir(root), nameOf(deadPid(), '.lease')), `${digestOf('theirs')}\n`);
     expect(liveLeasedDigests(root)).toEqual(new Set([digestOf('mine')]));
     releaseLease(root);
+  });
+
+  it('reads only regular lease files: a FIFO named like a lease is never opened', () => {
+    // A hostile layout's FIFO `ingest/x.lease` (unknown owner, young: live) would block gc's lease
+    // read forever. A helper writes a digest into it after a while, so a read that does open it
+    // returns that digest instead of hanging the test run.
+    const { root } = makeLayout();
+    const fifo = join(ingestDir(root), 'planted.lease');
+    leaseDigest(root, digestOf('mine'));
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const planted = digestOf('planted');
+    const writer = spawn('sh', ['-c', `sleep 3; printf '%s\\n' ${planted} > "$0"`, fifo], {
+      stdio: 'ignore',
+    });
+    try {
+      expect(liveLeasedDigests(root)).toEqual(new Set([digestOf('mine')]));
+    } finally {
+      writer.kill();
+      releaseLease(root);
+    }
   });
 
   it('keeps one lease file per layout, even when a layout is released and leased again', () => {
