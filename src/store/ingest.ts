@@ -163,8 +163,10 @@ export function listIngest(
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
-    return [];
+  } catch (err) {
+    // Only a missing ingest/ means "nothing there": gc takes this list for every live lease.
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw wrapFsError(err, `list ${dir}`);
   }
   const out: IngestEntry[] = [];
   for (const name of names.sort()) {
@@ -203,9 +205,10 @@ export function liveLeasedDigests(root: string): Set<string> {
 }
 
 /**
- * The digest lines of one lease file; none when it cannot be read or is not a regular file. A FIFO
- * or a symlink (to /dev/zero...) planted under a lease name is never read: it would block the
- * reader forever or fill its memory.
+ * The digest lines of one lease file; none when it is gone (released) or is not a regular file. A
+ * FIFO or a symlink (to /dev/zero...) planted under a lease name is never read: it would block the
+ * reader forever or fill its memory. Any other failure throws E_IO: a live writer's lease that
+ * cannot be read must stop gc, not protect nothing.
  */
 export function readLeaseFile(path: string): string[] {
   let fd: number | undefined;
@@ -218,8 +221,10 @@ export function readLeaseFile(path: string): string[] {
     return readFileSync(fd, 'utf8')
       .split('\n')
       .filter((line) => line !== '');
-  } catch {
-    return [];
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ELOOP') return [];
+    throw wrapFsError(err, `read lease ${path}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

@@ -1,5 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { digestOf, parseDigest } from '../../src/digest.js';
@@ -15,6 +17,7 @@ import {
   trashedDigest,
 } from '../../src/store/ingest.js';
 import { ownerToken } from '../../src/store/liveness.js';
+import { failFs } from '../helpers/fault.js';
 import { makeLayout } from '../helpers/make-layout.js';
 
 /** The pid of a process that has exited (so its files are abandoned). */
@@ -106,6 +109,36 @@ describe('leases', () => {
       expect(liveLeasedDigests(root)).toEqual(new Set([digestOf('mine')]));
     } finally {
       writer.kill();
+      releaseLease(root);
+    }
+  });
+
+  it('fails instead of reading "no leases" when a live lease or ingest/ cannot be read', () => {
+    // gc trusts this answer to delete what nobody leased: an unreadable lease (another user's,
+    // EACCES) or an unlistable ingest/ (EMFILE...) must stop it, not protect nothing.
+    const { root } = makeLayout();
+    leaseDigest(root, digestOf('mine'));
+    try {
+      failFs('openSync', 'EACCES', (path) => String(path).endsWith('.lease'));
+      expect(() => liveLeasedDigests(root)).toThrow(
+        expect.objectContaining({
+          code: 'E_IO',
+          details: expect.objectContaining({ errno: 'EACCES' }),
+        }),
+      );
+      const fsObject = fs as unknown as Record<string, unknown>;
+      const original = fsObject['readdirSync'];
+      fsObject['readdirSync'] = () => {
+        throw Object.assign(new Error('EMFILE: injected'), { code: 'EMFILE' });
+      };
+      syncBuiltinESMExports();
+      try {
+        expect(() => listIngest(root)).toThrow(expect.objectContaining({ code: 'E_IO' }));
+      } finally {
+        fsObject['readdirSync'] = original;
+        syncBuiltinESMExports();
+      }
+    } finally {
       releaseLease(root);
     }
   });
