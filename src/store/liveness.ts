@@ -68,6 +68,8 @@ export function ownerLiveness(name: string): Liveness {
     // EPERM: the process exists but belongs to someone else.
   }
   const now = startTimeOf(pid);
-  if (now === undefined) return start === '0' ? 'alive' : 'dead';
+  // The pid runs but its start time cannot be read (/proc mounted with hidepid, another user's
+  // process): it may be our writer, so never call it dead; keep its files.
+  if (now === undefined) return 'alive';
   return start === '0' || now === start ? 'alive' : 'dead';
 }
