@@ -3,7 +3,7 @@
 // own `subject`), with --cosign-tags cosign's `sha256-<hex>.sig|.att|.sbom` images. Manifests are
 // fetched once, verified, and listed children before parents.
 import { algorithmOf, encodedOf, parseDigest, type Digest } from '../digest.js';
-import { OcilayoutError } from '../errors.js';
+import { IntegrityError, OcilayoutError } from '../errors.js';
 import { successors } from '../graph.js';
 import { isManifestMediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
@@ -149,6 +149,8 @@ function identity(d: Descriptor): Descriptor {
 class GraphCollector {
   private readonly docs = new Set<string>();
   private readonly blobs = new Set<string>();
+  /** The size every descriptor of a digest must state: the first one's (blobs are verified by it). */
+  private readonly sizes = new Map<string, number>();
 
   constructor(
     private readonly source: ContentSource,
@@ -173,7 +175,9 @@ class GraphCollector {
       );
     }
     this.docs.add(digest);
+    this.holdSize(doc.descriptor);
     for (const child of successors(doc.parsed)) {
+      this.holdSize(child);
       if (isManifestMediaType(child.mediaType)) {
         if (this.docs.has(child.digest)) continue;
         await this.visit(await this.source.manifest(child), depth + 1, added);
@@ -185,5 +189,24 @@ class GraphCollector {
     }
     this.plan.docs.push(doc);
     added.push(doc);
+  }
+
+  /**
+   * Two descriptors of one digest that state different sizes: the content can match only one, and
+   * committing the other would leave a layout fsck rejects (DESCRIPTOR_SIZE_MISMATCH).
+   * Throws E_SIZE_MISMATCH.
+   */
+  private holdSize(desc: Descriptor): void {
+    const known = this.sizes.get(desc.digest);
+    if (known === undefined) {
+      this.sizes.set(desc.digest, desc.size);
+    } else if (known !== desc.size) {
+      throw new IntegrityError(
+        'E_SIZE_MISMATCH',
+        `the source describes ${desc.digest} with two sizes (${known} and ${desc.size} bytes)`,
+        { digest: desc.digest, expected: known, found: desc.size },
+        { hint: 'the source image is inconsistent; nothing was copied' },
+      );
+    }
   }
 }

@@ -37,6 +37,22 @@ function withListing(
 }
 
 describe('planCopy', () => {
+  it('refuses a source that states two sizes for one blob (E_SIZE_MISMATCH)', async () => {
+    const m = makeLayout({
+      blobs: {
+        ...imageBlobs('a'),
+        liar: (d) =>
+          imageManifest(d['aconfig']!, [{ ...d['alayer']!, size: d['alayer']!.size + 1 }]),
+        idx: (d) => imageIndex([d['amanifest']!, d['liar']!]),
+      },
+      index: (d) => imageIndex([tagged(d['idx']!, 'v1')]),
+    });
+    await expect(planCopy(new LayoutSource(m.open(), { tag: 'v1' }))).rejects.toMatchObject({
+      code: 'E_SIZE_MISMATCH',
+      details: { digest: m.d['alayer']!.digest },
+    });
+  });
+
   it('lists manifests children before parents and every other blob once', async () => {
     const m = makeLayout({
       blobs: {
