@@ -1,7 +1,6 @@
 // Where a cross-boundary copy reads from: a layout or a registry repository, behind one interface.
 // Every manifest handed out is digest-verified and size-checked; blobs are opened as fresh streams
 // (from an offset, for resumed uploads) and verified by whoever stores them.
-import { createReadStream } from 'node:fs';
 import { parseDigest, type Digest } from '../digest.js';
 import { IntegrityError, isOcilayoutError } from '../errors.js';
 import type { Layout } from '../layout.js';
@@ -91,10 +90,8 @@ export class LayoutSource implements ContentSource {
   openBlob(desc: Descriptor, offset: number): AsyncIterable<Uint8Array> {
     const digest = parseDigest(desc.digest);
     if (offset === 0) return this.layout.blobs.open(digest, { verify: true, size: desc.size });
-    return createReadStream(this.layout.blobs.path(digest), {
-      start: offset,
-      highWaterMark: 1024 * 1024,
-    });
+    // Through the blob store's open: a symlinked or non-regular blob file is refused, as for offset 0.
+    return this.layout.blobs.open(digest, { start: offset });
   }
 
   private read(desc: Descriptor): SourceDoc {

@@ -15,7 +15,7 @@ import {
 import type { Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { algorithmOf, newHash, parseDigest, type Algorithm, type Digest } from '../digest.js';
-import { UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
+import { UnsafeInputError, UsageError, errnoCode, wrapFsError } from '../errors.js';
 import { OwnBlobDirs, listBlobs, type BlobListing } from './blob-dirs.js';
 import { openBlobFile, readWholeBlob } from './blob-read.js';
 import { linkBack, placePart, writePart, writePartBytes } from './blob-write.js';
@@ -206,11 +206,24 @@ export class BlobStore {
     return { digest, size, existed: false };
   }
 
-  /** Open a blob for reading; with `verify`, the stream errors at its end unless size and digest match. */
-  open(digest: Digest, options: { verify?: boolean; size?: number } = {}): Readable {
+  /**
+   * Open a blob for reading; with `verify`, the stream errors at its end unless size and digest
+   * match. `start` reads from that byte on (a resumed upload); a suffix cannot be verified, so
+   * `verify` with `start` > 0 is a programming error (E_USAGE).
+   */
+  open(
+    digest: Digest,
+    options: { verify?: boolean; size?: number; start?: number } = {},
+  ): Readable {
+    const start = options.start ?? 0;
+    if (start > 0 && options.verify === true)
+      throw new UsageError(
+        'E_USAGE',
+        `blob ${digest}: cannot verify a read that starts at ${start}`,
+      );
     const path = this.path(digest);
     const fd = this.openForRead(digest);
-    const stream = createReadStream(path, { fd, highWaterMark: CHUNK });
+    const stream = createReadStream(path, { fd, highWaterMark: CHUNK, start });
     if (options.verify !== true) return stream;
     const verifier = new VerifyingStream({ digest, size: options.size }, `blob ${digest}`);
     stream.on('error', (err) => verifier.destroy(err));

@@ -2,6 +2,8 @@
 // checked against the pointing descriptor's size (keeping its identity, the document's media type),
 // tags only when the reference carried one, referrers, cosign-style tags, and blobs from an offset.
 import { afterEach, describe, expect, it } from 'vitest';
+import { rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { digestOf, parseDigest, type Digest } from '../../src/digest.js';
 import { MediaType } from '../../src/media-types.js';
 import { RegistryClient } from '../../src/registry/client.js';
@@ -107,6 +109,13 @@ describe('LayoutSource', () => {
     await expect(collect(src.openBlob({ ...layer, size: 3 }, 0))).rejects.toMatchObject({
       code: 'E_SIZE_MISMATCH',
     });
+    // A resumed upload reads through the blob store too: a symlinked blob is refused at any offset.
+    const path = join(m.root, 'blobs', 'sha256', layer.digest.slice('sha256:'.length));
+    rmSync(path);
+    symlinkSync('/etc/hostname', path);
+    expect(() => src.openBlob(layer, 6)).toThrow(
+      expect.objectContaining({ code: 'E_UNSAFE_ENTRY' }),
+    );
   });
 });
 

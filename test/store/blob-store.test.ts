@@ -391,6 +391,14 @@ describe('BlobStore reads', () => {
     ).rejects.toMatchObject({ code: 'E_SIZE_MISMATCH' });
   });
 
+  it('open({start}) reads from that byte on, unverified; with verify it is E_USAGE', async () => {
+    const { blobs, d } = corrupt();
+    expect((await readAll(blobs.open(d, { start: 9 }))).toString()).toBe('content');
+    expect(() => blobs.open(d, { start: 9, verify: true })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE' }),
+    );
+  });
+
   it('open and readBytes of a missing blob throw E_NOT_FOUND', () => {
     const blobs = store();
     const d = digestOf('absent');
@@ -427,6 +435,7 @@ describe('BlobStore reads', () => {
       const unsafe = expect.objectContaining({ code: 'E_UNSAFE_ENTRY' });
       expect(() => blobs.stat(d)).toThrow(unsafe);
       expect(() => blobs.open(d, { verify: true })).toThrow(unsafe);
+      expect(() => blobs.open(d, { start: 3 })).toThrow(unsafe);
       expect(() => blobs.readBytes(d, 100)).toThrow(unsafe);
       await expect(
         blobs.put(Readable.from([Buffer.from('secret')]), { digest: d }),
