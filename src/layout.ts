@@ -18,7 +18,7 @@ import { canonicalDescriptor, type Descriptor } from './schema/descriptor.js';
 import type { IndexFile } from './schema/layout-files.js';
 import { parseManifest, effectiveArtifactType, type ParsedManifest } from './schema/manifest.js';
 import { BlobStore } from './store/blob-store.js';
-import { IndexStore } from './store/index-store.js';
+import { IndexStore, type UpdateResult } from './store/index-store.js';
 import { leaseDigest, releaseLease, ingestDir } from './store/ingest.js';
 import { digestMismatch } from './store/verify-stream.js';
 import type { HeldLock } from './store/lock.js';
@@ -94,12 +94,7 @@ export class Layout implements ManifestSource {
 
   /** Change index.json under the lock (see IndexStore.update). */
   updateIndex<T>(
-    fn: (
-      index: IndexFile,
-      held: HeldLock,
-    ) =>
-      | Promise<{ index: IndexFile | undefined; result: T }>
-      | { index: IndexFile | undefined; result: T },
+    fn: (index: IndexFile, held: HeldLock) => Promise<UpdateResult<T>> | UpdateResult<T>,
   ): Promise<T> {
     return this.index.update(fn);
   }
@@ -316,26 +311,6 @@ export class Layout implements ManifestSource {
 
   tags(): string[] {
     return listTags(this.readIndex());
-  }
-
-  /**
-   * Remove every index.json entry for `digest`, then its blob. Throws E_NOT_FOUND when neither
-   * exists. Content it referenced becomes garbage for gc.
-   */
-  async deleteManifest(digest: Digest): Promise<{ entriesRemoved: number; blobRemoved: boolean }> {
-    const entriesRemoved = await this.updateIndex((index) => {
-      const before = index.manifests.length;
-      index.manifests = index.manifests.filter((e) => e.digest !== digest);
-      return { index, result: before - index.manifests.length };
-    });
-    const blobRemoved = this.blobs.delete(digest);
-    if (entriesRemoved === 0 && !blobRemoved) {
-      throw new NotFoundError('E_NOT_FOUND', `${digest} not found in ${this.root}`, {
-        digest,
-        layout: this.root,
-      });
-    }
-    return { entriesRemoved, blobRemoved };
   }
 
   /** Release this process's gc lease (long-lived library users call it after their commits). */

@@ -393,33 +393,6 @@ describe('Layout tags', () => {
   });
 });
 
-describe('Layout.deleteManifest', () => {
-  it('removes every entry for the digest, then the blob', async () => {
-    const fx = makeLayout({
-      blobs: imageBlobs(),
-      index: (d) => ({
-        schemaVersion: 2,
-        manifests: [tagged(d['manifest']!, 'a'), tagged(d['manifest']!, 'b'), d['manifest']!],
-      }),
-    });
-    const layout = fx.open();
-    const d = parseDigest(fx.d['manifest']!.digest);
-    expect(await layout.deleteManifest(d)).toEqual({ entriesRemoved: 3, blobRemoved: true });
-    expect(layout.readIndex().manifests).toEqual([]);
-    expect(layout.blobs.has(d)).toBe(false);
-    // Config and layer stay: they are gc's to collect.
-    expect(layout.blobs.has(parseDigest(fx.d['config']!.digest))).toBe(true);
-  });
-
-  it('deletes an unlisted blob, and fails with E_NOT_FOUND when neither exists', async () => {
-    const fx = makeLayout({ blobs: imageBlobs() });
-    const layout = fx.open();
-    const d = parseDigest(fx.d['manifest']!.digest);
-    expect(await layout.deleteManifest(d)).toEqual({ entriesRemoved: 0, blobRemoved: true });
-    await expect(layout.deleteManifest(d)).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
-  });
-});
-
 it('Layout.close releases this process’s gc lease', async () => {
   const fx = makeLayout({ blobs: { config: { os: 'linux' }, layer: 'x' } });
   const layout = fx.open();

@@ -59,6 +59,8 @@ export async function sweepGarbage(
   live: ReadonlySet<Digest>,
   held: HeldLock,
   afterParked: () => void | Promise<void> = () => undefined,
+  /** The second look at the leases (an explicit delete leaves its own process's out). */
+  leased: () => Iterable<string> = () => liveLeasedDigests(layout.root),
 ): Promise<SweepResult> {
   held.assertHeld();
   const parked: { blob: GarbageBlob; trashPath: string }[] = [];
@@ -74,7 +76,7 @@ export async function sweepGarbage(
     await afterParked();
     // The second look: a writer that leased after our mark either shows up here, or looked for
     // its blob after we parked it, found nothing and writes its own copy.
-    keep = protectedDigests(layout, liveLeasedDigests(layout.root), parked, live);
+    keep = protectedDigests(layout, leased(), parked, live);
     held.assertHeld();
   } catch (err) {
     for (const p of [...parked].reverse()) restoreQuietly(layout, p.trashPath, p.blob.digest);

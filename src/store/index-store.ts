@@ -23,6 +23,11 @@ export interface UpdateResult<T> {
   /** The new index, or undefined to leave the file untouched. */
   index: IndexFile | undefined;
   result: T;
+  /**
+   * Runs after the commit (or the no-op), still inside the lock: work that must follow the new
+   * index.json but precede any other writer's commit (a delete's removal of the blob).
+   */
+  afterCommit?: (() => Promise<void> | void) | undefined;
 }
 
 /** Serialisation we write: compact JSON and a trailing newline (umoci, olareg do the same). */
@@ -79,6 +84,7 @@ export class IndexStore {
             writeFileDurable(this.path, next);
           }
         }
+        await out.afterCommit?.();
         return out.result;
       },
       this.lockOptions,

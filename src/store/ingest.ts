@@ -193,12 +193,19 @@ export function listIngest(
   return out;
 }
 
-/** Digests named by the leases of live writers. */
-export function liveLeasedDigests(root: string): Set<string> {
+/**
+ * Digests named by the leases of live writers. `exceptOwn` leaves this process's lease out (an
+ * explicit delete in the process that wrote the blob is that writer's own decision).
+ */
+export function liveLeasedDigests(
+  root: string,
+  options: { exceptOwn?: boolean } = {},
+): Set<string> {
   const out = new Set<string>();
+  const own = options.exceptOwn === true ? leases.get(resolve(root))?.path : undefined;
   // Only lease files are judged: gc calls this while thousands of parked blobs sit in ingest/.
   for (const e of listIngest(root, Date.now(), (name) => name.endsWith(LEASE_SUFFIX))) {
-    if (e.kind !== 'lease' || !e.live) continue;
+    if (e.kind !== 'lease' || !e.live || e.path === own) continue;
     for (const line of readLeaseFile(e.path)) out.add(line);
   }
   return out;

@@ -1,7 +1,7 @@
 // One writer process of test/reliability/concurrent.test.ts, running the BUILT library (dist/).
 // Usage: node concurrent-worker.mjs ROLE LAYOUT SCRATCH ID COUNT STOPFILE
 // Prints one JSON line at the end: what it did, so the test can check that nothing was lost.
-// Roles: attach-<convention>, tagger, pusher (COUNT iterations); gc, convert (loop until STOPFILE
+// Roles: attach-<convention>, tagger, pusher (COUNT iterations); gc, convert, delete (loop until STOPFILE
 // exists, at least COUNT times).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +12,8 @@ const lib = await import(
     ? pathToFileURL(process.env.OCILAYOUT_TEST_LIB).href
     : new URL('../../dist/index.js', import.meta.url).href
 );
-const { Layout, attach, convert, gc, pushFiles, releaseLease, DEFAULT_ROOT_POLICY } = lib;
+const { Layout, attach, convert, deleteBlob, gc, pushFiles, releaseLease, DEFAULT_ROOT_POLICY } =
+  lib;
 
 const [role, root, scratch, id, countText, stopFile] = process.argv.slice(2);
 const count = Number(countText);
@@ -115,6 +116,31 @@ async function convertLoop() {
   return totals;
 }
 
+async function deleteLoop() {
+  // `blob delete` of random blobs, as a user cleaning up by hand: it must refuse everything a
+  // committed entry reaches or a running writer has leased (E_CONFLICT), and a blob gc or another
+  // delete took meanwhile is E_NOT_FOUND. Pushers keep re-pushing contents that are garbage now.
+  const totals = { runs: 0, deleted: 0, refused: 0, gone: 0 };
+  while (totals.runs < count || !stopped()) {
+    const l = layout();
+    const blobs = l.blobs.list().blobs;
+    for (let k = 0; k < 6 && blobs.length > 0; k++) {
+      const digest = blobs[Math.floor(Math.random() * blobs.length)];
+      try {
+        await deleteBlob(l, digest);
+        totals.deleted++;
+      } catch (err) {
+        if (err.code === 'E_CONFLICT') totals.refused++;
+        else if (err.code === 'E_NOT_FOUND') totals.gone++;
+        else throw err;
+      }
+    }
+    totals.runs++;
+    await new Promise((res) => setTimeout(res, 5 + Math.random() * 10));
+  }
+  return totals;
+}
+
 const roles = {
   'attach-fallback-tag': () => attacher('fallback-tag'),
   'attach-subject-annotation': () => attacher('subject-annotation'),
@@ -123,6 +149,7 @@ const roles = {
   pusher,
   gc: gcLoop,
   convert: convertLoop,
+  delete: deleteLoop,
 };
 const run = roles[role];
 if (run === undefined) throw new Error(`unknown role ${role}`);

@@ -1,7 +1,7 @@
-// "Concurrent writers lose nothing": eight processes at once on one layout, running the built
+// "Concurrent writers lose nothing": nine processes at once on one layout, running the built
 // library: three attach in one convention each, one tags and untags, two push contents that keep
-// turning into garbage under moving tags, one converts between conventions in a loop and one runs
-// gc in a loop. Afterwards every tag a process set (and did not itself remove) resolves to what it
+// turning into garbage under moving tags, one converts between conventions in a loop, one runs
+// gc in a loop and one deletes random blobs by hand (blob delete) in a loop. Afterwards every tag a process set (and did not itself remove) resolves to what it
 // set, every attached referrer is discovered for its subject, nothing is recorded twice, every
 // graph is complete (gc never took a writer's blob before its commit) and fsck finds nothing.
 // The gc/writer protocol itself is proved step by step in test/maintenance/gc-interleaving.test.ts.
@@ -131,6 +131,7 @@ describe('concurrent writers on one layout', () => {
     const loops = [
       startWorker('convert', 'cv', root, scratch, 3, stopFile),
       startWorker('gc', 'gc', root, scratch, 3, stopFile),
+      startWorker('delete', 'del', root, scratch, 3, stopFile),
     ];
     const written = await Promise.all(writers);
     writeFileSync(stopFile, '');
@@ -138,7 +139,7 @@ describe('concurrent writers on one layout', () => {
     for (const r of runs) expect(r.code, `${r.role}: ${r.stderr}`).toBe(0);
     const by = (id: string): Record<string, unknown> => runs.find((r) => r.id === id)!.report;
     console.log(
-      `concurrent: ${runs.length} processes, ${ITERATIONS} iterations per writer; convert ${JSON.stringify(by('cv'))}; gc ${JSON.stringify(by('gc'))}`,
+      `concurrent: ${runs.length} processes, ${ITERATIONS} iterations per writer; convert ${JSON.stringify(by('cv'))}; gc ${JSON.stringify(by('gc'))}; blob delete ${JSON.stringify(by('del'))}`,
     );
 
     const layout = Layout.open(root);
@@ -173,5 +174,6 @@ describe('concurrent writers on one layout', () => {
     expect(by('gc')['runs']).toBeGreaterThanOrEqual(3);
     expect(by('gc')['removedBlobs']).toBeGreaterThan(0);
     expect(by('cv')['changed']).toBeGreaterThan(0);
+    expect(by('del')['refused']).toBeGreaterThan(0);
   }, 180_000);
 });

@@ -143,9 +143,9 @@ export const registerBlob: RegisterCommands = (y, ctx) =>
               describe: 'delete even if referenced (leaves the layout broken)',
             })
             .example('$0 blob delete ./out@sha256:…', 'delete an unreferenced blob'),
-        (argv) => {
+        async (argv) => {
           const { layout: dir, digest } = parseDigestRef(argv.ref);
-          deleteBlob(Layout.open(dir, layoutOptions(argv)), digest, { force: argv.force });
+          await deleteBlob(Layout.open(dir, layoutOptions(argv)), digest, { force: argv.force });
           ctx.out.result({ digest, deleted: true }, () => digest);
         },
       )

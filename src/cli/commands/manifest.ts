@@ -124,6 +124,8 @@ export const registerManifest: RegisterCommands = (y, ctx) =>
           const layout = Layout.open(ref.layout, layoutOptions(argv));
           const r = await deleteManifest(layout, targetOf(ref), { force: argv.force });
           if (r.tags.length > 0) ctx.out.info(`removed tags: ${r.tags.join(', ')}`);
+          if (!r.blobRemoved)
+            ctx.out.info('its blob stays (missing, or in use by a running writer); gc collects it');
           ctx.out.result(r, () => r.digest);
         },
       )
