@@ -7,6 +7,7 @@ import {
   type Descriptor,
 } from './schema/descriptor.js';
 import type { ImageManifest } from './schema/manifest.js';
+import { goJsonStringify } from './schema/go-json.js';
 
 /** Default artifactType when a caller gives none and the config is empty (oras uses the same). */
 export const DEFAULT_ARTIFACT_TYPE = 'application/vnd.unknown.artifact.v1';
@@ -62,7 +63,7 @@ export function buildArtifactManifest(spec: ArtifactSpec): {
       ? {}
       : { annotations: sortedRecord(spec.annotations) }),
   };
-  return { manifest, bytes: Buffer.from(JSON.stringify(manifest), 'utf8') };
+  return { manifest, bytes: Buffer.from(goJsonStringify(manifest), 'utf8') };
 }
 
 /** The layer descriptor of a file: its media type, digest, size and title annotation. */

@@ -94,6 +94,16 @@ describe('buildArtifactManifest', () => {
     expect(bytes.toString('utf8')).not.toContain('\n');
   });
 
+  it('escapes <, > and & in strings as Go does, so the digest matches an oras push', () => {
+    const { bytes, manifest } = buildArtifactManifest({
+      layers: [layer],
+      annotations: { 'org.example.note': 'a <b> & c' },
+    });
+    const text = bytes.toString('utf8');
+    expect(text).toContain('"org.example.note":"a \\u003cb\\u003e \\u0026 c"');
+    expect(JSON.parse(text)).toEqual(manifest);
+  });
+
   it('is deterministic: same inputs, same bytes, whatever the input key order', () => {
     const a = buildArtifactManifest({ layers: [layer], annotations: { b: '2', a: '1' } });
     const b = buildArtifactManifest({

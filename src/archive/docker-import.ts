@@ -16,6 +16,7 @@ import { DOCKER_MANIFEST_NAME, type ArchiveContents } from './contents.js';
 import type { Compression } from './compression.js';
 import { bareTagOf } from './docker-names.js';
 import type { Staging } from './staging.js';
+import { goJsonStringify } from '../schema/go-json.js';
 
 /** Image configs larger than this are refused (real ones are KiBs; history can make them MiBs). */
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -92,7 +93,7 @@ function convertImage(
     config: { mediaType: MediaType.ImageConfig, digest: configFile.digest, size: configFile.size },
     layers,
   };
-  const bytes = Buffer.from(JSON.stringify(manifest), 'utf8');
+  const bytes = Buffer.from(goJsonStringify(manifest), 'utf8');
   const stored = staging.layout.blobs.putBytes(bytes, {}, { deferDirSync: true });
   const descriptor: Descriptor = {
     mediaType: MediaType.ImageManifest,

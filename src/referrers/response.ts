@@ -5,6 +5,7 @@ import { MediaType } from '../media-types.js';
 import { canonicalDescriptor, sortedRecord, type Descriptor } from '../schema/descriptor.js';
 import type { ImageIndex } from '../schema/manifest.js';
 import type { DocInfo } from './documents.js';
+import { goJsonStringify } from '../schema/go-json.js';
 
 /**
  * Annotation a file-based referrers response carries when a filter was applied. The HTTP API says so
@@ -59,5 +60,5 @@ export function referrersResponse(
 
 /** The stored bytes of a response index: compact JSON, no trailing newline (as Go marshals it). */
 export function responseBytes(referrers: readonly Descriptor[]): Buffer {
-  return Buffer.from(JSON.stringify(referrersResponse(referrers)), 'utf8');
+  return Buffer.from(goJsonStringify(referrersResponse(referrers)), 'utf8');
 }

@@ -6,6 +6,7 @@ import { NotFoundError, UsageError } from '../errors.js';
 import { Annotation } from '../media-types.js';
 import type { Descriptor, Platform } from '../schema/descriptor.js';
 import type { ImageIndex } from '../schema/manifest.js';
+import { goJsonStringify } from '../schema/go-json.js';
 
 export interface PlatformSpec {
   os: string;
@@ -80,7 +81,7 @@ export function filterIndex(
     manifests: unknown[];
   };
   raw.manifests = raw.manifests.filter((_, i) => keep[i]);
-  const out = Buffer.from(JSON.stringify(raw), 'utf8');
+  const out = Buffer.from(goJsonStringify(raw), 'utf8');
   const descriptor: Descriptor = {
     mediaType: source.mediaType,
     digest: digestOf(out),

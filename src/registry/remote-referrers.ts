@@ -11,6 +11,7 @@ import { byDigest, referrersResponse } from '../referrers/response.js';
 import { canonicalDescriptor, sortedRecord, type Descriptor } from '../schema/descriptor.js';
 import { effectiveArtifactType, type ParsedManifest } from '../schema/manifest.js';
 import type { RegistryClient } from './client.js';
+import { goJsonStringify } from '../schema/go-json.js';
 
 export type ReferrersVia = 'api' | 'fallback-tag' | 'layout';
 
@@ -105,14 +106,14 @@ export async function updateFallbackTag(
   if (unique.length === 0) return { tag, added: [], kept: existing.length };
   let bytes: Buffer;
   if (current === undefined) {
-    bytes = Buffer.from(JSON.stringify(referrersResponse(unique)), 'utf8');
+    bytes = Buffer.from(goJsonStringify(referrersResponse(unique)), 'utf8');
   } else {
     // Keep the document as read (its order, its fields, others' entries); append ours.
     const raw = JSON.parse(current.bytes.toString('utf8')) as Record<string, unknown> & {
       manifests: unknown[];
     };
     raw.manifests = [...raw.manifests, ...unique.map(canonicalDescriptor)];
-    bytes = Buffer.from(JSON.stringify(raw), 'utf8');
+    bytes = Buffer.from(goJsonStringify(raw), 'utf8');
   }
   await client.putManifest(repository, tag, bytes, MediaType.ImageIndex);
   return { tag, added: unique.map((d) => d.digest), kept: existing.length };
