@@ -135,10 +135,13 @@ export { type TransportOptions, type RetryInfo } from './registry/transport.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './registry/retry.js';
 export {
   dockerConfigPath,
+  findCredentials,
   loadDockerConfig,
   type Credentials,
+  type FoundCredentials,
   type LoadedDockerConfig,
 } from './registry/docker-config.js';
+export { runCredentialHelper } from './registry/credential-helper.js';
 export {
   REFERRERS_MODES,
   copyWithRegistry,

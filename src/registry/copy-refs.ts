@@ -11,7 +11,12 @@ import {
   type RegistryCopyResult,
 } from './copy-registry.js';
 import { isRegistryRef, parseRegistryRef, type RegistryRef } from './reference.js';
-import { loadDockerConfig, type Credentials, type LoadedDockerConfig } from './docker-config.js';
+import {
+  findCredentials,
+  loadDockerConfig,
+  type Credentials,
+  type LoadedDockerConfig,
+} from './docker-config.js';
 import type { RetryPolicy } from './retry.js';
 import { LayoutSource, RegistrySource, type ContentSource } from './sources.js';
 import type { RetryInfo } from './transport.js';
@@ -83,17 +88,16 @@ export async function copyRefs(
   const clientFor = (registry: string): RegistryClient => {
     let c = clients.get(registry);
     if (c === undefined) {
-      const fromConfig = config.credentials.get(registry); // keys normalised: Hub is docker.io
-      const credentials = options.credentials ?? fromConfig;
+      // Keys are normalised (Hub is docker.io); helpers run only when no credentials were given.
+      const fromConfig =
+        options.credentials === undefined ? findCredentials(config, registry) : undefined;
       c = new RegistryClient(registry, {
         plainHttp: options.plainHttp,
-        credentials,
+        credentials: options.credentials ?? fromConfig?.credentials,
         credentialsSource:
           options.credentials !== undefined
             ? 'the credentials given with --username'
-            : fromConfig !== undefined
-              ? `the credentials from ${config.path}`
-              : undefined,
+            : fromConfig?.source,
         retry: options.retry,
         onRetry: options.onRetry,
       });

@@ -1,12 +1,14 @@
 // Credentials from docker's config file (`docker login` writes it; podman and skopeo read it too):
-// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. Only inline `auths` entries are used;
-// credential helpers (`credsStore`, `credHelpers`) are external programs we do not run.
+// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`: inline `auths` entries, and the
+// credential helpers it names (`credHelpers` for one registry, `credsStore` for all), which
+// credential-helper.ts runs.
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { errnoCode, OcilayoutError } from '../errors.js';
 import { parseJson } from '../schema/manifest.js';
+import { runCredentialHelper, type HelperRunner } from './credential-helper.js';
 import { DOCKER_HUB } from './reference.js';
 
 export type Credentials =
@@ -32,7 +34,7 @@ export interface LoadedDockerConfig {
   path: string;
   /** Credentials by normalised registry (`host[:port]`, Docker Hub as `docker.io`). */
   credentials: Map<string, Credentials>;
-  /** Registries whose credentials live in a helper we do not run (for a better error message). */
+  /** Helper names by normalised registry; `*` is the `credsStore` for every other registry. */
   helpers: Map<string, string>;
 }
 
@@ -118,4 +120,32 @@ export function loadDockerConfig(path = dockerConfigPath()): LoadedDockerConfig 
     throw new OcilayoutError('E_IO', `cannot read ${path}: ${(err as Error).message}`, { path });
   }
   return parseDockerConfig(text, path);
+}
+
+export interface FoundCredentials {
+  credentials: Credentials;
+  /** Where they came from, as error messages name it. */
+  source: string;
+}
+
+/**
+ * `registry`'s credentials as docker resolves them: its `credHelpers` helper, else the
+ * `credsStore` helper, else the inline `auths` entry (also when a helper holds nothing for it).
+ * Undefined: anonymous. Throws E_UNAUTHORIZED when a named helper cannot be run.
+ */
+export function findCredentials(
+  config: LoadedDockerConfig,
+  registry: string,
+  runHelper: HelperRunner = runCredentialHelper,
+): FoundCredentials | undefined {
+  const helper = config.helpers.get(registry) ?? config.helpers.get('*');
+  if (helper !== undefined) {
+    const credentials = runHelper(helper, registry);
+    if (credentials !== undefined)
+      return { credentials, source: `the credentials from docker-credential-${helper}` };
+  }
+  const inline = config.credentials.get(registry);
+  return inline === undefined
+    ? undefined
+    : { credentials: inline, source: `the credentials from ${config.path}` };
 }

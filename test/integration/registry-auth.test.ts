@@ -1,7 +1,8 @@
 // Basic auth against a real docker-registry configured with a bcrypt htpasswd file: no credentials
 // and wrong credentials fail cleanly (exit 8, E_UNAUTHORIZED, destination untouched); credentials
-// from --username/--password-stdin and from a docker config.json work.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// from --username/--password-stdin, from a docker config.json and from the credential helper it
+// names (credsStore, a shell script speaking docker's helper protocol) work.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +103,37 @@ describe.runIf(HAVE)('registry basic auth (htpasswd)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(Layout.open(dest).resolve({ tag: 'v1' }).digest).toBe(f.index.digest);
     expect(JSON.parse(r.stdout).referrers).toHaveLength(3);
+  });
+
+  it('pulls with credentials from the credsStore helper config.json names (docker-credential-*)', async () => {
+    const configDir = join(tmpDir(), 'docker');
+    const bin = join(tmpDir(), 'bin');
+    mkdirSync(configDir);
+    mkdirSync(bin);
+    writeFileSync(join(configDir, 'config.json'), JSON.stringify({ credsStore: 'ocltest' }));
+    // The helper answers only for this registry, as `docker login` would have stored it.
+    const answer = JSON.stringify({ ServerURL: registry.host, Username: USER, Secret: PASSWORD });
+    writeFileSync(
+      join(bin, 'docker-credential-ocltest'),
+      `#!/bin/sh\n[ "$1" = get ] || exit 2\n[ "$(cat)" = '${registry.host}' ] || { echo 'credentials not found in native keychain'; exit 1; }\necho '${answer}'\n`,
+    );
+    chmodSync(join(bin, 'docker-credential-ocltest'), 0o755);
+    const dest = join(tmpDir(), 'pulled-helper');
+    const r = await runCli(['copy', '--json', `docker://${registry.host}/app:v1`, dest], {
+      env: { DOCKER_CONFIG: configDir, PATH: `${bin}:${process.env['PATH'] ?? ''}` },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(Layout.open(dest).resolve({ tag: 'v1' }).digest).toBe(f.index.digest);
+    // The helper named but not installed: a clear E_UNAUTHORIZED naming it, nothing written.
+    const r2 = await runCli(
+      ['copy', '--json', `docker://${registry.host}/app:v1`, join(tmpDir(), 'n')],
+      {
+        env: { DOCKER_CONFIG: configDir },
+      },
+    );
+    expect(r2.code).toBe(8);
+    expect(jsonError(r2)).toMatchObject({ code: 'E_UNAUTHORIZED' });
+    expect(jsonError(r2).message).toContain('docker-credential-ocltest');
   });
 
   it('refuses --username without --password-stdin (no passwords on the command line)', async () => {

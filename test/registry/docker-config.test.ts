@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   dockerConfigPath,
+  findCredentials,
   loadDockerConfig,
   normaliseConfigKey,
   parseDockerConfig,
@@ -79,5 +80,43 @@ describe('docker config', () => {
       username: 'a',
       password: 'b',
     });
+  });
+
+  it('finds credentials as docker does: credHelpers, then credsStore, then inline auths', () => {
+    const cfg = parseDockerConfig(
+      JSON.stringify({
+        auths: { 'a.example': { auth: b64('inline:a') }, 'b.example': { auth: b64('inline:b') } },
+        credHelpers: { 'a.example': 'one' },
+        credsStore: 'store',
+      }),
+      '/cfg.json',
+    );
+    const asked: string[] = [];
+    const runner = (helper: string, registry: string) => {
+      asked.push(`${helper}:${registry}`);
+      // The store holds nothing for b.example: the inline entry is used.
+      return registry === 'b.example'
+        ? undefined
+        : { kind: 'basic' as const, username: helper, password: 'x' };
+    };
+    expect(findCredentials(cfg, 'a.example', runner)).toEqual({
+      credentials: { kind: 'basic', username: 'one', password: 'x' },
+      source: 'the credentials from docker-credential-one',
+    });
+    expect(findCredentials(cfg, 'c.example', runner)?.credentials).toMatchObject({
+      username: 'store',
+    });
+    expect(findCredentials(cfg, 'b.example', runner)).toEqual({
+      credentials: { kind: 'basic', username: 'inline', password: 'b' },
+      source: 'the credentials from /cfg.json',
+    });
+    expect(asked).toEqual(['one:a.example', 'store:c.example', 'store:b.example']);
+    // No helper named: the inline entry, without running anything.
+    const plain = parseDockerConfig(JSON.stringify({ auths: {} }), '/p.json');
+    expect(
+      findCredentials(plain, 'a.example', () => {
+        throw new Error('must not run');
+      }),
+    ).toBeUndefined();
   });
 });

@@ -60,7 +60,8 @@ export function withRegistryOptions<T>(c: Argv<T>): Argv<T> {
     })
     .option('username', {
       type: 'string',
-      describe: 'registry user (password from --password-stdin)',
+      describe:
+        'registry user (password from --password-stdin); without it, credentials come from docker login (config.json auths, credHelpers, credsStore)',
     })
     .option('password-stdin', {
       type: 'boolean',
