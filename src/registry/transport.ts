@@ -246,7 +246,14 @@ export class RegistryTransport {
     const cause = (err as { cause?: unknown } | undefined)?.cause;
     if (isOcilayoutError(cause)) return cause;
     const code = networkErrorCode(err);
-    const reason = code ?? (err instanceof Error ? err.message : String(err));
+    // A TLS failure's code alone (DEPTH_ZERO_SELF_SIGNED_CERT) is cryptic: say it in words too.
+    const said = cause instanceof Error && cause.message !== '' ? cause.message : undefined;
+    const reason =
+      code === undefined
+        ? (said ?? (err instanceof Error ? err.message : String(err)))
+        : said !== undefined && said !== code && !said.includes(code)
+          ? `${said} (${code})`
+          : code;
     const tries = attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : '';
     const tlsHint =
       code !== undefined && /CERT|SSL|TLS|SELF_SIGNED/.test(code)

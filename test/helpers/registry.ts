@@ -4,6 +4,8 @@
 // Mirrors /work/shared/interop/registry.sh.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +16,40 @@ export const REGISTRY_BIN = process.env['DOCKER_REGISTRY_BIN'] ?? '/usr/bin/dock
 export interface RegistryOptions {
   /** Require HTTP basic auth with this user (htpasswd file, bcrypt). */
   basicAuth?: { username: string; password: string };
+  /** Serve HTTPS with this PEM certificate and key (see selfSignedCertificate). */
+  tls?: { certificate: string; key: string };
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost, made with openssl in `dir`: it is its own
+ * CA, so a client trusts it only when told to (NODE_EXTRA_CA_CERTS=certificate).
+ */
+export function selfSignedCertificate(dir: string): { certificate: string; key: string } {
+  const certificate = join(dir, 'registry-cert.pem');
+  const key = join(dir, 'registry-key.pem');
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-keyout',
+      key,
+      '-out',
+      certificate,
+      '-subj',
+      '/CN=ocilayout test registry',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`openssl could not make a certificate: ${r.stderr}`);
+  return { certificate, key };
 }
 
 export interface RunningRegistry {
@@ -68,16 +104,23 @@ export function htpasswdLine(username: string, password: string): string {
   );
 }
 
-async function waitReady(port: number, child: ChildProcess): Promise<boolean> {
+/** The registry's answer to GET /v2/ (HTTPS without checking the certificate), or undefined. */
+function probe(port: number, tls: boolean): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const get = tls ? httpsGet : httpGet;
+    const req = get({ host: '127.0.0.1', port, path: '/v2/', rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+async function waitReady(port: number, child: ChildProcess, tls: boolean): Promise<boolean> {
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) return false;
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
-      await res.body?.cancel();
-      if (res.status === 200 || res.status === 401) return true;
-    } catch {
-      /* not listening yet */
-    }
+    const status = await probe(port, tls);
+    if (status === 200 || status === 401) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
@@ -112,6 +155,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       'http:',
       `  addr: 127.0.0.1:${port}`,
       '  secret: ocilayout-test-secret',
+      ...(options.tls === undefined
+        ? []
+        : ['  tls:', `    certificate: ${options.tls.certificate}`, `    key: ${options.tls.key}`]),
       auth,
     ].join('\n');
     writeFileSync(join(dir, 'config.yml'), config);
@@ -122,7 +168,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     child.stderr?.on('data', (b: Buffer) => {
       log = (log + b.toString('utf8')).slice(-4000);
     });
-    if (await waitReady(port, child)) {
+    if (await waitReady(port, child, options.tls !== undefined)) {
       const exited = new Promise<void>((r) => {
         if (child.exitCode !== null || child.signalCode !== null) r();
         else child.once('exit', () => r());
