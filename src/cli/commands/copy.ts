@@ -39,7 +39,7 @@ interface CopyArgs extends GlobalArgs {
 export const registerCopy: RegisterCommands = (y, ctx) =>
   y.command(
     'copy <source> <destination>',
-    'copy an image or index with everything it references into another layout',
+    'copy an image or index with everything it references, between layouts and docker:// registries',
     (c) =>
       withRegistryOptions(c)
         .positional('source', {
