@@ -112,6 +112,36 @@ interface HostileCase {
   findings?: string[];
 }
 
+/**
+ * A layer blob that is not a regular file (a symlink out of the layout, a FIFO): only the commands
+ * that read that layer refuse. push stores the same bytes as that layer: it must not trust the
+ * damaged entry, and replaces it with the verified bytes by rename (a link goes, its target is
+ * untouched).
+ */
+const DAMAGED_LAYER_EXCEPT: HostileCase['except'] = {
+  info: 'ok',
+  tags: 'ok',
+  resolve: 'ok',
+  discover: 'ok',
+  gc: 'ok',
+  push: 'heal',
+  attach: 'write',
+};
+
+/**
+ * What tag v1 names cannot be read (its manifest is not a regular file or is over 4 MiB, or v1 was
+ * retagged to a too-deep or self-listing index): the commands that never read it succeed; discover
+ * lists v1's referrers without reading v1, and attaching names v1 by its descriptor.
+ */
+const V1_UNREADABLE_EXCEPT: HostileCase['except'] = {
+  info: 'ok',
+  tags: 'ok',
+  resolve: 'ok',
+  discover: 'ok',
+  push: 'write',
+  attach: 'write',
+};
+
 interface Fixture {
   dir: string;
   root: string;
@@ -231,17 +261,7 @@ const CASES: HostileCase[] = [
       symlinkSync(join(f.outside, 'layer'), f.blob(f.layer));
     },
     refuse: ['E_UNSAFE_ENTRY'],
-    // push stores the same bytes as that layer: it must not trust the damaged entry, and replaces
-    // it with the verified bytes by rename (the link itself goes, its target is untouched).
-    except: {
-      info: 'ok',
-      tags: 'ok',
-      resolve: 'ok',
-      discover: 'ok',
-      gc: 'ok',
-      push: 'heal',
-      attach: 'write',
-    },
+    except: DAMAGED_LAYER_EXCEPT,
     findings: ['BLOB_NOT_REGULAR'],
   },
   {
@@ -252,15 +272,7 @@ const CASES: HostileCase[] = [
       symlinkSync(join(f.outside, 'manifest'), f.blob(f.manifest));
     },
     refuse: ['E_UNSAFE_ENTRY', 'E_FSCK_FINDINGS'],
-    // discover lists v1's referrers without reading v1; attaching names v1 by its descriptor.
-    except: {
-      info: 'ok',
-      tags: 'ok',
-      resolve: 'ok',
-      discover: 'ok',
-      push: 'write',
-      attach: 'write',
-    },
+    except: V1_UNREADABLE_EXCEPT,
     findings: ['BLOB_NOT_REGULAR'],
   },
   {
@@ -270,17 +282,7 @@ const CASES: HostileCase[] = [
       execFileSync('mkfifo', [f.blob(f.layer)]);
     },
     refuse: ['E_UNSAFE_ENTRY'],
-    // push stores the same bytes as that layer: it must not trust the damaged entry, and replaces
-    // it with the verified bytes by rename (the link itself goes, its target is untouched).
-    except: {
-      info: 'ok',
-      tags: 'ok',
-      resolve: 'ok',
-      discover: 'ok',
-      gc: 'ok',
-      push: 'heal',
-      attach: 'write',
-    },
+    except: DAMAGED_LAYER_EXCEPT,
     findings: ['BLOB_NOT_REGULAR'],
   },
   {
@@ -290,15 +292,7 @@ const CASES: HostileCase[] = [
       execFileSync('mkfifo', [f.blob(f.manifest)]);
     },
     refuse: ['E_UNSAFE_ENTRY', 'E_FSCK_FINDINGS'],
-    // discover lists v1's referrers without reading v1; attaching names v1 by its descriptor.
-    except: {
-      info: 'ok',
-      tags: 'ok',
-      resolve: 'ok',
-      discover: 'ok',
-      push: 'write',
-      attach: 'write',
-    },
+    except: V1_UNREADABLE_EXCEPT,
     findings: ['BLOB_NOT_REGULAR'],
   },
   {
@@ -310,14 +304,7 @@ const CASES: HostileCase[] = [
       retag(f, { digest: f.rawBlob(bytes), size: bytes.byteLength });
     },
     refuse: ['E_TOO_LARGE', 'E_SCHEMA', 'E_FSCK_FINDINGS'],
-    except: {
-      info: 'ok',
-      tags: 'ok',
-      resolve: 'ok',
-      discover: 'ok',
-      push: 'write',
-      attach: 'write',
-    },
+    except: V1_UNREADABLE_EXCEPT,
     findings: ['MANIFEST_INVALID'],
   },
   {
@@ -335,14 +322,7 @@ const CASES: HostileCase[] = [
       retag(f, child);
     },
     refuse: ['E_SCHEMA', 'E_FSCK_FINDINGS'],
-    except: {
-      info: 'ok',
-      tags: 'ok',
-      resolve: 'ok',
-      discover: 'ok',
-      push: 'write',
-      attach: 'write',
-    },
+    except: V1_UNREADABLE_EXCEPT,
     findings: ['MANIFEST_INVALID', 'WALK_ERROR'],
   },
   {
@@ -356,14 +336,7 @@ const CASES: HostileCase[] = [
       retag(f, { mediaType: MediaType.ImageIndex, digest: fake, size: Buffer.byteLength(bytes) });
     },
     refuse: ['E_DIGEST_MISMATCH', 'E_FSCK_FINDINGS'],
-    except: {
-      info: 'ok',
-      tags: 'ok',
-      resolve: 'ok',
-      discover: 'ok',
-      push: 'write',
-      attach: 'write',
-    },
+    except: V1_UNREADABLE_EXCEPT,
     findings: ['BLOB_DIGEST_MISMATCH'],
   },
   {
