@@ -110,6 +110,11 @@ export async function importArchive(
         }
       },
     );
+    if (summary.trailing !== undefined) {
+      warn(
+        `ignored ${summary.trailing.bytes} bytes after the end-of-archive marker at offset ${summary.trailing.offset}, as other tar readers do`,
+      );
+    }
     const contents = ArchiveContents.locate(stage, input.name);
     for (const p of contents.outside())
       warn(`ignored ${p}: outside the layout folder ${contents.prefix}`);

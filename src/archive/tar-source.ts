@@ -16,13 +16,13 @@ import {
 } from './compression.js';
 import { judgeEntry, type EntryVerdict } from './safe-entry.js';
 import { throughCodec, waitDrain } from './streams.js';
+import { TarFraming } from './tar-framing.js';
 
 /** One archive entry: its header and a stream of its body (tar-stream's Source). */
 export type TarEntry = Extract extends AsyncIterable<infer S> ? S : never;
 type Entry = TarEntry;
 
 const READ_CHUNK = 1024 * 1024;
-const TAR_BLOCK = 512;
 
 export interface ArchiveInput {
   stream: Readable;
@@ -61,6 +61,11 @@ export interface ReadArchiveSummary {
   inputBytes: number;
   tarBytes: number;
   entries: number;
+  /**
+   * Bytes after the end-of-archive marker that are not zero padding: read (the limits apply) but
+   * ignored, as every other tar reader ignores them.
+   */
+  trailing?: { offset: number; bytes: number } | undefined;
 }
 
 /** Receives each accepted entry; must consume `body` or leave it to be drained. */
@@ -81,7 +86,6 @@ export async function readArchive(
   let tarBytes = 0;
   let entries = 0;
   let declared = 0;
-  let lastEnd = 0;
   let failure: unknown;
   let handlerError: unknown;
   const fail = (err: unknown): void => {
@@ -123,14 +127,24 @@ export async function readArchive(
   extract.on('error', (err: unknown) => {
     extractError ??= err;
   });
+  const framing = new TarFraming(input.name);
   const feeding = (async () => {
+    let ended = false;
     for await (const chunk of tarChunks) {
       tarBytes += chunk.byteLength;
       checkExpansion(options.limits, tarBytes, gzip ? inputBytes : undefined);
-      if (extract.destroyed) return;
-      if (!extract.write(chunk)) await waitDrain(extract);
+      if (failure !== undefined || (extract.destroyed && !ended)) return;
+      // Past the marker the input is still read to its end (limits apply, stdin is not cut off).
+      const framed = framing.push(chunk);
+      if (ended) continue;
+      if (framed.archive.byteLength > 0 && !extract.write(framed.archive)) await waitDrain(extract);
+      if (framed.ended) {
+        ended = true;
+        extract.end(undefined);
+      }
     }
-    extract.end(undefined);
+    framing.finish();
+    if (!ended) extract.end(undefined);
   })().catch((err: unknown) => {
     fail(err);
     extract.destroy(err instanceof Error ? err : new Error(String(err)));
@@ -145,8 +159,6 @@ export async function readArchive(
       }
       const verdict = judgeEntry(entry.header);
       const size = entry.header.size ?? 0;
-      const offset = (entry.header as { byteOffset?: number }).byteOffset ?? 0;
-      lastEnd = offset + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
       if (verdict.kind === 'file') {
         declared += size;
         checkEntrySize(verdict.path, size, declared, options);
@@ -183,15 +195,10 @@ export async function readArchive(
       archive: input.name,
     });
   }
-  // A tar ends with zero blocks; an archive cut exactly at an entry boundary has none.
-  if (tarBytes < lastEnd + TAR_BLOCK) {
-    throw new IntegrityError(
-      'E_CORRUPT_ARCHIVE',
-      `${input.name} is truncated: no end-of-archive marker after the last entry`,
-      { archive: input.name, bytes: tarBytes },
-    );
-  }
-  return { compression, inputBytes, tarBytes, entries };
+  const after = framing.trailing;
+  const trailing =
+    after !== undefined && after.data ? { offset: after.offset, bytes: after.bytes } : undefined;
+  return { compression, inputBytes, tarBytes, entries, trailing };
 }
 
 function checkEntrySize(

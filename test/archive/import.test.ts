@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -180,6 +181,42 @@ function dockerSave(
   entries.push({ name: 'repositories', body: '{}' });
   return { bytes: makeTar(entries), config: configs[0]!, layer, layerFile, diffId };
 }
+
+describe('importArchive: the end-of-archive marker ends the archive', () => {
+  it('imports what other tar readers see of a docker save with a layout appended after its marker', async () => {
+    const a = dockerSave();
+    const appended = Buffer.concat([a.bytes, layoutTar(peer('umoci-multitag'))]);
+    const dir = tmpDir();
+    const file = join(dir, 'appended.tar');
+    writeFileSync(file, appended);
+    // GNU tar stops at the marker: it lists A's entries only.
+    const listed = execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).trim().split('\n');
+    expect(listed).toEqual(
+      execFileSync('tar', ['-tf', '-'], { input: a.bytes, encoding: 'utf8' }).trim().split('\n'),
+    );
+    const alone = await importBytes(a.bytes, join(dir, 'alone'));
+    const r = await importArchive(file, join(dir, 'out'));
+    expect(r.format).toBe('docker');
+    expect(indexOf(join(dir, 'out')).manifests).toEqual(indexOf(join(dir, 'alone')).manifests);
+    expect(Layout.open(join(dir, 'out')).blobs.list()).toEqual(
+      Layout.open(join(dir, 'alone')).blobs.list(),
+    );
+    expect(alone.warnings.filter((w) => w.includes('end-of-archive'))).toEqual([]);
+    expect(r.warnings).toContain(
+      `ignored ${appended.length - a.bytes.length} bytes after the end-of-archive marker at offset ${a.bytes.length - 1024}, as other tar readers do`,
+    );
+    await expectFsckClean(join(dir, 'out'));
+  });
+
+  it('says nothing of zero padding after the marker (tar pads to its record size)', async () => {
+    const dir = join(tmpDir(), 'out');
+    const padded = Buffer.concat([layoutTar(peer('umoci-image')), Buffer.alloc(9 * 1024)]);
+    const r = await importBytes(padded, dir);
+    expect(r.warnings.filter((w) => w.includes('end-of-archive'))).toEqual([]);
+    expect(r.warnings).toEqual(['ignored archive entry README.md']); // the fixture's own note
+    expect(indexOf(dir).manifests).toEqual(indexOf(peer('umoci-image')).manifests);
+  });
+});
 
 describe('importArchive: docker save archives', () => {
   it('keeps config and layer bytes, writes an OCI manifest, and keeps RepoTags', async () => {
