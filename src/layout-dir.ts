@@ -1,7 +1,7 @@
 // What makes a directory an OCI Image Layout (image-layout.md): an `oci-layout` file with
 // imageLayoutVersion 1.0.0 and an index.json. Recognising one written by any tool, and creating one
 // crash-safely and idempotently. The verbs on an open layout are layout.ts's.
-import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import {
   ConflictError,
@@ -15,7 +15,9 @@ import { MediaType } from './media-types.js';
 import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from './schema/layout-files.js';
 import { parseJson } from './schema/manifest.js';
 import { writeFileDurable } from './store/durable.js';
-import { readCappedText, serializeIndex } from './store/index-store.js';
+import { listIngest } from './store/ingest.js';
+import { withLayoutLock } from './store/lock.js';
+import { MAX_INDEX_BYTES, readCappedText, serializeIndex } from './store/index-store.js';
 import { BLOBS_DIR, INDEX_FILE, INDEX_LOCK, INGEST_DIR, OCI_LAYOUT_FILE } from './store/paths.js';
 
 /** Names a layout of ours may hold; anything else makes a directory someone else's. */
@@ -26,15 +28,43 @@ export function emptyIndex(): IndexFile {
   return { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] };
 }
 
+/** What one initLayoutDir call made; only these may be taken back (see undoLayoutCreation). */
+export interface MadeParts {
+  /** The directory itself did not exist. */
+  root: boolean;
+  blobs: boolean;
+  ociLayout: boolean;
+  index: boolean;
+  /** ingest/ did not exist (an operation that creates it may remove it again when empty). */
+  ingest: boolean;
+}
+
+export interface LayoutCreation {
+  root: string;
+  /** Whether a file was created (the layout is new or was finished). */
+  created: boolean;
+  made: MadeParts;
+}
+
+const NOTHING_MADE: MadeParts = {
+  root: false,
+  blobs: false,
+  ociLayout: false,
+  index: false,
+  ingest: false,
+};
+
 /**
  * Make `dir` a layout, or accept an existing one unchanged (idempotent); finishes a layout left
- * half-created by a crash. Returns the absolute root and whether a file was created. Throws
+ * half-created by a crash. Returns the absolute root, whether a file was created, and what was
+ * made. A failure part-way (a full disk) takes back what this call made before it throws. Throws
  * E_CONFLICT (a file, or a non-empty directory that is not a layout), E_NOT_A_LAYOUT (index.json
  * without oci-layout: not ours to finish), E_IO.
  */
-export function initLayoutDir(dir: string): { root: string; created: boolean } {
+export function initLayoutDir(dir: string): LayoutCreation {
   const root = resolvePath(dir);
   let entries: string[] = [];
+  let existed = true;
   try {
     entries = readdirSync(root);
   } catch (err) {
@@ -43,9 +73,10 @@ export function initLayoutDir(dir: string): { root: string; created: boolean } {
         layout: dir,
       });
     if (errnoCode(err) !== 'ENOENT') throw wrapFsError(err, `read ${dir}`);
+    existed = false;
   }
   const isLayout = entries.includes(OCI_LAYOUT_FILE) && entries.includes(INDEX_FILE);
-  if (isLayout) return { root, created: false };
+  if (isLayout) return { root, created: false, made: NOTHING_MADE };
   // init writes oci-layout before index.json, so index.json alone is no half-made layout of
   // ours: it is someone else's directory, and writing an oci-layout into it would change it.
   if (entries.includes(INDEX_FILE)) {
@@ -68,23 +99,121 @@ export function initLayoutDir(dir: string): { root: string; created: boolean } {
       { hint: 'choose an empty or new directory' },
     );
   }
+  const made: MadeParts = {
+    ...NOTHING_MADE,
+    root: !existed,
+    blobs: !entries.includes(BLOBS_DIR),
+    ingest: !entries.includes(INGEST_DIR),
+  };
   try {
-    mkdirSync(join(root, BLOBS_DIR), { recursive: true });
+    // mkdir reports the first directory it made: a concurrent init may have made the rest.
+    const first = mkdirSync(join(root, BLOBS_DIR), { recursive: true });
+    made.root &&= first === root;
+    made.blobs &&= first !== undefined;
+    // Both files are created exclusively: a concurrent init (or a writer that ran after one) may
+    // have made them meanwhile, and their content must not be replaced.
+    made.ociLayout = writeFileDurable(
+      join(root, OCI_LAYOUT_FILE),
+      JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }),
+      { exclusive: true },
+    );
+    // index.json last: its presence is what makes the directory a layout.
+    made.index = writeFileDurable(join(root, INDEX_FILE), serializeIndex(emptyIndex()), {
+      exclusive: true,
+    });
   } catch (err) {
-    throw wrapFsError(err, `create ${dir}`);
+    removeMadeParts(root, made);
+    throw isOcilayoutError(err) ? err : wrapFsError(err, `create ${dir}`);
   }
-  // Both files are created exclusively: a concurrent init (or a writer that ran after one) may
-  // have made them meanwhile, and their content must not be replaced.
-  const madeHeader = writeFileDurable(
-    join(root, OCI_LAYOUT_FILE),
-    JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }),
-    { exclusive: true },
+  return { root, created: made.ociLayout || made.index, made };
+}
+
+/**
+ * Take back what initLayoutDir made, for an operation that created a layout and then failed: the
+ * directory must be left as the operation found it, and only what it made may go. Nothing is
+ * removed while index.json lists anything or while another live writer has files in ingest/
+ * (`isOwn` names this operation's own ingest files, which the caller has already removed or will
+ * not mind losing); a concurrent user of the new layout keeps it. Checked and done under the index
+ * lock, so no commit can land between the check and the removal. Returns whether it was removed.
+ */
+export async function undoLayoutCreation(
+  root: string,
+  made: MadeParts,
+  isOwn: (ingestName: string) => boolean,
+  lockOptions: { timeoutMs?: number } = {},
+): Promise<boolean> {
+  // Without our index.json the layout was finished by someone else: it is theirs now.
+  if (!made.index) return false;
+  const removed = await withLayoutLock(
+    root,
+    () => {
+      if (readIndexEntries(root) !== 0) return false;
+      if (listIngest(root).some((e) => e.live && !isOwn(e.name))) return false;
+      // Blobs in a blobs/ we made would be left without a layout around them: keep it whole.
+      if (made.blobs && holdsFiles(join(root, BLOBS_DIR))) return false;
+      removeFile(join(root, INDEX_FILE), made.index);
+      removeFile(join(root, OCI_LAYOUT_FILE), made.ociLayout);
+      return true;
+    },
+    lockOptions,
   );
-  // index.json last: its presence is what makes the directory a layout.
-  const madeIndex = writeFileDurable(join(root, INDEX_FILE), serializeIndex(emptyIndex()), {
-    exclusive: true,
-  });
-  return { root, created: madeHeader || madeIndex };
+  // The lock directory is gone now; empty directories this operation made go last.
+  if (removed) removeMadeParts(root, made);
+  return removed;
+}
+
+/** Remove the files and (empty) directories in `made`; what others put there stays. */
+function removeMadeParts(root: string, made: MadeParts): void {
+  removeFile(join(root, INDEX_FILE), made.index);
+  removeFile(join(root, OCI_LAYOUT_FILE), made.ociLayout);
+  if (made.blobs) {
+    for (const alg of safeReaddir(join(root, BLOBS_DIR)))
+      removeEmptyDir(join(root, BLOBS_DIR, alg));
+    removeEmptyDir(join(root, BLOBS_DIR));
+  }
+  if (made.ingest || made.root) removeEmptyDir(join(root, INGEST_DIR));
+  if (made.root) removeEmptyDir(root);
+}
+
+function readIndexEntries(root: string): number {
+  try {
+    const parsed = JSON.parse(readCappedText(join(root, INDEX_FILE), MAX_INDEX_BYTES)) as {
+      manifests?: unknown;
+    };
+    return Array.isArray(parsed.manifests) ? parsed.manifests.length : 1;
+  } catch {
+    return 1; // unreadable: not ours to judge, keep it
+  }
+}
+
+function removeFile(path: string, ours: boolean): void {
+  if (!ours) return;
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw wrapFsError(err, `remove ${path}`);
+  }
+}
+
+/** rmdir, never recursive: a directory someone else put a file into stays. */
+function removeEmptyDir(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    /* not empty, gone, or not ours to judge */
+  }
+}
+
+function holdsFiles(blobsDir: string): boolean {
+  return safeReaddir(blobsDir).some((alg) => safeReaddir(join(blobsDir, alg)).length > 0);
+}
+
+function safeReaddir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
 }
 
 /**

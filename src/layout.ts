@@ -9,7 +9,7 @@ import {
   UsageError,
   isOcilayoutError,
 } from './errors.js';
-import { assertLayoutDir, initLayoutDir } from './layout-dir.js';
+import { assertLayoutDir, initLayoutDir, undoLayoutCreation } from './layout-dir.js';
 import { MAX_MANIFEST_BYTES, isManifestMediaType } from './media-types.js';
 import type { ManifestSource } from './graph.js';
 import { successors } from './graph.js';
@@ -29,6 +29,18 @@ export { emptyIndex } from './layout-dir.js';
 export interface LayoutOptions {
   /** How long index.json writers wait for the lock (ms). */
   lockTimeoutMs?: number | undefined;
+}
+
+export interface LayoutInit {
+  layout: Layout;
+  /** Whether a file was created (the layout is new or was finished). */
+  created: boolean;
+  /**
+   * For an operation that failed: take back what this init made (files and empty directories),
+   * unless index.json lists something or another live writer uses the layout. `isOwn` names the
+   * operation's own ingest/ files. Resolves to whether the layout was removed.
+   */
+  undo(isOwn?: (ingestName: string) => boolean): Promise<boolean>;
 }
 
 /** A reference already split: a tag or a digest (see refs.ts). */
@@ -73,9 +85,20 @@ export class Layout implements ManifestSource {
    * Create a layout, or accept an existing one unchanged (idempotent); see initLayoutDir. Throws
    * E_CONFLICT for a non-empty directory that is not a layout, E_NOT_A_LAYOUT, E_IO.
    */
-  static init(dir: string, options: LayoutOptions = {}): { layout: Layout; created: boolean } {
-    const { root, created } = initLayoutDir(dir);
-    return { layout: Layout.open(root, options), created };
+  static init(dir: string, options: LayoutOptions = {}): LayoutInit {
+    const { root, created, made } = initLayoutDir(dir);
+    const layout = Layout.open(root, options);
+    return {
+      layout,
+      created,
+      undo: (isOwn = () => false) =>
+        undoLayoutCreation(
+          root,
+          made,
+          isOwn,
+          options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs },
+        ),
+    };
   }
 
   /**

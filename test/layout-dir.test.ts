@@ -1,7 +1,8 @@
 // Layout.init and Layout.open: what makes a directory a layout (src/layout-dir.ts).
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { digestOf } from '../src/digest.js';
 import { Layout, emptyIndex } from '../src/layout.js';
 import { MediaType } from '../src/media-types.js';
@@ -153,5 +154,32 @@ describe('Layout.open', () => {
     const rel = join('.', fx.root.slice(process.cwd().length + 1));
     if (fx.root.startsWith(process.cwd())) expect(Layout.open(rel).root).toBe(fx.root);
     else expect(Layout.open(fx.root).root).toBe(fx.root);
+  });
+});
+
+describe('Layout.init on a full disk', () => {
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot) console.warn('layout-dir: the full-disk test needs root to mount a tmpfs; skipped');
+
+  it.runIf(isRoot)('takes back what it made when a file cannot be written (ENOSPC)', () => {
+    const mnt = freshDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+    onTestFinished(() => {
+      execFileSync('umount', [mnt]);
+    });
+    // Fill it: directories still fit (tmpfs charges them no pages), file contents do not.
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${join(mnt, 'fill')}`, 'bs=4k'], { stdio: 'ignore' });
+    } catch {
+      /* dd stops with ENOSPC */
+    }
+    expect(() => Layout.init(join(mnt, 'new'))).toThrow(expect.objectContaining({ code: 'E_IO' }));
+    expect(readdirSync(mnt)).toEqual(['fill']);
+    // An existing empty directory stays, empty.
+    mkdirSync(join(mnt, 'empty'));
+    expect(() => Layout.init(join(mnt, 'empty'))).toThrow(
+      expect.objectContaining({ code: 'E_IO' }),
+    );
+    expect(readdirSync(join(mnt, 'empty'))).toEqual([]);
   });
 });

@@ -2,12 +2,11 @@
 // entry is judged from its header, every blob verified into a private staging layout, the archive's
 // closure checked, and only then are blobs linked into the target and index.json changed, in one
 // locked commit. Any failure leaves the target's index.json (and blobs/) as they were.
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../digest.js';
 import { IntegrityError } from '../errors.js';
-import { Layout, type LayoutOptions } from '../layout.js';
+import { Layout, type LayoutInit, type LayoutOptions } from '../layout.js';
+import { reclaimBlobs } from '../maintenance/reclaim.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import {
   IMAGE_LAYOUT_VERSION,
@@ -65,16 +64,16 @@ export async function importArchive(
   options: ImportOptions = {},
 ): Promise<ImportResult> {
   const input = typeof source === 'string' ? openArchiveFile(source) : source;
-  const root = resolve(layoutDir);
-  const existedBefore = existsSync(root);
-  let target: Layout;
-  let created: boolean;
+  let init: LayoutInit;
   try {
-    ({ layout: target, created } = Layout.init(root, options));
+    init = Layout.init(layoutDir, options);
   } catch (err) {
     input.stream.destroy();
     throw err;
   }
+  const { layout: target, created } = init;
+  /** Blobs this import made appear in the target: taken back if it fails. */
+  const placed = new Set<Digest>();
   const policy = options.onConflict ?? 'fail';
   const limits = { ...DEFAULT_EXPANSION_LIMITS, ...options.limits };
   const warnings: string[] = [];
@@ -131,7 +130,7 @@ export async function importArchive(
     // Refuse conflicts before touching the target; the commit decides again under the lock.
     const incoming = readIncoming(stage.layout, archiveIndex);
     mergeIncoming(target, structuredClone(target.readIndex()), incoming, policy, { dryRun: true });
-    const blobs = await publish(stage.layout, target, closure);
+    const blobs = await publish(stage.layout, target, closure, placed);
     const merge = await target.updateIndex((index) => ({
       index,
       result: mergeIncoming(target, index, incoming, policy),
@@ -148,10 +147,30 @@ export async function importArchive(
       inputBytes: summary.inputBytes,
     };
   } catch (err) {
-    if (created) removeCreatedLayout(target, existedBefore);
+    staging?.discard();
+    staging = undefined;
+    await takeBack(init, placed);
     throw err;
   } finally {
     staging?.discard();
+  }
+}
+
+/**
+ * A failed import leaves the target as it found it: the blobs it placed are reclaimed under gc's
+ * protocol, and a layout it created goes again, but only the files and empty directories this
+ * import made (a half-copied layout it finished keeps every file it had). The cleanup is best
+ * effort: what stays is a valid layout, or garbage for gc; the import's own error is what counts.
+ */
+async function takeBack(init: LayoutInit, placed: ReadonlySet<Digest>): Promise<void> {
+  try {
+    reclaimBlobs(init.layout, placed);
+    if (!init.created) return;
+    // Our lease file goes with the directory: forget it, so a retry here writes its leases anew.
+    releaseLease(init.layout.root);
+    await init.undo();
+  } catch {
+    /* best effort, see above */
   }
 }
 
@@ -212,6 +231,7 @@ async function publish(
   staged: Layout,
   target: Layout,
   closure: Closure,
+  placed: Set<Digest>,
 ): Promise<{ total: number; added: number; bytesAdded: number }> {
   let added = 0;
   let bytesAdded = 0;
@@ -223,29 +243,19 @@ async function publish(
         : target.blobs.linkFrom(staged.blobs.path(digest), digest, size, { deferFileSync: true });
     if (r === false) {
       // Other filesystem, or a damaged copy in the target: write verified bytes through ingest/.
-      await target.blobs.put(staged.blobs.open(digest), { digest, size }, { deferFileSync: true });
+      const put = await target.blobs.put(
+        staged.blobs.open(digest),
+        { digest, size },
+        { deferFileSync: true },
+      );
+      if (!put.existed) placed.add(digest);
       added++;
       bytesAdded += size;
     } else if (!r.existed) {
+      placed.add(digest);
       added++;
       bytesAdded += size;
     }
   }
   return { total: closure.blobs.size, added, bytesAdded };
-}
-
-function removeCreatedLayout(target: Layout, existedBefore: boolean): void {
-  try {
-    if (target.readIndex().manifests.length > 0) return; // someone else wrote meanwhile: keep it
-    // Our lease file goes with the directory: forget it, so a retry here writes its leases anew.
-    releaseLease(target.root);
-    if (!existedBefore) {
-      rmSync(target.root, { recursive: true, force: true });
-      return;
-    }
-    for (const name of readdirSync(target.root))
-      rmSync(join(target.root, name), { recursive: true, force: true });
-  } catch {
-    /* best effort: the layout stays, empty */
-  }
 }

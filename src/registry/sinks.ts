@@ -1,15 +1,11 @@
 // Where a cross-boundary copy writes: a layout (blobs through the verifying ingest, then ONE
 // index.json commit by the caller; a failure takes back the blobs this copy added) or a registry
 // repository (HEAD/mount/upload, manifests by digest, tags last).
-import { unlinkSync } from 'node:fs';
 import { parseDigest, type Digest } from '../digest.js';
-import { isOcilayoutError } from '../errors.js';
-import { walk, type ManifestSource } from '../graph.js';
 import type { Layout } from '../layout.js';
-import { readParkedManifest } from '../maintenance/mark.js';
+import { reclaimBlobs } from '../maintenance/reclaim.js';
 import type { Descriptor } from '../schema/descriptor.js';
-import { leaseDigest, listIngest, readLeaseFile } from '../store/ingest.js';
-import { ownerToken } from '../store/liveness.js';
+import { leaseDigest } from '../store/ingest.js';
 import { coalesce } from './blob-pull.js';
 import { pushBlob } from './blob-push.js';
 import type { RegistryClient } from './client.js';
@@ -75,28 +71,11 @@ export class LayoutSink implements ContentSink {
   }
 
   /**
-   * Take back the blobs this copy added, with gc's protocol: park each in ingest/, keep it when a
-   * live writer of another process leased it or index.json reaches it, else delete it. So a failed
-   * copy leaves the layout as it found it, and never removes a blob someone else now relies on.
+   * Take back the blobs this copy added, under gc's protocol (see reclaimBlobs): a failed copy
+   * leaves the layout as it found it, and never removes a blob someone else now relies on.
    */
   rollback(): number {
-    if (this.created.size === 0) return 0;
-    const parked: { digest: Digest; trashPath: string }[] = [];
-    for (const digest of this.created) {
-      const moved = this.layout.blobs.moveAside(digest);
-      if (moved !== undefined) parked.push({ digest, trashPath: moved.trashPath });
-    }
-    const needed = this.neededByOthers(new Map(parked.map((p) => [p.digest, p.trashPath])));
-    let removed = 0;
-    for (const p of parked) {
-      if (needed.has(p.digest)) {
-        this.layout.blobs.restoreFromTrash(p.trashPath, p.digest);
-      } else {
-        removeTrash(p.trashPath);
-        removed++;
-      }
-    }
-    this.layout.blobs.flush();
+    const removed = reclaimBlobs(this.layout, this.created);
     this.created.clear();
     return removed;
   }
@@ -104,41 +83,6 @@ export class LayoutSink implements ContentSink {
   private present(digest: Digest, size: number): boolean {
     leaseDigest(this.layout.root, digest); // gc protocol: lease before looking
     return this.layout.blobs.stat(digest)?.size === size;
-  }
-
-  /**
-   * Digests leased by other live writers, and everything index.json reaches now. A manifest we
-   * parked may be listed by then (another copy found it present, committed and exited): it is
-   * read from its parked copy, or what it references would look unreached and be deleted.
-   */
-  private neededByOthers(parked: ReadonlyMap<Digest, string>): Set<string> {
-    const out = new Set<string>();
-    const own = `${ownerToken()}.`;
-    for (const e of listIngest(this.layout.root)) {
-      if (e.kind !== 'lease' || !e.live || e.name.startsWith(own)) continue;
-      for (const d of readLeaseFile(e.path)) out.add(d);
-    }
-    try {
-      const layout = this.layout;
-      const source: ManifestSource = {
-        readManifest(desc) {
-          try {
-            return layout.readManifest(desc);
-          } catch (err) {
-            const copy = parked.get(desc.digest as Digest);
-            if (copy === undefined || !isOcilayoutError(err, 'E_NOT_FOUND')) throw err;
-            return readParkedManifest(copy, desc);
-          }
-        },
-      };
-      const reached = walk(source, layout.readIndex().manifests, { collect: true });
-      for (const d of reached.nodes.keys()) out.add(d);
-    } catch (err) {
-      // Cannot tell what index.json needs: keep everything (a leak for gc, never a loss).
-      if (isOcilayoutError(err)) for (const d of this.created) out.add(d);
-      else throw err;
-    }
-    return out;
   }
 }
 
@@ -185,13 +129,5 @@ export class RegistrySink implements ContentSink {
       doc.descriptor.mediaType,
     );
     return { outcome: 'copied', ociSubject: r.ociSubject };
-  }
-}
-
-function removeTrash(trashPath: string): void {
-  try {
-    unlinkSync(trashPath);
-  } catch {
-    /* already gone */
   }
 }

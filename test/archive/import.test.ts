@@ -1,6 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
   Annotation,
@@ -8,14 +17,16 @@ import {
   MediaType,
   digestOf,
   fsck,
+  archiveFromStream,
   importArchive,
   type Descriptor,
 } from '../../src/index.js';
 import { releaseLease } from '../../src/store/ingest.js';
+import { withLayoutLock } from '../../src/store/lock.js';
 import { gz, layoutTar, makeTar, type TarSpec } from '../helpers/make-tar.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { copyOfPeer, importBytes, peer, readJson } from './fixtures.js';
+import { copyOfPeer, importBytes, peer, readJson, treeOf } from './fixtures.js';
 
 const hex = (d: string): string => d.slice('sha256:'.length);
 
@@ -100,6 +111,90 @@ describe('importArchive: leases after a failed import', () => {
       .join('');
     for (const d of Layout.open(dir).blobs.list().blobs) expect(leased).toContain(d);
     releaseLease(dir);
+  });
+});
+
+describe('importArchive: a failed import removes only what it created', () => {
+  /** Every file under `dir` with its bytes, directories marked with a trailing slash. */
+  function contentsOf(dir: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const p of treeOf(dir)) {
+      const full = join(dir, p);
+      out[p] = statSync(full).isDirectory() ? '/' : readFileSync(full, 'base64');
+    }
+    return out;
+  }
+
+  it('keeps every file of a half-copied layout (oci-layout and blobs/, no index.json)', async () => {
+    const source = peer('umoci-image');
+    const dir = join(tmpDir(), 'd');
+    mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+    cpSync(join(source, 'blobs', 'sha256'), join(dir, 'blobs', 'sha256'), { recursive: true });
+    cpSync(join(source, 'oci-layout'), join(dir, 'oci-layout'));
+    writeFileSync(join(dir, 'blobs', 'sha256', 'notes.txt'), 'precious\n');
+    const before = contentsOf(dir);
+    const cut = layoutTar(peer('umoci-multitag')).subarray(0, 3000);
+    await expect(importBytes(cut, dir)).rejects.toMatchObject({ code: 'E_CORRUPT_ARCHIVE' });
+    expect(contentsOf(dir)).toEqual(before);
+  });
+
+  it('keeps blobs/ and oci-layout it did not write when the archive fails late', async () => {
+    const dir = join(tmpDir(), 'd');
+    mkdirSync(join(dir, 'blobs'), { recursive: true });
+    writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    const before = contentsOf(dir);
+    const layer = 'sha256:0866fe05a325655cfcf589bebd35ebe79ec59456d9bab004ccaf01af114bf59a';
+    const incomplete = layoutTar(peer('umoci-multitag'), { omit: [`blobs/sha256/${hex(layer)}`] });
+    await expect(importBytes(incomplete, dir)).rejects.toMatchObject({ code: 'E_CORRUPT_ARCHIVE' });
+    expect(contentsOf(dir)).toEqual(before);
+  });
+
+  it('takes back the blobs it published when the commit fails, in an existing layout', async () => {
+    const dir = copyOfPeer('umoci-image');
+    const before = layoutSnapshot(dir);
+    // Another writer holds the index lock past our timeout: the import fails at its commit,
+    // after it has published the archive's blobs into the target.
+    await withLayoutLock(dir, async () => {
+      await expect(
+        importBytes(layoutTar(peer('umoci-multitag')), dir, {
+          lockTimeoutMs: 300,
+          onConflict: 'overwrite',
+        }),
+      ).rejects.toMatchObject({ code: 'E_LOCK_TIMEOUT' });
+    });
+    expect(layoutSnapshot(dir)).toEqual(before);
+    await expectFsckClean(dir);
+  });
+
+  it('leaves a new layout in place while another import stages into it', async () => {
+    const dir = join(tmpDir(), 'shared');
+    const good = layoutTar(peer('umoci-multitag'));
+    const stagingDirs = (): number =>
+      existsSync(join(dir, 'ingest'))
+        ? readdirSync(join(dir, 'ingest'), { withFileTypes: true }).filter((e) => e.isDirectory())
+            .length
+        : 0;
+    const until = async (cond: () => boolean): Promise<void> => {
+      for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(cond()).toBe(true);
+    };
+    // B creates the directory and stages; A then stages into the layout B made.
+    const inputB = new PassThrough();
+    const b = importArchive(archiveFromStream(inputB, 'b.tar'), dir);
+    inputB.write(good.subarray(0, 2048));
+    await until(() => stagingDirs() === 1);
+    const inputA = new PassThrough();
+    const a = importArchive(archiveFromStream(inputA, 'a.tar'), dir);
+    inputA.write(good.subarray(0, 2048));
+    await until(() => stagingDirs() === 2);
+    inputB.end(); // B's archive ends early: B fails
+    await expect(b).rejects.toMatchObject({ code: 'E_CORRUPT_ARCHIVE' });
+    expect(existsSync(join(dir, 'index.json'))).toBe(true);
+    inputA.end(good.subarray(2048));
+    const r = await a;
+    expect(r.entries.length).toBe(indexOf(peer('umoci-multitag')).manifests.length);
+    expect(indexOf(dir).manifests).toEqual(indexOf(peer('umoci-multitag')).manifests);
+    await expectFsckClean(dir);
   });
 });
 

@@ -1,0 +1,84 @@
+// Taking back the blobs a failed operation placed in a layout, under gc's protocol: park each in
+// ingest/ (one rename), then keep it when a live writer of another process leased it or index.json
+// reaches it, else delete it. A failed copy or import thus leaves the layout as it found it, and
+// never removes a blob that someone else found present and now relies on.
+import { unlinkSync } from 'node:fs';
+import type { Digest } from '../digest.js';
+import { isOcilayoutError } from '../errors.js';
+import { walk, type ManifestSource } from '../graph.js';
+import type { Layout } from '../layout.js';
+import { listIngest, readLeaseFile } from '../store/ingest.js';
+import { ownerToken } from '../store/liveness.js';
+import { readParkedManifest } from './mark.js';
+
+/** Reclaim `placed` (blobs this operation made appear); returns how many were deleted. */
+export function reclaimBlobs(layout: Layout, placed: ReadonlySet<Digest>): number {
+  if (placed.size === 0) return 0;
+  const parked: { digest: Digest; trashPath: string }[] = [];
+  for (const digest of placed) {
+    const moved = layout.blobs.moveAside(digest);
+    if (moved !== undefined) parked.push({ digest, trashPath: moved.trashPath });
+  }
+  const needed = neededByOthers(
+    layout,
+    placed,
+    new Map(parked.map((p) => [p.digest, p.trashPath])),
+  );
+  let removed = 0;
+  for (const p of parked) {
+    if (needed.has(p.digest)) {
+      layout.blobs.restoreFromTrash(p.trashPath, p.digest);
+    } else {
+      removeTrash(p.trashPath);
+      removed++;
+    }
+  }
+  layout.blobs.flush();
+  return removed;
+}
+
+/**
+ * Digests leased by other live writers, and everything index.json reaches now. A manifest we
+ * parked may be listed by then (another writer found it present, committed and exited): it is
+ * read from its parked copy, or what it references would look unreached and be deleted.
+ */
+function neededByOthers(
+  layout: Layout,
+  placed: ReadonlySet<Digest>,
+  parked: ReadonlyMap<Digest, string>,
+): Set<string> {
+  const out = new Set<string>();
+  const own = `${ownerToken()}.`;
+  for (const e of listIngest(layout.root)) {
+    if (e.kind !== 'lease' || !e.live || e.name.startsWith(own)) continue;
+    for (const d of readLeaseFile(e.path)) out.add(d);
+  }
+  try {
+    const source: ManifestSource = {
+      readManifest(desc) {
+        try {
+          return layout.readManifest(desc);
+        } catch (err) {
+          const copy = parked.get(desc.digest as Digest);
+          if (copy === undefined || !isOcilayoutError(err, 'E_NOT_FOUND')) throw err;
+          return readParkedManifest(copy, desc);
+        }
+      },
+    };
+    const reached = walk(source, layout.readIndex().manifests, { collect: true });
+    for (const d of reached.nodes.keys()) out.add(d);
+  } catch (err) {
+    // Cannot tell what index.json needs: keep everything (a leak for gc, never a loss).
+    if (isOcilayoutError(err)) for (const d of placed) out.add(d);
+    else throw err;
+  }
+  return out;
+}
+
+function removeTrash(trashPath: string): void {
+  try {
+    unlinkSync(trashPath);
+  } catch {
+    /* already gone */
+  }
+}
