@@ -1,5 +1,6 @@
 // Typed errors with stable codes, and the one table that maps a code to a process exit status.
-// The library throws only OcilayoutError; the CLI turns codes into exit statuses via exitCodeFor().
+// The library throws only the family classes below (OcilayoutError itself is abstract, so a code
+// can never appear outside its family); the CLI turns codes into exit statuses via exitCodeFor().
 
 export const ERROR_CODES = [
   'E_USAGE',
@@ -37,7 +38,7 @@ export interface ErrorOptions {
   hint?: string;
 }
 
-export class OcilayoutError<C extends ErrorCode = ErrorCode> extends Error {
+export abstract class OcilayoutError<C extends ErrorCode = ErrorCode> extends Error {
   readonly hint: string | undefined;
   constructor(
     readonly code: C,
@@ -76,11 +77,74 @@ export class IntegrityError extends OcilayoutError<
   | 'E_SCHEMA'
   | 'E_UNSUPPORTED_MEDIA_TYPE'
   | 'E_CORRUPT_ARCHIVE'
+  | 'E_FSCK_FINDINGS'
 > {}
 export class LockError extends OcilayoutError<'E_LOCK_TIMEOUT' | 'E_LOCK_COMPROMISED'> {}
 export class UnsafeInputError extends OcilayoutError<'E_UNSAFE_ENTRY' | 'E_TOO_LARGE'> {}
 export class ConflictError extends OcilayoutError<'E_ALREADY_EXISTS' | 'E_CONFLICT'> {}
 export class RegistryError extends OcilayoutError<'E_REGISTRY' | 'E_UNAUTHORIZED' | 'E_NETWORK'> {}
+export class IoError extends OcilayoutError<'E_IO'> {}
+/** A broken promise of our own (a bug); wraps the unexpected error as its `cause`. */
+export class InternalError extends OcilayoutError<'E_INTERNAL'> {}
+
+type FamilyClass = new (
+  code: never,
+  message: string,
+  details?: Record<string, unknown>,
+  options?: ErrorOptions,
+) => OcilayoutError;
+
+/** The one family of each code. */
+export const ERROR_FAMILY = {
+  E_USAGE: UsageError,
+  E_INVALID_DIGEST: UsageError,
+  E_UNSUPPORTED_ALGORITHM: UsageError,
+  E_INVALID_REFERENCE: UsageError,
+  E_INVALID_TAG: UsageError,
+  E_NOT_A_LAYOUT: NotFoundError,
+  E_NOT_FOUND: NotFoundError,
+  E_ALREADY_EXISTS: ConflictError,
+  E_CONFLICT: ConflictError,
+  E_DIGEST_MISMATCH: IntegrityError,
+  E_SIZE_MISMATCH: IntegrityError,
+  E_INVALID_JSON: IntegrityError,
+  E_SCHEMA: IntegrityError,
+  E_UNSUPPORTED_MEDIA_TYPE: IntegrityError,
+  E_TOO_LARGE: UnsafeInputError,
+  E_LOCK_TIMEOUT: LockError,
+  E_LOCK_COMPROMISED: LockError,
+  E_UNSAFE_ENTRY: UnsafeInputError,
+  E_CORRUPT_ARCHIVE: IntegrityError,
+  E_FSCK_FINDINGS: IntegrityError,
+  E_REGISTRY: RegistryError,
+  E_UNAUTHORIZED: RegistryError,
+  E_NETWORK: RegistryError,
+  E_IO: IoError,
+  E_INTERNAL: InternalError,
+} as const satisfies Record<ErrorCode, FamilyClass>;
+
+/** An error of `code`'s family, for code paths where the code is a value (e.g. decoded JSON). */
+export function errorFor(
+  code: ErrorCode,
+  message: string,
+  details: Record<string, unknown> = {},
+  options: ErrorOptions = {},
+): OcilayoutError {
+  const Family = ERROR_FAMILY[code] as FamilyClass;
+  return new Family(code as never, message, details, options);
+}
+
+/** `err` as one of ours: OcilayoutErrors pass through; anything else is an internal error. */
+export function asOcilayoutError(err: unknown, what?: string): OcilayoutError {
+  if (isOcilayoutError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new InternalError(
+    'E_INTERNAL',
+    what === undefined ? message : `${what}: ${message}`,
+    {},
+    { cause: err },
+  );
+}
 
 export const ExitCode = {
   Ok: 0,
@@ -161,10 +225,5 @@ export function wrapFsError(
   if (code === 'ENOENT') {
     return new NotFoundError('E_NOT_FOUND', `${what}: not found`, details, { cause: err });
   }
-  return new OcilayoutError(
-    'E_IO',
-    `${what}: ${reason}`,
-    { ...details, errno: code },
-    { cause: err },
-  );
+  return new IoError('E_IO', `${what}: ${reason}`, { ...details, errno: code }, { cause: err });
 }

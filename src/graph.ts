@@ -2,7 +2,7 @@
 // `subject` is a weak link (image-spec manifest.md): it is not a successor and keeps nothing alive;
 // referrers/ turns subjects into reverse edges.
 import { parseDigest, type Digest } from './digest.js';
-import { OcilayoutError, isOcilayoutError } from './errors.js';
+import { IntegrityError, OcilayoutError, asOcilayoutError } from './errors.js';
 import { isManifestMediaType } from './media-types.js';
 import type { Descriptor } from './schema/descriptor.js';
 import type { ParsedManifest } from './schema/manifest.js';
@@ -67,7 +67,7 @@ export function walk(
   const problems: WalkProblem[] = [];
   const maxDepth = options.maxDepth ?? 64;
   const fail = (descriptor: Descriptor, parent: Descriptor | undefined, error: unknown): void => {
-    const e = isOcilayoutError(error) ? error : new OcilayoutError('E_INTERNAL', String(error));
+    const e = asOcilayoutError(error);
     if (options.collect !== true) throw e;
     problems.push({ descriptor, parent, error: e });
   };
@@ -95,7 +95,7 @@ export function walk(
         fail(
           desc,
           parent,
-          new OcilayoutError('E_SCHEMA', `${digest} is nested more than ${maxDepth} levels deep`, {
+          new IntegrityError('E_SCHEMA', `${digest} is nested more than ${maxDepth} levels deep`, {
             digest,
           }),
         );

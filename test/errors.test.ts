@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   ConflictError,
@@ -10,7 +13,13 @@ import {
   OcilayoutError,
   UnsafeInputError,
   UsageError,
+  ERROR_FAMILY,
+  InternalError,
+  IoError,
+  RegistryError,
+  asOcilayoutError,
   errnoCode,
+  errorFor,
   exitCodeFor,
   isOcilayoutError,
   wrapFsError,
@@ -40,7 +49,7 @@ describe('EXIT_CODE', () => {
     ['E_INTERNAL', ExitCode.Internal],
   ] as const)('%s exits %i (style-anchors §5 table)', (code, exit) => {
     expect(EXIT_CODE[code]).toBe(exit);
-    expect(exitCodeFor(new OcilayoutError(code, 'x'))).toBe(exit);
+    expect(exitCodeFor(errorFor(code, 'x'))).toBe(exit);
   });
 
   it('treats anything that is not an OcilayoutError as internal', () => {
@@ -111,5 +120,46 @@ describe('wrapFsError / errnoCode', () => {
     expect(errnoCode({ code: 5 })).toBeUndefined();
     expect(errnoCode(null)).toBeUndefined();
     expect(errnoCode('ENOENT')).toBeUndefined();
+  });
+});
+
+describe('error families', () => {
+  it('gives every code exactly one family, and errorFor builds that family', () => {
+    expect(Object.keys(ERROR_FAMILY).sort()).toEqual([...ERROR_CODES].sort());
+    const families = [
+      UsageError,
+      NotFoundError,
+      ConflictError,
+      IntegrityError,
+      LockError,
+      UnsafeInputError,
+      RegistryError,
+      IoError,
+      InternalError,
+    ];
+    for (const code of ERROR_CODES) {
+      const e = errorFor(code, 'm', { a: 1 }, { cause: 'why' });
+      expect(e).toBeInstanceOf(ERROR_FAMILY[code]);
+      expect(families.filter((F) => e instanceof F)).toEqual([ERROR_FAMILY[code]]);
+      expect(e).toMatchObject({ code, message: 'm', details: { a: 1 }, cause: 'why' });
+    }
+  });
+
+  it('wraps what is not ours as E_INTERNAL, keeping it as the cause', () => {
+    const bug = new TypeError('x is undefined');
+    const e = asOcilayoutError(bug, 'reading the index');
+    expect(e).toBeInstanceOf(InternalError);
+    expect(e).toMatchObject({ code: 'E_INTERNAL', message: 'reading the index: x is undefined' });
+    expect(e.cause).toBe(bug);
+    const ours = new IoError('E_IO', 'disk');
+    expect(asOcilayoutError(ours)).toBe(ours);
+  });
+
+  it('no source file constructs the abstract base class', () => {
+    const src = fileURLToPath(new URL('../src/', import.meta.url));
+    const offenders = (readdirSync(src, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts'))
+      .filter((f) => /new OcilayoutError\b/.test(readFileSync(join(src, f), 'utf8')));
+    expect(offenders).toEqual([]);
   });
 });

@@ -2,14 +2,14 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { OcilayoutError, stageFile, writeFileAtomic } from '../src/index.js';
+import { IntegrityError, stageFile, writeFileAtomic } from '../src/index.js';
 import { tmpDir } from './helpers/tmp.js';
 
 /** A source that yields some bytes, then fails (like a verifying stream at a mismatch). */
 async function* failingSource(): AsyncGenerator<Uint8Array> {
   yield Buffer.from('partial');
   await Promise.resolve();
-  throw new OcilayoutError('E_DIGEST_MISMATCH', 'bad');
+  throw new IntegrityError('E_DIGEST_MISMATCH', 'bad');
 }
 
 describe('writeFileAtomic', () => {

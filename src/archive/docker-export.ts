@@ -3,7 +3,7 @@
 // manifest.json (Config/RepoTags/Layers as paths into blobs/) and the legacy `repositories` map.
 // docker load and skopeo's docker-archive: read it; so does any OCI tool. See spec-notes/archives.md.
 import { parseDigest, type Digest } from '../digest.js';
-import { NotFoundError, UsageError, IntegrityError } from '../errors.js';
+import { NotFoundError, UsageError, IntegrityError, isOcilayoutError } from '../errors.js';
 import type { Layout } from '../layout.js';
 import {
   Annotation,
@@ -78,7 +78,8 @@ export function planDockerExport(
     try {
       image = pickImage(layout, ref, platform);
     } catch (err) {
-      if (explicit || !(err instanceof IntegrityError)) throw err;
+      // Only "not an image" skips a tag; a damaged manifest fails the export.
+      if (explicit || !isOcilayoutError(err, 'E_UNSUPPORTED_MEDIA_TYPE')) throw err;
       warnings.push(`skipped tag ${ref.tag ?? ref.entry.digest}: ${err.message}`);
       continue;
     }

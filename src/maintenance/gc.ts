@@ -3,7 +3,7 @@
 // Phases, lock and lease protocol: spec-notes/concurrency.md; decisions: spec-notes/gc-fsck.md.
 import { relative } from 'node:path';
 import type { Digest } from '../digest.js';
-import { OcilayoutError } from '../errors.js';
+import { IntegrityError } from '../errors.js';
 import type { WalkProblem } from '../graph.js';
 import type { Layout } from '../layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
@@ -157,7 +157,7 @@ function assertMarkSafe(problems: WalkProblem[]): void {
   const first = problems[0];
   if (first === undefined) return;
   const from = first.parent === undefined ? 'index.json' : first.parent.digest;
-  throw new OcilayoutError(
+  throw new IntegrityError(
     'E_FSCK_FINDINGS',
     `gc stopped before deleting anything: ${first.descriptor.digest} (referenced by ${from}) cannot be read: ${first.error.message}`,
     { digest: first.descriptor.digest, problems: problems.length, cause: first.error.code },

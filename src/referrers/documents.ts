@@ -2,7 +2,7 @@
 // and checked by hand rather than by zod, because discovery reads every listed manifest of a layout
 // (issue 5 perf goal: within 2x of a bare readFileSync + JSON.parse loop). Knows no conventions.
 import { tryParseDigest, type Digest } from '../digest.js';
-import { IntegrityError, OcilayoutError, isOcilayoutError } from '../errors.js';
+import { IntegrityError, OcilayoutError, asOcilayoutError } from '../errors.js';
 import type { Layout } from '../layout.js';
 import { MAX_MANIFEST_BYTES, MediaType, isIndexMediaType } from '../media-types.js';
 import type { Annotations, Descriptor } from '../schema/descriptor.js';
@@ -70,7 +70,7 @@ export class DocReader {
     try {
       bytes = this.layout.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
     } catch (err) {
-      const e = isOcilayoutError(err) ? err : new OcilayoutError('E_INTERNAL', String(err));
+      const e = asOcilayoutError(err);
       return fail(e.code === 'E_NOT_FOUND', e);
     }
     return parseDoc(digest, bytes, hint);

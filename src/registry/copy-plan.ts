@@ -3,7 +3,7 @@
 // own `subject`), with --cosign-tags cosign's `sha256-<hex>.sig|.att|.sbom` images. Manifests are
 // fetched once, verified, and listed children before parents.
 import { algorithmOf, encodedOf, parseDigest, type Digest } from '../digest.js';
-import { IntegrityError, OcilayoutError } from '../errors.js';
+import { IntegrityError } from '../errors.js';
 import { successors } from '../graph.js';
 import { isManifestMediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
@@ -168,7 +168,7 @@ class GraphCollector {
     const digest = doc.descriptor.digest as Digest;
     if (this.docs.has(digest)) return;
     if (depth > MAX_DEPTH) {
-      throw new OcilayoutError(
+      throw new IntegrityError(
         'E_SCHEMA',
         `${digest} is nested more than ${MAX_DEPTH} levels deep`,
         { digest },

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { errnoCode, OcilayoutError } from '../errors.js';
+import { IntegrityError, IoError, errnoCode } from '../errors.js';
 import { parseJson } from '../schema/manifest.js';
 import { runCredentialHelper, type HelperRunner } from './credential-helper.js';
 import { DOCKER_HUB } from './reference.js';
@@ -66,7 +66,7 @@ function entryCredentials(
     const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) {
-      throw new OcilayoutError(
+      throw new IntegrityError(
         'E_SCHEMA',
         `${where}: "auth" is not base64 of USER:PASSWORD`,
         { where },
@@ -89,7 +89,7 @@ function entryCredentials(
 export function parseDockerConfig(text: string, path: string): LoadedDockerConfig {
   const r = DockerConfigSchema.safeParse(parseJson(text, path));
   if (!r.success) {
-    throw new OcilayoutError('E_SCHEMA', `${path} is not a docker config file`, { path });
+    throw new IntegrityError('E_SCHEMA', `${path} is not a docker config file`, { path });
   }
   const credentials = new Map<string, Credentials>();
   for (const [key, entry] of Object.entries(r.data.auths ?? {})) {
@@ -117,7 +117,12 @@ export function loadDockerConfig(path = dockerConfigPath()): LoadedDockerConfig 
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
       return { path, credentials: new Map(), helpers: new Map() };
     }
-    throw new OcilayoutError('E_IO', `cannot read ${path}: ${(err as Error).message}`, { path });
+    throw new IoError(
+      'E_IO',
+      `cannot read ${path}: ${(err as Error).message}`,
+      { path },
+      { cause: err },
+    );
   }
   return parseDockerConfig(text, path);
 }

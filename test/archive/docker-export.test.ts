@@ -1,6 +1,8 @@
 // docker-export.ts on its own: planDockerExport's choices (which tags, which platform, what is not
 // an image), and the files it plans (manifest.json, repositories, an OCI index.json). Writing the
 // tar is export.test.ts's; here only the plan is checked.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePlatform, planDockerExport } from '../../src/archive/docker-export.js';
 import { digestOf } from '../../src/digest.js';
@@ -97,6 +99,14 @@ describe('planDockerExport', () => {
         v2: m.d['blayer']!.digest.slice(7),
       },
     });
+  });
+
+  it('fails on a damaged manifest under a tag instead of skipping it as "not an image"', () => {
+    const m = layout();
+    writeFileSync(join(m.root, blobPath(m.d['bmanifest']!)), '{"schemaVersion":2,"tampered":1}');
+    expect(() => planDockerExport(m.open(), [], { name: 'example.com/app' })).toThrow(
+      expect.objectContaining({ code: 'E_SIZE_MISMATCH' }),
+    );
   });
 
   it('plans an OCI index.json of the chosen images and their whole closure', () => {

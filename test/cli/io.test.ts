@@ -3,7 +3,7 @@
 // --json), stack traces only with --debug.
 import { describe, expect, it } from 'vitest';
 import { processIo, Output, type OutputOptions } from '../../src/cli/io.js';
-import { OcilayoutError } from '../../src/errors.js';
+import { IoError, NotFoundError } from '../../src/errors.js';
 import { fakeIo } from '../helpers/fake-io.js';
 
 function output(options: Partial<OutputOptions> = {}) {
@@ -12,7 +12,7 @@ function output(options: Partial<OutputOptions> = {}) {
   return { out, stdout: f.stdout, stderr: f.stderr };
 }
 
-const withHint = new OcilayoutError(
+const withHint = new NotFoundError(
   'E_NOT_FOUND',
   'tag v9 not found',
   { tag: 'v9' },
@@ -84,7 +84,7 @@ describe('Output', () => {
         },
       });
       const plain = output({ json: true });
-      plain.out.error(new OcilayoutError('E_IO', 'disk'));
+      plain.out.error(new IoError('E_IO', 'disk'));
       expect(JSON.parse(plain.stderr())).toEqual({
         error: { code: 'E_IO', message: 'disk', details: {} },
       });
@@ -107,7 +107,7 @@ describe('Output', () => {
     it("adds an OcilayoutError's stack under --debug", () => {
       const d = output({ debug: true });
       d.out.error(withHint);
-      expect(d.stderr()).toContain('hint: list tags\nOcilayoutError: tag v9 not found\n    at ');
+      expect(d.stderr()).toContain('hint: list tags\nNotFoundError: tag v9 not found\n    at ');
     });
   });
 });

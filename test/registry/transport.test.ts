@@ -3,7 +3,7 @@
 // error body in E_REGISTRY, and the scheme policy. The client's API is client.test.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OcilayoutError } from '../../src/errors.js';
+import { IntegrityError } from '../../src/errors.js';
 import { freePort } from '../helpers/registry.js';
 import {
   bodyChunks,
@@ -210,7 +210,7 @@ describe('RegistryTransport', () => {
       const read = (res: Response): Promise<string> => (consumed++, res.text());
       expect(await t.exchange(GET(), read)).toBe('whole');
       expect(consumed).toBe(2);
-      const typed = new OcilayoutError('E_DIGEST_MISMATCH', 'no');
+      const typed = new IntegrityError('E_DIGEST_MISMATCH', 'no');
       await expect(t.exchange(GET(), () => Promise.reject(typed))).rejects.toBe(typed);
       expect(s.seen).toHaveLength(3); // the typed error was not retried
     });
@@ -239,7 +239,7 @@ describe('RegistryTransport', () => {
   describe('networkError', () => {
     const t = new RegistryTransport('reg.example');
     it('passes an OcilayoutError (or one carried as cause) through', () => {
-      const inner = new OcilayoutError('E_SIZE_MISMATCH', 'short');
+      const inner = new IntegrityError('E_SIZE_MISMATCH', 'short');
       expect(t.networkError(inner, { what: 'x' })).toBe(inner);
       expect(t.networkError(new TypeError('fetch failed', { cause: inner }), { what: 'x' })).toBe(
         inner,
