@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench`: measures every row of issue 5's benchmark table against its reference, in one run
+// `npm run bench`: measures every row of the benchmark table against its reference, in one run
 // on one machine, and writes BENCHMARKS.md. Fixtures are built here (umoci for images, our library for
 // referrers), in a fresh work directory under BENCH_DIR (default: the OS temp dir), removed at the end
 // unless KEEP=1.
@@ -139,7 +139,9 @@ await section('convert', 'convert', () => convertRows(ctx));
 await section('index', 'index.json commit', () => indexCommitRows(ctx));
 
 if (config.scale !== 'full')
-  notes.push(`BENCH_SCALE=${config.scale}: sizes are reduced; these are not the issue's figures.`);
+  notes.push(
+    `BENCH_SCALE=${config.scale}: sizes are reduced; these are not the full-scale figures the goals name.`,
+  );
 if (config.only.length > 0) notes.push(`BENCH_ONLY=${config.only.join(',')}: only these rows ran.`);
 const finished = new Date().toISOString();
 writeReport(config.output, {

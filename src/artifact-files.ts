@@ -8,7 +8,10 @@ import { NotFoundError, UnsafeInputError, UsageError, errnoCode, wrapFsError } f
 import type { Layout } from './layout.js';
 import { assertMediaType } from './media-types.js';
 
-/** Read and hash files in chunks this big (perf-baseline.md: the 64 KiB default halves throughput). */
+/**
+ * Read and hash files in chunks this big: the 64 KiB default loses throughput
+ * (spec-notes/performance.md).
+ */
 const CHUNK = 1024 * 1024;
 
 export interface ArtifactFile {

@@ -12,12 +12,14 @@ import type { Descriptor } from './schema/descriptor.js';
 import { leaseDigest } from './store/ingest.js';
 import { digestMismatch } from './store/verify-stream.js';
 
-/** Blobs up to this size are read whole with sync I/O (perf-baseline.md: no per-file async hops). */
+/**
+ * Blobs up to this size are read whole with sync I/O: no event-loop hop per file
+ * (spec-notes/performance.md).
+ */
 const SMALL_BLOB = 1024 * 1024;
 /**
- * Read size for big blobs. perf-baseline.md: ≥ 1 MiB. Measured for copy (1 GiB, 4 blobs): 4 MiB
- * chunks into BlobStore.put cost 3× the system time of 1 MiB (fresh large allocations), and
- * re-hashing was no faster with 4 MiB.
+ * Read size for big blobs: smaller chunks lose hashing throughput to per-chunk overhead, larger
+ * ones cost more system time in fresh allocations than they save (spec-notes/performance.md).
  */
 const READ_CHUNK = 1024 * 1024;
 
@@ -200,10 +202,10 @@ async function verifyFile(path: string, digest: Digest, size: number): Promise<v
 
 /**
  * A blob file as chunks of up to 1 MiB, with the next read in flight while the caller hashes or
- * writes this one (perf-baseline.md: big reads, no stream machinery). By default each chunk is a
- * fresh buffer, because BlobStore.put keeps one chunk in flight to disk while it hashes the next;
- * `reuseBuffers` alternates two buffers, for a consumer that is done with a chunk when it asks for
- * the next one.
+ * writes this one (big reads, no stream machinery: spec-notes/performance.md). By default each
+ * chunk is a fresh buffer, because BlobStore.put keeps one chunk in flight to disk while it hashes
+ * the next; `reuseBuffers` alternates two buffers, for a consumer that is done with a chunk when it
+ * asks for the next one.
  */
 async function* readAhead(
   path: string,

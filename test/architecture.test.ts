@@ -1,4 +1,4 @@
-// The dependency rule of style-anchors §2, checked on the real import graph of src/:
+// The dependency rule of the layers, checked on the real import graph of src/:
 //   cli → index.ts → {referrers, archive, copy, maintenance, …} → {layout, tags, graph, refs,
 //   artifact} → store → {digest, schema, errors, media-types}
 // Imports are read with the TypeScript parser (static, re-exports, dynamic import(), type-only).
@@ -96,7 +96,7 @@ function check(violations: Edge[]): void {
   expect(fresh, 'new dependency-rule violations').toEqual([]);
 }
 
-describe('dependency rule (style-anchors §2)', () => {
+describe('dependency rule', () => {
   it('parses a meaningful import graph', () => {
     expect(internal.length).toBeGreaterThan(50);
     expect(internal).toContainEqual({ from: 'layout.ts', to: 'store/blob-store.ts' });

@@ -47,7 +47,7 @@ describe('EXIT_CODE', () => {
     ['E_TOO_LARGE', ExitCode.Unsafe],
     ['E_ALREADY_EXISTS', ExitCode.Conflict],
     ['E_INTERNAL', ExitCode.Internal],
-  ] as const)('%s exits %i (style-anchors §5 table)', (code, exit) => {
+  ] as const)('%s exits %i (the EXIT_CODE table)', (code, exit) => {
     expect(EXIT_CODE[code]).toBe(exit);
     expect(exitCodeFor(errorFor(code, 'x'))).toBe(exit);
   });

@@ -12,7 +12,7 @@ export const LIB = join(ROOT, 'dist', 'index.js');
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-/** Every size a row uses, per scale. `full` is what the issue's table names. */
+/** Every size a row uses, per scale. `full` is what the goals in BENCHMARKS.md are stated for. */
 const SCALES = {
   full: {
     pushBytes: GiB,
@@ -68,7 +68,7 @@ export function loadConfig() {
   return {
     scale: scaleName,
     sizes,
-    // Whole-process rows on small data run 5 times, rows that move GiBs 3 times (perf-baseline.md).
+    // Whole-process rows on small data run 5 times, rows that move GiBs 3 times (spec-notes/performance.md).
     runsSmall: runs || 5,
     runsBig: runs || 3,
     work,

@@ -6,7 +6,7 @@ import { randomFillSync } from 'node:crypto';
 import { join } from 'node:path';
 import { sh } from './measure.mjs';
 
-/** `bytes` of random data (incompressible, like the layers of perf-baseline.md). */
+/** `bytes` of random data (incompressible: gzip cannot shrink it, as real layers rarely shrink). */
 export function randomFile(path, bytes) {
   const chunk = Buffer.allocUnsafe(4 * 1024 * 1024);
   const fd = openSync(path, 'w');
@@ -26,7 +26,7 @@ function have(tool) {
   return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 }
 
-/** skopeo and umoci from Debian packages (the issue: installed by the script if missing). */
+/** skopeo and umoci from Debian packages (installed by the script if missing). */
 export function ensurePeerTools({ skipInstall, log }) {
   const missing = ['skopeo', 'umoci'].filter((t) => !have(t));
   if (missing.length === 0) return;
@@ -41,7 +41,7 @@ export function ensurePeerTools({ skipInstall, log }) {
 /**
  * An image built by umoci: `layers` layers of `layerBytes` random bytes each (umoci gzips them), under
  * one tag; then `umoci gc`, so the layout holds exactly that image (`tar -cf` of the layout and an
- * export of the image carry the same blobs). The recipe of ../shared/bench/peers-setup.sh.
+ * export of the image carry the same blobs).
  */
 export function umociImage(layout, tag, layers, layerBytes, scratch) {
   rmSync(layout, { recursive: true, force: true });

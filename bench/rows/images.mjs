@@ -1,4 +1,4 @@
-// The image rows of the table: the 1 GiB 4-layer image, the 200 × 64 KiB-layer image, and
+// The image rows of the benchmark table: the 1 GiB 4-layer image, the 200 × 64 KiB-layer image, and
 // peak RSS of export/import at 1 GiB and 4 GiB (the latter only when the disk has room).
 import { join } from 'node:path';
 import { BIN, GiB } from '../lib/config.mjs';

@@ -30,7 +30,10 @@ export function assertSupportedArchiveCodec(c: Compression, what: string): void 
   );
 }
 
-/** 1 MiB output chunks: zlib's default 16 KiB costs a stream hop per 16 KiB (perf-baseline.md). */
+/**
+ * 1 MiB output chunks: zlib's default 16 KiB costs a stream hop per 16 KiB
+ * (spec-notes/performance.md).
+ */
 export function newGunzip(): Gunzip {
   return createGunzip({ chunkSize: 1024 * 1024 });
 }

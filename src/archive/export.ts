@@ -51,7 +51,7 @@ export interface ExportResult {
   warnings: string[];
 }
 
-/** Blobs up to this size are read whole with readFileSync-style I/O (perf-baseline.md §3). */
+/** Blobs up to this size are read whole with readFileSync-style I/O (spec-notes/performance.md). */
 const SMALL_BLOB = 256 * 1024;
 const OCI_LAYOUT_BYTES = Buffer.from(JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }));
 

@@ -13,7 +13,7 @@ import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
 import { sniffCompression, type Compression } from './compression.js';
 import type { TarEntry as Entry } from './tar-source.js';
 
-/** Entries up to this size are read whole and stored with sync I/O (perf-baseline.md). */
+/** Entries up to this size are read whole and stored with sync I/O (spec-notes/performance.md). */
 const SMALL_ENTRY = 1024 * 1024;
 /** Suffix of staging directories in ingest/ (the owner token in the name tells gc if we live). */
 const STAGING_SUFFIX = '.import';

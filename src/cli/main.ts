@@ -95,8 +95,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
 
 /**
  * yargs renders the running command's whole help text (string-width over every option line) to
- * cache it for a later showHelp()/getHelp(), which this CLI never calls: ~40 ms of CPU per `copy`
- * (issue 5 benchmark, `node bench/profile.mjs copy-nv`). `--help` itself does not use that cache.
+ * cache it for a later showHelp()/getHelp(), which this CLI never calls: CPU spent on every run
+ * (spec-notes/performance.md, CLI start-up; `node bench/profile.mjs copy-nv`). `--help` itself
+ * does not use that cache.
  * Internal yargs API, so only when it is there.
  */
 function skipHelpCache(parser: object): void {

@@ -1,6 +1,6 @@
 // fsck's scan of blobs/: every file's name, type and content. Small blobs are read with sync I/O
 // into one reused buffer (no event-loop hop per file); large ones in 4 MiB chunks, reading the
-// next chunk while hashing the current one (see /work/shared/perf-baseline.md).
+// next chunk while hashing the current one (chunk sizes: spec-notes/performance.md).
 import {
   closeSync,
   constants,

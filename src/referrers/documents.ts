@@ -1,6 +1,7 @@
 // Reading manifests and indexes for referrer work: synchronous, cached per digest, digest-verified,
 // and checked by hand rather than by zod, because discovery reads every listed manifest of a layout
-// (issue 5 perf goal: within 2x of a bare readFileSync + JSON.parse loop). Knows no conventions.
+// (performance goal: within 2x of a bare readFileSync + JSON.parse loop, see
+// spec-notes/performance.md). Knows no conventions.
 import { tryParseDigest, type Digest } from '../digest.js';
 import { IntegrityError, OcilayoutError, asOcilayoutError } from '../errors.js';
 import type { Layout } from '../layout.js';

@@ -52,14 +52,17 @@ export interface PutOptions {
   /**
    * Leave the blob file's own fsync to flush() too (implies deferDirSync): writers of many small
    * blobs (import, convert, copy) then pay one syncfs per commit instead of one fsync per blob
-   * (~0.5-1 ms each here). The blob is visible before it is durable; only a power loss can tell,
-   * and no index.json commit references it before flush() ran (IndexStore calls flush() first).
-   * See spec-notes/performance.md.
+   * (what each costs: spec-notes/performance.md). The blob is visible before it is durable; only a
+   * power loss can tell, and no index.json commit references it before flush() ran (IndexStore
+   * calls flush() first).
    */
   deferFileSync?: boolean;
 }
 
-/** Read streams hand out 1 MiB chunks (perf-baseline.md: the 64 KiB default halves throughput). */
+/**
+ * Read streams hand out 1 MiB chunks: the 64 KiB default loses hashing throughput
+ * (spec-notes/performance.md).
+ */
 const CHUNK = 1024 * 1024;
 
 export class BlobStore {

@@ -67,8 +67,8 @@ export class IndexStore {
       this.root,
       async (held) => {
         // The parse of this read is already private to this call, so fn gets it directly: a
-        // structuredClone cost more than the parse itself (190 ms at 100k entries, issue 5's
-        // index-commit row). What we read is kept as its re-serialisation instead, taken before fn.
+        // structuredClone cost more than the parse itself (spec-notes/performance.md, index.json
+        // commit). What we read is kept as its re-serialisation instead, taken before fn.
         const { index } = this.read();
         // Compare with what we read re-serialised, not with the file's bytes: an unchanged index
         // written by a peer (skopeo: no newline; crane: indented) must not be rewritten.

@@ -125,7 +125,7 @@ describe('reading input', () => {
     const chunks: Buffer[] = [];
     for await (const c of await openInput(file, Readable.from([]))) chunks.push(c as Buffer);
     expect(Buffer.concat(chunks).length).toBe(3 * 1024 * 1024);
-    expect(chunks[0]!.length).toBe(1024 * 1024); // 1 MiB reads (perf-baseline.md)
+    expect(chunks[0]!.length).toBe(1024 * 1024); // 1 MiB reads (spec-notes/performance.md)
     const stdin = Readable.from([]);
     expect(await openInput('-', stdin)).toBe(stdin);
     await expect(openInput(join(dir, 'nope'), stdin)).rejects.toMatchObject({

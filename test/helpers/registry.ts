@@ -1,7 +1,7 @@
 // A real CNCF distribution registry (Debian `docker-registry`, 2.8.2 here) for integration tests:
 // free loopback port, temp storage, generated config, optional htpasswd basic auth; stopped by PID.
 // Also a TCP fault proxy that lets a test drop connections or kill the registry mid-transfer.
-// Mirrors /work/shared/interop/registry.sh.
+// The interop judge (test/interop/judge/) pushes and pulls through the same registry.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';

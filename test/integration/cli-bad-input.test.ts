@@ -1,4 +1,4 @@
-// The bad inputs issue 2 names, across the commands that meet them: each gives a clear error code
+// The bad inputs we promise to refuse, across the commands that meet them: each gives a clear error code
 // in --json stderr, a non-zero exit, nothing on stdout, and a byte-for-byte unchanged layout.
 import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

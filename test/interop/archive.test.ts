@@ -2,14 +2,14 @@
 // - skopeo reads our oci export (oci-archive:FILE:TAG → oci:, digests preserved) and our docker export
 //   (docker-archive:FILE:NAME:TAG → oci:; skopeo converts, so we assert what it keeps: the config's
 //   content and the uncompressed layers = diffIDs);
-// - we import archives skopeo wrote (oci-archive, docker-archive, built by the shared
-//   make-peer-layouts.sh), and umoci (ls, stat, unpack --rootless) and skopeo read what we imported.
-// Expected values come from peers.json (written by the harness from the tools' output) or from the tools.
+// - we import archives skopeo wrote (oci-archive, docker-archive, built by judge/peer-layouts.ts),
+//   and umoci (ls, stat, unpack --rootless), skopeo and the judge read what we imported.
+// Expected values come from the peer entries (recorded from the tools' own output) or from the tools.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,21 +17,14 @@ import { exportArchive, importArchive } from '../../src/index.js';
 import { cliOk } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { requireTools } from '../helpers/tools.js';
+import { JUDGE_TOOLS, judgeLayout } from './judge/judge.js';
+import { makePeerLayouts, type PeerEntry } from './judge/peer-layouts.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PEERS = join(ROOT, 'testdata', 'peers');
-const HARNESS = resolve(ROOT, '..', 'shared', 'interop', 'make-peer-layouts.sh');
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
-const TOOLS = requireTools('skopeo', 'umoci', 'jq') && harnessPresent();
-
-function harnessPresent(): boolean {
-  if (existsSync(HARNESS)) return true;
-  const msg = `shared interop harness not found at ${HARNESS}`;
-  if (process.env['CI'] === 'true') throw new Error(`${msg}; CI requires it`);
-  console.warn(`SKIP: ${msg}`);
-  return false;
-}
+const TOOLS = requireTools(...JUDGE_TOOLS);
 
 function toolOk(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 });
@@ -78,10 +71,11 @@ function expectUmociReads(layout: string, tag: string): void {
 }
 
 let peers = '';
+let peerEntries: PeerEntry[] = [];
 beforeAll(() => {
   if (!TOOLS) return;
   peers = mkdtempSync(join(tmpdir(), 'ocilayout-archive-peers-'));
-  toolOk(HARNESS, [peers]);
+  peerEntries = makePeerLayouts(peers);
 });
 afterAll(() => {
   if (peers !== '') rmSync(peers, { recursive: true, force: true });
@@ -144,7 +138,7 @@ describe.runIf(TOOLS)('skopeo reads our archives', () => {
 
 describe.runIf(TOOLS)('we import archives skopeo wrote, and the tools read the result', () => {
   it('skopeo oci-archive: digests and tags preserved; umoci and skopeo read it', async () => {
-    const expected = peersJson().find((p) => p.path === 'image.oci.tar')!;
+    const expected = peerEntries.find((p) => p.path === 'image.oci.tar')!;
     const dest = join(tmpDir(), 'from-oci-archive');
     const r = await importArchive(join(peers, 'image.oci.tar'), dest);
     expect(r.format).toBe('oci');
@@ -154,7 +148,7 @@ describe.runIf(TOOLS)('we import archives skopeo wrote, and the tools read the r
   });
 
   it('skopeo docker-archive: config kept byte for byte (image ID), layers = diffIDs, RepoTag kept', async () => {
-    const expected = peersJson().find((p) => p.path === 'image.docker.tar')!;
+    const expected = peerEntries.find((p) => p.path === 'image.docker.tar')!;
     const dest = join(tmpDir(), 'from-docker-archive');
     const r = await importArchive(join(peers, 'image.docker.tar'), dest);
     expect(r.format).toBe('docker');
@@ -172,13 +166,16 @@ describe.runIf(TOOLS)('we import archives skopeo wrote, and the tools read the r
     const copy = join(tmpDir(), 'copy');
     skopeo('copy', '-q', '--preserve-digests', `oci:${dest}:v1`, `oci:${copy}:v1`);
     expect(tagged(copy, 'v1')).toBe(entry.digest);
-    // The shared harness: structure, sha256sum, umoci, oci-image-tool, skopeo round trips.
-    const report = toolOk(resolve(HARNESS, '..', 'check-layout.sh'), ['--no-registry', dest]);
-    expect(report).toMatch(/interop: \d+ passed, 0 failed/);
+    // The judge: structure, sha256sum, umoci, oci-image-tool, skopeo round trips.
+    const verdict = await judgeLayout(dest, { registry: false });
+    expect(verdict.failed, verdict.report).toBe(0);
+    expect(verdict.report).toMatch(
+      /^PASS +\[v1\] skopeo copy oci -> oci-archive -> oci preserves/m,
+    );
   });
 
   it('skopeo oci-archive → import → export → skopeo: the same digest all the way', async () => {
-    const expected = peersJson().find((p) => p.path === 'image.oci.tar')!;
+    const expected = peerEntries.find((p) => p.path === 'image.oci.tar')!;
     const layout = join(tmpDir(), 'l');
     await cliOk(['import', join(peers, 'image.oci.tar'), layout]);
     const out = join(tmpDir(), 'again.tar');
@@ -186,13 +183,3 @@ describe.runIf(TOOLS)('we import archives skopeo wrote, and the tools read the r
     expect(sha256(skopeo('inspect', '--raw', `oci-archive:${out}:v1`))).toBe(expected.tags!['v1']);
   });
 });
-
-interface PeerEntry {
-  path: string;
-  tags?: Record<string, string>;
-  repoTags?: string[];
-  configDigest?: string;
-}
-function peersJson(): PeerEntry[] {
-  return JSON.parse(readFileSync(join(peers, 'peers.json'), 'utf8')) as PeerEntry[];
-}

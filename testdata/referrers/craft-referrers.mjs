@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // craft-referrers.mjs SRC OUTDIR — referrer fixtures the peer fixtures do not cover, built from the
-// shapes in shared/peers.md on top of SRC (testdata/peers/umoci-image, tag v1). Independent of
+// shapes those tools write (read from their source) on top of SRC (testdata/peers/umoci-image, tag v1). Independent of
 // ocilayout: it writes files with node:fs only, and records what each fixture holds in
 // OUTDIR/expected-crafted.json (subject -> referrer digests, as the writer meant them).
 import { createHash } from 'node:crypto';
@@ -77,7 +77,7 @@ const tagged = (d, tag, more = {}) => ({ ...desc({ ...d, annotations: undefined,
 //    signature on the SBOM (a referrer of a referrer). What a layout looks like after regctl,
 //    olareg (before 2024-03, PR #1171 key), containerd export and oras each wrote into it.
 {
-  const fx = new Fixture('mixed', 'One subject (v1) with referrers in every convention at once: a regctl fallback-tag index (signature A), a PR #1171 subject-annotation response as olareg wrote it before 2024-03 (SBOM), a containerd-export entry (signature B, `io.containerd.manifest.subject`), an oras untagged entry listing signature A again, and an oras entry for a signature on the SBOM. Crafted by craft-referrers.mjs from shared/peers.md §0-§6.');
+  const fx = new Fixture('mixed', 'One subject (v1) with referrers in every convention at once: a regctl fallback-tag index (signature A), an image-spec PR #1171 subject-annotation response as olareg wrote it before 2024-03 (SBOM), a containerd-export entry (signature B, `io.containerd.manifest.subject`), an oras untagged entry listing signature A again, and an oras entry for a signature on the SBOM. Crafted by craft-referrers.mjs from the shapes those writers use.');
   const sigA = fx.artifact(image, 'application/vnd.example.signature.v1+json', 'signature A');
   const sbom = fx.artifact(image, 'application/spdx+json', 'sbom');
   const sigB = fx.artifact(image, 'application/vnd.example.signature.v1+json', 'signature B');
@@ -126,7 +126,7 @@ const tagged = (d, tag, more = {}) => ({ ...desc({ ...d, annotations: undefined,
 // 4. buildkit-oci-artifact: BuildKit since 2026-06 (oci-artifact=true): the attestation manifest
 //    inside the image index has artifactType and subject, and the vnd.docker.reference annotations.
 {
-  const fx = new Fixture('buildkit-oci-artifact', 'BuildKit (since 2026-06, oci-artifact=true) `--output type=oci,tar=false`: an image index tagged v1 listing the amd64 image and its attestation manifest, which has artifactType application/vnd.docker.attestation.manifest.v1+json, a subject, and vnd.docker.reference.* annotations on its index descriptor. Crafted by craft-referrers.mjs from shared/peers.md §7.');
+  const fx = new Fixture('buildkit-oci-artifact', 'BuildKit (since 2026-06, oci-artifact=true) `--output type=oci,tar=false`: an image index tagged v1 listing the amd64 image and its attestation manifest, which has artifactType application/vnd.docker.attestation.manifest.v1+json, a subject, and vnd.docker.reference.* annotations on its index descriptor. Crafted by craft-referrers.mjs from the shape BuildKit writes.');
   const att = fx.artifact(image, 'application/vnd.docker.attestation.manifest.v1+json', 'provenance');
   const idx = fx.list([
     { ...image, platform: { architecture: 'amd64', os: 'linux' } },

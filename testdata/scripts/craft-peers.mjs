@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // craft-peers.mjs UMOCI_IMAGE_LAYOUT OUTDIR
-// Builds the peer fixture layouts we cannot produce with a tool installed here, in the shapes documented in
-// shared/peers.md (oras, regctl, olareg, crane, containerd export, cosign save, BuildKit). Each one reuses the
+// Builds the peer fixture layouts we cannot produce with a tool installed here, in the shapes those tools write,
+// as read from their source (oras, regctl, olareg, crane, containerd export, cosign save, BuildKit). Each one reuses the
 // blobs of the real umoci image (so skopeo/umoci can still read the image) and adds the writer's own shape:
 // index.json key order, indentation, trailing newline, annotations, and where it keeps referrers.
 // Prints JSON on stdout: { fixture: { writer, readme, tags: {tag: digest}, referrers: {subject: [digest]} } }.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make-peers.sh — regenerate testdata/peers/: small OCI layouts in the shapes other tools write.
 #   real (written by the tools themselves): umoci-image, umoci-multitag (umoci 0.4.7), skopeo-layout (skopeo 1.9.3)
-#   crafted (by craft-peers.mjs, from the shapes in shared/peers.md, reusing umoci-image's blobs):
+#   crafted (by craft-peers.mjs, from the shapes those tools write, reusing umoci-image's blobs):
 #     oras-style, regctl-style, olareg-style, crane-style, containerd-export-style, cosign-save-style, buildkit-style
 # Also writes testdata/peers/expected.json: per fixture, tag -> manifest digest as the writer recorded it, and the
 # referrers it holds. Tests compare ocilayout against that file, never against ocilayout's own output.
