@@ -19,7 +19,12 @@ export {
   type IndexSnapshot,
   type UpdateResult,
 } from './store/index-store.js';
-export { withLayoutLock, type HeldLock, type LockOptions } from './store/lock.js';
+export {
+  withLayoutLock,
+  MAX_LOCK_TIMEOUT_MS,
+  type HeldLock,
+  type LockOptions,
+} from './store/lock.js';
 export { listIngest, liveLeasedDigests, releaseLease, type IngestEntry } from './store/ingest.js';
 export { writeFileDurable, fsyncDir } from './store/durable.js';
 export * from './store/paths.js';

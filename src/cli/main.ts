@@ -2,7 +2,7 @@
 import yargs from 'yargs';
 import { ExitCode, UsageError, exitCodeFor } from '../index.js';
 import { COMMANDS } from './commands/index.js';
-import type { CommandContext, GlobalArgs } from './context.js';
+import { parseLockTimeout, type CommandContext, type GlobalArgs } from './context.js';
 import { Output, type Io } from './io.js';
 
 const EPILOGUE =
@@ -46,7 +46,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
       describe: 'stack traces for internal errors',
     })
     .option('lock-timeout', {
-      type: 'number',
+      // Parsed by parseLockTimeout, not yargs: its number type turns `abc` into NaN silently.
+      type: 'string',
+      coerce: parseLockTimeout,
       describe: 'seconds to wait for another writer (default 60)',
     })
     .middleware((a) => {

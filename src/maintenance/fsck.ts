@@ -1,7 +1,7 @@
 // fsck: check a layout and report every problem as data (Finding[]); never writes anything and
 // never throws for a problem in the layout (only when the directory is not a layout at all).
 // Severity decisions are in spec-notes/gc-fsck.md.
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NotFoundError, isOcilayoutError } from '../errors.js';
 import { Layout } from '../layout.js';
@@ -9,6 +9,7 @@ import { MediaType } from '../media-types.js';
 import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from '../schema/layout-files.js';
 import { parseJson } from '../schema/manifest.js';
 import { IndexStore, readCappedText } from '../store/index-store.js';
+import { LOCK_FUTURE_TOLERANCE_MS } from '../store/lock.js';
 import { INDEX_FILE, INDEX_LOCK, OCI_LAYOUT_FILE } from '../store/paths.js';
 import { listAbandoned, parkedByDeadGc } from './abandoned.js';
 import { scanBlobFiles } from './blob-files.js';
@@ -212,11 +213,34 @@ function abandonedFindings(root: string): Finding[] {
 }
 
 function lockFindings(root: string, now = Date.now()): Finding[] {
-  let mtimeMs: number;
+  let st: Stats;
   try {
-    mtimeMs = lstatSync(join(root, INDEX_LOCK)).mtimeMs;
+    st = lstatSync(join(root, INDEX_LOCK));
   } catch {
     return [];
+  }
+  if (!st.isDirectory()) {
+    // Never made by us (the lock is a directory); writers refuse it with E_UNSAFE_ENTRY.
+    const what = st.isSymbolicLink() ? 'a symlink' : 'not a directory';
+    return [
+      {
+        code: 'LOCK_NOT_DIRECTORY',
+        severity: 'error',
+        message: `${INDEX_LOCK} is ${what}: it never goes stale, and every writer refuses this layout until it is removed`,
+        path: INDEX_LOCK,
+      },
+    ];
+  }
+  const mtimeMs = st.mtimeMs;
+  if (mtimeMs - now > LOCK_FUTURE_TOLERANCE_MS) {
+    return [
+      {
+        code: 'LOCK_IN_FUTURE',
+        severity: 'warning',
+        message: `${INDEX_LOCK} is dated ${Math.round((mtimeMs - now) / 1000)} s in the future (the clock was set back?): its age cannot be told from its date, so a writer takes it over only after seeing it unchanged for the stale time`,
+        path: INDEX_LOCK,
+      },
+    ];
   }
   if (now - mtimeMs < LOCK_ABANDONED_MS) return [];
   return [

@@ -42,6 +42,13 @@ export interface DurableWriteOptions {
    * name): two `init`s racing cannot overwrite what the first one, or a writer after it, stored.
    */
   exclusive?: boolean;
+  /**
+   * Runs after the temp file is written and fsynced, immediately before the rename (or link) that
+   * publishes it; a throw aborts the write (temp file removed, `path` untouched). The index commit
+   * checks here that it still holds the lock: writing a large index can take long enough for the
+   * lock to be judged stale and taken over, and the check must come after that, not before it.
+   */
+  beforeRename?: (() => void) | undefined;
 }
 
 /**
@@ -69,6 +76,7 @@ export function writeFileDurable(
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
+    options.beforeRename?.();
     if (options.exclusive === true) written = linkIfAbsent(tmp, path);
     else renameSync(tmp, path);
   } catch (err) {

@@ -80,8 +80,12 @@ export class IndexStore {
             const r = IndexFileSchema.safeParse(out.index);
             if (!r.success) throw schemaError(`new ${this.path}`, r.error);
             this.beforeCommit();
+            // Checked twice: before the write (not to write a large index in vain) and right
+            // before the rename, since the lock can be lost while the write stalls (a stopped or
+            // starved process stops refreshing it). What is left is the one system call between
+            // the last check and the rename: spec-notes/concurrency.md.
             held.assertHeld();
-            writeFileDurable(this.path, next);
+            writeFileDurable(this.path, next, { beforeRename: () => held.assertHeld() });
           }
         }
         await out.afterCommit?.();

@@ -70,6 +70,8 @@ describe('run', () => {
       [['tags', '.', '--no-such-flag']],
       [['push', 'x:v1', 'f', '--annotation']], // nargs:1 with no value: a yargs YError
       [['copy', '--concurrency', '0', 'a:v1', 'b']],
+      [['tags', '.', '--lock-timeout', 'abc']], // NaN: a writer would wait forever
+      [['tags', '.', '--lock-timeout', '-1']],
     ])('%j exits 2 with E_USAGE, a pointer to --help, nothing on stdout', async (argv) => {
       const r = await runInProcess(argv);
       expect(r.code, r.stderr).toBe(2);

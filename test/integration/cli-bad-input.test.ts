@@ -1,6 +1,6 @@
 // The bad inputs we promise to refuse, across the commands that meet them: each gives a clear error code
 // in --json stderr, a non-zero exit, nothing on stdout, and a byte-for-byte unchanged layout.
-import { truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDigest } from '../../src/index.js';
@@ -196,4 +196,70 @@ describe('corrupted and truncated blobs', () => {
       'E_DIGEST_MISMATCH',
     );
   });
+});
+
+describe('lock settings and the lock path', () => {
+  it.each([
+    ['--lock-timeout', 'abc'],
+    ['--lock-timeout', '-1'],
+  ])(
+    '%s %s is E_USAGE (exit 2) even while the layout is busy, not an endless wait',
+    async (flag, value) => {
+      const f = await artifactLayout();
+      mkdirSync(join(f.dir, '.ocilayout-index.lock')); // a live holder: NaN would wait forever
+      const r = await runCli(['--json', 'tag', `${f.dir}:v1`, 'v2', flag, value]);
+      expect({ exit: r.code, code: jsonError(r).code }).toEqual({ exit: 2, code: 'E_USAGE' });
+      expect(jsonError(r).message).toContain(`--lock-timeout "${value}"`);
+    },
+    20_000,
+  );
+
+  it.each([
+    ['OCILAYOUT_LOCK_TIMEOUT_MS', 'abc'],
+    ['OCILAYOUT_LOCK_TIMEOUT_MS', '-1'],
+    ['OCILAYOUT_LOCK_STALE_MS', 'ten'],
+    ['OCILAYOUT_LOCK_STALE_MS', '-1'],
+  ])('%s=%s is E_USAGE (exit 2) naming the variable; nothing written', async (name, value) => {
+    const f = await artifactLayout();
+    const before = layoutSnapshot(f.dir);
+    const r = await runCli(['--json', 'tag', `${f.dir}:v1`, 'v2'], { env: { [name]: value } });
+    expect({ exit: r.code, code: jsonError(r).code }).toEqual({ exit: 2, code: 'E_USAGE' });
+    expect(jsonError(r).message).toContain(`${name}="${value}"`);
+    expect(layoutSnapshot(f.dir)).toEqual(before);
+  });
+
+  it('a dangling symlink at the lock path: writers refuse it at once (exit 6), fsck names it', async () => {
+    const f = await artifactLayout();
+    const lockPath = join(f.dir, '.ocilayout-index.lock');
+    symlinkSync(join(f.work, 'gone'), lockPath);
+    const before = layoutSnapshot(f.dir);
+    const r = await runCli(['--json', 'tag', `${f.dir}:v1`, 'v2', '--lock-timeout', '10']);
+    expect({ exit: r.code, code: jsonError(r).code }).toEqual({ exit: 6, code: 'E_UNSAFE_ENTRY' });
+    expect(jsonError(r).message).toContain(lockPath);
+    expect(jsonError(r).hint).toContain(`rm ${lockPath}`);
+    expect(layoutSnapshot(f.dir)).toEqual(before);
+    const fsck = await runCli(['fsck', f.dir, '--json']);
+    expect(fsck.code).toBe(4);
+    expect(JSON.parse(fsck.stdout)).toMatchObject({
+      ok: false,
+      findings: [expect.objectContaining({ code: 'LOCK_NOT_DIRECTORY', severity: 'error' })],
+    });
+  });
+
+  it('a lock dated in the future (clock set back after a crash) is taken over once it stays unchanged', async () => {
+    const f = await artifactLayout();
+    const lockDir = join(f.dir, '.ocilayout-index.lock');
+    mkdirSync(lockDir);
+    const future = new Date(Date.now() + 24 * 3600_000);
+    utimesSync(lockDir, future, future);
+    const fsck = JSON.parse((await runCli(['fsck', f.dir, '--json'])).stdout) as {
+      findings: { code: string }[];
+    };
+    expect(fsck.findings.map((x) => x.code)).toEqual(['LOCK_IN_FUTURE']);
+    const r = await runCli(['tag', `${f.dir}:v1`, 'v2', '--lock-timeout', '20'], {
+      env: { OCILAYOUT_LOCK_STALE_MS: '2000' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await runCli(['tags', f.dir])).stdout).toBe('v1\nv2\n');
+  }, 30_000);
 });

@@ -264,6 +264,42 @@ describe('fsck', () => {
     }
   });
 
+  it('reports a lock that can never go stale by its date: one dated in the future (warning)', async () => {
+    const m = imageLayout();
+    const lockDir = join(m.root, '.ocilayout-index.lock');
+    mkdirSync(lockDir);
+    // proper-lockfile dates a fresh lock up to ~1 s ahead: not a finding.
+    const fresh = new Date(Date.now() + 1005);
+    utimesSync(lockDir, fresh, fresh);
+    expect(codes(await fsck(m.root))).toEqual([]);
+    const future = new Date(Date.now() + 3600_000);
+    utimesSync(lockDir, future, future);
+    const r = await fsck(m.root);
+    expect(codes(r)).toEqual(['LOCK_IN_FUTURE']);
+    expect(only(r, 'LOCK_IN_FUTURE')).toMatchObject({
+      severity: 'warning',
+      path: '.ocilayout-index.lock',
+      message: expect.stringMatching(/dated 3[56]\d\d s in the future/),
+    });
+    expect(r.ok).toBe(true);
+  });
+
+  it.each([
+    ['a dangling symlink', (p: string) => symlinkSync('nowhere', p), 'a symlink'],
+    ['a regular file', (p: string) => writeFileSync(p, ''), 'not a directory'],
+  ])('reports %s at the lock path as an error writers refuse', async (_n, plant, what) => {
+    const m = imageLayout();
+    plant(join(m.root, '.ocilayout-index.lock'));
+    const r = await fsck(m.root);
+    expect(codes(r)).toEqual(['LOCK_NOT_DIRECTORY']);
+    expect(only(r, 'LOCK_NOT_DIRECTORY')).toMatchObject({
+      severity: 'error',
+      path: '.ocilayout-index.lock',
+      message: expect.stringContaining(`is ${what}`),
+    });
+    expect(r.ok).toBe(false);
+  });
+
   it('runs plug-in checks on the parsed index, and turns a crashing check into a finding', async () => {
     const m = imageLayout();
     const seen: number[] = [];

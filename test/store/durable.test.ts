@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { OcilayoutError } from '../../src/errors.js';
 import { DURABLE_TMP_PREFIX, fsyncDir, writeFileDurable } from '../../src/store/durable.js';
 import { failFs } from '../helpers/fault.js';
 import { freshDir } from '../helpers/make-layout.js';
@@ -36,6 +37,29 @@ describe('writeFileDurable', () => {
     );
     expect(readFileSync(path, 'utf8')).toBe('old');
     expect(readdirSync(dir)).toEqual(['index.json']);
+  });
+
+  it('runs beforeRename after the temp file is complete; a throw there leaves the old content', () => {
+    const dir = freshDir();
+    const path = join(dir, 'index.json');
+    writeFileSync(path, 'old');
+    const refused = new OcilayoutError('E_LOCK_COMPROMISED', 'lost the lock');
+    let tempSeen = '';
+    expect(() =>
+      writeFileDurable(path, 'new', {
+        beforeRename: () => {
+          const tmp = readdirSync(dir).find((n) => n.startsWith(DURABLE_TMP_PREFIX))!;
+          tempSeen = readFileSync(join(dir, tmp), 'utf8');
+          throw refused;
+        },
+      }),
+    ).toThrow(refused);
+    expect(tempSeen).toBe('new');
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    expect(readdirSync(dir)).toEqual(['index.json']);
+    let ran = 0;
+    writeFileDurable(path, 'new', { beforeRename: () => void ran++ });
+    expect([ran, readFileSync(path, 'utf8')]).toEqual([1, 'new']);
   });
 
   it('names its temp file after the owner and the target', () => {

@@ -1,12 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import {
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmdirSync,
   statSync,
   symlinkSync,
   truncateSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +22,8 @@ import {
   readCappedText,
   serializeIndex,
 } from '../../src/store/index-store.js';
-import { failFs } from '../helpers/fault.js';
+import { INDEX_LOCK } from '../../src/store/paths.js';
+import { beforeFs, failFs } from '../helpers/fault.js';
 import { imageBlobs, makeLayout, tagged, type MadeLayout } from '../helpers/make-layout.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 
@@ -339,6 +343,51 @@ describe('IndexStore.update', () => {
       expect(layoutSnapshot(fx.root)).toEqual(before);
       expect(readdirSync(fx.root).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
     });
+  });
+
+  describe('when the lock is taken over while index.json is being written', () => {
+    // Stand-in for another process that judged our lock stale while we stalled in the write (a
+    // SIGSTOP, a starved VM): between the write and the rename it removed our lock directory, made
+    // its own (at least the stale time after our last refresh, which is the mtime it carries) and
+    // committed. The CLI-level version with real processes: test/reliability/lock-stall.test.ts.
+    const takeOverDuringWrite = (root: string, theirs: string, keepLock: boolean) =>
+      beforeFs(
+        'fsyncSync',
+        () => {
+          const lockDir = join(root, INDEX_LOCK);
+          const later = new Date(lstatSync(lockDir).mtimeMs + 10_000);
+          rmdirSync(lockDir);
+          mkdirSync(lockDir);
+          utimesSync(lockDir, later, later);
+          writeFileSync(join(root, 'index.json'), theirs);
+          if (!keepLock) rmdirSync(lockDir);
+        },
+        // The fsync of our temp file: the first fsync once it exists.
+        () => readdirSync(root).some((n) => n.startsWith('.tmp-')),
+      );
+
+    it.each([
+      ['still holds the lock', true],
+      ['has released it already', false],
+    ])(
+      'refuses to rename over the new holder’s commit when it %s (E_LOCK_COMPROMISED)',
+      async (_what, keepLock) => {
+        const fx = withIndex({ schemaVersion: 2, manifests: [entry(D1, 'v1')] });
+        const theirs = serializeIndex({
+          schemaVersion: 2,
+          manifests: [entry(D1, 'v1'), entry(D2, 'theirs')],
+        });
+        const { calls } = takeOverDuringWrite(fx.root, theirs, keepLock);
+        await expect(addTag(new IndexStore(fx.root), D2, 'ours')).rejects.toMatchObject({
+          code: 'E_LOCK_COMPROMISED',
+        });
+        expect(calls).toHaveLength(1);
+        expect(fx.indexText()).toBe(theirs);
+        expect(readdirSync(fx.root).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+        // A lock we lost is never removed on the way out: it is the new holder's.
+        expect(readdirSync(fx.root).includes(INDEX_LOCK)).toBe(keepLock);
+      },
+    );
   });
 
   it('serialises concurrent updates in one process: none is lost', async () => {

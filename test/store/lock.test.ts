@@ -1,10 +1,20 @@
-import { existsSync, mkdirSync, rmdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  rmdirSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IndexStore } from '../../src/store/index-store.js';
 import { withLayoutLock } from '../../src/store/lock.js';
 import { INDEX_LOCK } from '../../src/store/paths.js';
 import { compileChildLib, waitForLine, type ChildLib } from '../helpers/child-lib.js';
+import { afterFsCallback } from '../helpers/fault.js';
 import { makeLayout } from '../helpers/make-layout.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 
@@ -30,9 +40,10 @@ function gate(): { wait: Promise<void>; open: () => void } {
 
 const savedEnv = { ...process.env };
 afterEach(() => {
-  process.env['OCILAYOUT_LOCK_STALE_MS'] = savedEnv['OCILAYOUT_LOCK_STALE_MS'];
-  if (savedEnv['OCILAYOUT_LOCK_STALE_MS'] === undefined)
-    delete process.env['OCILAYOUT_LOCK_STALE_MS'];
+  for (const name of ['OCILAYOUT_LOCK_STALE_MS', 'OCILAYOUT_LOCK_TIMEOUT_MS']) {
+    process.env[name] = savedEnv[name];
+    if (savedEnv[name] === undefined) delete process.env[name];
+  }
 });
 
 describe('withLayoutLock in one process', () => {
@@ -114,7 +125,140 @@ describe('withLayoutLock against another holder', () => {
   });
 });
 
+describe('withLayoutLock against a lock that could never go stale', () => {
+  it('takes over a lock dated in the future once it stayed unchanged for the stale time', async () => {
+    // The clock was stepped back after its holder crashed: now - mtime stays negative for an hour.
+    process.env['OCILAYOUT_LOCK_STALE_MS'] = '2000';
+    const fx = makeLayout();
+    const lockDir = join(fx.root, INDEX_LOCK);
+    mkdirSync(lockDir);
+    const future = new Date(Date.now() + 3600_000);
+    utimesSync(lockDir, future, future);
+    // Its age is counted from when we first saw it: not stale yet after 1 s…
+    await expect(
+      addEntry(new IndexStore(fx.root, { timeoutMs: 1000 }), 'v0'),
+    ).rejects.toMatchObject({ code: 'E_LOCK_TIMEOUT' });
+    // …taken over 2 s after a waiter first saw it.
+    const started = Date.now();
+    await addEntry(new IndexStore(fx.root, { timeoutMs: 10_000 }), 'v1');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(fx.indexText()).toContain('"v1"');
+    expect(existsSync(lockDir)).toBe(false);
+  });
+
+  it('waits for a live holder whose lock is dated in the future (its refresh restarts the count)', async () => {
+    process.env['OCILAYOUT_LOCK_STALE_MS'] = '2000';
+    const fx = makeLayout();
+    const lockDir = join(fx.root, INDEX_LOCK);
+    const events: string[] = [];
+    mkdirSync(lockDir);
+    // A holder alive across a clock step: it rewrites its mtime every 500 ms, always in the future.
+    const refresh = setInterval(() => {
+      const future = new Date(Date.now() + 3600_000 + Math.random() * 1000);
+      utimesSync(lockDir, future, future);
+    }, 500);
+    refresh.unref();
+    utimesSync(lockDir, new Date(Date.now() + 3600_000), new Date(Date.now() + 3600_000));
+    setTimeout(() => {
+      clearInterval(refresh);
+      events.push('holder released');
+      rmdirSync(lockDir);
+    }, 3500).unref();
+    await withLayoutLock(fx.root, () => events.push('waiter ran'), { timeoutMs: 10_000 });
+    expect(events).toEqual(['holder released', 'waiter ran']);
+  });
+
+  it.each([
+    ['a dangling symlink', (p: string) => symlinkSync('nowhere', p), 'a symlink'],
+    ['a symlink to a directory', (p: string) => symlinkSync('.', p), 'a symlink'],
+    ['a regular file', (p: string) => writeFileSync(p, ''), 'not a directory'],
+  ])(
+    'refuses at once when the lock path is %s (E_UNSAFE_ENTRY naming it)',
+    async (_n, plant, what) => {
+      const fx = makeLayout();
+      const lockPath = join(fx.root, INDEX_LOCK);
+      plant(lockPath);
+      const before = fx.indexText();
+      const started = Date.now();
+      const err = await addEntry(new IndexStore(fx.root, { timeoutMs: 5000 }), 'v1').catch(
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({
+        code: 'E_UNSAFE_ENTRY',
+        message: expect.stringContaining(`${lockPath} is ${what}`),
+        details: { path: lockPath },
+        hint: expect.stringContaining(`rm ${lockPath}`),
+      });
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(fx.indexText()).toBe(before);
+      expect(lstatSync(lockPath).isDirectory()).toBe(false); // left for the user to inspect
+    },
+  );
+});
+
+describe('lock settings', () => {
+  it.each([
+    ['OCILAYOUT_LOCK_TIMEOUT_MS', 'abc'],
+    ['OCILAYOUT_LOCK_TIMEOUT_MS', '-1'],
+    ['OCILAYOUT_LOCK_TIMEOUT_MS', 'Infinity'],
+    ['OCILAYOUT_LOCK_STALE_MS', 'soon'],
+    ['OCILAYOUT_LOCK_STALE_MS', '-5000'],
+  ])('refuses %s=%s with E_USAGE naming the variable, before waiting', async (name, value) => {
+    const fx = makeLayout();
+    mkdirSync(join(fx.root, INDEX_LOCK)); // a live holder: a bad timeout would wait forever
+    process.env[name] = value;
+    await expect(withLayoutLock(fx.root, () => 1)).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message: expect.stringContaining(`${name}="${value}"`),
+      details: { variable: name, value },
+    });
+  });
+
+  it('refuses a timeoutMs option that is not a finite number of ms from 0 (E_USAGE)', async () => {
+    const fx = makeLayout();
+    for (const timeoutMs of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      await expect(withLayoutLock(fx.root, () => 1, { timeoutMs })).rejects.toMatchObject({
+        code: 'E_USAGE',
+      });
+    }
+  });
+
+  it('accepts 0 (try once) and an empty variable (the default)', async () => {
+    const fx = makeLayout();
+    process.env['OCILAYOUT_LOCK_TIMEOUT_MS'] = '0';
+    process.env['OCILAYOUT_LOCK_STALE_MS'] = '';
+    await expect(withLayoutLock(fx.root, () => 1)).resolves.toBe(1);
+    mkdirSync(join(fx.root, INDEX_LOCK));
+    await expect(withLayoutLock(fx.root, () => 1)).rejects.toMatchObject({
+      code: 'E_LOCK_TIMEOUT',
+      details: { timeoutMs: 0 },
+    });
+  });
+});
+
 describe('withLayoutLock with a compromised lock', () => {
+  it('fails with E_LOCK_COMPROMISED, not E_NOT_FOUND, when its new lock vanished right after mkdir', async () => {
+    // Stopped between mkdir and proper-lockfile's probe of the new directory for longer than the
+    // stale time: another writer took the lock over and released it, and a third took it next.
+    const fx = makeLayout();
+    const lockDir = join(fx.root, INDEX_LOCK);
+    await withLayoutLock(fx.root, () => undefined); // the probe is a plain stat from now on
+    const mkdirs = afterFsCallback('mkdir', lockDir, (err) => {
+      if (err === null) rmdirSync(lockDir);
+    });
+    const stats = afterFsCallback('stat', lockDir, (err) => {
+      if (err !== null) mkdirSync(lockDir); // the third writer
+    });
+    const before = fx.indexText();
+    await expect(addEntry(new IndexStore(fx.root), 'v1')).rejects.toMatchObject({
+      code: 'E_LOCK_COMPROMISED',
+    });
+    expect([mkdirs.calls, stats.calls]).toEqual([1, 1]);
+    expect(fx.indexText()).toBe(before);
+    // The third writer's lock is not ours to remove.
+    expect(existsSync(lockDir)).toBe(true);
+  });
+
   it('still commits after a long critical section (our own refreshes are not a takeover)', async () => {
     process.env['OCILAYOUT_LOCK_STALE_MS'] = '2000'; // refreshed every second
     const fx = makeLayout();
