@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OcilayoutError } from '../../src/errors.js';
+import { LockError } from '../../src/errors.js';
 import { DURABLE_TMP_PREFIX, fsyncDir, writeFileDurable } from '../../src/store/durable.js';
 import { failFs } from '../helpers/fault.js';
 import { freshDir } from '../helpers/make-layout.js';
@@ -43,7 +43,7 @@ describe('writeFileDurable', () => {
     const dir = freshDir();
     const path = join(dir, 'index.json');
     writeFileSync(path, 'old');
-    const refused = new OcilayoutError('E_LOCK_COMPROMISED', 'lost the lock');
+    const refused = new LockError('E_LOCK_COMPROMISED', 'lost the lock');
     let tempSeen = '';
     expect(() =>
       writeFileDurable(path, 'new', {
