@@ -1,7 +1,7 @@
 // What makes a directory an OCI Image Layout (image-layout.md): an `oci-layout` file with
 // imageLayoutVersion 1.0.0 and an index.json. Recognising one written by any tool, and creating one
 // crash-safely and idempotently. The verbs on an open layout are layout.ts's.
-import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import {
   ConflictError,
@@ -15,6 +15,7 @@ import { MediaType } from './media-types.js';
 import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from './schema/layout-files.js';
 import { parseJson } from './schema/manifest.js';
 import { writeFileDurable } from './store/durable.js';
+import { makeDirs } from './store/make-dirs.js';
 import { readCappedText, serializeIndex } from './store/index-store.js';
 import { BLOBS_DIR, INDEX_FILE, INDEX_LOCK, INGEST_DIR, OCI_LAYOUT_FILE } from './store/paths.js';
 
@@ -69,7 +70,7 @@ export function initLayoutDir(dir: string): { root: string; created: boolean } {
     );
   }
   try {
-    mkdirSync(join(root, BLOBS_DIR), { recursive: true });
+    makeDirs(join(root, BLOBS_DIR));
   } catch (err) {
     throw wrapFsError(err, `create ${dir}`);
   }

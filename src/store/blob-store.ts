@@ -8,7 +8,6 @@ import {
   createReadStream,
   linkSync,
   lstatSync,
-  mkdirSync,
   renameSync,
   unlinkSync,
 } from 'node:fs';
@@ -21,6 +20,7 @@ import { openBlobFile, readWholeBlob } from './blob-read.js';
 import { linkBack, placePart, writePart, writePartBytes } from './blob-write.js';
 import { fsyncDir } from './durable.js';
 import { leaseDigest, newPartPath, newTrashPath } from './ingest.js';
+import { makeDirs } from './make-dirs.js';
 import { PendingSync } from './pending-sync.js';
 import { blobDir, blobPath } from './paths.js';
 import { VerifyingStream, digestMismatch, sizeMismatch } from './verify-stream.js';
@@ -186,7 +186,7 @@ export class BlobStore {
     if (known !== undefined) return known;
     const target = this.path(digest);
     try {
-      mkdirSync(blobDir(this.root, digest), { recursive: true });
+      makeDirs(blobDir(this.root, digest));
       this.ownDirs.assert(digest);
       linkSync(sourcePath, target);
     } catch (err) {
@@ -295,7 +295,7 @@ export class BlobStore {
    */
   restoreFromTrash(trashPath: string, digest: Digest): void {
     try {
-      mkdirSync(blobDir(this.root, digest), { recursive: true });
+      makeDirs(blobDir(this.root, digest));
       this.ownDirs.assert(digest);
       linkBack(trashPath, this.path(digest));
       this.pending.dir(blobDir(this.root, digest));
@@ -355,7 +355,7 @@ export class BlobStore {
     const dir = blobDir(this.root, digest);
     const target = this.path(digest);
     try {
-      mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
       this.ownDirs.assert(digest);
       const existed = placePart(part, target, size);
       if (!existed) {
