@@ -30,3 +30,17 @@ export function failFs(
   });
   return { calls };
 }
+
+/** Run `before(...args)` ahead of each real call of `name` (e.g. to race the call). */
+export function beforeFs(name: SyncFsName, before: (...args: unknown[]) => void): void {
+  const original = fs[name] as (...args: unknown[]) => unknown;
+  (fs as unknown as Record<string, unknown>)[name] = (...args: unknown[]): unknown => {
+    before(...args);
+    return original(...args);
+  };
+  syncBuiltinESMExports();
+  onTestFinished(() => {
+    (fs as unknown as Record<string, unknown>)[name] = original;
+    syncBuiltinESMExports();
+  });
+}
