@@ -9,13 +9,14 @@ import { Layout, type LayoutOptions } from '../layout.js';
 import { IMAGE_LAYOUT_VERSION } from '../schema/layout-files.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { writeFileAtomic } from '../output-file.js';
+import { writeToStream } from '../output-stream.js';
 import { blobRelPath } from '../store/paths.js';
 import { sizeMismatch } from '../store/verify-stream.js';
 import { planDockerExport } from './docker-export.js';
 import { planOciExport, type ExportPlan } from './export-plan.js';
 import { tarChunks, type TarWriter } from './tar-writer.js';
 import { newGzip } from './compression.js';
-import { throughCodec, waitDrain } from './streams.js';
+import { throughCodec } from './streams.js';
 
 export type ArchiveFormat = 'oci' | 'docker';
 
@@ -112,7 +113,7 @@ export async function exportArchive(
     }
   };
   if (typeof destination === 'string') await writeFileAtomic(destination, counted());
-  else await copyTo(counted(), destination);
+  else await writeToStream(counted(), destination, 'the archive stream');
   return {
     format,
     entries: plan.entries,
@@ -198,11 +199,4 @@ async function writeBlob(
     }
   }
   await w.stream(name, size, counting());
-}
-
-/** Write to a stream we do not own (stdout): backpressure respected, stream left open. */
-async function copyTo(source: AsyncIterable<Buffer>, sink: Writable): Promise<void> {
-  for await (const chunk of source) {
-    if (!sink.write(chunk)) await waitDrain(sink);
-  }
 }
