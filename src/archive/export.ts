@@ -60,7 +60,8 @@ const OCI_LAYOUT_BYTES = Buffer.from(JSON.stringify({ imageLayoutVersion: IMAGE_
  * Export the layout at `layoutDir` to `destination`: a file path (written atomically) or a stream
  * (stdout; left open). Throws E_NOT_A_LAYOUT, E_NOT_FOUND (ref or blob), E_DIGEST_MISMATCH /
  * E_SIZE_MISMATCH (a corrupt blob; a file destination is then left untouched),
- * E_UNSUPPORTED_MEDIA_TYPE / E_USAGE (docker format: artifacts, multi-platform without --platform).
+ * E_UNSUPPORTED_MEDIA_TYPE / E_USAGE (docker format: artifacts, multi-platform without --platform),
+ * E_IO (a stream destination that fails or closes midway: the archive there is incomplete).
  */
 export async function exportArchive(
   layoutDir: string,
