@@ -212,7 +212,8 @@ export function errnoCode(err: unknown): string | undefined {
 
 /**
  * Wrap a raw fs error at the store boundary so nothing above store/ sees an errno.
- * ENOENT becomes E_NOT_FOUND, anything else E_IO; OcilayoutErrors pass through.
+ * ENOENT becomes E_NOT_FOUND, anything else E_IO (with a hint for the common write failures);
+ * OcilayoutErrors pass through.
  */
 export function wrapFsError(
   err: unknown,
@@ -225,5 +226,20 @@ export function wrapFsError(
   if (code === 'ENOENT') {
     return new NotFoundError('E_NOT_FOUND', `${what}: not found`, details, { cause: err });
   }
-  return new IoError('E_IO', `${what}: ${reason}`, { ...details, errno: code }, { cause: err });
+  const hint = code === undefined ? undefined : IO_HINTS[code];
+  return new IoError(
+    'E_IO',
+    `${what}: ${reason}`,
+    { ...details, errno: code },
+    { cause: err, ...(hint === undefined ? {} : { hint }) },
+  );
 }
+
+/** What the user can do about the errnos a write meets most (the message names the path). */
+const IO_HINTS: Record<string, string> = {
+  EROFS: 'the filesystem is mounted read-only; write somewhere else, or remount it read-write',
+  EACCES: 'no permission; check the owner and mode of the path, or run as its owner',
+  EPERM: 'the operation is not permitted there; check the owner, mode and attributes of the path',
+  ENOSPC: 'the filesystem is full; free some space (`ocilayout gc` removes unreferenced blobs)',
+  EDQUOT: 'the disk quota is exhausted; free some space or raise the quota',
+};

@@ -39,6 +39,7 @@ export * from './copy-blobs.js';
 export * from './push-pull.js';
 export * from './platform.js';
 export * from './output-file.js';
+export * from './output-stream.js';
 export * from './layout-info.js';
 export * from './delete.js';
 export * from './blob-lookup.js';

@@ -1,7 +1,7 @@
 // What makes a directory an OCI Image Layout (image-layout.md): an `oci-layout` file with
 // imageLayoutVersion 1.0.0 and an index.json. Recognising one written by any tool, and creating one
 // crash-safely and idempotently. The verbs on an open layout are layout.ts's.
-import { lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import {
   ConflictError,
@@ -17,6 +17,7 @@ import { parseJson } from './schema/manifest.js';
 import { writeFileDurable } from './store/durable.js';
 import { listIngest } from './store/ingest.js';
 import { withLayoutLock } from './store/lock.js';
+import { makeDirs } from './store/make-dirs.js';
 import { MAX_INDEX_BYTES, readCappedText, serializeIndex } from './store/index-store.js';
 import { BLOBS_DIR, INDEX_FILE, INDEX_LOCK, INGEST_DIR, OCI_LAYOUT_FILE } from './store/paths.js';
 
@@ -107,7 +108,7 @@ export function initLayoutDir(dir: string): LayoutCreation {
   };
   try {
     // mkdir reports the first directory it made: a concurrent init may have made the rest.
-    const first = mkdirSync(join(root, BLOBS_DIR), { recursive: true });
+    const first = makeDirs(join(root, BLOBS_DIR));
     made.root &&= first === root;
     made.blobs &&= first !== undefined;
     // Both files are created exclusively: a concurrent init (or a writer that ran after one) may

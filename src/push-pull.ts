@@ -2,7 +2,7 @@
 // pull: an artifact's or image's titled layers → files in a directory (verified, atomic, contained).
 // Checking and storing the files and the title rule are artifact-files.ts's; building the manifest
 // JSON is artifact.ts's; safe output files are output-file.ts's.
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import {
   assertSafeTitle,
@@ -27,6 +27,7 @@ import type { Annotations, Descriptor } from './schema/descriptor.js';
 import type { ImageManifest } from './schema/manifest.js';
 import { assertValidTag } from './refs.js';
 import { fsyncDir } from './store/durable.js';
+import { makeDirs } from './store/make-dirs.js';
 import { resolveImageManifest } from './platform.js';
 
 /** Media type of a `--config` file given without one (oras uses the same). */
@@ -173,7 +174,7 @@ export async function pullFiles(
 
   const outDir = resolvePath(dir);
   try {
-    mkdirSync(outDir, { recursive: true });
+    makeDirs(outDir);
   } catch (err) {
     if (errnoCode(err) !== 'EEXIST') throw wrapFsError(err, `create ${dir}`, { path: dir });
   }

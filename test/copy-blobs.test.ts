@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Layout, MediaType, parseDigest, placeBlobs, type Descriptor } from '../src/index.js';
@@ -89,5 +89,47 @@ describe('placeBlobs', () => {
     expect(r.blobs).toEqual({ copied: 0, linked: 1, skipped: 1 });
     expect(r.bytes).toEqual({ copied: 0, linked: BIG, skipped: 10 });
     expect(done).toEqual([12, 22]);
+  });
+
+  // A hard link shares the inode: whoever can write the source could rewrite our blob in place,
+  // behind its digest. Such sources go through the verifying ingest instead (copied, not linked).
+  async function expectCopiedNotLinked(share: (path: string) => void): Promise<void> {
+    const { src, dst } = pair();
+    const small = layer(src, 10);
+    const big = layer(src, BIG);
+    for (const d of [small, big]) share(src.blobs.path(parseDigest(d.digest)));
+
+    const r = await placeBlobs(src, dst, [small, big]);
+
+    expect(r.blobs).toEqual({ copied: 2, linked: 0, skipped: 0 });
+    for (const d of [small, big]) {
+      expect(ino(dst, d)).not.toBe(ino(src, d));
+      corrupt(src, d); // the source's owner rewrites its file in place
+      expect(() => dst.blobs.readBytes(parseDigest(d.digest), 2 * BIG)).not.toThrow();
+    }
+  }
+
+  it.each([
+    ['others (mode 0666)', 0o666],
+    ['the group (mode 0664)', 0o664],
+  ])('copies a source blob writable by %s instead of linking it', async (_what, mode) => {
+    await expectCopiedNotLinked((path) => chmodSync(path, mode));
+  });
+
+  const asRoot = process.geteuid?.() === 0;
+  if (!asRoot) console.warn('SKIP copy of a blob owned by another user: chown needs root');
+  it.skipIf(!asRoot)(
+    'copies a source blob owned by another user (nobody) instead of linking it',
+    async () => {
+      await expectCopiedNotLinked((path) => chownSync(path, 65534, 65534));
+    },
+  );
+
+  it('still links a source blob this user owns with mode 0644', async () => {
+    const { src, dst } = pair();
+    const big = layer(src, BIG);
+    expect(statSync(src.blobs.path(parseDigest(big.digest))).mode & 0o777).toBe(0o644);
+    const r = await placeBlobs(src, dst, [big]);
+    expect(r.blobs.linked).toBe(1);
   });
 });

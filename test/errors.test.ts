@@ -110,6 +110,13 @@ describe('wrapFsError / errnoCode', () => {
     expect(io.message).toContain('read x');
   });
 
+  it('names the read-only filesystem, a full disk and a refused permission in the hint', () => {
+    expect(wrapFsError(fsError('EROFS'), 'create x/ingest').hint).toMatch(/read-only/);
+    expect(wrapFsError(fsError('ENOSPC'), 'write x').hint).toMatch(/full/);
+    expect(wrapFsError(fsError('EACCES'), 'write x').hint).toMatch(/permission/);
+    expect(wrapFsError(fsError('EIO'), 'read x').hint).toBeUndefined();
+  });
+
   it('passes OcilayoutErrors through unchanged', () => {
     const e = new IntegrityError('E_SCHEMA', 'bad');
     expect(wrapFsError(e, 'x')).toBe(e);

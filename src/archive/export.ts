@@ -9,13 +9,14 @@ import { Layout, type LayoutOptions } from '../layout.js';
 import { IMAGE_LAYOUT_VERSION } from '../schema/layout-files.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { writeFileAtomic } from '../output-file.js';
+import { writeToStream } from '../output-stream.js';
 import { blobRelPath } from '../store/paths.js';
 import { sizeMismatch } from '../store/verify-stream.js';
 import { planDockerExport } from './docker-export.js';
 import { planOciExport, type ExportPlan } from './export-plan.js';
 import { tarChunks, type TarWriter } from './tar-writer.js';
 import { newGzip } from './compression.js';
-import { throughCodec, waitDrain } from './streams.js';
+import { throughCodec } from './streams.js';
 
 export type ArchiveFormat = 'oci' | 'docker';
 
@@ -59,7 +60,8 @@ const OCI_LAYOUT_BYTES = Buffer.from(JSON.stringify({ imageLayoutVersion: IMAGE_
  * Export the layout at `layoutDir` to `destination`: a file path (written atomically) or a stream
  * (stdout; left open). Throws E_NOT_A_LAYOUT, E_NOT_FOUND (ref or blob), E_DIGEST_MISMATCH /
  * E_SIZE_MISMATCH (a corrupt blob; a file destination is then left untouched),
- * E_UNSUPPORTED_MEDIA_TYPE / E_USAGE (docker format: artifacts, multi-platform without --platform).
+ * E_UNSUPPORTED_MEDIA_TYPE / E_USAGE (docker format: artifacts, multi-platform without --platform),
+ * E_IO (a stream destination that fails or closes midway: the archive there is incomplete).
  */
 export async function exportArchive(
   layoutDir: string,
@@ -112,7 +114,7 @@ export async function exportArchive(
     }
   };
   if (typeof destination === 'string') await writeFileAtomic(destination, counted());
-  else await copyTo(counted(), destination);
+  else await writeToStream(counted(), destination, 'the archive stream');
   return {
     format,
     entries: plan.entries,
@@ -198,11 +200,4 @@ async function writeBlob(
     }
   }
   await w.stream(name, size, counting());
-}
-
-/** Write to a stream we do not own (stdout): backpressure respected, stream left open. */
-async function copyTo(source: AsyncIterable<Buffer>, sink: Writable): Promise<void> {
-  for await (const chunk of source) {
-    if (!sink.write(chunk)) await waitDrain(sink);
-  }
 }

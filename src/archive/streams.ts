@@ -3,8 +3,13 @@
 import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-/** Resolves on 'drain' or 'close', rejects on 'error'. Callers check `destroyed` afterwards. */
-export function waitDrain(w: NodeJS.EventEmitter): Promise<void> {
+/**
+ * Resolves on 'drain' or 'close', rejects on 'error'. Callers check `destroyed` afterwards. A
+ * stream destroyed already (its 'close' may have fired while the caller awaited something else)
+ * resolves at once: waiting for an event that came and went would hang the writer for good.
+ */
+export function waitDrain(w: NodeJS.EventEmitter & { destroyed?: boolean }): Promise<void> {
+  if (w.destroyed === true) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       w.off('drain', onDrain);

@@ -1,7 +1,7 @@
 // Where the CLI writes: results on stdout (text or --json), messages and errors on stderr.
 // Commands never decide formats inline; they hand data to Output.
 import type { Readable, Writable } from 'node:stream';
-import { OcilayoutError } from '../index.js';
+import { OcilayoutError, WriteWatch, errnoCode, streamWriteError } from '../index.js';
 
 export interface Io {
   stdout: Writable;
@@ -101,4 +101,44 @@ export class Output {
       this.io.stderr.write(`${err.stack}\n`);
     }
   }
+}
+
+/**
+ * Watches stdout for the whole run, so a failed write is an error of the command and never an
+ * unhandled 'error' event (a stack trace) or an exit 0 with a short output. Node reports a write
+ * to a closed pipe (EPIPE: `| head`) or a full disk (ENOSPC: `> /dev/full`) as an 'error' event,
+ * often after write() returned; one watch here catches it for every command and format.
+ */
+export class StdoutWatch {
+  private readonly watch: WriteWatch;
+
+  constructor(io: Io) {
+    this.watch = new WriteWatch(io.stdout);
+    // A failing stderr has nowhere left to report to; keep its 'error' from crashing the process.
+    if (!QUIETED.has(io.stderr)) {
+      QUIETED.add(io.stderr);
+      io.stderr.on('error', () => undefined);
+    }
+  }
+
+  /**
+   * After the command: wait until stdout took everything and return its failure as E_IO
+   * (undefined when all output was delivered). The watch stays on stdout: an error after this
+   * point must not crash the process either.
+   */
+  async settle(): Promise<OcilayoutError | undefined> {
+    try {
+      await this.watch.flushed('stdout');
+      return undefined;
+    } catch (err) {
+      return err instanceof OcilayoutError ? err : streamWriteError(err, 'stdout');
+    }
+  }
+}
+
+const QUIETED = new WeakSet<Writable>();
+
+/** A reader that stopped reading (EPIPE) is not worth a message: `cmd | head` is normal use. */
+export function isBrokenPipe(err: OcilayoutError): boolean {
+  return err.details['errno'] === 'EPIPE' || errnoCode(err.cause) === 'EPIPE';
 }

@@ -1,9 +1,9 @@
 // The CLI: a thin yargs layer over the library. run() parses, dispatches, maps errors to exit codes.
 import yargs from 'yargs';
-import { ExitCode, UsageError, exitCodeFor } from '../index.js';
+import { ExitCode, UsageError, exitCodeFor, isOcilayoutError } from '../index.js';
 import { COMMANDS } from './commands/index.js';
 import { parseLockTimeout, type CommandContext, type GlobalArgs } from './context.js';
-import { Output, type Io } from './io.js';
+import { Output, StdoutWatch, isBrokenPipe, type Io } from './io.js';
 
 const EPILOGUE =
   'Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 integrity/fsck findings, 5 lock busy, ' +
@@ -73,7 +73,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }) as unknown as import('yargs').Argv<GlobalArgs>;
   for (const register of COMMANDS) parser = register(parser, ctx);
   skipHelpCache(parser);
+  const stdout = new StdoutWatch(io);
   let helpShown = false;
+  let failure: unknown;
   try {
     await parser.parseAsync(argv, {}, (_err, _args, output) => {
       if (output !== '') {
@@ -82,17 +84,33 @@ export async function run(argv: string[], io: Io): Promise<number> {
       }
     });
   } catch (err) {
-    if (err instanceof UsageError && err.code === 'E_USAGE' && !ctx.out.json) {
+    failure = err;
+  }
+  // Output the command wrote but stdout did not take fails the run, whatever the command thought:
+  // a short archive or listing must never exit 0. It also explains an error the command met by
+  // writing (a raw EPIPE), but not a typed error of its own (a corrupt blob on `blob get | head`).
+  const lost = await stdout.settle();
+  if (lost !== undefined && (failure === undefined || !isTypedFailure(failure))) {
+    if (ctx.out.json || !isBrokenPipe(lost)) ctx.out.error(lost);
+    return exitCodeFor(lost);
+  }
+  if (failure !== undefined) {
+    if (failure instanceof UsageError && failure.code === 'E_USAGE' && !ctx.out.json) {
       io.stderr.write(
-        `ocilayout: ${err.message}\n  run \`ocilayout --help\` or \`ocilayout <command> --help\`\n`,
+        `ocilayout: ${failure.message}\n  run \`ocilayout --help\` or \`ocilayout <command> --help\`\n`,
       );
       return ExitCode.Usage;
     }
-    ctx.out.error(err);
-    return exitCodeFor(err);
+    ctx.out.error(failure);
+    return exitCodeFor(failure);
   }
   if (helpShown) return ExitCode.Ok;
   return ctx.exitCode ?? ExitCode.Ok;
+}
+
+/** A typed error other than E_IO: the command's own finding, reported even if stdout failed too. */
+function isTypedFailure(err: unknown): boolean {
+  return isOcilayoutError(err) && err.code !== 'E_IO';
 }
 
 /**

@@ -2,10 +2,9 @@
 // push and attach share), references that must name a tag or a digest, and moving bytes between
 // files, stdin and stdout.
 // Pure string handling and I/O plumbing; every decision about content is the library's.
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Argv } from 'yargs';
 import {
   UnsafeInputError,
@@ -176,12 +175,5 @@ export async function openInput(path: string, stdin: Readable): Promise<Readable
     return fh.createReadStream({ highWaterMark: 1024 * 1024 });
   } catch (err) {
     throw wrapFsError(err, `open ${path}`, { path });
-  }
-}
-
-/** Copy a stream to stdout with backpressure, leaving stdout open. Source errors propagate. */
-export async function copyToSink(source: AsyncIterable<Uint8Array>, sink: Writable): Promise<void> {
-  for await (const chunk of source) {
-    if (!sink.write(chunk)) await once(sink, 'drain');
   }
 }

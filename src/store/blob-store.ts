@@ -3,15 +3,7 @@
 // is either absent or complete and correct; readers verify while streaming. The verbs live here;
 // the byte-level steps in blob-write.ts / blob-read.ts, directories in blob-dirs.ts, batched
 // fsyncs in pending-sync.ts.
-import {
-  closeSync,
-  createReadStream,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  renameSync,
-  unlinkSync,
-} from 'node:fs';
+import { closeSync, createReadStream, linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { algorithmOf, newHash, parseDigest, type Algorithm, type Digest } from '../digest.js';
@@ -21,6 +13,7 @@ import { openBlobFile, readWholeBlob } from './blob-read.js';
 import { linkBack, placePart, writePart, writePartBytes } from './blob-write.js';
 import { fsyncDir } from './durable.js';
 import { leaseDigest, newPartPath, newTrashPath } from './ingest.js';
+import { makeDirs } from './make-dirs.js';
 import { PendingSync } from './pending-sync.js';
 import { blobDir, blobPath } from './paths.js';
 import { VerifyingStream, digestMismatch, sizeMismatch } from './verify-stream.js';
@@ -176,8 +169,8 @@ export class BlobStore {
 
   /**
    * Add an existing file of verified content by hard link (same filesystem), for copy between
-   * layouts. Returns false when linking is impossible (other filesystem, no permission): the caller
-   * then streams a verified copy.
+   * layouts. Returns false when linking is impossible (other filesystem, no permission) or unsafe
+   * (see linkableSource): the caller then streams a verified copy.
    */
   linkFrom(
     sourcePath: string,
@@ -187,11 +180,19 @@ export class BlobStore {
   ): PutResult | false {
     const known = this.checkKnown({ digest, size });
     if (known !== undefined) return known;
+    const source = linkableSource(sourcePath);
+    if (source === undefined) return false;
     const target = this.path(digest);
     try {
-      mkdirSync(blobDir(this.root, digest), { recursive: true });
+      makeDirs(blobDir(this.root, digest));
       this.ownDirs.assert(digest);
       linkSync(sourcePath, target);
+      // The path may have been swapped between the check and link(2): keep only the inode checked.
+      const linked = lstatSync(target);
+      if (linked.ino !== source.ino || linked.dev !== source.dev) {
+        removeQuietly(target);
+        return false;
+      }
     } catch (err) {
       if (errnoCode(err) === 'EEXIST') return { digest, size, existed: true };
       if (
@@ -298,7 +299,7 @@ export class BlobStore {
    */
   restoreFromTrash(trashPath: string, digest: Digest): void {
     try {
-      mkdirSync(blobDir(this.root, digest), { recursive: true });
+      makeDirs(blobDir(this.root, digest));
       this.ownDirs.assert(digest);
       linkBack(trashPath, this.path(digest));
       this.pending.dir(blobDir(this.root, digest));
@@ -358,7 +359,7 @@ export class BlobStore {
     const dir = blobDir(this.root, digest);
     const target = this.path(digest);
     try {
-      mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
       this.ownDirs.assert(digest);
       const existed = placePart(part, target, size);
       if (!existed) {
@@ -371,6 +372,26 @@ export class BlobStore {
       throw wrapFsError(err, `store blob ${digest}`, { digest });
     }
   }
+}
+
+/**
+ * The source of a hard link, when sharing its inode is safe. A link shares the file, not a copy:
+ * whoever can write the source can later change our blob in place, behind its digest. So only a
+ * regular file owned by us (euid) and writable by nobody else, whose bytes only we (or root) can
+ * change, is linked; any other source is copied through the verifying ingest. No euid (Windows):
+ * never linked.
+ */
+function linkableSource(path: string): Stats | undefined {
+  const euid = process.geteuid?.();
+  if (euid === undefined) return undefined;
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return undefined; // the caller's copy path reports a missing or unreadable source properly
+  }
+  if (!st.isFile() || st.uid !== euid || (st.mode & 0o022) !== 0) return undefined;
+  return st;
 }
 
 function removeQuietly(path: string): void {

@@ -6,7 +6,6 @@ import {
   constants,
   fstatSync,
   lstatSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -16,6 +15,7 @@ import {
 import { join, resolve } from 'node:path';
 import { algorithmOf, encodedOf, tryParseDigest, type Digest } from '../digest.js';
 import { UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
+import { makeDirs } from './make-dirs.js';
 import { INGEST_DIR } from './paths.js';
 import { ownedName, ownerLiveness } from './liveness.js';
 
@@ -34,9 +34,9 @@ export function ingestDir(root: string): string {
 export function ensureIngestDir(root: string): string {
   const dir = ingestDir(root);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (err) {
-    throw wrapFsError(err, `create ${dir}`);
+    throw wrapFsError(err, `create ${dir}`, { path: dir });
   }
   assertOwnIngestDir(dir);
   return dir;

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import {
   MediaType,
   digestOf,
   exportArchive,
+  pushFiles,
   type Descriptor,
 } from '../../src/index.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -130,6 +132,24 @@ describe('exportArchive (oci)', () => {
     });
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it('fails with E_IO, and does not hang, when the stream destination fails midway', async () => {
+    // The tar writer used to wait for a 'close' the destroyed entry had already emitted: the
+    // export never settled and a CLI `export - > /dev/full` exited 0 with nothing written.
+    // A blob over the in-memory limit, so it is streamed into the tar (where the wait was).
+    const dir = tmpDir();
+    writeFileSync(join(dir, 'big.bin'), randomBytes(3 * 1024 * 1024));
+    const src = join(dir, 'layout');
+    await pushFiles(Layout.init(src).layout, [{ path: join(dir, 'big.bin') }], { tag: 'v1' });
+    const sink = new Writable({
+      write: (_chunk, _enc, cb) => cb(Object.assign(new Error('ENOSPC: full'), { code: 'ENOSPC' })),
+    });
+    sink.on('error', () => undefined);
+    await expect(exportArchive(src, sink)).rejects.toMatchObject({
+      code: 'E_IO',
+      details: { errno: 'ENOSPC' },
+    });
+  }, 10_000);
 
   it('refuses a layout missing a blob, and a corrupt blob, leaving the destination as it was', async () => {
     const src = copyOfPeer('umoci-image');

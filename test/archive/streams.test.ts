@@ -1,7 +1,8 @@
+import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { newGunzip, newGzip } from '../../src/archive/compression.js';
-import { throughCodec } from '../../src/archive/streams.js';
+import { throughCodec, waitDrain } from '../../src/archive/streams.js';
 
 async function* chunksOf(...parts: Buffer[]): AsyncGenerator<Buffer> {
   for (const p of parts) {
@@ -45,4 +46,13 @@ describe('throughCodec', () => {
       await expect(collect(throughCodec(failing(), newGzip()))).rejects.toThrow('source broke');
     });
   });
+});
+
+describe('waitDrain', () => {
+  it('resolves at once for a stream destroyed already (its close event is gone)', async () => {
+    const w = new Writable({ write: () => undefined });
+    w.destroy();
+    await new Promise((resolve) => setImmediate(resolve)); // 'close' has been emitted
+    await expect(waitDrain(w)).resolves.toBeUndefined();
+  }, 5_000);
 });

@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { EXIT_CODE, Layout } from '../../src/index.js';
@@ -25,6 +26,39 @@ async function expectFailure(argv: string[], code: keyof typeof EXIT_CODE): Prom
 }
 
 describe('run', () => {
+  describe('when stdout stops taking output', () => {
+    /** stdout failing every write with `code` on a later tick, as a closed pipe or full disk does. */
+    function brokenStdout(code: string) {
+      const f = fakeIo();
+      const stdout = new Writable({
+        write: (_c, _e, cb) =>
+          setImmediate(() => cb(Object.assign(new Error(`${code}: injected`), { code }))),
+      });
+      return { io: { ...f.io, stdout }, stderr: f.stderr };
+    }
+
+    it.each([
+      ['ENOSPC', ['tags'], /\[E_IO\].*ENOSPC/],
+      ['ENOSPC', ['manifest', 'get'], /\[E_IO\].*ENOSPC/],
+      ['EPIPE', ['tags'], /^$/], // a reader that left: quiet, as other Unix tools are
+    ])('%s on %j exits 9 (E_IO), never 0 or an internal error', async (code, cmd, said) => {
+      const a = await artifactLayout();
+      const b = brokenStdout(code);
+      const ref = cmd[0] === 'tags' ? a.dir : `${a.dir}:v1`;
+      expect(await run([...cmd, ref], b.io)).toBe(EXIT_CODE.E_IO);
+      expect(EXIT_CODE.E_IO).toBe(9);
+      expect(b.stderr()).toMatch(said);
+    });
+
+    it('with --json, reports the failure as the JSON error line', async () => {
+      const a = await artifactLayout();
+      const b = brokenStdout('EPIPE');
+      expect(await run(['tags', a.dir, '--json'], b.io)).toBe(9);
+      const last = JSON.parse(b.stderr().trim()) as { error: { code: string } };
+      expect(last.error).toMatchObject({ code: 'E_IO', details: { errno: 'EPIPE' } });
+    });
+  });
+
   describe('when the command succeeds', () => {
     it('exits 0 with the result on stdout and messages on stderr', async () => {
       const a = await artifactLayout();

@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   statSync,
   symlinkSync,
   truncateSync,
@@ -17,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { digestOf, parseDigest, type Digest } from '../../src/digest.js';
 import { BlobStore } from '../../src/store/blob-store.js';
 import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
-import { failFs } from '../helpers/fault.js';
+import { beforeFs, failFs } from '../helpers/fault.js';
 import { freshDir, makeLayout } from '../helpers/make-layout.js';
 
 const store = (): BlobStore => new BlobStore(makeLayout().root);
@@ -502,6 +504,29 @@ describe('BlobStore.linkFrom', () => {
     expect(to.linkFrom(from.path(digest), digest, size)).toEqual({ digest, size, existed: false });
     expect(statSync(to.path(digest)).ino).toBe(statSync(from.path(digest)).ino);
     expect(to.linkFrom(from.path(digest), digest, size)).toEqual({ digest, size, existed: true });
+  });
+
+  it('returns false for a source others can write, so the caller copies it through ingest', () => {
+    const from = store();
+    const to = store();
+    const { digest, size } = from.putBytes(Buffer.from('shared, writable'));
+    chmodSync(from.path(digest), 0o646);
+    expect(to.linkFrom(from.path(digest), digest, size)).toBe(false);
+    expect(to.has(digest)).toBe(false);
+  });
+
+  it('keeps only the inode it checked: a source swapped just before link(2) is unlinked again', () => {
+    const from = store();
+    const to = store();
+    const { digest, size } = from.putBytes(Buffer.from('checked'));
+    const swap = join(from.root, 'swap');
+    writeFileSync(swap, 'checked');
+    chmodSync(swap, 0o666);
+    beforeFs('linkSync', (source) => {
+      if (source === from.path(digest)) renameSync(swap, source);
+    });
+    expect(to.linkFrom(from.path(digest), digest, size)).toBe(false);
+    expect(existsSync(to.path(digest))).toBe(false);
   });
 
   it('returns false across filesystems (EXDEV) so the caller streams a copy', () => {

@@ -7,10 +7,11 @@ import {
   findReachableDescriptor,
   parseDigest,
   writeFileAtomic,
+  writeToStream,
   type Digest,
 } from '../../index.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
-import { copyToSink, fileOrStdin, openInput, parseDigestRef } from '../options.js';
+import { fileOrStdin, openInput, parseDigestRef } from '../options.js';
 
 /** The size a blob must have: --size, else what index.json's graph declares, else unchecked. */
 function expectedSize(
@@ -100,7 +101,7 @@ export const registerBlob: RegisterCommands = (y, ctx) =>
           const size = expectedSize(layout, digest, argv.size);
           const source = layout.blobs.open(digest, { verify: true, size });
           if (argv.output === undefined) {
-            await copyToSink(source, ctx.io.stdout);
+            await writeToStream(source, ctx.io.stdout, 'stdout');
             return;
           }
           const written = await writeFileAtomic(argv.output, source);
