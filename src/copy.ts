@@ -175,17 +175,20 @@ export async function copyLayout(
   const plan = planCopy(src, target, { referrers: options.referrers });
   const tag = destinationTag(target, plan.root, options.tag);
   const destination = typeof dst === 'function' ? dst() : dst;
-  const counts = await placeBlobs(src, destination, plan.blobs, options);
-  // Tag and referrer bookkeeping in ONE commit: a crash leaves all of it or none of it.
-  const conventions = await destination.updateIndex((index) => {
-    recordRoot(index, plan.root, tag);
-    const used =
-      plan.edges.length === 0
-        ? []
-        : applyReferrerEdges(destination, index, plan.edges, {
-            convention: options.convention ?? 'auto',
-          });
-    return { index, result: used };
+  const { counts, conventions } = await destination.operation(async () => {
+    const placed = await placeBlobs(src, destination, plan.blobs, options);
+    // Tag and referrer bookkeeping in ONE commit: a crash leaves all of it or none of it.
+    const used = await destination.updateIndex((index) => {
+      recordRoot(index, plan.root, tag);
+      const result =
+        plan.edges.length === 0
+          ? []
+          : applyReferrerEdges(destination, index, plan.edges, {
+              convention: options.convention ?? 'auto',
+            });
+      return { index, result };
+    });
+    return { counts: placed, conventions: used };
   });
   const referrers = [...new Map(plan.edges.map((e) => [e.referrer.digest, e.referrer])).values()];
   return { descriptor: plan.root, tag, ...counts, referrers, conventions };

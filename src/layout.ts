@@ -19,7 +19,7 @@ import type { IndexFile } from './schema/layout-files.js';
 import { parseManifest, effectiveArtifactType, type ParsedManifest } from './schema/manifest.js';
 import { BlobStore } from './store/blob-store.js';
 import { IndexStore, type UpdateResult } from './store/index-store.js';
-import { leaseDigest, releaseLease, ingestDir } from './store/ingest.js';
+import { ingestDir, leaseDigest, releaseLease, withOperationLease } from './store/ingest.js';
 import { digestMismatch } from './store/verify-stream.js';
 import type { HeldLock } from './store/lock.js';
 import { findTagged, listTags, removeTag, setTag } from './tags.js';
@@ -248,7 +248,22 @@ export class Layout implements ManifestSource {
    * Validate and store manifest bytes, then tag them (or list them untagged). Throws E_SCHEMA,
    * E_INVALID_JSON, E_TOO_LARGE, E_NOT_FOUND for a missing config/layer/child (unless allowMissing).
    */
-  async putManifest(bytes: Uint8Array, options: PutManifestOptions = {}): Promise<Descriptor> {
+  /**
+   * Run one operation on this layout with a gc lease of its own (see withOperationLease): what it
+   * leases is protected until `fn` settles, and no other operation or close() releases it.
+   */
+  operation<T>(fn: () => Promise<T> | T): Promise<T> {
+    return withOperationLease(this.root, fn);
+  }
+
+  putManifest(bytes: Uint8Array, options: PutManifestOptions = {}): Promise<Descriptor> {
+    return this.operation(() => this.putManifestNow(bytes, options));
+  }
+
+  private async putManifestNow(
+    bytes: Uint8Array,
+    options: PutManifestOptions,
+  ): Promise<Descriptor> {
     if (options.tag !== undefined) assertValidTag(options.tag);
     const parsed = parseManifest(bytes, 'manifest', options.mediaType);
     if (options.allowMissing !== true) await this.confirmSuccessorsPresent(parsed);
@@ -336,7 +351,11 @@ export class Layout implements ManifestSource {
     return listTags(this.readIndex());
   }
 
-  /** Release this process's gc lease (long-lived library users call it after their commits). */
+  /**
+   * Release this process's gc lease taken outside operations (long-lived library users call it
+   * after their commits). Operations still running keep their own leases, and the release waits
+   * for the last of them.
+   */
   close(): void {
     releaseLease(this.root);
   }

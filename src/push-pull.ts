@@ -59,10 +59,18 @@ export interface PushResult {
  * Throws E_INVALID_TAG, E_USAGE (bad media type, duplicate title, not a regular file), E_NOT_FOUND,
  * E_INVALID_JSON/E_SCHEMA (index.json), E_SIZE_MISMATCH (a file changed while being read).
  */
-export async function pushFiles(
+export function pushFiles(
   layout: Layout,
   files: readonly PushFile[],
   options: PushOptions = {},
+): Promise<PushResult> {
+  return layout.operation(() => pushFilesNow(layout, files, options));
+}
+
+async function pushFilesNow(
+  layout: Layout,
+  files: readonly PushFile[],
+  options: PushOptions,
 ): Promise<PushResult> {
   if (options.tag !== undefined) assertValidTag(options.tag);
   if (options.artifactType !== undefined) assertMediaType(options.artifactType, '--artifact-type');

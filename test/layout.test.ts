@@ -393,13 +393,16 @@ describe('Layout tags', () => {
   });
 });
 
-it('Layout.close releases this process’s gc lease', async () => {
+it('Layout.close releases the gc lease taken outside operations; operations release their own', async () => {
   const fx = makeLayout({ blobs: { config: { os: 'linux' }, layer: 'x' } });
   const layout = fx.open();
+  const leases = (): string[] => readdirSync(layout.ingestPath).filter((n) => n.endsWith('.lease'));
   await layout.putManifest(
     Buffer.from(JSON.stringify(imageManifest(fx.d['config']!, [fx.d['layer']!]))),
   );
-  const leases = (): string[] => readdirSync(layout.ingestPath).filter((n) => n.endsWith('.lease'));
+  expect(leases()).toEqual([]); // putManifest is an operation: its lease went with it
+  const bytes = Buffer.from('loose blob');
+  layout.blobs.putBytes(bytes, { digest: digestOf(bytes), size: bytes.length });
   expect(leases()).toHaveLength(1);
   layout.close();
   expect(leases()).toEqual([]);

@@ -15,7 +15,7 @@ import {
   type IndexFile,
 } from '../schema/layout-files.js';
 import { parseJson, schemaError } from '../schema/manifest.js';
-import { releaseLease } from '../store/ingest.js';
+import { releaseOperationLease } from '../store/ingest.js';
 import { contentClosure, type Closure } from './closure.js';
 import { DEFAULT_EXPANSION_LIMITS, type Compression, type ExpansionLimits } from './compression.js';
 import { ArchiveContents, INDEX_NAME, OCI_LAYOUT_NAME, routeFile } from './contents.js';
@@ -72,88 +72,92 @@ export async function importArchive(
     throw err;
   }
   const { layout: target, created } = init;
-  /** Blobs this import made appear in the target: taken back if it fails. */
-  const placed = new Set<Digest>();
-  const policy = options.onConflict ?? 'fail';
-  const limits = { ...DEFAULT_EXPANSION_LIMITS, ...options.limits };
-  const warnings: string[] = [];
-  const warn = (w: string): void => {
-    if (warnings.length < MAX_WARNINGS) warnings.push(w);
-    else if (warnings.length === MAX_WARNINGS) warnings.push('(more warnings omitted)');
-  };
-  let staging: Staging | undefined;
-  try {
-    staging = Staging.open(target);
-    const stage = staging;
-    const summary = await readArchive(
-      input,
-      { limits, freeBytes: () => stage.freeBytes(), onProgress: options.onProgress },
-      async (verdict, body) => {
-        if (verdict.kind === 'directory') return;
-        if (verdict.kind === 'alias') return stage.addAlias(verdict.path, verdict.target);
-        const route = routeFile(verdict.path);
-        switch (route.kind) {
-          case 'json':
-            return stage.bufferJson(verdict.path, body, verdict.size, route.limit);
-          case 'blob':
-            await stage.stageFile(verdict.path, body, verdict.size, route.digest);
-            return;
-          case 'docker-file':
-            await stage.stageFile(verdict.path, body, verdict.size);
-            return;
-          case 'legacy-metadata':
-            return;
-          case 'unknown':
-            warn(`ignored archive entry ${verdict.path}`);
-            return;
-        }
-      },
-    );
-    if (summary.trailing !== undefined) {
-      warn(
-        `ignored ${summary.trailing.bytes} bytes after the end-of-archive marker at offset ${summary.trailing.offset}, as other tar readers do`,
-      );
-    }
-    const contents = ArchiveContents.locate(stage, input.name);
-    for (const p of contents.outside())
-      warn(`ignored ${p}: outside the layout folder ${contents.prefix}`);
-    const isOci = contents.json(INDEX_NAME) !== undefined;
-    const archiveIndex: IndexFile = isOci
-      ? readOciIndex(contents)
-      : { schemaVersion: 2, manifests: convertDockerArchive(contents, stage) };
-    const entries = archiveIndex.manifests;
-    for (const p of contents.unused(isOci ? 'oci' : 'docker')) warn(`ignored archive entry ${p}`);
-    const closure = verifyClosure(stage, contents, isOci, entries, input.name);
-    for (const d of closure.external)
-      warn(`layer ${d.digest} is external (urls); not carried by the archive`);
-
-    // Refuse conflicts before touching the target; the commit decides again under the lock.
-    const incoming = readIncoming(stage.layout, archiveIndex);
-    mergeIncoming(target, structuredClone(target.readIndex()), incoming, policy, { dryRun: true });
-    const blobs = await publish(stage.layout, target, closure, placed);
-    const merge = await target.updateIndex((index) => ({
-      index,
-      result: mergeIncoming(target, index, incoming, policy),
-    }));
-    return {
-      layout: target.root,
-      created,
-      format: isOci ? 'oci' : 'docker',
-      compression: summary.compression,
-      entries,
-      merge,
-      blobs,
-      warnings,
-      inputBytes: summary.inputBytes,
+  return target.operation(async () => {
+    /** Blobs this import made appear in the target: taken back if it fails. */
+    const placed = new Set<Digest>();
+    const policy = options.onConflict ?? 'fail';
+    const limits = { ...DEFAULT_EXPANSION_LIMITS, ...options.limits };
+    const warnings: string[] = [];
+    const warn = (w: string): void => {
+      if (warnings.length < MAX_WARNINGS) warnings.push(w);
+      else if (warnings.length === MAX_WARNINGS) warnings.push('(more warnings omitted)');
     };
-  } catch (err) {
-    staging?.discard();
-    staging = undefined;
-    await takeBack(init, placed);
-    throw err;
-  } finally {
-    staging?.discard();
-  }
+    let staging: Staging | undefined;
+    try {
+      staging = Staging.open(target);
+      const stage = staging;
+      const summary = await readArchive(
+        input,
+        { limits, freeBytes: () => stage.freeBytes(), onProgress: options.onProgress },
+        async (verdict, body) => {
+          if (verdict.kind === 'directory') return;
+          if (verdict.kind === 'alias') return stage.addAlias(verdict.path, verdict.target);
+          const route = routeFile(verdict.path);
+          switch (route.kind) {
+            case 'json':
+              return stage.bufferJson(verdict.path, body, verdict.size, route.limit);
+            case 'blob':
+              await stage.stageFile(verdict.path, body, verdict.size, route.digest);
+              return;
+            case 'docker-file':
+              await stage.stageFile(verdict.path, body, verdict.size);
+              return;
+            case 'legacy-metadata':
+              return;
+            case 'unknown':
+              warn(`ignored archive entry ${verdict.path}`);
+              return;
+          }
+        },
+      );
+      if (summary.trailing !== undefined) {
+        warn(
+          `ignored ${summary.trailing.bytes} bytes after the end-of-archive marker at offset ${summary.trailing.offset}, as other tar readers do`,
+        );
+      }
+      const contents = ArchiveContents.locate(stage, input.name);
+      for (const p of contents.outside())
+        warn(`ignored ${p}: outside the layout folder ${contents.prefix}`);
+      const isOci = contents.json(INDEX_NAME) !== undefined;
+      const archiveIndex: IndexFile = isOci
+        ? readOciIndex(contents)
+        : { schemaVersion: 2, manifests: convertDockerArchive(contents, stage) };
+      const entries = archiveIndex.manifests;
+      for (const p of contents.unused(isOci ? 'oci' : 'docker')) warn(`ignored archive entry ${p}`);
+      const closure = verifyClosure(stage, contents, isOci, entries, input.name);
+      for (const d of closure.external)
+        warn(`layer ${d.digest} is external (urls); not carried by the archive`);
+
+      // Refuse conflicts before touching the target; the commit decides again under the lock.
+      const incoming = readIncoming(stage.layout, archiveIndex);
+      mergeIncoming(target, structuredClone(target.readIndex()), incoming, policy, {
+        dryRun: true,
+      });
+      const blobs = await publish(stage.layout, target, closure, placed);
+      const merge = await target.updateIndex((index) => ({
+        index,
+        result: mergeIncoming(target, index, incoming, policy),
+      }));
+      return {
+        layout: target.root,
+        created,
+        format: isOci ? 'oci' : 'docker',
+        compression: summary.compression,
+        entries,
+        merge,
+        blobs,
+        warnings,
+        inputBytes: summary.inputBytes,
+      };
+    } catch (err) {
+      staging?.discard();
+      staging = undefined;
+      await takeBack(init, placed);
+      throw err;
+    } finally {
+      staging?.discard();
+    }
+  });
 }
 
 /**
@@ -166,8 +170,9 @@ async function takeBack(init: LayoutInit, placed: ReadonlySet<Digest>): Promise<
   try {
     reclaimBlobs(init.layout, placed);
     if (!init.created) return;
-    // Our lease file goes with the directory: forget it, so a retry here writes its leases anew.
-    releaseLease(init.layout.root);
+    // This import's lease must not keep ingest/ (and so the directory) alive, nor count as
+    // another writer: release it first.
+    releaseOperationLease(init.layout.root);
     await init.undo();
   } catch {
     /* best effort, see above */

@@ -1,5 +1,5 @@
 // Taking back the blobs a failed operation placed in a layout, under gc's protocol: park each in
-// ingest/ (one rename), then keep it when a live writer of another process leased it or index.json
+// ingest/ (one rename), then keep it when a live writer (another process, or another operation of this one) leased it or index.json
 // reaches it, else delete it. A failed copy or import thus leaves the layout as it found it, and
 // never removes a blob that someone else found present and now relies on.
 import { unlinkSync } from 'node:fs';
@@ -7,8 +7,7 @@ import type { Digest } from '../digest.js';
 import { isOcilayoutError } from '../errors.js';
 import { walk, type ManifestSource } from '../graph.js';
 import type { Layout } from '../layout.js';
-import { listIngest, readLeaseFile } from '../store/ingest.js';
-import { ownerToken } from '../store/liveness.js';
+import { listIngest, ownLeaseNames, readLeaseFile } from '../store/ingest.js';
 import { readParkedManifest } from './mark.js';
 
 /** Reclaim `placed` (blobs this operation made appear); returns how many were deleted. */
@@ -48,9 +47,9 @@ function neededByOthers(
   parked: ReadonlyMap<Digest, string>,
 ): Set<string> {
   const out = new Set<string>();
-  const own = `${ownerToken()}.`;
+  const own = ownLeaseNames(layout.root);
   for (const e of listIngest(layout.root)) {
-    if (e.kind !== 'lease' || !e.live || e.name.startsWith(own)) continue;
+    if (e.kind !== 'lease' || !e.live || own.has(e.name)) continue;
     for (const d of readLeaseFile(e.path)) out.add(d);
   }
   try {

@@ -42,7 +42,16 @@ export interface AttachResult {
  * E_USAGE (not a regular file, bad media type, unsafe or duplicate title), E_CONFLICT (a fallback
  * tag taken by other content).
  */
-export async function attach(
+export function attach(
+  layout: Layout,
+  target: Target,
+  files: readonly AttachFile[],
+  options: AttachOptions,
+): Promise<AttachResult> {
+  return layout.operation(() => attachNow(layout, target, files, options));
+}
+
+async function attachNow(
   layout: Layout,
   target: Target,
   files: readonly AttachFile[],

@@ -72,10 +72,12 @@ export async function convert(
   if (options.dryRun === true) {
     return planConversion(layout, structuredClone(layout.readIndex()), to, options);
   }
-  return layout.updateIndex((index) => {
-    const plan = planConversion(layout, index, to, options);
-    return { index: plan.changed ? index : undefined, result: plan };
-  });
+  return layout.operation(() =>
+    layout.updateIndex((index) => {
+      const plan = planConversion(layout, index, to, options);
+      return { index: plan.changed ? index : undefined, result: plan };
+    }),
+  );
 }
 
 /** Rewrite `index` in place into convention `to` (index blobs written unless dryRun). */

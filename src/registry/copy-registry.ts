@@ -92,25 +92,27 @@ export async function copyWithRegistry(
   if (destination.kind === 'layout') {
     // Created only now: a source that fails to resolve never leaves an empty layout behind.
     const layout = destination.open();
-    const sink = new LayoutSink(layout);
-    try {
-      await transfer(source, sink, plan, result, options);
-      result.conventions = await layout.updateIndex((index) => {
-        recordRoot(index, plan.root.descriptor, tag);
-        for (const c of plan.cosign) setTag(index, c.tag, c.doc.descriptor);
-        const used =
-          plan.edges.length === 0
-            ? []
-            : applyReferrerEdges(layout, index, plan.edges, {
-                convention: options.convention ?? 'auto',
-              });
-        return { index, result: used };
-      });
-    } catch (err) {
-      sink.rollback();
-      throw err;
-    }
-    return result;
+    return layout.operation(async () => {
+      const sink = new LayoutSink(layout);
+      try {
+        await transfer(source, sink, plan, result, options);
+        result.conventions = await layout.updateIndex((index) => {
+          recordRoot(index, plan.root.descriptor, tag);
+          for (const c of plan.cosign) setTag(index, c.tag, c.doc.descriptor);
+          const used =
+            plan.edges.length === 0
+              ? []
+              : applyReferrerEdges(layout, index, plan.edges, {
+                  convention: options.convention ?? 'auto',
+                });
+          return { index, result: used };
+        });
+      } catch (err) {
+        sink.rollback();
+        throw err;
+      }
+      return result;
+    });
   }
   const sink = new RegistrySink(destination.client, destination.repository, options.chunkSize);
   const subjects = await transfer(source, sink, plan, result, options);

@@ -12,7 +12,8 @@ import {
   statSync,
   unlinkSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { basename, join, resolve } from 'node:path';
 import { algorithmOf, encodedOf, tryParseDigest, type Digest } from '../digest.js';
 import { UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
 import { makeDirs } from './make-dirs.js';
@@ -88,57 +89,158 @@ export function trashedDigest(name: string): Digest | undefined {
   return m === null ? undefined : tryParseDigest(`${m[1]}:${m[2]}`);
 }
 
-const leases = new Map<string, { path: string; digests: Set<string> }>();
-let exitHookInstalled = false;
+/**
+ * One lease file: the digests one writer will reference in a coming index.json commit. Created on
+ * the first digest, named at random (no two leases ever share a file), removed on release.
+ */
+class Lease {
+  private path: string | undefined;
+  private readonly digests = new Set<string>();
+  private released = false;
 
-function removeLeasesAtExit(): void {
-  for (const lease of leases.values()) {
+  constructor(readonly root: string) {}
+
+  get fileName(): string | undefined {
+    return this.path === undefined ? undefined : basename(this.path);
+  }
+
+  add(digest: string): void {
+    if (this.digests.has(digest)) return;
+    if (this.path === undefined || this.released) {
+      this.path = join(ensureIngestDir(this.root), ownedName(LEASE_SUFFIX));
+      this.released = false;
+      openLeases.add(this);
+      installExitHook();
+    }
     try {
-      unlinkSync(lease.path);
+      appendFileSync(this.path, `${digest}\n`);
+    } catch (err) {
+      throw wrapFsError(err, `write lease ${this.path}`);
+    }
+    this.digests.add(digest);
+  }
+
+  release(): void {
+    openLeases.delete(this);
+    this.digests.clear();
+    if (this.path === undefined || this.released) return;
+    this.released = true;
+    try {
+      unlinkSync(this.path);
     } catch {
-      /* gone already */
+      /* gone already (a failed import removed the layout it created) */
+    }
+  }
+}
+
+/** Every lease file this process holds, removed at exit. */
+const openLeases = new Set<Lease>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const lease of openLeases) lease.release();
+  });
+}
+
+/**
+ * The lease of the operation running in this async context, per layout root. Operations nest: an
+ * inner one on the same layout shares the outer one's lease, which only the outermost releases.
+ */
+const operationScope = new AsyncLocalStorage<ReadonlyMap<string, Lease>>();
+/** For calls made outside any operation (low-level library use): one lease per layout, kept until close. */
+const ambientLeases = new Map<string, Lease>();
+/** Operations running on each layout, so that a close() never drops the protection they rely on. */
+const running = new Map<string, number>();
+/** Layouts whose close() came while operations ran: their ambient lease goes when the last ends. */
+const closePending = new Set<string>();
+
+function currentLease(root: string): Lease {
+  const key = resolve(root);
+  const own = operationScope.getStore()?.get(key);
+  if (own !== undefined) return own;
+  let lease = ambientLeases.get(key);
+  if (lease === undefined) {
+    lease = new Lease(key);
+    ambientLeases.set(key, lease);
+  }
+  closePending.delete(key);
+  return lease;
+}
+
+/**
+ * Run one operation on the layout at `root` with a lease of its own: every digest leased inside
+ * `fn` (in any async continuation of it) goes to that lease, which is released when `fn` settles,
+ * after its commit. Two operations in one process thus never share, or release, each other's
+ * protection from a concurrent gc.
+ */
+export async function withOperationLease<T>(root: string, fn: () => Promise<T> | T): Promise<T> {
+  const key = resolve(root);
+  const outer = operationScope.getStore();
+  if (outer?.has(key) === true) return fn();
+  const lease = new Lease(key);
+  const scope = new Map(outer ?? []);
+  scope.set(key, lease);
+  running.set(key, (running.get(key) ?? 0) + 1);
+  try {
+    return await operationScope.run(scope, fn);
+  } finally {
+    lease.release();
+    const left = (running.get(key) ?? 1) - 1;
+    if (left > 0) running.set(key, left);
+    else {
+      running.delete(key);
+      if (closePending.delete(key)) releaseAmbient(key);
     }
   }
 }
 
 /**
- * Record that this process will reference `digest` in a coming index.json commit. Must happen
- * before the writer checks whether the blob exists (gc re-reads leases after moving a blob aside).
+ * Record that the current operation will reference `digest` in a coming index.json commit. Must
+ * happen before the writer checks whether the blob exists (gc re-reads leases after moving a blob
+ * aside).
  */
 export function leaseDigest(root: string, digest: string): void {
-  // Keyed by the resolved path, named at random: two spellings of one layout share one lease, and
-  // no two leases can ever share a file (a counter could repeat after a release).
-  const key = resolve(root);
-  let lease = leases.get(key);
-  if (lease === undefined) {
-    const path = join(ensureIngestDir(root), ownedName(LEASE_SUFFIX));
-    lease = { path, digests: new Set() };
-    leases.set(key, lease);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.once('exit', removeLeasesAtExit);
-    }
-  }
-  if (lease.digests.has(digest)) return;
-  try {
-    appendFileSync(lease.path, `${digest}\n`);
-  } catch (err) {
-    throw wrapFsError(err, `write lease ${lease.path}`);
-  }
-  lease.digests.add(digest);
+  currentLease(root).add(digest);
 }
 
-/** Drop this process's lease on `root` (after its commits, for long-lived library users). */
+/** Release the running operation's lease on `root` early (its blobs were taken back). */
+export function releaseOperationLease(root: string): void {
+  operationScope.getStore()?.get(resolve(root))?.release();
+}
+
+/**
+ * The lease files that are this caller's own on `root`: the running operation's, or outside any
+ * operation this process's ambient one. Other operations of this process are other writers.
+ */
+export function ownLeaseNames(root: string): Set<string> {
+  const key = resolve(root);
+  const own = operationScope.getStore()?.get(key) ?? ambientLeases.get(key);
+  return new Set(own?.fileName === undefined ? [] : [own.fileName]);
+}
+
+/** The lease file name of the operation running here on `root`, if it has leased anything. */
+export function currentLeaseName(root: string): string | undefined {
+  return operationScope.getStore()?.get(resolve(root))?.fileName;
+}
+
+/**
+ * Drop this process's lease on `root` taken outside any operation (Layout.close, for long-lived
+ * library users). While operations run on the layout, the release waits for the last of them.
+ */
 export function releaseLease(root: string): void {
   const key = resolve(root);
-  const lease = leases.get(key);
-  if (lease === undefined) return;
-  leases.delete(key);
-  try {
-    unlinkSync(lease.path);
-  } catch {
-    /* gone already */
+  if ((running.get(key) ?? 0) > 0) {
+    closePending.add(key);
+    return;
   }
+  releaseAmbient(key);
+}
+
+function releaseAmbient(key: string): void {
+  ambientLeases.get(key)?.release();
+  ambientLeases.delete(key);
 }
 
 export interface IngestEntry {
@@ -194,18 +296,19 @@ export function listIngest(
 }
 
 /**
- * Digests named by the leases of live writers. `exceptOwn` leaves this process's lease out (an
- * explicit delete in the process that wrote the blob is that writer's own decision).
+ * Digests named by the leases of live writers. `exceptOwn` leaves out the caller's own lease (see
+ * ownLeaseNames: an explicit delete in the code that wrote the blob is that writer's decision);
+ * other operations of this process still count.
  */
 export function liveLeasedDigests(
   root: string,
   options: { exceptOwn?: boolean } = {},
 ): Set<string> {
   const out = new Set<string>();
-  const own = options.exceptOwn === true ? leases.get(resolve(root))?.path : undefined;
+  const own = options.exceptOwn === true ? ownLeaseNames(root) : new Set<string>();
   // Only lease files are judged: gc calls this while thousands of parked blobs sit in ingest/.
   for (const e of listIngest(root, Date.now(), (name) => name.endsWith(LEASE_SUFFIX))) {
-    if (e.kind !== 'lease' || !e.live || e.path === own) continue;
+    if (e.kind !== 'lease' || !e.live || own.has(e.name)) continue;
     for (const line of readLeaseFile(e.path)) out.add(line);
   }
   return out;

@@ -21,7 +21,7 @@ import {
   importArchive,
   type Descriptor,
 } from '../../src/index.js';
-import { releaseLease } from '../../src/store/ingest.js';
+import { withOperationLease } from '../../src/store/ingest.js';
 import { withLayoutLock } from '../../src/store/lock.js';
 import { gz, layoutTar, makeTar, type TarSpec } from '../helpers/make-tar.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
@@ -104,13 +104,15 @@ describe('importArchive: leases after a failed import', () => {
     const incomplete = layoutTar(source, { omit: [`blobs/sha256/${hex(layer)}`] });
     await expect(importBytes(incomplete, dir)).rejects.toMatchObject({ code: 'E_CORRUPT_ARCHIVE' });
     expect(existsSync(dir)).toBe(false);
-    await importBytes(layoutTar(source), dir);
-    const leased = readdirSync(join(dir, 'ingest'))
-      .filter((n) => n.endsWith('.lease'))
-      .map((n) => readFileSync(join(dir, 'ingest', n), 'utf8'))
-      .join('');
-    for (const d of Layout.open(dir).blobs.list().blobs) expect(leased).toContain(d);
-    releaseLease(dir);
+    // Inside an outer operation the import shares its lease, which outlives the import: read it.
+    await withOperationLease(dir, async () => {
+      await importBytes(layoutTar(source), dir);
+      const leased = readdirSync(join(dir, 'ingest'))
+        .filter((n) => n.endsWith('.lease'))
+        .map((n) => readFileSync(join(dir, 'ingest', n), 'utf8'))
+        .join('');
+      for (const d of Layout.open(dir).blobs.list().blobs) expect(leased).toContain(d);
+    });
   });
 });
 

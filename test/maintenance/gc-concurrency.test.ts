@@ -2,7 +2,8 @@
 // exists (and keeps turning into garbage as their tags move): afterwards every tag resolves to a
 // complete graph and fsck passes. Real processes, running the library from source (child-lib.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDigest } from '../../src/digest.js';
+import { buildArtifactManifest, fileLayer } from '../../src/artifact.js';
+import { digestOf, parseDigest } from '../../src/digest.js';
 import { walk } from '../../src/graph.js';
 import { Layout } from '../../src/layout.js';
 import { fsck } from '../../src/maintenance/fsck.js';
@@ -144,5 +145,53 @@ describe('gc beside writer processes', () => {
     // And a last gc finds only garbage, never a tagged blob.
     await gc(layout);
     expect((await fsck(layout)).findings).toEqual([]);
+  });
+});
+
+const GC_ONCE = `
+import { Layout } from './layout.js';
+import { gc } from './maintenance/gc.js';
+const r = await gc(Layout.open(process.argv[2], { lockTimeoutMs: 30_000 }));
+console.log(JSON.stringify({ removed: r.removedBlobs }));
+`;
+
+describe('leases per operation, with gc in another process', () => {
+  it('one operation finishing (and close()) leaves another running one protected', async () => {
+    const root = Layout.init(`${freshDir()}/layout`).layout.root;
+    const layout = Layout.open(root);
+    const layer = Buffer.from('layer written by A before its commit');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let stored!: () => void;
+    const written = new Promise<void>((r) => (stored = r));
+    // A: stores a layer, then (later) commits a manifest that references it.
+    const a = layout.operation(async () => {
+      const put = layout.blobs.putBytes(layer, { digest: digestOf(layer), size: layer.length });
+      stored();
+      await gate;
+      const m = buildArtifactManifest({
+        layers: [fileLayer(put, 'application/vnd.example.layer', 'a')],
+      });
+      layout.blobs.putBytes(Buffer.from('{}'));
+      return layout.putManifest(m.bytes, { tag: 'a' });
+    });
+    await written;
+    // B: a whole operation that finishes first, then the library user closes the layout.
+    const b = Buffer.from('b');
+    const mb = buildArtifactManifest({
+      layers: [fileLayer(layout.blobs.putBytes(b), 'application/vnd.example.layer', 'b')],
+    });
+    layout.blobs.putBytes(Buffer.from('{}'));
+    await layout.putManifest(mb.bytes, { tag: 'b' });
+    layout.close();
+    // gc in another process must keep A's layer: A's own lease still names it.
+    const run = await lib.run(lib.script('gc-once', GC_ONCE), [root]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ removed: [] });
+    release();
+    await a;
+    expect(layout.blobs.has(digestOf(layer))).toBe(true);
+    const report = await fsck(root);
+    expect(report.findings.filter((f) => f.severity === 'error')).toEqual([]);
   });
 });

@@ -13,8 +13,10 @@ import {
   liveLeasedDigests,
   newPartPath,
   newTrashPath,
+  currentLeaseName,
   releaseLease,
   trashedDigest,
+  withOperationLease,
 } from '../../src/store/ingest.js';
 import { ownerToken } from '../../src/store/liveness.js';
 import { failFs } from '../helpers/fault.js';
@@ -169,6 +171,73 @@ it('keeps the lease of a layout named by two spellings of its path intact', () =
   expect(liveLeasedDigests(root)).toContain(digestOf('2'));
   releaseLease(root);
   releaseLease(`${root}/`);
+});
+
+describe('leases per operation', () => {
+  const leaseFiles = (root: string): string[] =>
+    listIngest(root)
+      .filter((e) => e.kind === 'lease')
+      .map((e) => e.name);
+
+  it('gives each operation its own lease file, released when it settles', async () => {
+    const { root } = makeLayout();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const a = withOperationLease(root, async () => {
+      leaseDigest(root, digestOf('a'));
+      await gate;
+      return currentLeaseName(root);
+    });
+    const bName = await withOperationLease(root, () => {
+      leaseDigest(root, digestOf('b'));
+      expect(leaseFiles(root)).toHaveLength(2);
+      // An inner operation on the same layout shares its outer one's lease.
+      return withOperationLease(root, () => {
+        leaseDigest(root, digestOf('b2'));
+        return currentLeaseName(root);
+      });
+    });
+    // b is done: its lease is gone, a's is intact.
+    expect(leaseFiles(root)).toHaveLength(1);
+    expect(leaseFiles(root)).not.toContain(bName);
+    expect(liveLeasedDigests(root)).toEqual(new Set([digestOf('a')]));
+    release();
+    const aName = await a;
+    expect(aName).toBeDefined();
+    expect(leaseFiles(root)).toEqual([]);
+  });
+
+  it("close() never removes an operation's protection; it waits for the last one", async () => {
+    const { root } = makeLayout();
+    leaseDigest(root, digestOf('outside')); // a low-level call: the process's ambient lease
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const running = withOperationLease(root, async () => {
+      leaseDigest(root, digestOf('inside'));
+      await gate;
+    });
+    releaseLease(root); // Layout.close()
+    expect(liveLeasedDigests(root)).toEqual(new Set([digestOf('inside'), digestOf('outside')]));
+    release();
+    await running;
+    expect(leaseFiles(root)).toEqual([]);
+  });
+
+  it("exceptOwn leaves out only the calling operation's lease, not another operation's", async () => {
+    const { root } = makeLayout();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const other = withOperationLease(root, async () => {
+      leaseDigest(root, digestOf('other'));
+      await gate;
+    });
+    await withOperationLease(root, () => {
+      leaseDigest(root, digestOf('mine'));
+      expect(liveLeasedDigests(root, { exceptOwn: true })).toEqual(new Set([digestOf('other')]));
+    });
+    release();
+    await other;
+  });
 });
 
 describe('trash files (gc parks blobs before deleting them)', () => {
