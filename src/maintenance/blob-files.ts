@@ -1,6 +1,7 @@
 // fsck's scan of blobs/: every file's name, type and content. Small blobs are read with sync I/O
 // into one reused buffer (no event-loop hop per file); large ones in 4 MiB chunks, reading the
 // next chunk while hashing the current one (chunk sizes: spec-notes/performance.md).
+import { finding } from './findings.js';
 import {
   closeSync,
   constants,
@@ -51,12 +52,13 @@ export async function scanBlobFiles(root: string): Promise<BlobScan> {
     }
     algs = readdirSync(base).sort();
   } catch (err) {
-    scan.findings.push({
-      code: errnoCode(err) === 'ENOENT' ? 'BLOBS_DIR_MISSING' : 'BLOBS_DIR_UNREADABLE',
-      severity: 'error',
-      message: `${BLOBS_DIR}/ cannot be read (${errnoCode(err) ?? String(err)}); every layout has one`,
-      path: BLOBS_DIR,
-    });
+    scan.findings.push(
+      finding(
+        errnoCode(err) === 'ENOENT' ? 'BLOBS_DIR_MISSING' : 'BLOBS_DIR_UNREADABLE',
+        `${BLOBS_DIR}/ cannot be read (${errnoCode(err) ?? String(err)}); every layout has one`,
+        { path: BLOBS_DIR },
+      ),
+    );
     return scan;
   }
   const small = Buffer.allocUnsafe(SMALL_BLOB);
@@ -74,12 +76,13 @@ export async function scanBlobFiles(root: string): Promise<BlobScan> {
     try {
       names = readdirSync(dir).sort();
     } catch (err) {
-      scan.findings.push({
-        code: 'BLOBS_DIR_UNREADABLE',
-        severity: 'error',
-        message: `${join(BLOBS_DIR, alg)}/ cannot be listed (${errnoCode(err) ?? String(err)})`,
-        path: join(BLOBS_DIR, alg),
-      });
+      scan.findings.push(
+        finding(
+          'BLOBS_DIR_UNREADABLE',
+          `${join(BLOBS_DIR, alg)}/ cannot be listed (${errnoCode(err) ?? String(err)})`,
+          { path: join(BLOBS_DIR, alg) },
+        ),
+      );
       continue;
     }
     for (const name of names) {
@@ -90,13 +93,13 @@ export async function scanBlobFiles(root: string): Promise<BlobScan> {
         continue;
       }
       if (!isSupportedAlgorithm(alg)) {
-        scan.findings.push({
-          code: 'BLOB_UNVERIFIABLE',
-          severity: 'warning',
-          message: `${rel}: algorithm ${alg} is not one we can verify (sha256, sha512)`,
-          path: rel,
-          digest: candidate,
-        });
+        scan.findings.push(
+          finding(
+            'BLOB_UNVERIFIABLE',
+            `${rel}: algorithm ${alg} is not one we can verify (sha256, sha512)`,
+            { path: rel, digest: candidate },
+          ),
+        );
         continue;
       }
       let digest: Digest;
@@ -159,13 +162,13 @@ async function checkBlob(
     scan.bytes += size;
     const found = `${algorithmOf(digest)}:${hash.digest('hex')}`;
     if (found !== digest) {
-      scan.findings.push({
-        code: 'BLOB_DIGEST_MISMATCH',
-        severity: 'error',
-        message: `${rel}: content (${size} bytes) hashes to ${found}, not to its name (corrupt or truncated)`,
-        path: rel,
-        digest,
-      });
+      scan.findings.push(
+        finding(
+          'BLOB_DIGEST_MISMATCH',
+          `${rel}: content (${size} bytes) hashes to ${found}, not to its name (corrupt or truncated)`,
+          { path: rel, digest },
+        ),
+      );
     }
   } catch (err) {
     scan.unusable.add(digest);
@@ -198,42 +201,36 @@ async function hashLarge(fd: number, hash: ReturnType<typeof newHash>): Promise<
 }
 
 function stray(rel: string, why: string): Finding {
-  return {
-    code: 'BLOB_STRAY',
-    severity: 'warning',
-    message: `${rel} ${why}; no tool can address it (another tool's temp file?)`,
-    path: rel,
-  };
+  return finding(
+    'BLOB_STRAY',
+    `${rel} ${why}; no tool can address it (another tool's temp file?)`,
+    { path: rel },
+  );
 }
 
 /** A symlinked blobs/ or blobs/<alg>/: the blob store refuses to go through it (E_UNSAFE_ENTRY). */
 function unsafeDir(rel: string, what: string): Finding {
-  return {
-    code: 'BLOBS_DIR_UNSAFE',
-    severity: 'error',
-    message: `${rel}/ is ${what}; blobs are never read, written or deleted through it`,
-    path: rel,
-  };
+  return finding(
+    'BLOBS_DIR_UNSAFE',
+    `${rel}/ is ${what}; blobs are never read, written or deleted through it`,
+    { path: rel },
+  );
 }
 
 function notRegular(rel: string, digest: Digest, what: string): Finding {
-  return {
-    code: 'BLOB_NOT_REGULAR',
-    severity: 'error',
-    message: `${rel} is ${what}, not a regular file; it is never followed or read`,
-    path: rel,
-    digest,
-  };
+  return finding(
+    'BLOB_NOT_REGULAR',
+    `${rel} is ${what}, not a regular file; it is never followed or read`,
+    { path: rel, digest },
+  );
 }
 
 function unreadable(rel: string, digest: Digest, err: unknown): Finding {
-  return {
-    code: 'BLOB_UNREADABLE',
-    severity: 'error',
-    message: `${rel} cannot be read: ${err instanceof Error ? err.message : String(err)}`,
-    path: rel,
-    digest,
-  };
+  return finding(
+    'BLOB_UNREADABLE',
+    `${rel} cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+    { path: rel, digest },
+  );
 }
 
 function symlinkText(path: string): string {

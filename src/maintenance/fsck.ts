@@ -1,6 +1,7 @@
 // fsck: check a layout and report every problem as data (Finding[]); never writes anything and
 // never throws for a problem in the layout (only when the directory is not a layout at all).
 // Severity decisions are in spec-notes/gc-fsck.md.
+import { finding, type FindingCode } from './findings.js';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NotFoundError, isOcilayoutError } from '../errors.js';
@@ -55,12 +56,13 @@ export async function fsck(
   if (index !== undefined) {
     const layout = typeof target === 'string' ? tryOpen(root) : target;
     if (layout === undefined) {
-      findings.push({
-        code: 'CHECKS_SKIPPED',
-        severity: 'warning',
-        message: `reachability and plug-in checks skipped: ${OCI_LAYOUT_FILE} must be fixed first`,
-        path: OCI_LAYOUT_FILE,
-      });
+      findings.push(
+        finding(
+          'CHECKS_SKIPPED',
+          `reachability and plug-in checks skipped: ${OCI_LAYOUT_FILE} must be fixed first`,
+          { path: OCI_LAYOUT_FILE },
+        ),
+      );
     } else {
       const reach = checkReachable(layout, index, {
         allowMissing: options.allowMissing === true,
@@ -97,8 +99,8 @@ function assertLooksLikeLayout(root: string, shown: string): void {
 
 function checkHeader(root: string): Finding[] {
   const path = OCI_LAYOUT_FILE;
-  const fail = (code: string, message: string): Finding[] => [
-    { code, severity: 'error', message: `${path}: ${message}`, path },
+  const fail = (code: FindingCode, message: string): Finding[] => [
+    finding(code, `${path}: ${message}`, { path }),
   ];
   let json: unknown;
   try {
@@ -120,7 +122,7 @@ function checkHeader(root: string): Finding[] {
   return [];
 }
 
-const INDEX_CODES: Record<string, string> = {
+const INDEX_CODES: Partial<Record<string, FindingCode>> = {
   E_NOT_FOUND: 'INDEX_MISSING',
   E_INVALID_JSON: 'INDEX_INVALID_JSON',
   E_SCHEMA: 'INDEX_SCHEMA',
@@ -136,17 +138,18 @@ function readIndex(root: string): { index: IndexFile | undefined; findings: Find
     const code = (isOcilayoutError(err) ? INDEX_CODES[err.code] : undefined) ?? 'INDEX_UNREADABLE';
     return {
       index: undefined,
-      findings: [{ code, severity: 'error', message: errorText(err), path: INDEX_FILE }],
+      findings: [finding(code, errorText(err), { path: INDEX_FILE })],
     };
   }
   const findings: Finding[] = [];
   if (index.mediaType !== undefined && index.mediaType !== MediaType.ImageIndex) {
-    findings.push({
-      code: 'INDEX_MEDIA_TYPE',
-      severity: 'warning',
-      message: `${INDEX_FILE} declares mediaType ${index.mediaType}; the layout spec expects ${MediaType.ImageIndex}`,
-      path: INDEX_FILE,
-    });
+    findings.push(
+      finding(
+        'INDEX_MEDIA_TYPE',
+        `${INDEX_FILE} declares mediaType ${index.mediaType}; the layout spec expects ${MediaType.ImageIndex}`,
+        { path: INDEX_FILE },
+      ),
+    );
   }
   return { index, findings };
 }
@@ -167,11 +170,12 @@ function runChecks(checks: readonly FsckCheck[], layout: Layout, index: IndexFil
     try {
       out.push(...check(layout, shared));
     } catch (err) {
-      out.push({
-        code: 'CHECK_FAILED',
-        severity: 'error',
-        message: `fsck check ${check.name || '(anonymous)'} failed: ${errorText(err)}`,
-      });
+      out.push(
+        finding(
+          'CHECK_FAILED',
+          `fsck check ${check.name || '(anonymous)'} failed: ${errorText(err)}`,
+        ),
+      );
     }
   }
   return out;
@@ -193,23 +197,22 @@ function abandonedFindings(root: string): Finding[] {
   } catch (err) {
     // ingest/ is a symlink or not a directory (E_UNSAFE_ENTRY): writers and gc refuse this layout.
     return [
-      {
-        code: 'INGEST_UNSAFE',
-        severity: 'error',
-        message: `${errorText(err)}; writers and gc refuse this layout until it is a directory`,
-        path: 'ingest',
-      },
+      finding(
+        'INGEST_UNSAFE',
+        `${errorText(err)}; writers and gc refuse this layout until it is a directory`,
+        { path: 'ingest' },
+      ),
     ];
   }
-  return abandoned.map((f) => ({
-    code: 'INGEST_ABANDONED',
-    severity: 'warning',
-    message:
+  return abandoned.map((f) =>
+    finding(
+      'INGEST_ABANDONED',
       f.kind === 'trash'
         ? `${f.path}: a blob parked by a gc that died (${f.size} bytes); gc puts it back if needed, else removes it`
         : `${f.path}: abandoned ${f.kind} file (${f.size} bytes) of a writer that is gone; gc removes it`,
-    path: f.path,
-  }));
+      { path: f.path },
+    ),
+  );
 }
 
 function lockFindings(root: string, now = Date.now()): Finding[] {
@@ -223,33 +226,30 @@ function lockFindings(root: string, now = Date.now()): Finding[] {
     // Never made by us (the lock is a directory); writers refuse it with E_UNSAFE_ENTRY.
     const what = st.isSymbolicLink() ? 'a symlink' : 'not a directory';
     return [
-      {
-        code: 'LOCK_NOT_DIRECTORY',
-        severity: 'error',
-        message: `${INDEX_LOCK} is ${what}: it never goes stale, and every writer refuses this layout until it is removed`,
-        path: INDEX_LOCK,
-      },
+      finding(
+        'LOCK_NOT_DIRECTORY',
+        `${INDEX_LOCK} is ${what}: it never goes stale, and every writer refuses this layout until it is removed`,
+        { path: INDEX_LOCK },
+      ),
     ];
   }
   const mtimeMs = st.mtimeMs;
   if (mtimeMs - now > LOCK_FUTURE_TOLERANCE_MS) {
     return [
-      {
-        code: 'LOCK_IN_FUTURE',
-        severity: 'warning',
-        message: `${INDEX_LOCK} is dated ${Math.round((mtimeMs - now) / 1000)} s in the future (the clock was set back?): its age cannot be told from its date, so a writer takes it over only after seeing it unchanged for the stale time`,
-        path: INDEX_LOCK,
-      },
+      finding(
+        'LOCK_IN_FUTURE',
+        `${INDEX_LOCK} is dated ${Math.round((mtimeMs - now) / 1000)} s in the future (the clock was set back?): its age cannot be told from its date, so a writer takes it over only after seeing it unchanged for the stale time`,
+        { path: INDEX_LOCK },
+      ),
     ];
   }
   if (now - mtimeMs < LOCK_ABANDONED_MS) return [];
   return [
-    {
-      code: 'LOCK_STALE',
-      severity: 'warning',
-      message: `${INDEX_LOCK} was last refreshed ${Math.round((now - mtimeMs) / 1000)} s ago: its holder died; the next writer takes it over`,
-      path: INDEX_LOCK,
-    },
+    finding(
+      'LOCK_STALE',
+      `${INDEX_LOCK} was last refreshed ${Math.round((now - mtimeMs) / 1000)} s ago: its holder died; the next writer takes it over`,
+      { path: INDEX_LOCK },
+    ),
   ];
 }
 

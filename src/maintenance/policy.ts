@@ -25,15 +25,8 @@ export const ALL_ENTRIES_ARE_ROOTS: RootPolicy = {
   classify: (_layout, index) => index.manifests.map((descriptor) => ({ descriptor })),
 };
 
-/** One problem fsck found. Findings are data, never thrown. */
-export interface Finding {
-  /** Stable code, e.g. 'BLOB_DIGEST_MISMATCH', 'MISSING_BLOB', 'FALLBACK_SUBJECT_MISMATCH'. */
-  code: string;
-  severity: 'error' | 'warning';
-  message: string;
-  path?: string | undefined;
-  digest?: string | undefined;
-}
+export type { Finding } from './findings.js';
+import type { Finding } from './findings.js';
 
 /** An extra fsck check (e.g. each referrer convention's bookkeeping). */
 export type FsckCheck = (layout: Layout, index: IndexFile) => Finding[];

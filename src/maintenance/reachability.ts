@@ -1,6 +1,7 @@
 // fsck's view from index.json: every descriptor reachable from it must have a valid digest and a
 // blob of its size, and every manifest/index must validate and agree with its descriptor's
 // mediaType. Read-only; problems are returned as findings.
+import { finding, type FindingCode } from './findings.js';
 import { relative } from 'node:path';
 import { tryParseDigest, type Digest } from '../digest.js';
 import { walk, successors, type WalkProblem } from '../graph.js';
@@ -63,21 +64,23 @@ export function checkReachable(
       continue;
     }
     if (stat.size !== desc.size) {
-      findings.push({
-        code: 'DESCRIPTOR_SIZE_MISMATCH',
-        severity: 'error',
-        message: `${desc.mediaType} ${digest} referenced by ${from}: descriptor says ${desc.size} bytes, blob has ${stat.size}`,
-        digest,
-      });
+      findings.push(
+        finding(
+          'DESCRIPTOR_SIZE_MISMATCH',
+          `${desc.mediaType} ${digest} referenced by ${from}: descriptor says ${desc.size} bytes, blob has ${stat.size}`,
+          { digest },
+        ),
+      );
     }
     const own = walked.manifests.get(digest)?.doc.mediaType;
     if (own !== undefined && own !== desc.mediaType) {
-      findings.push({
-        code: 'MEDIA_TYPE_MISMATCH',
-        severity: 'error',
-        message: `${digest} referenced by ${from} as ${desc.mediaType}, but the document says ${own}`,
-        digest,
-      });
+      findings.push(
+        finding(
+          'MEDIA_TYPE_MISMATCH',
+          `${digest} referenced by ${from} as ${desc.mediaType}, but the document says ${own}`,
+          { digest },
+        ),
+      );
     }
   }
   return { findings, descriptors: edges.length };
@@ -98,12 +101,10 @@ function missingFinding(
   if (parked !== undefined) {
     message += `; a gc that died parked a copy in ${relative(layout.root, parked)}: run gc to put it back`;
   }
-  return {
-    code: 'MISSING_BLOB',
-    severity: options.allowMissing || external ? 'warning' : 'error',
-    message,
+  return finding('MISSING_BLOB', message, {
     digest,
-  };
+    tolerated: options.allowMissing || external,
+  });
 }
 
 // Walk problems that another check reports from its own angle (MISSING_BLOB, DESCRIPTOR_SIZE_MISMATCH,
@@ -114,22 +115,21 @@ const REPORTED_ELSEWHERE: ReadonlySet<string> = new Set([
   'E_DIGEST_MISMATCH',
   'E_UNSAFE_ENTRY',
 ]);
-const PROBLEM_CODES: Readonly<Record<string, { code: string; severity: Finding['severity'] }>> = {
-  E_INVALID_DIGEST: { code: 'DESCRIPTOR_INVALID_DIGEST', severity: 'error' },
-  E_UNSUPPORTED_ALGORITHM: { code: 'DESCRIPTOR_UNSUPPORTED_ALGORITHM', severity: 'warning' },
-  E_INVALID_JSON: { code: 'MANIFEST_INVALID', severity: 'error' },
-  E_SCHEMA: { code: 'MANIFEST_INVALID', severity: 'error' },
-  E_TOO_LARGE: { code: 'MANIFEST_INVALID', severity: 'error' },
+const PROBLEM_CODES: Readonly<Partial<Record<string, FindingCode>>> = {
+  E_INVALID_DIGEST: 'DESCRIPTOR_INVALID_DIGEST',
+  E_UNSUPPORTED_ALGORITHM: 'DESCRIPTOR_UNSUPPORTED_ALGORITHM',
+  E_INVALID_JSON: 'MANIFEST_INVALID',
+  E_SCHEMA: 'MANIFEST_INVALID',
+  E_TOO_LARGE: 'MANIFEST_INVALID',
 };
 
 /** A walk problem as a finding; undefined when another check reports the same cause. */
 function problemFinding(p: WalkProblem): Finding | undefined {
   if (REPORTED_ELSEWHERE.has(p.error.code)) return undefined;
   const from = p.parent === undefined ? 'index.json' : p.parent.digest;
-  const kind = PROBLEM_CODES[p.error.code] ?? { code: 'WALK_ERROR', severity: 'error' };
-  return {
-    ...kind,
-    message: `${p.descriptor.mediaType} ${p.descriptor.digest} referenced by ${from}: ${p.error.message}`,
-    digest: p.descriptor.digest,
-  };
+  return finding(
+    PROBLEM_CODES[p.error.code] ?? 'WALK_ERROR',
+    `${p.descriptor.mediaType} ${p.descriptor.digest} referenced by ${from}: ${p.error.message}`,
+    { digest: p.descriptor.digest },
+  );
 }

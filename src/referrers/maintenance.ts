@@ -2,6 +2,7 @@
 // points: gc keeps each bookkeeping entry only while its subject lives; fsck checks each
 // convention's bookkeeping against the manifests it names. Findings are data, never thrown.
 import type { Layout } from '../layout.js';
+import { finding as makeFinding, type FindingCode } from '../maintenance/findings.js';
 import type { Finding, FsckCheck, RootEntry, RootPolicy } from '../maintenance/policy.js';
 import { Annotation, isIndexMediaType } from '../media-types.js';
 import { sortedRecord, type Descriptor } from '../schema/descriptor.js';
@@ -46,13 +47,8 @@ function bookkeepingOf(layout: Layout, index: IndexFile): Bookkeeping[] {
   return analysis(layout, index).bookkeeping;
 }
 
-function finding(
-  code: string,
-  severity: Finding['severity'],
-  message: string,
-  digest?: string,
-): Finding {
-  return { code, severity, message, path: INDEX_FILE, digest };
+function finding(code: FindingCode, message: string, digest?: string): Finding {
+  return makeFinding(code, message, { path: INDEX_FILE, digest });
 }
 
 /** Listings of fallback indexes and responses: dangling, wrong subject, or not mirroring the manifest. */
@@ -70,7 +66,7 @@ const checkListings: FsckCheck = (layout, index) => {
         b.subject === undefined && b.convention === 'subject-annotation'
           ? 'REFERRER_ANNOTATION_INVALID'
           : 'REFERRER_INDEX_UNREADABLE';
-      out.push(finding(code, 'error', `${where}: ${b.problem}`, b.entry.digest));
+      out.push(finding(code, `${where}: ${b.problem}`, b.entry.digest));
       continue;
     }
     for (const d of b.listed) {
@@ -79,7 +75,6 @@ const checkListings: FsckCheck = (layout, index) => {
         out.push(
           finding(
             'REFERRER_DANGLING_DESCRIPTOR',
-            'error',
             `${where} lists ${d.digest}, which is missing or unreadable`,
             d.digest,
           ),
@@ -98,7 +93,6 @@ const checkListings: FsckCheck = (layout, index) => {
         out.push(
           finding(
             code,
-            'error',
             `${where} lists ${d.digest}, whose subject is ${doc.subject ?? '(none)'}, not ${b.subject ?? refName(b.entry)}`,
             d.digest,
           ),
@@ -109,7 +103,6 @@ const checkListings: FsckCheck = (layout, index) => {
         out.push(
           finding(
             'REFERRER_DESCRIPTOR_STALE',
-            'warning',
             `${where} lists ${d.digest} with a media type, size, artifactType or annotations that differ from the manifest`,
             d.digest,
           ),
@@ -120,7 +113,6 @@ const checkListings: FsckCheck = (layout, index) => {
       out.push(
         finding(
           'REFERRER_SUBJECT_MISSING',
-          'warning',
           `${where} records referrers of ${b.subject}, which is not in the layout`,
           b.subject,
         ),
@@ -135,7 +127,6 @@ const checkListings: FsckCheck = (layout, index) => {
       out.push(
         finding(
           'REFERRER_RESPONSE_DUPLICATE',
-          'warning',
           `more than one referrers response for ${b.subject}`,
           b.entry.digest,
         ),
@@ -158,7 +149,6 @@ const checkFallbackShapes: FsckCheck = (layout, index) => {
       out.push(
         finding(
           'FALLBACK_NOT_INDEX',
-          'error',
           `fallback tag ${tag} names ${e.digest}, which is not an image index`,
           e.digest,
         ),
@@ -167,7 +157,6 @@ const checkFallbackShapes: FsckCheck = (layout, index) => {
       out.push(
         finding(
           'FALLBACK_TAG_NOT_REFERRERS',
-          'warning',
           `tag ${tag} has the shape of a fallback tag but names an index of manifests without subject`,
           e.digest,
         ),
@@ -187,7 +176,6 @@ const checkPerManifest: FsckCheck = (layout, index) => {
       out.push(
         finding(
           'REFERRER_DANGLING_DESCRIPTOR',
-          'error',
           `index.json lists referrer ${b.entry.digest}: ${b.problem}`,
           b.entry.digest,
         ),
@@ -199,7 +187,6 @@ const checkPerManifest: FsckCheck = (layout, index) => {
       out.push(
         finding(
           'REFERRER_ANNOTATION_MISMATCH',
-          'error',
           `entry ${b.entry.digest} says ${Annotation.ContainerdManifestSubject}=${hint}, but its subject is ${b.subject ?? '(none)'}`,
           b.entry.digest,
         ),
@@ -209,7 +196,6 @@ const checkPerManifest: FsckCheck = (layout, index) => {
       out.push(
         finding(
           'REFERRER_SUBJECT_MISSING',
-          'warning',
           `referrer ${b.entry.digest} has subject ${b.subject}, which is not in the layout`,
           b.subject,
         ),

@@ -38,7 +38,7 @@ export function envMs(name: string, fallback: number): number {
   return checkMs(Number(raw), name, raw);
 }
 
-/** Longest wait a timer can express (setTimeout turns anything larger into 1 ms). */
+/** Longest wait a timer can express (setTimeout fires at once for anything larger). */
 export const MAX_LOCK_TIMEOUT_MS = 2 ** 31 - 1;
 
 function checkMs(v: number, what: string, shown: unknown): number {

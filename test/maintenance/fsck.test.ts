@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MediaType } from '../../src/media-types.js';
 import { fsck, type FsckReport } from '../../src/maintenance/fsck.js';
+import { finding } from '../../src/maintenance/findings.js';
 import type { Finding, FsckCheck } from '../../src/maintenance/policy.js';
 import { Layout } from '../../src/layout.js';
 import { leaseDigest, newPartPath, releaseLease } from '../../src/store/ingest.js';
@@ -306,14 +307,15 @@ describe('fsck', () => {
     const counting: FsckCheck = (layout, index) => {
       seen.push(index.manifests.length);
       expect(layout.root).toBe(m.root);
-      return [{ code: 'PLUGIN_SAYS', severity: 'warning', message: 'hello' }];
+      // Plug-in checks report codes of the one table, with its severity.
+      return [finding('REFERRER_DESCRIPTOR_STALE', 'hello')];
     };
     const crashing: FsckCheck = function crashing() {
       throw new Error('boom');
     };
     const r = await fsck(m.root, { checks: [counting, crashing] });
     expect(seen).toEqual([2]);
-    expect(codes(r)).toEqual(['CHECK_FAILED', 'PLUGIN_SAYS']);
+    expect(codes(r)).toEqual(['CHECK_FAILED', 'REFERRER_DESCRIPTOR_STALE']);
     expect(only(r, 'CHECK_FAILED').message).toContain('crashing failed: boom');
   });
 
