@@ -20,6 +20,7 @@ import { OwnBlobDirs, listBlobs, type BlobListing } from './blob-dirs.js';
 import { openBlobFile, readWholeBlob } from './blob-read.js';
 import { linkBack, placePart, writePart, writePartBytes } from './blob-write.js';
 import { fsyncDir } from './durable.js';
+import { cleanupAtExit } from './exit-cleanup.js';
 import { leaseDigest, newPartPath, newTrashPath } from './ingest.js';
 import { PendingSync } from './pending-sync.js';
 import { blobDir, blobPath } from './paths.js';
@@ -126,6 +127,8 @@ export class BlobStore {
         ? algorithmOf(parseDigest(expected.digest))
         : (expected.algorithm ?? 'sha256');
     const part = newPartPath(this.root);
+    // The write awaits the source (a pipe, a registry): an exit meanwhile removes the part too.
+    const forget = cleanupAtExit(() => removeQuietly(part));
     const hash = newHash(alg);
     try {
       const size = await writePart(part, source, hash, {
@@ -137,6 +140,7 @@ export class BlobStore {
       const digest = this.verify(alg, hash.digest('hex'), size, expected);
       return this.commitPart(part, digest, size, options);
     } finally {
+      forget();
       removeQuietly(part);
     }
   }

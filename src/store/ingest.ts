@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { algorithmOf, encodedOf, tryParseDigest, type Digest } from '../digest.js';
 import { UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
 import { INGEST_DIR } from './paths.js';
+import { cleanupAtExit } from './exit-cleanup.js';
 import { ownedName, ownerLiveness } from './liveness.js';
 
 const PART_SUFFIX = '.part';
@@ -88,16 +89,13 @@ export function trashedDigest(name: string): Digest | undefined {
   return m === null ? undefined : tryParseDigest(`${m[1]}:${m[2]}`);
 }
 
-const leases = new Map<string, { path: string; digests: Set<string> }>();
-let exitHookInstalled = false;
+const leases = new Map<string, { path: string; digests: Set<string>; forget: () => void }>();
 
-function removeLeasesAtExit(): void {
-  for (const lease of leases.values()) {
-    try {
-      unlinkSync(lease.path);
-    } catch {
-      /* gone already */
-    }
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* gone already */
   }
 }
 
@@ -112,12 +110,9 @@ export function leaseDigest(root: string, digest: string): void {
   let lease = leases.get(key);
   if (lease === undefined) {
     const path = join(ensureIngestDir(root), ownedName(LEASE_SUFFIX));
-    lease = { path, digests: new Set() };
+    // A process that exits (or is signalled) before releasing holds no lease: it commits nothing.
+    lease = { path, digests: new Set(), forget: cleanupAtExit(() => removeQuietly(path)) };
     leases.set(key, lease);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.once('exit', removeLeasesAtExit);
-    }
   }
   if (lease.digests.has(digest)) return;
   try {
@@ -134,11 +129,8 @@ export function releaseLease(root: string): void {
   const lease = leases.get(key);
   if (lease === undefined) return;
   leases.delete(key);
-  try {
-    unlinkSync(lease.path);
-  } catch {
-    /* gone already */
-  }
+  lease.forget();
+  removeQuietly(lease.path);
 }
 
 export interface IngestEntry {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LockError, OcilayoutError, errnoCode, wrapFsError } from '../errors.js';
+import { cleanupAtExit } from './exit-cleanup.js';
 import { INDEX_LOCK, INDEX_FILE } from './paths.js';
 
 export interface LockOptions {
@@ -134,6 +135,12 @@ async function lockAndRun<T>(
   // What proper-lockfile recorded as ours: the directory as it stands right after acquisition.
   const ours = statOrUndefined(lockDir);
   track.mtimeMs = ours?.mtime.getTime();
+  // An exit inside the section (SIGINT/SIGTERM/SIGHUP become process.exit in the CLI) skips the
+  // finally below: release the lock then, if it is still ours, so the next writer need not wait
+  // for it to turn stale.
+  const forgetAtExit = cleanupAtExit(() => {
+    if (whyLost(lockDir, ours?.ino, track) === undefined) fs.rmdirSync(lockDir);
+  });
   let lostTo: string | undefined;
   const held: HeldLock = {
     assertHeld() {
@@ -149,6 +156,7 @@ async function lockAndRun<T>(
   try {
     return await fn(held);
   } finally {
+    forgetAtExit();
     // A section that committed nothing (or failed) never asked: ask now. Releasing a lock another
     // process took over would rmdir ITS lock and let a third writer in beside it.
     if (lostTo === undefined && compromised === undefined) {
@@ -200,6 +208,9 @@ const trackingFs = {
   mkdir: fs.mkdir,
   stat: fs.stat,
   rmdir: fs.rmdir,
+  // proper-lockfile's exit hook would rmdir without asking whether the lock is still ours; the
+  // exit-cleanup action registered in lockAndRun does, so the hook does nothing.
+  rmdirSync: (): void => undefined,
   realpath: fs.realpath,
   utimes(path: string, atime: Date, mtime: Date, cb: Callback): void {
     const t = refreshes.get(resolve(path));

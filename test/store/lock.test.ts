@@ -231,6 +231,61 @@ await withLayoutLock(process.argv[2], async () => {
     expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
   });
 
+  // The CLI turns these signals into process.exit (cli/signals.ts); a holder must leave no lock
+  // behind, or the next writer waits for it to turn stale (10 s by default).
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)('releases the lock when a holder exits on %s', async (signal, status) => {
+    const fx = makeLayout();
+    const script = lib.script(
+      `holder-${signal}`,
+      `import { withLayoutLock } from './store/lock.js';
+process.on(process.argv[3], () => process.exit(Number(process.argv[4])));
+await withLayoutLock(process.argv[2], async () => {
+  console.log('locked');
+  await new Promise(() => setInterval(() => {}, 1000));
+});
+`,
+    );
+    const holder = lib.start(script, [fx.root, signal, String(status)]);
+    await waitForLine(holder.child, 'locked');
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(true);
+    holder.child.kill(signal);
+    expect(await holder.done).toMatchObject({ code: status, signal: null });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+    // The next writer gets in at once (the default stale time is 10 s).
+    await addEntry(new IndexStore(fx.root, { timeoutMs: 1000 }), 'after-signal');
+    expect(fx.indexText()).toContain('"after-signal"');
+  });
+
+  it('keeps a lock another process took over when the old holder exits on a signal', async () => {
+    const fx = makeLayout();
+    const script = lib.script(
+      'overtaken',
+      `import { mkdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { withLayoutLock } from './store/lock.js';
+const root = process.argv[2];
+process.on('SIGTERM', () => process.exit(143));
+await withLayoutLock(root, async () => {
+  const dir = join(root, '.ocilayout-index.lock');
+  rmdirSync(dir);
+  await new Promise((r) => setTimeout(r, 20));
+  mkdirSync(dir); // the "new holder"
+  console.log('overtaken');
+  await new Promise(() => setInterval(() => {}, 1000));
+});
+`,
+    );
+    const holder = lib.start(script, [fx.root]);
+    await waitForLine(holder.child, 'overtaken');
+    holder.child.kill('SIGTERM');
+    expect(await holder.done).toMatchObject({ code: 143 });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(true);
+  });
+
   it('leaves the new holder’s lock in place when a process that lost its lock exits', async () => {
     const fx = makeLayout();
     const script = lib.script(
