@@ -113,6 +113,17 @@ async function lockAndRun<T>(
   const lockDir = join(root, INDEX_LOCK);
   const track: Refreshes = { mtimeMs: undefined, inFlight: 0 };
   refreshes.set(resolve(lockDir), track);
+  // An exit (SIGINT/SIGTERM/SIGHUP become process.exit in the CLI) skips the finally blocks here:
+  // release the lock then, if it is ours, so the next writer need not wait for it to turn stale.
+  // Ours: made by our mkdir while proper-lockfile still probes it before handing it over, then
+  // held and passing the refresh test.
+  let acquired = false;
+  const forgetAtExit = cleanupAtExit(() => {
+    const mine = acquired
+      ? whyLost(lockDir, ours?.ino, track) === undefined
+      : created.has(resolve(lockDir));
+    if (mine) fs.rmdirSync(lockDir);
+  });
   let delay = 10;
   let release: (() => Promise<void>) | undefined;
   try {
@@ -129,18 +140,16 @@ async function lockAndRun<T>(
       }
     }
   } catch (err) {
+    forgetAtExit();
+    created.delete(resolve(lockDir));
     refreshes.delete(resolve(lockDir));
     throw err;
   }
   // What proper-lockfile recorded as ours: the directory as it stands right after acquisition.
   const ours = statOrUndefined(lockDir);
   track.mtimeMs = ours?.mtime.getTime();
-  // An exit inside the section (SIGINT/SIGTERM/SIGHUP become process.exit in the CLI) skips the
-  // finally below: release the lock then, if it is still ours, so the next writer need not wait
-  // for it to turn stale.
-  const forgetAtExit = cleanupAtExit(() => {
-    if (whyLost(lockDir, ours?.ino, track) === undefined) fs.rmdirSync(lockDir);
-  });
+  acquired = true;
+  created.delete(resolve(lockDir));
   let lostTo: string | undefined;
   const held: HeldLock = {
     assertHeld() {
@@ -201,11 +210,18 @@ interface Refreshes {
   inFlight: number;
 }
 const refreshes = new Map<string, Refreshes>();
+/** Lock directories our mkdir made whose acquisition has not finished yet. */
+const created = new Set<string>();
 
 type Callback = (err: NodeJS.ErrnoException | null) => void;
-/** node:fs for proper-lockfile, noting the mtimes it sets on lock directories we hold. */
+/** node:fs for proper-lockfile, noting the lock directories it makes and the mtimes it sets. */
 const trackingFs = {
-  mkdir: fs.mkdir,
+  mkdir(path: string, cb: Callback): void {
+    fs.mkdir(path, (err) => {
+      if (err === null) created.add(resolve(path));
+      cb(err);
+    });
+  },
   stat: fs.stat,
   rmdir: fs.rmdir,
   // proper-lockfile's exit hook would rmdir without asking whether the lock is still ours; the

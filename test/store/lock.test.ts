@@ -260,6 +260,51 @@ await withLayoutLock(process.argv[2], async () => {
     expect(fx.indexText()).toContain('"after-signal"');
   });
 
+  it('removes the lock directory it just made when a signal lands before acquisition completes', async () => {
+    const fx = makeLayout();
+    // proper-lockfile probes a fresh lock directory (utimes, stat) before handing it over; the
+    // signal arrives during that probe, which then never answers.
+    const script = lib.script(
+      'mid-acquire',
+      `import fs from 'node:fs';
+import { withLayoutLock } from './store/lock.js';
+process.on('SIGTERM', () => process.exit(143));
+setInterval(() => {}, 1000);
+fs.utimes = () => process.kill(process.pid, 'SIGTERM');
+await withLayoutLock(process.argv[2], () => console.log('acquired'));
+`,
+    );
+    const r = await lib.run(script, [fx.root]);
+    expect(r).toMatchObject({ code: 143, stdout: '' });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+  });
+
+  it('leaves the holder’s lock alone when a waiting writer exits on a signal', async () => {
+    const fx = makeLayout();
+    const script = lib.script(
+      'waiter',
+      `import { withLayoutLock } from './store/lock.js';
+process.on('SIGTERM', () => process.exit(143));
+console.log('locking');
+await withLayoutLock(process.argv[2], async () => {
+  console.log('locked');
+  await new Promise(() => setInterval(() => {}, 1000));
+});
+`,
+    );
+    const holder = lib.start(script, [fx.root]);
+    await waitForLine(holder.child, 'locked');
+    const waiter = lib.start(script, [fx.root]);
+    await waitForLine(waiter.child, 'locking');
+    await sleep(100); // polling the holder's lock (mkdir: EEXIST)
+    waiter.child.kill('SIGTERM');
+    expect(await waiter.done).toMatchObject({ code: 143, stdout: 'locking\n' });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(true);
+    holder.child.kill('SIGTERM');
+    expect(await holder.done).toMatchObject({ code: 143 });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+  });
+
   it('keeps a lock another process took over when the old holder exits on a signal', async () => {
     const fx = makeLayout();
     const script = lib.script(
