@@ -165,7 +165,6 @@ async function lockAndRun<T>(
   try {
     return await fn(held);
   } finally {
-    forgetAtExit();
     // A section that committed nothing (or failed) never asked: ask now. Releasing a lock another
     // process took over would rmdir ITS lock and let a third writer in beside it.
     if (lostTo === undefined && compromised === undefined) {
@@ -173,6 +172,7 @@ async function lockAndRun<T>(
     }
     refreshes.delete(resolve(lockDir));
     if (lostTo !== undefined) {
+      forgetAtExit();
       // The directory belongs to someone else now. Make proper-lockfile forget our lock without
       // its rmdir, or its refresh timer or exit handler would remove the new holder's lock.
       await lockfile
@@ -187,6 +187,9 @@ async function lockAndRun<T>(
           // eslint-disable-next-line no-unsafe-finally
           throw wrapFsError(err, `unlock ${root}`);
         }
+      } finally {
+        // Only now: an exit while proper-lockfile's rmdir is in flight must still remove it.
+        forgetAtExit();
       }
     }
   }

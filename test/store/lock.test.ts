@@ -279,6 +279,25 @@ await withLayoutLock(process.argv[2], () => console.log('acquired'));
     expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
   });
 
+  it('removes the lock directory when a signal lands while the release is in flight', async () => {
+    const fx = makeLayout();
+    // The release's rmdir never answers; the signal arrives meanwhile. (fs.rmdir is replaced
+    // before lock.js takes its reference to it.)
+    const script = lib.script(
+      'mid-release',
+      `import fs from 'node:fs';
+fs.rmdir = () => process.kill(process.pid, 'SIGTERM');
+const { withLayoutLock } = await import('./store/lock.js');
+process.on('SIGTERM', () => process.exit(143));
+setInterval(() => {}, 1000);
+await withLayoutLock(process.argv[2], () => console.log('held'));
+`,
+    );
+    const r = await lib.run(script, [fx.root]);
+    expect(r).toMatchObject({ code: 143, stdout: 'held\n' });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+  });
+
   it('leaves the holder’s lock alone when a waiting writer exits on a signal', async () => {
     const fx = makeLayout();
     const script = lib.script(
