@@ -219,11 +219,17 @@ const created = new Set<string>();
 type Callback = (err: NodeJS.ErrnoException | null) => void;
 /** node:fs for proper-lockfile, noting the lock directories it makes and the mtimes it sets. */
 const trackingFs = {
+  // Synchronous: with an asynchronous mkdir, an exit could come between the directory appearing
+  // and its callback, and the exit action would not know the directory is ours.
   mkdir(path: string, cb: Callback): void {
-    fs.mkdir(path, (err) => {
-      if (err === null) created.add(resolve(path));
-      cb(err);
-    });
+    let error: NodeJS.ErrnoException | null = null;
+    try {
+      fs.mkdirSync(path);
+      created.add(resolve(path));
+    } catch (err) {
+      error = err as NodeJS.ErrnoException;
+    }
+    process.nextTick(cb, error);
   },
   stat: fs.stat,
   rmdir: fs.rmdir,

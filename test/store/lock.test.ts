@@ -279,6 +279,33 @@ await withLayoutLock(process.argv[2], () => console.log('acquired'));
     expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
   });
 
+  it('removes the lock directory when a signal lands before its mkdir has reported back', async () => {
+    const fx = makeLayout();
+    // The directory exists, its mkdir's callback has not run yet, and the signal comes first.
+    const script = lib.script(
+      'mid-mkdir',
+      `import fs from 'node:fs';
+const mkdirSync = fs.mkdirSync;
+fs.mkdirSync = (path, ...rest) => {
+  const made = mkdirSync(path, ...rest);
+  if (path.endsWith('.ocilayout-index.lock')) process.kill(process.pid, 'SIGTERM');
+  return made;
+};
+fs.mkdir = (path, cb) => {
+  fs.mkdirSync(path);
+  setTimeout(() => cb(null), 2000);
+};
+const { withLayoutLock } = await import('./store/lock.js');
+process.on('SIGTERM', () => process.exit(143));
+setInterval(() => {}, 1000);
+await withLayoutLock(process.argv[2], () => console.log('held'));
+`,
+    );
+    const r = await lib.run(script, [fx.root]);
+    expect(r).toMatchObject({ code: 143, stdout: '' });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+  });
+
   it('removes the lock directory when a signal lands while the release is in flight', async () => {
     const fx = makeLayout();
     // The release's rmdir never answers; the signal arrives meanwhile. (fs.rmdir is replaced
