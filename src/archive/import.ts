@@ -16,6 +16,7 @@ import {
   type IndexFile,
 } from '../schema/layout-files.js';
 import { parseJson, schemaError } from '../schema/manifest.js';
+import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { releaseLease } from '../store/ingest.js';
 import { contentClosure, type Closure } from './closure.js';
 import { DEFAULT_EXPANSION_LIMITS, type Compression, type ExpansionLimits } from './compression.js';
@@ -82,6 +83,10 @@ export async function importArchive(
     if (warnings.length < MAX_WARNINGS) warnings.push(w);
     else if (warnings.length === MAX_WARNINGS) warnings.push('(more warnings omitted)');
   };
+  // An exit mid-import (a signal) is a failure like the others: a layout it created goes too.
+  const forgetCreated = created
+    ? cleanupAtExit(() => removeCreatedLayout(target, existedBefore))
+    : () => undefined;
   let staging: Staging | undefined;
   try {
     staging = Staging.open(target);
@@ -147,6 +152,7 @@ export async function importArchive(
     throw err;
   } finally {
     staging?.discard();
+    forgetCreated();
   }
 }
 

@@ -75,6 +75,21 @@ describe('bin', () => {
     },
   );
 
+  it('import from stdin into a new directory: SIGTERM removes the layout it created', async () => {
+    const dir = join(tmpDir(), 'new');
+    const child = start(['import', '-', dir, '--no-progress']);
+    child.stdin.write(
+      Buffer.concat([
+        tarHeader({ name: `blobs/sha256/${'b'.repeat(64)}`, size: 8 << 20 }),
+        Buffer.alloc(2 << 20, 7),
+      ]),
+    );
+    await until(() => ingestFiles(dir).some((n) => n.endsWith('.import')));
+    child.kill('SIGTERM');
+    expect(await exited(child)).toEqual({ code: 143, signal: null });
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it.each(SIGNALS)(
     'import from stdin: exits %s → %i, its staging directory and lease removed',
     async (sig, code) => {
@@ -103,4 +118,19 @@ describe('bin', () => {
       expect(ingestFiles(dir)).toEqual([]);
     },
   );
+
+  it('import from stdin into a new directory: SIGTERM removes the layout it created', async () => {
+    const dir = join(tmpDir(), 'new');
+    const child = start(['import', '-', dir, '--no-progress']);
+    child.stdin.write(
+      Buffer.concat([
+        tarHeader({ name: `blobs/sha256/${'b'.repeat(64)}`, size: 8 << 20 }),
+        Buffer.alloc(2 << 20, 7),
+      ]),
+    );
+    await until(() => ingestFiles(dir).some((n) => n.endsWith('.import')));
+    child.kill('SIGTERM');
+    expect(await exited(child)).toEqual({ code: 143, signal: null });
+    expect(existsSync(dir)).toBe(false);
+  });
 });
