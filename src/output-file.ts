@@ -1,7 +1,7 @@
 // Files we write OUTSIDE a layout (pull, blob get -o, manifest get -o): staged as a temp file in the
 // destination's directory, then renamed over the destination, so a reader or a crash never sees a
 // partial file. Never writes through an existing symlink. Blobs inside a layout go through store/.
-import { constants, lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -85,12 +85,17 @@ export async function stageFile(
   );
   let size = 0;
   try {
-    const fh = await open(
-      tempPath,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW,
-      0o666,
+    // Created synchronously and tracked at once: an asynchronous O_CREAT still waiting on the thread
+    // pool at exit (a signal) would make the file after the exit-time cleanup had run.
+    closeSync(
+      openSync(
+        tempPath,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW,
+        0o666,
+      ),
     );
     track(tempPath);
+    const fh = await open(tempPath, constants.O_WRONLY | O_NOFOLLOW);
     try {
       for await (const chunk of source) {
         let off = 0;
