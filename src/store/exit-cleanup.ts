@@ -1,7 +1,8 @@
-// What a writer undoes when its process ends in the middle of an operation: its in-flight part
-// files, its import staging directory, its lease, the layout lock it holds. The owners register
-// here and unregister when their own `finally` has done the work; whatever is still registered runs
-// at process exit. The CLI turns SIGINT/SIGTERM/SIGHUP into process.exit (cli/signals.ts), so a
+// What a writer undoes when its process ends in the middle of an operation: the layout lock it
+// holds, blobs gc parked but has not judged, its in-flight part files, its import staging directory
+// (and a layout the import created), its lease, its output temp files. The owners register here
+// and unregister when their own `finally` has done the work; whatever is still registered runs at
+// process exit. The CLI turns SIGINT/SIGTERM/SIGHUP into process.exit (cli/signals.ts), so a
 // signal lands here; SIGKILL cannot be caught and leaves the files to gc (owner token dead).
 // The library never installs signal handlers itself: a host that exits through process.exit (from
 // its own handler or otherwise) gets the same cleanup.
