@@ -157,7 +157,10 @@ export const ExitCode = {
   Conflict: 7,
   Remote: 8,
   Io: 9,
+  /** 128 + the signal's number, as shells report a process killed by it (the CLI exits so). */
+  Hangup: 129,
   Interrupted: 130,
+  Terminated: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -145,22 +145,41 @@ export async function undoLayoutCreation(
 ): Promise<boolean> {
   // Without our index.json the layout was finished by someone else: it is theirs now.
   if (!made.index) return false;
-  const removed = await withLayoutLock(
-    root,
-    () => {
-      if (readIndexEntries(root) !== 0) return false;
-      if (listIngest(root).some((e) => e.live && !isOwn(e.name))) return false;
-      // Blobs in a blobs/ we made would be left without a layout around them: keep it whole.
-      if (made.blobs && holdsFiles(join(root, BLOBS_DIR))) return false;
-      removeFile(join(root, INDEX_FILE), made.index);
-      removeFile(join(root, OCI_LAYOUT_FILE), made.ociLayout);
-      return true;
-    },
-    lockOptions,
-  );
+  const removed = await withLayoutLock(root, () => removeIfUnused(root, made, isOwn), lockOptions);
   // The lock directory is gone now; empty directories this operation made go last.
   if (removed) removeMadeParts(root, made);
   return removed;
+}
+
+/**
+ * The same without the lock, for a process that is exiting (a signal: nothing can be awaited). The
+ * checks still hold back a layout anyone else has used; only the lock's exclusion is lost, in the
+ * last instant of a failing operation.
+ */
+export function undoLayoutCreationAtExit(
+  root: string,
+  made: MadeParts,
+  isOwn: (ingestName: string) => boolean,
+): void {
+  try {
+    if (made.index && removeIfUnused(root, made, isOwn)) removeMadeParts(root, made);
+  } catch {
+    /* at exit: nothing to report to, and what stays is a valid layout or garbage for gc */
+  }
+}
+
+function removeIfUnused(
+  root: string,
+  made: MadeParts,
+  isOwn: (ingestName: string) => boolean,
+): boolean {
+  if (readIndexEntries(root) !== 0) return false;
+  if (listIngest(root).some((e) => e.live && !isOwn(e.name))) return false;
+  // Blobs in a blobs/ we made would be left without a layout around them: keep it whole.
+  if (made.blobs && holdsFiles(join(root, BLOBS_DIR))) return false;
+  removeFile(join(root, INDEX_FILE), made.index);
+  removeFile(join(root, OCI_LAYOUT_FILE), made.ociLayout);
+  return true;
 }
 
 /** Remove the files and (empty) directories in `made`; what others put there stays. */

@@ -9,7 +9,12 @@ import {
   UsageError,
   isOcilayoutError,
 } from './errors.js';
-import { assertLayoutDir, initLayoutDir, undoLayoutCreation } from './layout-dir.js';
+import {
+  assertLayoutDir,
+  initLayoutDir,
+  undoLayoutCreation,
+  undoLayoutCreationAtExit,
+} from './layout-dir.js';
 import { MAX_MANIFEST_BYTES, isManifestMediaType } from './media-types.js';
 import type { ManifestSource } from './graph.js';
 import { successors } from './graph.js';
@@ -41,6 +46,8 @@ export interface LayoutInit {
    * operation's own ingest/ files. Resolves to whether the layout was removed.
    */
   undo(isOwn?: (ingestName: string) => boolean): Promise<boolean>;
+  /** The same for a process that is exiting: synchronous, without the lock (see layout-dir.ts). */
+  undoAtExit(isOwn: (ingestName: string) => boolean): void;
 }
 
 /** A reference already split: a tag or a digest (see refs.ts). */
@@ -98,6 +105,7 @@ export class Layout implements ManifestSource {
           isOwn,
           options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs },
         ),
+      undoAtExit: (isOwn) => undoLayoutCreationAtExit(root, made, isOwn),
     };
   }
 

@@ -1,31 +1,34 @@
 // Files we write OUTSIDE a layout (pull, blob get -o, manifest get -o): staged as a temp file in the
 // destination's directory, then renamed over the destination, so a reader or a crash never sees a
 // partial file. Never writes through an existing symlink. Blobs inside a layout go through store/.
-import { constants, lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UnsafeInputError, errnoCode, wrapFsError } from './errors.js';
 import { fsyncDir } from './store/durable.js';
+import { cleanupAtExit } from './store/exit-cleanup.js';
 
 /** Temp files of ours in a destination directory start with this. */
 export const OUTPUT_TMP_PREFIX = '.ocilayout-';
 const OUTPUT_TMP_SUFFIX = '.tmp';
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
-// Temp files still on disk; removed if the process exits early (SIGINT exits via process.exit).
-const pending = new Set<string>();
-let exitHookInstalled = false;
+// Temp files still on disk → what unregisters their removal at exit (the CLI turns SIGINT,
+// SIGTERM and SIGHUP into process.exit, so an interrupted pull leaves none).
+const pending = new Map<string, () => void>();
 
 function track(path: string): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const p of pending) removeQuietly(p);
-    });
-  }
-  pending.add(path);
+  pending.set(
+    path,
+    cleanupAtExit(() => removeQuietly(path)),
+  );
+}
+
+function untrack(path: string): void {
+  pending.get(path)?.();
+  pending.delete(path);
 }
 
 /** A verified temp file waiting to replace `finalPath`. */
@@ -82,12 +85,17 @@ export async function stageFile(
   );
   let size = 0;
   try {
-    const fh = await open(
-      tempPath,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW,
-      0o666,
+    // Created synchronously and tracked at once: an asynchronous O_CREAT still waiting on the thread
+    // pool at exit (a signal) would make the file after the exit-time cleanup had run.
+    closeSync(
+      openSync(
+        tempPath,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW,
+        0o666,
+      ),
     );
     track(tempPath);
+    const fh = await open(tempPath, constants.O_WRONLY | O_NOFOLLOW);
     try {
       for await (const chunk of source) {
         let off = 0;
@@ -116,7 +124,7 @@ export async function stageFile(
         // the directory; the check only turns a surprising replacement into a clear refusal.
         assertReplaceable(finalPath);
         renameSync(tempPath, finalPath);
-        pending.delete(tempPath);
+        untrack(tempPath);
       } catch (err) {
         discardTemp(tempPath);
         throw wrapFsError(err, `rename into ${finalPath}`, { path: finalPath });
@@ -141,7 +149,7 @@ export async function writeFileAtomic(
 
 function discardTemp(path: string): void {
   removeQuietly(path);
-  pending.delete(path);
+  untrack(path);
 }
 
 function removeQuietly(path: string): void {

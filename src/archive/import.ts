@@ -15,7 +15,9 @@ import {
   type IndexFile,
 } from '../schema/layout-files.js';
 import { parseJson, schemaError } from '../schema/manifest.js';
+import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { releaseOperationLease } from '../store/ingest.js';
+import { ownerToken } from '../store/liveness.js';
 import { contentClosure, type Closure } from './closure.js';
 import { DEFAULT_EXPANSION_LIMITS, type Compression, type ExpansionLimits } from './compression.js';
 import { ArchiveContents, INDEX_NAME, OCI_LAYOUT_NAME, routeFile } from './contents.js';
@@ -82,6 +84,12 @@ export async function importArchive(
       if (warnings.length < MAX_WARNINGS) warnings.push(w);
       else if (warnings.length === MAX_WARNINGS) warnings.push('(more warnings omitted)');
     };
+    // An exit mid-import (a signal) is a failure like the others: what it made goes too. Our own
+    // files are removed by their own exit actions, which run first (newest first).
+    const own = `${ownerToken()}.`;
+    const forgetCreated = created
+      ? cleanupAtExit(() => init.undoAtExit((name) => name.startsWith(own)))
+      : () => undefined;
     let staging: Staging | undefined;
     try {
       staging = Staging.open(target);
@@ -156,6 +164,7 @@ export async function importArchive(
       throw err;
     } finally {
       staging?.discard();
+      forgetCreated();
     }
   });
 }

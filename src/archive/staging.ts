@@ -7,6 +7,7 @@ import { algorithmOf, newHash, type Digest } from '../digest.js';
 import { UnsafeInputError, wrapFsError } from '../errors.js';
 import { Layout } from '../layout.js';
 import { MAX_INDEX_BYTES } from '../store/index-store.js';
+import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { ensureIngestDir, leaseDigest, releaseLease } from '../store/ingest.js';
 import { ownedName } from '../store/liveness.js';
 import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
@@ -41,6 +42,8 @@ export class Staging {
   readonly json = new Map<string, Buffer>();
   /** Declared bytes of the distinct JSON files in `json` (see JSON_BUDGET). */
   private jsonBytes = 0;
+  /** Unregisters the exit-time removal (set by open). */
+  private forget: () => void = () => undefined;
 
   private constructor(
     readonly layout: Layout,
@@ -49,7 +52,10 @@ export class Staging {
 
   static open(target: Layout): Staging {
     const dir = join(ensureIngestDir(target.root), ownedName(STAGING_SUFFIX));
-    return new Staging(Layout.init(dir).layout, target);
+    const staging = new Staging(Layout.init(dir).layout, target);
+    // It can hold as much as the archive: an exit mid-import (a signal) removes it, not only gc.
+    staging.forget = cleanupAtExit(() => staging.discard());
+    return staging;
   }
 
   /** Bytes free on the staging filesystem. */
@@ -119,6 +125,7 @@ export class Staging {
 
   /** Remove the staging layout and its lease. Idempotent. */
   discard(): void {
+    this.forget();
     releaseLease(this.layout.root);
     rmSync(this.layout.root, { recursive: true, force: true });
   }

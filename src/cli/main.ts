@@ -7,7 +7,8 @@ import { Output, StdoutWatch, isBrokenPipe, type Io } from './io.js';
 
 const EPILOGUE =
   'Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 integrity/fsck findings, 5 lock busy, ' +
-  '6 unsafe input refused, 7 conflict, 8 registry/network, 9 I/O. Docs: README.md';
+  '6 unsafe input refused, 7 conflict, 8 registry/network, 9 I/O, 129/130/143 SIGHUP/SIGINT/SIGTERM. ' +
+  'Docs: README.md';
 
 /**
  * Parse `argv`, run the command, and return the exit status. Never throws: a thrown OcilayoutError

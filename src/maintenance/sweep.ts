@@ -8,6 +8,7 @@ import { successors } from '../graph.js';
 import type { Layout } from '../layout.js';
 import { MAX_MANIFEST_BYTES } from '../media-types.js';
 import { parseManifest } from '../schema/manifest.js';
+import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { liveLeasedDigests } from '../store/ingest.js';
 import type { HeldLock } from '../store/lock.js';
 
@@ -64,6 +65,13 @@ export async function sweepGarbage(
 ): Promise<SweepResult> {
   held.assertHeld();
   const parked: { blob: GarbageBlob; trashPath: string }[] = [];
+  // An exit before the decision (a signal while parking or in afterParked) is a failure like any
+  // other: put back what is parked, or a writer that found a blob before we parked it would commit
+  // a reference to a blob that is in ingest/ until the next gc.
+  const forget = cleanupAtExit(() => {
+    for (const p of [...parked].reverse()) restoreQuietly(layout, p.trashPath, p.blob.digest);
+    layout.blobs.flush();
+  });
   let keep: Set<Digest>;
   try {
     for (const [i, blob] of garbage.entries()) {
@@ -82,6 +90,8 @@ export async function sweepGarbage(
     for (const p of [...parked].reverse()) restoreQuietly(layout, p.trashPath, p.blob.digest);
     layout.blobs.flush();
     throw err;
+  } finally {
+    forget(); // from here on everything runs synchronously to the end
   }
   const restored: Digest[] = [];
   // Children before parents, so a restored manifest never shows without its content.

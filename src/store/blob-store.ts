@@ -12,6 +12,7 @@ import { OwnBlobDirs, listBlobs, type BlobListing } from './blob-dirs.js';
 import { openBlobFile, readWholeBlob } from './blob-read.js';
 import { linkBack, placePart, writePart, writePartBytes } from './blob-write.js';
 import { fsyncDir } from './durable.js';
+import { cleanupAtExit } from './exit-cleanup.js';
 import { leaseDigest, newPartPath, newTrashPath } from './ingest.js';
 import { makeDirs } from './make-dirs.js';
 import { PendingSync } from './pending-sync.js';
@@ -122,6 +123,8 @@ export class BlobStore {
         ? algorithmOf(parseDigest(expected.digest))
         : (expected.algorithm ?? 'sha256');
     const part = newPartPath(this.root);
+    // The write awaits the source (a pipe, a registry): an exit meanwhile removes the part too.
+    const forget = cleanupAtExit(() => removeQuietly(part));
     const hash = newHash(alg);
     try {
       const size = await writePart(part, source, hash, {
@@ -133,6 +136,7 @@ export class BlobStore {
       const digest = this.verify(alg, hash.digest('hex'), size, expected);
       return this.commitPart(part, digest, size, options);
     } finally {
+      forget();
       removeQuietly(part);
     }
   }

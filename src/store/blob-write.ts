@@ -50,7 +50,7 @@ export async function writePart(
   // Hash chunk n+1 while chunk n is being written: one write in flight at a time.
   let pending: Promise<void> = Promise.resolve();
   try {
-    fh = await fsStep(open(part, CREATE_NEW, 0o644), what);
+    fh = await fsStep(createThenOpen(part), what);
     // Sources with small chunks (fetch bodies, tar entries, pipes: 16-64 KiB) are gathered into
     // >= 1 MiB writes, so a blob costs one thread-pool hop per MiB, not one per chunk.
     let batch: Uint8Array[] = [];
@@ -84,6 +84,16 @@ export async function writePart(
     await pending.catch(() => undefined);
     if (fh !== undefined) await fh.close().catch(() => undefined);
   }
+}
+
+/**
+ * Create `part` synchronously, then open it for writing. An asynchronous O_CREAT waits on the
+ * thread pool, where an exit (a signal) cannot stop it: the file would appear after the exit-time
+ * cleanup had removed its name. Reopened without O_CREAT, a removed part stays removed.
+ */
+async function createThenOpen(part: string): Promise<FileHandle> {
+  closeSync(openSync(part, CREATE_NEW, 0o644));
+  return open(part, constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0));
 }
 
 /** Create `part` (it must not exist) holding `bytes`, with synchronous I/O. Raw fs errors pass. */

@@ -18,6 +18,7 @@ import { algorithmOf, encodedOf, tryParseDigest, type Digest } from '../digest.j
 import { UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
 import { makeDirs } from './make-dirs.js';
 import { INGEST_DIR } from './paths.js';
+import { cleanupAtExit } from './exit-cleanup.js';
 import { ownedName, ownerLiveness } from './liveness.js';
 
 const PART_SUFFIX = '.part';
@@ -97,6 +98,8 @@ class Lease {
   private path: string | undefined;
   private readonly digests = new Set<string>();
   private released = false;
+  /** Unregisters the exit cleanup: a process that exits before releasing commits nothing. */
+  private forget: (() => void) | undefined;
 
   constructor(readonly root: string) {}
 
@@ -107,10 +110,10 @@ class Lease {
   add(digest: string): void {
     if (this.digests.has(digest)) return;
     if (this.path === undefined || this.released) {
-      this.path = join(ensureIngestDir(this.root), ownedName(LEASE_SUFFIX));
+      const path = join(ensureIngestDir(this.root), ownedName(LEASE_SUFFIX));
+      this.path = path;
       this.released = false;
-      openLeases.add(this);
-      installExitHook();
+      this.forget = cleanupAtExit(() => removeQuietly(path));
     }
     try {
       appendFileSync(this.path, `${digest}\n`);
@@ -121,27 +124,22 @@ class Lease {
   }
 
   release(): void {
-    openLeases.delete(this);
     this.digests.clear();
+    this.forget?.();
+    this.forget = undefined;
     if (this.path === undefined || this.released) return;
     this.released = true;
-    try {
-      unlinkSync(this.path);
-    } catch {
-      /* gone already (a failed import removed the layout it created) */
-    }
+    // Gone already is fine: a failed import removed the layout it created.
+    removeQuietly(this.path);
   }
 }
 
-/** Every lease file this process holds, removed at exit. */
-const openLeases = new Set<Lease>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const lease of openLeases) lease.release();
-  });
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* gone already */
+  }
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   errnoCode,
   wrapFsError,
 } from '../errors.js';
+import { cleanupAtExit } from './exit-cleanup.js';
 import { INDEX_LOCK, INDEX_FILE } from './paths.js';
 
 export interface LockOptions {
@@ -155,6 +156,15 @@ async function lockAndRun<T>(
   const attempt: Acquiring = { made: false, future: undefined };
   refreshes.set(key, track);
   acquiring.set(key, attempt);
+  // An exit (SIGINT/SIGTERM/SIGHUP become process.exit in the CLI) skips the finally blocks here:
+  // release the lock then, if it is ours, so the next writer need not wait for it to turn stale.
+  // Ours: made by our mkdir while proper-lockfile still probes it before handing it over, then
+  // held and passing the refresh test.
+  let acquired = false;
+  const forgetAtExit = cleanupAtExit(() => {
+    const mine = acquired ? whyLost(lockDir, ours?.ino, track) === undefined : created.has(key);
+    if (mine) fs.rmdirSync(lockDir);
+  });
   let delay = 10;
   let release: (() => Promise<void>) | undefined;
   try {
@@ -176,6 +186,8 @@ async function lockAndRun<T>(
       }
     }
   } catch (err) {
+    forgetAtExit();
+    created.delete(key);
     refreshes.delete(key);
     throw err;
   } finally {
@@ -184,6 +196,8 @@ async function lockAndRun<T>(
   // What proper-lockfile recorded as ours: the directory as it stands right after acquisition.
   const ours = statOrUndefined(lockDir);
   track.mtimeMs = ours?.mtime.getTime();
+  acquired = true;
+  created.delete(resolve(lockDir));
   let lostTo: string | undefined;
   const held: HeldLock = {
     assertHeld() {
@@ -206,6 +220,7 @@ async function lockAndRun<T>(
     }
     refreshes.delete(key);
     if (lostTo !== undefined) {
+      forgetAtExit();
       // The directory belongs to someone else now. Make proper-lockfile forget our lock without
       // its rmdir, or its refresh timer or exit handler would remove the new holder's lock.
       await lockfile
@@ -220,6 +235,9 @@ async function lockAndRun<T>(
           // eslint-disable-next-line no-unsafe-finally
           throw wrapFsError(err, `unlock ${root}`);
         }
+      } finally {
+        // Only now: an exit while proper-lockfile's rmdir is in flight must still remove it.
+        forgetAtExit();
       }
     }
   }
@@ -244,6 +262,8 @@ interface Refreshes {
   pending: number[];
 }
 const refreshes = new Map<string, Refreshes>();
+/** Lock directories our mkdir made whose acquisition has not finished yet. */
+const created = new Set<string>();
 
 /** A lock directory we are trying to take (keyed like `refreshes`, by its resolved path). */
 interface Acquiring {
@@ -257,16 +277,23 @@ const acquiring = new Map<string, Acquiring>();
 type Callback = (err: NodeJS.ErrnoException | null) => void;
 type StatCallback = (err: NodeJS.ErrnoException | null, st?: fs.Stats) => void;
 /**
- * node:fs for proper-lockfile, noting the mtimes it sets on lock directories we hold, and
- * correcting what it sees of lock directories we wait for.
+ * node:fs for proper-lockfile, noting the lock directories it makes and the mtimes it sets on
+ * lock directories we hold, and correcting what it sees of lock directories we wait for.
  */
 const trackingFs = {
+  // Synchronous: with an asynchronous mkdir, an exit could come between the directory appearing
+  // and its callback, and the exit action would not know the directory is ours.
   mkdir(path: string, cb: Callback): void {
-    fs.mkdir(path, (err) => {
+    let error: NodeJS.ErrnoException | null = null;
+    try {
+      fs.mkdirSync(path);
+      created.add(resolve(path));
       const a = acquiring.get(resolve(path));
-      if (err === null && a !== undefined) a.made = true;
-      cb(err);
-    });
+      if (a !== undefined) a.made = true;
+    } catch (err) {
+      error = err as NodeJS.ErrnoException;
+    }
+    process.nextTick(cb, error);
   },
   stat(path: string, cb: StatCallback): void {
     fs.stat(path, (err, st) => {
@@ -283,6 +310,9 @@ const trackingFs = {
     if (acquiring.get(resolve(path))?.made === true) cb(null);
     else fs.rmdir(path, cb);
   },
+  // proper-lockfile's exit hook would rmdir without asking whether the lock is still ours; the
+  // exit-cleanup action registered in lockAndRun does, so the hook does nothing.
+  rmdirSync: (): void => undefined,
   realpath: fs.realpath,
   utimes(path: string, atime: Date, mtime: Date, cb: Callback): void {
     const t = refreshes.get(resolve(path));

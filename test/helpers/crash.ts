@@ -1,8 +1,9 @@
-// Crash-injection helpers: a seeded random source, hard-linked layout copies, CLI processes killed
-// with SIGKILL at a chosen instant, and the observations a crash suite judges a layout by (its
-// state: index.json text, tags, referrer sets; and anything half-written outside ingest/).
+// Crash-injection helpers: a seeded random source, hard-linked layout copies, CLI processes sent
+// SIGKILL, a caught signal or SIGSTOP/SIGCONT at a chosen instant, and the observations a crash
+// suite judges a layout by (its state: index.json text, tags, referrer sets; and anything
+// half-written outside ingest/).
 import { spawn, execFileSync } from 'node:child_process';
-import { readdirSync, watch } from 'node:fs';
+import { readFileSync, readdirSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import {
   DEFAULT_FSCK_CHECKS,
@@ -51,12 +52,28 @@ export function hardLinkCopy(src: string, dest: string): void {
   execFileSync('cp', ['-al', src, dest]);
 }
 
+/** What a trial sends: one signal, or SIGSTOP then (after `pauseMs`) SIGCONT. */
+export type TrialSignal = 'SIGKILL' | 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'SIGSTOP';
+
+/** The status the CLI exits with on a signal it catches (128 + the signal's number). */
+export const CAUGHT_SIGNAL_STATUS: Partial<Record<TrialSignal, number>> = {
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGTERM: 143,
+};
+
 export interface CliRun {
+  pid: number;
   /** Exit status, or undefined when the process died of a signal. */
   code: number | undefined;
   signal: NodeJS.Signals | undefined;
-  /** We sent SIGKILL before the process exited on its own. */
-  killed: boolean;
+  /**
+   * The signal reached the process before it exited on its own: SIGKILL killed it, a caught
+   * signal made it exit with its status, SIGSTOP found it running and stopped it.
+   */
+  interrupted: boolean;
+  /** `ingest/` names owned by the process right before the signal was sent (see KillOptions). */
+  ownedBeforeSignal: string[];
   elapsedMs: number;
   /** When the process first changed the watched directory (ms after spawn), if it did. */
   firstWriteMs: number | undefined;
@@ -65,34 +82,69 @@ export interface CliRun {
 
 export interface KillOptions {
   /**
-   * SIGKILL this many ms after the process first changes `watch` (or after spawn, without
+   * Send `signal` this many ms after the process first changes `watch` (or after spawn, without
    * `watch`), unless it has exited first. Aiming from the first write skips node's start-up, which
    * takes most of a short command's life and varies with the machine's load.
    */
   killAfterMs?: number;
+  /** Default SIGKILL. */
+  signal?: TrialSignal;
+  /** With SIGSTOP: how long the process stays stopped before SIGCONT. */
+  pauseMs?: number;
   /** A directory whose first change (a file created, renamed or removed in it) starts the clock. */
   watch?: string;
   env?: NodeJS.ProcessEnv;
 }
 
-/** Run the built CLI, maybe SIGKILLed (see KillOptions). stdout is discarded. */
+/** The names in `<root>/ingest` whose owner token names process `pid`. */
+export function ingestNamesOf(root: string, pid: number): string[] {
+  return ingestNames(root).filter((n) => n.split('.')[1] === String(pid));
+}
+
+/** The process state letter in /proc (T: stopped), or undefined once it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Run the built CLI, maybe signalled (see KillOptions). stdout is discarded. With `watch`, the
+ * child's own ingest/ files are listed just before the signal (`ownedBeforeSignal`): what a caught
+ * signal must remove, so a suite can tell a cleanup that had work from one that had none.
+ */
 export function runCliKilled(args: string[], options: KillOptions = {}): Promise<CliRun> {
+  const signal = options.signal ?? 'SIGKILL';
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    const pid = child.pid ?? 0;
     const err: Buffer[] = [];
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    let killed = false;
+    let sent = false;
+    let stopped = false;
     let exited = false;
+    let ownedBeforeSignal: string[] = [];
     let firstWriteMs: number | undefined;
     let timer: NodeJS.Timeout | undefined;
     const arm = (): void => {
       if (options.killAfterMs === undefined || timer !== undefined) return;
       timer = setTimeout(() => {
-        if (!exited) killed = child.kill('SIGKILL');
+        if (exited) return;
+        if (options.watch !== undefined) ownedBeforeSignal = ingestNamesOf(options.watch, pid);
+        sent = child.kill(signal);
+        if (signal !== 'SIGSTOP' || !sent) return;
+        timer = setTimeout(() => {
+          // Stopped for the whole pause, or it had exited before the SIGSTOP landed.
+          stopped = procState(pid) === 'T';
+          child.kill('SIGCONT');
+        }, options.pauseMs ?? 0);
       }, options.killAfterMs);
     };
     const watcher =
@@ -108,13 +160,23 @@ export function runCliKilled(args: string[], options: KillOptions = {}): Promise
     child.on('exit', () => {
       exited = true;
     });
-    child.on('close', (code, signal) => {
+    child.on('close', (code, exitSignal) => {
       if (timer !== undefined) clearTimeout(timer);
       watcher?.close();
+      const status = CAUGHT_SIGNAL_STATUS[signal];
+      const interrupted =
+        sent &&
+        (signal === 'SIGKILL'
+          ? exitSignal === 'SIGKILL'
+          : signal === 'SIGSTOP'
+            ? stopped
+            : code === status);
       resolve({
+        pid,
         code: code ?? undefined,
-        signal: signal ?? undefined,
-        killed: killed && signal === 'SIGKILL',
+        signal: exitSignal ?? undefined,
+        interrupted,
+        ownedBeforeSignal,
         elapsedMs: performance.now() - started,
         firstWriteMs,
         stderr: Buffer.concat(err).toString('utf8'),

@@ -3,11 +3,13 @@
 // on failure put everything back). gc.test.ts and gc-interleaving.test.ts prove it inside gc.
 import { existsSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Digest } from '../../src/digest.js';
 import { planGarbage, sweepGarbage } from '../../src/maintenance/sweep.js';
 import { leaseDigest, releaseLease } from '../../src/store/ingest.js';
 import type { HeldLock } from '../../src/store/lock.js';
+import { INDEX_LOCK } from '../../src/store/paths.js';
+import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
 import {
   bytesOf,
   imageBlobs,
@@ -187,5 +189,39 @@ describe('sweepGarbage', () => {
     const r = await sweepGarbage(layout, planGarbage(layout, new Set()), new Set(), HELD);
     expect(r.removed).toHaveLength(300);
     expect(readdirSync(join(m.root, 'blobs', 'sha256'))).toEqual([]);
+  });
+});
+
+describe('sweepGarbage when the process exits mid-sweep', () => {
+  let lib: ChildLib;
+  beforeAll(() => {
+    lib = compileChildLib(['maintenance/gc.ts']);
+  });
+  afterAll(() => lib.dispose());
+
+  it('puts every parked blob back on a signal before the decision', async () => {
+    const m = allGarbage();
+    const before = layoutSnapshot(m.root);
+    // gc parks everything, then the CLI's SIGTERM handler (process.exit) runs while it waits.
+    const script = lib.script(
+      'gc-signalled',
+      `import { Layout } from './layout.js';
+import { gc } from './maintenance/gc.js';
+process.on('SIGTERM', () => process.exit(143));
+await gc(Layout.open(process.argv[2]), {
+  onPhase: (phase) => {
+    if (phase !== 'parked') return;
+    console.log('parked');
+    process.kill(process.pid, 'SIGTERM');
+    return new Promise(() => setInterval(() => {}, 1000));
+  },
+});
+`,
+    );
+    const r = await lib.run(script, [m.root]);
+    expect(r).toMatchObject({ code: 143, stdout: 'parked\n' });
+    expect(ingestNames(m)).toEqual([]);
+    expect(existsSync(join(m.root, INDEX_LOCK))).toBe(false);
+    expect(layoutSnapshot(m.root)).toEqual(before);
   });
 });

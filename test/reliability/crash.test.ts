@@ -1,12 +1,15 @@
-// "A crash never breaks a layout": real CLI processes doing writes are SIGKILLed at random instants
-// within each operation's measured duration, on hard-linked copies of one prepared layout. After
-// each kill the layout must be exactly in its before- or its after-state (index.json bytes, tags,
-// every subject's referrer set), fsck must find no error, every tag must resolve to a complete
-// graph, nothing half-written may be visible outside ingest/, and gc must then remove what the dead
-// writer abandoned. CRASH_TRIALS (default 100 with CI=true, 30 locally) and CRASH_SEED replay.
-// Invariants per operation: spec-notes/reliability.md.
+// "A crash never breaks a layout": real CLI processes doing writes are interrupted at random
+// instants within each operation's measured duration, on hard-linked copies of one prepared layout:
+// SIGKILL, the catchable SIGINT/SIGTERM/SIGHUP, or SIGSTOP then SIGCONT. After each trial the layout
+// must be exactly in its before- or its after-state (index.json bytes, tags, every subject's
+// referrer set), fsck must find no error, every tag must resolve to a complete graph, nothing
+// half-written may be visible outside ingest/, and gc must then remove what the dead writer
+// abandoned. A caught signal must also end in its exit status with the lock released and the
+// writer's own part files, staging directories, leases and temp files gone; a stopped writer must
+// finish. CRASH_TRIALS (default 100 with CI=true, 30 locally, split among the signals) and
+// CRASH_SEED replay. Invariants per operation and signal: spec-notes/reliability.md.
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
@@ -23,6 +26,7 @@ import {
   releaseLease,
 } from '../../src/index.js';
 import {
+  CAUGHT_SIGNAL_STATUS,
   assertTagsComplete,
   envCount,
   errorsOf,
@@ -30,6 +34,7 @@ import {
   halfWrittenOutsideIngest,
   hardLinkCopy,
   ingestNames,
+  ingestNamesOf,
   layoutState,
   rootTempFiles,
   runCliKilled,
@@ -38,6 +43,7 @@ import {
   userTags,
   pool,
   type LayoutState,
+  type TrialSignal,
 } from '../helpers/crash.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 
@@ -49,6 +55,11 @@ const ENV = { OCILAYOUT_LOCK_STALE_MS: '2000' };
 const CLI_CHECK_EVERY = 10;
 /** Trials run this many at once (a killed lock holder costs the next writer up to 2 s of waiting). */
 const CONCURRENCY = envCount('CRASH_CONCURRENCY', 2);
+/** The trials are split evenly among these (SIGSTOP: stopped, then SIGCONT after a pause). */
+const SIGNALS: TrialSignal[] = ['SIGKILL', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGSTOP'];
+/** A stopped writer stays stopped this long: well under the 2 s stale time (ENV). */
+const PAUSE_MS = { min: 50, max: 400 };
+const LOCK_DIR = '.ocilayout-index.lock';
 
 interface Op {
   name: string;
@@ -236,10 +247,17 @@ afterAll(() => {
 
 interface TrialResult {
   op: string;
+  signal: TrialSignal;
   /** ms after the process's first write. */
   delayMs: number;
   outcome: 'before' | 'after' | 'completed';
   abandoned: number;
+  /** The signal reached the writer before it exited (SIGSTOP: stopped it mid-operation). */
+  interrupted: boolean;
+  /** A catchable signal killed the writer while it had no handler (start-up, teardown). */
+  uncaught: boolean;
+  /** A caught signal found the writer with files of its own in ingest/ (its cleanup had work). */
+  cleaned: boolean;
   failure?: string;
 }
 
@@ -247,21 +265,64 @@ function sameState(a: LayoutState, b: LayoutState): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-async function trial(op: Op, delayMs: number, cliChecks: boolean): Promise<TrialResult> {
+async function trial(
+  op: Op,
+  signal: TrialSignal,
+  delayMs: number,
+  pauseMs: number,
+  cliChecks: boolean,
+): Promise<TrialResult> {
   const root = newTrialDir();
   const m = measured.get(op.name)!;
-  const result: TrialResult = { op: op.name, delayMs, outcome: 'before', abandoned: 0 };
+  const result: TrialResult = {
+    op: op.name,
+    signal,
+    delayMs,
+    outcome: 'before',
+    abandoned: 0,
+    interrupted: false,
+    uncaught: false,
+    cleaned: false,
+  };
   try {
-    const run = await runCliKilled(op.args(root), { killAfterMs: delayMs, watch: root, env: ENV });
-    if (!run.killed && run.code !== 0) throw new Error(`exited ${run.code}: ${run.stderr}`);
+    const run = await runCliKilled(op.args(root), {
+      killAfterMs: delayMs,
+      signal,
+      pauseMs,
+      watch: root,
+      env: ENV,
+    });
+    result.interrupted = run.interrupted;
+    // A caught signal still kills by default while no handler is installed: during node's
+    // start-up, and at a natural exit after the 'exit' event (node removes the handlers as it
+    // tears down). Nothing is in flight then; the checks below hold all the same.
+    result.uncaught = CAUGHT_SIGNAL_STATUS[signal] !== undefined && run.signal === signal;
+    // A stopped writer carries on after SIGCONT (its pause is shorter than the stale time).
+    const killed = (run.interrupted && signal !== 'SIGSTOP') || result.uncaught;
+    if (!killed && run.code !== 0) throw new Error(`exited ${run.code}: ${run.stderr}`);
     // 1. index.json parses, and the whole state is the before- or the after-state, never a mix.
     const state = layoutState(root);
     if (sameState(state, before)) result.outcome = 'before';
     else if (sameState(state, m.after)) result.outcome = 'after';
     else throw new Error(`state is neither before nor after:\n${JSON.stringify(state, null, 1)}`);
-    if (!run.killed) {
+    if (!killed) {
       if (result.outcome !== 'after') throw new Error('completed, but the layout is unchanged');
       result.outcome = 'completed';
+    }
+    // 1b. A caught signal: its exit status (interrupted means exactly that), no lock left, and
+    // none of the writer's own files: part files, staging directories, leases, blobs gc had
+    // parked (put back), root temp files.
+    if (signal !== 'SIGKILL') {
+      if (existsSync(join(root, LOCK_DIR))) throw new Error('the lock directory was left');
+      const own = [
+        ...ingestNamesOf(root, run.pid),
+        ...rootTempFiles(root).filter((n) => n.split('.')[2] === String(run.pid)),
+      ];
+      if (own.length > 0) throw new Error(`the writer left its files: ${own.join(', ')}`);
+      result.cleaned =
+        run.interrupted &&
+        CAUGHT_SIGNAL_STATUS[signal] !== undefined &&
+        run.ownedBeforeSignal.length > 0;
     }
     // 2. fsck: no error finding; every tag resolves to a complete graph.
     const errors = errorsOf(await fsckFindings(root));
@@ -302,7 +363,7 @@ async function trial(op: Op, delayMs: number, cliChecks: boolean): Promise<Trial
   return result;
 }
 
-describe('crash injection: SIGKILL at random instants', () => {
+describe('crash injection: SIGKILL, SIGINT, SIGTERM, SIGHUP and SIGSTOP/SIGCONT at random instants', () => {
   it(`leaves every layout in its before- or after-state, fsck-clean, gc-cleanable (${TRIALS} trials)`, async () => {
     const random = seededRandom(SEED);
     console.log(
@@ -311,12 +372,16 @@ describe('crash injection: SIGKILL at random instants', () => {
     );
     const tasks = Array.from({ length: TRIALS }, (_, i) => {
       const op = ops[i % ops.length]!;
+      // Each round over the operations shifts the signals by one, so every operation meets every
+      // signal (ten operations and five signals would otherwise pair them for good).
+      const signal = SIGNALS[(i + Math.floor(i / ops.length)) % SIGNALS.length]!;
       // Uniform over the operation's measured life after its first write (and a little beyond;
       // at least 30 ms, as one measurement can be cut short by a late file-system event). A
       // larger floor let most trials of the fast operations (20-80 ms with the bundled CLI)
       // finish before the kill, and the suite stopped killing what it claims to kill.
       const delay = Math.round(random() * Math.max(measured.get(op.name)!.workMs, 30) * 1.1);
-      return () => trial(op, delay, i % CLI_CHECK_EVERY === 0);
+      const pause = Math.round(PAUSE_MS.min + random() * (PAUSE_MS.max - PAUSE_MS.min));
+      return () => trial(op, signal, delay, pause, i % CLI_CHECK_EVERY === 0);
     });
     const results = await pool(CONCURRENCY, tasks);
     const failures = results.filter((r) => r.failure !== undefined);
@@ -326,20 +391,49 @@ describe('crash injection: SIGKILL at random instants', () => {
       row[r.failure === undefined ? r.outcome : 'failed']! += 1;
       byOp.set(r.op, row);
     }
-    const killed = results.filter((r) => r.outcome !== 'completed').length;
+    const bySignal = new Map<TrialSignal, Record<string, number>>();
+    for (const r of results) {
+      const row = bySignal.get(r.signal) ?? {
+        trials: 0,
+        interrupted: 0,
+        cleaned: 0,
+        uncaught: 0,
+        failed: 0,
+      };
+      row['trials']! += 1;
+      if (r.interrupted) row['interrupted']! += 1;
+      if (r.uncaught) row['uncaught']! += 1;
+      if (r.cleaned) row['cleaned']! += 1;
+      if (r.failure !== undefined) row['failed']! += 1;
+      bySignal.set(r.signal, row);
+    }
+    const killed = results.filter((r) => r.interrupted && r.signal !== 'SIGSTOP').length;
     const abandoned = results.filter((r) => r.abandoned > 0).length;
     console.log(
       `crash: ${results.length} trials, ${failures.length} failures, ${killed} killed mid-operation, ` +
         `${abandoned} left abandoned ingest files that gc removed (seed ${SEED})\n` +
-        [...byOp].map(([op, row]) => `  ${op}: ${JSON.stringify(row)}`).join('\n'),
+        [...byOp].map(([op, row]) => `  ${op}: ${JSON.stringify(row)}`).join('\n') +
+        '\n' +
+        [...bySignal].map(([sig, row]) => `  ${sig}: ${JSON.stringify(row)}`).join('\n'),
     );
-    for (const f of failures) console.log(`  FAIL ${f.op} killed at ${f.delayMs} ms: ${f.failure}`);
-    expect(failures.map((f) => `${f.op} @${f.delayMs}ms: ${f.failure}`)).toEqual([]);
-    // Not vacuous: most trials were really killed, some before and some after the commit.
-    expect(killed).toBeGreaterThan(results.length / 2);
+    for (const f of failures)
+      console.log(`  FAIL ${f.op} ${f.signal} at ${f.delayMs} ms: ${f.failure}`);
+    expect(failures.map((f) => `${f.op} ${f.signal} @${f.delayMs}ms: ${f.failure}`)).toEqual([]);
+    // Not vacuous: most trials that end the writer really ended it mid-operation, some before
+    // and some after the commit; every signal interrupted some writer (SIGSTOP: stopped it).
+    const ending = results.filter((r) => r.signal !== 'SIGSTOP');
+    expect(ending.filter((r) => r.interrupted).length).toBeGreaterThan(ending.length / 2);
     expect(results.some((r) => r.outcome === 'before')).toBe(true);
     expect(results.some((r) => r.outcome !== 'before')).toBe(true);
+    for (const sig of SIGNALS) {
+      const row = bySignal.get(sig)!;
+      expect(row['interrupted'], sig).toBeGreaterThan(0);
+      // The handler-less windows are narrow: a catchable signal that mostly kills is not caught.
+      expect(row['uncaught'], sig).toBeLessThan(row['interrupted']!);
+    }
+    // SIGKILLed writers abandon files that gc removes; caught signals found files to remove.
     expect(abandoned).toBeGreaterThan(0);
+    expect(results.filter((r) => r.cleaned).length).toBeGreaterThan(0);
     // Hard-linked copies: no writer may have changed a file in place (that would edit the base).
     expect(layoutSnapshot(base, { ignoreIngest: false })).toEqual(baseSnapshot);
   }, 600_000);

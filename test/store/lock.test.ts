@@ -1,4 +1,4 @@
-import {
+import fs, {
   existsSync,
   lstatSync,
   mkdirSync,
@@ -9,7 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { IndexStore } from '../../src/store/index-store.js';
 import { withLayoutLock } from '../../src/store/lock.js';
 import { INDEX_LOCK } from '../../src/store/paths.js';
@@ -243,8 +243,19 @@ describe('withLayoutLock with a compromised lock', () => {
     const fx = makeLayout();
     const lockDir = join(fx.root, INDEX_LOCK);
     await withLayoutLock(fx.root, () => undefined); // the probe is a plain stat from now on
-    const mkdirs = afterFsCallback('mkdir', lockDir, (err) => {
-      if (err === null) rmdirSync(lockDir);
+    // Our mkdir is synchronous (an exit must know the directory is ours): take it away right after.
+    const mkdirs = { calls: 0 };
+    const realMkdirSync = fs.mkdirSync;
+    fs.mkdirSync = ((path: fs.PathLike, ...rest: unknown[]) => {
+      const r = (realMkdirSync as (...a: unknown[]) => unknown)(path, ...rest);
+      if (path === lockDir) {
+        mkdirs.calls++;
+        rmdirSync(lockDir);
+      }
+      return r;
+    }) as typeof fs.mkdirSync;
+    onTestFinished(() => {
+      fs.mkdirSync = realMkdirSync;
     });
     const stats = afterFsCallback('stat', lockDir, (err) => {
       if (err !== null) mkdirSync(lockDir); // the third writer
@@ -373,6 +384,152 @@ await withLayoutLock(process.argv[2], async () => {
     await addEntry(new IndexStore(fx.root, { timeoutMs: 15_000 }), 'after-kill');
     expect(fx.indexText()).toContain('"after-kill"');
     expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+  });
+
+  // The CLI turns these signals into process.exit (cli/signals.ts); a holder must leave no lock
+  // behind, or the next writer waits for it to turn stale (10 s by default).
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)('releases the lock when a holder exits on %s', async (signal, status) => {
+    const fx = makeLayout();
+    const script = lib.script(
+      `holder-${signal}`,
+      `import { withLayoutLock } from './store/lock.js';
+process.on(process.argv[3], () => process.exit(Number(process.argv[4])));
+await withLayoutLock(process.argv[2], async () => {
+  console.log('locked');
+  await new Promise(() => setInterval(() => {}, 1000));
+});
+`,
+    );
+    const holder = lib.start(script, [fx.root, signal, String(status)]);
+    await waitForLine(holder.child, 'locked');
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(true);
+    holder.child.kill(signal);
+    expect(await holder.done).toMatchObject({ code: status, signal: null });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+    // The next writer gets in at once (the default stale time is 10 s).
+    await addEntry(new IndexStore(fx.root, { timeoutMs: 1000 }), 'after-signal');
+    expect(fx.indexText()).toContain('"after-signal"');
+  });
+
+  it('removes the lock directory it just made when a signal lands before acquisition completes', async () => {
+    const fx = makeLayout();
+    // proper-lockfile probes a fresh lock directory (utimes, stat) before handing it over; the
+    // signal arrives during that probe, which then never answers.
+    const script = lib.script(
+      'mid-acquire',
+      `import fs from 'node:fs';
+import { withLayoutLock } from './store/lock.js';
+process.on('SIGTERM', () => process.exit(143));
+setInterval(() => {}, 1000);
+fs.utimes = () => process.kill(process.pid, 'SIGTERM');
+await withLayoutLock(process.argv[2], () => console.log('acquired'));
+`,
+    );
+    const r = await lib.run(script, [fx.root]);
+    expect(r).toMatchObject({ code: 143, stdout: '' });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+  });
+
+  it('removes the lock directory when a signal lands before its mkdir has reported back', async () => {
+    const fx = makeLayout();
+    // The directory exists, its mkdir's callback has not run yet, and the signal comes first.
+    const script = lib.script(
+      'mid-mkdir',
+      `import fs from 'node:fs';
+const mkdirSync = fs.mkdirSync;
+fs.mkdirSync = (path, ...rest) => {
+  const made = mkdirSync(path, ...rest);
+  if (path.endsWith('.ocilayout-index.lock')) process.kill(process.pid, 'SIGTERM');
+  return made;
+};
+fs.mkdir = (path, cb) => {
+  fs.mkdirSync(path);
+  setTimeout(() => cb(null), 2000);
+};
+const { withLayoutLock } = await import('./store/lock.js');
+process.on('SIGTERM', () => process.exit(143));
+setInterval(() => {}, 1000);
+await withLayoutLock(process.argv[2], () => console.log('held'));
+`,
+    );
+    const r = await lib.run(script, [fx.root]);
+    expect(r).toMatchObject({ code: 143, stdout: '' });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+  });
+
+  it('removes the lock directory when a signal lands while the release is in flight', async () => {
+    const fx = makeLayout();
+    // The release's rmdir never answers; the signal arrives meanwhile. (fs.rmdir is replaced
+    // before lock.js takes its reference to it.)
+    const script = lib.script(
+      'mid-release',
+      `import fs from 'node:fs';
+fs.rmdir = () => process.kill(process.pid, 'SIGTERM');
+const { withLayoutLock } = await import('./store/lock.js');
+process.on('SIGTERM', () => process.exit(143));
+setInterval(() => {}, 1000);
+await withLayoutLock(process.argv[2], () => console.log('held'));
+`,
+    );
+    const r = await lib.run(script, [fx.root]);
+    expect(r).toMatchObject({ code: 143, stdout: 'held\n' });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+  });
+
+  it('leaves the holder’s lock alone when a waiting writer exits on a signal', async () => {
+    const fx = makeLayout();
+    const script = lib.script(
+      'waiter',
+      `import { withLayoutLock } from './store/lock.js';
+process.on('SIGTERM', () => process.exit(143));
+console.log('locking');
+await withLayoutLock(process.argv[2], async () => {
+  console.log('locked');
+  await new Promise(() => setInterval(() => {}, 1000));
+});
+`,
+    );
+    const holder = lib.start(script, [fx.root]);
+    await waitForLine(holder.child, 'locked');
+    const waiter = lib.start(script, [fx.root]);
+    await waitForLine(waiter.child, 'locking');
+    await sleep(100); // polling the holder's lock (mkdir: EEXIST)
+    waiter.child.kill('SIGTERM');
+    expect(await waiter.done).toMatchObject({ code: 143, stdout: 'locking\n' });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(true);
+    holder.child.kill('SIGTERM');
+    expect(await holder.done).toMatchObject({ code: 143 });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(false);
+  });
+
+  it('keeps a lock another process took over when the old holder exits on a signal', async () => {
+    const fx = makeLayout();
+    const script = lib.script(
+      'overtaken',
+      `import { mkdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { withLayoutLock } from './store/lock.js';
+const root = process.argv[2];
+process.on('SIGTERM', () => process.exit(143));
+await withLayoutLock(root, async () => {
+  const dir = join(root, '.ocilayout-index.lock');
+  rmdirSync(dir);
+  await new Promise((r) => setTimeout(r, 20));
+  mkdirSync(dir); // the "new holder"
+  console.log('overtaken');
+  await new Promise(() => setInterval(() => {}, 1000));
+});
+`,
+    );
+    const holder = lib.start(script, [fx.root]);
+    await waitForLine(holder.child, 'overtaken');
+    holder.child.kill('SIGTERM');
+    expect(await holder.done).toMatchObject({ code: 143 });
+    expect(existsSync(join(fx.root, INDEX_LOCK))).toBe(true);
   });
 
   it('leaves the new holder’s lock in place when a process that lost its lock exits', async () => {
