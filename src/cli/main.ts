@@ -81,8 +81,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     });
   } catch (err) {
     if (err instanceof UsageError && err.code === 'E_USAGE' && !ctx.out.json) {
+      // The hint, when there is one, names the fix; --help is the general pointer.
+      const hint = err.hint === undefined ? '' : `  hint: ${err.hint}\n`;
       io.stderr.write(
-        `ocilayout: ${err.message}\n  run \`ocilayout --help\` or \`ocilayout <command> --help\`\n`,
+        `ocilayout: ${err.message}\n${hint}  run \`ocilayout --help\` or \`ocilayout <command> --help\`\n`,
       );
       return ExitCode.Usage;
     }

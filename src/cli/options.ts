@@ -23,15 +23,28 @@ import {
  * `FILE[:MEDIATYPE]`. An argument naming an existing path is a path, whole (so `a:b` files work);
  * otherwise it splits at its LAST `:` only when what follows is `type/subtype`. So `C:\x.txt`,
  * `dir:1/f` (no such file) and `f:notatype` stay paths and fail later as "not found".
- * Throws E_USAGE for an empty argument. See spec-notes/cli.md.
+ * Throws E_USAGE for an empty argument, and for `FILE:WORD` where FILE exists but WORD is no
+ * media type (`sbom.json:spdx`): that is a mistyped media type, not a missing file.
+ * See spec-notes/cli.md.
  */
 export function parseFileArg(arg: string, exists: (p: string) => boolean = existsSync): PushFile {
   if (arg === '') throw new UsageError('E_USAGE', 'empty file argument');
   if (exists(arg)) return { path: arg };
   const colon = arg.lastIndexOf(':');
   if (colon > 0) {
+    const path = arg.slice(0, colon);
     const mediaType = arg.slice(colon + 1);
-    if (isValidMediaType(mediaType)) return { path: arg.slice(0, colon), mediaType };
+    if (isValidMediaType(mediaType)) return { path, mediaType };
+    if (exists(path)) {
+      throw new UsageError(
+        'E_USAGE',
+        `${arg}: ${JSON.stringify(mediaType)} is not a media type (file ${path})`,
+        { path, mediaType },
+        {
+          hint: `write FILE:TYPE/SUBTYPE, e.g. ${path}:application/spdx+json or ${path}:application/octet-stream`,
+        },
+      );
+    }
   }
   return { path: arg };
 }
