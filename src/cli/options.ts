@@ -192,6 +192,16 @@ export async function openInput(path: string, stdin: Readable): Promise<Readable
   }
 }
 
+/**
+ * Refuse (E_USAGE) to write binary output to a terminal: raw bytes garble it, may trigger escape
+ * sequences, and are lost anyway. Every command that streams binary to stdout checks here.
+ */
+export function refuseBinaryToTerminal(stdout: Writable, what: string, hint: string): void {
+  if ((stdout as { isTTY?: boolean }).isTTY === true) {
+    throw new UsageError('E_USAGE', `refusing to write ${what} to a terminal`, {}, { hint });
+  }
+}
+
 /** Copy a stream to stdout with backpressure, leaving stdout open. Source errors propagate. */
 export async function copyToSink(source: AsyncIterable<Uint8Array>, sink: Writable): Promise<void> {
   for await (const chunk of source) {

@@ -16,7 +16,7 @@ import {
   type ImportResult,
 } from '../../index.js';
 import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
-import { fileOrStdin, stringList } from '../options.js';
+import { fileOrStdin, refuseBinaryToTerminal, stringList } from '../options.js';
 import { formatBytes, progressBar } from '../progress.js';
 
 interface ExportArgs extends GlobalArgs {
@@ -107,14 +107,11 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
         const args = argv as unknown as ExportArgs;
         args.archive = fileOrStdin(args.archive);
         const toStdout = args.archive === '-';
-        if (toStdout && (ctx.io.stdout as { isTTY?: boolean }).isTTY === true) {
-          throw new UsageError(
-            'E_USAGE',
-            'refusing to write a tar archive to a terminal',
-            {},
-            {
-              hint: 'redirect stdout to a file or a pipe, or give a file name',
-            },
+        if (toStdout) {
+          refuseBinaryToTerminal(
+            ctx.io.stdout,
+            'a tar archive',
+            'redirect stdout to a file or a pipe, or give a file name',
           );
         }
         const bar = progressBar(ctx, 'export', args.progress);
