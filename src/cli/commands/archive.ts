@@ -1,6 +1,7 @@
 // `export LAYOUT ARCHIVE|-` and `import ARCHIVE|- LAYOUT`: argument parsing, progress and summaries
 // over the library's exportArchive/importArchive. With `-` as the archive, stdout carries the tar,
 // so the summary (and --json result) goes to stderr.
+import { existsSync } from 'node:fs';
 import {
   CONFLICT_POLICIES,
   DEFAULT_EXPANSION_LIMITS,
@@ -9,6 +10,7 @@ import {
   exportArchive,
   importArchive,
   openArchiveFile,
+  referenceInside,
   shortDigest,
   type ArchiveFormat,
   type ConflictPolicy,
@@ -106,6 +108,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
       async (argv) => {
         const args = argv as unknown as ExportArgs;
         args.archive = fileOrStdin(args.archive);
+        refuseReferenceAsLayout(args.layout, args.archive);
         const toStdout = args.archive === '-';
         if (toStdout) {
           refuseBinaryToTerminal(
@@ -222,6 +225,22 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
         );
       },
     );
+
+/**
+ * `export lay:v1 x.tar` (skopeo's `oci:DIR:TAG` habit): export takes the directory and names what
+ * to export with --ref. Said before the generic "not a layout" error, whose hint cannot know that.
+ */
+function refuseReferenceAsLayout(layout: string, archive: string): void {
+  if (existsSync(layout)) return;
+  const ref = referenceInside(layout);
+  if (ref === undefined) return;
+  throw new UsageError(
+    'E_USAGE',
+    `export takes a LAYOUT directory and --ref TAG, not the reference ${layout}`,
+    { layout, reference: layout },
+    { hint: `ocilayout export ${ref.layout} ${archive} --ref ${ref.target}` },
+  );
+}
 
 function importSummary(archive: string, r: ImportResult): string {
   const m = r.merge;
