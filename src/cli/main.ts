@@ -4,6 +4,7 @@ import { ExitCode, UsageError, exitCodeFor } from '../index.js';
 import { COMMANDS } from './commands/index.js';
 import type { CommandContext, GlobalArgs } from './context.js';
 import { Output, type Io } from './io.js';
+import { VERSION } from './version.js';
 
 const EPILOGUE =
   'Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 integrity/fsck findings, 5 lock busy, ' +
@@ -57,7 +58,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     .recommendCommands()
     .help('help', 'show this help')
     .alias('h', 'help')
-    .version()
+    .version(VERSION)
     .describe('version', 'print the version') // yargs's own words are capitalised, ours are not
     .epilogue(EPILOGUE)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
