@@ -185,8 +185,7 @@ function pickImage(
     } else if (images.length === 1) {
       child = images[0];
     } else {
-      // Both the message and the hint name --platform: without --json a usage error is read
-      // from its first line.
+      // The message itself names --platform, not only the hint: it is the line read first.
       const example = images[0] === undefined ? 'OS/ARCH' : formatPlatform(images[0].platform);
       throw new UsageError(
         'E_USAGE',

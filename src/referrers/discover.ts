@@ -163,14 +163,16 @@ export function referrersResponseTree(
   options: { depth: number; artifactType?: string | undefined },
 ): ReferrersResponseTree {
   const filter = { artifactType: options.artifactType };
-  const level = (s: string, depth: number, path: ReadonlySet<string>): NestedReferrer[] =>
-    referrersResponse(graph.referrersOf(s), filter).manifests.map((d) =>
-      depth >= options.depth || path.has(d.digest)
-        ? d
-        : { ...d, referrers: level(d.digest, depth + 1, new Set([...path, d.digest])) },
-    );
-  return {
-    ...referrersResponse(graph.referrersOf(subject), filter),
-    manifests: level(subject, 1, new Set([subject])),
+  const responseOf = (s: string): ImageIndex => referrersResponse(graph.referrersOf(s), filter);
+  // `d` sits at level `depth`; `path` holds the subjects above it.
+  const nest = (d: Descriptor, depth: number, path: ReadonlySet<string>): NestedReferrer => {
+    if (depth >= options.depth || path.has(d.digest)) return d;
+    const below = new Set([...path, d.digest]);
+    return {
+      ...d,
+      referrers: responseOf(d.digest).manifests.map((r) => nest(r, depth + 1, below)),
+    };
   };
+  const top = responseOf(subject);
+  return { ...top, manifests: top.manifests.map((d) => nest(d, 1, new Set([subject]))) };
 }
