@@ -74,8 +74,11 @@ export {
   discoverReferrers,
   referrerGraph,
   referrerTree,
+  referrersResponseTree,
   type GraphOptions,
+  type NestedReferrer,
   type ReferrerNode,
+  type ReferrersResponseTree,
 } from './referrers/discover.js';
 export type { Attestation, ReferrerRecord, ReferrerSource } from './referrers/scan.js';
 export {

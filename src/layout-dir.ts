@@ -14,6 +14,7 @@ import {
 import { MediaType } from './media-types.js';
 import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from './schema/layout-files.js';
 import { parseJson } from './schema/manifest.js';
+import { parseLayoutRef, type LayoutRef } from './refs.js';
 import { writeFileDurable } from './store/durable.js';
 import { listIngest } from './store/ingest.js';
 import { withLayoutLock } from './store/lock.js';
@@ -23,6 +24,11 @@ import { BLOBS_DIR, INDEX_FILE, INDEX_LOCK, INGEST_DIR, OCI_LAYOUT_FILE } from '
 
 /** Names a layout of ours may hold; anything else makes a directory someone else's. */
 const LAYOUT_FILES = new Set([OCI_LAYOUT_FILE, INDEX_FILE, BLOBS_DIR, INGEST_DIR, INDEX_LOCK]);
+
+/** Entries that make a directory someone else's: initLayoutDir refuses a directory with any. */
+function foreignEntries(entries: readonly string[]): string[] {
+  return entries.filter((e) => !LAYOUT_FILES.has(e) && !e.startsWith('.tmp-'));
+}
 
 /** The index.json of a new layout. */
 export function emptyIndex(): IndexFile {
@@ -88,7 +94,7 @@ export function initLayoutDir(dir: string): LayoutCreation {
       { hint: `if it is one, add ${OCI_LAYOUT_FILE} with {"imageLayoutVersion":"1.0.0"}` },
     );
   }
-  const foreign = entries.filter((e) => !LAYOUT_FILES.has(e) && !e.startsWith('.tmp-'));
+  const foreign = foreignEntries(entries);
   if (foreign.length > 0) {
     throw new ConflictError(
       'E_CONFLICT',
@@ -252,13 +258,12 @@ export function assertLayoutDir(dir: string): string {
       err instanceof NotFoundError ||
       (isOcilayoutError(err) && err.details['errno'] === 'ENOTDIR')
     ) {
+      const hint = notALayoutHint(dir, root, `create one with \`ocilayout init ${dir}\``);
       throw new NotFoundError(
         'E_NOT_A_LAYOUT',
         `${dir} is not an OCI layout (no oci-layout file)`,
         { layout: dir },
-        {
-          hint: `create one with \`ocilayout init ${dir}\``,
-        },
+        hint === undefined ? {} : { hint },
       );
     }
     throw err;
@@ -283,12 +288,60 @@ export function assertLayoutDir(dir: string): string {
   try {
     if (!lstatSync(join(root, INDEX_FILE)).isFile()) throw new Error('not a file');
   } catch {
+    const hint = notALayoutHint(
+      dir,
+      root,
+      `if \`ocilayout init ${dir}\` was interrupted, run it again to finish the layout`,
+    );
     throw new NotFoundError(
       'E_NOT_A_LAYOUT',
       `${dir} is not an OCI layout (no index.json)`,
       { layout: dir },
-      { hint: `if \`ocilayout init ${dir}\` was interrupted, run it again to finish the layout` },
+      hint === undefined ? {} : { hint },
     );
   }
   return root;
+}
+
+/**
+ * The hint for a directory that is not a layout. `init` is suggested only where init would succeed
+ * (the directory is missing, empty, or holds only layout parts); a non-empty directory of other
+ * files, which init refuses, gets none. A missing `LAYOUT:TAG` whose LAYOUT is a layout was a
+ * reference given where a directory belongs: say so instead.
+ */
+function notALayoutHint(dir: string, root: string, initHint: string): string | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync(root);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOTDIR') {
+      return `${dir} is a file; give the layout directory (an archive is read with \`ocilayout import ${dir} DIR\`)`;
+    }
+    if (code !== 'ENOENT') return undefined;
+    const ref = referenceInside(dir);
+    if (ref !== undefined) {
+      return `${dir} is a reference; this command takes the layout directory ${ref.layout} (see its --help for naming a tag or digest)`;
+    }
+    return initHint;
+  }
+  return foreignEntries(entries).length === 0 ? initHint : undefined;
+}
+
+/** `dir` read as `LAYOUT:TAG` or `LAYOUT@DIGEST` whose LAYOUT has an oci-layout file, if it is one. */
+export function referenceInside(dir: string): (LayoutRef & { target: string }) | undefined {
+  let ref: LayoutRef;
+  try {
+    ref = parseLayoutRef(dir);
+  } catch {
+    return undefined;
+  }
+  const target = ref.digest ?? ref.tag;
+  if (target === undefined) return undefined;
+  try {
+    if (!lstatSync(join(resolvePath(ref.layout), OCI_LAYOUT_FILE)).isFile()) return undefined;
+  } catch {
+    return undefined;
+  }
+  return { ...ref, target };
 }

@@ -29,7 +29,7 @@ import { digestMismatch } from './store/verify-stream.js';
 import type { HeldLock } from './store/lock.js';
 import { findTagged, listTags, removeTag, setTag } from './tags.js';
 
-export { emptyIndex } from './layout-dir.js';
+export { emptyIndex, referenceInside } from './layout-dir.js';
 
 export interface LayoutOptions {
   /** How long index.json writers wait for the lock (ms). */

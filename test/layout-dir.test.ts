@@ -135,6 +135,43 @@ describe('Layout.open', () => {
     expect(() => Layout.open(path)).toThrow(expect.objectContaining({ code }));
   });
 
+  it('suggests init only where init would succeed, and names a reference or file given instead', () => {
+    const root = freshDir();
+    const hintOf = (path: string): string | undefined => {
+      try {
+        Layout.open(path);
+      } catch (err) {
+        expect(err).toMatchObject({ code: 'E_NOT_A_LAYOUT' });
+        return (err as { hint?: string }).hint;
+      }
+      throw new Error(`${path} opened`);
+    };
+    mkdirSync(join(root, 'empty'));
+    mkdirSync(join(root, 'docs'));
+    writeFileSync(join(root, 'docs', 'README.md'), 'not a layout');
+    const half = makeLayout({ index: null }, join(root, 'half')).root;
+    const halfOther = makeLayout(
+      { index: null, files: { 'notes.txt': 'x' } },
+      join(root, 'ho'),
+    ).root;
+    const lay = makeLayout({}, join(root, 'lay')).root;
+    writeFileSync(join(root, 'x.tar'), 'a tar');
+
+    const missing = join(root, 'missing');
+    expect(hintOf(missing)).toBe(`create one with \`ocilayout init ${missing}\``);
+    expect(hintOf(join(root, 'empty'))).toContain('ocilayout init');
+    expect(hintOf(half)).toContain(`if \`ocilayout init ${half}\` was interrupted`);
+    // init refuses a directory holding other files: suggesting it would only lead to a second error.
+    expect(hintOf(join(root, 'docs'))).toBeUndefined();
+    expect(hintOf(halfOther)).toBeUndefined();
+    expect(hintOf(`${lay}:v1`)).toMatch(
+      new RegExp(`^${lay}:v1 is a reference; this command takes the layout directory ${lay} `),
+    );
+    expect(hintOf(`${lay}@sha256:${'a'.repeat(64)}`)).toContain('is a reference');
+    expect(hintOf(join(root, 'x.tar'))).toContain('is a file');
+    expect(hintOf(join(root, 'x.tar'))).not.toContain('ocilayout init');
+  });
+
   it('accepts extra fields in oci-layout and unknown files in the directory', () => {
     const fx = makeLayout({
       ociLayout: { imageLayoutVersion: '1.0.0', 'vnd.example': true },

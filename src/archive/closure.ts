@@ -4,6 +4,7 @@
 import { parseDigest, type Digest } from '../digest.js';
 import { IntegrityError, type OcilayoutError } from '../errors.js';
 import { successors, walk, type ManifestSource } from '../graph.js';
+import { isIndexMediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { ParsedManifest } from '../schema/manifest.js';
 
@@ -60,6 +61,62 @@ export function contentClosure(
     else if ((desc.urls?.length ?? 0) === 0) throw options.missing(desc);
   }
   return { blobs, external };
+}
+
+/** A platform manifest an index lists but the archive does not carry. */
+export interface AbsentPlatformManifest {
+  /** `os/arch[/variant]`. */
+  platform: string;
+  digest: string;
+  /** The index that lists it. */
+  index: string;
+}
+
+/**
+ * The platform manifests that indexes reachable from `roots` list but whose blobs are absent: a
+ * sparse index, as `ctr images export` writes by default (every platform listed, only the host's
+ * carried; podman and containerd load such archives). Only indexes that are present are read, and
+ * one that cannot be read is left to contentClosure to report.
+ */
+export function absentPlatformManifests(
+  source: ManifestSource,
+  roots: readonly Descriptor[],
+  sizeOf: (digest: Digest) => number | undefined,
+): AbsentPlatformManifest[] {
+  const out: AbsentPlatformManifest[] = [];
+  const seen = new Set<string>();
+  const visit = (desc: Descriptor, depth: number): void => {
+    if (seen.has(desc.digest) || depth > 64) return;
+    seen.add(desc.digest);
+    if (!isIndexMediaType(desc.mediaType)) return;
+    let parsed: ParsedManifest;
+    try {
+      if (sizeOf(parseDigest(desc.digest)) === undefined) return;
+      parsed = source.readManifest(desc);
+    } catch {
+      return;
+    }
+    if (parsed.kind !== 'index') return;
+    for (const child of parsed.doc.manifests) {
+      let present: boolean;
+      try {
+        present = sizeOf(parseDigest(child.digest)) !== undefined;
+      } catch {
+        continue;
+      }
+      if (present) visit(child, depth + 1);
+      else if (child.platform !== undefined && (child.urls?.length ?? 0) === 0) {
+        const p = child.platform;
+        out.push({
+          platform: [p.os, p.architecture, p.variant].filter((x) => x !== undefined).join('/'),
+          digest: child.digest,
+          index: desc.digest,
+        });
+      }
+    }
+  };
+  for (const root of roots) visit(root, 0);
+  return out;
 }
 
 function assertSize(digest: Digest, desc: Descriptor, size: number): void {

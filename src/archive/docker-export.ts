@@ -185,13 +185,18 @@ function pickImage(
     } else if (images.length === 1) {
       child = images[0];
     } else {
+      // The message itself names --platform, not only the hint: it is the line read first.
+      const example = images[0] === undefined ? 'OS/ARCH' : formatPlatform(images[0].platform);
       throw new UsageError(
         'E_USAGE',
-        `${what} is a multi-platform index (${available || 'no images'}); docker archives hold one platform per image`,
+        `${what} is a multi-platform index (${available || 'no images'}); docker archives hold one platform per image: choose one with --platform`,
         {
           ref: what,
+          platforms: images.map((m) => formatPlatform(m.platform)),
         },
-        { hint: 'choose one with --platform OS/ARCH, or use --format oci to keep the index' },
+        {
+          hint: `e.g. --platform ${example}, or use --format oci to keep the whole index`,
+        },
       );
     }
     desc = { ...child!, annotations: undefined };

@@ -18,7 +18,7 @@ import { parseJson, schemaError } from '../schema/manifest.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { releaseOperationLease } from '../store/ingest.js';
 import { ownerToken } from '../store/liveness.js';
-import { contentClosure, type Closure } from './closure.js';
+import { absentPlatformManifests, contentClosure, type Closure } from './closure.js';
 import { DEFAULT_EXPANSION_LIMITS, type Compression, type ExpansionLimits } from './compression.js';
 import { ArchiveContents, INDEX_NAME, OCI_LAYOUT_NAME, routeFile } from './contents.js';
 import { convertDockerArchive } from './docker-import.js';
@@ -228,6 +228,20 @@ function verifyClosure(
   const carried = isOci ? contents.blobs() : undefined;
   const sizeOf = (d: Digest): number | undefined =>
     carried !== undefined ? carried.get(d) : stage.layout.blobs.stat(d)?.size;
+  const absent = absentPlatformManifests(stage.layout, entries, sizeOf);
+  if (absent.length > 0) {
+    // Said before the generic "lacks blob": the archive holds only some platforms of an image,
+    // and the user needs to know which, and how to export them all.
+    const list = absent.map((a) => `${a.platform} ${a.digest}`).join(', ');
+    throw new IntegrityError(
+      'E_CORRUPT_ARCHIVE',
+      `${archiveName} lists ${absent.length} platform manifest(s) it does not carry: ${list}`,
+      { archive: archiveName, absent },
+      {
+        hint: 'the archive holds only some platforms of a multi-platform image (`ctr images export` writes only the host platform by default); export it again with `ctr images export --all-platforms`, or from a layout that has them all',
+      },
+    );
+  }
   return contentClosure(stage.layout, entries, {
     sizeOf,
     missing: (desc) =>

@@ -4,6 +4,7 @@ import { ExitCode, UsageError, exitCodeFor, isOcilayoutError } from '../index.js
 import { COMMANDS } from './commands/index.js';
 import { parseLockTimeout, type CommandContext, type GlobalArgs } from './context.js';
 import { Output, StdoutWatch, isBrokenPipe, type Io } from './io.js';
+import { VERSION } from './version.js';
 
 const EPILOGUE =
   'Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 integrity/fsck findings, 5 lock busy, ' +
@@ -60,7 +61,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     .recommendCommands()
     .help('help', 'show this help')
     .alias('h', 'help')
-    .version()
+    .version(VERSION)
     .describe('version', 'print the version') // yargs's own words are capitalised, ours are not
     .epilogue(EPILOGUE)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
@@ -97,8 +98,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
   }
   if (failure !== undefined) {
     if (failure instanceof UsageError && failure.code === 'E_USAGE' && !ctx.out.json) {
+      // The hint, when there is one, names the fix; --help is the general pointer.
+      const hint = failure.hint === undefined ? '' : `  hint: ${failure.hint}\n`;
       io.stderr.write(
-        `ocilayout: ${failure.message}\n  run \`ocilayout --help\` or \`ocilayout <command> --help\`\n`,
+        `ocilayout: ${failure.message}\n${hint}  run \`ocilayout --help\` or \`ocilayout <command> --help\`\n`,
       );
       return ExitCode.Usage;
     }

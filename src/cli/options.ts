@@ -4,7 +4,7 @@
 // Pure string handling and I/O plumbing; every decision about content is the library's.
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Argv } from 'yargs';
 import {
   UnsafeInputError,
@@ -22,15 +22,28 @@ import {
  * `FILE[:MEDIATYPE]`. An argument naming an existing path is a path, whole (so `a:b` files work);
  * otherwise it splits at its LAST `:` only when what follows is `type/subtype`. So `C:\x.txt`,
  * `dir:1/f` (no such file) and `f:notatype` stay paths and fail later as "not found".
- * Throws E_USAGE for an empty argument. See spec-notes/cli.md.
+ * Throws E_USAGE for an empty argument, and for `FILE:WORD` where FILE exists but WORD is no
+ * media type (`sbom.json:spdx`): that is a mistyped media type, not a missing file.
+ * See spec-notes/cli.md.
  */
 export function parseFileArg(arg: string, exists: (p: string) => boolean = existsSync): PushFile {
   if (arg === '') throw new UsageError('E_USAGE', 'empty file argument');
   if (exists(arg)) return { path: arg };
   const colon = arg.lastIndexOf(':');
   if (colon > 0) {
+    const path = arg.slice(0, colon);
     const mediaType = arg.slice(colon + 1);
-    if (isValidMediaType(mediaType)) return { path: arg.slice(0, colon), mediaType };
+    if (isValidMediaType(mediaType)) return { path, mediaType };
+    if (exists(path)) {
+      throw new UsageError(
+        'E_USAGE',
+        `${arg}: ${JSON.stringify(mediaType)} is not a media type (file ${path})`,
+        { path, mediaType },
+        {
+          hint: `write FILE:TYPE/SUBTYPE, e.g. ${path}:application/spdx+json or ${path}:application/octet-stream`,
+        },
+      );
+    }
   }
   return { path: arg };
 }
@@ -175,5 +188,15 @@ export async function openInput(path: string, stdin: Readable): Promise<Readable
     return fh.createReadStream({ highWaterMark: 1024 * 1024 });
   } catch (err) {
     throw wrapFsError(err, `open ${path}`, { path });
+  }
+}
+
+/**
+ * Refuse (E_USAGE) to write binary output to a terminal: raw bytes garble it, may trigger escape
+ * sequences, and are lost anyway. Every command that streams binary to stdout checks here.
+ */
+export function refuseBinaryToTerminal(stdout: Writable, what: string, hint: string): void {
+  if ((stdout as { isTTY?: boolean }).isTTY === true) {
+    throw new UsageError('E_USAGE', `refusing to write ${what} to a terminal`, {}, { hint });
   }
 }

@@ -51,6 +51,7 @@ export const FINDING_SEVERITY = {
   REFERRER_RESPONSE_DUPLICATE: 'warning',
   FALLBACK_NOT_INDEX: 'error',
   FALLBACK_TAG_NOT_REFERRERS: 'warning',
+  DIGEST_TAG_NAMES_ITSELF: 'warning',
 } as const satisfies Record<string, Severity>;
 
 export type FindingCode = keyof typeof FINDING_SEVERITY;

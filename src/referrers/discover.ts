@@ -7,7 +7,8 @@ import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';
 import type { Bookkeeping } from './convention.js';
-import { byDigest } from './response.js';
+import type { ImageIndex } from '../schema/manifest.js';
+import { byDigest, referrersResponse } from './response.js';
 import {
   scanLayout,
   type Attestation,
@@ -140,4 +141,38 @@ function node(
   legacy: boolean,
 ): ReferrerNode {
   return { descriptor, sources, buildkit, legacy, referrers: [] };
+}
+
+/** A referrers-API descriptor that, above the depth asked for, carries its own referrers. */
+export type NestedReferrer = Descriptor & { referrers?: NestedReferrer[] };
+
+/** referrersResponse's image index, its descriptors nested as referrersResponseTree makes them. */
+export type ReferrersResponseTree = Omit<ImageIndex, 'manifests'> & { manifests: NestedReferrer[] };
+
+/**
+ * The referrers response of `subject`, each of whose descriptors carries `referrers`: the
+ * `manifests` of its own response, nested the same way, down to `depth` levels. Depth 1 is the
+ * flat response exactly (no `referrers` keys); below that the key is present on every descriptor
+ * that was looked at, `[]` when it has none, and absent on the last level (not looked at). The
+ * artifactType filter applies at every level, as referrerTree's. A digest already on the path is
+ * listed but not descended into. See spec-notes/cli.md (discover).
+ */
+export function referrersResponseTree(
+  graph: ReferrerGraph,
+  subject: string,
+  options: { depth: number; artifactType?: string | undefined },
+): ReferrersResponseTree {
+  const filter = { artifactType: options.artifactType };
+  const responseOf = (s: string): ImageIndex => referrersResponse(graph.referrersOf(s), filter);
+  // `d` sits at level `depth`; `path` holds the subjects above it.
+  const nest = (d: Descriptor, depth: number, path: ReadonlySet<string>): NestedReferrer => {
+    if (depth >= options.depth || path.has(d.digest)) return d;
+    const below = new Set([...path, d.digest]);
+    return {
+      ...d,
+      referrers: responseOf(d.digest).manifests.map((r) => nest(r, depth + 1, below)),
+    };
+  };
+  const top = responseOf(subject);
+  return { ...top, manifests: top.manifests.map((d) => nest(d, 1, new Set([subject]))) };
 }

@@ -145,6 +145,19 @@ const checkFallbackShapes: FsckCheck = (layout, index) => {
     const tag = refName(e);
     if (tag === undefined || !isFallbackTagName(tag) || claimed.has(e)) continue;
     const doc = ctx.docs.doc(e.digest, e.mediaType);
+    if (tag === fallbackTagFor(e.digest)) {
+      // A digest tag naming the manifest itself, as registry mirrors write (regclient's own
+      // test layout has one on purpose). Not referrer bookkeeping, and discovery ignores it: worth
+      // a note, not a failed check.
+      out.push(
+        finding(
+          'DIGEST_TAG_NAMES_ITSELF',
+          `tag ${tag} names ${e.digest} itself (a digest tag, as registry mirrors write), not a referrers index; discovery ignores it`,
+          e.digest,
+        ),
+      );
+      continue;
+    }
     if (!isIndexMediaType(e.mediaType) || doc?.kind !== 'index') {
       out.push(
         finding(

@@ -252,7 +252,14 @@ describe('planDockerExport', () => {
     it('needs --platform (E_USAGE), picks it, and says when it is absent (E_NOT_FOUND)', () => {
       const m = multi();
       expect(() => planDockerExport(m.open(), ['multi'])).toThrow(
-        expect.objectContaining({ code: 'E_USAGE' }),
+        expect.objectContaining({
+          code: 'E_USAGE',
+          message: expect.stringMatching(
+            /multi-platform index \(linux\/amd64, linux\/arm64\/v8\).*--platform/,
+          ) as string,
+          details: { ref: 'multi', platforms: ['linux/amd64', 'linux/arm64/v8'] },
+          hint: 'e.g. --platform linux/amd64, or use --format oci to keep the whole index',
+        }),
       );
       for (const platform of ['linux/arm64', 'linux/arm64/v8']) {
         const r = planDockerExport(m.open(), ['multi'], { platform, name: 'app' });

@@ -24,6 +24,7 @@ import {
 import { withOperationLease } from '../../src/store/ingest.js';
 import { withLayoutLock } from '../../src/store/lock.js';
 import { gz, layoutTar, makeTar, type TarSpec } from '../helpers/make-tar.js';
+import { multiPlatformLayout } from '../helpers/make-layout.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { copyOfPeer, importBytes, peer, readJson, treeOf } from './fixtures.js';
@@ -91,6 +92,38 @@ describe('importArchive: OCI layouts in every tar shape', () => {
     );
     expect(r.blobs.total).toBe(Layout.open(source).blobs.list().blobs.length);
     expect(Layout.open(dir).blobs.has(digestOf(stray))).toBe(false);
+  });
+});
+
+describe('importArchive: a sparse multi-platform index', () => {
+  it('names each platform manifest the archive lacks and suggests ctr --all-platforms', async () => {
+    // `ctr images export` without --all-platforms: the index lists every platform, the archive
+    // carries the host's only.
+    const src = multiPlatformLayout();
+    const blob = (name: string): string => `blobs/sha256/${hex(src.d[name]!.digest)}`;
+    const sparse = layoutTar(src.root, {
+      omit: ['arm64manifest', 'arm64config', 'arm64layer', 'armv7manifest'].map(blob),
+    });
+    const dir = join(tmpDir(), 'out');
+    const err: unknown = await importBytes(sparse, dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({
+      code: 'E_CORRUPT_ARCHIVE',
+      details: {
+        absent: [
+          { platform: 'linux/arm64', digest: src.d['arm64manifest']!.digest },
+          { platform: 'linux/arm/v7', digest: src.d['armv7manifest']!.digest },
+        ],
+      },
+      hint: expect.stringContaining('`ctr images export --all-platforms`') as string,
+    });
+    const message = (err as Error).message;
+    expect(message).toContain(`linux/arm64 ${src.d['arm64manifest']!.digest}`);
+    expect(message).toContain(`linux/arm/v7 ${src.d['armv7manifest']!.digest}`);
+    expect(message).not.toContain(src.d['amd64manifest']!.digest);
+    expect(existsSync(dir)).toBe(false);
   });
 });
 

@@ -43,6 +43,30 @@ describe('parseFileArg', () => {
     });
   });
 
+  it('refuses FILE:WORD when FILE exists and WORD is no media type, naming both', () => {
+    const exists = (p: string): boolean => p === 'sbom.spdx.json';
+    for (const [arg, mediaType] of [
+      ['sbom.spdx.json:spdx', 'spdx'],
+      ['sbom.spdx.json:', ''],
+      ['sbom.spdx.json:text/plain; charset=utf-8', 'text/plain; charset=utf-8'],
+    ] as const) {
+      let err: unknown;
+      try {
+        parseFileArg(arg, exists);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({
+        code: 'E_USAGE',
+        details: { path: 'sbom.spdx.json', mediaType },
+        hint: expect.stringContaining('FILE:TYPE/SUBTYPE'),
+      });
+      expect((err as Error).message).toContain(`${JSON.stringify(mediaType)} is not a media type`);
+    }
+    // Neither the whole argument nor the part before the colon exists: a missing file, as before.
+    expect(parseFileArg('other.json:spdx', exists)).toEqual({ path: 'other.json:spdx' });
+  });
+
   it('refuses an empty argument', () => {
     expect(() => parseFileArg('', none)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
   });

@@ -100,6 +100,31 @@ export function imageBlobs(prefix = '', seed = prefix): Record<string, (d: Descs
   };
 }
 
+/** The platforms multiPlatformLayout() lists, by blob-name prefix. */
+export const PLATFORMS = {
+  amd64: { os: 'linux', architecture: 'amd64' },
+  arm64: { os: 'linux', architecture: 'arm64' },
+  armv7: { os: 'linux', architecture: 'arm', variant: 'v7' },
+} as const;
+
+/**
+ * One image for three platforms (`amd64manifest`, `arm64manifest`, `armv7manifest`, each with its
+ * config and layer) under an image index `idx`, tagged `v1`: what a multi-platform build exports.
+ */
+export function multiPlatformLayout(root?: string): MadeLayout {
+  const blobs: Record<string, (d: Descs) => BlobContent> = {};
+  for (const [name, p] of Object.entries(PLATFORMS)) {
+    blobs[`${name}config`] = () => ({ ...p, rootfs: { type: 'layers', diff_ids: [] } });
+    blobs[`${name}layer`] = () => `layer for ${name}`;
+    blobs[`${name}manifest`] = (d) => imageManifest(d[`${name}config`]!, [d[`${name}layer`]!]);
+  }
+  blobs['idx'] = (d) =>
+    imageIndex(
+      Object.entries(PLATFORMS).map(([name, p]) => ({ ...d[`${name}manifest`]!, platform: p })),
+    );
+  return makeLayout({ blobs, index: (d) => imageIndex([tagged(d['idx']!, 'v1')]) }, root);
+}
+
 export function makeLayout(
   spec: LayoutSpec = {},
   root: string = join(freshDir(), 'layout'),

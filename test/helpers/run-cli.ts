@@ -1,5 +1,5 @@
 // Run the built CLI (dist/cli/bin.js) as a child process: what users run.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url));
@@ -47,4 +47,21 @@ export async function cliOk(args: string[], options: CliOptions = {}): Promise<s
       `ocilayout ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
     );
   return r.stdout;
+}
+
+/**
+ * Run the built CLI with stdout and stderr on a real pseudo-terminal, as a user at a shell runs it:
+ * util-linux `script` allocates the terminal (-e: its exit status is the CLI's). The terminal
+ * merges both streams into `output`.
+ */
+export function runCliInTerminal(args: string[]): { code: number; output: string } {
+  const quote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+  const command = [process.execPath, CLI, ...args].map(quote).join(' ');
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, output: r.stdout + r.stderr };
 }

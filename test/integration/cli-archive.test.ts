@@ -1,12 +1,13 @@
 // The built CLI's export/import: files and pipes, summaries and --json, exit codes for bad
 // archives, and the progress bar (only on a terminal). Build first: `npm run build`.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/io.js';
+import { multiPlatformLayout } from '../helpers/make-layout.js';
 import { layoutTar, makeTar } from '../helpers/make-tar.js';
 import { CLI, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
@@ -161,6 +162,33 @@ describe('ocilayout export / import', () => {
     const r = await runWithTerminal(['export', peer('umoci-image'), '-'], true);
     expect(r.code).toBe(2);
     expect(r.stdout.length).toBe(0);
+  });
+
+  it('says export takes LAYOUT and --ref when given LAYOUT:TAG (exit 2, no init hint)', async () => {
+    const dir = tmpDir();
+    const lay = join(dir, 'lay');
+    cpSync(peer('umoci-multitag'), lay, { recursive: true });
+    const tar = join(dir, 'x.tar');
+    const r = await runCli(['export', `${lay}:v1`, tar]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `export takes a LAYOUT directory and --ref TAG, not the reference ${lay}:v1`,
+    );
+    expect(r.stderr).toContain(`hint: ocilayout export ${lay} ${tar} --ref v1`);
+    expect(r.stderr).not.toContain('ocilayout init');
+    expect(existsSync(tar)).toBe(false);
+    // The suggested command works.
+    expect((await runCli(['export', lay, tar, '--ref', 'v1'])).code).toBe(0);
+  });
+
+  it('names --platform and the platforms when a docker export meets a multi-platform index', async () => {
+    const src = multiPlatformLayout();
+    const r = await runCli(['export', src.root, join(tmpDir(), 'd.tar'), '--format', 'docker']);
+    expect(r.code).toBe(2);
+    const first = r.stderr.split('\n')[0]!;
+    expect(first).toContain('multi-platform index (linux/amd64, linux/arm64, linux/arm/v7)');
+    expect(first).toContain('--platform');
+    expect(r.stderr).toContain('hint: e.g. --platform linux/amd64');
   });
 
   it('documents itself with examples', async () => {

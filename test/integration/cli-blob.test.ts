@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/index.js';
 import { artifactLayout, jsonError } from '../helpers/cli-layout.js';
-import { cliOk, runCli } from '../helpers/run-cli.js';
+import { cliOk, runCli, runCliInTerminal } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 
 describe('ocilayout blob', () => {
@@ -46,6 +46,25 @@ describe('ocilayout blob', () => {
     const gone = await runCli(['blob', 'stat', `${f.dir}@${d}`, '--json']);
     expect(gone.code).toBe(3);
     expect(jsonError(gone).code).toBe('E_NOT_FOUND');
+  });
+
+  it('get refuses to write a blob to a terminal (exit 2) but writes it through a pipe', async () => {
+    const f = await artifactLayout();
+    const binary = Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0x00, 0xff, 0x42, 0x4c, 0x4f, 0x42]);
+    writeFileSync(join(f.work, 'data.bin'), binary);
+    const d = (await cliOk(['blob', 'put', f.dir, join(f.work, 'data.bin')])).trim();
+    const tty = runCliInTerminal(['blob', 'get', `${f.dir}@${d}`]);
+    expect(tty.code).toBe(2);
+    expect(tty.output).toContain('refusing to write a blob to a terminal');
+    expect(tty.output).toContain('hint: give -o FILE');
+    expect(tty.output).not.toContain('BLOB');
+    // -o on a terminal is fine; so is a pipe (runCli's stdout).
+    const out = join(f.work, 'got.bin');
+    expect(runCliInTerminal(['blob', 'get', `${f.dir}@${d}`, '-o', out]).code).toBe(0);
+    expect(readFileSync(out)).toEqual(binary);
+    const piped = await runCli(['blob', 'get', `${f.dir}@${d}`]);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toContain('BLOB');
   });
 
   it('refuses to delete a referenced blob (exit 7) unless --force', async () => {

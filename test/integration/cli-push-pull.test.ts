@@ -82,6 +82,24 @@ describe('ocilayout push', () => {
     expect(jsonError(byDigest).code).toBe('E_INVALID_REFERENCE');
     expect(layoutSnapshot(f.dir)).toEqual(before);
   });
+
+  it('says a word after FILE: is not a media type (exit 2), and creates no layout', async () => {
+    const work = tmpDir();
+    writeFileSync(join(work, 'sbom.spdx.json'), '{}');
+    const dir = join(work, 'lay');
+    const r = await runCli(['push', `${dir}:x`, join(work, 'sbom.spdx.json') + ':spdx']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('"spdx" is not a media type');
+    expect(r.stderr).toContain(join(work, 'sbom.spdx.json'));
+    expect(r.stderr).not.toContain('not found');
+    expect(r.stderr).toContain('hint: write FILE:TYPE/SUBTYPE');
+    expect(existsSync(dir)).toBe(false);
+    const json = await runCli(['--json', 'push', `${dir}:x`, join(work, 'sbom.spdx.json:spdx')]);
+    expect(jsonError(json)).toMatchObject({
+      code: 'E_USAGE',
+      hint: expect.stringContaining('FILE:TYPE/SUBTYPE') as string,
+    });
+  });
 });
 
 describe('ocilayout pull', () => {

@@ -74,6 +74,21 @@ describe('ocilayout attach / discover / detach / convert', () => {
         },
       ],
     });
+    // --json --depth N: the same response, each descriptor carrying its own subject's response
+    // `manifests` as `referrers`, down to N levels; depth 1 is the flat response unchanged.
+    expect(JSON.parse(await cliOk(['discover', `${f.dir}:v1`, '--json', '--depth', '1']))).toEqual(
+      api,
+    );
+    const ofSbom = JSON.parse(await cliOk(['discover', `${f.dir}@${sbom}`, '--json']));
+    expect(ofSbom.manifests.map((d: { digest: string }) => d.digest)).toEqual([sigDesc.digest]);
+    const depth2 = JSON.parse(await cliOk(['discover', `${f.dir}:v1`, '--json', '--depth', '2']));
+    expect(depth2).toEqual({
+      ...api,
+      manifests: [{ ...api.manifests[0], referrers: ofSbom.manifests }],
+    });
+    const depth3 = JSON.parse(await cliOk(['discover', `${f.dir}:v1`, '--json', '--depth', '3']));
+    expect(depth3.manifests[0].referrers).toEqual([{ ...ofSbom.manifests[0], referrers: [] }]);
+
     const filtered = JSON.parse(
       await cliOk(['discover', `${f.dir}:v1`, '--json', '--artifact-type', SIG]),
     );
@@ -170,7 +185,6 @@ describe('ocilayout attach / discover / detach / convert', () => {
     [['attach', 'DIR:v1', 'FILE', '--artifact-type', SIG, '--convention', 'bogus'], 2, 'E_USAGE'],
     [['attach', 'DIR:v1', 'WORK/missing', '--artifact-type', SIG], 3, 'E_NOT_FOUND'],
     [['discover', 'DIR:v1', '--depth', '0'], 2, 'E_USAGE'],
-    [['discover', 'DIR:v1', '--depth', '2', '--json'], 2, 'E_USAGE'],
     [['detach', 'DIR:v1'], 2, 'E_INVALID_REFERENCE'],
     [['detach', 'DIR@MANIFEST'], 2, 'E_USAGE'], // not a referrer
     [['detach', `DIR@sha256:${'0'.repeat(64)}`], 3, 'E_NOT_FOUND'],

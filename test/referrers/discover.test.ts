@@ -8,6 +8,7 @@ import {
   referrerGraph,
   referrerTree,
   referrersResponse,
+  referrersResponseTree,
   FILTERS_APPLIED_ANNOTATION,
 } from '../../src/index.js';
 import { tmpLayout } from '../helpers/tmp.js';
@@ -169,6 +170,43 @@ describe('discover', () => {
     expect(full[0]!.referrers.map((n) => n.descriptor.digest)).toEqual([sigOnSbom.digest]);
     expect(referrerTree(g, img.digest, { depth: 1 })[0]!.referrers).toEqual([]);
     expect(referrerTree(g, img.digest, { artifactType: SIG })).toEqual([]);
+  });
+
+  it('nests referrers responses down to a depth; depth 1 is the flat response', async () => {
+    const layout = tmpLayout();
+    const img = putImage(layout, 'a');
+    const sbom = putArtifact(layout, img, SBOM);
+    const sigOnSbom = putArtifact(layout, sbom, SIG);
+    const sigOnImg = putArtifact(layout, img, SIG);
+    await setEntries(layout, [
+      tagEntry(img, 'v1'),
+      untaggedEntry(sbom),
+      untaggedEntry(sigOnSbom),
+      untaggedEntry(sigOnImg),
+    ]);
+    const g = referrerGraph(layout);
+    const flat = (s: string, at?: string) =>
+      referrersResponse(g.referrersOf(s), { artifactType: at });
+    expect(referrersResponseTree(g, img.digest, { depth: 1 })).toEqual(flat(img.digest));
+    const two = referrersResponseTree(g, img.digest, { depth: 2 });
+    expect(two).toEqual({
+      ...flat(img.digest),
+      manifests: flat(img.digest).manifests.map((d) => ({
+        ...d,
+        referrers: flat(d.digest).manifests,
+      })),
+    });
+    expect(two.manifests.find((d) => d.digest === sbom.digest)!.referrers).toHaveLength(1);
+    // Below the last level the key is absent (not looked at); within it, [] means none.
+    const three = referrersResponseTree(g, img.digest, { depth: 3 });
+    const sbomNode = three.manifests.find((d) => d.digest === sbom.digest)!;
+    expect(sbomNode.referrers).toEqual([{ ...flat(sbom.digest).manifests[0]!, referrers: [] }]);
+    // The filter applies at every level, and the top level says it was applied.
+    const sigs = referrersResponseTree(g, img.digest, { depth: 3, artifactType: SIG });
+    expect(sigs).toEqual({
+      ...flat(img.digest, SIG),
+      manifests: [{ ...flat(img.digest, SIG).manifests[0]!, referrers: [] }],
+    });
   });
 
   it('finds unlisted referrers (cosign load, lost fallback tag) only with scanBlobs', async () => {

@@ -149,6 +149,23 @@ describe('referrerFsckChecks', () => {
     expect(found.map((f) => [f.code, f.severity])).toEqual([['FALLBACK_NOT_INDEX', 'error']]);
   });
 
+  it('only warns about a digest tag naming the manifest itself (a mirror), so fsck passes', async () => {
+    // regclient's test layout: an artifact tagged `mirror` and also `sha256-<its own hex>`.
+    const layout = tmpLayout();
+    const x = putImage(layout, 'x');
+    const art = putArtifact(layout, x, SBOM);
+    await setEntries(layout, [
+      tagEntry(x, 'x'),
+      tagEntry(art, 'mirror'),
+      tagEntry(art, fallbackTagFor(art.digest)),
+    ]);
+    const report = await fsck(layout, { checks: referrerFsckChecks });
+    expect(report.findings.map((f) => [f.code, f.severity, f.digest])).toEqual([
+      ['DIGEST_TAG_NAMES_ITSELF', 'warning', art.digest],
+    ]);
+    expect(report.ok).toBe(true);
+  });
+
   it('flags a listed descriptor that does not mirror the manifest (warning only)', async () => {
     const layout = tmpLayout();
     const x = putImage(layout, 'x');

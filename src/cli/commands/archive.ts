@@ -1,6 +1,7 @@
 // `export LAYOUT ARCHIVE|-` and `import ARCHIVE|- LAYOUT`: argument parsing, progress and summaries
 // over the library's exportArchive/importArchive. With `-` as the archive, stdout carries the tar,
 // so the summary (and --json result) goes to stderr.
+import { existsSync } from 'node:fs';
 import {
   CONFLICT_POLICIES,
   DEFAULT_EXPANSION_LIMITS,
@@ -9,6 +10,7 @@ import {
   exportArchive,
   importArchive,
   openArchiveFile,
+  referenceInside,
   shortDigest,
   type ArchiveFormat,
   type ConflictPolicy,
@@ -16,7 +18,7 @@ import {
   type ImportResult,
 } from '../../index.js';
 import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
-import { fileOrStdin, stringList } from '../options.js';
+import { fileOrStdin, refuseBinaryToTerminal, stringList } from '../options.js';
 import { formatBytes, progressBar } from '../progress.js';
 
 interface ExportArgs extends GlobalArgs {
@@ -106,15 +108,13 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
       async (argv) => {
         const args = argv as unknown as ExportArgs;
         args.archive = fileOrStdin(args.archive);
+        refuseReferenceAsLayout(args.layout, args.archive);
         const toStdout = args.archive === '-';
-        if (toStdout && (ctx.io.stdout as { isTTY?: boolean }).isTTY === true) {
-          throw new UsageError(
-            'E_USAGE',
-            'refusing to write a tar archive to a terminal',
-            {},
-            {
-              hint: 'redirect stdout to a file or a pipe, or give a file name',
-            },
+        if (toStdout) {
+          refuseBinaryToTerminal(
+            ctx.io.stdout,
+            'a tar archive',
+            'redirect stdout to a file or a pipe, or give a file name',
           );
         }
         const bar = progressBar(ctx, 'export', args.progress);
@@ -225,6 +225,22 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
         );
       },
     );
+
+/**
+ * `export lay:v1 x.tar` (skopeo's `oci:DIR:TAG` habit): export takes the directory and names what
+ * to export with --ref. Said before the generic "not a layout" error, whose hint cannot know that.
+ */
+function refuseReferenceAsLayout(layout: string, archive: string): void {
+  if (existsSync(layout)) return;
+  const ref = referenceInside(layout);
+  if (ref === undefined) return;
+  throw new UsageError(
+    'E_USAGE',
+    `export takes a LAYOUT directory and --ref TAG, not the reference ${layout}`,
+    { layout, reference: layout },
+    { hint: `ocilayout export ${ref.layout} ${archive} --ref ${ref.target}` },
+  );
+}
 
 function importSummary(archive: string, r: ImportResult): string {
   const m = r.merge;

@@ -11,7 +11,7 @@ import {
   type Digest,
 } from '../../index.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
-import { fileOrStdin, openInput, parseDigestRef } from '../options.js';
+import { fileOrStdin, openInput, parseDigestRef, refuseBinaryToTerminal } from '../options.js';
 
 /** The size a blob must have: --size, else what index.json's graph declares, else unchecked. */
 function expectedSize(
@@ -94,6 +94,13 @@ export const registerBlob: RegisterCommands = (y, ctx) =>
             throw new UsageError(
               'E_USAGE',
               'blob get --json needs -o FILE (the blob is the output)',
+            );
+          }
+          if (argv.output === undefined) {
+            refuseBinaryToTerminal(
+              ctx.io.stdout,
+              'a blob',
+              'give -o FILE, or redirect stdout to a file or a pipe',
             );
           }
           const layout = Layout.open(dir, layoutOptions(argv));

@@ -12,7 +12,7 @@ import {
   parseLayoutRef,
   referrerGraph,
   referrerTree,
-  referrersResponse,
+  referrersResponseTree,
   type ConvertPlan,
   type Descriptor,
   type ReferrerNode,
@@ -109,7 +109,8 @@ export const registerReferrers: RegisterCommands = (y, ctx) =>
           })
           .option('depth', {
             type: 'number',
-            describe: 'levels of referrers of referrers in the tree (default: all)',
+            describe:
+              'levels of referrers of referrers (default: all in the tree; 1 with --json, the flat response)',
           })
           .option('scan-blobs', {
             type: 'boolean',
@@ -118,6 +119,10 @@ export const registerReferrers: RegisterCommands = (y, ctx) =>
           })
           .example('$0 discover ./out:v1', 'tree of referrers, with their referrers')
           .example('$0 discover ./out:v1 --json', 'the referrers API response (an image index)')
+          .example(
+            '$0 discover ./out:v1 --json --depth 2',
+            'the same, each referrer with its own `referrers`',
+          )
           .example(
             '$0 discover ./out:v1 --artifact-type application/spdx+json --depth 1',
             'SBOMs only',
@@ -128,18 +133,14 @@ export const registerReferrers: RegisterCommands = (y, ctx) =>
         if (argv.depth !== undefined && (!Number.isInteger(argv.depth) || argv.depth < 1)) {
           throw new UsageError('E_USAGE', `--depth must be a whole number ≥ 1, got ${argv.depth}`);
         }
-        if (argv.depth !== undefined && argv.json) {
-          throw new UsageError(
-            'E_USAGE',
-            '--depth shapes the tree; --json prints one subject’s referrers API response',
-          );
-        }
         // A digest may name a subject that is not in the layout (its referrers may still be).
         const subject = ref.digest ?? parseDigest(layout.resolve(targetOf(ref)).digest);
         const graph = referrerGraph(layout, { scanBlobs: argv['scan-blobs'] });
         const at = argv['artifact-type'];
         if (argv.json) {
-          ctx.out.data(referrersResponse(graph.referrersOf(subject), { artifactType: at }));
+          // Depth 1 (the default) is the flat referrers response, unchanged; deeper levels nest.
+          const depth = argv.depth ?? 1;
+          ctx.out.data(referrersResponseTree(graph, subject, { depth, artifactType: at }));
           return;
         }
         const nodes = referrerTree(graph, subject, { depth: argv.depth, artifactType: at });
