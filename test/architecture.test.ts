@@ -143,3 +143,24 @@ describe('dependency rule', () => {
     expect(Object.keys(KNOWN).filter((k) => !all.has(k))).toEqual([]);
   });
 });
+
+describe('referrer conventions are plug-ins', () => {
+  // A new convention is one file plus one registry line: nothing else may know a convention by
+  // name. (The registry's own fallback-tag scheme in registry/ is the distribution-spec's, not a
+  // layout convention.)
+  const OWNERS = new Set([
+    'referrers/convention.ts',
+    'referrers/fallback-tag.ts',
+    'referrers/subject-annotation.ts',
+    'referrers/per-manifest.ts',
+  ]);
+  it('no module outside a convention and the registry names one', () => {
+    const offenders = sourceFiles(SRC)
+      .map((f) => toPosix(relative(SRC, f)))
+      .filter((f) => !OWNERS.has(f) && !inDir('registry')(f) && !inDir('cli')(f))
+      .filter((f) =>
+        /'(fallback-tag|subject-annotation|per-manifest)'/.test(readFileSync(join(SRC, f), 'utf8')),
+      );
+    expect(offenders).toEqual([]);
+  });
+});

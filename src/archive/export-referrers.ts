@@ -10,6 +10,7 @@ import { Annotation } from '../media-types.js';
 import { ConventionContext } from '../referrers/context.js';
 import {
   CONVENTION_NAMES,
+  DEFAULT_CONVENTION,
   detectConventions,
   type ConventionName,
 } from '../referrers/convention.js';
@@ -107,7 +108,7 @@ export function withReferrers(
   };
   if (pending.length > 0) {
     const conventions = detectConventions(layout, index);
-    const convention: ConventionName = conventions[0] ?? 'per-manifest';
+    const convention: ConventionName = conventions[0] ?? DEFAULT_CONVENTION;
     applyReferrerEdges(layout, archiveIndex, pending, { convention }, ctx);
   }
   const memoryBlobs = ctx.captured;

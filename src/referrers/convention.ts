@@ -2,6 +2,7 @@
 // an in-memory index.json (plus index blobs written through the context), so any number of changes,
 // in any conventions, land in ONE IndexStore.update. discover/convert/gc never switch on names.
 import type { Digest } from '../digest.js';
+import type { Finding } from '../maintenance/findings.js';
 import type { Layout } from '../layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
@@ -42,6 +43,11 @@ export interface SubjectReferrers {
 
 export interface ReferrerConvention {
   readonly name: ConventionName;
+  /**
+   * Its bookkeeping entries are indexes that list referrer descriptors (discovery reads through
+   * them; they are not referrers themselves). Per-manifest entries are the referrers.
+   */
+  readonly lists: boolean;
   /** This convention's reading of one index.json entry, or undefined when the entry is not its own. */
   claim(entry: Descriptor, ctx: ConventionContext): Claim | undefined;
   /**
@@ -54,7 +60,20 @@ export interface ReferrerConvention {
   remove(index: IndexFile, referrers: ReadonlySet<string>, ctx: ConventionContext): void;
   /** Sort key of an entry this convention writes (convert orders the entries it adds by it). */
   orderKey(entry: Descriptor): string;
+  /**
+   * fsck: findings about this convention's own bookkeeping (`own`, in index.json order). `claimed`
+   * holds every entry any convention claimed, for checks of entries that only look like its own.
+   */
+  check(
+    own: readonly Bookkeeping[],
+    index: IndexFile,
+    ctx: ConventionContext,
+    claimed: ReadonlySet<Descriptor>,
+  ): Finding[];
 }
+
+/** What a layout with no referrer bookkeeping yet gets: oras's, containerd's and BuildKit's way. */
+export const DEFAULT_CONVENTION: ConventionName = 'per-manifest';
 
 export const CONVENTIONS: Readonly<Record<ConventionName, ReferrerConvention>> = {
   'fallback-tag': fallbackTagConvention,

@@ -54,9 +54,7 @@ export interface ConvertPlan {
 
 /** Sources that make a referrer "recorded": convert carries exactly these over. */
 const RECORDED: ReadonlySet<ReferrerSource> = new Set<ReferrerSource>([
-  'fallback-tag',
-  'subject-annotation',
-  'per-manifest',
+  ...CONVENTION_NAMES,
   'tagged',
 ]);
 

@@ -5,10 +5,12 @@ import { tryParseDigest, type Digest } from '../digest.js';
 import { ConflictError } from '../errors.js';
 import { Annotation, MediaType, isIndexMediaType } from '../media-types.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
+import type { Finding } from '../maintenance/findings.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { taggedEntry } from '../tags.js';
 import type { ConventionContext } from './context.js';
 import type { Claim, ReferrerConvention, SubjectReferrers } from './convention.js';
+import { checkListing, indexFinding } from './checks.js';
 import { isFallbackTagName } from './fallback-tag-name.js';
 import {
   hasSubjectKey,
@@ -71,6 +73,7 @@ function subjectOf(tag: string, listed: Descriptor[], ctx: ConventionContext): D
 
 export const fallbackTagConvention = {
   name: 'fallback-tag',
+  lists: true,
 
   /**
    * Ours when: a fallback-shaped ref.name, an index media type, no subject-annotation key, and every
@@ -137,7 +140,66 @@ export const fallbackTagConvention = {
   orderKey(entry: Descriptor): string {
     return refNameOf(entry) ?? entry.digest;
   },
+
+  /**
+   * Each fallback index: readable, listing manifests whose subject maps to its tag, mirroring them.
+   * And entries that only look like fallback tags (unclaimed): not indexes, or not of referrers.
+   */
+  check(own, index, ctx, claimed): Finding[] {
+    const out: Finding[] = [];
+    for (const b of own) {
+      const tag = refNameOf(b.entry);
+      const where = `fallback tag ${tag}`;
+      if (b.problem !== undefined) {
+        out.push(
+          indexFinding('REFERRER_INDEX_UNREADABLE', `${where}: ${b.problem}`, b.entry.digest),
+        );
+        continue;
+      }
+      out.push(
+        ...checkListing(b, ctx, {
+          where,
+          wrongSubject: (doc) => doc.subject === undefined || fallbackTagFor(doc.subject) !== tag,
+          mismatchCode: 'FALLBACK_SUBJECT_MISMATCH',
+          subjectLabel: b.subject ?? tag ?? '',
+        }),
+      );
+    }
+    for (const e of index.manifests) {
+      const tag = refNameOf(e);
+      if (tag === undefined || !isFallbackTagName(tag) || claimed.has(e)) continue;
+      out.push(lookalike(e, tag, ctx));
+    }
+    return out;
+  },
 } satisfies ReferrerConvention;
+
+/** An unclaimed entry whose tag has the fallback shape. */
+function lookalike(e: Descriptor, tag: string, ctx: ConventionContext): Finding {
+  if (tag === fallbackTagFor(e.digest)) {
+    // A digest tag naming the manifest itself, as registry mirrors write (regclient's own test
+    // layout has one on purpose). Not referrer bookkeeping, and discovery ignores it: worth a
+    // note, not a failed check.
+    return indexFinding(
+      'DIGEST_TAG_NAMES_ITSELF',
+      `tag ${tag} names ${e.digest} itself (a digest tag, as registry mirrors write), not a referrers index; discovery ignores it`,
+      e.digest,
+    );
+  }
+  const doc = ctx.docs.doc(e.digest, e.mediaType);
+  if (!isIndexMediaType(e.mediaType) || doc?.kind !== 'index') {
+    return indexFinding(
+      'FALLBACK_NOT_INDEX',
+      `fallback tag ${tag} names ${e.digest}, which is not an image index`,
+      e.digest,
+    );
+  }
+  return indexFinding(
+    'FALLBACK_TAG_NOT_REFERRERS',
+    `tag ${tag} has the shape of a fallback tag but names an index of manifests without subject`,
+    e.digest,
+  );
+}
 
 /** The tag's entry pointed at a new referrers index, its other annotations (and tag) kept. */
 function pointedAt(entry: Descriptor, blob: Descriptor): Descriptor {

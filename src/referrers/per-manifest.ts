@@ -4,7 +4,9 @@
 import { tryParseDigest } from '../digest.js';
 import { Annotation, isManifestMediaType } from '../media-types.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
+import type { Finding } from '../maintenance/findings.js';
 import type { IndexFile } from '../schema/layout-files.js';
+import { indexFinding, subjectMissing } from './checks.js';
 import type { ConventionContext } from './context.js';
 import type { Claim, ReferrerConvention, SubjectReferrers } from './convention.js';
 import { hasSubjectKey } from './shared.js';
@@ -23,6 +25,7 @@ function perManifestEntry(referrer: Descriptor, subject: string): Descriptor {
 
 export const perManifestConvention = {
   name: 'per-manifest',
+  lists: false,
 
   /**
    * Ours when the entry is untagged, carries no subject-annotation key, and the manifest it names has
@@ -66,5 +69,34 @@ export const perManifestConvention = {
 
   orderKey(entry: Descriptor): string {
     return entry.digest;
+  },
+
+  /** Each entry: its manifest readable, a containerd hint that agrees, a subject that is stored. */
+  check(own, _index, ctx): Finding[] {
+    const out: Finding[] = [];
+    for (const b of own) {
+      if (b.problem !== undefined) {
+        out.push(
+          indexFinding(
+            'REFERRER_DANGLING_DESCRIPTOR',
+            `index.json lists referrer ${b.entry.digest}: ${b.problem}`,
+            b.entry.digest,
+          ),
+        );
+        continue;
+      }
+      const hint = b.entry.annotations?.[Annotation.ContainerdManifestSubject];
+      if (hint !== undefined && hint !== b.subject) {
+        out.push(
+          indexFinding(
+            'REFERRER_ANNOTATION_MISMATCH',
+            `entry ${b.entry.digest} says ${Annotation.ContainerdManifestSubject}=${hint}, but its subject is ${b.subject ?? '(none)'}`,
+            b.entry.digest,
+          ),
+        );
+      }
+      out.push(...subjectMissing(b, ctx, `referrer ${b.entry.digest} has subject ${b.subject}`));
+    }
+    return out;
   },
 } satisfies ReferrerConvention;

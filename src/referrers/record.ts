@@ -9,6 +9,7 @@ import { ConventionContext } from './context.js';
 import {
   CONVENTIONS,
   CONVENTION_NAMES,
+  DEFAULT_CONVENTION,
   classifyIndex,
   type ConventionName,
   type SubjectReferrers,
@@ -77,7 +78,7 @@ function autoTargets(
   const out = new Map<Digest, ConventionName[]>();
   for (const s of subjects) {
     const own = new Set(bookkeeping.filter((b) => b.subject === s).map((b) => b.convention));
-    const chosen = own.size > 0 ? own : inUse.size > 0 ? inUse : new Set(['per-manifest']);
+    const chosen = own.size > 0 ? own : inUse.size > 0 ? inUse : new Set([DEFAULT_CONVENTION]);
     out.set(
       s,
       CONVENTION_NAMES.filter((n) => chosen.has(n)),

@@ -7,7 +7,7 @@ import { Annotation, MAX_MANIFEST_BYTES, isManifestMediaType } from '../media-ty
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import type { ConventionContext } from './context.js';
-import { classifyIndex, type Bookkeeping, type ConventionName } from './convention.js';
+import { CONVENTIONS, classifyIndex, type Bookkeeping, type ConventionName } from './convention.js';
 import type { DocInfo } from './documents.js';
 import { referrerDescriptor } from './response.js';
 
@@ -98,7 +98,7 @@ export function scanLayout(
     if (doc === undefined) continue;
     // A bookkeeping index is not itself a referrer even if it has a subject; what it lists may be.
     const role = roleOf.get(desc);
-    const isContainer = role === 'fallback-tag' || role === 'subject-annotation';
+    const isContainer = role !== undefined && CONVENTIONS[role].lists;
     if (!isContainer) file(doc, source, buildkit);
     for (const b of doc.blobs) notManifests.add(b);
     if (doc.kind !== 'index' || expanded.has(doc.digest)) continue;

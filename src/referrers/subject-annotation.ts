@@ -4,7 +4,9 @@
 import { tryParseDigest } from '../digest.js';
 import { Annotation, MediaType } from '../media-types.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
+import type { Finding } from '../maintenance/findings.js';
 import type { IndexFile } from '../schema/layout-files.js';
+import { checkListing, indexFinding } from './checks.js';
 import type { ConventionContext } from './context.js';
 import type { Claim, ReferrerConvention, SubjectReferrers } from './convention.js';
 import { byDigest } from './response.js';
@@ -70,6 +72,7 @@ function relabel(
 
 export const subjectAnnotationConvention = {
   name: 'subject-annotation',
+  lists: true,
 
   /** Ours when the entry carries either subject key, whatever it points to (fsck judges that). */
   claim(entry: Descriptor, ctx: ConventionContext): Claim | undefined {
@@ -134,5 +137,40 @@ export const subjectAnnotationConvention = {
   orderKey(entry: Descriptor): string {
     const key = subjectKeyOf(entry);
     return (key === undefined ? undefined : entry.annotations?.[key]) ?? entry.digest;
+  },
+
+  /** Each response: a valid subject key, readable, listing that subject's manifests; one per subject. */
+  check(own, _index, ctx): Finding[] {
+    const out: Finding[] = [];
+    for (const b of own) {
+      const where = `referrers response ${b.entry.digest}`;
+      if (b.problem !== undefined) {
+        const code =
+          b.subject === undefined ? 'REFERRER_ANNOTATION_INVALID' : 'REFERRER_INDEX_UNREADABLE';
+        out.push(indexFinding(code, `${where}: ${b.problem}`, b.entry.digest));
+        continue;
+      }
+      out.push(
+        ...checkListing(b, ctx, {
+          where,
+          wrongSubject: (doc) => doc.subject !== b.subject,
+          mismatchCode: 'REFERRER_ANNOTATION_MISMATCH',
+          subjectLabel: b.subject ?? '',
+        }),
+      );
+    }
+    const responses = own.filter((b) => b.subject !== undefined);
+    for (const b of responses) {
+      if (responses.find((o) => o.subject === b.subject) !== b) {
+        out.push(
+          indexFinding(
+            'REFERRER_RESPONSE_DUPLICATE',
+            `more than one referrers response for ${b.subject}`,
+            b.entry.digest,
+          ),
+        );
+      }
+    }
+    return out;
   },
 } satisfies ReferrerConvention;
