@@ -5,7 +5,7 @@
 // skopeo, podman, oras and regctl all run them, so a user's login works for us too.
 import { spawnSync } from 'node:child_process';
 import { z } from 'zod';
-import { RegistryError } from '../errors.js';
+import { RegistryError, errnoCode } from '../errors.js';
 import { parseJson } from '../schema/manifest.js';
 import type { Credentials } from './docker-config.js';
 import { DOCKER_HUB } from './reference.js';
@@ -49,8 +49,10 @@ export function runCredentialHelper(
     timeout: HELPER_TIMEOUT_MS,
     maxBuffer: 1024 * 1024,
   });
-  if (r.error !== undefined) {
-    const code = (r.error as NodeJS.ErrnoException).code;
+  const code = errnoCode(r.error);
+  // EPIPE: the helper answered and exited before reading the address we wrote (helpers that hold
+  // nothing often do). Its exit status and output still say what it meant.
+  if (r.error !== undefined && !(code === 'EPIPE' && r.status !== null)) {
     const why =
       code === 'ENOENT'
         ? `is not installed (no ${program} on PATH)`
