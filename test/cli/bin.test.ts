@@ -1,7 +1,9 @@
 // bin.ts: the executable runs the CLI on its own argv and stdio, sets the exit status run() returns,
-// and exits 130 on Ctrl-C. Runs src/ transpiled by child-lib (no build needed).
+// exits 130 on Ctrl-C, and turns on Node's compile cache where there is one. Runs src/ transpiled by
+// child-lib (no build needed).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import module from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Layout } from '../../src/index.js';
@@ -43,5 +45,24 @@ describe('bin', () => {
     }
     child.kill('SIGINT');
     expect(await done).toEqual({ code: 130, signal: null });
+  });
+});
+
+describe('bin and the compile cache', () => {
+  it('turns it on where Node has one (22.1+), in os.tmpdir() unless NODE_COMPILE_CACHE says', async () => {
+    const hasCache = typeof (module as { enableCompileCache?: unknown }).enableCompileCache;
+    const tmp = tmpDir();
+    const r = await lib.run(bin(), ['--version'], {
+      TMPDIR: tmp,
+      NODE_COMPILE_CACHE: undefined,
+      NODE_DISABLE_COMPILE_CACHE: undefined,
+    });
+    expect(r.code).toBe(0);
+    const cache = join(tmp, 'node-compile-cache');
+    expect({ node: process.version, cache: existsSync(cache) }).toEqual({
+      node: process.version,
+      cache: hasCache === 'function',
+    });
+    if (hasCache === 'function') expect(readdirSync(cache).length).toBeGreaterThan(0);
   });
 });
