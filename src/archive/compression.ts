@@ -5,6 +5,8 @@
 import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { IntegrityError, UnsafeInputError, UsageError } from '../errors.js';
+import { throughCodec } from './streams.js';
+import { zstdFrames } from './zstd-frames.js';
 
 export type Compression = 'gzip' | 'zstd' | 'bzip2' | 'xz' | 'none';
 
@@ -87,6 +89,17 @@ export function newDecompressor(c: 'gzip' | 'zstd'): Transform {
   // its memory; a frame asking for more fails as E_CORRUPT_ARCHIVE (see codecFailureHint).
   const z = requireZstd('reading a zstd archive', 'run ocilayout on Node.js 22.15+');
   return z.createZstdDecompress({ chunkSize: CODEC_CHUNK });
+}
+
+/**
+ * `source` (gzip or zstd) decompressed, as chunks. zstd input reaches the decoder one frame per
+ * write, so every frame of a multi-frame stream is decoded on every runtime (zstd-frames.ts).
+ */
+export function decompress(
+  c: 'gzip' | 'zstd',
+  source: AsyncIterable<Buffer>,
+): AsyncGenerator<Buffer> {
+  return throughCodec(c === 'zstd' ? zstdFrames(source) : source, newDecompressor(c));
 }
 
 /**

@@ -11,13 +11,13 @@ import {
   assertSupportedArchiveCodec,
   checkExpansion,
   codecFailureHint,
-  newDecompressor,
+  decompress,
   sniffCompression,
   type Compression,
   type ExpansionLimits,
 } from './compression.js';
 import { judgeEntry, type EntryVerdict } from './safe-entry.js';
-import { throughCodec, waitDrain } from './streams.js';
+import { waitDrain } from './streams.js';
 
 /** One archive entry: its header and a stream of its body (tar-stream's Source). */
 export type TarEntry = Extract extends AsyncIterable<infer S> ? S : never;
@@ -119,7 +119,7 @@ export async function readArchive(
   }
   const codec = compression === 'gzip' || compression === 'zstd' ? compression : undefined;
   const tarChunks: AsyncIterable<Buffer> =
-    codec === undefined ? counted() : throughCodec(counted(), newDecompressor(codec));
+    codec === undefined ? counted() : decompress(codec, counted());
 
   const extract = tar.extract();
   let extractError: unknown;
