@@ -208,7 +208,7 @@ describe('ocilayout export --zstd / import of .tar.zst', () => {
   );
 
   it.runIf(zstdAvailable() && TOOL)(
-    'imports archives the zstd tool made (multi-threaded, level 19, by file or on stdin)',
+    'imports archives the zstd tool made (-T0 -19, on stdin, in two frames)',
     async () => {
       const dir = tmpDir();
       const src = peer('regctl-style');
@@ -221,6 +221,14 @@ describe('ocilayout export --zstd / import of .tar.zst', () => {
       expect(indexOf(join(dir, 'a'))).toEqual(indexOf(src));
       sh(`zstd -q -c "${plain}" | ${cli} import - "${join(dir, 'b')}"`);
       expect(indexOf(join(dir, 'b'))).toEqual(indexOf(src));
+      // Two frames (as pzstd or `cat a.zst b.zst` make), split inside an entry.
+      const bytes = readFileSync(plain);
+      writeFileSync(join(dir, 'head'), bytes.subarray(0, 3000));
+      writeFileSync(join(dir, 'tail'), bytes.subarray(3000));
+      sh(`cd "${dir}" && zstd -q head tail && cat head.zst tail.zst > two.tar.zst`);
+      const two = await runCli(['import', join(dir, 'two.tar.zst'), join(dir, 'c')]);
+      expect(two.code).toBe(0);
+      expect(indexOf(join(dir, 'c'))).toEqual(indexOf(src));
     },
   );
 
