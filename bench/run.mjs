@@ -6,7 +6,7 @@
 //
 // Environment: BENCH_SCALE=full|small (small: MiB instead of GiB, for developing the harness),
 // BENCH_RUNS=N (default 5 small / 3 big), BENCH_DIR=DIR, KEEP=1, BENCH_ONLY=push,big,small,rss,
-// discover,convert,index (prefixes; a subset), BENCH_OUT=FILE (default BENCHMARKS.md),
+// discover,convert,index,zstd (prefixes; a subset; zstd needs the bench run under Node 22.15+), BENCH_OUT=FILE (default BENCHMARKS.md),
 // BENCH_NO_INSTALL=1 (fail instead of apt-get installing skopeo/umoci).
 import { existsSync, rmSync } from 'node:fs';
 import { GiB, MiB, BIN, ROOT, loadConfig, wants } from './lib/config.mjs';
@@ -18,6 +18,7 @@ import { skippedRow } from './lib/rows.mjs';
 import { bigImageRows, rssRows, smallLayerRows } from './rows/images.mjs';
 import { convertRows, discoverRows, indexCommitRows } from './rows/library.mjs';
 import { pushRows } from './rows/push.mjs';
+import { zstdRows } from './rows/zstd.mjs';
 
 const log = (msg) =>
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -137,6 +138,7 @@ await section('small', 'small layers: copy, export, import', () => smallLayerRow
 await section('discover', 'discover', () => discoverRows(ctx));
 await section('convert', 'convert', () => convertRows(ctx));
 await section('index', 'index.json commit', () => indexCommitRows(ctx));
+await section('zstd', 'zstd archives', () => zstdRows(ctx));
 
 if (config.scale !== 'full')
   notes.push(

@@ -1,8 +1,12 @@
 // Compression of archives and of the blobs inside them: recognised by magic bytes, never by name.
-// Import inflates gzip archives with an expansion guard (gzip bombs); other codecs are refused
-// with a clear message rather than misread as a corrupt tar.
-import { createGunzip, createGzip, type Gunzip, type Gzip } from 'node:zlib';
-import { IntegrityError, UnsafeInputError } from '../errors.js';
+// Import inflates gzip and zstd archives with an expansion guard (decompression bombs); other codecs
+// are refused with a clear message rather than misread as a corrupt tar. zstd needs a runtime whose
+// zlib has it (Node 22.15+, 23.8+); on older ones it is a usage error naming the version needed.
+import * as zlib from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { IntegrityError, UnsafeInputError, UsageError } from '../errors.js';
+import { throughCodec } from './streams.js';
+import { zstdFrames } from './zstd-frames.js';
 
 export type Compression = 'gzip' | 'zstd' | 'bzip2' | 'xz' | 'none';
 
@@ -17,38 +21,129 @@ export function sniffCompression(head: Uint8Array): Compression {
   return 'none';
 }
 
-/** Throws E_CORRUPT_ARCHIVE for archive codecs we do not inflate. */
-export function assertSupportedArchiveCodec(c: Compression, what: string): void {
-  if (c === 'gzip' || c === 'none') return;
-  throw new IntegrityError(
-    'E_CORRUPT_ARCHIVE',
-    `${what} is ${c}-compressed; only plain and gzip tar archives are read`,
-    { what, compression: c },
-    {
-      hint: `decompress it first, e.g. \`${c === 'zstd' ? 'zstd -d' : c === 'xz' ? 'xz -d' : 'bunzip2'} -c FILE | ocilayout import - LAYOUT\``,
-    },
+/** The runtimes whose zlib has zstd (first in 23.8.0, backported to 22.15.0). */
+export const ZSTD_NODE_VERSIONS = '22.15 or later';
+
+/** zlib's zstd entry points; @types/node 20 does not declare them, so they are looked up. */
+interface ZstdZlib {
+  createZstdCompress(options: { chunkSize?: number; params?: Record<number, number> }): Transform;
+  createZstdDecompress(options: { chunkSize?: number }): Transform;
+  constants: { ZSTD_c_compressionLevel: number };
+}
+
+/** This runtime's zstd, if its zlib has one. */
+function runtimeZstd(): ZstdZlib | undefined {
+  const z = zlib as unknown as Partial<ZstdZlib>;
+  return typeof z.createZstdCompress === 'function' && typeof z.createZstdDecompress === 'function'
+    ? (z as ZstdZlib)
+    : undefined;
+}
+
+/** True when this runtime can read and write zstd archives. */
+export function zstdAvailable(): boolean {
+  return runtimeZstd() !== undefined;
+}
+
+/** Throws E_USAGE, naming the Node version needed, when this runtime has no zstd. */
+function requireZstd(doing: string, hint: string): ZstdZlib {
+  const z = runtimeZstd();
+  if (z !== undefined) return z;
+  throw new UsageError(
+    'E_USAGE',
+    `${doing} needs Node.js ${ZSTD_NODE_VERSIONS} (zstd in zlib); this is Node.js ${process.version}`,
+    { node: process.version, needs: ZSTD_NODE_VERSIONS },
+    { hint },
   );
 }
 
 /**
- * 1 MiB output chunks: zlib's default 16 KiB costs a stream hop per 16 KiB
- * (spec-notes/performance.md).
+ * Throws for archive codecs we do not inflate here: E_CORRUPT_ARCHIVE for xz and bzip2, E_USAGE for
+ * zstd on a runtime without it (the archive is fine; the runtime is not).
  */
-export function newGunzip(): Gunzip {
-  return createGunzip({ chunkSize: 1024 * 1024 });
+export function assertSupportedArchiveCodec(c: Compression, what: string): void {
+  if (c === 'gzip' || c === 'none') return;
+  if (c === 'zstd') {
+    requireZstd(
+      `reading ${what} (zstd-compressed)`,
+      'run ocilayout on Node.js 22.15+, or decompress first: `zstd -d -c FILE | ocilayout import - LAYOUT`',
+    );
+    return;
+  }
+  throw new IntegrityError(
+    'E_CORRUPT_ARCHIVE',
+    `${what} is ${c}-compressed; only plain, gzip and zstd tar archives are read`,
+    { what, compression: c },
+    {
+      hint: `decompress it first, e.g. \`${c === 'xz' ? 'xz -d' : 'bunzip2'} -c FILE | ocilayout import - LAYOUT\``,
+    },
+  );
+}
+
+/** 1 MiB output chunks: zlib's default 16 KiB costs a stream hop per 16 KiB (performance.md). */
+const CODEC_CHUNK = 1024 * 1024;
+
+/** The decompressor for an archive's codec (gzip or zstd; see assertSupportedArchiveCodec). */
+export function newDecompressor(c: 'gzip' | 'zstd'): Transform {
+  if (c === 'gzip') return zlib.createGunzip({ chunkSize: CODEC_CHUNK });
+  // The decoder's default window limit (2^27 bytes, what `zstd -d` allows without --long) bounds
+  // its memory; a frame asking for more fails as E_CORRUPT_ARCHIVE (see codecFailureHint).
+  const z = requireZstd('reading a zstd archive', 'run ocilayout on Node.js 22.15+');
+  return z.createZstdDecompress({ chunkSize: CODEC_CHUNK });
+}
+
+/**
+ * `source` (gzip or zstd) decompressed, as chunks. zstd input reaches the decoder one frame per
+ * write, so every frame of a multi-frame stream is decoded on every runtime (zstd-frames.ts).
+ */
+export function decompress(
+  c: 'gzip' | 'zstd',
+  source: AsyncIterable<Buffer>,
+): AsyncGenerator<Buffer> {
+  return throughCodec(c === 'zstd' ? zstdFrames(source) : source, newDecompressor(c));
+}
+
+/**
+ * A hint for a decoder failure that is not damage: a zstd frame whose window is over the decoder's
+ * 128 MiB limit (made with `zstd --long=28` or more), which `zstd -d` also refuses without --long.
+ */
+export function codecFailureHint(message: string): string | undefined {
+  if (!/requires too much memory/i.test(message)) return undefined;
+  return 'the zstd archive was made with a window over 128 MiB (zstd --long); decompress it first: `zstd -d --long=31 -c FILE | ocilayout import - LAYOUT`';
 }
 
 /** The compressor of `export --gzip`: level 6 (gzip's own default), 1 MiB output chunks as above. */
-export function newGzip(): Gzip {
-  return createGzip({ level: 6, chunkSize: 1024 * 1024 });
+export function newGzip(): Transform {
+  return zlib.createGzip({ level: 6, chunkSize: CODEC_CHUNK });
+}
+
+/**
+ * The compressor of `export --zstd`: level 3 (zstd's own default), one thread. Not ZSTD_c_nbWorkers:
+ * with workers, Node's zlib stream ends before the frame is complete, so the archive comes out
+ * truncated (seen on Node 24.22).
+ */
+export function newZstdCompress(): Transform {
+  const z = requireZstdForExport();
+  return z.createZstdCompress({
+    chunkSize: CODEC_CHUNK,
+    params: { [z.constants.ZSTD_c_compressionLevel]: 3 },
+  });
+}
+
+/** Throws E_USAGE for `export --zstd` on a runtime without zstd. */
+export function requireZstdForExport(): ZstdZlib {
+  return requireZstd(
+    'export --zstd',
+    'use --gzip, or compress the stream: `ocilayout export LAYOUT - | zstd -o FILE.tar.zst`',
+  );
 }
 
 export interface ExpansionLimits {
   /** Refuse when the tar grows past this many bytes (default: unlimited). */
   maxBytes: number;
   /**
-   * For gzip input: refuse when inflated bytes exceed `maxRatio` × compressed bytes read, once past
-   * `ratioGraceBytes`. 0 disables. Real image archives inflate < 10:1 (layers are already gzip).
+   * For gzip or zstd input: refuse when inflated bytes exceed `maxRatio` × compressed bytes read,
+   * once past `ratioGraceBytes`. 0 disables. Real image archives inflate < 10:1 (layers are already
+   * compressed).
    */
   maxRatio: number;
   ratioGraceBytes: number;
@@ -61,13 +156,15 @@ export const DEFAULT_EXPANSION_LIMITS: ExpansionLimits = {
 };
 
 /**
- * Called as inflated bytes arrive; throws E_TOO_LARGE as soon as a limit is passed, so a gzip bomb
- * stops after at most `ratioGraceBytes` (or maxRatio × input) bytes, not after filling the disk.
+ * Called as inflated bytes arrive; throws E_TOO_LARGE as soon as a limit is passed, so a gzip (or
+ * zstd) bomb stops after at most `ratioGraceBytes` (or maxRatio × input) bytes, not after filling
+ * the disk. zstd reaches far higher ratios than gzip's ~1000:1, so the same guard matters more.
  */
 export function checkExpansion(
   limits: ExpansionLimits,
   tarBytes: number,
   compressedBytes: number | undefined,
+  codec: 'gzip' | 'zstd' = 'gzip',
 ): void {
   if (tarBytes > limits.maxBytes) {
     throw new UnsafeInputError(
@@ -81,7 +178,7 @@ export function checkExpansion(
   if (tarBytes > limits.ratioGraceBytes && tarBytes > limits.maxRatio * compressedBytes) {
     throw new UnsafeInputError(
       'E_TOO_LARGE',
-      `gzip archive inflates more than ${limits.maxRatio}:1 (${tarBytes} bytes from ${compressedBytes}); refusing a possible gzip bomb`,
+      `${codec} archive inflates more than ${limits.maxRatio}:1 (${tarBytes} bytes from ${compressedBytes}); refusing a possible ${codec} bomb`,
       { ratio: limits.maxRatio, bytes: tarBytes, compressedBytes },
       { hint: 'if the archive is trusted, pass --max-ratio 0 to disable this check' },
     );

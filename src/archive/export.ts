@@ -15,7 +15,7 @@ import { sizeMismatch } from '../store/verify-stream.js';
 import { planDockerExport } from './docker-export.js';
 import { planOciExport, type ExportPlan } from './export-plan.js';
 import { tarChunks, type TarWriter } from './tar-writer.js';
-import { newGzip } from './compression.js';
+import { newGzip, newZstdCompress, requireZstdForExport } from './compression.js';
 import { throughCodec } from './streams.js';
 
 export type ArchiveFormat = 'oci' | 'docker';
@@ -26,6 +26,11 @@ export interface ExportOptions extends LayoutOptions {
   format?: ArchiveFormat | undefined;
   /** gzip the whole archive (level 6; deterministic on one zlib version). */
   gzip?: boolean | undefined;
+  /**
+   * zstd the whole archive (level 3, one frame; deterministic on one zstd version). Needs a runtime
+   * whose zlib has zstd (Node 22.15+): E_USAGE otherwise, before anything is written.
+   */
+  zstd?: boolean | undefined;
   /** docker: repository name for RepoTags (default: the layout directory's name). */
   name?: string | undefined;
   /** oci with refs: also every referrer of what they reach, recursively (see export-referrers.ts). */
@@ -68,6 +73,10 @@ export async function exportArchive(
   destination: string | Writable,
   options: ExportOptions = {},
 ): Promise<ExportResult> {
+  if (options.gzip === true && options.zstd === true) {
+    throw new UsageError('E_USAGE', '--gzip and --zstd cannot both be given', {});
+  }
+  if (options.zstd === true) requireZstdForExport(); // the runtime, before the layout is read
   const layout = Layout.open(layoutDir, options);
   const format = options.format ?? 'oci';
   const refs = options.refs ?? [];
@@ -106,6 +115,7 @@ export async function exportArchive(
     writeEntries(w, layout, plan, options.verify !== false, progress),
   );
   if (options.gzip === true) chunks = throughCodec(chunks, newGzip());
+  else if (options.zstd === true) chunks = throughCodec(chunks, newZstdCompress());
   let archiveBytes = 0;
   const counted = async function* (): AsyncGenerator<Buffer> {
     for await (const c of chunks) {

@@ -1,7 +1,7 @@
-// `import`: an OCI or docker-save tar (plain or gzip, file or stream) merged into a layout. Every
-// entry is judged from its header, every blob verified into a private staging layout, the archive's
-// closure checked, and only then are blobs linked into the target and index.json changed, in one
-// locked commit. Any failure leaves the target's index.json (and blobs/) as they were.
+// `import`: an OCI or docker-save tar (plain, gzip or zstd; file or stream) merged into a layout.
+// Every entry is judged from its header, every blob verified into a private staging layout, the
+// archive's closure checked, and only then are blobs linked into the target and index.json changed,
+// in one locked commit. Any failure leaves the target's index.json (and blobs/) as they were.
 import type { Readable } from 'node:stream';
 import type { Digest } from '../digest.js';
 import { IntegrityError } from '../errors.js';

@@ -1,6 +1,7 @@
-// Reads a tar archive (plain or gzip, file or stream) entry by entry through tar-stream, judging each
-// header before its body is handed on. Owns the input side of import: codec detection, expansion
-// limits, truncation detection, and turning parser errors into E_CORRUPT_ARCHIVE. Writes nothing.
+// Reads a tar archive (plain, gzip or zstd, file or stream) entry by entry through tar-stream,
+// judging each header before its body is handed on. Owns the input side of import: codec detection,
+// expansion limits, truncation detection, and turning parser errors into E_CORRUPT_ARCHIVE. Writes
+// nothing.
 import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
@@ -9,13 +10,14 @@ import { IntegrityError, UnsafeInputError, isOcilayoutError, wrapFsError } from 
 import {
   assertSupportedArchiveCodec,
   checkExpansion,
-  newGunzip,
+  codecFailureHint,
+  decompress,
   sniffCompression,
   type Compression,
   type ExpansionLimits,
 } from './compression.js';
 import { judgeEntry, type EntryVerdict } from './safe-entry.js';
-import { throughCodec, waitDrain } from './streams.js';
+import { waitDrain } from './streams.js';
 import { TarFraming } from './tar-framing.js';
 
 /** One archive entry: its header and a stream of its body (tar-stream's Source). */
@@ -119,8 +121,9 @@ export async function readArchive(
       yield n.value;
     }
   }
-  const gzip = compression === 'gzip';
-  const tarChunks: AsyncIterable<Buffer> = gzip ? throughCodec(counted(), newGunzip()) : counted();
+  const codec = compression === 'gzip' || compression === 'zstd' ? compression : undefined;
+  const tarChunks: AsyncIterable<Buffer> =
+    codec === undefined ? counted() : decompress(codec, counted());
 
   const extract = tar.extract();
   let extractError: unknown;
@@ -132,7 +135,7 @@ export async function readArchive(
     let ended = false;
     for await (const chunk of tarChunks) {
       tarBytes += chunk.byteLength;
-      checkExpansion(options.limits, tarBytes, gzip ? inputBytes : undefined);
+      checkExpansion(options.limits, tarBytes, codec === undefined ? undefined : inputBytes, codec);
       if (failure !== undefined || (extract.destroyed && !ended)) return;
       // Past the marker the input is still read to its end (limits apply, stdin is not cut off).
       const framed = framing.push(chunk);
@@ -256,6 +259,11 @@ function asArchiveError(err: unknown, name: string): Error {
     'E_CORRUPT_ARCHIVE',
     `${name} is not a readable tar archive: ${message}`,
     { archive: name, reason: message },
-    { cause: err, hint: 'the archive may be truncated or damaged; nothing was imported' },
+    {
+      cause: err,
+      hint:
+        codecFailureHint(message) ??
+        'the archive may be truncated or damaged; nothing was imported',
+    },
   );
 }

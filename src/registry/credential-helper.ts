@@ -49,9 +49,9 @@ export function runCredentialHelper(
     timeout: HELPER_TIMEOUT_MS,
     maxBuffer: 1024 * 1024,
   });
-  const code = r.error === undefined ? undefined : errnoCode(r.error);
-  // EPIPE: the helper exited without reading the server address (a helper that answers anyway,
-  // or fails). Its exit status and output still say what it meant.
+  const code = errnoCode(r.error);
+  // EPIPE: the helper answered and exited before reading the address we wrote (helpers that hold
+  // nothing often do). Its exit status and output still say what it meant.
   if (r.error !== undefined && !(code === 'EPIPE' && r.status !== null)) {
     const why =
       code === 'ENOENT'

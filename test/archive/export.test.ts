@@ -14,6 +14,8 @@ import {
   pushFiles,
   type Descriptor,
 } from '../../src/index.js';
+import { zstdAvailable } from '../../src/archive/compression.js';
+import { unzst } from '../helpers/make-tar.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { copyOfPeer, peer, readJson } from './fixtures.js';
 
@@ -210,6 +212,43 @@ describe('exportArchive (oci)', () => {
     const b = await exportToBuffer(src, { gzip: true });
     expect(a.equals(b)).toBe(true);
     expect(gunzipSync(a).equals(plain)).toBe(true);
+  });
+
+  it.runIf(zstdAvailable())(
+    'zstds deterministically, and the zstd holds the same tar',
+    async () => {
+      const src = peer('umoci-image');
+      const plain = await exportToBuffer(src);
+      const a = await exportToBuffer(src, { zstd: true });
+      const b = await exportToBuffer(src, { zstd: true });
+      expect(a.equals(b)).toBe(true);
+      expect(a.subarray(0, 4)).toEqual(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+      expect(unzst(a).equals(plain)).toBe(true);
+    },
+  );
+
+  it.runIf(!zstdAvailable())(
+    'refuses zstd on a runtime without it (E_USAGE), before writing anything',
+    async () => {
+      const out = join(tmpDir(), 'x.tar.zst');
+      await expect(exportArchive(peer('umoci-image'), out, { zstd: true })).rejects.toMatchObject({
+        code: 'E_USAGE',
+        message: expect.stringContaining('needs Node.js 22.15 or later'),
+      });
+      // The runtime is judged before the layout: the same refusal for a path that is no layout.
+      await expect(
+        exportArchive(join(tmpDir(), 'none'), out, { zstd: true }),
+      ).rejects.toMatchObject({ code: 'E_USAGE' });
+      expect(existsSync(out)).toBe(false);
+    },
+  );
+
+  it('refuses --gzip with --zstd', async () => {
+    const out = join(tmpDir(), 'x.tar');
+    await expect(
+      exportArchive(peer('umoci-image'), out, { gzip: true, zstd: true }),
+    ).rejects.toMatchObject({ code: 'E_USAGE' });
+    expect(existsSync(out)).toBe(false);
   });
 
   it('writes the same bytes to a file as to a stream', async () => {

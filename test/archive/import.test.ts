@@ -21,9 +21,10 @@ import {
   importArchive,
   type Descriptor,
 } from '../../src/index.js';
+import { zstdAvailable } from '../../src/archive/compression.js';
 import { withOperationLease } from '../../src/store/ingest.js';
 import { withLayoutLock } from '../../src/store/lock.js';
-import { gz, layoutTar, makeTar, type TarSpec } from '../helpers/make-tar.js';
+import { gz, layoutTar, makeTar, zst, type TarSpec } from '../helpers/make-tar.js';
 import { multiPlatformLayout } from '../helpers/make-layout.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -68,6 +69,22 @@ describe('importArchive: OCI layouts in every tar shape', () => {
     expect(r.compression).toBe('gzip');
     expect(indexOf(join(dir, 'out')).manifests).toEqual(indexOf(source).manifests);
   });
+
+  it.runIf(zstdAvailable())(
+    'reads zstd archives (by magic bytes), from a file or a stream',
+    async () => {
+      const dir = tmpDir();
+      const file = join(dir, 'image.bundle');
+      writeFileSync(file, zst(layoutTar(source)));
+      const r = await importArchive(file, join(dir, 'out'));
+      expect(r.compression).toBe('zstd');
+      expect(indexOf(join(dir, 'out')).manifests).toEqual(indexOf(source).manifests);
+      await expectFsckClean(join(dir, 'out'));
+      const s = await importBytes(zst(layoutTar(source)), join(dir, 'streamed'));
+      expect(s.compression).toBe('zstd');
+      expect(indexOf(join(dir, 'streamed')).manifests).toEqual(indexOf(source).manifests);
+    },
+  );
 
   it('warns about and skips entries that are not part of a layout', async () => {
     const dir = join(tmpDir(), 'out');

@@ -1,8 +1,9 @@
 // bin.ts: the executable runs the CLI on its own argv and stdio, sets the exit status run() returns,
-// and exits 130/143/129 on SIGINT/SIGTERM/SIGHUP with the writer's files removed. Runs src/
-// transpiled by child-lib (no build needed).
+// exits 130/143/129 on SIGINT/SIGTERM/SIGHUP with the writer's files removed, and turns on Node's
+// compile cache where there is one. Runs src/ transpiled by child-lib (no build needed).
 import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import module from 'node:module';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,19 +119,23 @@ describe('bin', () => {
       expect(ingestFiles(dir)).toEqual([]);
     },
   );
+});
 
-  it('import from stdin into a new directory: SIGTERM removes the layout it created', async () => {
-    const dir = join(tmpDir(), 'new');
-    const child = start(['import', '-', dir, '--no-progress']);
-    child.stdin.write(
-      Buffer.concat([
-        tarHeader({ name: `blobs/sha256/${'b'.repeat(64)}`, size: 8 << 20 }),
-        Buffer.alloc(2 << 20, 7),
-      ]),
-    );
-    await until(() => ingestFiles(dir).some((n) => n.endsWith('.import')));
-    child.kill('SIGTERM');
-    expect(await exited(child)).toEqual({ code: 143, signal: null });
-    expect(existsSync(dir)).toBe(false);
+describe('bin and the compile cache', () => {
+  it('turns it on where Node has one (22.1+), in os.tmpdir() unless NODE_COMPILE_CACHE says', async () => {
+    const hasCache = typeof (module as { enableCompileCache?: unknown }).enableCompileCache;
+    const tmp = tmpDir();
+    const r = await lib.run(bin(), ['--version'], {
+      TMPDIR: tmp,
+      NODE_COMPILE_CACHE: undefined,
+      NODE_DISABLE_COMPILE_CACHE: undefined,
+    });
+    expect(r.code).toBe(0);
+    const cache = join(tmp, 'node-compile-cache');
+    expect({ node: process.version, cache: existsSync(cache) }).toEqual({
+      node: process.version,
+      cache: hasCache === 'function',
+    });
+    if (hasCache === 'function') expect(readdirSync(cache).length).toBeGreaterThan(0);
   });
 });

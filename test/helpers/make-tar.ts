@@ -2,6 +2,7 @@
 // write what no well-behaved writer would — `..` names, devices, links, lying sizes, odd type flags.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import * as zlib from 'node:zlib';
 import { gzipSync } from 'node:zlib';
 
 export type TarType = 'file' | 'dir' | 'symlink' | 'link' | 'char' | 'block' | 'fifo';
@@ -132,6 +133,33 @@ export function layoutTar(root: string, options: LayoutTarOptions = {}): Buffer 
 
 export function gz(data: Uint8Array): Buffer {
   return gzipSync(data);
+}
+
+/** zlib's one-shot zstd (Node 22.15+; @types/node 20 does not declare it), if this runtime has it. */
+const { zstdCompressSync, zstdDecompressSync } = zlib as {
+  zstdCompressSync?: (data: Uint8Array) => Buffer;
+  zstdDecompressSync?: (data: Uint8Array) => Buffer;
+};
+
+/** `data` as one zstd frame at level 3; throws on a runtime without zstd (tests check first). */
+export function zst(data: Uint8Array): Buffer {
+  if (zstdCompressSync === undefined) throw new Error(`Node ${process.version} has no zstd`);
+  return zstdCompressSync(data);
+}
+
+/** zstd-compressed `data` inflated; throws on a runtime without zstd (tests check first). */
+export function unzst(data: Uint8Array): Buffer {
+  if (zstdDecompressSync === undefined) throw new Error(`Node ${process.version} has no zstd`);
+  return zstdDecompressSync(data);
+}
+
+/** A zstd bomb: like gzipBomb, as concatenated zstd frames (1 MiB of zeros is ~40 bytes each). */
+export function zstdBomb(name: string, claimedBytes: number, inflatedMiB: number): Buffer {
+  const mib = zst(Buffer.alloc(1024 * 1024));
+  return Buffer.concat([
+    zst(tarHeader({ name, size: claimedBytes })),
+    ...Array.from({ length: inflatedMiB }, () => mib),
+  ]);
 }
 
 /**

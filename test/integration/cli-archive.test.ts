@@ -5,13 +5,15 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { zstdAvailable } from '../../src/archive/compression.js';
 import { run } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/io.js';
 import { multiPlatformLayout } from '../helpers/make-layout.js';
-import { layoutTar, makeTar } from '../helpers/make-tar.js';
+import { layoutTar, makeTar, zstdBomb } from '../helpers/make-tar.js';
 import { CLI, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { requireTools } from '../helpers/tools.js';
 import { copyOfPeer, peer, readJson } from '../archive/fixtures.js';
 
 const indexOf = (dir: string): unknown =>
@@ -198,4 +200,138 @@ describe('ocilayout export / import', () => {
       expect(r.stdout).toContain('Examples:');
     }
   });
+});
+
+// zstd archives: read and written where the runtime's zlib has zstd (Node 22.15+), a usage error
+// naming the version needed elsewhere. CI runs this file on Node 20 (the refusal) and on 22 and 24
+// (the round trip); the unit suite checks that the runtime's zstd matches its version. The archives
+// from "other tools" are made by the zstd command line tool (Debian's zstd package).
+describe('ocilayout export --zstd / import of .tar.zst', () => {
+  const TOOL = requireTools('zstd');
+  const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+  const sh = (script: string): Buffer => execFileSync('sh', ['-c', script]);
+  const cli = `"${process.execPath}" "${CLI}"`;
+
+  it.runIf(zstdAvailable() && TOOL)(
+    'export --zstd: `zstd -d` gives our plain tar back, and import reads it (file and stdin)',
+    async () => {
+      const dir = tmpDir();
+      const src = peer('umoci-multitag');
+      const packed = join(dir, 'bundle.tar.zst');
+      const exp = await runCli(['export', src, packed, '--zstd']);
+      expect(exp.code).toBe(0);
+      expect(exp.stderr).toContain('as oci+zstd');
+      expect(readFileSync(packed).subarray(0, 4)).toEqual(ZSTD_MAGIC);
+      expect((await runCli(['export', src, join(dir, 'plain.tar')])).code).toBe(0);
+      const unpacked = sh(`zstd -d -q -c "${packed}"`);
+      expect(unpacked.equals(readFileSync(join(dir, 'plain.tar')))).toBe(true);
+
+      const imp = await runCli(['import', packed, join(dir, 'a')]);
+      expect(imp.code).toBe(0);
+      expect(imp.stderr).toMatch(/imported .* \(oci, zstd\) into .*: 5 added/);
+      expect(indexOf(join(dir, 'a'))).toEqual(indexOf(src));
+      sh(`${cli} export "${src}" - --zstd | ${cli} import - "${join(dir, 'b')}"`);
+      expect(indexOf(join(dir, 'b'))).toEqual(indexOf(src));
+    },
+  );
+
+  it.runIf(zstdAvailable() && TOOL)(
+    'imports archives the zstd tool made (-T0 -19, on stdin, in two frames)',
+    async () => {
+      const dir = tmpDir();
+      const src = peer('regctl-style');
+      const plain = join(dir, 'plain.tar');
+      writeFileSync(plain, layoutTar(src));
+      sh(`zstd -q -T0 -19 "${plain}" -o "${join(dir, 'made.tar.zst')}"`);
+      const r = await runCli(['--json', 'import', join(dir, 'made.tar.zst'), join(dir, 'a')]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ compression: 'zstd', format: 'oci' });
+      expect(indexOf(join(dir, 'a'))).toEqual(indexOf(src));
+      sh(`zstd -q -c "${plain}" | ${cli} import - "${join(dir, 'b')}"`);
+      expect(indexOf(join(dir, 'b'))).toEqual(indexOf(src));
+      // Two frames (as pzstd or `cat a.zst b.zst` make), split inside an entry.
+      const bytes = readFileSync(plain);
+      writeFileSync(join(dir, 'head'), bytes.subarray(0, 3000));
+      writeFileSync(join(dir, 'tail'), bytes.subarray(3000));
+      sh(`cd "${dir}" && zstd -q head tail && cat head.zst tail.zst > two.tar.zst`);
+      const two = await runCli(['import', join(dir, 'two.tar.zst'), join(dir, 'c')]);
+      expect(two.code).toBe(0);
+      expect(indexOf(join(dir, 'c'))).toEqual(indexOf(src));
+    },
+  );
+
+  it.runIf(zstdAvailable() && TOOL)(
+    'the gzip limits hold for zstd: a bomb (exit 6) and --max-size (exit 6), layout unchanged',
+    async () => {
+      const dir = tmpDir();
+      const target = copyOfPeer('umoci-image');
+      const before = layoutSnapshot(target);
+      const bomb = join(dir, 'bomb.tar.zst');
+      const name = `blobs/sha256/${'0'.repeat(64)}`;
+      writeFileSync(bomb, zstdBomb(name, 256 * 1024 * 1024, 256));
+      const a = await runCli(['--json', 'import', bomb, target]);
+      expect({ exit: a.code, code: jsonError(a.stderr).code }).toEqual({
+        exit: 6,
+        code: 'E_TOO_LARGE',
+      });
+      expect(jsonError(a.stderr).message).toContain('zstd archive inflates more than 100:1');
+      const packed = join(dir, 'x.tar.zst');
+      writeFileSync(join(dir, 'x.tar'), layoutTar(peer('umoci-multitag')));
+      sh(`zstd -q "${join(dir, 'x.tar')}" -o "${packed}"`);
+      const b = await runCli(['--json', 'import', packed, target, '--max-size', '4K']);
+      expect({ exit: b.code, code: jsonError(b.stderr).code }).toEqual({
+        exit: 6,
+        code: 'E_TOO_LARGE',
+      });
+      expect(layoutSnapshot(target)).toEqual(before);
+    },
+  );
+
+  it.runIf(zstdAvailable() && TOOL)(
+    'a frame with a window over 128 MiB (zstd --long=28) is refused with a hint (exit 4)',
+    async () => {
+      const dir = tmpDir();
+      const file = join(dir, 'long.tar.zst');
+      sh(`head -c 1048576 /dev/zero | zstd -q --long=28 -c > "${file}"`);
+      const r = await runCli(['--json', 'import', file, join(dir, 'l')]);
+      expect({ exit: r.code, code: jsonError(r.stderr).code }).toEqual({
+        exit: 4,
+        code: 'E_CORRUPT_ARCHIVE',
+      });
+      const error = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as { error: { hint: string } };
+      expect(error.error.hint).toContain('zstd -d --long=31');
+      expect(existsSync(join(dir, 'l'))).toBe(false);
+    },
+  );
+
+  it.runIf(!zstdAvailable() && TOOL)(
+    'on a runtime without zstd: export --zstd and import of a zstd archive are usage errors (exit 2)',
+    async () => {
+      const dir = tmpDir();
+      const out = join(dir, 'bundle.tar.zst');
+      const exp = await runCli(['--json', 'export', peer('umoci-image'), out, '--zstd']);
+      expect({ exit: exp.code, code: jsonError(exp.stderr).code }).toEqual({
+        exit: 2,
+        code: 'E_USAGE',
+      });
+      expect(jsonError(exp.stderr).message).toContain(
+        `export --zstd needs Node.js 22.15 or later (zstd in zlib); this is Node.js ${process.version}`,
+      );
+      expect(existsSync(out)).toBe(false);
+
+      writeFileSync(join(dir, 'x.tar'), layoutTar(peer('umoci-image')));
+      sh(`zstd -q "${join(dir, 'x.tar')}" -o "${out}"`);
+      const target = join(dir, 'new-layout');
+      const imp = await runCli(['--json', 'import', out, target]);
+      expect({ exit: imp.code, code: jsonError(imp.stderr).code }).toEqual({
+        exit: 2,
+        code: 'E_USAGE',
+      });
+      expect(jsonError(imp.stderr).message).toContain('needs Node.js 22.15 or later');
+      const piped = await runCli(['import', '-', target], { input: readFileSync(out) });
+      expect(piped.code).toBe(2);
+      expect(piped.stderr).toContain('needs Node.js 22.15 or later');
+      expect(existsSync(target)).toBe(false);
+    },
+  );
 });

@@ -49,6 +49,22 @@ echo '{"ServerURL":"x","Username":"alice","Secret":"s3cret"}'`,
     expect(runCredentialHelper('none', 'r.example', env)).toBeUndefined();
   });
 
+  it('judges a helper that answers without reading its stdin by its answer, not by EPIPE', () => {
+    // Helpers may answer before reading the server address (a "not found" helper often does).
+    // Writing to a pipe nobody reads then fails with EPIPE: a race with a short address (seen on
+    // every Node version), certain with one longer than the pipe's buffer, as here.
+    const registry = `r${'x'.repeat(256 * 1024)}.example`;
+    const none = helperOnPath('none', `echo 'credentials not found in native keychain'; exit 1`);
+    expect(runCredentialHelper('none', registry, none.env)).toBeUndefined();
+    const tok = helperOnPath('tok', `echo '{"Username":"<token>","Secret":"refresh"}'`);
+    expect(runCredentialHelper('tok', registry, tok.env)).toEqual({
+      kind: 'identity-token',
+      token: 'refresh',
+    });
+    const broken = helperOnPath('broken', `echo 'keychain locked' >&2; exit 3`);
+    expect(() => runCredentialHelper('broken', registry, broken.env)).toThrow(/keychain locked/);
+  });
+
   it('fails with E_UNAUTHORIZED naming the helper when it is missing, fails or prints junk', () => {
     const { env } = helperOnPath('broken', `echo 'keychain locked' >&2; exit 3`);
     const junk = helperOnPath('junk', `echo 'not json'`).env;

@@ -28,6 +28,7 @@ interface ExportArgs extends GlobalArgs {
   referrers: boolean;
   format: ArchiveFormat;
   gzip: boolean;
+  zstd: boolean;
   name: string | undefined;
   platform: string | undefined;
   verify: boolean;
@@ -76,6 +77,11 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             describe: 'oci: tarred OCI layout; docker: `docker save` format (images only)',
           })
           .option('gzip', { type: 'boolean', default: false, describe: 'gzip the archive' })
+          .option('zstd', {
+            type: 'boolean',
+            default: false,
+            describe: 'zstd the archive (level 3; needs Node.js 22.15+)',
+          })
           .option('name', {
             type: 'string',
             describe:
@@ -104,7 +110,11 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             '$0 export ./layout - --format docker --name example.com/app | docker load',
             'straight into docker',
           )
-          .example('$0 export ./layout img.tar.gz --gzip --ref v1 --ref v2', 'two tags, gzipped'),
+          .example('$0 export ./layout img.tar.gz --gzip --ref v1 --ref v2', 'two tags, gzipped')
+          .example(
+            '$0 export ./layout bundle.tar.zst --zstd',
+            'zstd, as air-gap bundles often are',
+          ),
       async (argv) => {
         const args = argv as unknown as ExportArgs;
         args.archive = fileOrStdin(args.archive);
@@ -126,6 +136,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             referrers: args.referrers,
             format: args.format,
             gzip: args.gzip,
+            zstd: args.zstd,
             name: args.name,
             platform: args.platform,
             verify: args.verify,
@@ -135,7 +146,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           bar.finish();
         }
         for (const w of result.warnings) ctx.out.warn(w);
-        const summary = `exported ${result.entries.length} entr${result.entries.length === 1 ? 'y' : 'ies'}, ${result.blobs} blobs (${formatBytes(result.contentBytes)}) to ${toStdout ? 'stdout' : args.archive} as ${result.format}${args.gzip ? '+gzip' : ''}`;
+        const summary = `exported ${result.entries.length} entr${result.entries.length === 1 ? 'y' : 'ies'}, ${result.blobs} blobs (${formatBytes(result.contentBytes)}) to ${toStdout ? 'stdout' : args.archive} as ${result.format}${args.gzip ? '+gzip' : args.zstd ? '+zstd' : ''}`;
         if (toStdout) {
           if (ctx.out.json) ctx.io.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
           else ctx.out.info(summary);
@@ -147,13 +158,13 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
     )
     .command(
       'import <archive> <layout>',
-      'merge an oci-archive or docker-archive tar (.tar or .tar.gz; - for stdin) into a layout',
+      'merge an oci-archive or docker-archive tar (.tar, .tar.gz, .tar.zst; - for stdin) into a layout',
       (c) =>
         c
           .positional('archive', {
             type: 'string',
             demandOption: true,
-            describe: 'ARCHIVE.tar[.gz], or - for stdin',
+            describe: 'ARCHIVE.tar[.gz|.zst], or - for stdin (codec told by magic bytes)',
           })
           .positional('layout', {
             type: 'string',
@@ -169,7 +180,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           .option('max-ratio', {
             type: 'number',
             default: DEFAULT_EXPANSION_LIMITS.maxRatio,
-            describe: 'gzip input: refuse inflating more than N:1 (gzip bombs); 0 disables',
+            describe: 'gzip/zstd input: refuse inflating more than N:1 (bombs); 0 disables',
           })
           .option('max-size', {
             type: 'string',
@@ -185,6 +196,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             'merge an oci-archive (ours, skopeo, docker 25+)',
           )
           .example('$0 import saved.tar.gz ./layout', '`docker save` output, gzipped or not')
+          .example('$0 import bundle.tar.zst ./layout', 'zstd-compressed (Node.js 22.15+)')
           .example('ssh host cat img.tar | $0 import - ./layout', 'from stdin')
           .example('$0 import new.tar ./layout --on-conflict overwrite', "take the archive's tags"),
       async (argv) => {
@@ -249,7 +261,7 @@ function importSummary(archive: string, r: ImportResult): string {
   if (m.skipped.length > 0) parts.push(`${m.skipped.length} conflicting tag(s) skipped`);
   const refs =
     m.conventions.length > 0 ? `; referrers recorded as ${m.conventions.join(', ')}` : '';
-  return `imported ${archive === '-' ? 'stdin' : archive} (${r.format}${r.compression === 'gzip' ? ', gzip' : ''}) into ${r.layout}: ${parts.join(', ')}; ${r.blobs.total} blobs, ${r.blobs.added} new (${formatBytes(r.blobs.bytesAdded)})${refs}`;
+  return `imported ${archive === '-' ? 'stdin' : archive} (${r.format}${r.compression === 'none' ? '' : `, ${r.compression}`}) into ${r.layout}: ${parts.join(', ')}; ${r.blobs.total} blobs, ${r.blobs.added} new (${formatBytes(r.blobs.bytesAdded)})${refs}`;
 }
 
 /** `1048576`, `512K`, `20M`, `4G`, `1T` (binary units) → bytes. Throws E_USAGE. */
