@@ -160,4 +160,3 @@ export {
   type RegistryCopyResult,
 } from './registry/copy-registry.js';
 export { copyRefs, type CopyRefsOptions } from './registry/copy-refs.js';
-export { parsePlatform, formatPlatform } from './registry/platform-filter.js';

@@ -8,7 +8,8 @@ import { successors } from '../graph.js';
 import { isManifestMediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { parseManifest } from '../schema/manifest.js';
-import { filterIndex, parsePlatform } from './platform-filter.js';
+import { parsePlatform } from '../platform.js';
+import { filterIndex } from './platform-filter.js';
 import { listingDescriptor, type ReferrersVia } from './remote-referrers.js';
 import type { ContentSource, SourceDoc } from './sources.js';
 

@@ -16,7 +16,7 @@ import type { Descriptor } from '../schema/descriptor.js';
 import { setTag } from '../tags.js';
 import type { RegistryClient } from './client.js';
 import { planCopy, type CopyPlan, type PlannedEdge } from './copy-plan.js';
-import { formatPlatform } from './platform-filter.js';
+import { formatPlatform } from '../platform.js';
 import { updateFallbackTag, type ReferrersVia } from './remote-referrers.js';
 import { LayoutSink, RegistrySink, type BlobOutcome, type ContentSink } from './sinks.js';
 import type { ContentSource } from './sources.js';
