@@ -73,11 +73,16 @@ describe('ocilayout copy', () => {
       descriptor: { digest: image.digest, size: image.size, mediaType: MediaType.ImageManifest },
       tag: 'prod',
       destination: dst,
-      blobs: { copied: 4, linked: 0, skipped: 0 },
+      blobs: { copied: 4, linked: 0, mounted: 0, skipped: 0 },
     });
     expect(summary.bytes.copied).toBeGreaterThan(bigLayer.size);
     expect(first.stderr).toBe('');
-    expect(JSON.parse(again.stdout).blobs).toEqual({ copied: 0, linked: 0, skipped: 4 });
+    expect(JSON.parse(again.stdout).blobs).toEqual({
+      copied: 0,
+      linked: 0,
+      mounted: 0,
+      skipped: 4,
+    });
     const blob = (l: string): number =>
       statSync(join(l, 'blobs', 'sha256', parseDigest(bigLayer.digest).slice(7))).ino;
     expect(blob(dst)).not.toBe(blob(join(dir, 'src')));

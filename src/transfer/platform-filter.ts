@@ -1,4 +1,4 @@
-// `--platform OS/ARCH[/VARIANT]`: keep only the matching manifests of a multi-arch index. The result
+// `copy --platform OS/ARCH[/VARIANT]`: keep only the matching manifests of a multi-arch index. The result
 // is a new index (new bytes, new digest): every other field of the source index is kept as is.
 // BuildKit attestation entries stay when the manifest they describe stays.
 import { digestOf } from '../digest.js';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/digest.js';
 import { Annotation, MediaType } from '../../src/media-types.js';
-import { filterIndex } from '../../src/registry/platform-filter.js';
+import { filterIndex } from '../../src/transfer/platform-filter.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import { parseManifest, type ImageIndex } from '../../src/schema/manifest.js';
 

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { digestOf, parseDigest } from '../../src/digest.js';
 import { MediaType } from '../../src/media-types.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { LayoutSink, RegistrySink } from '../../src/registry/sinks.js';
-import { LayoutSource, RegistrySource, type ContentSource } from '../../src/registry/sources.js';
+import { LayoutSink, RegistrySink } from '../../src/transfer/sinks.js';
+import { LayoutSource, RegistrySource, type ContentSource } from '../../src/transfer/sources.js';
 import { releaseLease } from '../../src/store/ingest.js';
 import { ownerToken } from '../../src/store/liveness.js';
 import {
@@ -22,7 +22,7 @@ import {
 } from '../helpers/make-layout.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
-import { fastRetry } from './helpers.js';
+import { fastRetry } from '../registry/helpers.js';
 
 function source(): MadeLayout {
   return makeLayout({
@@ -219,7 +219,7 @@ describe('RegistrySink', () => {
         doc: JSON.parse(bytes.toString()),
       },
     });
-    expect(await sink.putManifest(doc(subjectBytes), 'v1')).toEqual({
+    expect(await sink.putManifest(doc(subjectBytes), undefined, 'v1')).toEqual({
       outcome: 'copied',
       ociSubject: undefined,
     });
