@@ -94,11 +94,13 @@ export async function copyRefs(
       },
     );
   }
-  const config = options.dockerConfig ?? loadDockerConfig();
+  // Read only when a registry is involved: a layout → layout copy never touches ~/.docker.
+  let config = options.dockerConfig;
   const clients = new Map<string, RegistryClient>();
   const clientFor = (registry: string): RegistryClient => {
     let c = clients.get(registry);
     if (c === undefined) {
+      config ??= loadDockerConfig();
       // Keys are normalised (Hub is docker.io); helpers run only when no credentials were given.
       const fromConfig =
         options.credentials === undefined ? findCredentials(config, registry) : undefined;

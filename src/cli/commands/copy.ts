@@ -60,6 +60,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         .option('platform', {
           type: 'string',
           array: true,
+          nargs: 1, // one value per flag: `--platform P SRC DST` leaves SRC and DST positional
           describe:
             'keep only OS/ARCH[/VARIANT] of a multi-arch index (repeatable; changes its digest)',
         })
