@@ -40,7 +40,7 @@ export interface CopyOptions {
   platforms?: readonly string[] | undefined;
   /** Layout destination: where referrers are recorded (default: the layout's own convention). */
   convention?: ConventionName | 'auto' | undefined;
-  /** Blobs transferred at once (default 4; small layout blobs are copied one by one, synchronously). */
+  /** Blobs transferred at once (default 4; small layout blobs go one by one, synchronously). */
   concurrency?: number | undefined;
   /** Layout → layout: hard-link blobs when both share a filesystem (default true). */
   link?: boolean | undefined;

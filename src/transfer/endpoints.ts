@@ -1,7 +1,8 @@
 // The endpoints `copy` accepts, parsed in ONE place: `DIR[:TAG|@DIGEST]` (a layout) and
 // `docker://HOST/REPO[:TAG|@DIGEST]` (a registry); any other `scheme://` is refused. copyRefs, the
-// library verb behind `ocilayout copy`: parse both, build one client per registry (credentials, TLS
-// policy, retries), open the source (a layout destination is created only once the plan is good), copy.
+// library verb behind `ocilayout copy`: parse both, build one client per registry (credentials,
+// TLS policy, retries), open the source (a layout destination is created only once the plan is
+// good), copy.
 import { UsageError } from '../errors.js';
 import { Layout, type LayoutOptions } from '../layout.js';
 import { parseLayoutRef, type LayoutRef } from '../refs.js';

@@ -23,7 +23,7 @@ const SMALL_BLOB = 1024 * 1024;
  */
 const READ_CHUNK = 1024 * 1024;
 
-/** `copied`: streamed or written; `linked`: hard-linked; `mounted`: cross-repository mount on a registry. */
+/** `copied`: streamed or written; `linked`: hard-linked; `mounted`: a registry's cross-repo mount. */
 export type BlobOutcome = 'copied' | 'linked' | 'mounted' | 'skipped';
 
 export interface CopyBlobEvent {
@@ -63,9 +63,10 @@ export function emptyCounts(): BlobCounts {
 
 /**
  * Place every blob of `list` (children before parents) in `dst`, leasing each digest there for the
- * coming index.json commit; each blob this call made appear is added to `placed` (for a rollback). Small blobs and unverified links run synchronously (cheap, no event-loop
- * hops); big ones that need hashing or streaming run `concurrency` at a time. Manifests and indexes
- * are placed last, in list order, after everything they reference. Directory fsyncs are left to the
+ * coming index.json commit; each blob this call made appear is added to `placed` (for a rollback).
+ * Small blobs and unverified links run synchronously (cheap, no event-loop hops); big ones that
+ * need hashing or streaming run `concurrency` at a time. Manifests and indexes are placed last, in
+ * list order, after everything they reference. Directory fsyncs are left to the
  * destination's next index commit (BlobStore.flush). Throws E_DIGEST_MISMATCH / E_SIZE_MISMATCH for
  * corrupt source content (nothing corrupt becomes visible in `dst`), E_NOT_FOUND, E_IO.
  */
