@@ -34,8 +34,6 @@ export * from './graph.js';
 export * from './artifact.js';
 export * from './artifact-files.js';
 export * from './layout.js';
-export * from './copy.js';
-export * from './copy-blobs.js';
 export * from './push-pull.js';
 export * from './platform.js';
 export * from './output-file.js';
@@ -151,13 +149,35 @@ export {
   type LoadedDockerConfig,
 } from './registry/docker-config.js';
 export { runCredentialHelper } from './registry/credential-helper.js';
+// copy (src/transfer/): one engine for every source/destination pair.
 export {
   REFERRERS_MODES,
-  copyWithRegistry,
+  copyContent,
+  copyLayout,
+  recordRoot,
+  type CopyDestination,
   type CopyEvent,
+  type CopyOptions,
+  type CopyResult,
   type ReferrersMode,
-  type RegistryCopyOptions,
-  type RegistryCopyResult,
-} from './registry/copy-registry.js';
-export { copyRefs, type CopyRefsOptions } from './registry/copy-refs.js';
-export { parsePlatform, formatPlatform } from './registry/platform-filter.js';
+} from './transfer/copy.js';
+export {
+  copyRefs,
+  parseCopyEndpoint,
+  type CopyEndpoint,
+  type CopyRefsOptions,
+} from './transfer/endpoints.js';
+export { planCopy, type CopyPlan, type PlanOptions, type PlannedEdge } from './transfer/plan.js';
+export {
+  placeBlobs,
+  type BlobCounts,
+  type BlobOutcome,
+  type CopyBlobEvent,
+  type PlaceOptions,
+} from './transfer/place-blobs.js';
+export {
+  LayoutSource,
+  RegistrySource,
+  type ContentSource,
+  type SourceDoc,
+} from './transfer/sources.js';

@@ -1,6 +1,6 @@
 // The dependency rule of the layers, checked on the real import graph of src/:
-//   cli → index.ts → {referrers, archive, copy, maintenance, …} → {layout, tags, graph, refs,
-//   artifact} → store → {digest, schema, errors, media-types}
+//   cli → index.ts → transfer (copy) → {referrers, archive, registry, maintenance, …} → {layout,
+//   tags, graph, refs, artifact} → store → {digest, schema, errors, media-types}
 // Imports are read with the TypeScript parser (static, re-exports, dynamic import(), type-only).
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -112,6 +112,19 @@ describe('dependency rule', () => {
 
   it('nothing in the core (below referrers/) imports referrers/ or any module above the core', () => {
     check(internal.filter((e) => isCore(e.from) && !isCore(e.to)));
+  });
+
+  it('transfer/ (copy) sits above the core and registry/, below cli/: only index.ts imports it', () => {
+    expect(internal.some((e) => inDir('transfer')(e.from) && isCore(e.to))).toBe(true);
+    check(
+      internal.filter(
+        (e) =>
+          inDir('transfer')(e.to) &&
+          !inDir('transfer')(e.from) &&
+          e.to !== e.from &&
+          e.from !== 'index.ts',
+      ),
+    );
   });
 
   it('cli/ imports only src/index.ts and cli/ files from the library', () => {

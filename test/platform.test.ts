@@ -1,7 +1,12 @@
-// platform.ts: resolveImageManifest picks one image manifest from a reference: the manifest
+// platform.ts: the one --platform parser/matcher of src/, and resolveImageManifest, which picks one image manifest from a reference: the manifest
 // itself, or the one index child whose platform matches (os/arch matches any variant).
 import { describe, expect, it } from 'vitest';
-import { resolveImageManifest } from '../src/platform.js';
+import {
+  formatPlatform,
+  parsePlatform,
+  platformMatches,
+  resolveImageManifest,
+} from '../src/platform.js';
 import {
   imageBlobs,
   imageIndex,
@@ -82,6 +87,18 @@ describe('resolveImageManifest', () => {
     );
   });
 
+  it.each(['linux', 'linux/arm/v7/x', 'linux//arm'])(
+    'refuses a malformed platform %j (E_USAGE), even for a single manifest',
+    (platform) => {
+      const m = layout();
+      for (const tag of ['multi', 'one']) {
+        expect(() => resolveImageManifest(m.open(), { tag }, platform)).toThrow(
+          expect.objectContaining({ code: 'E_USAGE' }),
+        );
+      }
+    },
+  );
+
   it('refuses two children of the same platform', () => {
     const m = layout();
     expect(() => resolveImageManifest(m.open(), { tag: 'dup' }, 'linux/amd64')).toThrow(
@@ -90,5 +107,39 @@ describe('resolveImageManifest', () => {
         details: expect.objectContaining({ platform: 'linux/amd64' }),
       }),
     );
+  });
+});
+
+describe('parsePlatform / formatPlatform', () => {
+  it.each([
+    ['linux/amd64', { os: 'linux', architecture: 'amd64' }],
+    ['linux/arm/v7', { os: 'linux', architecture: 'arm', variant: 'v7' }],
+    ['windows/amd64/10.0.17763', { os: 'windows', architecture: 'amd64', variant: '10.0.17763' }],
+  ])('reads %s and writes it back', (text, spec) => {
+    expect(parsePlatform(text)).toEqual(spec);
+    expect(formatPlatform(spec)).toBe(text);
+  });
+
+  it.each(['linux', 'linux/', '/amd64', 'a/b/c/d', 'linux/amd 64', 'linux/amd64/', ''])(
+    'refuses %j (E_USAGE)',
+    (text) => {
+      expect(() => parsePlatform(text)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
+    },
+  );
+
+  it('leaves out an empty variant', () => {
+    expect(formatPlatform({ os: 'linux', architecture: 'arm', variant: '' })).toBe('linux/arm');
+  });
+});
+
+describe('platformMatches', () => {
+  const arm7 = { os: 'linux', architecture: 'arm', variant: 'v7' };
+  it('matches any variant when none is wanted, else exactly', () => {
+    expect(platformMatches(arm7, { os: 'linux', architecture: 'arm' })).toBe(true);
+    expect(platformMatches(arm7, arm7)).toBe(true);
+    expect(platformMatches(arm7, { ...arm7, variant: 'v6' })).toBe(false);
+    expect(platformMatches(arm7, { os: 'linux', architecture: 'arm64' })).toBe(false);
+    expect(platformMatches(arm7, { os: 'windows', architecture: 'arm' })).toBe(false);
+    expect(platformMatches(undefined, { os: 'linux', architecture: 'arm' })).toBe(false);
   });
 });

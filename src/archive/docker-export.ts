@@ -12,6 +12,7 @@ import {
   isImageManifestMediaType,
   isIndexMediaType,
 } from '../media-types.js';
+import { formatPlatform, parsePlatform, platformMatches, type PlatformSpec } from '../platform.js';
 import { isFallbackTagName } from '../referrers/fallback-tag-name.js';
 import { canonicalDescriptor, type Descriptor, type Platform } from '../schema/descriptor.js';
 import { ImageConfigSchema } from '../schema/docker-archive.js';
@@ -127,32 +128,15 @@ export function planDockerExport(
   return { plan, repoTags, warnings };
 }
 
-/** `os/arch[/variant]` → Platform. Throws E_USAGE. */
-export function parsePlatform(text: string): Platform {
-  const parts = text.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
-    throw new UsageError(
-      'E_USAGE',
-      `--platform ${JSON.stringify(text)}: expected OS/ARCH[/VARIANT]`,
-      {
-        platform: text,
-      },
-      { hint: 'e.g. --platform linux/amd64 or linux/arm64/v8' },
-    );
-  }
-  const [os, architecture, variant] = parts as [string, string, string | undefined];
-  return variant === undefined ? { os, architecture } : { os, architecture, variant };
-}
-
-function formatPlatform(p: Platform | undefined): string {
-  if (p === undefined) return 'unknown';
-  return [p.os, p.architecture, p.variant].filter((x) => x !== undefined).join('/');
+/** A platform for messages: `unknown` when a descriptor names none. */
+function platformLabel(p: Platform | undefined): string {
+  return p === undefined ? 'unknown' : formatPlatform(p);
 }
 
 function pickImage(
   layout: Layout,
   ref: ResolvedRef,
-  platform: Platform | undefined,
+  platform: PlatformSpec | undefined,
 ): { manifest: Descriptor; doc: ImageManifest } {
   const what = ref.tag ?? ref.entry.digest;
   let desc = ref.entry;
@@ -164,15 +148,10 @@ function pickImage(
         m.platform?.os !== 'unknown' &&
         m.annotations?.[Annotation.DockerReferenceType] === undefined,
     );
-    const available = images.map((m) => formatPlatform(m.platform)).join(', ');
+    const available = images.map((m) => platformLabel(m.platform)).join(', ');
     let child: Descriptor | undefined;
     if (platform !== undefined) {
-      child = images.find(
-        (m) =>
-          m.platform?.os === platform.os &&
-          m.platform.architecture === platform.architecture &&
-          (platform.variant === undefined || m.platform.variant === platform.variant),
-      );
+      child = images.find((m) => platformMatches(m.platform, platform));
       if (child === undefined) {
         throw new NotFoundError(
           'E_NOT_FOUND',
@@ -186,13 +165,13 @@ function pickImage(
       child = images[0];
     } else {
       // The message itself names --platform, not only the hint: it is the line read first.
-      const example = images[0] === undefined ? 'OS/ARCH' : formatPlatform(images[0].platform);
+      const example = images[0] === undefined ? 'OS/ARCH' : platformLabel(images[0].platform);
       throw new UsageError(
         'E_USAGE',
         `${what} is a multi-platform index (${available || 'no images'}); docker archives hold one platform per image: choose one with --platform`,
         {
           ref: what,
-          platforms: images.map((m) => formatPlatform(m.platform)),
+          platforms: images.map((m) => platformLabel(m.platform)),
         },
         {
           hint: `e.g. --platform ${example}, or use --format oci to keep the whole index`,

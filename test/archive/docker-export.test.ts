@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePlatform, planDockerExport } from '../../src/archive/docker-export.js';
+import { planDockerExport } from '../../src/archive/docker-export.js';
 import { digestOf } from '../../src/digest.js';
 import { Annotation, MediaType } from '../../src/media-types.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
@@ -281,19 +281,4 @@ describe('planDockerExport', () => {
       expect(r.repoTags).toEqual(['app:one']);
     });
   });
-});
-
-describe('parsePlatform', () => {
-  it.each([
-    ['linux/amd64', { os: 'linux', architecture: 'amd64' }],
-    ['linux/arm/v7', { os: 'linux', architecture: 'arm', variant: 'v7' }],
-  ])('reads %s', (text, want) => {
-    expect(parsePlatform(text)).toEqual(want);
-  });
-  it.each([['linux'], ['linux/'], ['/amd64'], ['a/b/c/d'], ['']])(
-    'refuses %j (E_USAGE)',
-    (text) => {
-      expect(() => parsePlatform(text)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
-    },
-  );
 });

@@ -1,9 +1,10 @@
 // `ocilayout copy` through the built CLI: output, --json summary, exit codes, untouched destinations.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_FSCK_CHECKS,
   Layout,
@@ -15,9 +16,11 @@ import {
   parseDigest,
   type Descriptor,
 } from '../../src/index.js';
+import { hasRegistry, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { CLI, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { makeFixture, type Fixture as RegistryFixture } from '../registry/fixture.js';
 
 interface Fixture {
   dir: string;
@@ -73,11 +76,16 @@ describe('ocilayout copy', () => {
       descriptor: { digest: image.digest, size: image.size, mediaType: MediaType.ImageManifest },
       tag: 'prod',
       destination: dst,
-      blobs: { copied: 4, linked: 0, skipped: 0 },
+      blobs: { copied: 4, linked: 0, mounted: 0, skipped: 0 },
     });
     expect(summary.bytes.copied).toBeGreaterThan(bigLayer.size);
     expect(first.stderr).toBe('');
-    expect(JSON.parse(again.stdout).blobs).toEqual({ copied: 0, linked: 0, skipped: 4 });
+    expect(JSON.parse(again.stdout).blobs).toEqual({
+      copied: 0,
+      linked: 0,
+      mounted: 0,
+      skipped: 4,
+    });
     const blob = (l: string): number =>
       statSync(join(l, 'blobs', 'sha256', parseDigest(bigLayer.digest).slice(7))).ino;
     expect(blob(dst)).not.toBe(blob(join(dir, 'src')));
@@ -237,4 +245,110 @@ describe('ocilayout copy', () => {
     expect(r.stdout).toContain('Examples:');
     expect(r.stdout).toContain('--no-link');
   });
+});
+
+// The options mean the same for every pair (test/transfer/matrix.test.ts runs the library over all
+// four): here the CLI cases layout → layout used to get wrong, and one --json shape.
+describe('ocilayout copy: one contract for every endpoint pair', () => {
+  let work: string;
+  let f: RegistryFixture;
+  let registry: RunningRegistry | undefined;
+  const env = (): NodeJS.ProcessEnv => ({ DOCKER_CONFIG: join(work, 'no-docker-config') });
+
+  beforeAll(async () => {
+    // Shared by the tests below (tmpDir() would vanish after the first test).
+    work = mkdtempSync(join(tmpdir(), 'ocilayout-cli-copy-'));
+    f = await makeFixture(work, 'per-manifest', 50_000);
+    const empty = f.layout.blobs.putBytes(Buffer.from('{}'));
+    await f.layout.putManifest(
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.ImageManifest,
+          config: { mediaType: MediaType.Empty, digest: empty.digest, size: empty.size },
+          layers: [{ mediaType: MediaType.Empty, digest: empty.digest, size: empty.size }],
+        }),
+      ),
+      { tag: `sha256-${f.index.digest.slice(7)}.sig` },
+    );
+    if (hasRegistry()) registry = await startRegistry();
+  }, 60_000);
+  afterAll(async () => {
+    await registry?.stop();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('--platform keeps one platform of a layout index', async () => {
+    const dst = join(work, 'arm');
+    const r = await runCli([
+      'copy',
+      '--json',
+      '--platform',
+      'linux/arm64',
+      `${f.layout.root}:v1`,
+      dst,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.filteredFrom).toEqual({ digest: f.index.digest, platforms: ['linux/arm64'] });
+    const copied = Layout.open(dst);
+    const index = copied.readManifest(copied.resolve({ tag: 'v1' }));
+    expect(index.kind === 'index' && index.doc.manifests.map((m) => m.digest)).toEqual([
+      f.arm64.digest,
+    ]);
+    expect(copied.blobs.has(parseDigest(f.amd64.digest))).toBe(false);
+  });
+
+  it('--platform the index lacks exits 3 (E_NOT_FOUND) and creates no destination', async () => {
+    const dst = join(work, 's390x');
+    const r = await runCli(['copy', '--platform', 'linux/s390x', `${f.layout.root}:v1`, dst]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('E_NOT_FOUND');
+    expect(r.stderr).toContain('linux/amd64, linux/arm64');
+    expect(existsSync(dst)).toBe(false);
+  });
+
+  it('a malformed --platform exits 2 (E_USAGE) and creates no destination', async () => {
+    const dst = join(work, 'bad-platform');
+    const r = await runCli(['copy', '--json', '--platform', 'linux', `${f.layout.root}:v1`, dst]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stderr).error.code).toBe('E_USAGE');
+    expect(existsSync(dst)).toBe(false);
+  });
+
+  it('--cosign-tags carries the sha256-<hex>.sig tag between layouts, with --referrers too', async () => {
+    const dst = join(work, 'cosign');
+    const r = await runCli([
+      'copy',
+      '--json',
+      '--referrers',
+      '--cosign-tags',
+      `${f.layout.root}:v1`,
+      dst,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const sigTag = `sha256-${f.index.digest.slice(7)}.sig`;
+    expect(JSON.parse(r.stdout).cosignTags).toEqual([sigTag]);
+    expect(Layout.open(dst).tags()).toEqual([sigTag, 'v1']);
+  });
+
+  it.runIf(hasRegistry())(
+    '--json prints the same keys for a layout and a registry destination',
+    async () => {
+      const toLayout = await runCli(['copy', '--json', `${f.layout.root}:v1`, join(work, 'json')], {
+        env: env(),
+      });
+      const toRegistry = await runCli(
+        ['copy', '--json', `${f.layout.root}:v1`, `docker://${registry!.host}/json`],
+        { env: env() },
+      );
+      expect(toLayout.code, toLayout.stderr).toBe(0);
+      expect(toRegistry.code, toRegistry.stderr).toBe(0);
+      const keys = (out: string): string[] => Object.keys(JSON.parse(out)).sort();
+      expect(keys(toLayout.stdout)).toEqual(keys(toRegistry.stdout));
+      expect(Object.keys(JSON.parse(toLayout.stdout).blobs)).toEqual(
+        Object.keys(JSON.parse(toRegistry.stdout).blobs),
+      );
+    },
+  );
 });

@@ -1,16 +1,18 @@
-// `copy SRC:REF DST[:TAG]`: parse both endpoints, dispatch on their kinds, print the summary.
-// docker:// endpoints go to the registry bridge (copy-registry.ts); layout → layout to copyLayout.
+// `copy SOURCE DESTINATION`: every endpoint pair (layout or docker:// on either side) through the
+// one transfer engine (copyRefs); this file only reads options, credentials, and renders progress
+// and the summary. Every option means the same for every pair (spec-notes/copy.md).
 import {
   CONVENTION_NAMES,
-  Layout,
+  REFERRERS_MODES,
   UsageError,
-  copyLayout,
-  parseCopyEndpoint,
+  copyRefs,
+  parsePlatform,
   shortDigest,
-  type CopyEndpoint,
-  type CopyOptions,
   type ConventionName,
+  type CopyEvent,
   type CopyResult,
+  type Credentials,
+  type ReferrersMode,
 } from '../../index.js';
 import {
   layoutOptions,
@@ -18,12 +20,7 @@ import {
   type GlobalArgs,
   type RegisterCommands,
 } from '../context.js';
-import {
-  isRegistryCopy,
-  runRegistryCopy,
-  withRegistryOptions,
-  type RegistryCopyArgs,
-} from './copy-registry.js';
+import { stringList } from '../options.js';
 import { formatBytes, showsProgress } from '../progress.js';
 
 interface CopyArgs extends GlobalArgs {
@@ -34,6 +31,12 @@ interface CopyArgs extends GlobalArgs {
   concurrency: number;
   referrers: boolean;
   convention: ConventionName | 'auto' | undefined;
+  platform?: string | string[];
+  'referrers-mode': ReferrersMode;
+  'cosign-tags': boolean;
+  'plain-http'?: string | string[];
+  username?: string;
+  'password-stdin': boolean;
 }
 
 export const registerCopy: RegisterCommands = (y, ctx) =>
@@ -41,16 +44,25 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
     'copy <source> <destination>',
     'copy an image or index with everything it references, between layouts and docker:// registries',
     (c) =>
-      withRegistryOptions(c)
+      c
         .positional('source', {
           type: 'string',
           demandOption: true,
-          describe: 'LAYOUT:TAG or LAYOUT@DIGEST (LAYOUT alone if it holds one entry)',
+          describe:
+            'LAYOUT:TAG or LAYOUT@DIGEST (LAYOUT alone if it holds one entry), or docker://HOST/REPO[:TAG|@DIGEST]',
         })
         .positional('destination', {
           type: 'string',
           demandOption: true,
-          describe: 'LAYOUT[:TAG]; created if missing; default tag: the source tag',
+          describe:
+            'LAYOUT[:TAG] (created if missing) or docker://HOST/REPO[:TAG]; default tag: the source tag',
+        })
+        .option('platform', {
+          type: 'string',
+          array: true,
+          nargs: 1, // one value per flag: `--platform P SRC DST` leaves SRC and DST positional
+          describe:
+            'keep only OS/ARCH[/VARIANT] of a multi-arch index (repeatable; changes its digest)',
         })
         .option('referrers', {
           type: 'boolean',
@@ -58,9 +70,21 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           describe:
             'also copy every referrer (signatures, SBOMs…) of everything copied, recursively',
         })
+        .option('cosign-tags', {
+          type: 'boolean',
+          default: false,
+          describe: "also copy cosign's sha256-<hex>.sig/.att/.sbom tags",
+        })
         .option('convention', {
           choices: [...CONVENTION_NAMES, 'auto'] as const,
-          describe: "record copied referrers in this convention (default auto: the destination's)",
+          describe:
+            "layout destination: record copied referrers in this convention (default auto: the destination's)",
+        })
+        .option('referrers-mode', {
+          choices: REFERRERS_MODES,
+          default: 'auto',
+          describe:
+            'registry destination: auto (API if it answers OCI-Subject, else fallback tag), api, tag, both',
         })
         .option('link', {
           type: 'boolean',
@@ -75,12 +99,41 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         .option('concurrency', {
           type: 'number',
           default: 4,
-          describe: 'large blobs copied at once',
+          describe: 'blobs transferred at once',
+        })
+        .option('plain-http', {
+          type: 'string',
+          array: true,
+          nargs: 1, // one HOST per flag: a bare `--plain-http` is a usage error, not zero hosts
+          describe:
+            'speak plain HTTP to this registry HOST[:PORT] (repeatable; loopback is probed anyway)',
+        })
+        .option('username', {
+          type: 'string',
+          describe:
+            'registry user (password from --password-stdin); without it, credentials come from docker login (config.json auths, credHelpers, credsStore)',
+        })
+        .option('password-stdin', {
+          type: 'boolean',
+          default: false,
+          describe: 'read the registry password or token from stdin',
         })
         .example('$0 copy ./src:v1 ./dst', 'copy tag v1 into ./dst, tagged v1 there')
         .example('$0 copy ./src@sha256:0123… ./dst:release', 'copy by digest, tag it release')
         .example('$0 copy --referrers ./src:v1 ./dst', 'with its signatures and SBOMs, recursively')
-        .example('$0 copy --no-link --json ./src:v1 /mnt/usb/dst', 'always write new files'),
+        .example('$0 copy --no-link --json ./src:v1 /mnt/usb/dst', 'always write new files')
+        .example(
+          '$0 copy --referrers docker://reg.example/app:v1 ./airgap',
+          'pull with signatures and SBOMs',
+        )
+        .example(
+          '$0 copy --referrers ./airgap:v1 docker://127.0.0.1:5000/app',
+          'push, referrers included',
+        )
+        .example(
+          '$0 copy --platform linux/arm64 docker://reg.example/app:v1 ./arm',
+          'one platform of an index',
+        ),
     async (argv) => {
       const args = argv as unknown as CopyArgs;
       if (!Number.isInteger(args.concurrency) || args.concurrency < 1) {
@@ -94,82 +147,158 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           '--convention applies to copied referrers; add --referrers',
         );
       }
-      if (isRegistryCopy(args)) {
-        await runRegistryCopy(argv as unknown as RegistryCopyArgs, ctx); // docker:// endpoints
-        return;
-      }
-      const source = parseCopyEndpoint(args.source);
-      const destination = parseCopyEndpoint(args.destination);
-      if (destination.digest !== undefined) {
-        throw new UsageError(
-          'E_INVALID_REFERENCE',
-          `destination ${args.destination} names a digest; give a layout and optionally :TAG`,
-          { destination: args.destination },
-        );
-      }
-      const result = await copyBetween(source, destination, args, ctx);
+      const platforms = stringList(args.platform);
+      platforms.forEach(parsePlatform); // E_USAGE before anything is read or created
+      const credentials = await readCredentials(args, ctx);
+      const progress = progressRenderer(ctx);
+      const result = await copyRefs(args.source, args.destination, {
+        referrers: args.referrers,
+        cosignTags: args['cosign-tags'],
+        referrersMode: args['referrers-mode'],
+        platforms,
+        convention: args.convention,
+        concurrency: args.concurrency,
+        link: args.link,
+        verify: args.verify,
+        plainHttp: plainHttpHosts(args['plain-http']),
+        credentials,
+        layout: layoutOptions(args),
+        onEvent: progress.event,
+        onRetry: (i) => {
+          progress.clear();
+          ctx.out.warn(
+            `${i.registry}: ${i.what}: ${i.reason}; retry ${i.attempt} in ${i.delayMs} ms`,
+          );
+        },
+      });
+      progress.clear();
       ctx.out.info(summaryLine(result));
-      ctx.out.result(
-        { ...result, destination: destination.layout },
-        () => result.descriptor.digest,
-      );
+      ctx.out.result(result, () => result.descriptor.digest);
     },
   );
 
-/**
- * The seam for other endpoint kinds: add a case per (source kind, destination kind) pair; the
- * switch is exhaustive over CopyEndpoint['kind'], so a new kind fails to compile until handled here.
- */
-async function copyBetween(
-  source: CopyEndpoint,
-  destination: CopyEndpoint,
-  args: CopyArgs,
-  ctx: CommandContext,
-): Promise<CopyResult> {
-  switch (source.kind) {
-    case 'layout':
-      switch (destination.kind) {
-        case 'layout':
-          return layoutToLayout(source, destination, args, ctx);
-      }
+/** The --plain-http hosts. Throws E_USAGE for an empty HOST (`--plain-http=`), which matches none. */
+function plainHttpHosts(value: string | string[] | undefined): string[] {
+  const hosts = stringList(value);
+  if (hosts.some((h) => h.trim() === '')) {
+    throw new UsageError(
+      'E_USAGE',
+      '--plain-http needs a registry HOST[:PORT]',
+      {},
+      { hint: 'e.g. --plain-http registry.local:5000' },
+    );
   }
+  return hosts;
 }
 
-async function layoutToLayout(
-  source: CopyEndpoint,
-  destination: CopyEndpoint,
+async function readCredentials(
   args: CopyArgs,
   ctx: CommandContext,
-): Promise<CopyResult> {
-  const options = layoutOptions(args);
-  const src = Layout.open(source.layout, options);
-  const dst = (): Layout => Layout.init(destination.layout, options).layout;
-  const copyOptions: CopyOptions = {
-    tag: destination.tag,
-    link: args.link,
-    verify: args.verify,
-    concurrency: args.concurrency,
-    referrers: args.referrers,
-    convention: args.convention,
-    onBlob: progressReporter(ctx),
-  };
-  return copyLayout(src, { tag: source.tag, digest: source.digest }, dst, copyOptions);
+): Promise<Credentials | undefined> {
+  if (args['password-stdin'] && args.username === undefined) {
+    throw new UsageError('E_USAGE', '--password-stdin needs --username');
+  }
+  if (args.username === undefined) return undefined;
+  if (!args['password-stdin']) {
+    throw new UsageError(
+      'E_USAGE',
+      '--username needs --password-stdin',
+      {},
+      {
+        hint: 'pipe the password: echo "$PASSWORD" | ocilayout copy --username USER --password-stdin …',
+      },
+    );
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of ctx.io.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (password === '') throw new UsageError('E_USAGE', '--password-stdin: stdin was empty');
+  return { kind: 'basic', username: args.username, password };
 }
 
-/** A one-line progress counter on an interactive stderr; nothing otherwise. */
-function progressReporter(ctx: CommandContext): CopyOptions['onBlob'] {
-  if (!showsProgress(ctx)) return undefined;
-  return ({ done, total }) => {
-    ctx.io.stderr.write(`\rcopying blobs: ${done}/${total}${done === total ? '\n' : ''}`);
+/** Per-blob and overall progress on one rewritten stderr line; nothing unless stderr is a TTY. */
+function progressRenderer(ctx: CommandContext): {
+  event: (e: CopyEvent) => void;
+  clear: () => void;
+} {
+  const active = showsProgress(ctx);
+  let totalBytes = 0;
+  let totalItems = 0;
+  let doneItems = 0;
+  let doneBytes = 0;
+  const inFlight = new Map<string, { size: number; transferred: number }>();
+  let shown = false;
+  const draw = (): void => {
+    const moving = [...inFlight.values()].reduce((n, b) => n + b.transferred, 0);
+    const [digest, blob] = [...inFlight.entries()].at(-1) ?? [undefined, undefined];
+    const current =
+      digest === undefined || blob === undefined
+        ? ''
+        : `  ${shortDigest(digest)} ${blob.size === 0 ? 100 : Math.floor((100 * blob.transferred) / blob.size)}%`;
+    ctx.io.stderr.write(
+      `\r\x1b[K[${doneItems}/${totalItems}] ${formatBytes(doneBytes + moving)} / ${formatBytes(totalBytes)}${current}`,
+    );
+    shown = true;
+  };
+  return {
+    event: (e) => {
+      if (e.type === 'warning') {
+        if (shown) ctx.io.stderr.write('\n');
+        shown = false;
+        ctx.out.warn(e.message);
+        return;
+      }
+      if (!active) return;
+      switch (e.type) {
+        case 'plan':
+          totalBytes = e.bytes;
+          totalItems = e.blobs + e.manifests;
+          break;
+        case 'blob-progress':
+          inFlight.set(e.descriptor.digest, {
+            size: e.descriptor.size,
+            transferred: e.transferred,
+          });
+          break;
+        case 'blob-done':
+          inFlight.delete(e.descriptor.digest);
+          doneItems = e.done;
+          if (e.done <= totalItems) doneBytes += e.descriptor.size;
+          break;
+      }
+      draw();
+    },
+    clear: () => {
+      if (shown) ctx.io.stderr.write('\r\x1b[K');
+      shown = false;
+    },
   };
 }
 
 function summaryLine(r: CopyResult): string {
-  const { copied, linked, skipped } = r.blobs;
-  const what = r.tag === undefined ? shortDigest(r.descriptor.digest) : r.tag;
-  const refs =
-    r.referrers.length === 0
-      ? ''
-      : `; ${r.referrers.length} referrer(s) recorded as ${r.conventions.join(', ')}`;
-  return `copied ${what}: ${linked} linked, ${copied} copied, ${skipped} already present (${formatBytes(r.bytes.linked + r.bytes.copied)} placed)${refs}`;
+  const what = r.tag ?? shortDigest(r.descriptor.digest);
+  const parts = [
+    `${r.blobs.linked} linked`,
+    `${r.blobs.copied} copied`,
+    ...(r.blobs.mounted > 0 ? [`${r.blobs.mounted} mounted`] : []),
+    `${r.blobs.skipped} already there`,
+    `${formatBytes(r.bytes.linked + r.bytes.copied)} placed`,
+  ];
+  let line = `copied ${what} to ${r.destination}: ${parts.join(', ')}`;
+  if (r.referrers.length > 0) {
+    const where =
+      r.conventions.length > 0
+        ? r.conventions.join(', ')
+        : [
+            ...(r.referrersApi.length > 0 ? ['referrers API'] : []),
+            ...(r.fallbackTags.length > 0 ? ['fallback tag'] : []),
+          ].join(' + ');
+    line += `; ${r.referrers.length} referrer(s) via ${where || 'registry'}`;
+  }
+  if (r.cosignTags.length > 0) line += `; ${r.cosignTags.length} cosign tag(s)`;
+  if (r.filteredFrom !== undefined)
+    line += `; index filtered to ${r.filteredFrom.platforms.join(', ')} (digest changed)`;
+  return line;
 }

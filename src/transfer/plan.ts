@@ -1,15 +1,18 @@
-// What a copy across the registry boundary moves: the root's graph (optionally a platform-filtered
-// index), with --referrers every referrer of every manifest in it (recursively, each verified by its
-// own `subject`), with --cosign-tags cosign's `sha256-<hex>.sig|.att|.sbom` images. Manifests are
-// fetched once, verified, and listed children before parents.
+// What a copy moves, whatever the source and destination: the root's graph (optionally a
+// platform-filtered index), with --referrers every referrer of every manifest in it (recursively,
+// each verified by its own `subject`), with --cosign-tags cosign's `sha256-<hex>.sig|.att|.sbom`
+// images (and their referrers, with --referrers). ONE walk: manifests are fetched once, verified,
+// and listed children before parents; every other blob is listed once and checked by the source.
+// Decisions: spec-notes/copy.md.
 import { algorithmOf, encodedOf, parseDigest, type Digest } from '../digest.js';
 import { IntegrityError } from '../errors.js';
 import { successors } from '../graph.js';
 import { isManifestMediaType } from '../media-types.js';
+import { parsePlatform } from '../platform.js';
+import { listingDescriptor, type ReferrersVia } from '../registry/remote-referrers.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { parseManifest } from '../schema/manifest.js';
-import { filterIndex, parsePlatform } from './platform-filter.js';
-import { listingDescriptor, type ReferrersVia } from './remote-referrers.js';
+import { filterIndex } from './platform-filter.js';
 import type { ContentSource, SourceDoc } from './sources.js';
 
 export interface PlanOptions {
@@ -45,14 +48,19 @@ export interface CopyPlan {
 const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
 const MAX_DEPTH = 64;
 
+/**
+ * Plan a copy of `source`'s root. Nothing is written. Throws E_USAGE for a malformed platform (before
+ * the source is read), E_NOT_FOUND for a platform the root index lacks or a missing blob,
+ * E_SIZE_MISMATCH, E_DIGEST_MISMATCH (a corrupt manifest), E_SCHEMA, and what the source throws.
+ */
 export async function planCopy(
   source: ContentSource,
   options: PlanOptions = {},
 ): Promise<CopyPlan> {
+  const platforms = (options.platforms ?? []).map(parsePlatform);
   const resolved = await source.resolveRoot();
   let root: SourceDoc = resolved;
   let filteredFrom: Descriptor | undefined;
-  const platforms = (options.platforms ?? []).map(parsePlatform);
   if (platforms.length > 0 && resolved.parsed.kind === 'index') {
     const f = filterIndex(resolved.bytes, resolved.parsed.doc, resolved.descriptor, platforms);
     filteredFrom = resolved.descriptor;
@@ -92,7 +100,11 @@ export async function planCopy(
       }
     }
   }
-  if (options.referrers === true) await addReferrers(source, plan, walker, rootDocs);
+  if (options.referrers === true) {
+    // Referrers of the cosign images too: the queue starts with every manifest planned so far.
+    await addReferrers(source, plan, walker, [...plan.docs]);
+  }
+  walker.checkBlobs();
   return plan;
 }
 
@@ -151,6 +163,8 @@ class GraphCollector {
   private readonly blobs = new Set<string>();
   /** The size every descriptor of a digest must state: the first one's (blobs are verified by it). */
   private readonly sizes = new Map<string, number>();
+  /** The manifest that first referenced each non-manifest blob (for messages). */
+  private readonly parents = new Map<string, Descriptor>();
 
   constructor(
     private readonly source: ContentSource,
@@ -184,11 +198,17 @@ class GraphCollector {
       } else if (!this.blobs.has(child.digest)) {
         parseDigest(child.digest);
         this.blobs.add(child.digest);
+        this.parents.set(child.digest, doc.descriptor);
         this.plan.blobs.push(child);
       }
     }
     this.plan.docs.push(doc);
     added.push(doc);
+  }
+
+  /** Every non-manifest blob is in the source with its size (manifests were read and verified). */
+  checkBlobs(): void {
+    for (const b of this.plan.blobs) this.source.checkBlob(b, this.parents.get(b.digest));
   }
 
   /**

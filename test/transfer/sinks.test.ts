@@ -1,14 +1,15 @@
-// sinks.ts: where a cross-boundary copy writes. LayoutSink stores verified blobs (skipping what is
-// there), reports progress, and rolls back only what it added and nobody else needs; RegistrySink
+// sinks.ts: where a copy writes. LayoutSink hard-links from a layout source on the same filesystem,
+// else stores verified blobs (skipping what is there), reports progress, and rolls back only what it
+// added (linked blobs included) and nobody else needs; RegistrySink
 // uploads, skips, mounts from the same registry, and puts manifests by digest or tag.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { digestOf, parseDigest } from '../../src/digest.js';
 import { MediaType } from '../../src/media-types.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { LayoutSink, RegistrySink } from '../../src/registry/sinks.js';
-import { LayoutSource, RegistrySource, type ContentSource } from '../../src/registry/sources.js';
+import { LayoutSink, RegistrySink } from '../../src/transfer/sinks.js';
+import { LayoutSource, RegistrySource, type ContentSource } from '../../src/transfer/sources.js';
 import { releaseLease } from '../../src/store/ingest.js';
 import { ownerToken } from '../../src/store/liveness.js';
 import {
@@ -22,7 +23,7 @@ import {
 } from '../helpers/make-layout.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
-import { fastRetry } from './helpers.js';
+import { fastRetry } from '../registry/helpers.js';
 
 function source(): MadeLayout {
   return makeLayout({
@@ -100,6 +101,31 @@ describe('LayoutSink', () => {
       code: 'E_DIGEST_MISMATCH',
     });
   });
+
+  it.each([true, false])(
+    'from a layout source (link %s): hard links blobs and manifests, and rolls them back',
+    async (link) => {
+      const src = source();
+      const { sink, dst } = emptySink();
+      const before = layoutSnapshot(dst.root);
+      const from = new LayoutSource(src.open(), { tag: 'v1' });
+      const outcomes: string[] = [];
+      const blobs = [src.d['aconfig']!, src.d['alayer']!];
+      await sink.putBlobs(blobs, from, { link, onDone: (_d, o) => outcomes.push(o) });
+      const doc = await from.resolveRoot();
+      outcomes.push((await sink.putManifest(doc, from)).outcome);
+      const kind = link ? 'linked' : 'copied';
+      expect(outcomes).toEqual([kind, kind, kind]);
+      for (const d of [...blobs, doc.descriptor]) {
+        const ino = (l: MadeLayout): number =>
+          statSync(l.open().blobs.path(parseDigest(d.digest))).ino;
+        expect(ino(dst) === ino(src), d.digest).toBe(link);
+      }
+      expect(sink.rollback()).toBe(3);
+      expect(layoutSnapshot(dst.root)).toEqual(before);
+      expect(src.open().blobs.has(parseDigest(doc.descriptor.digest))).toBe(true);
+    },
+  );
 
   it('rolls back only the blobs it added and nothing index.json or another writer needs', async () => {
     const src = source();
@@ -219,7 +245,7 @@ describe('RegistrySink', () => {
         doc: JSON.parse(bytes.toString()),
       },
     });
-    expect(await sink.putManifest(doc(subjectBytes), 'v1')).toEqual({
+    expect(await sink.putManifest(doc(subjectBytes), undefined, 'v1')).toEqual({
       outcome: 'copied',
       ociSubject: undefined,
     });

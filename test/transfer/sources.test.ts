@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { digestOf, parseDigest, type Digest } from '../../src/digest.js';
 import { MediaType } from '../../src/media-types.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { LayoutSource, RegistrySource } from '../../src/registry/sources.js';
+import { LayoutSource, RegistrySource } from '../../src/transfer/sources.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import {
   bytesOf,
@@ -19,7 +19,7 @@ import {
   type MadeLayout,
 } from '../helpers/make-layout.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
-import { fastRetry } from './helpers.js';
+import { fastRetry } from '../registry/helpers.js';
 
 async function collect(it: AsyncIterable<Uint8Array>): Promise<string> {
   const chunks: Buffer[] = [];

@@ -16,15 +16,16 @@ import {
   parseCopyEndpoint,
   parseDigest,
   planCopy,
+  LayoutSource,
   walk,
   type BlobOutcome,
   type ConventionName,
   type Descriptor,
-} from '../src/index.js';
-import { layoutSnapshot } from './helpers/snapshot.js';
-import { tmpDir, tmpLayout } from './helpers/tmp.js';
+} from '../../src/index.js';
+import { layoutSnapshot } from '../helpers/snapshot.js';
+import { tmpDir, tmpLayout } from '../helpers/tmp.js';
 
-/** Over copy.ts's 1 MiB small-blob limit, so the streamed/hashed big-blob path runs. */
+/** Over place-blobs.ts's 1 MiB small-blob limit, so the streamed/hashed big-blob path runs. */
 const BIG = 1024 * 1024 + 4096;
 
 function putBlob(layout: Layout, bytes: Buffer, mediaType: string): Descriptor {
@@ -124,7 +125,7 @@ describe('copyLayout', () => {
 
     const again = await copyLayout(src, { tag: 'v1' }, dst);
 
-    expect(again.blobs).toEqual({ copied: 0, linked: 0, skipped: 4 });
+    expect(again.blobs).toEqual({ copied: 0, linked: 0, mounted: 0, skipped: 4 });
     expect(layoutSnapshot(dst.root)).toEqual(before);
   });
 
@@ -149,7 +150,7 @@ describe('copyLayout', () => {
 
     const r = await copyLayout(src, { tag: 'v1' }, dst, { link: false });
 
-    expect(r.blobs).toEqual({ copied: 4, linked: 0, skipped: 0 });
+    expect(r.blobs).toEqual({ copied: 4, linked: 0, mounted: 0, skipped: 0 });
     expectSameGraph(src, dst, image);
     for (const digest of walk(src, [image]).nodes.keys())
       expect(ino(dst, digest)).not.toBe(ino(src, digest));
@@ -172,7 +173,7 @@ describe('copyLayout', () => {
 
     const r = await copyLayout(src, { tag: 'v1' }, dst);
 
-    expect(r.blobs).toEqual({ copied: 4, linked: 0, skipped: 0 });
+    expect(r.blobs).toEqual({ copied: 4, linked: 0, mounted: 0, skipped: 0 });
     expectSameGraph(src, dst, image);
     expect(dst.resolve({ tag: 'v1' }).digest).toBe(image.digest);
   });
@@ -280,7 +281,9 @@ describe('copyLayout', () => {
     const order: string[] = [];
 
     const r = await copyLayout(src, { tag: 'multi' }, dst, {
-      onBlob: (e) => order.push(e.descriptor.digest),
+      onEvent: (e) => {
+        if (e.type === 'blob-done') order.push(e.descriptor.digest);
+      },
     });
 
     const n = expectSameGraph(src, dst, outer);
@@ -368,7 +371,7 @@ describe('copyLayout', () => {
 
       const r = await copyLayout(src, { tag: 'v1' }, same, { tag: 'v2' });
 
-      expect(r.blobs).toEqual({ copied: 0, linked: 0, skipped: 4 });
+      expect(r.blobs).toEqual({ copied: 0, linked: 0, mounted: 0, skipped: 4 });
       expect(same.tags()).toEqual(['v1', 'v2']);
       expect(same.resolve({ tag: 'v2' }).digest).toBe(image.digest);
     });
@@ -404,10 +407,12 @@ describe('copyLayout', () => {
 
     const r = await copyLayout(src, { tag: 'v1' }, dst, {
       link: false,
-      onBlob: (e) => seen.push(e.outcome),
+      onEvent: (e) => {
+        if (e.type === 'blob-done') seen.push(e.outcome);
+      },
     });
 
-    expect(r.blobs).toEqual({ copied: 3, linked: 0, skipped: 1 });
+    expect(r.blobs).toEqual({ copied: 3, linked: 0, mounted: 0, skipped: 1 });
     expect(seen.sort()).toEqual(['copied', 'copied', 'copied', 'skipped']);
     expect(r.bytes.skipped).toBe(100);
   });
@@ -456,7 +461,7 @@ describe('copyLayout with referrers', () => {
     return { src, root, amd, sig, sigOfSig, sbom };
   }
 
-  const digests = (ds: Descriptor[]): string[] => ds.map((d) => d.digest).sort();
+  const digests = (ds: { digest: string }[]): string[] => ds.map((d) => d.digest).sort();
 
   it.each<ConventionName>(['per-manifest', 'subject-annotation', 'fallback-tag'])(
     'copies every referrer recursively from a %s source, recorded in the destination convention',
@@ -534,7 +539,7 @@ describe('copyLayout with referrers', () => {
 });
 
 describe('copyLayout with referrers from peer-written layouts (testdata/peers)', () => {
-  const peers = fileURLToPath(new URL('../testdata/peers/', import.meta.url));
+  const peers = fileURLToPath(new URL('../../testdata/peers/', import.meta.url));
   const expected = JSON.parse(readFileSync(join(peers, 'expected.json'), 'utf8')) as Record<
     string,
     { writer: string; referrers: Record<string, string[]> }
@@ -565,13 +570,13 @@ describe('copyLayout with referrers from peer-written layouts (testdata/peers)',
 });
 
 describe('planCopy', () => {
-  it('lists every blob once: configs and layers first, manifests bottom-up, the root last', () => {
+  it('lists every blob once: configs and layers, then manifests bottom-up, the root last', async () => {
     const src = tmpLayout();
     const a = putImage(src, [randomBytes(20)]);
     const b = putImage(src, [randomBytes(30)]);
     const root = putIndex(src, [a, b, a]);
-    const plan = planCopy(src, { digest: root.digest });
-    const digests = plan.blobs.map((d) => d.digest);
+    const plan = await planCopy(new LayoutSource(src, { digest: root.digest }));
+    const digests = [...plan.blobs, ...plan.docs.map((d) => d.descriptor)].map((d) => d.digest);
     expect(new Set(digests).size).toBe(digests.length);
     expect(digests).toHaveLength(walk(src, [root]).nodes.size);
     expect(digests.slice(-3).sort()).toEqual([a.digest, b.digest, root.digest].sort());
@@ -588,10 +593,14 @@ describe('parseCopyEndpoint', () => {
     expect(parseCopyEndpoint(input)).toEqual(expected);
   });
 
-  it.each(['docker://registry.example/repo:v1', 's3://bucket/x.tar'])(
-    '%s is refused with E_USAGE',
-    (input) => {
-      expect(() => parseCopyEndpoint(input)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
-    },
-  );
+  it('docker://… is a registry endpoint', () => {
+    expect(parseCopyEndpoint('docker://registry.example/repo:v1')).toMatchObject({
+      kind: 'registry',
+      ref: { registry: 'registry.example', repository: 'repo', tag: 'v1' },
+    });
+  });
+
+  it.each(['s3://bucket/x.tar', 'oci-archive://x.tar'])('%s is refused with E_USAGE', (input) => {
+    expect(() => parseCopyEndpoint(input)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
+  });
 });

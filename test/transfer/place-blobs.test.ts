@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Layout, MediaType, parseDigest, placeBlobs, type Descriptor } from '../src/index.js';
-import { tmpDir, tmpLayout } from './helpers/tmp.js';
+import { Layout, MediaType, parseDigest, placeBlobs, type Descriptor } from '../../src/index.js';
+import { tmpDir, tmpLayout } from '../helpers/tmp.js';
 
 const BIG = 1024 * 1024 + 1;
 
@@ -86,8 +86,8 @@ describe('placeBlobs', () => {
       onBlob: (e) => done.push(e.done * 10 + e.total),
     });
 
-    expect(r.blobs).toEqual({ copied: 0, linked: 1, skipped: 1 });
-    expect(r.bytes).toEqual({ copied: 0, linked: BIG, skipped: 10 });
+    expect(r.blobs).toEqual({ copied: 0, linked: 1, mounted: 0, skipped: 1 });
+    expect(r.bytes).toEqual({ copied: 0, linked: BIG, mounted: 0, skipped: 10 });
     expect(done).toEqual([12, 22]);
   });
 
@@ -101,7 +101,7 @@ describe('placeBlobs', () => {
 
     const r = await placeBlobs(src, dst, [small, big]);
 
-    expect(r.blobs).toEqual({ copied: 2, linked: 0, skipped: 0 });
+    expect(r.blobs).toEqual({ copied: 2, linked: 0, mounted: 0, skipped: 0 });
     for (const d of [small, big]) {
       expect(ino(dst, d)).not.toBe(ino(src, d));
       corrupt(src, d); // the source's owner rewrites its file in place

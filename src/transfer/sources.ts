@@ -1,18 +1,20 @@
-// Where a cross-boundary copy reads from: a layout or a registry repository, behind one interface.
-// Every manifest handed out is digest-verified and size-checked; blobs are opened as fresh streams
-// (from an offset, for resumed uploads) and verified by whoever stores them.
+// Where a copy reads from: a layout or a registry repository, behind one interface. Every manifest
+// handed out is digest-verified and size-checked; blobs are opened as fresh streams (from an offset,
+// for resumed uploads) and verified by whoever stores them. A layout source also lets the plan check
+// every blob up front and a layout sink hard-link from it.
 import { parseDigest, type Digest } from '../digest.js';
-import { IntegrityError, isOcilayoutError } from '../errors.js';
-import type { Layout } from '../layout.js';
+import { IntegrityError, NotFoundError, isOcilayoutError } from '../errors.js';
+import type { Layout, Target } from '../layout.js';
 import { Annotation, MAX_MANIFEST_BYTES } from '../media-types.js';
 import { referrerGraph, type ReferrerGraph } from '../referrers/discover.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
+import { isValidTag } from '../refs.js';
 import { findTagged, tagOfName } from '../tags.js';
-import { openRemoteBlob } from './blob-pull.js';
-import type { RegistryClient } from './client.js';
-import { formatRegistryRef, type RegistryRef } from './reference.js';
-import { listRemoteReferrers, type RemoteReferrers } from './remote-referrers.js';
+import { openRemoteBlob } from '../registry/blob-pull.js';
+import type { RegistryClient } from '../registry/client.js';
+import { formatRegistryRef, type RegistryRef } from '../registry/reference.js';
+import { listRemoteReferrers, type RemoteReferrers } from '../registry/remote-referrers.js';
 
 export interface SourceDoc {
   descriptor: Descriptor;
@@ -22,15 +24,26 @@ export interface SourceDoc {
 
 export interface ContentSource {
   readonly label: string;
-  /** The manifest the reference names, and the tag to carry over (undefined for a digest). */
+  /**
+   * The manifest the reference names, and the tag to carry over: the one the reference names, else
+   * (a layout named alone) its one entry's tag when that is a valid tag; undefined for a digest.
+   */
   resolveRoot(): Promise<SourceDoc & { tag: string | undefined }>;
   manifest(desc: Descriptor): Promise<SourceDoc>;
   referrers(subject: Digest): Promise<RemoteReferrers>;
   /** A manifest by tag (cosign's `sha256-<hex>.sig` tags), undefined when absent. */
   tagged(tag: string): Promise<SourceDoc | undefined>;
   openBlob(desc: Descriptor, offset: number): AsyncIterable<Uint8Array>;
+  /**
+   * Check, before anything is written, that a non-manifest blob is there with its size (`parent`:
+   * the manifest that references it, for the message). Layouts stat the file; a registry answers
+   * for its blobs when they are fetched. Throws E_NOT_FOUND, E_SIZE_MISMATCH.
+   */
+  checkBlob(desc: Descriptor, parent: Descriptor | undefined): void;
   /** Set for registry sources (same-registry destinations mount instead of uploading). */
   readonly remote?: { client: RegistryClient; repository: string } | undefined;
+  /** Set for layout sources (a layout sink on the same filesystem hard-links from it). */
+  readonly local?: Layout | undefined;
 }
 
 function checkSize(doc: SourceDoc, desc: Descriptor, where: string): SourceDoc {
@@ -49,9 +62,13 @@ export class LayoutSource implements ContentSource {
   private graph: ReferrerGraph | undefined;
   readonly remote = undefined;
 
+  get local(): Layout {
+    return this.layout;
+  }
+
   constructor(
     readonly layout: Layout,
-    private readonly target: { tag?: string | undefined; digest?: Digest | undefined },
+    private readonly target: Target,
   ) {}
 
   get label(): string {
@@ -63,8 +80,11 @@ export class LayoutSource implements ContentSource {
     const doc = this.read(desc);
     let tag = this.target.tag;
     if (tag === undefined && this.target.digest === undefined) {
+      // `copy SRC DST` of a one-entry layout keeps that entry's tag, when it is a valid tag (a
+      // full reference `docker.io/x:1.0` gives `1.0`); anything else is copied untagged.
       const name = desc.annotations?.[Annotation.RefName];
-      tag = name === undefined ? undefined : tagOfName(name);
+      const implied = name === undefined ? undefined : tagOfName(name);
+      tag = implied !== undefined && isValidTag(implied) ? implied : undefined;
     }
     const { mediaType, digest, size, artifactType, platform } = doc.descriptor;
     const clean: Descriptor = { mediaType, digest, size };
@@ -94,6 +114,29 @@ export class LayoutSource implements ContentSource {
     return this.layout.blobs.open(digest, { start: offset });
   }
 
+  checkBlob(desc: Descriptor, parent: Descriptor | undefined): void {
+    const root = this.layout.root;
+    const digest = parseDigest(desc.digest);
+    const stat = this.layout.blobs.stat(digest);
+    const where = parent === undefined ? '' : ` (referenced by ${parent.digest})`;
+    if (stat === undefined) {
+      throw new NotFoundError(
+        'E_NOT_FOUND',
+        `blob ${digest}${where} is not in ${root}; the source layout is incomplete`,
+        { digest, layout: root, parent: parent?.digest },
+        { hint: `check the source with \`ocilayout fsck ${root}\`` },
+      );
+    }
+    if (stat.size !== desc.size) {
+      throw new IntegrityError(
+        'E_SIZE_MISMATCH',
+        `blob ${digest}${where} in ${root}: descriptor says ${desc.size} bytes, file has ${stat.size}`,
+        { digest, expected: desc.size, found: stat.size },
+        { hint: `check the source with \`ocilayout fsck ${root}\`` },
+      );
+    }
+  }
+
   private read(desc: Descriptor): SourceDoc {
     const digest = parseDigest(desc.digest);
     const bytes = this.layout.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
@@ -104,6 +147,7 @@ export class LayoutSource implements ContentSource {
 
 export class RegistrySource implements ContentSource {
   readonly remote: { client: RegistryClient; repository: string };
+  readonly local = undefined;
 
   constructor(
     readonly client: RegistryClient,
@@ -140,6 +184,10 @@ export class RegistrySource implements ContentSource {
       if (isOcilayoutError(err, 'E_NOT_FOUND')) return undefined;
       throw err;
     }
+  }
+
+  checkBlob(): void {
+    // One HEAD per blob would double the round trips; a missing blob fails its own transfer.
   }
 
   openBlob(desc: Descriptor, offset: number): AsyncIterable<Uint8Array> {

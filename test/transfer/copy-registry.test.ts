@@ -7,14 +7,14 @@ import {
   Layout,
   MediaType,
   referrerGraph,
-  type RegistryCopyResult,
+  type CopyResult,
 } from '../../src/index.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { makeFixture } from './fixture.js';
-import { fastRetry } from './helpers.js';
+import { makeFixture } from '../registry/fixture.js';
+import { fastRetry } from '../registry/helpers.js';
 
 const FAST = fastRetry(2);
 const NO_CONFIG = { path: '/nonexistent', credentials: new Map(), helpers: new Map() };
@@ -191,7 +191,7 @@ describe('copy across the registry boundary (referrers API test server)', () => 
     const server = await serve();
     await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/app:v1`, opts);
     const dest = join(tmpDir(), 'arm');
-    const r: RegistryCopyResult = await copyRefs(`docker://${server.host}/app:v1`, dest, {
+    const r: CopyResult = await copyRefs(`docker://${server.host}/app:v1`, dest, {
       ...opts,
       platforms: ['linux/arm64'],
     });
@@ -283,8 +283,8 @@ describe('copy across the registry boundary (referrers API test server)', () => 
     expect(layoutSnapshot(dest.root)).toEqual(before);
   });
 
-  it('refuses two layouts, a digest destination, and credentials for two registries', async () => {
-    await expect(copyRefs('./a:v1', './b', opts)).rejects.toMatchObject({ code: 'E_USAGE' });
+  it('refuses an unknown scheme, a digest destination, and credentials for two registries', async () => {
+    await expect(copyRefs('s3://a/b:v1', './b', opts)).rejects.toMatchObject({ code: 'E_USAGE' });
     await expect(
       copyRefs(`docker://127.0.0.1:1/a:v1`, `./x@${digestOf('x')}`, opts),
     ).rejects.toMatchObject({ code: 'E_INVALID_REFERENCE' });

@@ -1,46 +1,13 @@
-// `--platform OS/ARCH[/VARIANT]`: keep only the matching manifests of a multi-arch index. The result
+// `copy --platform OS/ARCH[/VARIANT]`: keep only the matching manifests of a multi-arch index. The result
 // is a new index (new bytes, new digest): every other field of the source index is kept as is.
 // BuildKit attestation entries stay when the manifest they describe stays.
 import { digestOf } from '../digest.js';
-import { NotFoundError, UsageError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { Annotation } from '../media-types.js';
-import type { Descriptor, Platform } from '../schema/descriptor.js';
+import { formatPlatform, platformMatches, type PlatformSpec } from '../platform.js';
+import type { Descriptor } from '../schema/descriptor.js';
 import type { ImageIndex } from '../schema/manifest.js';
 import { goJsonStringify } from '../schema/go-json.js';
-
-export interface PlatformSpec {
-  os: string;
-  architecture: string;
-  variant?: string | undefined;
-}
-
-/** `linux/arm64`, `linux/arm/v7`. Throws E_USAGE for anything else. */
-export function parsePlatform(input: string): PlatformSpec {
-  const parts = input.split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-zA-Z0-9._-]+$/.test(p))) {
-    throw new UsageError(
-      'E_USAGE',
-      `invalid platform ${JSON.stringify(input)}`,
-      { platform: input },
-      {
-        hint: 'write OS/ARCH or OS/ARCH/VARIANT, e.g. linux/amd64 or linux/arm/v7',
-      },
-    );
-  }
-  const [os, architecture, variant] = parts as [string, string, string | undefined];
-  return variant === undefined ? { os, architecture } : { os, architecture, variant };
-}
-
-export function formatPlatform(p: Platform | PlatformSpec): string {
-  return [p.os, p.architecture, p.variant].filter((s) => s !== undefined && s !== '').join('/');
-}
-
-/** A wanted platform without a variant matches every variant of that OS/architecture. */
-export function platformMatches(have: Platform | undefined, want: PlatformSpec): boolean {
-  if (have === undefined) return false;
-  if (have.os !== want.os || have.architecture !== want.architecture) return false;
-  return want.variant === undefined || have.variant === want.variant;
-}
 
 export interface FilteredIndex {
   bytes: Buffer;

@@ -1,50 +1,11 @@
-// platform-filter.ts: --platform parsing and matching, and filterIndex, which keeps the matching
-// entries (with the BuildKit attestations that describe them) and rewrites nothing else.
+// platform-filter.ts: filterIndex, which keeps the matching entries (with the BuildKit
+// attestations that describe them) and rewrites nothing else.
 import { describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/digest.js';
 import { Annotation, MediaType } from '../../src/media-types.js';
-import {
-  filterIndex,
-  formatPlatform,
-  parsePlatform,
-  platformMatches,
-} from '../../src/registry/platform-filter.js';
+import { filterIndex } from '../../src/transfer/platform-filter.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import { parseManifest, type ImageIndex } from '../../src/schema/manifest.js';
-
-describe('parsePlatform / formatPlatform', () => {
-  it.each([
-    ['linux/amd64', { os: 'linux', architecture: 'amd64' }],
-    ['linux/arm/v7', { os: 'linux', architecture: 'arm', variant: 'v7' }],
-    ['windows/amd64/10.0.17763', { os: 'windows', architecture: 'amd64', variant: '10.0.17763' }],
-  ])('reads %s and writes it back', (text, spec) => {
-    expect(parsePlatform(text)).toEqual(spec);
-    expect(formatPlatform(spec)).toBe(text);
-  });
-
-  it.each(['linux', 'linux/', '/amd64', 'a/b/c/d', 'linux/amd 64', 'linux/amd64/', ''])(
-    'refuses %j (E_USAGE)',
-    (text) => {
-      expect(() => parsePlatform(text)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
-    },
-  );
-
-  it('leaves out an empty variant', () => {
-    expect(formatPlatform({ os: 'linux', architecture: 'arm', variant: '' })).toBe('linux/arm');
-  });
-});
-
-describe('platformMatches', () => {
-  const arm7 = { os: 'linux', architecture: 'arm', variant: 'v7' };
-  it('matches any variant when none is wanted, else exactly', () => {
-    expect(platformMatches(arm7, { os: 'linux', architecture: 'arm' })).toBe(true);
-    expect(platformMatches(arm7, arm7)).toBe(true);
-    expect(platformMatches(arm7, { ...arm7, variant: 'v6' })).toBe(false);
-    expect(platformMatches(arm7, { os: 'linux', architecture: 'arm64' })).toBe(false);
-    expect(platformMatches(arm7, { os: 'windows', architecture: 'arm' })).toBe(false);
-    expect(platformMatches(undefined, { os: 'linux', architecture: 'arm' })).toBe(false);
-  });
-});
 
 describe('filterIndex', () => {
   const m = (

@@ -1,13 +1,13 @@
-// copy-plan.ts: what a registry-boundary copy moves, planned from a ContentSource (a layout here,
+// plan.ts: what a copy moves, planned from a ContentSource (a layout here,
 // since the plan only reads through the interface): docs children-first, blobs once, the
 // --platform filter, referrers recursively (each verified by its own subject), cosign tags.
 import { describe, expect, it } from 'vitest';
 import { parseDigest, type Digest } from '../../src/digest.js';
 import { Layout } from '../../src/layout.js';
 import { MediaType } from '../../src/media-types.js';
-import { planCopy } from '../../src/registry/copy-plan.js';
+import { planCopy } from '../../src/transfer/plan.js';
 import type { RemoteReferrers } from '../../src/registry/remote-referrers.js';
-import { LayoutSource, type ContentSource } from '../../src/registry/sources.js';
+import { LayoutSource, type ContentSource } from '../../src/transfer/sources.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import {
   freshDir,
@@ -18,7 +18,7 @@ import {
   tagged,
   type LayoutSpec,
 } from '../helpers/make-layout.js';
-import { makeFixture } from './fixture.js';
+import { makeFixture } from '../registry/fixture.js';
 
 const digestsOf = (docs: { descriptor: Descriptor }[]): string[] =>
   docs.map((d) => d.descriptor.digest);
@@ -88,7 +88,7 @@ describe('planCopy', () => {
 
   it('warns that --platform does not apply to a single manifest', async () => {
     const f = await makeFixture(freshDir(), 'fallback-tag', 10);
-    const plan = await planCopy(new LayoutSource(f.layout, { digest: f.amd64.digest as Digest }), {
+    const plan = await planCopy(new LayoutSource(f.layout, { digest: f.amd64.digest }), {
       platforms: ['linux/arm64'],
     });
     expect(plan.filteredFrom).toBeUndefined();

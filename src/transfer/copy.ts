@@ -1,25 +1,26 @@
-// Copy across the registry boundary: registry → layout, layout → registry, registry → registry, with
-// referrers (API or fallback tag, per spec), cosign tags and platform filtering. Into a layout: blobs
-// through the verifying ingest, then ONE index.json commit (root tag, cosign tags, referrers in the
-// layout's convention); a failure takes back what it added. Into a registry: blobs, manifests
-// children-first, referrers before their fallback index, the tag last.
-// Decisions: spec-notes/registry.md.
+// `copy`, whatever the endpoints: layout → layout, layout → registry, registry → layout, registry →
+// registry, with the same options and the same failure contract for every pair. Source → plan (one
+// graph walk: closure, platform filter, cosign tags, referrers) → sink. Into a layout: blobs (hard
+// links from a layout on the same filesystem, else the verifying ingest), then ONE index.json commit
+// (root tag, cosign tags, referrers in the layout's convention); a failure takes back what it placed.
+// Into a registry: blobs, manifests children-first, then the tags, each after all it names.
+// Decisions: spec-notes/copy.md.
 import { parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
-import { forEachLimited } from '../for-each-limited.js';
-import type { Layout } from '../layout.js';
-import { recordRoot } from '../copy.js';
+import type { Layout, Target } from '../layout.js';
+import { formatPlatform } from '../platform.js';
 import type { ConventionName } from '../referrers/convention.js';
 import { applyReferrerEdges } from '../referrers/record.js';
 import { assertValidTag } from '../refs.js';
-import type { Descriptor } from '../schema/descriptor.js';
+import type { RegistryClient } from '../registry/client.js';
+import { updateFallbackTag, type ReferrersVia } from '../registry/remote-referrers.js';
+import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
+import type { IndexFile } from '../schema/layout-files.js';
 import { setTag } from '../tags.js';
-import type { RegistryClient } from './client.js';
-import { planCopy, type CopyPlan, type PlannedEdge } from './copy-plan.js';
-import { formatPlatform } from './platform-filter.js';
-import { updateFallbackTag, type ReferrersVia } from './remote-referrers.js';
-import { LayoutSink, RegistrySink, type BlobOutcome, type ContentSink } from './sinks.js';
-import type { ContentSource } from './sources.js';
+import { emptyCounts, type BlobOutcome } from './place-blobs.js';
+import { planCopy, type CopyPlan, type PlannedEdge } from './plan.js';
+import { LayoutSink, RegistrySink, type ContentSink } from './sinks.js';
+import { LayoutSource, type ContentSource } from './sources.js';
 
 export type ReferrersMode = 'auto' | 'api' | 'tag' | 'both';
 export const REFERRERS_MODES: readonly ReferrersMode[] = ['auto', 'api', 'tag', 'both'];
@@ -28,16 +29,23 @@ export type CopyDestination =
   | { kind: 'layout'; open: () => Layout; tag?: string | undefined }
   | { kind: 'registry'; client: RegistryClient; repository: string; tag?: string | undefined };
 
-export interface RegistryCopyOptions {
+export interface CopyOptions {
+  /** Also copy every referrer of everything copied, recursively (referrers of referrers). */
   referrers?: boolean | undefined;
+  /** Also copy cosign's `sha256-<hex>.sig|.att|.sbom` tags of every manifest copied. */
   cosignTags?: boolean | undefined;
+  /** Registry destination: how referrers are made findable (API, fallback tag, both; `auto`). */
   referrersMode?: ReferrersMode | undefined;
   /** `OS/ARCH[/VARIANT]` to keep of a multi-arch index (the index digest changes). */
   platforms?: readonly string[] | undefined;
   /** Layout destination: where referrers are recorded (default: the layout's own convention). */
   convention?: ConventionName | 'auto' | undefined;
-  /** Blobs transferred at once (default 4). */
+  /** Blobs transferred at once (default 4; small layout blobs go one by one, synchronously). */
   concurrency?: number | undefined;
+  /** Layout → layout: hard-link blobs when both share a filesystem (default true). */
+  link?: boolean | undefined;
+  /** Layout → layout: re-hash each big blob before hard-linking it (default true). */
+  verify?: boolean | undefined;
   /** Registry destination: monolithic upload up to this size, chunked above. */
   chunkSize?: number | undefined;
   onEvent?: ((event: CopyEvent) => void) | undefined;
@@ -49,18 +57,24 @@ export type CopyEvent =
   | { type: 'blob-done'; descriptor: Descriptor; outcome: BlobOutcome; done: number; total: number }
   | { type: 'warning'; message: string };
 
-export interface RegistryCopyResult {
+/** What `copy` did; the same shape for every source/destination pair (`copy --json` prints it). */
+export interface CopyResult {
+  /** The source as given (a layout directory, or docker://HOST/REPO[:TAG|@DIGEST]). */
   source: string;
+  /** The destination (a layout directory, or docker://HOST/REPO). */
   destination: string;
+  /** What the destination tag (or untagged entry) points at. */
   descriptor: Descriptor;
   tag: string | undefined;
   /** With --platform: the source index the copied index was filtered from, and what it kept. */
   filteredFrom?: { digest: string; platforms: string[] } | undefined;
+  /** Blobs (manifests included) and their bytes by outcome. */
   blobs: Record<BlobOutcome, number>;
   bytes: Record<BlobOutcome, number>;
+  /** Manifests and indexes in the plan. */
   manifests: number;
   referrers: { subject: string; digest: string; artifactType?: string | undefined }[];
-  /** How the source listed referrers. */
+  /** How the source listed referrers (`layout`, `api`, `tag`). */
   referrersFrom: ReferrersVia[];
   /** Registry destination: subjects whose referrers the registry indexes itself (OCI-Subject). */
   referrersApi: string[];
@@ -72,14 +86,24 @@ export interface RegistryCopyResult {
   warnings: string[];
 }
 
-export async function copyWithRegistry(
+/**
+ * Copy what `source` names, with its whole graph, to `destination`. The destination tag: the one
+ * asked for, else the source's (see ContentSource.resolveRoot); none for a digest source (a layout
+ * lists it untagged). A layout destination is opened (or created) only after the plan succeeded.
+ * Idempotent: what the destination has is skipped. On failure no tag is added and what this copy
+ * placed in a layout is taken back (spec-notes/copy.md, failure contract).
+ * Throws what planCopy throws, E_INVALID_TAG, E_DIGEST_MISMATCH, E_LOCK_TIMEOUT, E_REGISTRY…
+ */
+export async function copyContent(
   source: ContentSource,
   destination: CopyDestination,
-  options: RegistryCopyOptions = {},
-): Promise<RegistryCopyResult> {
+  options: CopyOptions = {},
+): Promise<CopyResult> {
+  const explicit = destination.tag;
+  if (explicit !== undefined) assertValidTag(explicit);
   const plan = await planCopy(source, options);
   for (const w of plan.warnings) options.onEvent?.({ type: 'warning', message: w });
-  const tag = destination.tag ?? plan.sourceTag;
+  const tag = explicit ?? plan.sourceTag;
   if (tag !== undefined) assertValidTag(tag);
   const result = emptyResult(source, destination, plan, tag);
   options.onEvent?.({
@@ -92,6 +116,8 @@ export async function copyWithRegistry(
   if (destination.kind === 'layout') {
     // Created only now: a source that fails to resolve never leaves an empty layout behind.
     const layout = destination.open();
+    result.destination = layout.root;
+    // One operation lease: what this copy leases is protected until it settles (layout.ts).
     return layout.operation(async () => {
       const sink = new LayoutSink(layout);
       try {
@@ -116,11 +142,46 @@ export async function copyWithRegistry(
   }
   const sink = new RegistrySink(destination.client, destination.repository, options.chunkSize);
   const subjects = await transfer(source, sink, plan, result, options);
+  // Tags last, each after everything it names is there: fallback tags, cosign tags, the root tag.
   await maintainReferrers(sink, plan, subjects, options.referrersMode ?? 'auto', result);
-  for (const c of plan.cosign) await sink.putManifest(c.doc, c.tag);
-  // The tag last: whoever pulls it finds the image's referrers already in place.
-  if (tag !== undefined) await sink.putManifest(plan.root, tag);
+  for (const c of plan.cosign) await sink.putManifest(c.doc, source, c.tag);
+  if (tag !== undefined) await sink.putManifest(plan.root, source, tag);
   return result;
+}
+
+/**
+ * Copy `target` of `src` into `dst` (a layout, or a function that opens or creates it once the
+ * source checked out): copyContent for two layouts.
+ */
+export function copyLayout(
+  src: Layout,
+  target: Target,
+  dst: Layout | (() => Layout),
+  options: CopyOptions & { tag?: string | undefined } = {},
+): Promise<CopyResult> {
+  const { tag, ...rest } = options;
+  const open = typeof dst === 'function' ? dst : (): Layout => dst;
+  return copyContent(new LayoutSource(src, target), { kind: 'layout', open, tag }, rest);
+}
+
+/** Point `tag` at `root`, or list `root` untagged unless some entry lists it already. */
+export function recordRoot(index: IndexFile, root: Descriptor, tag: string | undefined): void {
+  if (tag !== undefined) {
+    setTag(index, tag, root);
+    return;
+  }
+  if (index.manifests.some((e) => e.digest === root.digest)) return;
+  // The source entry's annotations name the source's tag; an untagged copy carries none of them.
+  const { mediaType, digest, size, platform, artifactType } = root;
+  index.manifests.push(
+    canonicalDescriptor({
+      mediaType,
+      digest,
+      size,
+      ...(platform === undefined ? {} : { platform }),
+      ...(artifactType === undefined ? {} : { artifactType }),
+    }),
+  );
 }
 
 /**
@@ -131,8 +192,8 @@ async function transfer(
   source: ContentSource,
   sink: ContentSink,
   plan: CopyPlan,
-  result: RegistryCopyResult,
-  options: RegistryCopyOptions,
+  result: CopyResult,
+  options: CopyOptions,
 ): Promise<Map<string, boolean>> {
   const total = plan.blobs.length + plan.docs.length;
   let done = 0;
@@ -142,16 +203,18 @@ async function transfer(
     done += 1;
     options.onEvent?.({ type: 'blob-done', descriptor, outcome, done, total });
   };
-  await forEachLimited(plan.blobs, options.concurrency ?? 4, async (desc) => {
-    const outcome = await sink.putBlob(desc, source, (transferred) =>
-      options.onEvent?.({ type: 'blob-progress', descriptor: desc, transferred }),
-    );
-    finish(desc, outcome);
+  await sink.putBlobs(plan.blobs, source, {
+    concurrency: options.concurrency,
+    link: options.link,
+    verify: options.verify,
+    onProgress: (descriptor, transferred) =>
+      options.onEvent?.({ type: 'blob-progress', descriptor, transferred }),
+    onDone: finish,
   });
   const referrerDigests = new Set(plan.edges.map((e) => e.referrer.digest));
   const ociSubject = new Map<string, boolean>();
   for (const doc of plan.docs) {
-    const r = await sink.putManifest(doc);
+    const r = await sink.putManifest(doc, source);
     if (referrerDigests.has(doc.descriptor.digest)) {
       ociSubject.set(doc.descriptor.digest, r.ociSubject !== undefined);
     }
@@ -167,7 +230,7 @@ async function maintainReferrers(
   plan: CopyPlan,
   ociSubject: Map<string, boolean>,
   mode: ReferrersMode,
-  result: RegistryCopyResult,
+  result: CopyResult,
 ): Promise<void> {
   const bySubject = new Map<string, PlannedEdge[]>();
   for (const e of plan.edges)
@@ -202,8 +265,8 @@ function emptyResult(
   destination: CopyDestination,
   plan: CopyPlan,
   tag: string | undefined,
-): RegistryCopyResult {
-  const zero = (): Record<BlobOutcome, number> => ({ copied: 0, skipped: 0, mounted: 0 });
+): CopyResult {
+  const counts = emptyCounts();
   return {
     source: source.label,
     destination:
@@ -221,8 +284,8 @@ function emptyResult(
               .map((d) => (d.platform === undefined ? '' : formatPlatform(d.platform)))
               .filter((p) => p !== '' && p !== 'unknown/unknown'),
           },
-    blobs: zero(),
-    bytes: zero(),
+    blobs: counts.blobs,
+    bytes: counts.bytes,
     manifests: 0,
     referrers: plan.edges.map((e) => ({
       subject: e.subject.digest,

@@ -1,16 +1,16 @@
 // Placing blobs of one layout into another: hard links on the same filesystem (re-hashed first unless
 // told to trust the source), else streams through the destination's verifying ingest. Knows nothing of
-// tags, referrers or index.json; copy.ts plans what to place and commits it.
+// tags, referrers or index.json; the layout sink (sinks.ts) calls it when the source is a layout.
 import { constants, statSync } from 'node:fs';
 import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
-import { algorithmOf, newHash, parseDigest, type Digest } from './digest.js';
-import { wrapFsError } from './errors.js';
-import { forEachLimited } from './for-each-limited.js';
-import type { Layout } from './layout.js';
-import { isManifestMediaType } from './media-types.js';
-import type { Descriptor } from './schema/descriptor.js';
-import { leaseDigest } from './store/ingest.js';
-import { digestMismatch } from './store/verify-stream.js';
+import { algorithmOf, newHash, parseDigest, type Digest } from '../digest.js';
+import { wrapFsError } from '../errors.js';
+import { forEachLimited } from '../for-each-limited.js';
+import type { Layout } from '../layout.js';
+import { isManifestMediaType } from '../media-types.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import { leaseDigest } from '../store/ingest.js';
+import { digestMismatch } from '../store/verify-stream.js';
 
 /**
  * Blobs up to this size are read whole with sync I/O: no event-loop hop per file
@@ -23,7 +23,8 @@ const SMALL_BLOB = 1024 * 1024;
  */
 const READ_CHUNK = 1024 * 1024;
 
-export type BlobOutcome = 'copied' | 'linked' | 'skipped';
+/** `copied`: streamed or written; `linked`: hard-linked; `mounted`: a registry's cross-repo mount. */
+export type BlobOutcome = 'copied' | 'linked' | 'mounted' | 'skipped';
 
 export interface CopyBlobEvent {
   descriptor: Descriptor;
@@ -52,11 +53,20 @@ export interface BlobCounts {
   bytes: Record<BlobOutcome, number>;
 }
 
+/** Zero counts for every outcome. */
+export function emptyCounts(): BlobCounts {
+  return {
+    blobs: { copied: 0, linked: 0, mounted: 0, skipped: 0 },
+    bytes: { copied: 0, linked: 0, mounted: 0, skipped: 0 },
+  };
+}
+
 /**
  * Place every blob of `list` (children before parents) in `dst`, leasing each digest there for the
- * coming index.json commit. Small blobs and unverified links run synchronously (cheap, no event-loop
- * hops); big ones that need hashing or streaming run `concurrency` at a time. Manifests and indexes
- * are placed last, in list order, after everything they reference. Directory fsyncs are left to the
+ * coming index.json commit; each blob this call made appear is added to `placed` (for a rollback).
+ * Small blobs and unverified links run synchronously (cheap, no event-loop hops); big ones that
+ * need hashing or streaming run `concurrency` at a time. Manifests and indexes are placed last, in
+ * list order, after everything they reference. Directory fsyncs are left to the
  * destination's next index commit (BlobStore.flush). Throws E_DIGEST_MISMATCH / E_SIZE_MISMATCH for
  * corrupt source content (nothing corrupt becomes visible in `dst`), E_NOT_FOUND, E_IO.
  */
@@ -65,11 +75,9 @@ export async function placeBlobs(
   dst: Layout,
   list: readonly Descriptor[],
   options: PlaceOptions = {},
+  placed: Set<Digest> = new Set(),
 ): Promise<BlobCounts> {
-  const counts: BlobCounts = {
-    blobs: { copied: 0, linked: 0, skipped: 0 },
-    bytes: { copied: 0, linked: 0, skipped: 0 },
-  };
+  const counts = emptyCounts();
   const state = {
     link: options.link !== false && sameFilesystem(src, dst),
     verify: options.verify !== false,
@@ -78,6 +86,7 @@ export async function placeBlobs(
   const record = (desc: Descriptor, outcome: BlobOutcome): void => {
     counts.blobs[outcome] += 1;
     counts.bytes[outcome] += desc.size;
+    if (outcome === 'copied' || outcome === 'linked') placed.add(desc.digest as Digest);
     done += 1;
     options.onBlob?.({ descriptor: desc, outcome, done, total: list.length });
   };

@@ -1,27 +1,25 @@
-// The library verb behind `ocilayout copy` when an endpoint is `docker://…`: parse both references,
-// build one client per registry (credentials, TLS policy, retries), open or create layouts, copy.
+// The endpoints `copy` accepts, parsed in ONE place: `DIR[:TAG|@DIGEST]` (a layout) and
+// `docker://HOST/REPO[:TAG|@DIGEST]` (a registry); any other `scheme://` is refused. copyRefs, the
+// library verb behind `ocilayout copy`: parse both, build one client per registry (credentials,
+// TLS policy, retries), open the source (a layout destination is created only once the plan is
+// good), copy.
 import { UsageError } from '../errors.js';
 import { Layout, type LayoutOptions } from '../layout.js';
 import { parseLayoutRef, type LayoutRef } from '../refs.js';
-import { RegistryClient } from './client.js';
-import {
-  copyWithRegistry,
-  type CopyDestination,
-  type RegistryCopyOptions,
-  type RegistryCopyResult,
-} from './copy-registry.js';
-import { isRegistryRef, parseRegistryRef, type RegistryRef } from './reference.js';
+import { RegistryClient } from '../registry/client.js';
 import {
   findCredentials,
   loadDockerConfig,
   type Credentials,
   type LoadedDockerConfig,
-} from './docker-config.js';
-import type { RetryPolicy } from './retry.js';
+} from '../registry/docker-config.js';
+import { isRegistryRef, parseRegistryRef, type RegistryRef } from '../registry/reference.js';
+import type { RetryPolicy } from '../registry/retry.js';
+import type { RetryInfo } from '../registry/transport.js';
+import { copyContent, type CopyDestination, type CopyOptions, type CopyResult } from './copy.js';
 import { LayoutSource, RegistrySource, type ContentSource } from './sources.js';
-import type { RetryInfo } from './transport.js';
 
-export interface CopyRefsOptions extends RegistryCopyOptions {
+export interface CopyRefsOptions extends CopyOptions {
   /** Hosts (host or host:port) spoken to over plain HTTP (loopback is probed anyway). */
   plainHttp?: readonly string[] | undefined;
   /** Explicit credentials (--username/--password-stdin). Refused when two registries are involved. */
@@ -33,36 +31,50 @@ export interface CopyRefsOptions extends RegistryCopyOptions {
   layout?: LayoutOptions | undefined;
 }
 
-type Endpoint = { kind: 'registry'; ref: RegistryRef } | ({ kind: 'layout' } & LayoutRef);
+/** A `copy` endpoint. A new kind (an archive) makes every switch over `kind` fail to compile. */
+export type CopyEndpoint =
+  { kind: 'registry'; ref: RegistryRef } | ({ kind: 'layout' } & LayoutRef);
 
-function endpoint(input: string, role: 'source' | 'destination'): Endpoint {
+/**
+ * Parse a `copy` argument. A registry source without tag or digest means `:latest` (as docker and
+ * skopeo read it); a registry destination without one keeps the source tag. Throws E_USAGE for a
+ * `scheme://` that is not `docker://`, E_INVALID_REFERENCE for a malformed reference.
+ */
+export function parseCopyEndpoint(
+  input: string,
+  role: 'source' | 'destination' = 'source',
+): CopyEndpoint {
   if (isRegistryRef(input)) {
     return {
       kind: 'registry',
       ref: parseRegistryRef(input, { defaultTag: role === 'source' ? 'latest' : false }),
     };
   }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(input);
+  if (scheme !== null) {
+    throw new UsageError(
+      'E_USAGE',
+      `${input} is not a copy endpoint (${scheme[1]}:// is neither a layout nor docker://)`,
+      { endpoint: input },
+      { hint: 'copy takes layout directories (DIR:TAG, DIR@DIGEST) and docker://HOST/REPO:TAG' },
+    );
+  }
   return { kind: 'layout', ...parseLayoutRef(input) };
 }
 
 /**
- * Copy `source` to `destination`, at least one of them `docker://HOST/REPO[:TAG|@DIGEST]`, the other
- * a layout (`DIR[:TAG|@DIGEST]`) or a registry. Throws E_USAGE for two layouts (use copyLayout) or a
- * digest destination, plus everything copyWithRegistry throws.
+ * Copy `source` to `destination`, each a layout (`DIR[:TAG|@DIGEST]`) or a registry
+ * (`docker://HOST/REPO[:TAG|@DIGEST]`). Throws E_USAGE for an unknown scheme or credentials that
+ * would go to two registries, E_INVALID_REFERENCE for a digest destination, plus everything
+ * copyContent throws.
  */
 export async function copyRefs(
   source: string,
   destination: string,
   options: CopyRefsOptions = {},
-): Promise<RegistryCopyResult> {
-  const src = endpoint(source, 'source');
-  const dst = endpoint(destination, 'destination');
-  if (src.kind === 'layout' && dst.kind === 'layout') {
-    throw new UsageError('E_USAGE', 'neither endpoint is a registry (docker://…)', {
-      source,
-      destination,
-    });
-  }
+): Promise<CopyResult> {
+  const src = parseCopyEndpoint(source, 'source');
+  const dst = parseCopyEndpoint(destination, 'destination');
   if ((dst.kind === 'registry' ? dst.ref.digest : dst.digest) !== undefined) {
     throw new UsageError(
       'E_INVALID_REFERENCE',
@@ -83,11 +95,13 @@ export async function copyRefs(
       },
     );
   }
-  const config = options.dockerConfig ?? loadDockerConfig();
+  // Read only when a registry is involved: a layout → layout copy never touches ~/.docker.
+  let config = options.dockerConfig;
   const clients = new Map<string, RegistryClient>();
   const clientFor = (registry: string): RegistryClient => {
     let c = clients.get(registry);
     if (c === undefined) {
+      config ??= loadDockerConfig();
       // Keys are normalised (Hub is docker.io); helpers run only when no credentials were given.
       const fromConfig =
         options.credentials === undefined ? findCredentials(config, registry) : undefined;
@@ -125,7 +139,7 @@ export async function copyRefs(
           open: () => Layout.init(dst.layout, options.layout).layout,
           tag: dst.tag,
         };
-  const result = await copyWithRegistry(contentSource, target, options);
+  const result = await copyContent(contentSource, target, options);
   if (dst.kind === 'layout') result.destination = dst.layout;
   return result;
 }

@@ -1,18 +1,19 @@
-// copy-refs.ts on its own: what copyRefs decides before copying. Which endpoints it accepts, where
+// endpoints.ts on its own: what copyRefs decides before copying. Which endpoints it accepts, where
 // credentials come from (and that explicit ones never go to two registries), the default source
-// tag, and where a layout destination lands. The copy itself is copy-registry.test.ts's.
+// tag, and where a layout destination lands. The copy itself is copy.test.ts's (layouts) and
+// copy-registry.test.ts's (registries).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Layout } from '../../src/layout.js';
-import { copyRefs } from '../../src/registry/copy-refs.js';
+import { copyRefs } from '../../src/transfer/endpoints.js';
 import type { LoadedDockerConfig } from '../../src/registry/docker-config.js';
 import { freePort } from '../helpers/registry.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { makeFixture } from './fixture.js';
-import { fastRetry } from './helpers.js';
+import { makeFixture } from '../registry/fixture.js';
+import { fastRetry } from '../registry/helpers.js';
 
 const NO_CONFIG: LoadedDockerConfig = {
   path: '/nonexistent/config.json',
@@ -29,7 +30,7 @@ afterEach(async () => {
 describe('copyRefs', () => {
   describe('refuses before any request', () => {
     it.each([
-      ['two layouts', 'L:v1', 'OTHER', 'E_USAGE'],
+      ['an endpoint that is neither a layout nor docker://', 's3://bucket/x', 'OTHER', 'E_USAGE'],
       [
         'a registry destination with a digest',
         'L:v1',

@@ -1,0 +1,289 @@
+// The copy contract, the same for every source × destination pair (layout → layout, layout →
+// registry, registry → layout, registry → registry, against a loopback CNCF distribution registry):
+// --platform (kept, refused when the index lacks it, E_USAGE when malformed), --referrers,
+// --cosign-tags (alone and with --referrers), one result shape, and a failure injected mid-transfer
+// (no tag added, a layout left as it was). spec-notes/copy.md.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  copyRefs,
+  digestOf,
+  isOcilayoutError,
+  Layout,
+  MediaType,
+  referrerGraph,
+  RegistryClient,
+  type CopyRefsOptions,
+  type CopyResult,
+  type Digest,
+} from '../../src/index.js';
+import { listRemoteReferrers } from '../../src/registry/remote-referrers.js';
+import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { layoutSnapshot } from '../helpers/snapshot.js';
+import { requireTools } from '../helpers/tools.js';
+import { makeFixture, type Fixture } from '../registry/fixture.js';
+import { fastRetry } from '../registry/helpers.js';
+
+const HAVE = requireTools('docker-registry');
+const NO_CONFIG = { path: '/nonexistent', credentials: new Map(), helpers: new Map() };
+const opts: CopyRefsOptions = { retry: fastRetry(2), dockerConfig: NO_CONFIG };
+
+/** Every key `copy --json` prints, whatever the pair (filteredFrom only with --platform). */
+const RESULT_KEYS = [
+  'blobs',
+  'bytes',
+  'conventions',
+  'cosignTags',
+  'descriptor',
+  'destination',
+  'fallbackTags',
+  'filteredFrom',
+  'manifests',
+  'referrers',
+  'referrersApi',
+  'referrersFrom',
+  'source',
+  'tag',
+  'warnings',
+];
+const OUTCOMES = ['copied', 'linked', 'mounted', 'skipped'];
+
+type Kind = 'layout' | 'registry';
+const PAIRS: [Kind, Kind][] = [
+  ['layout', 'layout'],
+  ['layout', 'registry'],
+  ['registry', 'layout'],
+  ['registry', 'registry'],
+];
+
+describe.runIf(HAVE)('copy: one contract for every source × destination pair', () => {
+  let registry: RunningRegistry;
+  let client: RegistryClient;
+  let work: string;
+  let f: Fixture;
+  /** cosign's signature tag of the index, and the manifest it names. */
+  let cosignTag: string;
+  let cosignDigest: string;
+  let serial = 0;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    client = new RegistryClient(registry.host, { retry: fastRetry(2) });
+    // Shared by every test of this file (tmpDir() would vanish after the first test).
+    work = mkdtempSync(join(tmpdir(), 'ocilayout-matrix-'));
+    f = await makeFixture(work, 'per-manifest', 300_000);
+    cosignTag = `sha256-${f.index.digest.slice('sha256:'.length)}.sig`;
+    const empty = f.layout.blobs.putBytes(Buffer.from('{}'));
+    const payload = f.layout.blobs.putBytes(Buffer.from('cosign signature payload'));
+    const sig = await f.layout.putManifest(
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.ImageManifest,
+          config: { mediaType: MediaType.Empty, digest: empty.digest, size: empty.size },
+          layers: [
+            {
+              mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+              digest: payload.digest,
+              size: payload.size,
+            },
+          ],
+        }),
+      ),
+      { tag: cosignTag },
+    );
+    cosignDigest = sig.digest;
+    // The registry source: the same image, referrers and cosign tag, pushed once.
+    await copyRefs(`${f.layout.root}:v1`, `docker://${registry.host}/source`, {
+      ...opts,
+      referrers: true,
+      cosignTags: true,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await registry?.stop();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  const source = (kind: Kind): string =>
+    kind === 'layout' ? `${f.layout.root}:v1` : `docker://${registry.host}/source:v1`;
+
+  /** A fresh destination (a layout dir that does not exist yet, or an empty repository). */
+  const destination = (kind: Kind): { ref: string; kind: Kind; name: string } => {
+    const name = `dest${++serial}`;
+    return kind === 'layout'
+      ? { kind, name, ref: join(work, name) }
+      : { kind, name, ref: `docker://${registry.host}/${name}` };
+  };
+
+  /** The tags the destination has now. */
+  const tagsOf = async (d: { kind: Kind; ref: string; name: string }): Promise<string[]> => {
+    if (d.kind === 'layout') return Layout.open(d.ref).tags();
+    try {
+      return (await client.listTags(d.name)).sort();
+    } catch (err) {
+      if (isOcilayoutError(err, 'E_NOT_FOUND')) return []; // the repository was never created
+      throw err;
+    }
+  };
+
+  /** The digest `tag` names at the destination. */
+  const resolveAt = async (
+    d: { kind: Kind; ref: string; name: string },
+    tag: string,
+  ): Promise<string> =>
+    d.kind === 'layout'
+      ? Layout.open(d.ref).resolve({ tag }).digest
+      : digestOf((await client.getManifest(d.name, tag)).bytes);
+
+  /** Referrers of `subject` as the destination lists them. */
+  const referrersAt = async (
+    d: { kind: Kind; ref: string; name: string },
+    subject: string,
+  ): Promise<string[]> =>
+    d.kind === 'layout'
+      ? referrerGraph(Layout.open(d.ref))
+          .referrersOf(subject)
+          .map((r) => r.digest)
+      : (await listRemoteReferrers(client, d.name, subject as Digest)).descriptors.map(
+          (r) => r.digest,
+        );
+
+  const expectShape = (r: CopyResult): void => {
+    expect(Object.keys(r).sort()).toEqual(RESULT_KEYS);
+    expect(Object.keys(r.blobs).sort()).toEqual(OUTCOMES);
+    expect(Object.keys(r.bytes).sort()).toEqual(OUTCOMES);
+  };
+
+  describe.each(PAIRS)('%s → %s', (from, to) => {
+    it('copies the whole index under the source tag, in the one result shape', async () => {
+      const d = destination(to);
+      const r = await copyRefs(source(from), d.ref, { ...opts, concurrency: 2 });
+      expectShape(r);
+      expect(r).toMatchObject({ tag: 'v1', descriptor: { digest: f.index.digest } });
+      expect(r.filteredFrom).toBeUndefined();
+      expect(r.manifests).toBe(3);
+      expect(Object.values(r.blobs).reduce((a, b) => a + b, 0)).toBe(f.imageBlobs.length);
+      expect(await tagsOf(d)).toEqual(['v1']);
+      expect(await resolveAt(d, 'v1')).toBe(f.index.digest);
+    });
+
+    it('--platform keeps one platform of the index (and only its blobs)', async () => {
+      const d = destination(to);
+      const r = await copyRefs(source(from), d.ref, { ...opts, platforms: ['linux/arm64'] });
+      expectShape(r);
+      expect(r.filteredFrom).toEqual({ digest: f.index.digest, platforms: ['linux/arm64'] });
+      expect(r.descriptor.digest).not.toBe(f.index.digest);
+      expect(await resolveAt(d, 'v1')).toBe(r.descriptor.digest);
+      const index = JSON.parse(
+        (d.kind === 'layout'
+          ? Layout.open(d.ref).blobs.readBytes(r.descriptor.digest as Digest, 1 << 20)
+          : (await client.getManifest(d.name, 'v1')).bytes
+        ).toString(),
+      ) as { manifests: { digest: string }[]; annotations: Record<string, string> };
+      expect(index.manifests.map((m) => m.digest)).toEqual([f.arm64.digest]);
+      expect(index.annotations).toEqual({ 'org.example.note': 'fixture' });
+      // 1 filtered index + arm64's manifest, config and layer.
+      expect(Object.values(r.blobs).reduce((a, b) => a + b, 0)).toBe(4);
+    });
+
+    it('--platform the index lacks fails (E_NOT_FOUND) and creates nothing', async () => {
+      const d = destination(to);
+      await expect(
+        copyRefs(source(from), d.ref, { ...opts, platforms: ['linux/s390x'] }),
+      ).rejects.toMatchObject({
+        code: 'E_NOT_FOUND',
+        details: { available: ['linux/amd64', 'linux/arm64'] },
+      });
+      if (to === 'layout') expect(() => Layout.open(d.ref)).toThrow();
+      else expect(await tagsOf(d)).toEqual([]);
+    });
+
+    it('a malformed --platform is E_USAGE', async () => {
+      const d = destination(to);
+      for (const bad of ['linux', 'linux/arm64/v8/x', 'linux//arm64']) {
+        await expect(
+          copyRefs(source(from), d.ref, { ...opts, platforms: [bad] }),
+        ).rejects.toMatchObject({ code: 'E_USAGE' });
+      }
+    });
+
+    it('--referrers copies every referrer, recursively, findable at the destination', async () => {
+      const d = destination(to);
+      const r = await copyRefs(source(from), d.ref, { ...opts, referrers: true });
+      expectShape(r);
+      expect(r.referrers.map((e) => e.digest).sort()).toEqual([f.sig, f.sbom, f.sbomSig].sort());
+      expect(await referrersAt(d, f.index.digest)).toEqual([f.sig]);
+      expect(await referrersAt(d, f.amd64.digest)).toEqual([f.sbom]);
+      expect(await referrersAt(d, f.sbom)).toEqual([f.sbomSig]);
+      expect(r.cosignTags).toEqual([]);
+    });
+
+    it('--cosign-tags alone carries the sha256-<hex>.sig tag', async () => {
+      const d = destination(to);
+      const r = await copyRefs(source(from), d.ref, { ...opts, cosignTags: true });
+      expectShape(r);
+      expect(r.cosignTags).toEqual([cosignTag]);
+      expect(r.referrers).toEqual([]);
+      expect(await resolveAt(d, cosignTag)).toBe(cosignDigest);
+      expect((await tagsOf(d)).filter((t) => !t.startsWith('sha256-') || t === cosignTag)).toEqual(
+        [cosignTag, 'v1'].sort(),
+      );
+    });
+
+    it('--cosign-tags with --referrers carries both', async () => {
+      const d = destination(to);
+      const r = await copyRefs(source(from), d.ref, {
+        ...opts,
+        referrers: true,
+        cosignTags: true,
+      });
+      expect(r.cosignTags).toEqual([cosignTag]);
+      expect(r.referrers.map((e) => e.digest).sort()).toEqual([f.sig, f.sbom, f.sbomSig].sort());
+      expect(await resolveAt(d, cosignTag)).toBe(cosignDigest);
+      expect(await referrersAt(d, f.sbom)).toEqual([f.sbomSig]);
+    });
+
+    it('a failure mid-transfer adds no tag and leaves a layout as it was', async () => {
+      const d = destination(to);
+      let before: Record<string, string> | undefined;
+      if (to === 'layout') {
+        const dst = Layout.init(d.ref).layout;
+        await dst.putManifest(
+          Buffer.from(
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: MediaType.ImageIndex,
+              manifests: [],
+            }),
+          ),
+          { tag: 'existing' },
+        );
+        before = layoutSnapshot(d.ref);
+      }
+      const placed: string[] = [];
+      const boom = new Error('injected failure');
+      await expect(
+        copyRefs(source(from), d.ref, {
+          ...opts,
+          referrers: true,
+          cosignTags: true,
+          concurrency: 1,
+          onEvent: (e) => {
+            if (e.type !== 'blob-done') return;
+            if (e.outcome !== 'skipped') placed.push(e.descriptor.digest);
+            if (e.done === 3) throw boom;
+          },
+        }),
+      ).rejects.toBe(boom);
+      expect(placed.length).toBeGreaterThan(0); // the failure came after something was placed
+      if (to === 'layout') {
+        expect(layoutSnapshot(d.ref)).toEqual(before);
+      } else {
+        expect(await tagsOf(d)).toEqual([]);
+      }
+    });
+  });
+});
