@@ -1,95 +1,86 @@
-// The public API of ocilayout: everything the CLI uses, and nothing else, is exported from here.
-export * from './errors.js';
-export * from './digest.js';
-export * from './media-types.js';
-export * from './schema/descriptor.js';
-export * from './schema/manifest.js';
-export * from './schema/layout-files.js';
+// The public API of ocilayout, listed by name: open or create a layout, the verbs, the schemas and
+// types, the errors. It is the package's only entry (package.json `exports`). Plumbing the CLI
+// needs (durable writes, leases, stream helpers, internal planners) lives in internal.ts, which the
+// package does not expose; test/index.test.ts keeps this list curated.
+
+// Errors: typed families with stable codes, and the one code → exit status table.
 export {
-  BlobStore,
-  type PutExpectation,
-  type PutResult,
-  type PutOptions,
-  type BlobListing,
-} from './store/blob-store.js';
+  ConflictError,
+  ERROR_CODES,
+  EXIT_CODE,
+  ExitCode,
+  IntegrityError,
+  InternalError,
+  IoError,
+  LockError,
+  NotFoundError,
+  OcilayoutError,
+  RegistryError,
+  UnsafeInputError,
+  UsageError,
+  exitCodeFor,
+  isOcilayoutError,
+  type ErrorCode,
+} from './errors.js';
+
+// Digests, media types and the OCI JSON schemas (zod: the single source of the types).
+export { digestOf, parseDigest, type Digest } from './digest.js';
+export { Annotation, MediaType, isValidMediaType } from './media-types.js';
 export {
-  IndexStore,
-  serializeIndex,
-  MAX_INDEX_BYTES,
-  type IndexSnapshot,
-  type UpdateResult,
-} from './store/index-store.js';
+  DescriptorSchema,
+  PlatformSchema,
+  type Annotations,
+  type Descriptor,
+  type Platform,
+} from './schema/descriptor.js';
 export {
-  withLayoutLock,
-  MAX_LOCK_TIMEOUT_MS,
-  type HeldLock,
-  type LockOptions,
-} from './store/lock.js';
-export { listIngest, liveLeasedDigests, releaseLease, type IngestEntry } from './store/ingest.js';
-export { writeFileDurable, fsyncDir } from './store/durable.js';
-export * from './store/paths.js';
-export * from './refs.js';
-export * from './tags.js';
-export * from './graph.js';
-export * from './artifact.js';
-export * from './artifact-files.js';
-export * from './layout.js';
-export * from './push-pull.js';
-export * from './platform.js';
-export * from './output-file.js';
-export * from './output-stream.js';
-export * from './layout-info.js';
-export * from './delete.js';
-export * from './blob-lookup.js';
-// gc and fsck (src/maintenance/). The CLI runs them with DEFAULT_ROOT_POLICY and
-// DEFAULT_FSCK_CHECKS: the one place where referrer conventions plug into gc and fsck.
-export * from './maintenance/policy.js';
-export { fsck, type FsckOptions, type FsckReport } from './maintenance/fsck.js';
-export { gc, type GcOptions, type GcPhase, type GcResult } from './maintenance/gc.js';
-export { listAbandoned, type AbandonedFile } from './maintenance/abandoned.js';
+  ImageIndexSchema,
+  ImageManifestSchema,
+  parseManifest,
+  type ImageIndex,
+  type ImageManifest,
+  type ParsedManifest,
+} from './schema/manifest.js';
+export { IndexFileSchema, OciLayoutSchema, type IndexFile } from './schema/layout-files.js';
+
+// A layout: open any peer's, create one, references and platforms.
 export {
-  referrerRootPolicy as DEFAULT_ROOT_POLICY,
-  referrerFsckChecks as DEFAULT_FSCK_CHECKS,
-} from './referrers/maintenance.js';
-export { isFallbackTagName } from './referrers/fallback-tag-name.js';
-// Referrers in every layout convention (src/referrers/).
+  Layout,
+  type LayoutInit,
+  type LayoutOptions,
+  type PutManifestOptions,
+  type StoredManifest,
+  type Target,
+} from './layout/layout.js';
+export { parseLayoutRef, type LayoutRef } from './layout/refs.js';
+export { formatPlatform, parsePlatform, type PlatformSpec } from './layout/platform.js';
+
+// Artifacts: files in, files out.
 export {
-  CONVENTIONS,
+  pullFiles,
+  pushFiles,
+  type PullOptions,
+  type PullResult,
+  type PushFile,
+  type PushOptions,
+  type PushResult,
+} from './artifact/push-pull.js';
+
+// Referrers in every layout convention.
+export {
   CONVENTION_NAMES,
-  classifyIndex,
   detectConventions,
-  isConventionName,
-  type Bookkeeping,
   type ConventionName,
-  type ReferrerConvention,
-  type SubjectReferrers,
 } from './referrers/convention.js';
-export { ConventionContext, type ContextOptions } from './referrers/context.js';
-export { fallbackTagFor, subjectOfFallbackTag } from './referrers/fallback-tag.js';
 export {
-  ReferrerGraph,
-  buildReferrerGraph,
   discoverReferrers,
-  referrerGraph,
   referrerTree,
   referrersResponseTree,
-  type GraphOptions,
-  type NestedReferrer,
   type ReferrerNode,
   type ReferrersResponseTree,
 } from './referrers/discover.js';
-export type { Attestation, ReferrerRecord, ReferrerSource } from './referrers/scan.js';
-export {
-  FILTERS_APPLIED_ANNOTATION,
-  referrerDescriptor,
-  referrersResponse,
-} from './referrers/response.js';
-export {
-  applyReferrerEdges,
-  recordReferrers,
-  type RecordOptions,
-  type ReferrerEdge,
-} from './referrers/record.js';
+export { referrersResponse } from './referrers/response.js';
+export { fallbackTagFor } from './referrers/fallback-tag.js';
 export {
   attach,
   detach,
@@ -98,64 +89,13 @@ export {
   type AttachResult,
   type DetachResult,
 } from './referrers/attach.js';
-export {
-  convert,
-  planConversion,
-  type ConvertOptions,
-  type ConvertPlan,
-  type DroppedListing,
-} from './referrers/convert.js';
-export { referrerRootPolicy, referrerFsckChecks } from './referrers/maintenance.js';
-export {
-  referrerSummary,
-  type ConventionCount,
-  type ReferrerSummary,
-} from './referrers/summary.js';
-// Archives: export/import of oci-archive and docker-archive tars (src/archive/).
-export {
-  exportArchive,
-  type ArchiveFormat,
-  type ExportOptions,
-  type ExportResult,
-} from './archive/export.js';
-export {
-  importArchive,
-  archiveFromStream,
-  type ImportOptions,
-  type ImportResult,
-} from './archive/import.js';
-export { openArchiveFile, type ArchiveInput } from './archive/tar-source.js';
-export { CONFLICT_POLICIES, type ConflictPolicy, type MergeReport } from './archive/merge.js';
-export type { IncomingMerge } from './archive/import-referrers.js';
-export { judgeEntry, normalizeEntryName, type EntryVerdict } from './archive/safe-entry.js';
-export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './archive/compression.js';
-// Registry bridge (src/registry/): distribution-spec client and copy across the boundary.
-export {
-  REGISTRY_PREFIX,
-  formatRegistryRef,
-  isRegistryRef,
-  parseRegistryRef,
-  type RegistryRef,
-} from './registry/reference.js';
-export { RegistryClient, type FetchedManifest } from './registry/client.js';
-export { type TransportOptions, type RetryInfo } from './registry/transport.js';
-export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './registry/retry.js';
-export {
-  dockerConfigPath,
-  findCredentials,
-  loadDockerConfig,
-  type Credentials,
-  type FoundCredentials,
-  type LoadedDockerConfig,
-} from './registry/docker-config.js';
-export { runCredentialHelper } from './registry/credential-helper.js';
-// copy (src/transfer/): one engine for every source/destination pair.
+export { convert, type ConvertOptions, type ConvertPlan } from './referrers/convert.js';
+export { referrerSummary, type ReferrerSummary } from './referrers/summary.js';
+
+// Moving content: copy between any two endpoints, archives.
 export {
   REFERRERS_MODES,
-  copyContent,
   copyLayout,
-  recordRoot,
-  type CopyDestination,
   type CopyEvent,
   type CopyOptions,
   type CopyResult,
@@ -167,17 +107,35 @@ export {
   type CopyEndpoint,
   type CopyRefsOptions,
 } from './transfer/endpoints.js';
-export { planCopy, type CopyPlan, type PlanOptions, type PlannedEdge } from './transfer/plan.js';
 export {
-  placeBlobs,
-  type BlobCounts,
-  type BlobOutcome,
-  type CopyBlobEvent,
-  type PlaceOptions,
-} from './transfer/place-blobs.js';
+  exportArchive,
+  type ArchiveFormat,
+  type ExportOptions,
+  type ExportResult,
+} from './archive/export.js';
 export {
-  LayoutSource,
-  RegistrySource,
-  type ContentSource,
-  type SourceDoc,
-} from './transfer/sources.js';
+  archiveFromStream,
+  importArchive,
+  type ImportOptions,
+  type ImportResult,
+} from './archive/import.js';
+export { openArchiveFile, type ArchiveInput } from './archive/tar-source.js';
+export { CONFLICT_POLICIES, type ConflictPolicy } from './archive/merge.js';
+export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './archive/compression.js';
+export { isRegistryRef, parseRegistryRef, type RegistryRef } from './registry/reference.js';
+
+// Upkeep: gc and fsck with the referrer conventions wired in, deletes, a summary.
+export { fsck, type FsckOptions, type FsckReport } from './maintenance/fsck.js';
+export { gc, type GcOptions, type GcResult } from './maintenance/gc.js';
+export type { Finding, FindingCode } from './maintenance/findings.js';
+export {
+  referrerRootPolicy as DEFAULT_ROOT_POLICY,
+  referrerFsckChecks as DEFAULT_FSCK_CHECKS,
+} from './referrers/maintenance.js';
+export {
+  deleteBlob,
+  deleteManifest,
+  type DeleteManifestResult,
+  type DeleteOptions,
+} from './maintenance/delete.js';
+export { layoutInfo, type LayoutInfo } from './maintenance/info.js';

@@ -37,7 +37,7 @@ async function readmeExample() {
   const { layout: other } = Layout.init('./other');
   await copyLayout(layout, { tag: 'v1' }, other, { referrers: true }); // hard links when possible
 
-  layout.close(); // drop this process's gc lease, or gc keeps everything it touched
+  layout.close(); // drop the gc lease taken outside operations (each verb holds its own)
   await gc(layout, { policy: DEFAULT_ROOT_POLICY }); // the CLI's policy: referrers live with their subject
   const report = await fsck(layout, { checks: DEFAULT_FSCK_CHECKS }); // report.ok, report.findings
   // README:end

@@ -7,7 +7,7 @@ import {
   MediaType,
   buildArtifactManifest,
   taggedEntry,
-} from '../../dist/index.js';
+} from '../../dist/internal.js';
 
 export function ms(ns) {
   return Number(ns) / 1e6;

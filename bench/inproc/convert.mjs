@@ -14,7 +14,7 @@ import {
   convert,
   recordReferrers,
   referrerGraph,
-} from '../../dist/index.js';
+} from '../../dist/internal.js';
 import { imageLayout, referrerManifests, summarize, timeMs } from './common.mjs';
 
 const [mode, dir, a, b] = process.argv.slice(2);

@@ -6,7 +6,7 @@
 //   discover.mjs time DIR RUNS                   -> {"ours": {median,min,max}, "reference": {...}}
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Layout, convert, discoverReferrers, recordReferrers } from '../../dist/index.js';
+import { Layout, convert, discoverReferrers, recordReferrers } from '../../dist/internal.js';
 import { imageLayout, interleave, referrerManifests } from './common.mjs';
 
 const PER_SUBJECT = 10;

@@ -6,7 +6,7 @@
 //   index-commit.mjs DIR ENTRIES RUNS  -> {"ours": {...}, "reference": {...}, "bytes": N}
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTag } from '../../dist/index.js';
+import { setTag } from '../../dist/internal.js';
 import { imageLayout, interleave } from './common.mjs';
 
 const [dir, entriesArg, runsArg] = process.argv.slice(2);

@@ -3,7 +3,7 @@
 // archive that lacks something before anything becomes visible.
 import { parseDigest, type Digest } from '../digest.js';
 import { IntegrityError, type OcilayoutError } from '../errors.js';
-import { successors, walk, type ManifestSource } from '../graph.js';
+import { successors, walk, type ManifestSource } from '../layout/graph.js';
 import { isIndexMediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { ParsedManifest } from '../schema/manifest.js';

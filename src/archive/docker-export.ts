@@ -4,7 +4,7 @@
 // docker load and skopeo's docker-archive: read it; so does any OCI tool. See spec-notes/archives.md.
 import { parseDigest, type Digest } from '../digest.js';
 import { NotFoundError, UsageError, IntegrityError, isOcilayoutError } from '../errors.js';
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import {
   Annotation,
   MAX_MANIFEST_BYTES,
@@ -12,14 +12,14 @@ import {
   isImageManifestMediaType,
   isIndexMediaType,
 } from '../media-types.js';
-import { formatPlatform, parsePlatform, platformMatches, type PlatformSpec } from '../platform.js';
+import { formatPlatform, parsePlatform, platformMatches, type PlatformSpec } from '../layout/platform.js';
 import { isFallbackTagName } from '../referrers/fallback-tag-name.js';
 import { canonicalDescriptor, type Descriptor, type Platform } from '../schema/descriptor.js';
 import { ImageConfigSchema } from '../schema/docker-archive.js';
 import { parseJson, type ImageManifest } from '../schema/manifest.js';
 import { serializeIndex } from '../store/index-store.js';
 import { blobRelPath } from '../store/paths.js';
-import { listTags } from '../tags.js';
+import { listTags } from '../layout/tags.js';
 import { assertRepositoryName, defaultRepositoryName } from './docker-names.js';
 import {
   layoutClosure,

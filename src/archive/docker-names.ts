@@ -2,7 +2,7 @@
 // Docker refuses to load names outside the distribution reference grammar, so we check ours.
 import { basename, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { isValidTag } from '../refs.js';
+import { isValidTag } from '../layout/refs.js';
 
 // distribution/reference: optional domain (host[:port]/), then lowercase path components.
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';

@@ -3,13 +3,13 @@
 // a new index.json listing only those manifests, and their closure. See spec-notes/archives.md.
 import { matchesDigestGrammar, parseDigest, type Digest } from '../digest.js';
 import { NotFoundError } from '../errors.js';
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import { Annotation, MediaType } from '../media-types.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { serializeIndex } from '../store/index-store.js';
-import { findTagged } from '../tags.js';
-import type { ManifestSource } from '../graph.js';
+import { findTagged } from '../layout/tags.js';
+import type { ManifestSource } from '../layout/graph.js';
 import { contentClosure, type Closure } from './closure.js';
 import { withReferrers } from './export-referrers.js';
 

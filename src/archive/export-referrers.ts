@@ -4,8 +4,8 @@
 // layout only lists elsewhere (nested in an index not exported) are recorded in the layout's own
 // convention, with any new index blob kept in memory and written into the archive, never the layout.
 import { parseDigest, type Digest } from '../digest.js';
-import { walk, type ManifestSource } from '../graph.js';
-import type { Layout } from '../layout.js';
+import { walk, type ManifestSource } from '../layout/graph.js';
+import type { Layout } from '../layout/layout.js';
 import { Annotation } from '../media-types.js';
 import { ConventionContext } from '../referrers/context.js';
 import {

@@ -5,11 +5,11 @@
 import type { Writable } from 'node:stream';
 import type { Digest } from '../digest.js';
 import { UsageError } from '../errors.js';
-import { Layout, type LayoutOptions } from '../layout.js';
+import { Layout, type LayoutOptions } from '../layout/layout.js';
 import { IMAGE_LAYOUT_VERSION } from '../schema/layout-files.js';
 import type { Descriptor } from '../schema/descriptor.js';
-import { writeFileAtomic } from '../output-file.js';
-import { writeToStream } from '../output-stream.js';
+import { writeFileAtomic } from '../output/file.js';
+import { writeToStream } from '../output/stream.js';
 import { blobRelPath } from '../store/paths.js';
 import { sizeMismatch } from '../store/verify-stream.js';
 import { planDockerExport } from './docker-export.js';

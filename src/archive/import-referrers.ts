@@ -3,7 +3,7 @@
 // target's convention(s) (applyReferrerEdges, 'auto'); when the target records none, the archive's
 // entries are kept exactly as they come, so a round trip into a new layout changes nothing.
 import { parseDigest, type Digest } from '../digest.js';
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import { ConventionContext } from '../referrers/context.js';
 import { CONVENTION_NAMES, detectConventions } from '../referrers/convention.js';
 import { buildReferrerGraph } from '../referrers/discover.js';

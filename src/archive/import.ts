@@ -5,7 +5,7 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../digest.js';
 import { IntegrityError } from '../errors.js';
-import { Layout, type LayoutInit, type LayoutOptions } from '../layout.js';
+import { Layout, type LayoutInit, type LayoutOptions } from '../layout/layout.js';
 import { reclaimBlobs } from '../maintenance/reclaim.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import {

@@ -5,7 +5,7 @@ import { rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { algorithmOf, newHash, type Digest } from '../digest.js';
 import { UnsafeInputError, wrapFsError } from '../errors.js';
-import { Layout } from '../layout.js';
+import { Layout } from '../layout/layout.js';
 import { MAX_INDEX_BYTES } from '../store/index-store.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { ensureIngestDir, leaseDigest, releaseLease } from '../store/ingest.js';

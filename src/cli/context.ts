@@ -1,6 +1,6 @@
 // What every command handler receives: the output channel, and a slot for a non-error exit status.
 import type { Argv } from 'yargs';
-import { MAX_LOCK_TIMEOUT_MS, UsageError, type ExitCode } from '../index.js';
+import { MAX_LOCK_TIMEOUT_MS, UsageError, type ExitCode } from '../internal.js';
 import type { Io, Output } from './io.js';
 
 export interface GlobalArgs {

@@ -1,7 +1,7 @@
 // Where the CLI writes: results on stdout (text or --json), messages and errors on stderr.
 // Commands never decide formats inline; they hand data to Output.
 import type { Readable, Writable } from 'node:stream';
-import { OcilayoutError, WriteWatch, errnoCode, streamWriteError } from '../index.js';
+import { OcilayoutError, WriteWatch, errnoCode, streamWriteError } from '../internal.js';
 
 export interface Io {
   stdout: Writable;

@@ -1,6 +1,6 @@
 // The CLI: a thin yargs layer over the library. run() parses, dispatches, maps errors to exit codes.
 import yargs from 'yargs';
-import { ExitCode, UsageError, exitCodeFor, isOcilayoutError } from '../index.js';
+import { ExitCode, UsageError, exitCodeFor, isOcilayoutError } from '../internal.js';
 import { COMMANDS } from './commands/index.js';
 import { parseLockTimeout, type CommandContext, type GlobalArgs } from './context.js';
 import { Output, StdoutWatch, isBrokenPipe, type Io } from './io.js';

@@ -16,7 +16,7 @@ import {
   type Digest,
   type LayoutRef,
   type PushFile,
-} from '../index.js';
+} from '../internal.js';
 
 /**
  * `FILE[:MEDIATYPE]`. An argument naming an existing path is a path, whole (so `a:b` files work);

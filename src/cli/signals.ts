@@ -1,7 +1,7 @@
 // The CLI's termination signals: each becomes process.exit with the status a shell reports for a
 // process that signal killed, so the library's exit-time cleanup (store/exit-cleanup.ts) runs first:
 // the lock is released and this writer's part files, staging directory and lease are removed.
-import { ExitCode } from '../index.js';
+import { ExitCode } from '../internal.js';
 
 export const SIGNAL_EXIT_CODES = {
   SIGHUP: ExitCode.Hangup,

@@ -5,7 +5,7 @@ import { finding, type FindingCode } from './findings.js';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NotFoundError, isOcilayoutError } from '../errors.js';
-import { Layout } from '../layout.js';
+import { Layout } from '../layout/layout.js';
 import { MediaType } from '../media-types.js';
 import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from '../schema/layout-files.js';
 import { parseJson } from '../schema/manifest.js';

@@ -4,8 +4,8 @@
 import { relative } from 'node:path';
 import type { Digest } from '../digest.js';
 import { IntegrityError } from '../errors.js';
-import type { WalkProblem } from '../graph.js';
-import type { Layout } from '../layout.js';
+import type { WalkProblem } from '../layout/graph.js';
+import type { Layout } from '../layout/layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { liveLeasedDigests } from '../store/ingest.js';

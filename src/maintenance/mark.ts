@@ -3,8 +3,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { algorithmOf, digestOf, parseDigest, tryParseDigest, type Digest } from '../digest.js';
 import { isOcilayoutError, wrapFsError } from '../errors.js';
-import { walk, type ManifestSource, type WalkProblem } from '../graph.js';
-import type { Layout } from '../layout.js';
+import { walk, type ManifestSource, type WalkProblem } from '../layout/graph.js';
+import type { Layout } from '../layout/layout.js';
 import { MAX_MANIFEST_BYTES } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';

@@ -1,7 +1,7 @@
 // Extension points that let other modules (referrer conventions) shape gc and fsck without
 // maintenance/ knowing about them. The library wires the real policies in src/index.ts.
 import type { Digest } from '../digest.js';
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 

@@ -4,8 +4,8 @@
 import { finding, type FindingCode } from './findings.js';
 import { relative } from 'node:path';
 import { tryParseDigest, type Digest } from '../digest.js';
-import { walk, successors, type WalkProblem } from '../graph.js';
-import type { Layout } from '../layout.js';
+import { walk, successors, type WalkProblem } from '../layout/graph.js';
+import type { Layout } from '../layout/layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import type { Finding } from './policy.js';

@@ -5,8 +5,8 @@
 import { unlinkSync } from 'node:fs';
 import type { Digest } from '../digest.js';
 import { isOcilayoutError } from '../errors.js';
-import { walk, type ManifestSource } from '../graph.js';
-import type { Layout } from '../layout.js';
+import { walk, type ManifestSource } from '../layout/graph.js';
+import type { Layout } from '../layout/layout.js';
 import { listIngest, ownLeaseNames, readLeaseFile } from '../store/ingest.js';
 import { readParkedManifest } from './mark.js';
 

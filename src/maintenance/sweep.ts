@@ -4,8 +4,8 @@
 import { unlinkSync } from 'node:fs';
 import { tryParseDigest, type Digest } from '../digest.js';
 import { errnoCode, wrapFsError } from '../errors.js';
-import { successors } from '../graph.js';
-import type { Layout } from '../layout.js';
+import { successors } from '../layout/graph.js';
+import type { Layout } from '../layout/layout.js';
 import { MAX_MANIFEST_BYTES } from '../media-types.js';
 import { parseManifest } from '../schema/manifest.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';

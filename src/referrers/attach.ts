@@ -1,10 +1,10 @@
 // attach and detach: store an OCI 1.1 artifact with a `subject` and record it in the layout's
 // conventions; or stop recording a referrer anywhere. Each is one index.json commit.
-import { checkArtifactFiles, storeArtifactFile, type ArtifactFile } from '../artifact-files.js';
+import { checkArtifactFiles, storeArtifactFile, type ArtifactFile } from '../artifact/files.js';
 import { parseDigest, type Digest } from '../digest.js';
 import { NotFoundError, UsageError } from '../errors.js';
-import { DEFAULT_FILE_MEDIA_TYPE, buildArtifactManifest, fileLayer } from '../artifact.js';
-import type { Layout, Target } from '../layout.js';
+import { DEFAULT_FILE_MEDIA_TYPE, buildArtifactManifest, fileLayer } from '../artifact/manifest.js';
+import type { Layout, Target } from '../layout/layout.js';
 import { EMPTY_DIGEST, EMPTY_JSON, assertMediaType } from '../media-types.js';
 import type { Annotations, Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';

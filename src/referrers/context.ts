@@ -1,7 +1,7 @@
 // What a convention needs while it plans changes to an in-memory index.json: the layout's documents,
 // a way to store new index blobs (or only name them, in a dry run), and the caller's options.
 import { digestOf } from '../digest.js';
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import { MediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { DocReader } from './documents.js';

@@ -3,7 +3,7 @@
 // in any conventions, land in ONE IndexStore.update. discover/convert/gc never switch on names.
 import type { Digest } from '../digest.js';
 import type { Finding } from '../maintenance/findings.js';
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';

@@ -1,7 +1,7 @@
 // convert: rewrite every recorded referrer of every subject into one convention, removing all
 // conventions' bookkeeping first, in ONE index.json commit. Lossless, idempotent and deterministic:
 // the result depends only on the non-bookkeeping entries (kept in order) and the referrer set.
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';

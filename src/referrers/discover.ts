@@ -2,7 +2,7 @@
 // de-duplicated by digest and verified by each referrer's own `subject`, shaped as the
 // distribution-spec referrers API answers. One pass builds the graph for the whole layout.
 import { parseDigest, type Digest } from '../digest.js';
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';

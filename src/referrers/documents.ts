@@ -4,7 +4,7 @@
 // spec-notes/performance.md). Knows no conventions.
 import { tryParseDigest, type Digest } from '../digest.js';
 import { IntegrityError, OcilayoutError, asOcilayoutError } from '../errors.js';
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import { MAX_MANIFEST_BYTES, MediaType, isIndexMediaType } from '../media-types.js';
 import type { Annotations, Descriptor } from '../schema/descriptor.js';
 

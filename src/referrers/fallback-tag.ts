@@ -7,7 +7,7 @@ import { Annotation, MediaType, isIndexMediaType } from '../media-types.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { Finding } from '../maintenance/findings.js';
 import type { IndexFile } from '../schema/layout-files.js';
-import { taggedEntry } from '../tags.js';
+import { taggedEntry } from '../layout/tags.js';
 import type { ConventionContext } from './context.js';
 import type { Claim, ReferrerConvention, SubjectReferrers } from './convention.js';
 import { checkListing, indexFinding } from './checks.js';

@@ -1,7 +1,7 @@
 // What gc and fsck need to know about referrer bookkeeping, through maintenance/policy.ts's extension
 // points: gc keeps each bookkeeping entry only while its subject lives; fsck checks each
 // convention's bookkeeping against the manifests it names, through the convention's own `check`.
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import type { FsckCheck, RootEntry, RootPolicy } from '../maintenance/policy.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';

@@ -2,7 +2,7 @@
 // applyReferrerEdges plans inside someone's IndexStore.update; recordReferrers is the one-commit wrapper.
 import { parseDigest, type Digest } from '../digest.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';

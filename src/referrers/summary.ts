@@ -1,6 +1,6 @@
 // Per-convention counts for `ocilayout info`: how many bookkeeping entries each convention has, for
 // how many subjects and referrers, and how many referrers discovery finds in total.
-import type { Layout } from '../layout.js';
+import type { Layout } from '../layout/layout.js';
 import { CONVENTION_NAMES, type ConventionName } from './convention.js';
 import { referrerGraph } from './discover.js';
 import type { ReferrerSource } from './scan.js';

@@ -2,7 +2,7 @@
 // Anything without the prefix is a layout (refs.ts). See spec-notes/registry.md "References".
 import { parseDigest, type Digest } from '../digest.js';
 import { UsageError } from '../errors.js';
-import { assertValidTag } from '../refs.js';
+import { assertValidTag } from '../layout/refs.js';
 
 export const REGISTRY_PREFIX = 'docker://';
 

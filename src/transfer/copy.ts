@@ -7,16 +7,16 @@
 // Decisions: spec-notes/copy.md.
 import { parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
-import type { Layout, Target } from '../layout.js';
-import { formatPlatform } from '../platform.js';
+import type { Layout, Target } from '../layout/layout.js';
+import { formatPlatform } from '../layout/platform.js';
 import type { ConventionName } from '../referrers/convention.js';
 import { applyReferrerEdges } from '../referrers/record.js';
-import { assertValidTag } from '../refs.js';
+import { assertValidTag } from '../layout/refs.js';
 import type { RegistryClient } from '../registry/client.js';
 import { updateFallbackTag, type ReferrersVia } from '../registry/remote-referrers.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
-import { setTag } from '../tags.js';
+import { setTag } from '../layout/tags.js';
 import { emptyCounts, type BlobOutcome } from './place-blobs.js';
 import { planCopy, type CopyPlan, type PlannedEdge } from './plan.js';
 import { LayoutSink, RegistrySink, type ContentSink } from './sinks.js';

@@ -4,8 +4,8 @@
 // TLS policy, retries), open the source (a layout destination is created only once the plan is
 // good), copy.
 import { UsageError } from '../errors.js';
-import { Layout, type LayoutOptions } from '../layout.js';
-import { parseLayoutRef, type LayoutRef } from '../refs.js';
+import { Layout, type LayoutOptions } from '../layout/layout.js';
+import { parseLayoutRef, type LayoutRef } from '../layout/refs.js';
 import { RegistryClient } from '../registry/client.js';
 import {
   findCredentials,

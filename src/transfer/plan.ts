@@ -6,9 +6,9 @@
 // Decisions: spec-notes/copy.md.
 import { algorithmOf, encodedOf, parseDigest, type Digest } from '../digest.js';
 import { IntegrityError } from '../errors.js';
-import { successors } from '../graph.js';
+import { successors } from '../layout/graph.js';
 import { isManifestMediaType } from '../media-types.js';
-import { parsePlatform } from '../platform.js';
+import { parsePlatform } from '../layout/platform.js';
 import { listingDescriptor, type ReferrersVia } from '../registry/remote-referrers.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { parseManifest } from '../schema/manifest.js';

@@ -4,7 +4,7 @@
 import { digestOf } from '../digest.js';
 import { NotFoundError } from '../errors.js';
 import { Annotation } from '../media-types.js';
-import { formatPlatform, platformMatches, type PlatformSpec } from '../platform.js';
+import { formatPlatform, platformMatches, type PlatformSpec } from '../layout/platform.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { ImageIndex } from '../schema/manifest.js';
 import { goJsonStringify } from '../schema/go-json.js';

@@ -3,8 +3,8 @@
 // this copy placed) or a registry repository (HEAD/mount/upload, manifests by digest, tags last).
 import { statSync } from 'node:fs';
 import { parseDigest, type Digest } from '../digest.js';
-import { forEachLimited } from '../for-each-limited.js';
-import type { Layout } from '../layout.js';
+import { forEachLimited } from './for-each-limited.js';
+import type { Layout } from '../layout/layout.js';
 import { reclaimBlobs } from '../maintenance/reclaim.js';
 import { coalesce } from '../registry/blob-pull.js';
 import { pushBlob } from '../registry/blob-push.js';

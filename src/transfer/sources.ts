@@ -4,13 +4,13 @@
 // every blob up front and a layout sink hard-link from it.
 import { parseDigest, type Digest } from '../digest.js';
 import { IntegrityError, NotFoundError, isOcilayoutError } from '../errors.js';
-import type { Layout, Target } from '../layout.js';
+import type { Layout, Target } from '../layout/layout.js';
 import { Annotation, MAX_MANIFEST_BYTES } from '../media-types.js';
 import { referrerGraph, type ReferrerGraph } from '../referrers/discover.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
-import { isValidTag } from '../refs.js';
-import { findTagged, tagOfName } from '../tags.js';
+import { isValidTag } from '../layout/refs.js';
+import { findTagged, tagOfName } from '../layout/tags.js';
 import { openRemoteBlob } from '../registry/blob-pull.js';
 import type { RegistryClient } from '../registry/client.js';
 import { formatRegistryRef, type RegistryRef } from '../registry/reference.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { contentClosure } from '../../src/archive/closure.js';
-import { IntegrityError, Layout, MediaType, digestOf } from '../../src/index.js';
+import { IntegrityError, Layout, MediaType, digestOf } from '../../src/internal.js';
 import { tmpLayout } from '../helpers/tmp.js';
 
 function imageWith(layout: Layout, layers: object[]) {

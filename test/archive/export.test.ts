@@ -13,7 +13,7 @@ import {
   exportArchive,
   pushFiles,
   type Descriptor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { zstdAvailable } from '../../src/archive/compression.js';
 import { unzst } from '../helpers/make-tar.js';
 import { tmpDir } from '../helpers/tmp.js';

@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { archiveFromStream, importArchive, type ImportOptions } from '../../src/index.js';
+import { archiveFromStream, importArchive, type ImportOptions } from '../../src/internal.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 export const PEERS = fileURLToPath(new URL('../../testdata/peers/', import.meta.url));

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { zstdAvailable } from '../../src/archive/compression.js';
-import { digestOf, fsck } from '../../src/index.js';
+import { digestOf, fsck } from '../../src/internal.js';
 import {
   gz,
   gzipBomb,

@@ -6,7 +6,7 @@ import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mergeIncoming, readIncoming } from '../../src/archive/import-referrers.js';
-import { Layout } from '../../src/layout.js';
+import { Layout } from '../../src/layout/layout.js';
 import { Annotation } from '../../src/media-types.js';
 import { detectConventions } from '../../src/referrers/convention.js';
 import { fallbackTagFor } from '../../src/referrers/fallback-tag.js';

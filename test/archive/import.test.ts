@@ -20,7 +20,7 @@ import {
   archiveFromStream,
   importArchive,
   type Descriptor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { zstdAvailable } from '../../src/archive/compression.js';
 import { withOperationLease } from '../../src/store/ingest.js';
 import { withLayoutLock } from '../../src/store/lock.js';

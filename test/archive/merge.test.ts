@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergeEntries } from '../../src/archive/merge.js';
-import { Annotation, MediaType, type Descriptor, type IndexFile } from '../../src/index.js';
+import { Annotation, MediaType, type Descriptor, type IndexFile } from '../../src/internal.js';
 
 const d = (digest: string, tag?: string): Descriptor => ({
   mediaType: MediaType.ImageManifest,

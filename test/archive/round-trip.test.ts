@@ -16,7 +16,7 @@ import {
   type Descriptor,
   type ExportOptions,
   MediaType,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { PEERS, copyOfPeer, importBytes, peer, readJson } from './fixtures.js';
 

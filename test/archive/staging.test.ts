@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Staging } from '../../src/archive/staging.js';
-import { digestOf, parseDigest } from '../../src/index.js';
+import { digestOf, parseDigest } from '../../src/internal.js';
 import { tmpLayout } from '../helpers/tmp.js';
 
 // Staging takes tar-stream entries; any async iterable of Buffers behaves the same for it.

@@ -7,7 +7,7 @@ import module from 'node:module';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Layout } from '../../src/index.js';
+import { Layout } from '../../src/internal.js';
 import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
 import { tarHeader } from '../helpers/make-tar.js';
 import { tmpDir } from '../helpers/tmp.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/cli/main.js';
-import { EXIT_CODE, Layout } from '../../src/index.js';
+import { EXIT_CODE, Layout } from '../../src/internal.js';
 import { withLayoutLock } from '../../src/store/lock.js';
 import { artifactLayout } from '../helpers/cli-layout.js';
 import { fakeIo, jsonErrorOf, runInProcess, type InProcessResult } from '../helpers/fake-io.js';

@@ -46,7 +46,7 @@ const IMPORT_RE =
   /(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g;
 
 /** Transpile the import closure of `entries` (paths relative to src/). */
-export function compileChildLib(entries: string[] = ['layout.ts']): ChildLib {
+export function compileChildLib(entries: string[] = ['layout/layout.ts']): ChildLib {
   const dir = mkdtempSync(join(tmpdir(), 'ocilayout-childlib-'));
   // Bare imports (zod, proper-lockfile) resolve by walking up to this link.
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');

@@ -15,7 +15,7 @@ import {
   referrerGraph,
   walk,
   type Finding,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { DURABLE_TMP_PREFIX } from '../../src/store/durable.js';
 import { ownerLiveness } from '../../src/store/liveness.js';
 import { CLI as BUILT_CLI } from './run-cli.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { digestOf } from '../../src/digest.js';
-import { Layout } from '../../src/layout.js';
+import { Layout } from '../../src/layout/layout.js';
 import { Annotation, MediaType } from '../../src/media-types.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 

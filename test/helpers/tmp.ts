@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { Layout } from '../../src/index.js';
+import { Layout } from '../../src/internal.js';
 
 export function tmpDir(prefix = 'ocilayout-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -3,7 +3,7 @@
 import { mkdirSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDigest } from '../../src/index.js';
+import { parseDigest } from '../../src/internal.js';
 import { artifactLayout, jsonError, type ArtifactLayout } from '../helpers/cli-layout.js';
 import { runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';

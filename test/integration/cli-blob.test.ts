@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestOf } from '../../src/index.js';
+import { digestOf } from '../../src/internal.js';
 import { artifactLayout, jsonError } from '../helpers/cli-layout.js';
 import { cliOk, runCli, runCliInTerminal } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';

@@ -15,7 +15,7 @@ import {
   discoverReferrers,
   parseDigest,
   type Descriptor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { hasRegistry, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { CLI, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';

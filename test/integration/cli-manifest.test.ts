@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MediaType, digestOf, parseDigest } from '../../src/index.js';
+import { MediaType, digestOf, parseDigest } from '../../src/internal.js';
 import { artifactLayout, jsonError } from '../helpers/cli-layout.js';
 import { cliOk, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';

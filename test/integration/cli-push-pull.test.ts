@@ -8,7 +8,7 @@ import {
   buildArtifactManifest,
   digestOf,
   type Descriptor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { artifactLayout, jsonError } from '../helpers/cli-layout.js';
 import { cliOk, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';

@@ -4,7 +4,7 @@
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Layout, exportArchive, pushFiles } from '../../src/index.js';
+import { Layout, exportArchive, pushFiles } from '../../src/internal.js';
 import { jsonError } from '../helpers/cli-layout.js';
 import { runCli } from '../helpers/run-cli.js';
 import { mountSmallFs, smallFsUnavailable } from '../helpers/small-fs.js';

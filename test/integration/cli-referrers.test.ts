@@ -9,7 +9,7 @@ import {
   MediaType,
   fallbackTagFor,
   referrerGraph,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { artifactLayout, jsonError } from '../helpers/cli-layout.js';
 import { cliOk, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';

@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Layout, pushFiles, type Digest } from '../../src/index.js';
+import { Layout, pushFiles, type Digest } from '../../src/internal.js';
 import { CLI, type CliResult } from '../helpers/run-cli.js';
 
 /** The CLI with stdout on `fd`; stderr collected. */

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Layout, referrerGraph } from '../../src/index.js';
+import { Layout, referrerGraph } from '../../src/internal.js';
 import { jsonError } from '../helpers/cli-layout.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
 import { runCli } from '../helpers/run-cli.js';

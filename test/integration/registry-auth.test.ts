@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Layout } from '../../src/index.js';
+import { Layout } from '../../src/internal.js';
 import { jsonError } from '../helpers/cli-layout.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { runCli } from '../helpers/run-cli.js';

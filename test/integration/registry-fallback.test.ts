@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fallbackTagFor, Layout, referrerGraph } from '../../src/index.js';
+import { fallbackTagFor, Layout, referrerGraph } from '../../src/internal.js';
 import { makeFixture, type Fixture } from '../registry/fixture.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { runCli } from '../helpers/run-cli.js';

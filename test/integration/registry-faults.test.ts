@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { digestOf, Layout, MediaType } from '../../src/index.js';
+import { digestOf, Layout, MediaType } from '../../src/internal.js';
 import { jsonError } from '../helpers/cli-layout.js';
 import {
   freePort,

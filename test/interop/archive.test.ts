@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportArchive, importArchive } from '../../src/index.js';
+import { exportArchive, importArchive } from '../../src/internal.js';
 import { cliOk } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { requireTools } from '../helpers/tools.js';

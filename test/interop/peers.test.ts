@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_FSCK_CHECKS, Layout, fsck, referrerGraph } from '../../src/index.js';
+import { DEFAULT_FSCK_CHECKS, Layout, fsck, referrerGraph } from '../../src/internal.js';
 import { cliOk, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';

@@ -6,7 +6,7 @@ import { MediaType } from '../../src/media-types.js';
 import { fsck, type FsckReport } from '../../src/maintenance/fsck.js';
 import { finding } from '../../src/maintenance/findings.js';
 import type { Finding, FsckCheck } from '../../src/maintenance/policy.js';
-import { Layout } from '../../src/layout.js';
+import { Layout } from '../../src/layout/layout.js';
 import { leaseDigest, newPartPath, releaseLease } from '../../src/store/ingest.js';
 import {
   freshDir,

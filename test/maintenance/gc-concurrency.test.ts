@@ -2,26 +2,26 @@
 // exists (and keeps turning into garbage as their tags move): afterwards every tag resolves to a
 // complete graph and fsck passes. Real processes, running the library from source (child-lib.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArtifactManifest, fileLayer } from '../../src/artifact.js';
+import { buildArtifactManifest, fileLayer } from '../../src/artifact/manifest.js';
 import { digestOf, parseDigest } from '../../src/digest.js';
-import { walk } from '../../src/graph.js';
-import { Layout } from '../../src/layout.js';
+import { walk } from '../../src/layout/graph.js';
+import { Layout } from '../../src/layout/layout.js';
 import { fsck } from '../../src/maintenance/fsck.js';
 import { gc } from '../../src/maintenance/gc.js';
-import { listTags } from '../../src/tags.js';
+import { listTags } from '../../src/layout/tags.js';
 import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
 import { freshDir } from '../helpers/make-layout.js';
 
 const RUN_MS = 4_000;
 
 const WRITER = `
-import { Layout } from './layout.js';
-import { buildArtifactManifest, fileLayer } from './artifact.js';
+import { Layout } from './layout/layout.js';
+import { buildArtifactManifest, fileLayer } from './artifact/manifest.js';
 import { digestOf } from './digest.js';
-import { successors } from './graph.js';
+import { successors } from './layout/graph.js';
 import { parseManifest } from './schema/manifest.js';
 import { releaseLease } from './store/ingest.js';
-import { removeTag, setTag } from './tags.js';
+import { removeTag, setTag } from './layout/tags.js';
 
 const [root, ms, id] = process.argv.slice(2);
 const layout = Layout.open(root, { lockTimeoutMs: 30_000 });
@@ -84,7 +84,7 @@ console.log(JSON.stringify({ iterations: i }));
 `;
 
 const GC_LOOP = `
-import { Layout } from './layout.js';
+import { Layout } from './layout/layout.js';
 import { gc } from './maintenance/gc.js';
 
 const [root, ms] = process.argv.slice(2);
@@ -107,7 +107,7 @@ console.log(JSON.stringify(totals));
 
 let lib: ChildLib;
 beforeAll(() => {
-  lib = compileChildLib(['layout.ts', 'artifact.ts', 'maintenance/gc.ts']);
+  lib = compileChildLib(['layout/layout.ts', 'artifact/manifest.ts', 'maintenance/gc.ts']);
 });
 afterAll(() => lib.dispose());
 
@@ -149,7 +149,7 @@ describe('gc beside writer processes', () => {
 });
 
 const GC_ONCE = `
-import { Layout } from './layout.js';
+import { Layout } from './layout/layout.js';
 import { gc } from './maintenance/gc.js';
 const r = await gc(Layout.open(process.argv[2], { lockTimeoutMs: 30_000 }));
 console.log(JSON.stringify({ removed: r.removedBlobs }));

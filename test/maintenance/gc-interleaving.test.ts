@@ -9,7 +9,7 @@ import { fsck } from '../../src/maintenance/fsck.js';
 import { gc } from '../../src/maintenance/gc.js';
 import { planGarbage, sweepGarbage } from '../../src/maintenance/sweep.js';
 import { releaseLease } from '../../src/store/ingest.js';
-import type { Layout } from '../../src/layout.js';
+import type { Layout } from '../../src/layout/layout.js';
 import {
   bytesOf,
   imageBlobs,

@@ -17,7 +17,7 @@ import { parseDigest, type Digest } from '../../src/digest.js';
 import { fsck } from '../../src/maintenance/fsck.js';
 import { gc } from '../../src/maintenance/gc.js';
 import type { RootPolicy } from '../../src/maintenance/policy.js';
-import type { Layout } from '../../src/layout.js';
+import type { Layout } from '../../src/layout/layout.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import { leaseDigest, newPartPath, releaseLease } from '../../src/store/ingest.js';
 import {

@@ -3,8 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildArtifactManifest, fileLayer } from '../../src/artifact.js';
-import type { Layout } from '../../src/layout.js';
+import { buildArtifactManifest, fileLayer } from '../../src/artifact/manifest.js';
+import type { Layout } from '../../src/layout/layout.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import { releaseLease } from '../../src/store/ingest.js';
 import { ownerToken } from '../../src/store/liveness.js';

@@ -205,7 +205,7 @@ describe('sweepGarbage when the process exits mid-sweep', () => {
     // gc parks everything, then the CLI's SIGTERM handler (process.exit) runs while it waits.
     const script = lib.script(
       'gc-signalled',
-      `import { Layout } from './layout.js';
+      `import { Layout } from './layout/layout.js';
 import { gc } from './maintenance/gc.js';
 process.on('SIGTERM', () => process.exit(143));
 await gc(Layout.open(process.argv[2]), {

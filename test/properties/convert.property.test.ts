@@ -12,7 +12,7 @@ import {
   referrerFsckChecks,
   type ConventionName,
   type Descriptor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { tmpLayout } from '../helpers/tmp.js';
 import {
   SBOM,

@@ -27,7 +27,7 @@ import {
   releaseLease,
   walk,
   type ConventionName,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { envCount, seedFrom } from '../helpers/crash.js';
 import { LayoutModel } from '../helpers/model.js';
 

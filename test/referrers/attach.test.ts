@@ -12,7 +12,7 @@ import {
   recordReferrers,
   type ConventionName,
   type Layout,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir, tmpLayout } from '../helpers/tmp.js';
 import { SBOM, SIG, putArtifact, putImage, putIndex, setEntries, tagEntry } from './helpers.js';

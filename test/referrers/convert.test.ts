@@ -8,7 +8,7 @@ import {
   recordReferrers,
   type ConventionName,
   type Layout,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpLayout } from '../helpers/tmp.js';
 import {

@@ -10,7 +10,7 @@ import {
   referrersResponse,
   referrersResponseTree,
   FILTERS_APPLIED_ANNOTATION,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { tmpLayout } from '../helpers/tmp.js';
 import {
   SBOM,

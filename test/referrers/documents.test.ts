@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MediaType, digestOf, parseDigest } from '../../src/index.js';
+import { MediaType, digestOf, parseDigest } from '../../src/internal.js';
 import { parseDoc } from '../../src/referrers/documents.js';
 
 const doc = (value: unknown, hint?: string) => {

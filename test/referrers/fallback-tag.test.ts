@@ -10,7 +10,7 @@ import {
   fallbackTagFor,
   recordReferrers,
   subjectOfFallbackTag,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { fallbackTagConvention } from '../../src/referrers/fallback-tag.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpLayout } from '../helpers/tmp.js';

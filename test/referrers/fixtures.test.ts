@@ -2,7 +2,7 @@
 // what its writer recorded, and converting into every convention and back keeps that set.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONVENTION_NAMES, convert, fsck, referrerFsckChecks } from '../../src/index.js';
+import { CONVENTION_NAMES, convert, fsck, referrerFsckChecks } from '../../src/internal.js';
 import { copyFixture, indexText, referrerSets } from './helpers.js';
 
 interface Expected {

@@ -14,7 +14,7 @@ import {
   type ConventionName,
   type Descriptor,
   type IndexFile,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { tmpDir, tmpLayout } from '../helpers/tmp.js';
 
 export const SIG = 'application/vnd.example.signature.v1+json';

@@ -9,7 +9,7 @@ import {
   referrerRootPolicy,
   type ConventionName,
   type Layout,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { tmpLayout } from '../helpers/tmp.js';
 import {
   SBOM,

@@ -6,7 +6,7 @@ import {
   detectConventions,
   discoverReferrers,
   recordReferrers,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { tmpLayout } from '../helpers/tmp.js';
 import {
   SIG,

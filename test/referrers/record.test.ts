@@ -5,7 +5,7 @@ import {
   discoverReferrers,
   recordReferrers,
   setTag,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpLayout } from '../helpers/tmp.js';
 import { SIG, putArtifact, putImage, setEntries, tagEntry } from './helpers.js';

@@ -7,7 +7,7 @@ import type { Digest } from '../../src/digest.js';
 import { Annotation, MediaType } from '../../src/media-types.js';
 import { ConventionContext } from '../../src/referrers/context.js';
 import { scanLayout } from '../../src/referrers/scan.js';
-import type { Layout } from '../../src/layout.js';
+import type { Layout } from '../../src/layout/layout.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import { tmpLayout } from '../helpers/tmp.js';
 import {

@@ -7,7 +7,7 @@ import {
   detectConventions,
   discoverReferrers,
   recordReferrers,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { subjectAnnotationConvention } from '../../src/referrers/subject-annotation.js';
 import { tmpLayout } from '../helpers/tmp.js';
 import {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { referrerSummary } from '../../src/index.js';
+import { referrerSummary } from '../../src/internal.js';
 import { copyFixture } from './helpers.js';
 
 describe('referrerSummary', () => {

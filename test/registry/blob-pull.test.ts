@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { digestOf } from '../../src/index.js';
+import { digestOf } from '../../src/internal.js';
 import { pullBlob } from '../../src/registry/blob-pull.js';
 import { pushBlob } from '../../src/registry/blob-push.js';
 import { RegistryClient } from '../../src/registry/client.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { digestOf } from '../../src/index.js';
+import { digestOf } from '../../src/internal.js';
 import { pushBlob, rangeEnd, take } from '../../src/registry/blob-push.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';

@@ -1,6 +1,6 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { digestOf, MediaType } from '../../src/index.js';
+import { digestOf, MediaType } from '../../src/internal.js';
 import { nextLink, RegistryClient } from '../../src/registry/client.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
 import { fastRetry } from './helpers.js';

@@ -10,7 +10,7 @@ import {
   MediaType,
   type ConventionName,
   type Descriptor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 
 export interface Fixture {
   layout: Layout;

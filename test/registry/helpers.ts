@@ -1,6 +1,6 @@
 // Small pieces the registry tests share: a retry policy that does not sleep, and an in-memory blob
 // source (what a layout or a registry hands pushBlob) with the offsets it was opened at.
-import { digestOf, type Digest, type RetryPolicy } from '../../src/index.js';
+import { digestOf, type Digest, type RetryPolicy } from '../../src/internal.js';
 import type { BlobOpener } from '../../src/registry/blob-pull.js';
 import { DEFAULT_RETRY_POLICY } from '../../src/registry/retry.js';
 

@@ -2,7 +2,7 @@
 // an init that arrives late must not replace index.json (it used to be written with rename after
 // an existsSync check), or the tags of the jobs that started earlier are lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Layout } from '../../src/layout.js';
+import { Layout } from '../../src/layout/layout.js';
 import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
 import { freshDir } from '../helpers/make-layout.js';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ describe('regression: concurrent init on one directory', () => {
     const root = join(freshDir(), 'shared');
     const script = lib.script(
       'init-and-tag',
-      `import { Layout } from './layout.js';
+      `import { Layout } from './layout/layout.js';
 const [root, tag] = process.argv.slice(2);
 const { layout, created } = Layout.init(root);
 const { digest } = layout.blobs.putBytes(Buffer.from('{}'));

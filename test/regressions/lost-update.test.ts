@@ -3,8 +3,8 @@
 // Here 8 real processes each add 25 tags through Layout.tag (lock, re-read, write); all 200 must
 // survive, and index.json must hold exactly the original entry plus one entry per tag.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Layout } from '../../src/layout.js';
-import { listTags } from '../../src/tags.js';
+import { Layout } from '../../src/layout/layout.js';
+import { listTags } from '../../src/layout/tags.js';
 import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
 import { imageBlobs, makeLayout, tagged } from '../helpers/make-layout.js';
 
@@ -26,7 +26,7 @@ describe('regression: lost updates between concurrent writers (umoci#146, oras#1
     const digest = fx.d['manifest']!.digest;
     const worker = lib.script(
       'tagger',
-      `import { Layout } from './layout.js';
+      `import { Layout } from './layout/layout.js';
 const [root, prefix, count, digest] = process.argv.slice(2);
 const layout = Layout.open(root);
 for (let i = 0; i < Number(count); i++) await layout.tag({ digest }, [prefix + '-' + i]);

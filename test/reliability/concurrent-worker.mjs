@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 const lib = await import(
   process.env.OCILAYOUT_TEST_LIB !== undefined
     ? pathToFileURL(process.env.OCILAYOUT_TEST_LIB).href
-    : new URL('../../dist/index.js', import.meta.url).href
+    : new URL('../../dist/internal.js', import.meta.url).href
 );
 const { Layout, attach, convert, deleteBlob, gc, pushFiles, releaseLease, DEFAULT_ROOT_POLICY } =
   lib;

@@ -23,7 +23,7 @@ import {
   releaseLease,
   walk,
   type Descriptor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { envCount } from '../helpers/crash.js';
 import { tmpDir } from '../helpers/tmp.js';
 

@@ -24,7 +24,7 @@ import {
   listAbandoned,
   pushFiles,
   releaseLease,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import {
   CAUGHT_SIGNAL_STATUS,
   assertTagsComplete,

@@ -35,7 +35,7 @@ import {
   pushFiles,
   releaseLease,
   type ErrorCode,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { CLI, pool } from '../helpers/crash.js';
 import { tmpDir } from '../helpers/tmp.js';
 

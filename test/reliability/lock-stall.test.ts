@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT_CODE, Layout } from '../../src/index.js';
+import { EXIT_CODE, Layout } from '../../src/internal.js';
 import { artifactLayout } from '../helpers/cli-layout.js';
 import { CLI, runCli, type CliResult } from '../helpers/run-cli.js';
 

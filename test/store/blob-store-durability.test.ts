@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import * as childProcess from 'node:child_process';
-import { digestOf } from '../../src/index.js';
+import { digestOf } from '../../src/internal.js';
 import { tmpLayout } from '../helpers/tmp.js';
 
 vi.mock('node:child_process', { spy: true });

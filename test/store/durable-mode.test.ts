@@ -2,7 +2,7 @@
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeFileDurable } from '../../src/index.js';
+import { writeFileDurable } from '../../src/internal.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 describe('writeFileDurable permissions', () => {

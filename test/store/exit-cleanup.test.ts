@@ -1,7 +1,7 @@
 // exit-cleanup: what a writer registers runs once at exit, newest first, unless it unregistered.
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { archiveFromStream, importArchive, releaseLease } from '../../src/index.js';
+import { archiveFromStream, importArchive, releaseLease } from '../../src/internal.js';
 import {
   cleanupAtExit,
   pendingExitCleanups,

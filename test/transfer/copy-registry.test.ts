@@ -8,7 +8,7 @@ import {
   MediaType,
   referrerGraph,
   type CopyResult,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';

@@ -21,7 +21,7 @@ import {
   type BlobOutcome,
   type ConventionName,
   type Descriptor,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir, tmpLayout } from '../helpers/tmp.js';
 

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Layout } from '../../src/layout.js';
+import { Layout } from '../../src/layout/layout.js';
 import { copyRefs } from '../../src/transfer/endpoints.js';
 import type { LoadedDockerConfig } from '../../src/registry/docker-config.js';
 import { freePort } from '../helpers/registry.js';

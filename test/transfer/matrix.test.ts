@@ -18,7 +18,7 @@ import {
   type CopyRefsOptions,
   type CopyResult,
   type Digest,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { listRemoteReferrers } from '../../src/registry/remote-referrers.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';

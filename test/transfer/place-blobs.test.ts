@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Layout, MediaType, parseDigest, placeBlobs, type Descriptor } from '../../src/index.js';
+import { Layout, MediaType, parseDigest, placeBlobs, type Descriptor } from '../../src/internal.js';
 import { tmpDir, tmpLayout } from '../helpers/tmp.js';
 
 const BIG = 1024 * 1024 + 1;

@@ -3,7 +3,7 @@
 // --platform filter, referrers recursively (each verified by its own subject), cosign tags.
 import { describe, expect, it } from 'vitest';
 import { parseDigest, type Digest } from '../../src/digest.js';
-import { Layout } from '../../src/layout.js';
+import { Layout } from '../../src/layout/layout.js';
 import { MediaType } from '../../src/media-types.js';
 import { planCopy } from '../../src/transfer/plan.js';
 import type { RemoteReferrers } from '../../src/registry/remote-referrers.js';

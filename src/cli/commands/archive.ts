@@ -16,7 +16,7 @@ import {
   type ConflictPolicy,
   type ExportResult,
   type ImportResult,
-} from '../../index.js';
+} from '../../internal.js';
 import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
 import { fileOrStdin, refuseBinaryToTerminal, stringList } from '../options.js';
 import { formatBytes, progressBar } from '../progress.js';

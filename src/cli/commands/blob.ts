@@ -9,7 +9,7 @@ import {
   writeFileAtomic,
   writeToStream,
   type Digest,
-} from '../../index.js';
+} from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
 import { fileOrStdin, openInput, parseDigestRef, refuseBinaryToTerminal } from '../options.js';
 

@@ -13,7 +13,7 @@ import {
   type CopyResult,
   type Credentials,
   type ReferrersMode,
-} from '../../index.js';
+} from '../../internal.js';
 import {
   layoutOptions,
   type CommandContext,

@@ -1,5 +1,5 @@
 // `info`: a summary of one layout (entries, tags, blobs, ingest). Read-only.
-import { Layout, layoutInfo, referrerSummary, type LayoutInfo } from '../../index.js';
+import { Layout, layoutInfo, referrerSummary, type LayoutInfo } from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
 import { renderReferrerSummary } from './referrers.js';
 

@@ -1,5 +1,5 @@
 // `init`: create an empty layout, or accept an existing one unchanged. `info` is info.ts's.
-import { Layout } from '../../index.js';
+import { Layout } from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
 
 export const registerInit: RegisterCommands = (y, ctx) =>

@@ -12,7 +12,7 @@ import {
   type Finding,
   type FsckReport,
   type GcResult,
-} from '../../index.js';
+} from '../../internal.js';
 import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
 import { humanBytes } from './info.js';
 

@@ -10,7 +10,7 @@ import {
   parseLayoutRef,
   parseLayoutRefWithTarget,
   writeFileAtomic,
-} from '../../index.js';
+} from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
 import { fileOrStdin, readInputCapped, targetOf } from '../options.js';
 

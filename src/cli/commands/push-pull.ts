@@ -1,5 +1,5 @@
 // `push` (files → a tagged OCI 1.1 artifact) and `pull` (titled layers → files in a directory).
-import { Layout, UsageError, parseLayoutRef, pullFiles, pushFiles } from '../../index.js';
+import { Layout, UsageError, parseLayoutRef, pullFiles, pushFiles } from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
 import {
   parseAnnotations,

@@ -17,7 +17,7 @@ import {
   type Descriptor,
   type ReferrerNode,
   type ReferrerSummary,
-} from '../../index.js';
+} from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
 import {
   parseAnnotations,

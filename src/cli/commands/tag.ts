@@ -1,5 +1,5 @@
 // `tag`, `untag`, `tags`, `resolve`: the tag resolver over index.json.
-import { Layout, isFallbackTagName, parseLayoutRef } from '../../index.js';
+import { Layout, isFallbackTagName, parseLayoutRef } from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
 import { parseTagRef, targetOf } from '../options.js';
 

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseSize } from '../../../src/cli/commands/archive.js';
 import { run } from '../../../src/cli/main.js';
-import { Layout } from '../../../src/index.js';
+import { Layout } from '../../../src/internal.js';
 import { artifactLayout } from '../../helpers/cli-layout.js';
 import { fakeIo, jsonErrorOf, runInProcess } from '../../helpers/fake-io.js';
 

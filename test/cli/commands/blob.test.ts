@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { digestOf, Layout, parseDigest } from '../../../src/index.js';
+import { digestOf, Layout, parseDigest } from '../../../src/internal.js';
 import { artifactLayout } from '../../helpers/cli-layout.js';
 import { jsonErrorOf, runInProcess } from '../../helpers/fake-io.js';
 import { imageIndex, imageManifest, makeLayout, tagged } from '../../helpers/make-layout.js';

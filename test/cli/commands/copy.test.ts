@@ -7,7 +7,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Io } from '../../../src/cli/io.js';
 import { run } from '../../../src/cli/main.js';
-import { Layout } from '../../../src/index.js';
+import { Layout } from '../../../src/internal.js';
 import { artifactLayout } from '../../helpers/cli-layout.js';
 import { fakeIo, jsonErrorOf, runInProcess } from '../../helpers/fake-io.js';
 import { startReferrersServer, type ReferrersServer } from '../../helpers/referrers-server.js';

@@ -2,7 +2,7 @@
 // error finding without throwing; gc prints what it removed (and, dry, what it would).
 import { unlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Layout } from '../../../src/index.js';
+import { Layout } from '../../../src/internal.js';
 import { artifactLayout } from '../../helpers/cli-layout.js';
 import { runInProcess } from '../../helpers/fake-io.js';
 import { layoutSnapshot } from '../../helpers/snapshot.js';

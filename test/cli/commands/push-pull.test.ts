@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Annotation, digestOf, Layout } from '../../../src/index.js';
+import { Annotation, digestOf, Layout } from '../../../src/internal.js';
 import { artifactLayout } from '../../helpers/cli-layout.js';
 import { jsonErrorOf, runInProcess } from '../../helpers/fake-io.js';
 import { layoutSnapshot } from '../../helpers/snapshot.js';

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderReferrerSummary } from '../../../src/cli/commands/referrers.js';
-import { Layout, MediaType, referrerSummary } from '../../../src/index.js';
+import { Layout, MediaType, referrerSummary } from '../../../src/internal.js';
 import { artifactLayout } from '../../helpers/cli-layout.js';
 import { jsonErrorOf, runInProcess } from '../../helpers/fake-io.js';
 import { layoutSnapshot } from '../../helpers/snapshot.js';

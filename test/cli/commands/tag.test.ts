@@ -1,7 +1,7 @@
 // tag.ts in-process: the arguments of tag/untag/tags/resolve and how each prints its result. The
 // built CLI's behaviour end to end is test/integration/cli-tag.test.ts.
 import { describe, expect, it } from 'vitest';
-import { Layout } from '../../../src/index.js';
+import { Layout } from '../../../src/internal.js';
 import { artifactLayout } from '../../helpers/cli-layout.js';
 import { jsonErrorOf, runInProcess } from '../../helpers/fake-io.js';
 import { layoutSnapshot } from '../../helpers/snapshot.js';

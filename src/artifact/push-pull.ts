@@ -1,0 +1,221 @@
+// push: files → an OCI 1.1 artifact manifest in a layout (streamed into the blob store, tagged).
+// pull: an artifact's or image's titled layers → files in a directory (verified, atomic, contained).
+// Checking and storing the files and the title rule are artifact-files.ts's; building the manifest
+// JSON is artifact.ts's; safe output files are output-file.ts's.
+import { statSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
+import {
+  assertSafeTitle,
+  checkArtifactFile,
+  checkArtifactFiles,
+  storeArtifactFile,
+  type ArtifactFile,
+} from './files.js';
+import { buildArtifactManifest, DEFAULT_FILE_MEDIA_TYPE, fileLayer } from './manifest.js';
+import { parseDigest, type Digest } from '../digest.js';
+import {
+  ConflictError,
+  NotFoundError,
+  UnsafeInputError,
+  errnoCode,
+  wrapFsError,
+} from '../errors.js';
+import type { Layout, Target } from '../layout/layout.js';
+import { Annotation, EMPTY_JSON, MediaType, assertMediaType } from '../media-types.js';
+import { assertReplaceable, stageFile, type StagedFile } from '../output/file.js';
+import type { Annotations, Descriptor } from '../schema/descriptor.js';
+import type { ImageManifest } from '../schema/manifest.js';
+import { assertValidTag } from '../layout/refs.js';
+import { fsyncDir } from '../store/durable.js';
+import { makeDirs } from '../store/make-dirs.js';
+import { resolveImageManifest } from '../layout/platform.js';
+
+/** Media type of a `--config` file given without one (oras uses the same). */
+export const DEFAULT_CONFIG_MEDIA_TYPE = 'application/vnd.unknown.config.v1+json';
+
+/** A file to push: its path and layer media type (default application/vnd.oci.image.layer.v1.tar). */
+export type PushFile = ArtifactFile;
+
+export interface PushOptions {
+  /** Tag for the manifest; without one it is listed untagged. */
+  tag?: string | undefined;
+  artifactType?: string | undefined;
+  /** Manifest annotations. */
+  annotations?: Annotations | undefined;
+  /** A config blob; without one the empty JSON config is used (OCI 1.1 artifact guidance). */
+  config?: PushFile | undefined;
+}
+
+export interface PushResult {
+  descriptor: Descriptor;
+  manifest: ImageManifest;
+}
+
+/**
+ * Store each file as a layer (streamed, never read whole), titled with its base name, then an
+ * artifact manifest over them, tagged. Inputs and index.json are checked before any blob is written,
+ * so bad input leaves the layout unchanged. Deterministic: the same files and options give the same
+ * manifest digest (no creation timestamp is added).
+ * Throws E_INVALID_TAG, E_USAGE (bad media type, duplicate title, not a regular file), E_NOT_FOUND,
+ * E_INVALID_JSON/E_SCHEMA (index.json), E_SIZE_MISMATCH (a file changed while being read).
+ */
+export function pushFiles(
+  layout: Layout,
+  files: readonly PushFile[],
+  options: PushOptions = {},
+): Promise<PushResult> {
+  return layout.operation(() => pushFilesNow(layout, files, options));
+}
+
+async function pushFilesNow(
+  layout: Layout,
+  files: readonly PushFile[],
+  options: PushOptions,
+): Promise<PushResult> {
+  if (options.tag !== undefined) assertValidTag(options.tag);
+  if (options.artifactType !== undefined) assertMediaType(options.artifactType, '--artifact-type');
+  const inputs = checkArtifactFiles(files, DEFAULT_FILE_MEDIA_TYPE);
+  const config =
+    options.config === undefined
+      ? undefined
+      : checkArtifactFile(options.config, DEFAULT_CONFIG_MEDIA_TYPE);
+  layout.readIndex(); // a malformed index.json fails here, before any blob is written
+
+  const layers: Descriptor[] = [];
+  for (const input of inputs) {
+    const stored = await storeArtifactFile(layout, input);
+    layers.push(fileLayer(stored, input.mediaType, input.title));
+  }
+  let configDesc: Descriptor | undefined;
+  if (config !== undefined) {
+    const stored = await storeArtifactFile(layout, config);
+    configDesc = { mediaType: config.mediaType, digest: stored.digest, size: stored.size };
+  }
+  // The empty descriptor inlines `{}` as data, but peers (umoci gc, skopeo) expect the blob itself.
+  if (configDesc === undefined || layers.length === 0) {
+    layout.blobs.putBytes(Buffer.from(EMPTY_JSON), {}, { deferDirSync: true });
+  }
+  const { manifest, bytes } = buildArtifactManifest({
+    artifactType: options.artifactType,
+    layers,
+    config: configDesc,
+    annotations: options.annotations,
+  });
+  const descriptor = await layout.putManifest(bytes, {
+    tag: options.tag,
+    mediaType: MediaType.ImageManifest,
+  });
+  return { descriptor, manifest };
+}
+
+// ---------------------------------------------------------------------------------------------
+// pull
+
+export interface PullOptions {
+  /** For an index: pick the child whose platform matches `os/arch[/variant]`. */
+  platform?: string | undefined;
+}
+
+export interface PulledFile {
+  title: string;
+  /** Absolute path written. */
+  path: string;
+  digest: Digest;
+  size: number;
+  mediaType: string;
+}
+
+export interface PullResult {
+  /** The manifest whose layers were written (a platform child when an index was resolved). */
+  manifest: Descriptor;
+  files: PulledFile[];
+  /** Layers without a title annotation (image layers, the empty layer): not written. */
+  skipped: Descriptor[];
+}
+
+/**
+ * Write every layer of `target` that has an `org.opencontainers.image.title` annotation to
+ * `dir/<title>`. All titles are checked before anything is written; every file is streamed into a
+ * temp file in `dir` while its size and digest are verified, and only when all are verified are they
+ * renamed into place. Existing regular files are replaced; symlinks, directories and special files
+ * are refused, never followed.
+ * Throws E_UNSAFE_ENTRY (unsafe or duplicate title, symlink at a destination), E_INVALID_REFERENCE
+ * (an index without a matching --platform), E_CONFLICT (`dir` is not a directory), E_NOT_FOUND,
+ * E_DIGEST_MISMATCH, E_SIZE_MISMATCH.
+ */
+export async function pullFiles(
+  layout: Layout,
+  target: Target,
+  dir: string,
+  options: PullOptions = {},
+): Promise<PullResult> {
+  const { descriptor, manifest } = resolveImageManifest(layout, target, options.platform);
+  const plan: { layer: Descriptor; title: string; digest: Digest }[] = [];
+  const skipped: Descriptor[] = [];
+  const titles = new Set<string>();
+  for (const layer of manifest.layers) {
+    const title = layer.annotations?.[Annotation.Title];
+    if (title === undefined) {
+      skipped.push(layer);
+      continue;
+    }
+    assertSafeTitle(title);
+    if (titles.has(title)) {
+      throw new UnsafeInputError(
+        'E_UNSAFE_ENTRY',
+        `manifest ${descriptor.digest} has two layers titled ${JSON.stringify(title)}`,
+        { title, digest: descriptor.digest },
+      );
+    }
+    titles.add(title);
+    const digest = parseDigest(layer.digest);
+    if (!layout.blobs.has(digest)) {
+      throw new NotFoundError(
+        'E_NOT_FOUND',
+        `layer ${JSON.stringify(title)} (${digest}) is not in ${layout.root}`,
+        { digest, title },
+        { hint: 'the layout is sparse or damaged; run `ocilayout fsck` on it' },
+      );
+    }
+    plan.push({ layer, title, digest });
+  }
+
+  const outDir = resolvePath(dir);
+  try {
+    makeDirs(outDir);
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw wrapFsError(err, `create ${dir}`, { path: dir });
+  }
+  if (!statSync(outDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ConflictError(
+      'E_CONFLICT',
+      `output ${dir} exists and is not a directory`,
+      { path: dir },
+      { hint: 'pull -o takes a directory; choose a new or existing directory' },
+    );
+  }
+  for (const p of plan) assertReplaceable(join(outDir, p.title));
+
+  const staged: StagedFile[] = [];
+  try {
+    for (const p of plan) {
+      const source = layout.blobs.open(p.digest, { verify: true, size: p.layer.size });
+      staged.push(await stageFile(join(outDir, p.title), source));
+    }
+    for (const s of staged) s.commit();
+  } finally {
+    for (const s of staged) s.discard(); // no-op for committed files
+  }
+  fsyncDir(outDir);
+  return {
+    manifest: descriptor,
+    files: plan.map((p) => ({
+      title: p.title,
+      path: join(outDir, p.title),
+      digest: p.digest,
+      size: p.layer.size,
+      mediaType: p.layer.mediaType,
+    })),
+    skipped,
+  };
+}

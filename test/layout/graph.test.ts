@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest';
+import { digestOf, parseDigest } from '../../src/digest.js';
+import { successors, walk } from '../../src/layout/graph.js';
+import { MediaType } from '../../src/media-types.js';
+import type { Descriptor } from '../../src/schema/descriptor.js';
+import { parseManifest } from '../../src/schema/manifest.js';
+import {
+  bytesOf,
+  type BlobContent,
+  imageBlobs,
+  imageIndex,
+  imageManifest,
+  makeLayout,
+  type Descs,
+} from '../helpers/make-layout.js';
+
+const missing = (what: string, mediaType: string = MediaType.ImageManifest): Descriptor => ({
+  mediaType,
+  digest: digestOf(what),
+  size: what.length,
+});
+
+describe('successors', () => {
+  it('lists config then layers of a manifest, and never its subject', () => {
+    const cfg = missing('c', MediaType.ImageConfig);
+    const l1 = missing('l1', MediaType.Layer);
+    const l2 = missing('l2', MediaType.Layer);
+    const subject = missing('s');
+    const m = parseManifest(bytesOf(imageManifest(cfg, [l1, l2], { subject })), 'm');
+    expect(successors(m)).toEqual([cfg, l1, l2]);
+  });
+
+  it('lists the manifests of an index', () => {
+    const a = missing('a');
+    const b = missing('b', MediaType.ImageIndex);
+    expect(successors(parseManifest(bytesOf(imageIndex([a, b])), 'i'))).toEqual([a, b]);
+  });
+});
+
+describe('walk', () => {
+  /** root index → (nested index → amd64 manifest, arm64 manifest); both share the config. */
+  const nested = (): ReturnType<typeof makeLayout> =>
+    makeLayout({
+      blobs: {
+        config: { os: 'linux' },
+        layerA: 'layer a',
+        layerB: 'layer b',
+        amd64: (d: Descs) => imageManifest(d['config']!, [d['layerA']!]),
+        arm64: (d: Descs) => imageManifest(d['config']!, [d['layerB']!, d['layerA']!]),
+        inner: (d: Descs) => imageIndex([d['amd64']!]),
+        outer: (d: Descs) => imageIndex([d['inner']!, d['arm64']!]),
+      },
+      index: (d) => ({ schemaVersion: 2, manifests: [d['outer']!, d['arm64']!] }),
+    });
+
+  it('reaches everything under nested indexes, depth first, each digest once', () => {
+    const fx = nested();
+    const layout = fx.open();
+    const visits: string[] = [];
+    const name = (digest: string): string =>
+      Object.entries(fx.d).find(([, v]) => v.digest === digest)![0];
+    const r = walk(layout, layout.readIndex().manifests, {
+      visit: (desc, parsed, parent) =>
+        visits.push(
+          `${name(desc.digest)}${parsed === undefined ? '' : `:${parsed.kind}`}<${parent === undefined ? 'root' : name(parent.digest)}`,
+        ),
+    });
+    expect([...r.nodes.keys()].map(name)).toEqual([
+      'outer',
+      'inner',
+      'amd64',
+      'config',
+      'layerA',
+      'arm64',
+      'layerB',
+    ]);
+    expect([...r.manifests.keys()].map(name).sort()).toEqual(['amd64', 'arm64', 'inner', 'outer']);
+    expect(r.problems).toEqual([]);
+    // Each digest visited once, even though arm64 is a root too and config/layerA are shared.
+    expect(visits).toHaveLength(7);
+    expect(visits).toContain('inner:index<outer');
+    expect(visits).toContain('layerB<arm64');
+  });
+
+  it('walks a manifest first met as a plain layer when a later descriptor names it a manifest', () => {
+    // An artifact that carries an image manifest as a layer, and that image listed in index.json:
+    // the image's config and layer are reachable whichever root comes first.
+    const fx = makeLayout({
+      blobs: {
+        ...imageBlobs(),
+        artifact: (d: Descs) =>
+          imageManifest(d['config']!, [
+            { ...d['manifest']!, mediaType: 'application/octet-stream' },
+          ]),
+      },
+    });
+    const layout = fx.open();
+    const visited: string[] = [];
+    const r = walk(layout, [fx.d['artifact']!, fx.d['manifest']!], {
+      visit: (desc) => visited.push(desc.digest),
+    });
+    expect(r.nodes.has(parseDigest(fx.d['layer']!.digest))).toBe(true);
+    expect(r.manifests.has(parseDigest(fx.d['manifest']!.digest))).toBe(true);
+    expect(new Set(visited).size).toBe(visited.length); // still one visit per node
+    expect(r.nodes.size).toBe(4);
+  });
+
+  it('does not follow descriptors of unknown media types (but records them)', () => {
+    const fx = makeLayout({ blobs: { doc: '<xml/>' } });
+    const aux = { ...fx.d['doc']!, mediaType: 'application/xml' };
+    const r = walk(fx.open(), [aux]);
+    expect([...r.nodes.values()]).toEqual([aux]);
+    expect(r.manifests.size).toBe(0);
+  });
+
+  describe('when content is missing or broken', () => {
+    const broken = (): ReturnType<typeof makeLayout> =>
+      makeLayout({
+        blobs: {
+          ...imageBlobs(),
+          badChild: '{"schemaVersion":2,',
+          index: (d: Descs) =>
+            imageIndex([
+              missing('gone'),
+              { ...d['badChild']!, mediaType: MediaType.ImageManifest },
+              d['manifest']!,
+            ]),
+        },
+      });
+
+    it('collects one problem per unreadable document, with its parent, and goes on', () => {
+      const fx = broken();
+      const r = walk(fx.open(), [fx.d['index']!], { collect: true });
+      expect(r.problems.map((p) => [p.error.code, p.descriptor.digest, p.parent?.digest])).toEqual([
+        ['E_NOT_FOUND', digestOf('gone'), fx.d['index']!.digest],
+        ['E_INVALID_JSON', fx.d['badChild']!.digest, fx.d['index']!.digest],
+      ]);
+      // The good sibling was still walked.
+      expect(r.nodes.has(parseDigest(fx.d['layer']!.digest))).toBe(true);
+    });
+
+    it('throws the first problem without `collect`', () => {
+      const fx = broken();
+      expect(() => walk(fx.open(), [fx.d['index']!])).toThrow(
+        expect.objectContaining({ code: 'E_NOT_FOUND' }),
+      );
+    });
+
+    it.each([
+      ['uppercase hex', `sha256:${'A'.repeat(64)}`, 'E_INVALID_DIGEST'],
+      ['an algorithm we cannot verify', `sha384:${'a'.repeat(96)}`, 'E_UNSUPPORTED_ALGORITHM'],
+    ])('reports a descriptor digest with %s as a problem', (_name, digest, code) => {
+      const fx = makeLayout({
+        blobs: {
+          config: { os: 'linux' },
+          m: (d: Descs) =>
+            imageManifest(d['config']!, [{ mediaType: MediaType.Layer, digest, size: 1 }]),
+        },
+      });
+      const r = walk(fx.open(), [fx.d['m']!], { collect: true });
+      expect(r.problems).toHaveLength(1);
+      expect(r.problems[0]).toMatchObject({ error: { code }, parent: fx.d['m'] });
+      expect(r.nodes.has(parseDigest(fx.d['config']!.digest))).toBe(true);
+    });
+  });
+
+  it('stops at the depth cap: indexes nested deeper are a problem, not a stack overflow', () => {
+    const blobs: Record<string, (d: Descs) => BlobContent> = { leaf: () => imageIndex([]) };
+    for (let i = 1; i <= 6; i++)
+      blobs[`level${i}`] = (d) => imageIndex([d[i === 1 ? 'leaf' : `level${i - 1}`]!]);
+    const fx = makeLayout({ blobs });
+    const r = walk(fx.open(), [fx.d['level6']!], { collect: true, maxDepth: 3 });
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]!.error.code).toBe('E_SCHEMA');
+    expect(r.manifests.size).toBe(4); // depths 0..3
+    expect(() => walk(fx.open(), [fx.d['level6']!], { maxDepth: 3 })).toThrow(
+      expect.objectContaining({ code: 'E_SCHEMA' }),
+    );
+    expect(walk(fx.open(), [fx.d['level6']!]).manifests.size).toBe(7);
+  });
+});

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import {
+  assertValidTag,
+  formatLayoutRef,
+  isValidTag,
+  parseLayoutRef,
+  parseLayoutRefWithTarget,
+} from '../../src/layout/refs.js';
+
+const HEX = '0123456789abcdef'.repeat(4);
+const D = `sha256:${HEX}`;
+
+describe('tag grammar [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}', () => {
+  it.each([
+    ['v1'],
+    ['latest'],
+    ['1.0.0-rc.1'],
+    ['_private'],
+    ['UPPER_lower.09-x'],
+    [`sha256-${HEX}`],
+    ['a'.repeat(128)],
+  ])('accepts %s', (tag) => {
+    expect(isValidTag(tag)).toBe(true);
+    expect(assertValidTag(tag)).toBe(tag);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['leading dot', '.hidden'],
+    ['leading dash', '-v1'],
+    ['129 characters', 'a'.repeat(129)],
+    ['colon', 'a:b'],
+    ['slash', 'a/b'],
+    ['at sign', 'a@b'],
+    ['plus', 'a+b'],
+    ['space', 'a b'],
+    ['non-ASCII', 'täg'],
+    ['newline', 'v1\n'],
+  ])('%s → E_INVALID_TAG', (_name, tag) => {
+    expect(isValidTag(tag)).toBe(false);
+    expect(() => assertValidTag(tag)).toThrow(expect.objectContaining({ code: 'E_INVALID_TAG' }));
+  });
+});
+
+describe('parseLayoutRef', () => {
+  describe('when the reference is valid', () => {
+    it.each([
+      ['plain relative dir', 'out', { layout: 'out' }],
+      ['plain absolute dir', '/tmp/out', { layout: '/tmp/out' }],
+      ['relative with tag', 'out:v1', { layout: 'out', tag: 'v1' }],
+      ['dot-relative with tag', './out:latest', { layout: './out', tag: 'latest' }],
+      ['absolute with tag', '/srv/oci/app:1.2.3', { layout: '/srv/oci/app', tag: '1.2.3' }],
+      ['digest', `out@${D}`, { layout: 'out', digest: D }],
+      ['absolute with digest', `/a/b@${D}`, { layout: '/a/b', digest: D }],
+      [
+        'sha512 digest',
+        `out@sha512:${HEX}${HEX}`,
+        { layout: 'out', digest: `sha512:${HEX}${HEX}` },
+      ],
+      // A directory name may contain ':' — only the last ':' can start a tag.
+      [
+        'colon inside the path',
+        '/mnt/c:/images/app:v2',
+        { layout: '/mnt/c:/images/app', tag: 'v2' },
+      ],
+      ['colon in a path component, no tag', '/data/a:b/layout', { layout: '/data/a:b/layout' }],
+      ['colon dir, trailing slash means no tag', 'foo:bar/', { layout: 'foo:bar/' }],
+      [
+        'at sign inside the path',
+        '/tmp/user@host/lay:v1',
+        { layout: '/tmp/user@host/lay', tag: 'v1' },
+      ],
+      ['at sign in path with digest', `/tmp/a@b/lay@${D}`, { layout: '/tmp/a@b/lay', digest: D }],
+      ['fallback-tag shaped tag', `out:sha256-${HEX}`, { layout: 'out', tag: `sha256-${HEX}` }],
+      [
+        'Windows-like drive path with tag',
+        'C:\\oci\\app:v1',
+        { layout: 'C:\\oci\\app', tag: 'v1' },
+      ],
+    ])('%s: %s', (_name, input, expected) => {
+      expect(parseLayoutRef(input)).toEqual(expected);
+    });
+  });
+
+  describe('when the tag is invalid', () => {
+    it.each([
+      ['empty tag', 'out:'],
+      ['leading dash', 'out:-x'],
+      ['leading dot', 'out:.x'],
+      ['space', 'out:has space'],
+      ['too long', `out:${'t'.repeat(129)}`],
+      ['at sign in tag', 'out:v1@x'],
+    ])('%s → E_INVALID_TAG', (_name, input) => {
+      expect(() => parseLayoutRef(input)).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_TAG' }),
+      );
+    });
+  });
+
+  describe('when the digest is invalid', () => {
+    it.each([
+      ['short hex', 'out@sha256:abc'],
+      ['uppercase hex', `out@sha256:${HEX.toUpperCase()}`],
+      ['uppercase algorithm', `out@SHA256:${HEX}`],
+      ['path traversal', 'out@sha256:../../etc/passwd'],
+      ['slash in encoded', `out@sha256:${HEX.slice(1)}/`],
+    ])('%s → E_INVALID_DIGEST', (_name, input) => {
+      expect(() => parseLayoutRef(input)).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_DIGEST' }),
+      );
+    });
+
+    it.each([
+      ['blake3', `out@blake3:${HEX}`],
+      ['sha384', `out@sha384:${HEX}${HEX.slice(0, 32)}`],
+      ['sha256+b64u', 'out@sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564'],
+    ])('%s → E_UNSUPPORTED_ALGORITHM', (_name, input) => {
+      expect(() => parseLayoutRef(input)).toThrow(
+        expect.objectContaining({ code: 'E_UNSUPPORTED_ALGORITHM' }),
+      );
+    });
+  });
+
+  describe('when the layout part is missing', () => {
+    it.each([[''], [`@${D}`]])('%j → E_INVALID_REFERENCE', (input) => {
+      expect(() => parseLayoutRef(input)).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_REFERENCE' }),
+      );
+    });
+  });
+});
+
+describe('parseLayoutRefWithTarget', () => {
+  it('requires a tag or digest', () => {
+    expect(() => parseLayoutRefWithTarget('out')).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_REFERENCE' }),
+    );
+    expect(parseLayoutRefWithTarget('out:v1')).toEqual({ layout: 'out', tag: 'v1' });
+    expect(parseLayoutRefWithTarget(`out@${D}`)).toEqual({ layout: 'out', digest: D });
+  });
+});
+
+describe('formatLayoutRef', () => {
+  it.each([['out'], ['out:v1'], [`out@${D}`], ['/mnt/c:/x:v1']])('round-trips %s', (input) => {
+    expect(formatLayoutRef(parseLayoutRef(input))).toBe(input);
+  });
+});
+
+describe('parseLayoutRef with `@` in directory names', () => {
+  it('keeps `@Name:tag` paths that do not look like a digest', () => {
+    expect(parseLayoutRef('/home/me@Work:v1')).toEqual({ layout: '/home/me@Work', tag: 'v1' });
+  });
+});

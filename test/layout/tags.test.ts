@@ -1,0 +1,231 @@
+import { describe, expect, it } from 'vitest';
+import { Annotation, MediaType } from '../../src/media-types.js';
+import type { Descriptor } from '../../src/schema/descriptor.js';
+import type { IndexFile } from '../../src/schema/layout-files.js';
+import {
+  findTagged,
+  listTags,
+  removeTag,
+  setTag,
+  tagMatch,
+  tagOfName,
+  taggedEntry,
+} from '../../src/layout/tags.js';
+
+const hex = (c: string): string => c.repeat(64);
+const desc = (c: string, extra: Partial<Descriptor> = {}): Descriptor => ({
+  mediaType: MediaType.ImageManifest,
+  digest: `sha256:${hex(c)}`,
+  size: 100 + c.charCodeAt(0),
+  ...extra,
+});
+const named = (c: string, refName: string, more: Record<string, string> = {}): Descriptor =>
+  desc(c, { annotations: { ...more, [Annotation.RefName]: refName } });
+const containerd = (c: string, imageName: string, refName?: string): Descriptor =>
+  desc(c, {
+    annotations: {
+      [Annotation.ContainerdImageName]: imageName,
+      ...(refName === undefined ? {} : { [Annotation.RefName]: refName }),
+    },
+  });
+const indexOf = (...manifests: Descriptor[]): IndexFile => ({ schemaVersion: 2, manifests });
+
+describe('tagOfName', () => {
+  it.each([
+    ['bare tag', 'v1', 'v1'],
+    ['full reference', 'docker.io/library/alpine:3.19', '3.19'],
+    ['registry with port and tag', 'localhost:5000/app:v2', 'v2'],
+    ['registry with port, no tag', 'host:5000/repo', undefined],
+    ['name with slash, no tag', 'library/alpine', 'library/alpine'],
+    [
+      'digest reference (containerd, no tag)',
+      `docker.io/library/app@sha256:${hex('a')}`,
+      undefined,
+    ],
+    ['tag and digest', `docker.io/library/app:v1@sha256:${hex('a')}`, 'v1'],
+    ['port, tag and digest', `reg:5000/app:v1@sha256:${hex('a')}`, 'v1'],
+    ['port and digest', `reg:5000/app@sha256:${hex('a')}`, undefined],
+    ['empty tag after colon', 'docker.io/app:', undefined],
+  ])('%s: %s → %s', (_name, input, expected) => {
+    expect(tagOfName(input)).toBe(expected);
+  });
+});
+
+describe('tagMatch / findTagged', () => {
+  it('matches an exact ref.name (oras, regctl, umoci, skopeo oci:dir:tag)', () => {
+    expect(tagMatch(named('a', 'v1'), 'v1')).toBe('exact');
+    expect(tagMatch(named('a', 'v1'), 'v2')).toBeUndefined();
+  });
+
+  it('matches a full reference by its tag (skopeo with a full name, crane --annotate-ref)', () => {
+    expect(tagMatch(named('a', 'example.com/peer/app:2.0'), '2.0')).toBe('suffix');
+    expect(tagMatch(named('a', 'index.docker.io/library/alpine:latest'), 'latest')).toBe('suffix');
+  });
+
+  it('matches io.containerd.image.name (containerd export, BuildKit)', () => {
+    expect(tagMatch(containerd('a', 'docker.io/library/app:v1'), 'v1')).toBe('suffix');
+    expect(tagMatch(containerd('a', 'docker.io/library/app:v1', 'v1'), 'v1')).toBe('exact');
+  });
+
+  it('never takes the port of a registry or the hex of a digest reference for a tag', () => {
+    expect(tagMatch(named('a', 'host:5000/repo'), '5000/repo')).toBeUndefined();
+    expect(tagMatch(named('a', `reg/app@sha256:${hex('b')}`), hex('b'))).toBeUndefined();
+    expect(tagMatch(containerd('a', `reg/app@sha256:${hex('b')}`), hex('b'))).toBeUndefined();
+  });
+
+  it('ignores entries without names', () => {
+    expect(tagMatch(desc('a'), 'v1')).toBeUndefined();
+    expect(findTagged(indexOf(desc('a')), 'v1')).toBeUndefined();
+  });
+
+  it('prefers an exact ref.name over a full-reference match wherever they sit', () => {
+    const exact = named('b', 'v1');
+    expect(findTagged(indexOf(exact, named('a', 'reg/app:v1')), 'v1')).toBe(exact);
+    expect(findTagged(indexOf(named('a', 'reg/app:v1'), exact), 'v1')).toBe(exact);
+  });
+
+  it('resolves a duplicated tag to the LAST entry (appending writers put the newest last)', () => {
+    const older = named('a', 'v1');
+    const newer = named('b', 'v1');
+    expect(findTagged(indexOf(older, desc('c'), newer), 'v1')).toBe(newer);
+    // Same rule among full references.
+    const f1 = named('a', 'reg/x:v2');
+    const f2 = named('b', 'reg/y:v2');
+    expect(findTagged(indexOf(f1, f2), 'v2')).toBe(f2);
+  });
+});
+
+describe('listTags', () => {
+  it('lists bare and full-reference names by their tag, sorted and unique', () => {
+    const index = indexOf(
+      named('a', 'v1'),
+      named('a', 'latest'),
+      named('b', 'example.com/peer/app:2.0'), // skopeo with a full name
+      named('b', 'index.docker.io/library/alpine:latest'), // crane --annotate-ref
+      named('c', 'v1'), // duplicate
+      desc('d'), // untagged (oras referrer)
+    );
+    expect(listTags(index)).toEqual(['2.0', 'latest', 'v1']);
+  });
+
+  it('lists containerd/BuildKit names, and names without a tag not at all', () => {
+    const index = indexOf(
+      containerd('a', 'docker.io/library/app:v1', 'v1'),
+      containerd('b', 'docker.io/library/app:edge'),
+      containerd(
+        'c',
+        `docker.io/library/app@sha256:${hex('c')}`,
+        `docker.io/library/app@sha256:${hex('c')}`,
+      ),
+      named('d', 'host:5000/repo'),
+      named('e', 'docker.io/app:'),
+    );
+    expect(listTags(index)).toEqual(['edge', 'v1']);
+  });
+
+  it('lists umoci-style names that are not distribution tags verbatim', () => {
+    expect(listTags(indexOf(named('a', 'library/alpine')))).toEqual(['library/alpine']);
+  });
+});
+
+describe('taggedEntry', () => {
+  it('writes the identity, ref.name, platform and artifactType in Go struct key order', () => {
+    const target = desc('a', {
+      artifactType: 'application/vnd.example',
+      platform: { architecture: 'arm64', os: 'linux' },
+      annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z' },
+      urls: ['https://example.com/x'],
+    });
+    const entry = taggedEntry(target, 'v1');
+    expect(Object.keys(entry)).toEqual([
+      'mediaType',
+      'digest',
+      'size',
+      'annotations',
+      'platform',
+      'artifactType',
+    ]);
+    expect(entry.annotations).toEqual({ [Annotation.RefName]: 'v1' });
+  });
+});
+
+describe('setTag', () => {
+  it('appends a new tag at the end', () => {
+    const index = indexOf(named('a', 'v1'));
+    expect(setTag(index, 'v2', desc('b'))).toBe(true);
+    expect(index.manifests.map((e) => e.annotations?.[Annotation.RefName])).toEqual(['v1', 'v2']);
+    expect(index.manifests[1]!.digest).toBe(desc('b').digest);
+  });
+
+  it('moves a tag in place, keeping the order of the other entries', () => {
+    const index = indexOf(named('a', 'v0'), named('a', 'v1'), named('a', 'v2'));
+    expect(setTag(index, 'v1', desc('b'))).toBe(true);
+    expect(index.manifests.map((e) => e.annotations?.[Annotation.RefName])).toEqual([
+      'v0',
+      'v1',
+      'v2',
+    ]);
+    expect(index.manifests.map((e) => e.digest[7])).toEqual(['a', 'b', 'a']);
+  });
+
+  it('removes later duplicates of the tag (one name, one entry after a write)', () => {
+    const index = indexOf(named('a', 'v1'), named('c', 'keep'), named('b', 'v1'));
+    setTag(index, 'v1', desc('d'));
+    expect(index.manifests).toHaveLength(2);
+    expect(findTagged(index, 'v1')!.digest).toBe(desc('d').digest);
+    expect(index.manifests[0]!.digest).toBe(desc('d').digest);
+  });
+
+  it('is a no-op (entry kept byte for byte) when the tag already names the same content', () => {
+    // olareg adds `created`, BuildKit `io.containerd.image.name`: re-tagging must not drop them.
+    const entry = named('a', 'v1', {
+      'org.opencontainers.image.created': '2024-01-01T00:00:00Z',
+      [Annotation.ContainerdImageName]: 'docker.io/library/app:v1',
+    });
+    const withPlatform = { ...entry, platform: { architecture: 'amd64', os: 'linux' } };
+    const index = indexOf(withPlatform, named('b', 'other'));
+    const before = JSON.stringify(index);
+    expect(setTag(index, 'v1', desc('a'))).toBe(false);
+    expect(JSON.stringify(index)).toBe(before);
+  });
+
+  it('never touches other tools’ full-reference entries that merely share the tag', () => {
+    // Two repositories saved by podman/skopeo into one layout; tagging `3` must not delete them.
+    const a = named('a', 'docker.io/library/alpine:3');
+    const b = named('b', 'quay.io/other/tool:3');
+    const index = indexOf(a, b);
+    setTag(index, '3', desc('c'));
+    expect(index.manifests).toEqual([a, b, taggedEntry(desc('c'), '3')]);
+    // …and the exact name we wrote shadows them on read.
+    expect(findTagged(index, '3')!.digest).toBe(desc('c').digest);
+  });
+
+  it('keeps unknown fields of untouched entries', () => {
+    const odd = { ...named('a', 'x'), 'vnd.example.extra': { keep: true } } as Descriptor;
+    const index = indexOf(odd);
+    setTag(index, 'y', desc('b'));
+    expect(index.manifests[0]).toBe(odd);
+  });
+});
+
+describe('removeTag', () => {
+  it('removes every entry the tag resolves to and returns them', () => {
+    const e1 = named('a', 'v1');
+    const e2 = named('b', 'reg/app:v1');
+    const e3 = containerd('c', 'reg/app:v1');
+    const keep = named('d', 'v2');
+    const index = indexOf(e1, keep, e2, e3);
+    expect(removeTag(index, 'v1')).toEqual([e1, e2, e3]);
+    expect(index.manifests).toEqual([keep]);
+    // Invariant: after untag, the tag neither resolves nor lists.
+    expect(findTagged(index, 'v1')).toBeUndefined();
+    expect(listTags(index)).toEqual(['v2']);
+  });
+
+  it('returns [] and leaves the index alone when the tag is absent', () => {
+    const index = indexOf(named('a', 'v1'), desc('b'));
+    const before = JSON.stringify(index);
+    expect(removeTag(index, 'nope')).toEqual([]);
+    expect(JSON.stringify(index)).toBe(before);
+  });
+});
