@@ -12,7 +12,12 @@ import {
   isImageManifestMediaType,
   isIndexMediaType,
 } from '../media-types.js';
-import { formatPlatform, parsePlatform, platformMatches, type PlatformSpec } from '../layout/platform.js';
+import {
+  formatPlatform,
+  parsePlatform,
+  platformMatches,
+  type PlatformSpec,
+} from '../layout/platform.js';
 import { isFallbackTagName } from '../referrers/fallback-tag-name.js';
 import { canonicalDescriptor, type Descriptor, type Platform } from '../schema/descriptor.js';
 import { ImageConfigSchema } from '../schema/docker-archive.js';

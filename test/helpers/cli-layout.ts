@@ -2,7 +2,13 @@
 // through the library (fast), and helpers to read the CLI's --json error on stderr.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Layout, parseDigest, pushFiles, type Descriptor, type Digest } from '../../src/internal.js';
+import {
+  Layout,
+  parseDigest,
+  pushFiles,
+  type Descriptor,
+  type Digest,
+} from '../../src/internal.js';
 import type { CliResult } from './run-cli.js';
 import { tmpDir } from './tmp.js';
 
