@@ -45,6 +45,7 @@ export * from './layout/blob-lookup.js';
 // gc and fsck (src/maintenance/). The CLI runs them with DEFAULT_ROOT_POLICY and
 // DEFAULT_FSCK_CHECKS: the one place where referrer conventions plug into gc and fsck.
 export * from './maintenance/policy.js';
+export { FINDING_SEVERITY, type FindingCode, type Severity } from './maintenance/findings.js';
 export { fsck, type FsckOptions, type FsckReport } from './maintenance/fsck.js';
 export { gc, type GcOptions, type GcPhase, type GcResult } from './maintenance/gc.js';
 export { listAbandoned, type AbandonedFile } from './maintenance/abandoned.js';
