@@ -42,14 +42,23 @@ export const registerPushPull: RegisterCommands = (y, ctx) =>
         const files = argv.files.map((f) => parseFileArg(f));
         const annotations = parseAnnotations(stringList(argv.annotation));
         const config = argv.config === undefined ? undefined : parseFileArg(argv.config);
-        const { layout, created } = Layout.init(ref.layout, layoutOptions(argv));
+        const init = Layout.init(ref.layout, layoutOptions(argv));
+        const { layout, created } = init;
         if (created) ctx.out.info(`created layout ${layout.root}`);
-        const { descriptor } = await pushFiles(layout, files, {
-          tag: ref.tag,
-          artifactType: argv['artifact-type'],
-          annotations,
-          config,
-        });
+        let pushed;
+        try {
+          pushed = await pushFiles(layout, files, {
+            tag: ref.tag,
+            artifactType: argv['artifact-type'],
+            annotations,
+            config,
+          });
+        } catch (err) {
+          // A push that fails (a full disk) takes back the layout it created, when nothing is in it.
+          if (created) await init.undo().catch(() => false);
+          throw err;
+        }
+        const { descriptor } = pushed;
         ctx.out.result(descriptor, () => descriptor.digest);
       },
     )
