@@ -2,13 +2,14 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/digest.js';
 import { Layout, emptyIndex } from '../../src/layout/layout.js';
 import { MediaType } from '../../src/media-types.js';
 import { serializeIndex } from '../../src/store/index-store.js';
 import { freshDir, imageManifest, makeLayout, tagged } from '../helpers/make-layout.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
+import { mountSmallFs, smallFsUnavailable } from '../helpers/small-fs.js';
 
 function emptyConfig(layout: Layout): { mediaType: string; digest: string; size: number } {
   const { digest, size } = layout.blobs.putBytes(Buffer.from('{}'));
@@ -194,16 +195,12 @@ describe('Layout.open', () => {
   });
 });
 
-describe('Layout.init on a full disk', () => {
-  const isRoot = process.getuid?.() === 0;
-  if (!isRoot) console.warn('layout-dir: the full-disk test needs root to mount a tmpfs; skipped');
+const noMount = smallFsUnavailable();
+if (noMount !== undefined) console.warn(`SKIP layout-dir full-disk test: ${noMount}`);
 
-  it.runIf(isRoot)('takes back what it made when a file cannot be written (ENOSPC)', () => {
-    const mnt = freshDir();
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
-    onTestFinished(() => {
-      execFileSync('umount', [mnt]);
-    });
+describe.skipIf(noMount !== undefined)('Layout.init on a full disk', () => {
+  it('takes back what it made when a file cannot be written (ENOSPC)', () => {
+    const mnt = mountSmallFs('64k').dir;
     // Fill it: directories still fit (tmpfs charges them no pages), file contents do not.
     try {
       execFileSync('dd', ['if=/dev/zero', `of=${join(mnt, 'fill')}`, 'bs=4k'], { stdio: 'ignore' });
