@@ -20,7 +20,7 @@ import {
 } from '../helpers/make-layout.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 
-const PEERS = join(dirname(fileURLToPath(import.meta.url)), '..', 'testdata', 'peers');
+const PEERS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'testdata', 'peers');
 const refNames = (layout: Layout): (string | undefined)[] =>
   layout.readIndex().manifests.map((e) => e.annotations?.[Annotation.RefName]);
 
