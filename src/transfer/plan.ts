@@ -199,8 +199,8 @@ class GraphCollector {
           if (parent === undefined) return;
           this.holdSize(child);
           if (isManifestMediaType(child.mediaType)) return;
+          // Its digest is checked by the walk right after (E_INVALID_DIGEST ends the plan).
           if (this.blobs.has(child.digest)) return;
-          parseDigest(child.digest);
           this.blobs.add(child.digest);
           this.parents.set(child.digest, parent);
           this.plan.blobs.push(child);
