@@ -177,7 +177,7 @@ export async function importArchive(
  */
 async function takeBack(init: LayoutInit, placed: ReadonlySet<Digest>): Promise<void> {
   try {
-    reclaimBlobs(init.layout, placed);
+    await reclaimBlobs(init.layout, placed);
     if (!init.created) return;
     // This import's lease must not keep ingest/ (and so the directory) alive, nor count as
     // another writer: release it first.

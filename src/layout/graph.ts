@@ -2,7 +2,7 @@
 // `subject` is a weak link (image-spec manifest.md): it is not a successor and keeps nothing alive;
 // referrers/ turns subjects into reverse edges.
 import { parseDigest, type Digest } from '../digest.js';
-import { IntegrityError, OcilayoutError, asOcilayoutError } from '../errors.js';
+import { IntegrityError, asOcilayoutError, type OcilayoutError } from '../errors.js';
 import { isManifestMediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { ParsedManifest } from '../schema/manifest.js';
@@ -30,6 +30,8 @@ export interface WalkResult {
   /** Parsed documents reached, by digest. */
   manifests: Map<Digest, ParsedManifest>;
   problems: WalkProblem[];
+  /** Digests read (or tried) as a manifest/index: each document is parsed at most once. */
+  documentsTried: Set<Digest>;
 }
 
 export interface WalkOptions {
@@ -45,36 +47,105 @@ export interface WalkOptions {
     parsed: ParsedManifest | undefined,
     parent: Descriptor | undefined,
   ) => void;
+  /**
+   * Called for every descriptor as the walk reaches it, repeats included, in depth-first order (a
+   * descriptor after everything its earlier siblings reach): per-reference checks such as "every
+   * descriptor of a digest states one size".
+   */
+  reach?: (desc: Descriptor, parent: Descriptor | undefined) => void;
+  /** Called once a document's successors are all walked: documents children before parents. */
+  leave?: (desc: Descriptor, parsed: ParsedManifest) => void;
+  /** Whether a descriptor is read as a document. Default: it names a manifest/index media type. */
+  isDocument?: (desc: Descriptor, parent: Descriptor | undefined) => boolean;
   /** Maximum nesting of indexes (hostile layouts could chain deeply). Default 64. */
   maxDepth?: number;
+  /** Go on from an earlier walk: what it reached is not visited or read again, and is kept. */
+  from?: WalkResult;
 }
 
 /**
  * Walk from `roots` through every manifest/index they reach. Each digest is visited once, so
  * repeated or cyclic references terminate. Descriptors with an invalid or unsupported digest, and
- * unreadable documents, are problems (thrown, or collected with `collect`): the reader's codes
- * (E_NOT_FOUND, E_DIGEST_MISMATCH, E_INVALID_JSON…), E_INVALID_DIGEST, E_SCHEMA past maxDepth.
+ * unreadable documents, are problems (thrown as the reader threw them, or collected with
+ * `collect`): the reader's codes (E_NOT_FOUND, E_DIGEST_MISMATCH, E_INVALID_JSON…),
+ * E_INVALID_DIGEST, E_SCHEMA past maxDepth.
  */
 export function walk(
   source: ManifestSource,
   roots: Iterable<Descriptor>,
   options: WalkOptions = {},
 ): WalkResult {
-  const nodes = new Map<Digest, Descriptor>();
-  const manifests = new Map<Digest, ParsedManifest>();
-  /** Digests already read (or tried) as a manifest/index: each document is parsed at most once. */
-  const documentsTried = new Set<Digest>();
-  const problems: WalkProblem[] = [];
-  const maxDepth = options.maxDepth ?? 64;
-  const fail = (descriptor: Descriptor, parent: Descriptor | undefined, error: unknown): void => {
-    const e = asOcilayoutError(error);
-    if (options.collect !== true) throw e;
-    problems.push({ descriptor, parent, error: e });
+  const steps = traverse(roots, options);
+  let step = steps.next();
+  while (!step.done) {
+    let parsed: ParsedManifest;
+    try {
+      parsed = source.readManifest(step.value);
+    } catch (err) {
+      step = steps.throw(err);
+      continue;
+    }
+    step = steps.next(parsed);
+  }
+  return step.value;
+}
+
+/** `walk` over a source that reads asynchronously (a registry): the same traversal, awaited. */
+export async function walkAsync(
+  read: (desc: Descriptor) => Promise<ParsedManifest>,
+  roots: Iterable<Descriptor>,
+  options: WalkOptions = {},
+): Promise<WalkResult> {
+  const steps = traverse(roots, options);
+  let step = steps.next();
+  while (!step.done) {
+    let parsed: ParsedManifest;
+    try {
+      parsed = await read(step.value);
+    } catch (err) {
+      step = steps.throw(err);
+      continue;
+    }
+    step = steps.next(parsed);
+  }
+  return step.value;
+}
+
+type Frame =
+  | { desc: Descriptor; parent: Descriptor | undefined; depth: number; leave?: undefined }
+  | { leave: ParsedManifest; desc: Descriptor };
+
+/**
+ * The traversal itself, once for both walks: it yields each descriptor it needs read as a document
+ * and is resumed with the parsed document (or thrown the read's error).
+ */
+function* traverse(
+  roots: Iterable<Descriptor>,
+  options: WalkOptions,
+): Generator<Descriptor, WalkResult, ParsedManifest> {
+  const result: WalkResult = options.from ?? {
+    nodes: new Map(),
+    manifests: new Map(),
+    problems: [],
+    documentsTried: new Set(),
   };
-  const stack: { desc: Descriptor; parent: Descriptor | undefined; depth: number }[] = [];
+  const { nodes, manifests, problems, documentsTried } = result;
+  const maxDepth = options.maxDepth ?? 64;
+  const isDocument = options.isDocument ?? ((d: Descriptor) => isManifestMediaType(d.mediaType));
+  const fail = (descriptor: Descriptor, parent: Descriptor | undefined, error: unknown): void => {
+    if (options.collect !== true) throw error;
+    problems.push({ descriptor, parent, error: asOcilayoutError(error) });
+  };
+  const stack: Frame[] = [];
   for (const r of [...roots].reverse()) stack.push({ desc: r, parent: undefined, depth: 0 });
   while (stack.length > 0) {
-    const { desc, parent, depth } = stack.pop()!;
+    const frame = stack.pop()!;
+    if (frame.leave !== undefined) {
+      options.leave?.(frame.desc, frame.leave);
+      continue;
+    }
+    const { desc, parent, depth } = frame;
+    options.reach?.(desc, parent);
     let digest: Digest;
     try {
       digest = parseDigest(desc.digest);
@@ -86,7 +157,7 @@ export function walk(
     // A digest first met as a plain blob (say, a manifest pushed as an artifact's layer) must
     // still be read when a descriptor names it as a manifest: its config and layers are reachable
     // too, and a gc mark that skipped them would delete them.
-    const readAsDocument = isManifestMediaType(desc.mediaType) && !documentsTried.has(digest);
+    const readAsDocument = !documentsTried.has(digest) && isDocument(desc, parent);
     if (!first && !readAsDocument) continue;
     if (first) nodes.set(digest, desc);
     let parsed: ParsedManifest | undefined;
@@ -103,18 +174,19 @@ export function walk(
       }
       documentsTried.add(digest);
       try {
-        parsed = source.readManifest(desc);
+        parsed = yield desc;
       } catch (err) {
         fail(desc, parent, err);
         if (first) options.visit?.(desc, undefined, parent);
         continue;
       }
       manifests.set(digest, parsed);
+      stack.push({ leave: parsed, desc });
       const next = successors(parsed);
       for (let i = next.length - 1; i >= 0; i--)
         stack.push({ desc: next[i]!, parent: desc, depth: depth + 1 });
     }
     if (first) options.visit?.(desc, parsed, parent);
   }
-  return { nodes, manifests, problems };
+  return result;
 }

@@ -1,39 +1,26 @@
-// Taking back the blobs a failed operation placed in a layout, under gc's protocol: park each in
-// ingest/ (one rename), then keep it when a live writer (another process, or another operation of this one) leased it or index.json
-// reaches it, else delete it. A failed copy or import thus leaves the layout as it found it, and
-// never removes a blob that someone else found present and now relies on.
-import { unlinkSync } from 'node:fs';
+// Taking back the blobs a failed operation placed in a layout, under gc's protocol (park.ts): park
+// each in ingest/, then keep it when a live writer (another process, or another operation of this
+// one) leased it or index.json reaches it, else delete it. A failed copy or import thus leaves the
+// layout as it found it, and never removes a blob that someone else found present and relies on.
 import type { Digest } from '../digest.js';
 import { isOcilayoutError } from '../errors.js';
 import { walk, type ManifestSource } from '../layout/graph.js';
 import type { Layout } from '../layout/layout.js';
 import { listIngest, ownLeaseNames, readLeaseFile } from '../store/ingest.js';
 import { readParkedManifest } from './mark.js';
+import { parkAndRecheck } from './park.js';
+import { describeParentsFirst } from './sweep.js';
 
-/** Reclaim `placed` (blobs this operation made appear); returns how many were deleted. */
-export function reclaimBlobs(layout: Layout, placed: ReadonlySet<Digest>): number {
+/**
+ * Reclaim `placed` (blobs this operation made appear); returns how many were deleted. Any failure
+ * before a deletion puts every parked blob back and rethrows (a leak for gc, never a loss).
+ */
+export async function reclaimBlobs(layout: Layout, placed: ReadonlySet<Digest>): Promise<number> {
   if (placed.size === 0) return 0;
-  const parked: { digest: Digest; trashPath: string }[] = [];
-  for (const digest of placed) {
-    const moved = layout.blobs.moveAside(digest);
-    if (moved !== undefined) parked.push({ digest, trashPath: moved.trashPath });
-  }
-  const needed = neededByOthers(
-    layout,
-    placed,
-    new Map(parked.map((p) => [p.digest, p.trashPath])),
+  const { removed } = await parkAndRecheck(layout, describeParentsFirst(layout, placed), (parked) =>
+    neededByOthers(layout, placed, new Map(parked.map((p) => [p.blob.digest, p.trashPath]))),
   );
-  let removed = 0;
-  for (const p of parked) {
-    if (needed.has(p.digest)) {
-      layout.blobs.restoreFromTrash(p.trashPath, p.digest);
-    } else {
-      removeTrash(p.trashPath);
-      removed++;
-    }
-  }
-  layout.blobs.flush();
-  return removed;
+  return removed.length;
 }
 
 /**
@@ -72,12 +59,4 @@ function neededByOthers(
     else throw err;
   }
   return out;
-}
-
-function removeTrash(trashPath: string): void {
-  try {
-    unlinkSync(trashPath);
-  } catch {
-    /* already gone */
-  }
 }

@@ -1,16 +1,14 @@
-// gc's sweep of blobs/: order the garbage (every manifest/index before what it references), park
-// each blob in ingest/ (one atomic rename), re-read the live leases, put back what a writer now
-// needs, and unlink the rest. The protocol and its proof are in spec-notes/concurrency.md.
-import { unlinkSync } from 'node:fs';
+// gc's sweep of blobs/: order the garbage (every manifest/index before what it references), then
+// park-and-recheck it (park.ts) with the live leases as the second look: put back what a writer
+// now needs, unlink the rest. The protocol and its proof are in spec-notes/concurrency.md.
 import { tryParseDigest, type Digest } from '../digest.js';
-import { errnoCode, wrapFsError } from '../errors.js';
 import { successors } from '../layout/graph.js';
 import type { Layout } from '../layout/layout.js';
 import { MAX_MANIFEST_BYTES } from '../media-types.js';
 import { parseManifest } from '../schema/manifest.js';
-import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { liveLeasedDigests } from '../store/ingest.js';
 import type { HeldLock } from '../store/lock.js';
+import { parkAndRecheck } from './park.js';
 
 export interface GarbageBlob {
   digest: Digest;
@@ -25,18 +23,24 @@ export interface SweepResult {
   restored: Digest[];
 }
 
-/** Yield this often so proper-lockfile's refresh timer runs during a long sweep. */
-const YIELD_EVERY = 256;
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /**
  * Blobs not in `live`, parents before children. Files that are not regular (symlinks) are left
  * alone: fsck reports them and a human decides.
  */
 export function planGarbage(layout: Layout, live: ReadonlySet<Digest>): GarbageBlob[] {
-  const garbage = new Map<Digest, GarbageBlob>();
-  for (const digest of layout.blobs.list().blobs) {
-    if (live.has(digest)) continue;
+  return describeParentsFirst(
+    layout,
+    layout.blobs.list().blobs.filter((d) => !live.has(d)),
+  );
+}
+
+/**
+ * The stored blobs among `digests` with their size and references, each document before what it
+ * references (the order parkAndRecheck wants). Blobs gone meanwhile are left out.
+ */
+export function describeParentsFirst(layout: Layout, digests: Iterable<Digest>): GarbageBlob[] {
+  const blobs = new Map<Digest, GarbageBlob>();
+  for (const digest of digests) {
     let size: number;
     try {
       const st = layout.blobs.stat(digest);
@@ -45,14 +49,15 @@ export function planGarbage(layout: Layout, live: ReadonlySet<Digest>): GarbageB
     } catch {
       continue;
     }
-    garbage.set(digest, { digest, size, children: childrenOf(layout, digest, size) });
+    blobs.set(digest, { digest, size, children: childrenOf(layout, digest, size) });
   }
-  return parentsFirst(garbage);
+  return parentsFirst(blobs);
 }
 
 /**
  * Park every garbage blob, call `afterParked`, re-read the leases and restore what they protect,
- * then unlink the rest. On any failure before the unlinks, everything parked is put back.
+ * then unlink the rest (parkAndRecheck). On any failure before the unlinks, everything parked is
+ * put back.
  */
 export async function sweepGarbage(
   layout: Layout,
@@ -63,51 +68,12 @@ export async function sweepGarbage(
   /** The second look at the leases (an explicit delete leaves its own process's out). */
   leased: () => Iterable<string> = () => liveLeasedDigests(layout.root),
 ): Promise<SweepResult> {
-  held.assertHeld();
-  const parked: { blob: GarbageBlob; trashPath: string }[] = [];
-  // An exit before the decision (a signal while parking or in afterParked) is a failure like any
-  // other: put back what is parked, or a writer that found a blob before we parked it would commit
-  // a reference to a blob that is in ingest/ until the next gc.
-  const forget = cleanupAtExit(() => {
-    for (const p of [...parked].reverse()) restoreQuietly(layout, p.trashPath, p.blob.digest);
-    layout.blobs.flush();
-  });
-  let keep: Set<Digest>;
-  try {
-    for (const [i, blob] of garbage.entries()) {
-      if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
-      const moved = layout.blobs.moveAside(blob.digest);
-      // undefined: someone else deleted it between mark and sweep, which is fine.
-      if (moved !== undefined)
-        parked.push({ blob: { ...blob, size: moved.size }, trashPath: moved.trashPath });
-    }
-    await afterParked();
-    // The second look: a writer that leased after our mark either shows up here, or looked for
-    // its blob after we parked it, found nothing and writes its own copy.
-    keep = protectedDigests(layout, leased(), parked, live);
-    held.assertHeld();
-  } catch (err) {
-    for (const p of [...parked].reverse()) restoreQuietly(layout, p.trashPath, p.blob.digest);
-    layout.blobs.flush();
-    throw err;
-  } finally {
-    forget(); // from here on everything runs synchronously to the end
-  }
-  const restored: Digest[] = [];
-  // Children before parents, so a restored manifest never shows without its content.
-  for (const p of [...parked].reverse()) {
-    if (!keep.has(p.blob.digest)) continue;
-    layout.blobs.restoreFromTrash(p.trashPath, p.blob.digest);
-    restored.push(p.blob.digest);
-  }
-  const removed: GarbageBlob[] = [];
-  for (const p of parked) {
-    if (keep.has(p.blob.digest)) continue;
-    unlinkTrash(p.trashPath);
-    removed.push(p.blob);
-  }
-  layout.blobs.flush();
-  return { removed, restored: restored.reverse() };
+  return parkAndRecheck(
+    layout,
+    garbage,
+    (parked) => protectedDigests(layout, leased(), parked, live),
+    { held, afterParked },
+  );
 }
 
 /**
@@ -118,7 +84,7 @@ export async function sweepGarbage(
 function protectedDigests(
   layout: Layout,
   leased: Iterable<string>,
-  parked: { blob: GarbageBlob }[],
+  parked: readonly { blob: GarbageBlob }[],
   live: ReadonlySet<Digest>,
 ): Set<Digest> {
   const parkedBy = new Map(parked.map((p) => [p.blob.digest, p.blob]));
@@ -203,20 +169,4 @@ function parentsFirst(garbage: Map<Digest, GarbageBlob>): GarbageBlob[] {
     }
   }
   return post.reverse();
-}
-
-function unlinkTrash(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw wrapFsError(err, `remove ${path}`, { path });
-  }
-}
-
-function restoreQuietly(layout: Layout, trashPath: string, digest: Digest): void {
-  try {
-    layout.blobs.restoreFromTrash(trashPath, digest);
-  } catch {
-    /* left parked: the next gc puts it back if it is needed (recoverParked in gc.ts) */
-  }
 }

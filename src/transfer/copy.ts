@@ -134,7 +134,7 @@ export async function copyContent(
           return { index, result: used };
         });
       } catch (err) {
-        sink.rollback();
+        await sink.rollback();
         throw err;
       }
       return result;

@@ -1,12 +1,12 @@
 // What a copy moves, whatever the source and destination: the root's graph (optionally a
 // platform-filtered index), with --referrers every referrer of every manifest in it (recursively,
 // each verified by its own `subject`), with --cosign-tags cosign's `sha256-<hex>.sig|.att|.sbom`
-// images (and their referrers, with --referrers). ONE walk: manifests are fetched once, verified,
-// and listed children before parents; every other blob is listed once and checked by the source.
+// images (and their referrers, with --referrers). ONE walk (graph.ts's): manifests are fetched
+// once, verified, and listed children before parents; every other blob is listed once and checked by the source.
 // Decisions: spec-notes/copy.md.
-import { algorithmOf, encodedOf, parseDigest, type Digest } from '../digest.js';
+import { algorithmOf, encodedOf, parseDigest } from '../digest.js';
 import { IntegrityError } from '../errors.js';
-import { successors } from '../layout/graph.js';
+import { walkAsync, type WalkResult } from '../layout/graph.js';
 import { isManifestMediaType } from '../media-types.js';
 import { parsePlatform } from '../layout/platform.js';
 import { listingDescriptor, type ReferrersVia } from '../registry/remote-referrers.js';
@@ -157,9 +157,14 @@ function identity(d: Descriptor): Descriptor {
   return { mediaType: d.mediaType, digest: d.digest, size: d.size };
 }
 
-/** Fetches a graph once per digest, appending docs in post-order and blobs once. */
+/**
+ * Fetches a graph once per digest (graph.ts's walk, kept across `add` calls), appending docs in
+ * post-order and blobs once.
+ */
 class GraphCollector {
-  private readonly docs = new Set<string>();
+  private walked: WalkResult | undefined;
+  /** Every manifest/index read, by digest, as the source returned it. */
+  private readonly fetched = new Map<string, SourceDoc>();
   private readonly blobs = new Set<string>();
   /** The size every descriptor of a digest must state: the first one's (blobs are verified by it). */
   private readonly sizes = new Map<string, number>();
@@ -174,36 +179,40 @@ class GraphCollector {
   /** Add `doc` and everything it reaches; returns the manifests/indexes that were new. */
   async add(doc: SourceDoc): Promise<SourceDoc[]> {
     const added: SourceDoc[] = [];
-    await this.visit(doc, 0, added);
+    const root = doc.descriptor;
+    this.walked = await walkAsync(
+      async (desc) => {
+        // The root is already read (and may be a filtered index the source does not hold).
+        const got = desc === root ? doc : await this.source.manifest(desc);
+        this.holdSize(got.descriptor);
+        this.fetched.set(got.descriptor.digest, got);
+        return got.parsed;
+      },
+      [root],
+      {
+        from: this.walked,
+        maxDepth: MAX_DEPTH,
+        // The root is a document whatever its descriptor says; below it, the media type decides.
+        isDocument: (d, parent) => parent === undefined || isManifestMediaType(d.mediaType),
+        // The root's size is held when it is read (a root walked before is not held again).
+        reach: (child, parent) => {
+          if (parent === undefined) return;
+          this.holdSize(child);
+          if (isManifestMediaType(child.mediaType)) return;
+          // Its digest is checked by the walk right after (E_INVALID_DIGEST ends the plan).
+          if (this.blobs.has(child.digest)) return;
+          this.blobs.add(child.digest);
+          this.parents.set(child.digest, parent);
+          this.plan.blobs.push(child);
+        },
+        leave: (desc) => {
+          const got = this.fetched.get(desc.digest)!;
+          this.plan.docs.push(got);
+          added.push(got);
+        },
+      },
+    );
     return added;
-  }
-
-  private async visit(doc: SourceDoc, depth: number, added: SourceDoc[]): Promise<void> {
-    const digest = doc.descriptor.digest as Digest;
-    if (this.docs.has(digest)) return;
-    if (depth > MAX_DEPTH) {
-      throw new IntegrityError(
-        'E_SCHEMA',
-        `${digest} is nested more than ${MAX_DEPTH} levels deep`,
-        { digest },
-      );
-    }
-    this.docs.add(digest);
-    this.holdSize(doc.descriptor);
-    for (const child of successors(doc.parsed)) {
-      this.holdSize(child);
-      if (isManifestMediaType(child.mediaType)) {
-        if (this.docs.has(child.digest)) continue;
-        await this.visit(await this.source.manifest(child), depth + 1, added);
-      } else if (!this.blobs.has(child.digest)) {
-        parseDigest(child.digest);
-        this.blobs.add(child.digest);
-        this.parents.set(child.digest, doc.descriptor);
-        this.plan.blobs.push(child);
-      }
-    }
-    this.plan.docs.push(doc);
-    added.push(doc);
   }
 
   /** Every non-manifest blob is in the source with its size (manifests were read and verified). */

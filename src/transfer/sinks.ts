@@ -99,8 +99,8 @@ export class LayoutSink implements ContentSink {
    * Take back the blobs this copy added, under gc's protocol (see reclaimBlobs): a failed copy
    * leaves the layout as it found it, and never removes a blob someone else now relies on.
    */
-  rollback(): number {
-    const removed = reclaimBlobs(this.layout, this.created);
+  async rollback(): Promise<number> {
+    const removed = await reclaimBlobs(this.layout, this.created);
     this.created.clear();
     return removed;
   }

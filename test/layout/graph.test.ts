@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { digestOf, parseDigest } from '../../src/digest.js';
-import { successors, walk } from '../../src/layout/graph.js';
+import { successors, walk, walkAsync } from '../../src/layout/graph.js';
 import { MediaType } from '../../src/media-types.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import { parseManifest } from '../../src/schema/manifest.js';
@@ -177,5 +177,98 @@ describe('walk', () => {
       expect.objectContaining({ code: 'E_SCHEMA' }),
     );
     expect(walk(fx.open(), [fx.d['level6']!]).manifests.size).toBe(7);
+  });
+
+  it('reports every reference as reached, and each document once its successors are walked', () => {
+    const fx = nested();
+    const layout = fx.open();
+    const name = (digest: string): string =>
+      Object.entries(fx.d).find(([, v]) => v.digest === digest)![0];
+    const events: string[] = [];
+    walk(layout, layout.readIndex().manifests, {
+      reach: (desc) => events.push(`reach ${name(desc.digest)}`),
+      leave: (desc, parsed) => events.push(`leave ${name(desc.digest)}:${parsed.kind}`),
+    });
+    expect(events).toEqual([
+      'reach outer',
+      'reach inner',
+      'reach amd64',
+      'reach config',
+      'reach layerA',
+      'leave amd64:manifest',
+      'leave inner:index',
+      'reach arm64',
+      'reach config', // repeats are reached again, but not walked again
+      'reach layerB',
+      'reach layerA',
+      'leave arm64:manifest',
+      'leave outer:index',
+      'reach arm64',
+    ]);
+  });
+
+  it('goes on from an earlier walk without reading or visiting what it reached', () => {
+    const fx = nested();
+    const layout = fx.open();
+    const first = walk(layout, [fx.d['inner']!]);
+    const reads: string[] = [];
+    const visits: string[] = [];
+    const source = {
+      readManifest: (d: Descriptor) => (reads.push(d.digest), layout.readManifest(d)),
+    };
+    const r = walk(source, [fx.d['outer']!], { from: first, visit: (d) => visits.push(d.digest) });
+    expect(r).toBe(first);
+    expect(reads.sort()).toEqual([fx.d['outer']!.digest, fx.d['arm64']!.digest].sort());
+    expect(visits).toEqual([fx.d['outer']!.digest, fx.d['arm64']!.digest, fx.d['layerB']!.digest]);
+    expect(r.nodes.size).toBe(7);
+  });
+
+  it('reads a descriptor as a document when isDocument says so, whatever its media type', () => {
+    const fx = makeLayout({ blobs: imageBlobs() });
+    const odd = { ...fx.d['manifest']!, mediaType: 'application/octet-stream' };
+    expect(walk(fx.open(), [odd]).manifests.size).toBe(0);
+    const r = walk(fx.open(), [odd], { isDocument: (_d, parent) => parent === undefined });
+    expect(r.manifests.size).toBe(1);
+    expect(r.nodes.size).toBe(3);
+  });
+
+  describe('walkAsync', () => {
+    it('makes the same walk as walk over an asynchronous reader', async () => {
+      const fx = nested();
+      const layout = fx.open();
+      const roots = layout.readIndex().manifests;
+      const trace = (log: string[]) => ({
+        visit: (d: Descriptor) => log.push(`visit ${d.digest}`),
+        reach: (d: Descriptor) => log.push(`reach ${d.digest}`),
+        leave: (d: Descriptor) => log.push(`leave ${d.digest}`),
+      });
+      const syncLog: string[] = [];
+      const asyncLog: string[] = [];
+      const s = walk(layout, roots, trace(syncLog));
+      const a = await walkAsync(
+        (d) => new Promise((resolve) => setImmediate(() => resolve(layout.readManifest(d)))),
+        roots,
+        trace(asyncLog),
+      );
+      expect(asyncLog).toEqual(syncLog);
+      expect([...a.nodes.keys()]).toEqual([...s.nodes.keys()]);
+      expect([...a.manifests.keys()]).toEqual([...s.manifests.keys()]);
+    });
+
+    it('collects a failed read as a problem, or throws it as the reader threw it', async () => {
+      const fx = nested();
+      const layout = fx.open();
+      const err = Object.assign(new Error('network down'), { code: 'E_TEST' });
+      const read = (d: Descriptor) =>
+        d.digest === fx.d['inner']!.digest
+          ? Promise.reject(err)
+          : Promise.resolve(layout.readManifest(d));
+      await expect(walkAsync(read, [fx.d['outer']!])).rejects.toBe(err);
+      const r = await walkAsync(read, [fx.d['outer']!], { collect: true });
+      expect(r.problems.map((p) => [p.descriptor.digest, p.error.cause])).toEqual([
+        [fx.d['inner']!.digest, err],
+      ]);
+      expect(r.manifests.size).toBe(2); // outer and arm64
+    });
   });
 });

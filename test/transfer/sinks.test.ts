@@ -85,7 +85,7 @@ describe('LayoutSink', () => {
       code: 'E_DIGEST_MISMATCH',
     });
     expect(layoutSnapshot(dst.root)).toEqual(before);
-    expect(sink.rollback()).toBe(0);
+    expect(await sink.rollback()).toBe(0);
   });
 
   it('stores manifests by their bytes, verified against the descriptor', async () => {
@@ -121,7 +121,7 @@ describe('LayoutSink', () => {
           statSync(l.open().blobs.path(parseDigest(d.digest))).ino;
         expect(ino(dst) === ino(src), d.digest).toBe(link);
       }
-      expect(sink.rollback()).toBe(3);
+      expect(await sink.rollback()).toBe(3);
       expect(layoutSnapshot(dst.root)).toEqual(before);
       expect(src.open().blobs.has(parseDigest(doc.descriptor.digest))).toBe(true);
     },
@@ -147,9 +147,9 @@ describe('LayoutSink', () => {
     for (const n of ['aconfig', 'alayer']) await sink.putBlob(src.d[n]!, from, () => undefined);
     const doc = await from.manifest(src.d['amanifest']!);
     await sink.putManifest(doc);
-    expect(sink.rollback()).toBe(1); // only the manifest was new
+    expect(await sink.rollback()).toBe(1); // only the manifest was new
     expect(layoutSnapshot(dst.root)).toEqual(before);
-    expect(sink.rollback()).toBe(0);
+    expect(await sink.rollback()).toBe(0);
   });
 
   it('keeps on rollback a blob another live process leased', async () => {
@@ -158,7 +158,7 @@ describe('LayoutSink', () => {
     const from = new LayoutSource(src.open(), {});
     for (const n of ['aconfig', 'alayer']) await sink.putBlob(src.d[n]!, from, () => undefined);
     foreignLease(dst.root, [src.d['alayer']!.digest]);
-    expect(sink.rollback()).toBe(1);
+    expect(await sink.rollback()).toBe(1);
     const layout = dst.open();
     expect(layout.blobs.has(parseDigest(src.d['alayer']!.digest))).toBe(true);
     expect(layout.blobs.has(parseDigest(src.d['aconfig']!.digest))).toBe(false);
@@ -177,7 +177,7 @@ describe('LayoutSink', () => {
       join(dst.root, 'index.json'),
       JSON.stringify(imageIndex([tagged(src.d['amanifest']!, 'v1')])),
     );
-    expect(sink.rollback()).toBe(0);
+    expect(await sink.rollback()).toBe(0);
     const layout = dst.open();
     for (const n of ['aconfig', 'alayer', 'amanifest'])
       expect(layout.blobs.has(parseDigest(src.d[n]!.digest)), n).toBe(true);
@@ -188,7 +188,7 @@ describe('LayoutSink', () => {
     const { sink, dst } = emptySink();
     await sink.putBlob(src.d['alayer']!, new LayoutSource(src.open(), {}), () => undefined);
     writeFileSync(join(dst.root, 'index.json'), '{');
-    expect(sink.rollback()).toBe(0);
+    expect(await sink.rollback()).toBe(0);
     expect(dst.open().blobs.has(parseDigest(src.d['alayer']!.digest))).toBe(true);
   });
 });
