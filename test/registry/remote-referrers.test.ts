@@ -124,7 +124,12 @@ describe('updateFallbackTag', () => {
   it('creates the index when the tag is absent', async () => {
     const c = await client(false);
     const r = await updateFallbackTag(c, 'r', SUBJECT, [ref(2), ref(1), ref(2)]);
-    expect(r).toEqual({ tag: TAG, added: [ref(1).digest, ref(2).digest].sort(), kept: 0 });
+    expect(r).toEqual({
+      tag: TAG,
+      added: [ref(1).digest, ref(2).digest].sort(),
+      kept: 0,
+      writes: 1,
+    });
     const listed = await listRemoteReferrers(c, 'r', SUBJECT);
     expect(listed.descriptors.map((d) => d.digest).sort()).toEqual(r.added);
   });
@@ -139,7 +144,7 @@ describe('updateFallbackTag', () => {
       annotations: { keep: 'me' },
     });
     const r = await updateFallbackTag(c, 'r', SUBJECT, [ref(1), ref(3)]);
-    expect(r).toEqual({ tag: TAG, added: [ref(3).digest], kept: 2 });
+    expect(r).toEqual({ tag: TAG, added: [ref(3).digest], kept: 2, writes: 1 });
     const got = await c.getManifest('r', TAG);
     const doc = JSON.parse(got.bytes.toString()) as {
       manifests: Descriptor[];
@@ -163,6 +168,7 @@ describe('updateFallbackTag', () => {
       tag: TAG,
       added: [],
       kept: 1,
+      writes: 0,
     });
     expect(puts()).toBe(before);
   });
