@@ -83,7 +83,8 @@ export interface FallbackUpdate {
 export interface FallbackUpdateOptions {
   /**
    * Least wait before each verifying read, in ms (default 100); at least twice our own read→write
-   * span, jittered to 0.5–1.5×. A racing writer's stale write must land inside this window to be seen.
+   * span (up to 5 s), jittered to 0.5–1.5×. A racing writer's stale write must land inside this
+   * window to be seen.
    */
   settleMs?: number | undefined;
   /** PUTs of the tag before giving up with E_CONFLICT (default 12). */
@@ -95,6 +96,8 @@ export interface FallbackUpdateOptions {
 }
 
 const DEFAULT_SETTLE_MS = 100;
+/** A very slow registry widens the window rather than stalling a copy for minutes. */
+const MAX_SETTLE_MS = 5000;
 const DEFAULT_MAX_WRITES = 12;
 const DEFAULT_MAX_READS = 60;
 
@@ -168,7 +171,7 @@ export async function updateFallbackTag(
         );
         for (const d of missing) added.add(d.digest);
         // A racing writer of our kind holds its read this long before its write lands.
-        settle = Math.max(settle, 2 * (Date.now() - readAt));
+        settle = Math.min(MAX_SETTLE_MS, Math.max(settle, 2 * (Date.now() - readAt)));
       } catch (err) {
         if (!(isOcilayoutError(err, 'E_CONFLICT') && err.details['precondition'] === true)) {
           throw err;
