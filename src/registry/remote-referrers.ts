@@ -1,7 +1,8 @@
 // Referrers on a registry, as distribution-spec v1.1 prescribes for clients. Read: the referrers API
 // first; on 404 the fallback tag `<alg>-<encoded>`; a tag that holds no valid index means "none".
 // Write (no OCI-Subject on push): read the tag's index (404 → empty; not an index → refuse), add
-// what is missing (never dropping anyone's entries, never duplicating), push it back to the tag.
+// what is missing (never dropping anyone's entries, never duplicating), push it back to the tag,
+// then re-read until it settles with ours listed (concurrent writers race on that tag).
 // Decision table: spec-notes/registry.md "Referrers: API or fallback tag".
 import type { Digest } from '../digest.js';
 import { ConflictError, RegistryError, isOcilayoutError } from '../errors.js';
