@@ -7,7 +7,13 @@ import {
   tryParseDigest,
   type Digest,
 } from '../digest.js';
-import { IntegrityError, NotFoundError, RegistryError, UnsafeInputError } from '../errors.js';
+import {
+  ConflictError,
+  IntegrityError,
+  NotFoundError,
+  RegistryError,
+  UnsafeInputError,
+} from '../errors.js';
 import { MAX_MANIFEST_BYTES, MediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { ImageIndexSchema, parseManifest, type ParsedManifest } from '../schema/manifest.js';
@@ -31,6 +37,18 @@ export interface FetchedManifest {
   descriptor: Descriptor;
   bytes: Buffer;
   parsed: ParsedManifest;
+  /** The `ETag` the registry sent with it (for a conditional write), when it sent one. */
+  etag?: string | undefined;
+}
+
+/**
+ * HTTP preconditions for a manifest PUT (RFC 9110 §13.1): replace only the version we read
+ * (`ifMatch`: its ETag), or create only when nothing is there (`ifNoneMatch: '*'`). Registries
+ * are free to ignore them (distribution-spec says nothing; docker-registry 2.8 does ignore them).
+ */
+export interface PutConditions {
+  ifMatch?: string | undefined;
+  ifNoneMatch?: '*' | undefined;
 }
 
 export interface PutManifestResult {
@@ -97,7 +115,7 @@ export class RegistryClient {
     const parsed = parseManifest(bytes, `${what} on ${this.registry}`, contentType);
     const descriptor: Descriptor = { mediaType: parsed.mediaType, digest, size: bytes.byteLength };
     if (parsed.doc.artifactType !== undefined) descriptor.artifactType = parsed.doc.artifactType;
-    return { descriptor, bytes, parsed };
+    return { descriptor, bytes, parsed, etag: headers.get('etag') ?? undefined };
   }
 
   /** HEAD a manifest: its digest, media type and size, or undefined when absent. */
@@ -126,13 +144,16 @@ export class RegistryClient {
   /**
    * PUT manifest bytes under a tag or their digest. Returns the digest and the `OCI-Subject`
    * header (its presence is how a registry says it maintains the referrers API for us). Throws
-   * E_TOO_LARGE (over 4 MiB, or HTTP 413), E_DIGEST_MISMATCH (the registry stored other bytes).
+   * E_TOO_LARGE (over 4 MiB, or HTTP 413), E_DIGEST_MISMATCH (the registry stored other bytes),
+   * E_CONFLICT with `details.precondition` (HTTP 412: a registry that honours `conditions` says
+   * the tag changed since we read it; nothing was written).
    */
   async putManifest(
     repository: string,
     reference: string,
     bytes: Uint8Array,
     mediaType: string,
+    conditions: PutConditions = {},
   ): Promise<PutManifestResult> {
     const what = `manifest ${repository}${refSuffix(reference)}`;
     if (bytes.byteLength > MAX_MANIFEST_BYTES) {
@@ -143,16 +164,30 @@ export class RegistryClient {
       );
     }
     const digest = digestOf(bytes);
+    const conditional = conditions.ifMatch !== undefined || conditions.ifNoneMatch !== undefined;
     const res = await this.transport.request({
       method: 'PUT',
       path: `/v2/${repository}/manifests/${reference}`,
-      headers: { 'content-type': mediaType },
+      headers: {
+        'content-type': mediaType,
+        ...(conditions.ifMatch === undefined ? {} : { 'if-match': conditions.ifMatch }),
+        ...(conditions.ifNoneMatch === undefined
+          ? {}
+          : { 'if-none-match': conditions.ifNoneMatch }),
+      },
       body: () => bytes,
       scopes: [pushScope(repository)],
-      expect: [200, 201, 202, 204, 413],
+      expect: conditional ? [200, 201, 202, 204, 412, 413] : [200, 201, 202, 204, 413],
       what,
     });
     await res.body?.cancel();
+    if (conditional && res.status === 412) {
+      throw new ConflictError(
+        'E_CONFLICT',
+        `${this.registry} refused ${what}: it changed since it was read (HTTP 412)`,
+        { registry: this.registry, repository, reference, precondition: true },
+      );
+    }
     if (res.status === 413) {
       throw new UnsafeInputError(
         'E_TOO_LARGE',

@@ -17,6 +17,7 @@ import { updateFallbackTag, type ReferrersVia } from '../registry/remote-referre
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { setTag } from '../layout/tags.js';
+import { forEachLimited } from './for-each-limited.js';
 import { emptyCounts, type BlobOutcome } from './place-blobs.js';
 import { planCopy, type CopyPlan, type PlannedEdge } from './plan.js';
 import { LayoutSink, RegistrySink, type ContentSink } from './sinks.js';
@@ -235,6 +236,7 @@ async function maintainReferrers(
   const bySubject = new Map<string, PlannedEdge[]>();
   for (const e of plan.edges)
     bySubject.set(e.subject.digest, [...(bySubject.get(e.subject.digest) ?? []), e]);
+  const tagUpdates: [string, PlannedEdge[]][] = [];
   for (const [subject, edges] of bySubject) {
     const confirmed = edges.every((e) => ociSubject.get(e.referrer.digest) === true);
     if (confirmed) result.referrersApi.push(subject);
@@ -249,15 +251,25 @@ async function maintainReferrers(
       );
     }
     const writeTag = mode === 'tag' || mode === 'both' || (mode === 'auto' && !confirmed);
-    if (!writeTag) continue;
-    const update = await updateFallbackTag(
-      sink.client,
-      sink.repository,
-      parseDigest(subject),
-      edges.map((e) => e.listing),
-    );
-    result.fallbackTags.push(update.tag);
+    if (writeTag) tagUpdates.push([subject, edges]);
   }
+  // Each update waits out settle delays to catch racing writers (remote-referrers.ts); the tags
+  // of different subjects are independent, so they wait side by side.
+  const tags: string[] = [];
+  await forEachLimited(
+    tagUpdates.map((u, i) => [i, u] as const),
+    4,
+    async ([i, [subject, edges]]) => {
+      const update = await updateFallbackTag(
+        sink.client,
+        sink.repository,
+        parseDigest(subject),
+        edges.map((e) => e.listing),
+      );
+      tags[i] = update.tag;
+    },
+  );
+  result.fallbackTags.push(...tags);
 }
 
 function emptyResult(

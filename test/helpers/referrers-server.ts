@@ -9,7 +9,10 @@
 //     `Link: <…>; rel="next"` pages of `pageSize`; 404 when `referrersApi` is off;
 //   - blobs: HEAD/GET (with Range), uploads POST (+ mount), PATCH, PUT ?digest= (digest checked), GET status;
 //   - tags list with `n`/`last` pagination; optional Basic or Bearer (token endpoint) auth;
-//   - fault injection: `failNext(count, status)` answers the next requests with that status.
+//   - fault injection: `failNext(count, status)` answers the next requests with that status;
+//   - optional manifest PUT preconditions (`conditionalPut`): `If-Match` / `If-None-Match: *`
+//     against the tag's current digest, 412 when they fail; `beforeManifestPut` runs first (a test
+//     lands a racing writer's PUT there).
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
@@ -20,6 +23,13 @@ export interface ReferrersServerOptions {
   /** Apply the artifactType filter server-side (else leave it to the client). */
   filterArtifactType?: boolean;
   auth?: { kind: 'basic' | 'bearer'; username: string; password: string };
+  /**
+   * Honour PUT preconditions on manifests. `etag`: the validator is `"<digest>"`, sent as `ETag`
+   * on GET. `opaque`: the validator is a value the client cannot know (no `ETag` sent).
+   */
+  conditionalPut?: 'etag' | 'opaque';
+  /** Called on each manifest PUT before it is processed. */
+  beforeManifestPut?: (repo: string, ref: string) => void;
 }
 
 interface StoredManifest {
@@ -39,6 +49,9 @@ export interface ReferrersServer {
   failNext(count: number, status: number, retryAfter?: string): void;
   close(): Promise<void>;
 }
+
+const etagOf = (digest: string, kind: 'etag' | 'opaque'): string =>
+  kind === 'etag' ? `"${digest}"` : `"v-${digest.slice(7, 19)}"`;
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -148,6 +161,19 @@ export async function startReferrersServer(
       const push = method === 'PUT';
       if (!authorized(req, res, `repository:${repo}:${push ? 'pull,push' : 'pull'}`)) return;
       if (push) {
+        options.beforeManifestPut?.(repo, ref);
+        if (options.conditionalPut !== undefined && !ref.includes(':')) {
+          const now = tags.get(`${repo}:${ref}`);
+          const validator = now === undefined ? undefined : etagOf(now, options.conditionalPut);
+          const ifMatch = req.headers['if-match'];
+          const ifNoneMatch = req.headers['if-none-match'];
+          if (
+            (ifMatch !== undefined && ifMatch !== validator) ||
+            (ifNoneMatch === '*' && now !== undefined)
+          ) {
+            return error(res, 412, 'PRECONDITION_FAILED');
+          }
+        }
         const digest = sha256(body);
         if (ref.includes(':') && ref !== digest) return error(res, 400, 'DIGEST_INVALID');
         const doc = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
@@ -171,6 +197,7 @@ export async function startReferrersServer(
         'content-type': stored.mediaType,
         'content-length': String(stored.bytes.byteLength),
         'docker-content-digest': digest,
+        ...(options.conditionalPut === 'etag' ? { etag: etagOf(digest, 'etag') } : {}),
       });
       res.end(method === 'HEAD' ? undefined : stored.bytes);
       return;

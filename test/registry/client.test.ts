@@ -111,6 +111,29 @@ describe('RegistryClient against the referrers test server', () => {
       (await c.putManifest('r', digestOf(sig), sig, MediaType.ImageManifest)).ociSubject,
     ).toBeUndefined();
   });
+  it('sends PUT preconditions and turns a 412 into E_CONFLICT; the ETag comes with a GET', async () => {
+    server = await startReferrersServer({ conditionalPut: 'etag' });
+    const c = new RegistryClient(server.host, { retry: FAST });
+    const v1 = manifest({ annotations: { v: '1' } });
+    const v2 = manifest({ annotations: { v: '2' } });
+    await c.putManifest('r', 't', v1, MediaType.ImageManifest, { ifNoneMatch: '*' });
+    const got = await c.getManifest('r', 't');
+    expect(got.etag).toBe(`"${digestOf(v1)}"`);
+    // Create-only on an existing tag, and a stale validator: refused, nothing written.
+    for (const conditions of [{ ifNoneMatch: '*' as const }, { ifMatch: '"sha256:stale"' }]) {
+      await expect(
+        c.putManifest('r', 't', v2, MediaType.ImageManifest, conditions),
+      ).rejects.toMatchObject({ code: 'E_CONFLICT', details: { precondition: true } });
+      expect(server.tags.get('r:t')).toBe(digestOf(v1));
+    }
+    await c.putManifest('r', 't', v2, MediaType.ImageManifest, { ifMatch: got.etag });
+    expect(server.tags.get('r:t')).toBe(digestOf(v2));
+    // A 412 we did not ask for is not a precondition answer: the usual E_REGISTRY.
+    server.failNext(1, 412);
+    await expect(c.putManifest('r', 't', v1, MediaType.ImageManifest)).rejects.toMatchObject({
+      code: 'E_REGISTRY',
+    });
+  });
 });
 
 describe('RegistryClient against a misbehaving server', () => {

@@ -124,7 +124,12 @@ describe('updateFallbackTag', () => {
   it('creates the index when the tag is absent', async () => {
     const c = await client(false);
     const r = await updateFallbackTag(c, 'r', SUBJECT, [ref(2), ref(1), ref(2)]);
-    expect(r).toEqual({ tag: TAG, added: [ref(1).digest, ref(2).digest].sort(), kept: 0 });
+    expect(r).toEqual({
+      tag: TAG,
+      added: [ref(1).digest, ref(2).digest].sort(),
+      kept: 0,
+      writes: 1,
+    });
     const listed = await listRemoteReferrers(c, 'r', SUBJECT);
     expect(listed.descriptors.map((d) => d.digest).sort()).toEqual(r.added);
   });
@@ -139,7 +144,7 @@ describe('updateFallbackTag', () => {
       annotations: { keep: 'me' },
     });
     const r = await updateFallbackTag(c, 'r', SUBJECT, [ref(1), ref(3)]);
-    expect(r).toEqual({ tag: TAG, added: [ref(3).digest], kept: 2 });
+    expect(r).toEqual({ tag: TAG, added: [ref(3).digest], kept: 2, writes: 1 });
     const got = await c.getManifest('r', TAG);
     const doc = JSON.parse(got.bytes.toString()) as {
       manifests: Descriptor[];
@@ -163,6 +168,7 @@ describe('updateFallbackTag', () => {
       tag: TAG,
       added: [],
       kept: 1,
+      writes: 0,
     });
     expect(puts()).toBe(before);
   });
@@ -182,5 +188,90 @@ describe('updateFallbackTag', () => {
     });
     expect(server!.tags.get(`r:${TAG}`)).toBe(invalid);
     expect(invalid).not.toBe(before);
+  });
+});
+
+describe('updateFallbackTag with concurrent writers', () => {
+  const noWait = { settleMs: 0, sleep: () => Promise.resolve() };
+  const listed = async (c: RegistryClient): Promise<string[]> =>
+    (await listRemoteReferrers(c, 'r', SUBJECT)).descriptors.map((d) => d.digest).sort();
+  /** A racing writer's stale PUT landing: the tag now lists `entries` only. */
+  const clobber = (c: RegistryClient, ...entries: Descriptor[]): Promise<void> =>
+    putIndex(c, { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: entries });
+
+  it('merges back what a racing writer dropped after our write, keeping theirs', async () => {
+    const c = await client(false);
+    let waits = 0;
+    const r = await updateFallbackTag(c, 'r', SUBJECT, [ref(1)], {
+      ...noWait,
+      sleep: async () => {
+        if (waits++ === 0) await clobber(c, ref(9)); // read before our PUT, landed after it
+      },
+    });
+    expect(r).toEqual({ tag: TAG, added: [ref(1).digest], kept: 0, writes: 2 });
+    expect(await listed(c)).toEqual([ref(1).digest, ref(9).digest].sort());
+  });
+
+  it('checks that the index is stable: two reads a settle apart, the same, with ours', async () => {
+    const c = await client(false);
+    const gets = (): number =>
+      server!.log.filter((l) => l.startsWith(`GET /v2/r/manifests/${TAG}`)).length;
+    const r = await updateFallbackTag(c, 'r', SUBJECT, [ref(1)], noWait);
+    expect(r.writes).toBe(1);
+    expect(gets()).toBe(3); // the read, then two verifying reads
+  });
+
+  it('gives up with E_CONFLICT when the tag never settles with ours, leaving theirs', async () => {
+    const c = await client(false);
+    const err = await updateFallbackTag(c, 'r', SUBJECT, [ref(1), ref(2)], {
+      ...noWait,
+      maxWrites: 3,
+      sleep: () => clobber(c, ref(9)),
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'E_CONFLICT',
+      details: { tag: TAG, writes: 3, missing: [ref(1).digest, ref(2).digest].sort() },
+    });
+    expect(await listed(c)).toEqual([ref(9).digest]);
+  });
+
+  it('writes conditionally: a 412 re-reads and merges, so nobody is dropped', async () => {
+    let landed = false;
+    server = await startReferrersServer({
+      referrersApi: false,
+      conditionalPut: 'etag',
+      beforeManifestPut: (_repo, ref) => {
+        // Another writer's PUT lands between our read and our write: first one creates the tag.
+        if (ref === TAG && !landed) {
+          landed = true;
+          const other = Buffer.from(
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: MediaType.ImageIndex,
+              manifests: [ref9],
+            }),
+          );
+          const d = digestOf(other);
+          server!.manifests.set(`r@${d}`, { bytes: other, mediaType: MediaType.ImageIndex });
+          server!.tags.set(`r:${TAG}`, d);
+        }
+      },
+    });
+    const ref9 = ref(9);
+    const c = new RegistryClient(server.host, { retry: fastRetry(2) });
+    const r = await updateFallbackTag(c, 'r', SUBJECT, [ref(1)], noWait);
+    expect(r).toEqual({ tag: TAG, added: [ref(1).digest], kept: 0, writes: 2 });
+    expect(await listed(c)).toEqual([ref(1).digest, ref(9).digest].sort());
+    const puts = server.log.filter((l) => l.startsWith(`PUT /v2/r/manifests/${TAG}`));
+    expect(puts).toHaveLength(2); // the refused create, then the merged write
+  });
+
+  it('stops sending a precondition the registry never matches, and still converges', async () => {
+    server = await startReferrersServer({ referrersApi: false, conditionalPut: 'opaque' });
+    const c = new RegistryClient(server.host, { retry: fastRetry(2) });
+    await clobber(c, ref(9));
+    const r = await updateFallbackTag(c, 'r', SUBJECT, [ref(1)], noWait);
+    expect(r).toEqual({ tag: TAG, added: [ref(1).digest], kept: 1, writes: 2 });
+    expect(await listed(c)).toEqual([ref(1).digest, ref(9).digest].sort());
   });
 });
