@@ -1,3 +1,4 @@
+// In the reliability suite (integration project): about 30-40 s of real registry rounds.
 // Concurrent pushers of referrers to one subject on a registry without the referrers API (real
 // docker-registry 2.8.2): updating the fallback tag is a read-modify-write the registry cannot make
 // atomic, so every copy re-reads after a settle delay and merges back what a racing writer dropped.
