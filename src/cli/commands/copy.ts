@@ -49,13 +49,13 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           type: 'string',
           demandOption: true,
           describe:
-            'LAYOUT:TAG or LAYOUT@DIGEST (LAYOUT alone if it holds one entry), or docker://HOST/REPO[:TAG|@DIGEST]',
+            'LAYOUT:TAG or LAYOUT@DIGEST (LAYOUT alone if it holds one entry; also oci:LAYOUT[:TAG] and ocidir://LAYOUT[:TAG]), or docker://HOST/REPO[:TAG|@DIGEST]',
         })
         .positional('destination', {
           type: 'string',
           demandOption: true,
           describe:
-            'LAYOUT[:TAG] (created if missing) or docker://HOST/REPO[:TAG]; default tag: the source tag',
+            'LAYOUT[:TAG], oci:LAYOUT[:TAG] or ocidir://LAYOUT[:TAG] (created if missing), or docker://HOST/REPO[:TAG]; default tag: the source tag. A missing HOST/REPO path is refused (write docker:// or ./); archives go through export/import',
         })
         .option('platform', {
           type: 'string',
@@ -120,6 +120,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         })
         .example('$0 copy ./src:v1 ./dst', 'copy tag v1 into ./dst, tagged v1 there')
         .example('$0 copy ./src@sha256:0123… ./dst:release', 'copy by digest, tag it release')
+        .example('$0 copy oci:./src:v1 ocidir://./dst:v1', "skopeo's and regctl's layout forms")
         .example('$0 copy --referrers ./src:v1 ./dst', 'with its signatures and SBOMs, recursively')
         .example('$0 copy --no-link --json ./src:v1 /mnt/usb/dst', 'always write new files')
         .example(
