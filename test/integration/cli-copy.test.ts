@@ -173,6 +173,34 @@ describe('ocilayout copy', () => {
       expect(r.stdout).toContain(form);
   });
 
+  it('-n refuses (exit 7) to move the destination tag off other content, placing nothing', async () => {
+    const { dir, image } = await fixture();
+    const dst = join(dir, 'dst');
+    writeFileSync(join(dir, 'site.txt'), 'a site\n');
+    const site = (await runCli(['push', `${dst}:v1`, join(dir, 'site.txt')])).stdout.trim();
+    const sig = [
+      '--artifact-type',
+      'application/vnd.example.sig',
+      `${dst}:v1`,
+      join(dir, 'site.txt'),
+    ];
+    expect((await runCli(['attach', ...sig])).code).toBe(0);
+    const before = layoutSnapshot(dst);
+    for (const flag of ['-n', '--no-clobber']) {
+      const r = await runCli(['copy', flag, '--json', join(dir, 'src:v1'), dst]);
+      expect(r.code).toBe(7);
+      expect(JSON.parse(r.stderr).error.code).toBe('E_CONFLICT');
+    }
+    expect(layoutSnapshot(dst)).toEqual(before);
+    const moved = await runCli(['copy', join(dir, 'src:v1'), dst]);
+    expect(moved.code).toBe(0);
+    expect(moved.stderr).toContain(`tag v1 moved off ${site}, which has 1 referrer`);
+    expect(moved.stderr).toContain(`ocilayout discover ${dst}@${site}`);
+    expect(Layout.open(dst).resolve({ tag: 'v1' }).digest).toBe(image.digest);
+    // Into the same content again: no clobbering.
+    expect((await runCli(['copy', '-n', join(dir, 'src:v1'), dst])).code).toBe(0);
+  });
+
   it('refuses a destination directory that is not a layout (exit 7), leaving it as it was', async () => {
     const { dir } = await fixture();
     const dst = tmpDir();

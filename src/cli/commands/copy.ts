@@ -20,7 +20,7 @@ import {
   type GlobalArgs,
   type RegisterCommands,
 } from '../context.js';
-import { stringList } from '../options.js';
+import { noClobber, stringList, withClobber } from '../options.js';
 import { formatBytes, showsProgress } from '../progress.js';
 
 interface CopyArgs extends GlobalArgs {
@@ -37,6 +37,8 @@ interface CopyArgs extends GlobalArgs {
   'plain-http'?: string | string[];
   username?: string;
   'password-stdin': boolean;
+  clobber: boolean;
+  n: boolean | undefined;
 }
 
 export const registerCopy: RegisterCommands = (y, ctx) =>
@@ -44,7 +46,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
     'copy <source> <destination>',
     'copy an image or index with everything it references, between layouts and docker:// registries',
     (c) =>
-      c
+      withClobber(c)
         .positional('source', {
           type: 'string',
           demandOption: true,
@@ -157,6 +159,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         cosignTags: args['cosign-tags'],
         referrersMode: args['referrers-mode'],
         platforms,
+        noClobber: noClobber(args),
         convention: args.convention,
         concurrency: args.concurrency,
         link: args.link,
