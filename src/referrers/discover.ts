@@ -98,15 +98,19 @@ export function discoverReferrers(
 
 /**
  * The warning for a tag moved off a subject that has referrers, or undefined when it has none.
- * The referrers stay, but only the digest reaches them now, and gc takes them with their subject
- * once nothing else lists it: say so, with the command that lists them.
+ * The referrers stay; when nothing in index.json lists the subject any more, only its digest
+ * reaches them and gc takes them with it: say so, with the command that lists them.
  */
 export function movedTagWarning(layout: Layout, move: TagMove): string | undefined {
   const n = discoverReferrers(layout, move.from.digest).length;
   if (n === 0) return undefined;
+  const listed = layout.readIndex().manifests.some((e) => e.digest === move.from.digest);
   return (
     `tag ${move.tag} moved off ${move.from.digest}, which has ${n} referrer${n === 1 ? '' : 's'} ` +
-    `(signatures, SBOMs…) no tag reaches any more; gc removes them with it unless it is tagged again. ` +
+    '(signatures, SBOMs…)' +
+    (listed
+      ? '; another entry still lists it. '
+      : ' no tag reaches any more; gc removes them with it unless it is tagged again. ') +
     `List them: ocilayout discover ${layout.root}@${move.from.digest}`
   );
 }

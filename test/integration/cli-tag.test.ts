@@ -115,10 +115,17 @@ describe('ocilayout info', () => {
     await cliOk(['push', `${f.dir}:v2`, join(f.work, 'c.txt')]);
     const quiet = await runCli(['tag', `${f.dir}:v2`, 'other']);
     expect(quiet.stderr).toBe('');
-    const r = await runCli(['tag', `${f.dir}:v2`, 'v1']);
+    // Still listed under another tag: said, without the gc warning.
+    await cliOk(['tag', `${f.dir}:v1`, 'keep']);
+    const kept = await runCli(['tag', `${f.dir}:v2`, 'v1']);
+    expect(kept.code).toBe(0);
+    expect(kept.stderr).toContain(`tag v1 moved off ${f.manifest.digest}, which has 1 referrer`);
+    expect(kept.stderr).toContain('another entry still lists it');
+    expect(kept.stderr).not.toContain('gc removes');
+    const r = await runCli(['tag', `${f.dir}:v2`, 'keep']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain(f.manifest.digest);
-    expect(r.stderr).toContain('1 referrer');
+    expect(r.stderr).toContain(`tag keep moved off ${f.manifest.digest}, which has 1 referrer`);
+    expect(r.stderr).toContain('gc removes them');
     expect(r.stderr).toContain(`ocilayout discover ${f.dir}@${f.manifest.digest}`);
   });
 });
