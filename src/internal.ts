@@ -72,6 +72,7 @@ export {
   ReferrerGraph,
   buildReferrerGraph,
   discoverReferrers,
+  movedTagWarning,
   referrerGraph,
   referrerTree,
   referrersResponseTree,

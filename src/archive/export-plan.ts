@@ -2,7 +2,13 @@
 // refs, the layout's own index.json (bytes as they are) and the blobs reachable from it; with refs,
 // a new index.json listing only those manifests, and their closure. See spec-notes/archives.md.
 import { matchesDigestGrammar, parseDigest, type Digest } from '../digest.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
+import {
+  formatPlatform,
+  parsePlatform,
+  platformMatches,
+  type PlatformSpec,
+} from '../layout/platform.js';
 import type { Layout } from '../layout/layout.js';
 import { Annotation, MediaType } from '../media-types.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
@@ -26,6 +32,8 @@ export interface ExportPlan {
   extraFiles: Map<string, Buffer>;
   /** Blobs that exist only in memory (referrers indexes made for the archive), by digest. */
   memoryBlobs: Map<Digest, Buffer>;
+  /** What the user should know (oci --platform: a tag now names a manifest, not its index). */
+  warnings?: string[];
 }
 
 /** One `--ref`: a tag (exact ref.name, else a full reference ending in `:TAG`) or a digest. */
@@ -83,15 +91,70 @@ export function layoutClosure(
 }
 
 /**
+ * For `--platform`: a ref naming an image index becomes its child for `platform` (the first match,
+ * as the docker format picks), named by the same tag; a ref naming a manifest stays. The tag's
+ * digest changes, so signatures on the index no longer apply: said in `warnings`.
+ * Throws E_NOT_FOUND when the index has no manifest for the platform.
+ */
+export function platformRef(
+  layout: Layout,
+  ref: ResolvedRef,
+  platform: PlatformSpec,
+  warnings: string[],
+): ResolvedRef {
+  const parsed = layout.readManifest(ref.entry);
+  if (parsed.kind !== 'index') return ref;
+  const what = ref.tag ?? ref.entry.digest;
+  const children = parsed.doc.manifests;
+  const child = children.find((c) => platformMatches(c.platform, platform));
+  if (child === undefined) {
+    const available = children
+      .flatMap((c) => (c.platform === undefined ? [] : [formatPlatform(c.platform)]))
+      .join(', ');
+    throw new NotFoundError(
+      'E_NOT_FOUND',
+      `${what} has no manifest for ${formatPlatform(platform)} (it has: ${available || 'none'})`,
+      { ref: what, platform: formatPlatform(platform) },
+    );
+  }
+  // The index's own annotations describe the index, not the child: only identity and platform.
+  const { mediaType, digest, size, platform: p, artifactType } = child;
+  warnings.push(
+    `${what}: exported the ${formatPlatform(platform)} manifest ${digest} in place of index ` +
+      `${ref.entry.digest}; the digest changed, so signatures on the index no longer apply`,
+  );
+  return {
+    tag: ref.tag,
+    entry: canonicalDescriptor({
+      mediaType,
+      digest,
+      size,
+      ...(p === undefined ? {} : { platform: p }),
+      ...(artifactType === undefined ? {} : { artifactType }),
+    }),
+  };
+}
+
+/**
  * Plan an OCI export of the whole layout (`refs` empty: index.json as it is, which already lists
  * every recorded referrer) or of the named refs (with `referrers`: and every referrer of what they
- * reach, recursively, see export-referrers.ts).
+ * reach, recursively, see export-referrers.ts; with `platform`: see platformRef). `platform` needs
+ * refs: E_USAGE without (a whole index.json also lists referrer bookkeeping indexes).
  */
 export function planOciExport(
   layout: Layout,
   refs: readonly string[],
-  options: { referrers?: boolean | undefined } = {},
+  options: { referrers?: boolean | undefined; platform?: string | undefined } = {},
 ): ExportPlan {
+  const wanted = options.platform === undefined ? undefined : parsePlatform(options.platform);
+  if (wanted !== undefined && refs.length === 0) {
+    throw new UsageError(
+      'E_USAGE',
+      '--platform with --format oci needs --ref: name the tags to take one platform of',
+      {},
+      { hint: `e.g. --ref v1 --platform ${options.platform}` },
+    );
+  }
   const snapshot = layout.index.read();
   if (refs.length === 0) {
     const entries = snapshot.index.manifests;
@@ -105,8 +168,12 @@ export function planOciExport(
       memoryBlobs: new Map(),
     };
   }
+  const warnings: string[] = [];
   let entries = uniqueEntries(
-    refs.map((r) => exportedEntry(resolveRef(layout, snapshot.index, r))),
+    refs.map((r) => {
+      const ref = resolveRef(layout, snapshot.index, r);
+      return exportedEntry(wanted === undefined ? ref : platformRef(layout, ref, wanted, warnings));
+    }),
   );
   let source: ManifestSource = layout;
   let memoryBlobs = new Map<Digest, Buffer>();
@@ -121,6 +188,7 @@ export function planOciExport(
     external: closure.external,
     extraFiles: new Map(),
     memoryBlobs,
+    warnings: [...new Set(warnings)],
   };
 }
 

@@ -35,7 +35,10 @@ export interface ExportOptions extends LayoutOptions {
   name?: string | undefined;
   /** oci with refs: also every referrer of what they reach, recursively (see export-referrers.ts). */
   referrers?: boolean | undefined;
-  /** docker: `os/arch[/variant]` to pick from a multi-platform index. */
+  /**
+   * `os/arch[/variant]` to pick from a multi-platform index (oci: needs refs; the tag then names
+   * the platform's manifest, and a warning says the index digest changed).
+   */
   platform?: string | undefined;
   /** Re-hash every blob while writing it (default true): never archive a corrupt blob. */
   verify?: boolean | undefined;
@@ -98,10 +101,14 @@ export async function exportArchive(
     ({ plan, repoTags } = docker);
     warnings.push(...docker.warnings);
   } else {
-    if (options.name !== undefined || options.platform !== undefined) {
-      throw new UsageError('E_USAGE', '--name and --platform apply to --format docker only', {});
+    if (options.name !== undefined) {
+      throw new UsageError('E_USAGE', '--name applies to --format docker only', {});
     }
-    plan = planOciExport(layout, refs, { referrers: options.referrers });
+    plan = planOciExport(layout, refs, {
+      referrers: options.referrers,
+      platform: options.platform,
+    });
+    warnings.push(...(plan.warnings ?? []));
   }
   for (const d of plan.external) warnings.push(`external layer ${d.digest} (urls) is not carried`);
 

@@ -2,7 +2,7 @@
 // pull: an artifact's or image's titled layers → files in a directory (verified, atomic, contained).
 // Checking and storing the files and the title rule are artifact-files.ts's; building the manifest
 // JSON is artifact.ts's; safe output files are output-file.ts's.
-import { statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import {
   assertSafeTitle,
@@ -10,9 +10,10 @@ import {
   checkArtifactFiles,
   storeArtifactFile,
   type ArtifactFile,
+  type CheckedFile,
 } from './files.js';
 import { buildArtifactManifest, DEFAULT_FILE_MEDIA_TYPE, fileLayer } from './manifest.js';
-import { parseDigest, type Digest } from '../digest.js';
+import { digestOf, newHash, parseDigest, type Digest } from '../digest.js';
 import {
   ConflictError,
   NotFoundError,
@@ -26,6 +27,7 @@ import { assertReplaceable, stageFile, type StagedFile } from '../output/file.js
 import type { Annotations, Descriptor } from '../schema/descriptor.js';
 import type { ImageManifest } from '../schema/manifest.js';
 import { assertValidTag } from '../layout/refs.js';
+import { clobberRefused, findTagged, type TagPolicy } from '../layout/tags.js';
 import { fsyncDir } from '../store/durable.js';
 import { makeDirs } from '../store/make-dirs.js';
 import { resolveImageManifest } from '../layout/platform.js';
@@ -36,7 +38,7 @@ export const DEFAULT_CONFIG_MEDIA_TYPE = 'application/vnd.unknown.config.v1+json
 /** A file to push: its path and layer media type (default application/vnd.oci.image.layer.v1.tar). */
 export type PushFile = ArtifactFile;
 
-export interface PushOptions {
+export interface PushOptions extends TagPolicy {
   /** Tag for the manifest; without one it is listed untagged. */
   tag?: string | undefined;
   artifactType?: string | undefined;
@@ -79,33 +81,64 @@ async function pushFilesNow(
     options.config === undefined
       ? undefined
       : checkArtifactFile(options.config, DEFAULT_CONFIG_MEDIA_TYPE);
-  layout.readIndex(); // a malformed index.json fails here, before any blob is written
+  const index = layout.readIndex(); // a malformed index.json fails here, before any blob is written
+  // --no-clobber onto an existing tag: hash the files first (no blob written) and refuse before
+  // storing anything unless they make the very manifest the tag names. The commit checks again.
+  const current = options.tag === undefined ? undefined : findTagged(index, options.tag);
+  if (options.noClobber === true && current !== undefined) {
+    const { bytes } = await artifactManifest(inputs, config, options, hashFile);
+    const wanted = { digest: digestOf(bytes) };
+    if (wanted.digest !== current.digest) throw clobberRefused(options.tag!, current, wanted);
+  }
+  const { manifest, bytes } = await artifactManifest(inputs, config, options, (file) =>
+    storeArtifactFile(layout, file),
+  );
+  // The empty descriptor inlines `{}` as data, but peers (umoci gc, skopeo) expect the blob itself.
+  if (config === undefined || inputs.length === 0) {
+    layout.blobs.putBytes(Buffer.from(EMPTY_JSON), {}, { deferDirSync: true });
+  }
+  const descriptor = await layout.putManifest(bytes, {
+    tag: options.tag,
+    mediaType: MediaType.ImageManifest,
+    noClobber: options.noClobber,
+    onTagMoved: options.onTagMoved,
+  });
+  return { descriptor, manifest };
+}
 
+/** The artifact manifest over `inputs`, each file placed (stored, or only hashed) by `place`. */
+async function artifactManifest(
+  inputs: readonly CheckedFile[],
+  config: CheckedFile | undefined,
+  options: PushOptions,
+  place: (file: CheckedFile) => Promise<{ digest: string; size: number }>,
+): Promise<{ manifest: ImageManifest; bytes: Buffer }> {
   const layers: Descriptor[] = [];
   for (const input of inputs) {
-    const stored = await storeArtifactFile(layout, input);
-    layers.push(fileLayer(stored, input.mediaType, input.title));
+    layers.push(fileLayer(await place(input), input.mediaType, input.title));
   }
   let configDesc: Descriptor | undefined;
   if (config !== undefined) {
-    const stored = await storeArtifactFile(layout, config);
-    configDesc = { mediaType: config.mediaType, digest: stored.digest, size: stored.size };
+    const placed = await place(config);
+    configDesc = { mediaType: config.mediaType, digest: placed.digest, size: placed.size };
   }
-  // The empty descriptor inlines `{}` as data, but peers (umoci gc, skopeo) expect the blob itself.
-  if (configDesc === undefined || layers.length === 0) {
-    layout.blobs.putBytes(Buffer.from(EMPTY_JSON), {}, { deferDirSync: true });
-  }
-  const { manifest, bytes } = buildArtifactManifest({
+  return buildArtifactManifest({
     artifactType: options.artifactType,
     layers,
     config: configDesc,
     annotations: options.annotations,
   });
-  const descriptor = await layout.putManifest(bytes, {
-    tag: options.tag,
-    mediaType: MediaType.ImageManifest,
-  });
-  return { descriptor, manifest };
+}
+
+/** A file's digest and size, streamed (never read whole), nothing stored. */
+async function hashFile(file: CheckedFile): Promise<{ digest: string; size: number }> {
+  const hash = newHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file.path) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size };
 }
 
 // ---------------------------------------------------------------------------------------------

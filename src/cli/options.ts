@@ -10,13 +10,17 @@ import {
   UnsafeInputError,
   UsageError,
   isValidMediaType,
+  movedTagWarning,
   parseLayoutRef,
   wrapFsError,
   type Annotations,
   type Digest,
   type LayoutRef,
+  type Layout,
   type PushFile,
+  type TagMove,
 } from '../internal.js';
+import type { CommandContext } from './context.js';
 
 /**
  * `FILE[:MEDIATYPE]`. An argument naming an existing path is a path, whole (so `a:b` files work);
@@ -199,4 +203,31 @@ export function refuseBinaryToTerminal(stdout: Writable, what: string, hint: str
   if ((stdout as { isTTY?: boolean }).isTTY === true) {
     throw new UsageError('E_USAGE', `refusing to write ${what} to a terminal`, {}, { hint });
   }
+}
+
+/**
+ * `--no-clobber` (also `-n`, crane's spelling) for the verbs that point tags: push, tag, copy.
+ * yargs reads `--no-X` as X=false, so the option is `clobber` (default true) and `-n` its own flag.
+ */
+export function withClobber<T>(y: Argv<T>): Argv<T & { clobber: boolean; n: boolean | undefined }> {
+  return y
+    .option('clobber', {
+      type: 'boolean',
+      default: true,
+      describe:
+        'let a tag move off other content (--no-clobber or -n: refuse with exit 7, nothing changed)',
+    })
+    .option('n', { type: 'boolean', describe: 'same as --no-clobber' });
+}
+
+export function noClobber(argv: { clobber?: boolean; n?: boolean | undefined }): boolean {
+  return argv.clobber === false || argv.n === true;
+}
+
+/** onTagMoved for a layout verb: warn when the tag left a subject that has referrers. */
+export function warnTagMoved(ctx: CommandContext, layout: Layout): (move: TagMove) => void {
+  return (move) => {
+    const warning = movedTagWarning(layout, move);
+    if (warning !== undefined) ctx.out.warn(warning);
+  };
 }

@@ -27,7 +27,7 @@ import { IndexStore, type UpdateResult } from '../store/index-store.js';
 import { ingestDir, leaseDigest, releaseLease, withOperationLease } from '../store/ingest.js';
 import { digestMismatch } from '../store/verify-stream.js';
 import type { HeldLock } from '../store/lock.js';
-import { findTagged, listTags, removeTag, setTag } from './tags.js';
+import { findTagged, listTags, moveTag, removeTag, type TagPolicy } from './tags.js';
 
 export { emptyIndex, referenceInside } from './layout-dir.js';
 
@@ -62,7 +62,7 @@ export interface StoredManifest {
   parsed: ParsedManifest;
 }
 
-export interface PutManifestOptions {
+export interface PutManifestOptions extends TagPolicy {
   /** Tag to point at the manifest. Without one, an untagged entry lists it (so gc keeps it). */
   tag?: string | undefined;
   /** Media type when the document has no `mediaType` field. */
@@ -281,14 +281,16 @@ export class Layout implements ManifestSource {
       this.blobs.flush();
       return descriptor;
     }
-    await this.updateIndex((index) => {
+    const move = await this.updateIndex((index) => {
       if (options.tag !== undefined) {
-        setTag(index, options.tag, descriptor);
-      } else if (!index.manifests.some((e) => e.digest === descriptor.digest)) {
+        return { index, result: moveTag(index, options.tag, descriptor, options) };
+      }
+      if (!index.manifests.some((e) => e.digest === descriptor.digest)) {
         index.manifests.push(canonicalDescriptor({ ...descriptor }));
       }
       return { index, result: undefined };
     });
+    if (move !== undefined) options.onTagMoved?.(move);
     return descriptor;
   }
 
@@ -329,14 +331,19 @@ export class Layout implements ManifestSource {
     }
   }
 
-  /** Tag the content `target` resolves to with each of `tags`. Returns the descriptor tagged. */
-  async tag(target: Target, tags: string[]): Promise<Descriptor> {
+  /**
+   * Tag the content `target` resolves to with each of `tags`. Returns the descriptor tagged.
+   * Under `noClobber`, E_CONFLICT when any of the tags names other content (none is changed).
+   */
+  async tag(target: Target, tags: string[], policy: TagPolicy = {}): Promise<Descriptor> {
     for (const t of tags) assertValidTag(t);
-    return this.updateIndex((index) => {
+    const { desc, moves } = await this.updateIndex((index) => {
       const desc = this.resolve(target, index);
-      for (const t of tags) setTag(index, t, desc);
-      return { index, result: desc };
+      const moves = tags.flatMap((t) => moveTag(index, t, desc, policy) ?? []);
+      return { index, result: { desc, moves } };
     });
+    for (const m of moves) policy.onTagMoved?.(m);
+    return desc;
   }
 
   /** Remove a tag. Throws E_NOT_FOUND when no entry names it. Content stays until gc. */

@@ -1,5 +1,6 @@
 // The tag resolver over index.json: which entry a tag names, listing, tagging and untagging.
 // Pure functions over an IndexFile; Layout applies them inside IndexStore.update.
+import { ConflictError } from '../errors.js';
 import { Annotation } from '../media-types.js';
 import { canonicalDescriptor, sameContent, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
@@ -109,6 +110,57 @@ export function setTag(index: IndexFile, tag: string, target: Descriptor): boole
   }
   if (changed) index.manifests = out;
   return changed;
+}
+
+/** A tag that now names other content than before (`from` is what findTagged resolved before). */
+export interface TagMove {
+  tag: string;
+  from: Descriptor;
+  to: Descriptor;
+}
+
+/** How a verb that points tags (push, tag, copy, putManifest) treats a tag that names other content. */
+export interface TagPolicy {
+  /** Refuse with E_CONFLICT, changing nothing, when the tag already names other content. */
+  noClobber?: boolean | undefined;
+  /** Told, after the commit, of each tag moved off other content (e.g. to warn about referrers). */
+  onTagMoved?: ((move: TagMove) => void) | undefined;
+}
+
+/**
+ * setTag behind the one clobbering check every verb shares: run inside the index update, so the
+ * comparison and the move are one commit (no peer can move the tag in between). Compares with what
+ * the tag resolves to now (findTagged), so a peer's full-reference entry counts too. Throws
+ * E_CONFLICT under `noClobber` when the tag names other content; returns the move, if any.
+ */
+export function moveTag(
+  index: IndexFile,
+  tag: string,
+  target: Descriptor,
+  policy: Pick<TagPolicy, 'noClobber'> = {},
+): TagMove | undefined {
+  const current = findTagged(index, tag);
+  const move =
+    current === undefined || sameContent(current, target)
+      ? undefined
+      : { tag, from: current, to: target };
+  if (move !== undefined && policy.noClobber === true) throw clobberRefused(tag, move.from, target);
+  setTag(index, tag, target);
+  return move;
+}
+
+/** The E_CONFLICT of --no-clobber (also thrown for a registry tag, which has no index.json). */
+export function clobberRefused(
+  tag: string,
+  current: { digest: string },
+  target: { digest: string },
+): ConflictError {
+  return new ConflictError(
+    'E_CONFLICT',
+    `tag ${tag} already names ${current.digest}; --no-clobber leaves it there`,
+    { tag, digest: current.digest, wanted: target.digest },
+    { hint: 'pick another tag, or drop --no-clobber to move it' },
+  );
 }
 
 /** Remove every entry naming `tag`. Returns the removed entries (empty when the tag was absent). */

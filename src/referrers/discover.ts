@@ -3,6 +3,7 @@
 // distribution-spec referrers API answers. One pass builds the graph for the whole layout.
 import { parseDigest, type Digest } from '../digest.js';
 import type { Layout } from '../layout/layout.js';
+import type { TagMove } from '../layout/tags.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';
@@ -93,6 +94,25 @@ export function discoverReferrers(
   const all = referrerGraph(layout, options).referrersOf(parseDigest(subject));
   const at = options.artifactType;
   return at === undefined ? all : all.filter((d) => d.artifactType === at);
+}
+
+/**
+ * The warning for a tag moved off a subject that has referrers, or undefined when it has none.
+ * The referrers stay; when nothing in index.json lists the subject any more, only its digest
+ * reaches them and gc takes them with it: say so, with the command that lists them.
+ */
+export function movedTagWarning(layout: Layout, move: TagMove): string | undefined {
+  const n = discoverReferrers(layout, move.from.digest).length;
+  if (n === 0) return undefined;
+  const listed = layout.readIndex().manifests.some((e) => e.digest === move.from.digest);
+  return (
+    `tag ${move.tag} moved off ${move.from.digest}, which has ${n} referrer${n === 1 ? '' : 's'} ` +
+    '(signatures, SBOMs…)' +
+    (listed
+      ? '; another entry still lists it. '
+      : ' no tag reaches any more; gc removes them with it unless it is tagged again. ') +
+    `List them: ocilayout discover ${layout.root}@${move.from.digest}`
+  );
 }
 
 export interface ReferrerNode {

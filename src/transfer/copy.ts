@@ -16,7 +16,16 @@ import type { RegistryClient } from '../registry/client.js';
 import { updateFallbackTag, type ReferrersVia } from '../registry/remote-referrers.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
-import { setTag } from '../layout/tags.js';
+import { movedTagWarning } from '../referrers/discover.js';
+import { sameContent } from '../schema/descriptor.js';
+import {
+  clobberRefused,
+  findTagged,
+  moveTag,
+  setTag,
+  type TagMove,
+  type TagPolicy,
+} from '../layout/tags.js';
 import { forEachLimited } from './for-each-limited.js';
 import { emptyCounts, type BlobOutcome } from './place-blobs.js';
 import { planCopy, type CopyPlan, type PlannedEdge } from './plan.js';
@@ -49,6 +58,11 @@ export interface CopyOptions {
   verify?: boolean | undefined;
   /** Registry destination: monolithic upload up to this size, chunked above. */
   chunkSize?: number | undefined;
+  /**
+   * Refuse (E_CONFLICT, nothing placed) when the destination tag names other content. Only the
+   * root tag: cosign tags move by design as signatures accumulate.
+   */
+  noClobber?: boolean | undefined;
   onEvent?: ((event: CopyEvent) => void) | undefined;
 }
 
@@ -121,10 +135,18 @@ export async function copyContent(
     // One operation lease: what this copy leases is protected until it settles (layout.ts).
     return layout.operation(async () => {
       const sink = new LayoutSink(layout);
+      const policy = { noClobber: options.noClobber };
+      let move: TagMove | undefined;
       try {
+        // Fail fast before placing anything; the commit below checks again under the lock.
+        if (options.noClobber === true && tag !== undefined) {
+          const current = findTagged(layout.readIndex(), tag);
+          if (current !== undefined && !sameContent(current, plan.root.descriptor))
+            throw clobberRefused(tag, current, plan.root.descriptor);
+        }
         await transfer(source, sink, plan, result, options);
-        result.conventions = await layout.updateIndex((index) => {
-          recordRoot(index, plan.root.descriptor, tag);
+        [result.conventions, move] = await layout.updateIndex((index) => {
+          const moved = recordRoot(index, plan.root.descriptor, tag, policy);
           for (const c of plan.cosign) setTag(index, c.tag, c.doc.descriptor);
           const used =
             plan.edges.length === 0
@@ -132,14 +154,22 @@ export async function copyContent(
               : applyReferrerEdges(layout, index, plan.edges, {
                   convention: options.convention ?? 'auto',
                 });
-          return { index, result: used };
+          return { index, result: [used, moved] as const };
         });
       } catch (err) {
         await sink.rollback();
         throw err;
       }
+      const warning = move === undefined ? undefined : movedTagWarning(layout, move);
+      if (warning !== undefined) options.onEvent?.({ type: 'warning', message: warning });
       return result;
     });
+  }
+  if (options.noClobber === true && tag !== undefined) {
+    // A registry has no compare-and-swap for tags: this HEAD narrows the window, as crane's -n does.
+    const there = await destination.client.headManifest(destination.repository, tag);
+    if (there?.digest !== undefined && there.digest !== plan.root.descriptor.digest)
+      throw clobberRefused(tag, { digest: there.digest }, plan.root.descriptor);
   }
   const sink = new RegistrySink(destination.client, destination.repository, options.chunkSize);
   const subjects = await transfer(source, sink, plan, result, options);
@@ -165,13 +195,18 @@ export function copyLayout(
   return copyContent(new LayoutSource(src, target), { kind: 'layout', open, tag }, rest);
 }
 
-/** Point `tag` at `root`, or list `root` untagged unless some entry lists it already. */
-export function recordRoot(index: IndexFile, root: Descriptor, tag: string | undefined): void {
-  if (tag !== undefined) {
-    setTag(index, tag, root);
-    return;
-  }
-  if (index.manifests.some((e) => e.digest === root.digest)) return;
+/**
+ * Point `tag` at `root` (moveTag: E_CONFLICT under noClobber; returns the move), or list `root`
+ * untagged unless some entry lists it already.
+ */
+export function recordRoot(
+  index: IndexFile,
+  root: Descriptor,
+  tag: string | undefined,
+  policy: Pick<TagPolicy, 'noClobber'> = {},
+): TagMove | undefined {
+  if (tag !== undefined) return moveTag(index, tag, root, policy);
+  if (index.manifests.some((e) => e.digest === root.digest)) return undefined;
   // The source entry's annotations name the source's tag; an untagged copy carries none of them.
   const { mediaType, digest, size, platform, artifactType } = root;
   index.manifests.push(
@@ -183,6 +218,7 @@ export function recordRoot(index: IndexFile, root: Descriptor, tag: string | und
       ...(artifactType === undefined ? {} : { artifactType }),
     }),
   );
+  return undefined;
 }
 
 /**

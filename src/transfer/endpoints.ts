@@ -1,8 +1,11 @@
-// The endpoints `copy` accepts, parsed in ONE place: `DIR[:TAG|@DIGEST]` (a layout) and
-// `docker://HOST/REPO[:TAG|@DIGEST]` (a registry); any other `scheme://` is refused. copyRefs, the
+// The endpoints `copy` accepts, parsed in ONE place: `DIR[:TAG|@DIGEST]` (a layout), the layout
+// transports other tools use (skopeo's `oci:DIR[:REF]`, regctl's `ocidir://DIR[:TAG]`) and
+// `docker://HOST/REPO[:TAG|@DIGEST]` (a registry); any other `scheme://`, an archive transport, and
+// a missing path that reads as a registry reference are refused (spec-notes/cli.md). copyRefs, the
 // library verb behind `ocilayout copy`: parse both, build one client per registry (credentials,
 // TLS policy, retries), open the source (a layout destination is created only once the plan is
 // good), copy.
+import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { Layout, type LayoutOptions } from '../layout/layout.js';
 import { parseLayoutRef, type LayoutRef } from '../layout/refs.js';
@@ -35,14 +38,45 @@ export interface CopyRefsOptions extends CopyOptions {
 export type CopyEndpoint =
   { kind: 'registry'; ref: RegistryRef } | ({ kind: 'layout' } & LayoutRef);
 
+/** The one-line summary of every endpoint form, for hints and `copy --help`. */
+export const COPY_ENDPOINT_FORMS =
+  'DIR[:TAG|@DIGEST], oci:DIR[:TAG], ocidir://DIR[:TAG] (layouts) or docker://HOST/REPO[:TAG|@DIGEST]';
+
+/** skopeo transports that are not layouts: what to do instead, given the transport's argument. */
+const OTHER_TRANSPORTS: Record<string, (arg: string, role: 'source' | 'destination') => string> = {
+  'oci-archive': (arg, role) => archiveHint(arg, role, ''),
+  'docker-archive': (arg, role) => archiveHint(arg, role, ' --format docker'),
+  'docker-daemon': () =>
+    'save the image with `docker save -o FILE`, then `ocilayout import FILE DIR`',
+  'containers-storage': () =>
+    'save the image with `podman save --format oci-archive -o FILE`, then `ocilayout import FILE DIR`',
+  dir: () => "skopeo's dir: format is not an OCI layout; copy it to oci:DIR with skopeo first",
+  docker: (arg) =>
+    `a registry reference starts with two slashes: docker://${arg.replace(/^\/+/, '')}`,
+};
+
+function archiveHint(arg: string, role: 'source' | 'destination', format: string): string {
+  // skopeo's `oci-archive:FILE:REF`: the ref is the tag inside the archive.
+  const colon = arg.lastIndexOf(':');
+  const [file, ref] = colon > 0 ? [arg.slice(0, colon), arg.slice(colon + 1)] : [arg, 'TAG'];
+  return role === 'destination'
+    ? `archives are not copy endpoints yet: write one with \`ocilayout export${format} LAYOUT ${file} --ref ${ref}\``
+    : `archives are not copy endpoints yet: read one with \`ocilayout import ${file} LAYOUT\`, then copy from LAYOUT`;
+}
+
 /**
  * Parse a `copy` argument. A registry source without tag or digest means `:latest` (as docker and
- * skopeo read it); a registry destination without one keeps the source tag. Throws E_USAGE for a
- * `scheme://` that is not `docker://`, E_INVALID_REFERENCE for a malformed reference.
+ * skopeo read it); a registry destination without one keeps the source tag. `oci:DIR[:TAG]` and
+ * `ocidir://DIR[:TAG]` are layouts. A path that exists is always a layout, whatever it looks like
+ * (`exists` is consulted only to tell a path from a mistyped transport or registry). Throws E_USAGE
+ * for a `scheme://` that is not docker:// or ocidir://, an archive or other non-layout transport,
+ * or a missing `HOST[:PORT]/REPO` path (docker:// was probably meant); E_INVALID_REFERENCE for a
+ * malformed reference.
  */
 export function parseCopyEndpoint(
   input: string,
   role: 'source' | 'destination' = 'source',
+  exists: (path: string) => boolean = existsSync,
 ): CopyEndpoint {
   if (isRegistryRef(input)) {
     return {
@@ -50,21 +84,76 @@ export function parseCopyEndpoint(
       ref: parseRegistryRef(input, { defaultTag: role === 'source' ? 'latest' : false }),
     };
   }
+  if (input.startsWith('ocidir://')) return layoutEndpoint(input.slice('ocidir://'.length), input);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(input);
   if (scheme !== null) {
     throw new UsageError(
       'E_USAGE',
       `${input} is not a copy endpoint (${scheme[1]}:// is neither a layout nor docker://)`,
       { endpoint: input },
-      { hint: 'copy takes layout directories (DIR:TAG, DIR@DIGEST) and docker://HOST/REPO:TAG' },
+      { hint: `copy takes ${COPY_ENDPOINT_FORMS}` },
     );
   }
-  return { kind: 'layout', ...parseLayoutRef(input) };
+  const plain = parseLayoutRef(input);
+  // Read as a plain path first: a directory that exists is a layout, even one named `oci:x`.
+  if (exists(plain.layout)) return { kind: 'layout', ...plain };
+  const transport = /^([a-z][a-z-]*):(.*)$/.exec(input);
+  if (transport !== null) {
+    const [, name, rest] = transport as unknown as [string, string, string];
+    if (name === 'oci') return layoutEndpoint(rest, input);
+    const instead = OTHER_TRANSPORTS[name];
+    if (instead !== undefined) {
+      throw new UsageError(
+        'E_USAGE',
+        `${input} is not a copy endpoint (${name}: is not a layout directory)`,
+        { endpoint: input },
+        { hint: instead(rest, role) },
+      );
+    }
+  }
+  const host = looksLikeRegistryHost(plain.layout, exists);
+  if (host !== undefined) {
+    // docker and skopeo read `HOST/REPO` as a registry; writing it as a directory named after the
+    // host is never what was meant (`copy lay:v1 127.0.0.1:5000/app:v1`).
+    throw new UsageError(
+      'E_USAGE',
+      `${input} names no existing directory but reads as a registry reference (${host}/…)`,
+      { endpoint: input },
+      { hint: `for the registry write docker://${input}; for a new directory write ./${input}` },
+    );
+  }
+  return { kind: 'layout', ...plain };
+}
+
+function layoutEndpoint(rest: string, input: string): CopyEndpoint {
+  if (rest === '') {
+    throw new UsageError('E_INVALID_REFERENCE', `${input} names no layout directory`, {
+      reference: input,
+    });
+  }
+  return { kind: 'layout', ...parseLayoutRef(rest) };
 }
 
 /**
- * Copy `source` to `destination`, each a layout (`DIR[:TAG|@DIGEST]`) or a registry
- * (`docker://HOST/REPO[:TAG|@DIGEST]`). Throws E_USAGE for an unknown scheme or credentials that
+ * The host of a path that docker would read as `HOST[:PORT]/REPO`: its first component has a `.`
+ * or `:` or is `localhost` (the distribution reference rule), it is followed by `/`, and no file of
+ * that name exists. `./x`, `../x` and absolute paths are never registries.
+ */
+function looksLikeRegistryHost(
+  path: string,
+  exists: (path: string) => boolean,
+): string | undefined {
+  const slash = path.indexOf('/');
+  if (slash <= 0) return undefined;
+  const host = path.slice(0, slash);
+  if (host === '.' || host === '..') return undefined;
+  if (!(host.includes('.') || host.includes(':') || host === 'localhost')) return undefined;
+  return exists(host) ? undefined : host;
+}
+
+/**
+ * Copy `source` to `destination`, each a layout (`DIR[:TAG|@DIGEST]`, `oci:DIR[:TAG]`,
+ * `ocidir://DIR[:TAG]`) or a registry (`docker://HOST/REPO[:TAG|@DIGEST]`). Throws E_USAGE for an unknown scheme or credentials that
  * would go to two registries, E_INVALID_REFERENCE for a digest destination, plus everything
  * copyContent throws.
  */

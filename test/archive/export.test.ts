@@ -342,6 +342,51 @@ describe('exportArchive (docker)', () => {
     expect(readJson(join(src, 'index.json'))).toBeDefined();
   });
 
+  it('oci --platform writes the platform manifest under the tag and warns that the digest changed', async () => {
+    const src = copyOfPeer('umoci-multitag');
+    const layout = Layout.open(src);
+    const arm = {
+      ...layout.resolve({ tag: 'arm' }),
+      platform: { architecture: 'arm64', os: 'linux' },
+    };
+    const amd = {
+      ...layout.resolve({ tag: 'v2' }),
+      platform: { architecture: 'amd64', os: 'linux' },
+    };
+    for (const d of [amd, arm]) delete d.annotations;
+    const index = { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [amd, arm] };
+    const multi = await layout.putManifest(Buffer.from(JSON.stringify(index)), { tag: 'multi' });
+    const file = join(tmpDir(), 'arm.tar');
+    const r = await exportArchive(src, file, { refs: ['multi'], platform: 'linux/arm64' });
+    expect(r.entries).toEqual([
+      {
+        mediaType: arm.mediaType,
+        digest: arm.digest,
+        size: arm.size,
+        platform: arm.platform,
+        annotations: { [Annotation.RefName]: 'multi' },
+      },
+    ]);
+    expect(r.warnings.join('\n')).toContain(`index ${multi.digest}`);
+    expect(r.warnings.join('\n')).toContain('signatures on the index no longer apply');
+    const items = await listTar(readFileSync(file));
+    expect(entriesOf(items).map((e) => e.digest)).toEqual([arm.digest]);
+    expect(items.map((i) => i.name)).not.toContain(`blobs/sha256/${multi.digest.slice(7)}`);
+    expect(items.map((i) => i.name)).not.toContain(`blobs/sha256/${amd.digest.slice(7)}`);
+    // A manifest ref is kept as it is; a platform the index lacks, or no --ref, is refused.
+    const plain = await exportArchive(src, join(tmpDir(), 'v2.tar'), {
+      refs: ['v2'],
+      platform: 'linux/arm64',
+    });
+    expect(plain.entries.map((e) => e.digest)).toEqual([amd.digest]);
+    await expect(
+      exportToBuffer(src, { refs: ['multi'], platform: 'linux/s390x' }),
+    ).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    await expect(exportToBuffer(src, { platform: 'linux/arm64' })).rejects.toMatchObject({
+      code: 'E_USAGE',
+    });
+  });
+
   it('refuses --referrers and a bad --name', async () => {
     await expect(
       exportToBuffer(peer('umoci-image'), { format: 'docker', referrers: true }),

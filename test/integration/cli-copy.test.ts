@@ -1,7 +1,15 @@
 // `ocilayout copy` through the built CLI: output, --json summary, exit codes, untouched destinations.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +139,66 @@ describe('ocilayout copy', () => {
     expect(r.code).toBe(2);
     expect(existsSync(join(dir, 'dst'))).toBe(false);
     expect(layoutSnapshot(src.root)).toEqual(before);
+  });
+
+  it.each([
+    ['HOST:PORT/REPO:TAG', '127.0.0.1:5055/app:v1', 'docker://127.0.0.1:5055/app:v1'],
+    ['oci-archive:FILE', 'oci-archive:foo.tar', 'ocilayout export'],
+    ['docker-archive:FILE', 'docker-archive:foo.tar', 'ocilayout export --format docker'],
+  ])(
+    'a missing %s destination is refused (exit 2) with the right form, nothing created',
+    async (_name, destination, hint) => {
+      const { dir } = await fixture();
+      const cwd = tmpDir();
+      const r = await runCli(['copy', join(dir, 'src:v1'), destination], { cwd });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(hint);
+      expect(readdirSync(cwd)).toEqual([]);
+    },
+  );
+
+  it('takes skopeo oci:DIR:TAG and regctl ocidir://DIR:TAG as layouts', async () => {
+    const { dir, image } = await fixture();
+    const cwd = tmpDir();
+    const first = await runCli(['copy', `oci:${join(dir, 'src')}:v1`, 'oci:a:v2'], { cwd });
+    const second = await runCli(['copy', 'ocidir://a:v2', 'ocidir://b:v3'], { cwd });
+    expect([first.code, second.code]).toEqual([0, 0]);
+    expect(readdirSync(cwd).sort()).toEqual(['a', 'b']);
+    expect(Layout.open(join(cwd, 'b')).resolve({ tag: 'v3' }).digest).toBe(image.digest);
+  });
+
+  it('--help names every endpoint form', async () => {
+    const r = await runCli(['copy', '--help']);
+    for (const form of ['oci:LAYOUT', 'ocidir://LAYOUT', 'docker://HOST/REPO', 'LAYOUT@DIGEST'])
+      expect(r.stdout).toContain(form);
+  });
+
+  it('-n refuses (exit 7) to move the destination tag off other content, placing nothing', async () => {
+    const { dir, image } = await fixture();
+    const dst = join(dir, 'dst');
+    writeFileSync(join(dir, 'site.txt'), 'a site\n');
+    const site = (await runCli(['push', `${dst}:v1`, join(dir, 'site.txt')])).stdout.trim();
+    const sig = [
+      '--artifact-type',
+      'application/vnd.example.sig',
+      `${dst}:v1`,
+      join(dir, 'site.txt'),
+    ];
+    expect((await runCli(['attach', ...sig])).code).toBe(0);
+    const before = layoutSnapshot(dst);
+    for (const flag of ['-n', '--no-clobber']) {
+      const r = await runCli(['copy', flag, '--json', join(dir, 'src:v1'), dst]);
+      expect(r.code).toBe(7);
+      expect(JSON.parse(r.stderr).error.code).toBe('E_CONFLICT');
+    }
+    expect(layoutSnapshot(dst)).toEqual(before);
+    const moved = await runCli(['copy', join(dir, 'src:v1'), dst]);
+    expect(moved.code).toBe(0);
+    expect(moved.stderr).toContain(`tag v1 moved off ${site}, which has 1 referrer`);
+    expect(moved.stderr).toContain(`ocilayout discover ${dst}@${site}`);
+    expect(Layout.open(dst).resolve({ tag: 'v1' }).digest).toBe(image.digest);
+    // Into the same content again: no clobbering.
+    expect((await runCli(['copy', '-n', join(dir, 'src:v1'), dst])).code).toBe(0);
   });
 
   it('refuses a destination directory that is not a layout (exit 7), leaving it as it was', async () => {

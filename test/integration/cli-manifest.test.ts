@@ -72,6 +72,27 @@ describe('ocilayout manifest put', () => {
     expect(layoutSnapshot(f.dir)).toEqual(before);
   });
 
+  it('-n refuses (exit 7) to move a tag off other content; the manifest blob may stay', async () => {
+    const f = await artifactLayout();
+    const doc = JSON.parse(
+      readFileSync(f.layout.blobs.path(parseDigest(f.manifest.digest)), 'utf8'),
+    );
+    doc.annotations = { changed: 'yes' };
+    writeFileSync(join(f.work, 'm.json'), JSON.stringify(doc));
+    const index = readFileSync(join(f.dir, 'index.json'));
+    const r = await runCli([
+      'manifest',
+      'put',
+      '-n',
+      `${f.dir}:v1`,
+      join(f.work, 'm.json'),
+      '--json',
+    ]);
+    expect(r.code).toBe(7);
+    expect(jsonError(r).code).toBe('E_CONFLICT');
+    expect(readFileSync(join(f.dir, 'index.json')).equals(index)).toBe(true);
+  });
+
   it('--allow-missing accepts a sparse manifest', async () => {
     const f = await artifactLayout();
     const sparse = JSON.stringify({

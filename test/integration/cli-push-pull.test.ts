@@ -83,6 +83,44 @@ describe('ocilayout push', () => {
     expect(layoutSnapshot(f.dir)).toEqual(before);
   });
 
+  it('-n refuses (exit 7) to move a tag off other content, writing nothing', async () => {
+    const f = await artifactLayout();
+    writeFileSync(join(f.work, 'site.txt'), 'a site\n');
+    const before = layoutSnapshot(f.dir);
+    for (const flag of ['-n', '--no-clobber']) {
+      const r = await runCli(['push', flag, `${f.dir}:v1`, join(f.work, 'site.txt'), '--json']);
+      expect(r.code).toBe(7);
+      expect(jsonError(r)).toMatchObject({ code: 'E_CONFLICT' });
+    }
+    expect(layoutSnapshot(f.dir)).toEqual(before);
+    // The same files again make the same manifest: no clobbering, exit 0.
+    const again = ['push', '-n', `${f.dir}:v1`, join(f.work, 'a.txt')];
+    expect((await cliOk([...again, `${join(f.work, 'b.json')}:application/json`])).trim()).toBe(
+      f.manifest.digest,
+    );
+    expect((await cliOk(['push', '-n', `${f.dir}:v2`, join(f.work, 'site.txt')])).trim()).toMatch(
+      /^sha256:/,
+    );
+  });
+
+  it('warns when it moves a tag off a signed subject, naming discover', async () => {
+    const f = await artifactLayout();
+    writeFileSync(join(f.work, 'sig.json'), '{}');
+    await cliOk([
+      'attach',
+      '--artifact-type',
+      'application/vnd.example.sig',
+      `${f.dir}:v1`,
+      `${join(f.work, 'sig.json')}:application/json`,
+    ]);
+    writeFileSync(join(f.work, 'site.txt'), 'a site\n');
+    const r = await runCli(['push', `${f.dir}:v1`, join(f.work, 'site.txt')]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`tag v1 moved off ${f.manifest.digest}`);
+    expect(r.stderr).toContain('1 referrer');
+    expect(r.stderr).toContain(`ocilayout discover ${f.dir}@${f.manifest.digest}`);
+  });
+
   it('says a word after FILE: is not a media type (exit 2), and creates no layout', async () => {
     const work = tmpDir();
     writeFileSync(join(work, 'sbom.spdx.json'), '{}');

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { artifactLayout, jsonError } from '../helpers/cli-layout.js';
 import { cliOk, runCli } from '../helpers/run-cli.js';
@@ -80,5 +82,50 @@ describe('ocilayout info', () => {
       strays: [],
     });
     expect(json.blobs.totalBytes).toBe(6 + 7 + 2 + f.manifest.size);
+  });
+
+  it('--no-clobber and -n refuse (exit 7) to move a tag off other content, changing nothing', async () => {
+    const f = await artifactLayout();
+    await cliOk(['tag', `${f.dir}:v1`, 'stable']);
+    writeFileSync(join(f.work, 'c.txt'), 'other\n');
+    await cliOk(['push', `${f.dir}:v2`, join(f.work, 'c.txt')]);
+    const before = layoutSnapshot(f.dir);
+    for (const flag of ['--no-clobber', '-n']) {
+      const r = await runCli(['tag', flag, `${f.dir}:v2`, 'new', 'stable', '--json']);
+      expect(r.code).toBe(7);
+      expect(jsonError(r)).toMatchObject({ code: 'E_CONFLICT' });
+      expect(jsonError(r).message).toContain(f.manifest.digest);
+    }
+    expect(layoutSnapshot(f.dir)).toEqual(before);
+    // Re-tagging the same content is no clobbering.
+    await cliOk(['tag', '-n', `${f.dir}:v1`, 'stable']);
+  });
+
+  it('warns when a tag moves off a subject that has referrers, naming discover', async () => {
+    const f = await artifactLayout();
+    writeFileSync(join(f.work, 'sig.json'), '{}');
+    await cliOk([
+      'attach',
+      '--artifact-type',
+      'application/vnd.example.sig',
+      `${f.dir}:v1`,
+      `${join(f.work, 'sig.json')}:application/json`,
+    ]);
+    writeFileSync(join(f.work, 'c.txt'), 'other\n');
+    await cliOk(['push', `${f.dir}:v2`, join(f.work, 'c.txt')]);
+    const quiet = await runCli(['tag', `${f.dir}:v2`, 'other']);
+    expect(quiet.stderr).toBe('');
+    // Still listed under another tag: said, without the gc warning.
+    await cliOk(['tag', `${f.dir}:v1`, 'keep']);
+    const kept = await runCli(['tag', `${f.dir}:v2`, 'v1']);
+    expect(kept.code).toBe(0);
+    expect(kept.stderr).toContain(`tag v1 moved off ${f.manifest.digest}, which has 1 referrer`);
+    expect(kept.stderr).toContain('another entry still lists it');
+    expect(kept.stderr).not.toContain('gc removes');
+    const r = await runCli(['tag', `${f.dir}:v2`, 'keep']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`tag keep moved off ${f.manifest.digest}, which has 1 referrer`);
+    expect(r.stderr).toContain('gc removes them');
+    expect(r.stderr).toContain(`ocilayout discover ${f.dir}@${f.manifest.digest}`);
   });
 });

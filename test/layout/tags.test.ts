@@ -5,6 +5,7 @@ import type { IndexFile } from '../../src/schema/layout-files.js';
 import {
   findTagged,
   listTags,
+  moveTag,
   removeTag,
   setTag,
   tagMatch,
@@ -146,6 +147,35 @@ describe('taggedEntry', () => {
       'artifactType',
     ]);
     expect(entry.annotations).toEqual({ [Annotation.RefName]: 'v1' });
+  });
+});
+
+describe('moveTag', () => {
+  it('reports a move off other content, and none for a new tag or the same content', () => {
+    const index = indexOf(named('a', 'v1'));
+    expect(moveTag(index, 'v1', desc('a'))).toBeUndefined();
+    expect(moveTag(index, 'v2', desc('a'))).toBeUndefined();
+    expect(moveTag(index, 'v1', desc('b'))).toMatchObject({
+      tag: 'v1',
+      from: { digest: desc('a').digest },
+      to: { digest: desc('b').digest },
+    });
+    expect(findTagged(index, 'v1')!.digest).toBe(desc('b').digest);
+  });
+
+  it('under noClobber refuses (E_CONFLICT) a tag naming other content, index untouched', () => {
+    // A peer's full reference counts: the tag resolves to it.
+    const index = indexOf(named('a', 'v1'), named('c', 'docker.io/library/app:v2'));
+    const before = structuredClone(index);
+    for (const tag of ['v1', 'v2']) {
+      expect(() => moveTag(index, tag, desc('b'), { noClobber: true })).toThrow(
+        expect.objectContaining({ code: 'E_CONFLICT', details: expect.objectContaining({ tag }) }),
+      );
+    }
+    expect(index).toEqual(before);
+    expect(moveTag(index, 'v1', desc('a'), { noClobber: true })).toBeUndefined();
+    expect(moveTag(index, 'v3', desc('b'), { noClobber: true })).toBeUndefined();
+    expect(findTagged(index, 'v3')!.digest).toBe(desc('b').digest);
   });
 });
 

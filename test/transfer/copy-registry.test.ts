@@ -33,6 +33,28 @@ describe('copy across the registry boundary (referrers API test server)', () => 
     await Promise.all(servers.splice(0).map((s) => s.close()));
   });
 
+  it('noClobber refuses (E_CONFLICT) a registry tag naming other content, pushing nothing', async () => {
+    const f = await makeFixture(tmpDir());
+    const server = await serve();
+    await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/app:v1`, opts);
+    const blobsBefore = server.blobs.size;
+    await expect(
+      copyRefs(`${f.layout.root}@${f.amd64.digest}`, `docker://${server.host}/app:v1`, {
+        ...opts,
+        noClobber: true,
+      }),
+    ).rejects.toMatchObject({ code: 'E_CONFLICT' });
+    const client = new RegistryClient(server.host, { retry: FAST });
+    expect((await client.headManifest('app', 'v1'))?.digest).toBe(f.index.digest);
+    expect(server.blobs.size).toBe(blobsBefore);
+    // The same content again is no clobbering.
+    const same = await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/app:v1`, {
+      ...opts,
+      noClobber: true,
+    });
+    expect(same.descriptor.digest).toBe(f.index.digest);
+  });
+
   it('layout → registry → fresh layout keeps every referrer and digest (API path, no fallback tag)', async () => {
     const dir = tmpDir();
     const f = await makeFixture(dir);

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Layout } from '../../src/layout/layout.js';
-import { copyRefs } from '../../src/transfer/endpoints.js';
+import { copyRefs, parseCopyEndpoint } from '../../src/transfer/endpoints.js';
 import type { LoadedDockerConfig } from '../../src/registry/docker-config.js';
 import { freePort } from '../helpers/registry.js';
 import { startReferrersServer, type ReferrersServer } from '../helpers/referrers-server.js';
@@ -25,6 +25,66 @@ let server: ReferrersServer | undefined;
 afterEach(async () => {
   await server?.close();
   server = undefined;
+});
+
+describe('parseCopyEndpoint', () => {
+  const none = (): boolean => false;
+
+  it.each([
+    ['oci:DIR:TAG (skopeo)', 'oci:out/lay:v1', { layout: 'out/lay', tag: 'v1' }],
+    ['oci:DIR', 'oci:lay', { layout: 'lay' }],
+    ['ocidir://DIR:TAG (regctl)', 'ocidir://lay:v1', { layout: 'lay', tag: 'v1' }],
+    ['ocidir:///abs/DIR', 'ocidir:///abs/lay', { layout: '/abs/lay' }],
+    ['./HOST/REPO:TAG', './127.0.0.1:5055/app:v1', { layout: './127.0.0.1:5055/app', tag: 'v1' }],
+    ['a dotted directory name without /', 'out.d:v1', { layout: 'out.d', tag: 'v1' }],
+  ])('reads %s as a layout', (_name, input, expected) => {
+    expect(parseCopyEndpoint(input, 'destination', none)).toEqual({ kind: 'layout', ...expected });
+  });
+
+  it('reads an existing path as a layout, whatever it looks like', () => {
+    const has = (p: string): boolean => ['oci', 'localhost:5000', 'reg.example/app'].includes(p);
+    expect(parseCopyEndpoint('oci:v1', 'destination', has)).toEqual({
+      kind: 'layout',
+      layout: 'oci',
+      tag: 'v1',
+    });
+    expect(parseCopyEndpoint('localhost:5000/app:v1', 'destination', has)).toMatchObject({
+      layout: 'localhost:5000/app',
+    });
+    expect(parseCopyEndpoint('reg.example/app:v1', 'destination', has)).toMatchObject({
+      layout: 'reg.example/app',
+    });
+  });
+
+  it.each([
+    ['HOST:PORT/REPO:TAG', '127.0.0.1:5055/app:v1', 'docker://127.0.0.1:5055/app:v1'],
+    ['HOST.DOMAIN/REPO', 'reg.example/team/app', 'docker://reg.example/team/app'],
+    ['localhost/REPO:TAG', 'localhost/app:v1', 'docker://localhost/app:v1'],
+    ['oci-archive:FILE', 'oci-archive:foo.tar', 'ocilayout export LAYOUT foo.tar --ref TAG'],
+    ['oci-archive:FILE:REF', 'oci-archive:foo.tar:v2', 'ocilayout export LAYOUT foo.tar --ref v2'],
+    ['docker-archive:FILE', 'docker-archive:foo.tar', 'export --format docker'],
+    ['docker: without //', 'docker:reg.example/app:v1', 'docker://reg.example/app:v1'],
+    ['containers-storage:', 'containers-storage:app:v1', 'podman save'],
+    ['an unknown scheme://', 's3://bucket/x', 'ocidir://'],
+  ])('refuses a missing %s with a hint (E_USAGE)', (_name, input, hint) => {
+    let err: unknown;
+    try {
+      parseCopyEndpoint(input, 'destination', none);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'E_USAGE' });
+    expect((err as { hint?: string }).hint).toContain(hint);
+  });
+
+  it('points an archive source at import', () => {
+    expect(() => parseCopyEndpoint('oci-archive:in.tar', 'source', none)).toThrow(
+      expect.objectContaining({
+        code: 'E_USAGE',
+        hint: expect.stringContaining('ocilayout import in.tar'),
+      }),
+    );
+  });
 });
 
 describe('copyRefs', () => {

@@ -89,7 +89,8 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           })
           .option('platform', {
             type: 'string',
-            describe: 'docker: OS/ARCH[/VARIANT] to take from a multi-platform index',
+            describe:
+              'OS/ARCH[/VARIANT] to take from a multi-platform index (oci: with --ref; the tag then names that manifest, so the digest changes)',
           })
           .option('verify', {
             type: 'boolean',
@@ -111,6 +112,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             'straight into docker',
           )
           .example('$0 export ./layout img.tar.gz --gzip --ref v1 --ref v2', 'two tags, gzipped')
+          .example('$0 export ./layout arm.tar --ref v1 --platform linux/arm64', 'one platform')
           .example(
             '$0 export ./layout bundle.tar.zst --zstd',
             'zstd, as air-gap bundles often are',

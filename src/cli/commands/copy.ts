@@ -20,7 +20,7 @@ import {
   type GlobalArgs,
   type RegisterCommands,
 } from '../context.js';
-import { stringList } from '../options.js';
+import { noClobber, stringList, withClobber } from '../options.js';
 import { formatBytes, showsProgress } from '../progress.js';
 
 interface CopyArgs extends GlobalArgs {
@@ -37,6 +37,8 @@ interface CopyArgs extends GlobalArgs {
   'plain-http'?: string | string[];
   username?: string;
   'password-stdin': boolean;
+  clobber: boolean;
+  n: boolean | undefined;
 }
 
 export const registerCopy: RegisterCommands = (y, ctx) =>
@@ -44,18 +46,18 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
     'copy <source> <destination>',
     'copy an image or index with everything it references, between layouts and docker:// registries',
     (c) =>
-      c
+      withClobber(c)
         .positional('source', {
           type: 'string',
           demandOption: true,
           describe:
-            'LAYOUT:TAG or LAYOUT@DIGEST (LAYOUT alone if it holds one entry), or docker://HOST/REPO[:TAG|@DIGEST]',
+            'LAYOUT:TAG or LAYOUT@DIGEST (LAYOUT alone if it holds one entry; also oci:LAYOUT[:TAG] and ocidir://LAYOUT[:TAG]), or docker://HOST/REPO[:TAG|@DIGEST]',
         })
         .positional('destination', {
           type: 'string',
           demandOption: true,
           describe:
-            'LAYOUT[:TAG] (created if missing) or docker://HOST/REPO[:TAG]; default tag: the source tag',
+            'LAYOUT[:TAG], oci:LAYOUT[:TAG] or ocidir://LAYOUT[:TAG] (created if missing), or docker://HOST/REPO[:TAG]; default tag: the source tag. A missing HOST/REPO path is refused (write docker:// or ./); archives go through export/import',
         })
         .option('platform', {
           type: 'string',
@@ -120,6 +122,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         })
         .example('$0 copy ./src:v1 ./dst', 'copy tag v1 into ./dst, tagged v1 there')
         .example('$0 copy ./src@sha256:0123… ./dst:release', 'copy by digest, tag it release')
+        .example('$0 copy oci:./src:v1 ocidir://./dst:v1', "skopeo's and regctl's layout forms")
         .example('$0 copy --referrers ./src:v1 ./dst', 'with its signatures and SBOMs, recursively')
         .example('$0 copy --no-link --json ./src:v1 /mnt/usb/dst', 'always write new files')
         .example(
@@ -156,6 +159,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         cosignTags: args['cosign-tags'],
         referrersMode: args['referrers-mode'],
         platforms,
+        noClobber: noClobber(args),
         convention: args.convention,
         concurrency: args.concurrency,
         link: args.link,

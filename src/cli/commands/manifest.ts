@@ -12,7 +12,14 @@ import {
   writeFileAtomic,
 } from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
-import { fileOrStdin, readInputCapped, targetOf } from '../options.js';
+import {
+  fileOrStdin,
+  noClobber,
+  readInputCapped,
+  targetOf,
+  warnTagMoved,
+  withClobber,
+} from '../options.js';
 
 export const registerManifest: RegisterCommands = (y, ctx) =>
   y.command('manifest', 'get, put or delete a manifest or index', (m) =>
@@ -50,7 +57,7 @@ export const registerManifest: RegisterCommands = (y, ctx) =>
         'put <ref> <file>',
         'validate and store a manifest or index, and tag it',
         (c) =>
-          c
+          withClobber(c)
             .positional('ref', {
               type: 'string',
               demandOption: true,
@@ -98,6 +105,8 @@ export const registerManifest: RegisterCommands = (y, ctx) =>
             tag: ref.tag,
             mediaType,
             allowMissing: argv['allow-missing'],
+            noClobber: noClobber(argv),
+            onTagMoved: warnTagMoved(ctx, layout),
           });
           ctx.out.result(descriptor, () => descriptor.digest);
         },

@@ -2,11 +2,14 @@
 import { Layout, UsageError, parseLayoutRef, pullFiles, pushFiles } from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
 import {
+  noClobber,
   parseAnnotations,
   parseFileArg,
   stringList,
   targetOf,
+  warnTagMoved,
   withArtifactFiles,
+  withClobber,
 } from '../options.js';
 
 export const registerPushPull: RegisterCommands = (y, ctx) =>
@@ -15,8 +18,10 @@ export const registerPushPull: RegisterCommands = (y, ctx) =>
       'push <ref> [files..]',
       'store files as an OCI 1.1 artifact and tag it (creates the layout if needed)',
       (c) =>
-        withArtifactFiles(
-          c.positional('ref', { type: 'string', demandOption: true, describe: 'LAYOUT[:TAG]' }),
+        withClobber(
+          withArtifactFiles(
+            c.positional('ref', { type: 'string', demandOption: true, describe: 'LAYOUT[:TAG]' }),
+          ),
         )
           .option('artifact-type', {
             type: 'string',
@@ -31,7 +36,8 @@ export const registerPushPull: RegisterCommands = (y, ctx) =>
             '$0 push ./out:v1 a.bin --artifact-type application/vnd.example',
             'set artifactType',
           )
-          .example('$0 push ./out:docs README.md LICENSE --annotation team=infra', 'two files'),
+          .example('$0 push ./out:docs README.md LICENSE --annotation team=infra', 'two files')
+          .example('$0 push -n ./out:v1 a.bin', 'refuse if v1 already names other content'),
       async (argv) => {
         const ref = parseLayoutRef(argv.ref);
         if (ref.digest !== undefined) {
@@ -52,6 +58,8 @@ export const registerPushPull: RegisterCommands = (y, ctx) =>
             artifactType: argv['artifact-type'],
             annotations,
             config,
+            noClobber: noClobber(argv),
+            onTagMoved: warnTagMoved(ctx, layout),
           });
         } catch (err) {
           // A push that fails (a full disk) takes back the layout it created, when nothing is in it.

@@ -1,7 +1,7 @@
 // `tag`, `untag`, `tags`, `resolve`: the tag resolver over index.json.
 import { Layout, isFallbackTagName, parseLayoutRef } from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
-import { parseTagRef, targetOf } from '../options.js';
+import { noClobber, parseTagRef, targetOf, warnTagMoved, withClobber } from '../options.js';
 
 export const registerTag: RegisterCommands = (y, ctx) =>
   y
@@ -9,7 +9,7 @@ export const registerTag: RegisterCommands = (y, ctx) =>
       'tag <ref> <tags..>',
       'point one or more tags at what REF resolves to',
       (c) =>
-        c
+        withClobber(c)
           .positional('ref', {
             type: 'string',
             demandOption: true,
@@ -24,11 +24,15 @@ export const registerTag: RegisterCommands = (y, ctx) =>
             default: undefined,
             describe: 'new tags',
           })
-          .example('$0 tag ./out:v1 latest stable', 'tag what v1 points to as latest and stable'),
+          .example('$0 tag ./out:v1 latest stable', 'tag what v1 points to as latest and stable')
+          .example('$0 tag -n ./out:v2 stable', 'refuse if stable already names other content'),
       async (argv) => {
         const ref = parseLayoutRef(argv.ref);
         const layout = Layout.open(ref.layout, layoutOptions(argv));
-        const descriptor = await layout.tag(targetOf(ref), argv.tags);
+        const descriptor = await layout.tag(targetOf(ref), argv.tags, {
+          noClobber: noClobber(argv),
+          onTagMoved: warnTagMoved(ctx, layout),
+        });
         ctx.out.result({ descriptor, tags: argv.tags }, () => descriptor.digest);
       },
     )
