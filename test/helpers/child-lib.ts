@@ -1,5 +1,5 @@
 // Real child processes running the core library from source, for cross-process tests (lock
-// contention, SIGKILLed holders, concurrent blob writers). The import closure of src/layout.ts is
+// contention, SIGKILLed holders, concurrent blob writers). The import closure of src/layout/layout.ts is
 // transpiled with TypeScript's transpileModule into a temp dir (no build, no type check: ~0.5 s),
 // and child scripts are plain .mjs files that import from it.
 import { spawn, type ChildProcess } from 'node:child_process';
