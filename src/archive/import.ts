@@ -57,8 +57,8 @@ const MAX_WARNINGS = 20;
  * Import `source` (a path, or an ArchiveInput over a stream such as stdin) into the layout at
  * `layoutDir`, creating it if missing. Throws E_UNSAFE_ENTRY, E_TOO_LARGE, E_CORRUPT_ARCHIVE,
  * E_DIGEST_MISMATCH, E_SIZE_MISMATCH, E_INVALID_JSON, E_SCHEMA, E_CONFLICT, E_LOCK_TIMEOUT; on any of
- * them the target's index.json is untouched and no blob was added to it (a newly created target is
- * removed again).
+ * them the target's index.json is untouched, the blobs it placed are taken back, and of a target
+ * it created only what this import made is removed again (see takeBack).
  */
 export async function importArchive(
   source: string | ArchiveInput,
