@@ -14,6 +14,7 @@ import {
   detectConventions,
   type ConventionName,
 } from '../referrers/convention.js';
+import { COSIGN_TAG_SOURCE } from '../referrers/cosign-tag.js';
 import { buildReferrerGraph } from '../referrers/discover.js';
 import { applyReferrerEdges, type ReferrerEdge } from '../referrers/record.js';
 import type { Descriptor } from '../schema/descriptor.js';
@@ -82,6 +83,9 @@ export function withReferrers(
       }
     }
     for (const r of records) {
+      // A cosign tag is no `subject` a convention could record; carrying those tags into the
+      // archive is left to a later step, so export still leaves them out (as it did).
+      if (r.sources.size === 1 && r.sources.has(COSIGN_TAG_SOURCE)) continue;
       const tagged = r.sources.has('tagged');
       if (tagged) {
         for (const e of index.manifests) {

@@ -8,6 +8,12 @@ import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import type { ConventionContext } from './context.js';
 import { CONVENTIONS, classifyIndex, type Bookkeeping, type ConventionName } from './convention.js';
+import {
+  COSIGN_TAG_SOURCE,
+  cosignReferrerDescriptor,
+  cosignTagOf,
+  type CosignTag,
+} from './cosign-tag.js';
 import type { DocInfo } from './documents.js';
 import { referrerDescriptor } from './response.js';
 
@@ -16,6 +22,8 @@ export type ReferrerSource =
   | ConventionName
   /** a tagged index.json entry (a user tag on the referrer itself) */
   | 'tagged'
+  /** a cosign tag (`sha256-<hex>.sig` …) naming the subject of a manifest without `subject` */
+  | typeof COSIGN_TAG_SOURCE
   /** inside an index that is not bookkeeping (e.g. BuildKit's attestations in the image index) */
   | 'nested'
   /** only in blobs/, found by the blob scan */
@@ -61,18 +69,28 @@ export function scanLayout(
   const expanded = new Set<string>();
   const notManifests = new Set<string>();
 
-  const file = (doc: DocInfo, source: ReferrerSource, buildkit: boolean): void => {
-    if (doc.subject === undefined) return;
-    let bySubject = records.get(doc.subject);
+  const file = (
+    doc: DocInfo,
+    source: ReferrerSource,
+    buildkit: boolean,
+    cosign?: CosignTag,
+  ): void => {
+    // A cosign tag links only a manifest that has no `subject` of its own (which stays the truth).
+    const byTag = doc.subject === undefined ? cosign : undefined;
+    const subject = doc.subject ?? byTag?.subject;
+    if (subject === undefined) return;
+    if (byTag === undefined && source === COSIGN_TAG_SOURCE) source = 'tagged';
+    let bySubject = records.get(subject);
     if (bySubject === undefined) {
       bySubject = new Map<Digest, ReferrerRecord>();
-      records.set(doc.subject, bySubject);
+      records.set(subject, bySubject);
     }
     const rec = bySubject.get(doc.digest);
     if (rec === undefined) {
-      const descriptor = referrerDescriptor(doc);
+      const descriptor =
+        byTag === undefined ? referrerDescriptor(doc) : cosignReferrerDescriptor(doc, byTag.kind);
       bySubject.set(doc.digest, {
-        subject: doc.subject,
+        subject,
         descriptor,
         sources: new Set([source]),
         buildkit,
@@ -84,22 +102,30 @@ export function scanLayout(
   };
 
   // Depth-first over indexes; `source` is how the node was reached. Each index is expanded once.
-  const stack: { desc: Descriptor; source: ReferrerSource; buildkit: boolean }[] = [];
+  const stack: {
+    desc: Descriptor;
+    source: ReferrerSource;
+    buildkit: boolean;
+    cosign?: CosignTag | undefined;
+  }[] = [];
   for (let i = index.manifests.length - 1; i >= 0; i--) {
     const entry = index.manifests[i]!;
     const role = roleOf.get(entry);
+    const cosign = role === undefined ? cosignTagOf(entry) : undefined;
     const tagged = entry.annotations?.[Annotation.RefName] !== undefined;
-    stack.push({ desc: entry, source: role ?? (tagged ? 'tagged' : 'nested'), buildkit: false });
+    const source: ReferrerSource =
+      role ?? (cosign !== undefined ? COSIGN_TAG_SOURCE : tagged ? 'tagged' : 'nested');
+    stack.push({ desc: entry, source, buildkit: false, cosign });
   }
   while (stack.length > 0) {
-    const { desc, source, buildkit } = stack.pop()!;
+    const { desc, source, buildkit, cosign } = stack.pop()!;
     if (!isManifestMediaType(desc.mediaType)) continue;
     const doc = ctx.docs.doc(desc.digest, desc.mediaType);
     if (doc === undefined) continue;
     // A bookkeeping index is not itself a referrer even if it has a subject; what it lists may be.
     const role = roleOf.get(desc);
     const isContainer = role !== undefined && CONVENTIONS[role].lists;
-    if (!isContainer) file(doc, source, buildkit);
+    if (!isContainer) file(doc, source, buildkit, cosign);
     for (const b of doc.blobs) notManifests.add(b);
     if (doc.kind !== 'index' || expanded.has(doc.digest)) continue;
     expanded.add(doc.digest);

@@ -2,6 +2,7 @@
 // how many subjects and referrers, and how many referrers discovery finds in total.
 import type { Layout } from '../layout/layout.js';
 import { CONVENTION_NAMES, type ConventionName } from './convention.js';
+import { COSIGN_TAG_SOURCE } from './cosign-tag.js';
 import { referrerGraph } from './discover.js';
 import type { ReferrerSource } from './scan.js';
 import { CONVERT_FLAGS } from './shared.js';
@@ -24,6 +25,8 @@ export interface ReferrerSummary {
   /** Referrers found only inside other indexes (BuildKit) or only by tag. */
   nestedOnly: number;
   taggedOnly: number;
+  /** Found only by a cosign tag (`sha256-<hex>.sig`/`.att`/`.sbom`), which no convention records. */
+  cosignTagged: number;
   /** Found only by the blob scan (with scanBlobs). */
   unlisted: number;
   /** BuildKit attestations without `subject`, named by annotation. */
@@ -59,6 +62,7 @@ export function referrerSummary(
     referrers: records.length,
     nestedOnly: only('nested'),
     taggedOnly: only('tagged'),
+    cosignTagged: only(COSIGN_TAG_SOURCE),
     unlisted: only('blob-scan'),
     legacyAttestations: graph.attestations().length,
     problems: graph.bookkeeping.filter((b) => b.problem !== undefined).length,

@@ -11,6 +11,7 @@ import type { Descriptor } from '../../src/schema/descriptor.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpLayout } from '../helpers/tmp.js';
 import {
+  cosignLayout,
   putArtifact,
   putImage,
   putIndex,
@@ -89,6 +90,14 @@ describe('withReferrers', () => {
     const index = layout.readIndex();
     const r = withReferrers(layout, index, [index.manifests[0]!]);
     expect(r.entries).toEqual(index.manifests);
+  });
+
+  it('leaves cosign-tagged referrers out (no subject a convention could record)', async () => {
+    const { layout } = await cosignLayout();
+    const index = layout.readIndex();
+    const r = withReferrers(layout, index, [index.manifests[0]!]);
+    expect(r.entries).toEqual([index.manifests[0]]);
+    expect(r.memoryBlobs.size).toBe(0);
   });
 
   it('records a referrer the layout lists only inside another index as a per-manifest entry', async () => {

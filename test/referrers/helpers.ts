@@ -176,3 +176,61 @@ export function copyFixture(rel: string): Layout {
 export function indexText(layout: Layout): string {
   return JSON.stringify(layout.readIndex());
 }
+
+/** Store a cosign-shaped manifest (image config, one layer of `layerType`, no `subject`). */
+function putCosign(
+  layout: Layout,
+  layerType: string,
+  payload: string,
+  layerAnnotations: Record<string, string>,
+): Descriptor {
+  const config = layout.blobs.putBytes(Buffer.from('{"architecture":"","os":""}'));
+  const layer = layout.blobs.putBytes(Buffer.from(payload));
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ImageManifest,
+      config: { mediaType: MediaType.ImageConfig, digest: config.digest, size: config.size },
+      layers: [
+        {
+          mediaType: layerType,
+          digest: layer.digest,
+          size: layer.size,
+          annotations: layerAnnotations,
+        },
+      ],
+    }),
+  );
+  const stored = layout.blobs.putBytes(bytes);
+  return { mediaType: MediaType.ImageManifest, digest: stored.digest, size: stored.size };
+}
+
+/** A layout with image `a` tagged v1, a cosign `.sig` and a DSSE `.att` tagged next to it. */
+export async function cosignLayout(): Promise<{
+  layout: Layout;
+  img: Descriptor;
+  sig: Descriptor;
+  att: Descriptor;
+}> {
+  const layout = tmpLayout();
+  const img = putImage(layout, 'a');
+  const tag = img.digest.replace(':', '-');
+  const sig = putCosign(
+    layout,
+    'application/vnd.dev.cosign.simplesigning.v1+json',
+    JSON.stringify({ critical: { image: { 'docker-manifest-digest': img.digest } } }),
+    { 'dev.cosignproject.cosign/signature': 'MEUCIQDsig==' },
+  );
+  const att = putCosign(
+    layout,
+    'application/vnd.dsse.envelope.v1+json',
+    JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: '', signatures: [] }),
+    { predicateType: 'https://slsa.dev/provenance/v1' },
+  );
+  await setEntries(layout, [
+    tagEntry(img, 'v1'),
+    tagEntry(sig, `${tag}.sig`),
+    tagEntry(att, `${tag}.att`),
+  ]);
+  return { layout, img, sig, att };
+}

@@ -1,0 +1,59 @@
+// cosign's tag-based dialect, read only: a manifest tagged `sha256-<hex>.sig` (`.att`, `.sbom`) is a
+// signature (attestation, SBOM) of the manifest `sha256:<hex>`. cosign writes no `subject`; the tag
+// is the only link, and cosign finds these by tag, so we list them as referrers but never write or
+// convert them (spec-notes/referrers.md "cosign tags"). Not a ReferrerConvention: nothing to add,
+// remove or check.
+import { tryParseDigest, type Digest } from '../digest.js';
+import { Annotation } from '../media-types.js';
+import { canonicalDescriptor, sortedRecord, type Descriptor } from '../schema/descriptor.js';
+import type { DocInfo } from './documents.js';
+import { referrerDescriptor } from './response.js';
+
+/** The referrer source (scan.ts) and source-annotation value of a referrer found by cosign tag. */
+export const COSIGN_TAG_SOURCE = 'cosign-tag';
+
+/** Annotation on a referrers-API descriptor we synthesised from something other than `subject`. */
+export const REFERRER_SOURCE_ANNOTATION = 'dev.ocilayout.referrer.source';
+
+export type CosignKind = 'sig' | 'att' | 'sbom';
+
+/** The artifact types cosign itself writes for these in its OCI 1.1 referrers mode. */
+export const COSIGN_ARTIFACT_TYPES: Readonly<Record<CosignKind, string>> = {
+  sig: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+  att: 'application/vnd.dev.cosign.artifact.att.v1+json',
+  sbom: 'application/vnd.dev.cosign.artifact.sbom.v1+json',
+};
+
+export interface CosignTag {
+  subject: Digest;
+  kind: CosignKind;
+}
+
+// cosign's tag is the subject digest with ':' → '-' (sha256 in practice; any registered algorithm
+// whose encoded part validates is accepted), then the kind suffix.
+const TAG = /^([a-z0-9]+)-([0-9a-f]+)\.(sig|att|sbom)$/;
+
+/** The subject and kind an index.json entry's tag names, when it is a cosign tag. */
+export function cosignTagOf(entry: Descriptor): CosignTag | undefined {
+  const name = entry.annotations?.[Annotation.RefName];
+  if (name === undefined) return undefined;
+  const m = TAG.exec(name);
+  if (m === null) return undefined;
+  const subject = tryParseDigest(`${m[1]}:${m[2]}`);
+  return subject === undefined ? undefined : { subject, kind: m[3] as CosignKind };
+}
+
+/**
+ * The referrers-API descriptor of a cosign-tagged manifest: its own artifactType when it has one,
+ * else cosign's type for the kind (not the generic image config type, so an artifactType filter
+ * finds it), and the source annotation so a reader knows no `subject` backs the edge.
+ */
+export function cosignReferrerDescriptor(doc: DocInfo, kind: CosignKind): Descriptor {
+  const d = referrerDescriptor(doc);
+  d.artifactType = doc.artifactType ?? COSIGN_ARTIFACT_TYPES[kind];
+  d.annotations = sortedRecord({
+    ...(d.annotations ?? {}),
+    [REFERRER_SOURCE_ANNOTATION]: COSIGN_TAG_SOURCE,
+  });
+  return canonicalDescriptor(d);
+}
