@@ -11,6 +11,7 @@ import {
   referrerGraph,
 } from '../../src/internal.js';
 import { artifactLayout, jsonError } from '../helpers/cli-layout.js';
+import { cosignLayout } from '../referrers/helpers.js';
 import { cliOk, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 
@@ -155,6 +156,30 @@ describe('ocilayout attach / discover / detach / convert', () => {
     expect((await cliOk(['convert', f.dir, '--to', 'fallback-tag'])).trim()).toMatch(
       /^already fallback-tag/,
     );
+  });
+
+  it("lists cosign's .sig/.att tags as referrers, counts them in info, convert leaves them", async () => {
+    const { layout, img, sig, att } = await cosignLayout();
+    const dir = layout.root;
+    const SIG_AT = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+    const ATT_AT = 'application/vnd.dev.cosign.artifact.att.v1+json';
+    const tree = await cliOk(['discover', `${dir}:v1`]);
+    expect(tree.split('\n')[0]).toBe(`${img.digest} (v1)`);
+    expect(tree).toContain(`${SIG_AT} ${sig.digest} [cosign-tag]`);
+    expect(tree).toContain(`${ATT_AT} ${att.digest} [cosign-tag]`);
+    const response = JSON.parse(await cliOk(['discover', `${dir}:v1`, '--json']));
+    expect(response.manifests).toHaveLength(2);
+    for (const d of response.manifests) {
+      expect(d.annotations).toMatchObject({ 'dev.ocilayout.referrer.source': 'cosign-tag' });
+    }
+    const filtered = JSON.parse(
+      await cliOk(['discover', `${dir}:v1`, '--json', '--artifact-type', ATT_AT]),
+    );
+    expect(filtered.manifests.map((d: { digest: string }) => d.digest)).toEqual([att.digest]);
+    expect(await cliOk(['info', dir])).toMatch(/referrers: +2 of 1 subject\(s\)/);
+    const before = layoutSnapshot(dir);
+    expect((await cliOk(['convert', dir, '--to', 'fallback-tag'])).trim()).toMatch(/^already/);
+    expect(layoutSnapshot(dir)).toEqual(before);
   });
 
   it('gc keeps referrers of a live image and fsck finds nothing wrong', async () => {
