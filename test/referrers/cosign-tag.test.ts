@@ -9,7 +9,7 @@ import {
   referrersResponseTree,
 } from '../../src/internal.js';
 import { tmpLayout } from '../helpers/tmp.js';
-import { cosignLayout, putImage, setEntries, tagEntry } from './helpers.js';
+import { SIG, cosignLayout, putArtifact, putImage, setEntries, tagEntry } from './helpers.js';
 
 const SIG_AT = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 const ATT_AT = 'application/vnd.dev.cosign.artifact.att.v1+json';
@@ -68,6 +68,22 @@ describe('cosign tags', () => {
     expect(discoverReferrers(layout, other.digest)).toMatchObject([
       { digest: img.digest, artifactType: 'application/vnd.dev.cosign.artifact.sbom.v1+json' },
     ]);
+  });
+
+  it('a manifest with its own subject stays filed by it; the cosign-shaped tag is a plain tag', async () => {
+    const layout = tmpLayout();
+    const img = putImage(layout, 'a');
+    const other = putImage(layout, 'b');
+    const sig = putArtifact(layout, img, SIG);
+    await setEntries(layout, [
+      tagEntry(img, 'v1'),
+      tagEntry(sig, `${other.digest.replace(':', '-')}.sig`),
+    ]);
+    expect(discoverReferrers(layout, other.digest)).toEqual([]);
+    const [rec] = referrerGraph(layout).recordsOf(img.digest);
+    expect(rec?.descriptor).toMatchObject({ digest: sig.digest, artifactType: SIG });
+    expect(rec?.descriptor.annotations?.[SOURCE]).toBeUndefined();
+    expect([...(rec?.sources ?? [])]).toEqual(['tagged']);
   });
 
   it('a name that only looks like one (bad hex, unknown suffix) is an ordinary tag', async () => {
