@@ -43,6 +43,11 @@ export function cosignTagOf(entry: Descriptor): CosignTag | undefined {
   return subject === undefined ? undefined : { subject, kind: m[3] as CosignKind };
 }
 
+/** Whether a referrer descriptor was found through a cosign tag (no `subject` backs it). */
+export function isCosignTagReferrer(d: Descriptor): boolean {
+  return d.annotations?.[REFERRER_SOURCE_ANNOTATION] === COSIGN_TAG_SOURCE;
+}
+
 /**
  * The referrers-API descriptor of a cosign-tagged manifest: its own artifactType when it has one,
  * else cosign's type for the kind (not the generic image config type, so an artifactType filter

@@ -2,6 +2,7 @@
 // handed out is digest-verified and size-checked; blobs are opened as fresh streams (from an offset,
 // for resumed uploads) and verified by whoever stores them. A layout source also lets the plan check
 // every blob up front and a layout sink hard-link from it.
+import { isCosignTagReferrer } from '../referrers/cosign-tag.js';
 import { parseDigest, type Digest } from '../digest.js';
 import { IntegrityError, NotFoundError, isOcilayoutError } from '../errors.js';
 import type { Layout, Target } from '../layout/layout.js';
@@ -99,7 +100,10 @@ export class LayoutSource implements ContentSource {
 
   referrers(subject: Digest): Promise<RemoteReferrers> {
     this.graph ??= referrerGraph(this.layout);
-    return Promise.resolve({ descriptors: this.graph.referrersOf(subject), via: 'layout' });
+    // Referrers known only by a cosign tag have no `subject` to verify the edge by: --cosign-tags
+    // carries them as the tags they are, not as OCI referrers.
+    const descriptors = this.graph.referrersOf(subject).filter((d) => !isCosignTagReferrer(d));
+    return Promise.resolve({ descriptors, via: 'layout' });
   }
 
   tagged(tag: string): Promise<SourceDoc | undefined> {

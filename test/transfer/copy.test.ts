@@ -9,6 +9,7 @@ import {
   MediaType,
   attach,
   copyLayout,
+  copyRefs,
   detectConventions,
   discoverReferrers,
   fallbackTagFor,
@@ -20,10 +21,12 @@ import {
   walk,
   type BlobOutcome,
   type ConventionName,
+  type CopyEvent,
   type Descriptor,
 } from '../../src/internal.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir, tmpLayout } from '../helpers/tmp.js';
+import { cosignLayout } from '../referrers/helpers.js';
 
 /** Over place-blobs.ts's 1 MiB small-blob limit, so the streamed/hashed big-blob path runs. */
 const BIG = 1024 * 1024 + 4096;
@@ -602,5 +605,24 @@ describe('parseCopyEndpoint', () => {
 
   it.each(['s3://bucket/x.tar', 'oci-archive://x.tar'])('%s is refused with E_USAGE', (input) => {
     expect(() => parseCopyEndpoint(input)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
+  });
+});
+
+describe('copy of a layout whose signatures are cosign tags', () => {
+  it('carries them as tags with --cosign-tags, and --referrers warns of nothing', async () => {
+    const { layout, img, sig, att } = await cosignLayout();
+    await layout.tag({ digest: img.digest }, ['v1']);
+    const dst = join(tmpDir(), 'dst');
+    const events: CopyEvent[] = [];
+    await copyRefs(`${layout.root}:v1`, `${dst}:v1`, {
+      referrers: true,
+      cosignTags: true,
+      onEvent: (e) => events.push(e),
+    });
+    expect(events.filter((e) => e.type === 'warning')).toEqual([]);
+    const copied = Layout.open(dst);
+    const hex = img.digest.slice('sha256:'.length);
+    expect(copied.resolve({ tag: `sha256-${hex}.sig` }).digest).toBe(sig.digest);
+    expect(copied.resolve({ tag: `sha256-${hex}.att` }).digest).toBe(att.digest);
   });
 });
