@@ -6,6 +6,7 @@ import {
   deleteBlob,
   findReachableDescriptor,
   isRegistryRef,
+  parseRegistryRef,
   remoteBlob,
   parseDigest,
   writeFileAtomic,
@@ -35,11 +36,10 @@ function expectedSize(
 
 /** A layout blob, verified while streaming against its digest and expected size. */
 function openLocal(
-  input: string,
+  { layout: dir, digest }: { layout: string; digest: Digest },
   size: number | undefined,
   argv: GlobalArgs,
 ): { digest: Digest; source: Readable } {
-  const { layout: dir, digest } = parseDigestRef(input);
   const layout = Layout.open(dir, layoutOptions(argv));
   requireBlob(layout, digest);
   const expected = expectedSize(layout, digest, size);
@@ -131,6 +131,10 @@ export const registerBlob: RegisterCommands = (y, ctx) =>
               'from a registry, verified',
             ),
         async (argv) => {
+          // The reference is checked first: a bad digest is E_INVALID_DIGEST whatever else is wrong.
+          const remote = isRegistryRef(argv.ref);
+          const local = remote ? undefined : parseDigestRef(argv.ref);
+          if (remote) parseRegistryRef(argv.ref, { defaultTag: false });
           if (ctx.out.json && argv.output === undefined) {
             throw new UsageError(
               'E_USAGE',
@@ -148,9 +152,10 @@ export const registerBlob: RegisterCommands = (y, ctx) =>
           if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
             throw new UsageError('E_USAGE', `--size ${size}: expected a non-negative integer`);
           }
-          const { digest, source } = isRegistryRef(argv.ref)
-            ? await openRemote(argv.ref, size, remoteReadOptions(argv, ctx))
-            : openLocal(argv.ref, size, argv);
+          const { digest, source } =
+            local === undefined
+              ? await openRemote(argv.ref, size, remoteReadOptions(argv, ctx))
+              : openLocal(local, size, argv);
           if (argv.output === undefined) {
             await writeToStream(source, ctx.io.stdout, 'stdout');
             return;
