@@ -152,6 +152,19 @@ export {
   type LoadedDockerConfig,
 } from './registry/docker-config.js';
 export { runCredentialHelper } from './registry/credential-helper.js';
+export {
+  openRegistryClient,
+  openRemoteReferrers,
+  remoteBlob,
+  remoteManifest,
+  remoteReferrerTree,
+  remoteReferrersResponseTree,
+  remoteResolve,
+  remoteTags,
+  type RemoteBlob,
+  type RemoteDiscovery,
+  type RemoteReadOptions,
+} from './registry/read.js';
 // copy (src/transfer/): one engine for every source/destination pair.
 export {
   REFERRERS_MODES,

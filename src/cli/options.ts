@@ -18,6 +18,7 @@ import {
   type LayoutRef,
   type Layout,
   type PushFile,
+  type RemoteReadOptions,
   type TagMove,
 } from '../internal.js';
 import type { CommandContext } from './context.js';
@@ -229,5 +230,42 @@ export function warnTagMoved(ctx: CommandContext, layout: Layout): (move: TagMov
   return (move) => {
     const warning = movedTagWarning(layout, move);
     if (warning !== undefined) ctx.out.warn(warning);
+  };
+}
+
+/** `--plain-http HOST` (repeatable), for every command that can speak to a registry. */
+export function withPlainHttp<T>(y: Argv<T>): Argv<T & { 'plain-http': string[] | undefined }> {
+  return y.option('plain-http', {
+    type: 'string',
+    array: true,
+    nargs: 1, // one HOST per flag: a bare `--plain-http` is a usage error, not zero hosts
+    describe:
+      'speak plain HTTP to this registry HOST[:PORT] (repeatable; loopback is probed anyway)',
+  });
+}
+
+/** The --plain-http hosts. Throws E_USAGE for an empty HOST (`--plain-http=`), which matches none. */
+export function plainHttpHosts(value: unknown): string[] {
+  const hosts = stringList(value);
+  if (hosts.some((h) => h.trim() === '')) {
+    throw new UsageError(
+      'E_USAGE',
+      '--plain-http needs a registry HOST[:PORT]',
+      {},
+      { hint: 'e.g. --plain-http registry.local:5000' },
+    );
+  }
+  return hosts;
+}
+
+/** Options for the remote read verbs: --plain-http, credentials from docker login, retries shown. */
+export function remoteReadOptions(
+  argv: { 'plain-http'?: unknown },
+  ctx: CommandContext,
+): RemoteReadOptions {
+  return {
+    plainHttp: plainHttpHosts(argv['plain-http']),
+    onRetry: (i) =>
+      ctx.out.warn(`${i.registry}: ${i.what}: ${i.reason}; retry ${i.attempt} in ${i.delayMs} ms`),
   };
 }

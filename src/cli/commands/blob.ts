@@ -5,13 +5,25 @@ import {
   UsageError,
   deleteBlob,
   findReachableDescriptor,
+  isRegistryRef,
+  parseRegistryRef,
+  remoteBlob,
   parseDigest,
   writeFileAtomic,
   writeToStream,
   type Digest,
+  type RemoteReadOptions,
 } from '../../internal.js';
-import { layoutOptions, type RegisterCommands } from '../context.js';
-import { fileOrStdin, openInput, parseDigestRef, refuseBinaryToTerminal } from '../options.js';
+import type { Readable } from 'node:stream';
+import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
+import {
+  fileOrStdin,
+  openInput,
+  parseDigestRef,
+  refuseBinaryToTerminal,
+  remoteReadOptions,
+  withPlainHttp,
+} from '../options.js';
 
 /** The size a blob must have: --size, else what index.json's graph declares, else unchecked. */
 function expectedSize(
@@ -20,6 +32,27 @@ function expectedSize(
   size: number | undefined,
 ): number | undefined {
   return size ?? findReachableDescriptor(layout, digest)?.size;
+}
+
+/** A layout blob, verified while streaming against its digest and expected size. */
+function openLocal(
+  { layout: dir, digest }: { layout: string; digest: Digest },
+  size: number | undefined,
+  argv: GlobalArgs,
+): { digest: Digest; source: Readable } {
+  const layout = Layout.open(dir, layoutOptions(argv));
+  requireBlob(layout, digest);
+  const expected = expectedSize(layout, digest, size);
+  return { digest, source: layout.blobs.open(digest, { verify: true, size: expected }) };
+}
+
+async function openRemote(
+  input: string,
+  size: number | undefined,
+  options: RemoteReadOptions,
+): Promise<{ digest: Digest; source: Readable }> {
+  const blob = await remoteBlob(input, { ...options, size });
+  return { digest: blob.digest, source: blob.stream };
 }
 
 function requireBlob(layout: Layout, digest: Digest): { size: number } {
@@ -76,20 +109,32 @@ export const registerBlob: RegisterCommands = (y, ctx) =>
         'get <ref>',
         'write a blob to stdout (or to -o FILE atomically), verified while streaming',
         (c) =>
-          c
-            .positional('ref', { type: 'string', demandOption: true, describe: 'LAYOUT@DIGEST' })
+          withPlainHttp(c)
+            .positional('ref', {
+              type: 'string',
+              demandOption: true,
+              describe: 'LAYOUT@DIGEST or docker://HOST/REPO@DIGEST',
+            })
             .option('output', { alias: 'o', type: 'string', describe: 'write to FILE atomically' })
             .option('size', {
               type: 'number',
-              describe: 'expected size (default: what the layout’s manifests declare)',
+              describe:
+                'expected size (default: what the layout’s manifests declare; the registry’s Content-Length)',
             })
             .example('$0 blob get ./out@sha256:… -o layer.tar.gz', 'save a blob')
             .example(
               '$0 blob get ./out@sha256:… | tar -tz',
               'stream it (exit status says if it verified)',
+            )
+            .example(
+              '$0 blob get docker://127.0.0.1:5000/app@sha256:… -o layer.tar.gz',
+              'from a registry, verified',
             ),
         async (argv) => {
-          const { layout: dir, digest } = parseDigestRef(argv.ref);
+          // The reference is checked first: a bad digest is E_INVALID_DIGEST whatever else is wrong.
+          const remote = isRegistryRef(argv.ref);
+          const local = remote ? undefined : parseDigestRef(argv.ref);
+          if (remote) parseRegistryRef(argv.ref, { defaultTag: false });
           if (ctx.out.json && argv.output === undefined) {
             throw new UsageError(
               'E_USAGE',
@@ -103,10 +148,14 @@ export const registerBlob: RegisterCommands = (y, ctx) =>
               'give -o FILE, or redirect stdout to a file or a pipe',
             );
           }
-          const layout = Layout.open(dir, layoutOptions(argv));
-          requireBlob(layout, digest);
-          const size = expectedSize(layout, digest, argv.size);
-          const source = layout.blobs.open(digest, { verify: true, size });
+          const size = argv.size;
+          if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) {
+            throw new UsageError('E_USAGE', `--size ${size}: expected a non-negative integer`);
+          }
+          const { digest, source } =
+            local === undefined
+              ? await openRemote(argv.ref, size, remoteReadOptions(argv, ctx))
+              : openLocal(local, size, argv);
           if (argv.output === undefined) {
             await writeToStream(source, ctx.io.stdout, 'stdout');
             return;

@@ -20,7 +20,7 @@ import {
   type GlobalArgs,
   type RegisterCommands,
 } from '../context.js';
-import { noClobber, stringList, withClobber } from '../options.js';
+import { noClobber, plainHttpHosts, stringList, withClobber } from '../options.js';
 import { formatBytes, showsProgress } from '../progress.js';
 
 interface CopyArgs extends GlobalArgs {
@@ -180,20 +180,6 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
       ctx.out.result(result, () => result.descriptor.digest);
     },
   );
-
-/** The --plain-http hosts. Throws E_USAGE for an empty HOST (`--plain-http=`), which matches none. */
-function plainHttpHosts(value: string | string[] | undefined): string[] {
-  const hosts = stringList(value);
-  if (hosts.some((h) => h.trim() === '')) {
-    throw new UsageError(
-      'E_USAGE',
-      '--plain-http needs a registry HOST[:PORT]',
-      {},
-      { hint: 'e.g. --plain-http registry.local:5000' },
-    );
-  }
-  return hosts;
-}
 
 async function readCredentials(
   args: CopyArgs,

@@ -7,16 +7,21 @@ import {
   deleteManifest,
   digestOf,
   algorithmOf,
+  isRegistryRef,
+  remoteManifest,
   parseLayoutRef,
   parseLayoutRefWithTarget,
   writeFileAtomic,
+  type Descriptor,
 } from '../../internal.js';
-import { layoutOptions, type RegisterCommands } from '../context.js';
+import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
 import {
   fileOrStdin,
   noClobber,
   readInputCapped,
+  remoteReadOptions,
   targetOf,
+  withPlainHttp,
   warnTagMoved,
   withClobber,
 } from '../options.js';
@@ -28,20 +33,24 @@ export const registerManifest: RegisterCommands = (y, ctx) =>
         'get <ref>',
         'print a manifest’s exact bytes (or write them to -o FILE)',
         (c) =>
-          c
+          withPlainHttp(c)
             .positional('ref', {
               type: 'string',
               demandOption: true,
-              describe: 'LAYOUT:TAG, LAYOUT@DIGEST, or LAYOUT when it holds one entry',
+              describe:
+                'LAYOUT:TAG, LAYOUT@DIGEST, LAYOUT when it holds one entry, or docker://HOST/REPO[:TAG|@DIGEST]',
             })
             .option('output', { alias: 'o', type: 'string', describe: 'write to FILE atomically' })
             .example('$0 manifest get ./out:v1 | jq .layers', 'inspect the layers')
-            .example('$0 manifest get ./out:v1 --json', 'descriptor and parsed document'),
+            .example('$0 manifest get ./out:v1 --json', 'descriptor and parsed document')
+            .example(
+              '$0 manifest get docker://127.0.0.1:5000/app:v1',
+              'the exact bytes a registry serves, verified',
+            ),
         async (argv) => {
-          const ref = parseLayoutRef(argv.ref);
-          const { descriptor, bytes } = Layout.open(ref.layout, layoutOptions(argv)).getManifest(
-            targetOf(ref),
-          );
+          const { descriptor, bytes } = isRegistryRef(argv.ref)
+            ? await remoteManifest(argv.ref, remoteReadOptions(argv, ctx))
+            : getLayoutManifest(argv.ref, argv);
           if (argv.output !== undefined) {
             const written = await writeFileAtomic(argv.output, [bytes]);
             ctx.out.info(`wrote ${written.size} bytes to ${written.path}`);
@@ -141,3 +150,11 @@ export const registerManifest: RegisterCommands = (y, ctx) =>
       .example('$0 manifest get ./out:v1', 'print the manifest tag v1 points to')
       .demandCommand(1, 'name a subcommand: get, put or delete'),
   );
+
+function getLayoutManifest(
+  input: string,
+  argv: GlobalArgs,
+): { descriptor: Descriptor; bytes: Buffer } {
+  const ref = parseLayoutRef(input);
+  return Layout.open(ref.layout, layoutOptions(argv)).getManifest(targetOf(ref));
+}

@@ -8,6 +8,10 @@ import {
   attach,
   convert,
   detach,
+  isRegistryRef,
+  openRemoteReferrers,
+  remoteReferrerTree,
+  remoteReferrersResponseTree,
   parseDigest,
   parseLayoutRef,
   referrerGraph,
@@ -23,9 +27,11 @@ import {
   parseAnnotations,
   parseDigestRef,
   parseFileArg,
+  remoteReadOptions,
   stringList,
   targetOf,
   withArtifactFiles,
+  withPlainHttp,
 } from '../options.js';
 import { renderTree, type TreeNode } from '../render/tree.js';
 
@@ -97,11 +103,11 @@ export const registerReferrers: RegisterCommands = (y, ctx) =>
       'discover <ref>',
       'list the referrers of an image, found in every convention at once',
       (c) =>
-        c
+        withPlainHttp(c)
           .positional('ref', {
             type: 'string',
             demandOption: true,
-            describe: 'LAYOUT:TAG or LAYOUT@DIGEST (the subject)',
+            describe: 'LAYOUT:TAG, LAYOUT@DIGEST or docker://HOST/REPO[:TAG|@DIGEST] (the subject)',
           })
           .option('artifact-type', {
             type: 'string',
@@ -126,17 +132,33 @@ export const registerReferrers: RegisterCommands = (y, ctx) =>
           .example(
             '$0 discover ./out:v1 --artifact-type application/spdx+json --depth 1',
             'SBOMs only',
-          ),
-      (argv) => {
-        const ref = parseLayoutRef(argv.ref);
-        const layout = Layout.open(ref.layout, layoutOptions(argv));
+          )
+          .example('$0 discover docker://127.0.0.1:5000/app:v1', 'referrers on a registry'),
+      async (argv) => {
         if (argv.depth !== undefined && (!Number.isInteger(argv.depth) || argv.depth < 1)) {
           throw new UsageError('E_USAGE', `--depth must be a whole number ≥ 1, got ${argv.depth}`);
         }
+        const at = argv['artifact-type'];
+        if (isRegistryRef(argv.ref)) {
+          // The registry has no blobs/ to scan: its referrers API (or fallback tag) is the record.
+          const d = await openRemoteReferrers(argv.ref, remoteReadOptions(argv, ctx));
+          for (const w of d.warnings) ctx.out.warn(w);
+          if (argv.json) {
+            const depth = argv.depth ?? 1;
+            ctx.out.data(await remoteReferrersResponseTree(d, { depth, artifactType: at }));
+            return;
+          }
+          const nodes = await remoteReferrerTree(d, { depth: argv.depth, artifactType: at });
+          const label = d.tag === undefined ? d.subject : `${d.subject} (${d.tag})`;
+          ctx.out.lines(renderTree({ label, children: nodes.map(treeNode) }));
+          if (nodes.length === 0) ctx.out.info('no referrers');
+          return;
+        }
+        const ref = parseLayoutRef(argv.ref);
+        const layout = Layout.open(ref.layout, layoutOptions(argv));
         // A digest may name a subject that is not in the layout (its referrers may still be).
         const subject = ref.digest ?? parseDigest(layout.resolve(targetOf(ref)).digest);
         const graph = referrerGraph(layout, { scanBlobs: argv['scan-blobs'] });
-        const at = argv['artifact-type'];
         if (argv.json) {
           // Depth 1 (the default) is the flat referrers response, unchanged; deeper levels nest.
           const depth = argv.depth ?? 1;

@@ -1,7 +1,23 @@
 // `tag`, `untag`, `tags`, `resolve`: the tag resolver over index.json.
-import { Layout, isFallbackTagName, parseLayoutRef } from '../../internal.js';
-import { layoutOptions, type RegisterCommands } from '../context.js';
-import { noClobber, parseTagRef, targetOf, warnTagMoved, withClobber } from '../options.js';
+import {
+  Layout,
+  isFallbackTagName,
+  isRegistryRef,
+  parseLayoutRef,
+  remoteResolve,
+  remoteTags,
+  type Descriptor,
+} from '../../internal.js';
+import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
+import {
+  noClobber,
+  parseTagRef,
+  remoteReadOptions,
+  targetOf,
+  warnTagMoved,
+  withClobber,
+  withPlainHttp,
+} from '../options.js';
 
 export const registerTag: RegisterCommands = (y, ctx) =>
   y
@@ -53,11 +69,11 @@ export const registerTag: RegisterCommands = (y, ctx) =>
       'tags <layout>',
       'list tags, one a line (referrers fallback tags hidden unless --all)',
       (c) =>
-        c
+        withPlainHttp(c)
           .positional('layout', {
             type: 'string',
             demandOption: true,
-            describe: 'layout directory',
+            describe: 'layout directory, or docker://HOST/REPO',
           })
           .option('all', {
             type: 'boolean',
@@ -65,9 +81,12 @@ export const registerTag: RegisterCommands = (y, ctx) =>
             describe: 'include sha256-<hex> referrers fallback tags',
           })
           .example('$0 tags ./out', 'list tags')
-          .example('$0 tags ./out --all --json', 'every tag as a JSON array'),
-      (argv) => {
-        const all = Layout.open(argv.layout, layoutOptions(argv)).tags();
+          .example('$0 tags ./out --all --json', 'every tag as a JSON array')
+          .example('$0 tags docker://127.0.0.1:5000/app', 'the tags of a registry repository'),
+      async (argv) => {
+        const all = isRegistryRef(argv.layout)
+          ? await remoteTags(argv.layout, remoteReadOptions(argv, ctx))
+          : Layout.open(argv.layout, layoutOptions(argv)).tags();
         const tags = argv.all ? all : all.filter((t) => !isFallbackTagName(t));
         ctx.out.result(tags, () => tags);
       },
@@ -76,17 +95,25 @@ export const registerTag: RegisterCommands = (y, ctx) =>
       'resolve <ref>',
       'print the digest a reference resolves to',
       (c) =>
-        c
+        withPlainHttp(c)
           .positional('ref', {
             type: 'string',
             demandOption: true,
-            describe: 'LAYOUT:TAG, LAYOUT@DIGEST, or LAYOUT when it holds one entry',
+            describe:
+              'LAYOUT:TAG, LAYOUT@DIGEST, LAYOUT when it holds one entry, or docker://HOST/REPO[:TAG|@DIGEST]',
           })
           .example('$0 resolve ./out:v1', 'print sha256:…')
-          .example('$0 resolve ./out:v1 --json', 'print the descriptor'),
-      (argv) => {
-        const ref = parseLayoutRef(argv.ref);
-        const descriptor = Layout.open(ref.layout, layoutOptions(argv)).resolve(targetOf(ref));
+          .example('$0 resolve ./out:v1 --json', 'print the descriptor')
+          .example('$0 resolve docker://127.0.0.1:5000/app:v1', 'the digest a registry tag names'),
+      async (argv) => {
+        const descriptor = isRegistryRef(argv.ref)
+          ? await remoteResolve(argv.ref, remoteReadOptions(argv, ctx))
+          : resolveLayout(argv.ref, argv);
         ctx.out.result(descriptor, () => descriptor.digest);
       },
     );
+
+function resolveLayout(input: string, argv: GlobalArgs): Descriptor {
+  const ref = parseLayoutRef(input);
+  return Layout.open(ref.layout, layoutOptions(argv)).resolve(targetOf(ref));
+}
