@@ -5,13 +5,13 @@
 // library verb behind `ocilayout copy`: parse both, build one client per registry (credentials,
 // TLS policy, retries), open the source (a layout destination is created only once the plan is
 // good), copy.
+import { openRegistryClient } from '../registry/read.js';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { Layout, type LayoutOptions } from '../layout/layout.js';
 import { parseLayoutRef, type LayoutRef } from '../layout/refs.js';
 import { RegistryClient } from '../registry/client.js';
 import {
-  findCredentials,
   loadDockerConfig,
   type Credentials,
   type LoadedDockerConfig,
@@ -191,19 +191,7 @@ export async function copyRefs(
     let c = clients.get(registry);
     if (c === undefined) {
       config ??= loadDockerConfig();
-      // Keys are normalised (Hub is docker.io); helpers run only when no credentials were given.
-      const fromConfig =
-        options.credentials === undefined ? findCredentials(config, registry) : undefined;
-      c = new RegistryClient(registry, {
-        plainHttp: options.plainHttp,
-        credentials: options.credentials ?? fromConfig?.credentials,
-        credentialsSource:
-          options.credentials !== undefined
-            ? 'the credentials given with --username'
-            : fromConfig?.source,
-        retry: options.retry,
-        onRetry: options.onRetry,
-      });
+      c = openRegistryClient(registry, { ...options, dockerConfig: config });
       clients.set(registry, c);
     }
     return c;
