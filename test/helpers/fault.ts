@@ -13,22 +13,13 @@ export function failFs(
   errno: string,
   when: (...args: unknown[]) => boolean = () => true,
 ): { calls: unknown[][] } {
-  const original = fs[name] as (...args: unknown[]) => unknown;
-  const calls: unknown[][] = [];
-  const patched = (...args: unknown[]): unknown => {
-    if (when(...args)) {
-      calls.push(args);
+  return beforeFs(
+    name,
+    () => {
       throw Object.assign(new Error(`${errno}: injected failure of ${name}`), { code: errno });
-    }
-    return original(...args);
-  };
-  (fs as unknown as Record<string, unknown>)[name] = patched;
-  syncBuiltinESMExports();
-  onTestFinished(() => {
-    (fs as unknown as Record<string, unknown>)[name] = original;
-    syncBuiltinESMExports();
-  });
-  return { calls };
+    },
+    when,
+  );
 }
 
 /** Run `hook` right before `name` when `when` selects the call (e.g. to act between two steps). */
