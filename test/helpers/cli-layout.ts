@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Layout,
+  attach,
   parseDigest,
   pushFiles,
   type Descriptor,
@@ -22,6 +23,17 @@ export interface ArtifactLayout {
   layers: Record<'a.txt' | 'b.json', Digest>;
   /** Scratch directory outside the layout. */
   work: string;
+}
+
+/** Attach a signature artifact (one JSON file) to the fixture's v1, so v1's subject has a referrer. */
+export async function signV1(f: ArtifactLayout): Promise<void> {
+  writeFileSync(join(f.work, 'sig.json'), '{}');
+  await attach(
+    Layout.open(f.dir),
+    { tag: 'v1' },
+    [{ path: join(f.work, 'sig.json'), mediaType: 'application/json' }],
+    { artifactType: 'application/vnd.example.sig' },
+  );
 }
 
 export async function artifactLayout(): Promise<ArtifactLayout> {

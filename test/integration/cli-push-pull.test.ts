@@ -9,7 +9,7 @@ import {
   digestOf,
   type Descriptor,
 } from '../../src/internal.js';
-import { artifactLayout, jsonError } from '../helpers/cli-layout.js';
+import { artifactLayout, jsonError, signV1 } from '../helpers/cli-layout.js';
 import { cliOk, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -105,14 +105,7 @@ describe('ocilayout push', () => {
 
   it('warns when it moves a tag off a signed subject, naming discover', async () => {
     const f = await artifactLayout();
-    writeFileSync(join(f.work, 'sig.json'), '{}');
-    await cliOk([
-      'attach',
-      '--artifact-type',
-      'application/vnd.example.sig',
-      `${f.dir}:v1`,
-      `${join(f.work, 'sig.json')}:application/json`,
-    ]);
+    await signV1(f);
     writeFileSync(join(f.work, 'site.txt'), 'a site\n');
     const r = await runCli(['push', `${f.dir}:v1`, join(f.work, 'site.txt')]);
     expect(r.code).toBe(0);

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { artifactLayout, jsonError } from '../helpers/cli-layout.js';
+import { artifactLayout, jsonError, signV1 } from '../helpers/cli-layout.js';
 import { cliOk, runCli } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 
@@ -103,14 +103,7 @@ describe('ocilayout info', () => {
 
   it('warns when a tag moves off a subject that has referrers, naming discover', async () => {
     const f = await artifactLayout();
-    writeFileSync(join(f.work, 'sig.json'), '{}');
-    await cliOk([
-      'attach',
-      '--artifact-type',
-      'application/vnd.example.sig',
-      `${f.dir}:v1`,
-      `${join(f.work, 'sig.json')}:application/json`,
-    ]);
+    await signV1(f);
     writeFileSync(join(f.work, 'c.txt'), 'other\n');
     await cliOk(['push', `${f.dir}:v2`, join(f.work, 'c.txt')]);
     const quiet = await runCli(['tag', `${f.dir}:v2`, 'other']);
