@@ -19,7 +19,7 @@ import { writeFileDurable } from '../store/durable.js';
 import { listIngest } from '../store/ingest.js';
 import { withLayoutLock } from '../store/lock.js';
 import { makeDirs } from '../store/make-dirs.js';
-import { MAX_INDEX_BYTES, readCappedText, serializeIndex } from '../store/index-store.js';
+import { IndexStore, readCappedText, serializeIndex } from '../store/index-store.js';
 import { BLOBS_DIR, INDEX_FILE, INDEX_LOCK, INGEST_DIR, OCI_LAYOUT_FILE } from '../store/paths.js';
 
 /** Names a layout of ours may hold; anything else makes a directory someone else's. */
@@ -203,10 +203,7 @@ function removeMadeParts(root: string, made: MadeParts): void {
 
 function readIndexEntries(root: string): number {
   try {
-    const parsed = JSON.parse(readCappedText(join(root, INDEX_FILE), MAX_INDEX_BYTES)) as {
-      manifests?: unknown;
-    };
-    return Array.isArray(parsed.manifests) ? parsed.manifests.length : 1;
+    return new IndexStore(root).read().index.manifests.length;
   } catch {
     return 1; // unreadable: not ours to judge, keep it
   }
