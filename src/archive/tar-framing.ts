@@ -44,8 +44,8 @@ export class TarFraming {
   /** Whether the pax header being collected is a global one. */
   private paxGlobal = false;
   /** Bytes after the marker, and whether any of them is not zero padding. */
-  trailingBytes = 0;
-  trailingData = false;
+  private trailingBytes = 0;
+  private trailingData = false;
 
   constructor(private readonly name: string) {}
 

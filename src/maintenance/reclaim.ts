@@ -6,7 +6,7 @@ import type { Digest } from '../digest.js';
 import { isOcilayoutError } from '../errors.js';
 import { walk, type ManifestSource } from '../layout/graph.js';
 import type { Layout } from '../layout/layout.js';
-import { listIngest, ownLeaseNames, readLeaseFile } from '../store/ingest.js';
+import { liveLeasedDigests } from '../store/ingest.js';
 import { readParkedManifest } from './mark.js';
 import { parkAndRecheck } from './park.js';
 import { describeParentsFirst } from './sweep.js';
@@ -33,12 +33,7 @@ function neededByOthers(
   placed: ReadonlySet<Digest>,
   parked: ReadonlyMap<Digest, string>,
 ): Set<string> {
-  const out = new Set<string>();
-  const own = ownLeaseNames(layout.root);
-  for (const e of listIngest(layout.root)) {
-    if (e.kind !== 'lease' || !e.live || own.has(e.name)) continue;
-    for (const d of readLeaseFile(e.path)) out.add(d);
-  }
+  const out = liveLeasedDigests(layout.root, { exceptOwn: true });
   try {
     const source: ManifestSource = {
       readManifest(desc) {

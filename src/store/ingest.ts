@@ -212,7 +212,7 @@ export function releaseOperationLease(root: string): void {
  * The lease files that are this caller's own on `root`: the running operation's, or outside any
  * operation this process's ambient one. Other operations of this process are other writers.
  */
-export function ownLeaseNames(root: string): Set<string> {
+function ownLeaseNames(root: string): Set<string> {
   const key = resolve(root);
   const own = operationScope.getStore()?.get(key) ?? ambientLeases.get(key);
   return new Set(own?.fileName === undefined ? [] : [own.fileName]);
