@@ -162,7 +162,7 @@ async function lockAndRun<T>(
   // held and passing the refresh test.
   let acquired = false;
   const forgetAtExit = cleanupAtExit(() => {
-    const mine = acquired ? whyLost(lockDir, ours?.ino, track) === undefined : created.has(key);
+    const mine = acquired ? whyLost(lockDir, ours?.ino, track) === undefined : attempt.made;
     if (mine) fs.rmdirSync(lockDir);
   });
   let delay = 10;
@@ -187,7 +187,6 @@ async function lockAndRun<T>(
     }
   } catch (err) {
     forgetAtExit();
-    created.delete(key);
     refreshes.delete(key);
     throw err;
   } finally {
@@ -197,7 +196,6 @@ async function lockAndRun<T>(
   const ours = statOrUndefined(lockDir);
   track.mtimeMs = ours?.mtime.getTime();
   acquired = true;
-  created.delete(resolve(lockDir));
   let lostTo: string | undefined;
   const held: HeldLock = {
     assertHeld() {
@@ -262,8 +260,6 @@ interface Refreshes {
   pending: number[];
 }
 const refreshes = new Map<string, Refreshes>();
-/** Lock directories our mkdir made whose acquisition has not finished yet. */
-const created = new Set<string>();
 
 /** A lock directory we are trying to take (keyed like `refreshes`, by its resolved path). */
 interface Acquiring {
@@ -287,7 +283,6 @@ const trackingFs = {
     let error: NodeJS.ErrnoException | null = null;
     try {
       fs.mkdirSync(path);
-      created.add(resolve(path));
       const a = acquiring.get(resolve(path));
       if (a !== undefined) a.made = true;
     } catch (err) {
