@@ -87,7 +87,7 @@ export class IoError extends OcilayoutError<'E_IO'> {}
 /** A broken promise of our own (a bug); wraps the unexpected error as its `cause`. */
 export class InternalError extends OcilayoutError<'E_INTERNAL'> {}
 
-type FamilyClass = new (
+export type FamilyClass = new (
   code: never,
   message: string,
   details?: Record<string, unknown>,
@@ -122,17 +122,6 @@ export const ERROR_FAMILY = {
   E_IO: IoError,
   E_INTERNAL: InternalError,
 } as const satisfies Record<ErrorCode, FamilyClass>;
-
-/** An error of `code`'s family, for code paths where the code is a value (e.g. decoded JSON). */
-export function errorFor(
-  code: ErrorCode,
-  message: string,
-  details: Record<string, unknown> = {},
-  options: ErrorOptions = {},
-): OcilayoutError {
-  const Family = ERROR_FAMILY[code] as FamilyClass;
-  return new Family(code as never, message, details, options);
-}
 
 /** `err` as one of ours: OcilayoutErrors pass through; anything else is an internal error. */
 export function asOcilayoutError(err: unknown, what?: string): OcilayoutError {

@@ -14,16 +14,29 @@ import {
   UnsafeInputError,
   UsageError,
   ERROR_FAMILY,
+  type ErrorCode,
+  type ErrorOptions,
+  type FamilyClass,
   InternalError,
   IoError,
   RegistryError,
   asOcilayoutError,
   errnoCode,
-  errorFor,
   exitCodeFor,
   isOcilayoutError,
   wrapFsError,
 } from '../src/errors.js';
+
+/** An error of `code`'s family (ERROR_FAMILY), for tables over every code. */
+function errorFor(
+  code: ErrorCode,
+  message: string,
+  details: Record<string, unknown> = {},
+  options: ErrorOptions = {},
+): OcilayoutError {
+  const Family = ERROR_FAMILY[code] as FamilyClass;
+  return new Family(code as never, message, details, options);
+}
 
 describe('EXIT_CODE', () => {
   it('maps every error code, and nothing else', () => {
