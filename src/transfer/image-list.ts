@@ -101,9 +101,14 @@ function parseYamlList(text: string, name: string): ImageListEntry[] {
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const where = err.linePos?.[0] ? `${name}:${err.linePos[0].line}` : name;
-      throw new UsageError('E_USAGE', `${where}: not valid YAML: ${err.message.split('\n')[0]}`, {
-        list: name,
-      }, { cause: err });
+      throw new UsageError(
+        'E_USAGE',
+        `${where}: not valid YAML: ${err.message.split('\n')[0]}`,
+        {
+          list: name,
+        },
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -124,7 +129,8 @@ function ourShape(doc: Record<string, unknown>, name: string): ImageListEntry[] 
   if (!Array.isArray(images)) throw bad(`${name}: images`, 'expected a list');
   return images.map((item: unknown, i) => {
     const origin = `${name}: images[${i}]`;
-    if (typeof item === 'string') return { ref: imageRef(item, origin), platforms: defaults, origin };
+    if (typeof item === 'string')
+      return { ref: imageRef(item, origin), platforms: defaults, origin };
     if (!isRecord(item) || typeof item['name'] !== 'string') {
       throw bad(origin, 'expected a reference or a mapping with `name` (and `platforms`)');
     }
