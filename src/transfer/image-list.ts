@@ -163,7 +163,7 @@ function registryKeyedShape(doc: Record<string, unknown>, name: string): ImageLi
       if (list.length === 0) {
         out.push({ ref: imageRef(`${host}/${repo}`, origin, false), platforms: [], origin });
       }
-      for (const t of list as string[]) {
+      for (const t of list) {
         const sep = t.includes(':') ? '@' : ':';
         out.push({ ref: imageRef(`${host}/${repo}${sep}${t}`, origin), platforms: [], origin });
       }
