@@ -184,6 +184,15 @@ export {
   type CopyRefsOptions,
 } from './transfer/endpoints.js';
 export { planCopy, type CopyPlan, type PlanOptions, type PlannedEdge } from './transfer/plan.js';
+export { isYamlList, parseImageList, type ImageListEntry } from './transfer/image-list.js';
+export {
+  imageName,
+  syncImages,
+  type SyncImageEvent,
+  type SyncImageResult,
+  type SyncOptions,
+  type SyncResult,
+} from './transfer/sync.js';
 export {
   placeBlobs,
   type BlobCounts,

@@ -46,7 +46,8 @@ export interface SyncImageResult {
   referrers: number;
   cosignTags: string[];
   warnings: string[];
-  error?: { code: string; message: string } | undefined;
+  /** Why it failed (its JSON form is `{code, message, details, hint}`). */
+  error?: OcilayoutError | undefined;
 }
 
 export interface SyncResult {
@@ -165,7 +166,7 @@ function failure(image: string, platforms: string[], err: OcilayoutError): SyncI
     referrers: 0,
     cosignTags: [],
     warnings: [],
-    error: { code: err.code, message: err.message },
+    error: err,
   };
 }
 

@@ -7,6 +7,7 @@ import { registerTag } from './tag.js';
 import { registerManifest } from './manifest.js';
 import { registerBlob } from './blob.js';
 import { registerCopy } from './copy.js';
+import { registerSync } from './sync.js';
 import { registerMaintenance } from './maintenance.js';
 import { registerArchive } from './archive.js';
 import { registerReferrers } from './referrers.js';
@@ -19,6 +20,7 @@ export const COMMANDS: RegisterCommands[] = [
   registerManifest,
   registerBlob,
   registerCopy,
+  registerSync,
   registerMaintenance,
   registerArchive,
   registerReferrers,

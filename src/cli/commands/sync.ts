@@ -1,0 +1,176 @@
+// `sync IMAGES LAYOUT`: collect an image list into one layout (transfer/sync.ts); this file reads
+// the list (a file or stdin), the options, and prints one line per image and a summary.
+import { readFileSync } from 'node:fs';
+import {
+  UsageError,
+  parseImageList,
+  parsePlatform,
+  shortDigest,
+  syncImages,
+  wrapFsError,
+  type SyncImageResult,
+  type SyncResult,
+} from '../../internal.js';
+import {
+  layoutOptions,
+  type CommandContext,
+  type GlobalArgs,
+  type RegisterCommands,
+} from '../context.js';
+import { remoteReadOptions, stringList } from '../options.js';
+import { formatBytes } from '../progress.js';
+
+interface SyncArgs extends GlobalArgs {
+  images: string;
+  layout: string;
+  platform?: string | string[];
+  'list-format': 'auto' | 'text' | 'yaml';
+  referrers: boolean;
+  'cosign-tags': boolean;
+  parallel: number;
+  concurrency: number;
+  'plain-http'?: string | string[];
+}
+
+export const registerSync: RegisterCommands = (y, ctx) =>
+  y.command(
+    'sync <images> <layout>',
+    'collect every image of a list (with referrers and cosign signatures) into one layout, each under its full name',
+    (c) =>
+      c
+        .positional('images', {
+          type: 'string',
+          demandOption: true,
+          describe:
+            'image list: one REGISTRY/REPO:TAG or REGISTRY/REPO@DIGEST per line (# comments), or YAML (*.yaml, *.yml) with per-image platforms; - reads stdin',
+        })
+        .positional('layout', {
+          type: 'string',
+          demandOption: true,
+          describe: 'the layout to collect into (created if missing)',
+        })
+        .option('platform', {
+          type: 'string',
+          array: true,
+          nargs: 1,
+          describe:
+            'keep only OS/ARCH[/VARIANT] of multi-arch images that name no platforms themselves (repeatable)',
+        })
+        .option('list-format', {
+          choices: ['auto', 'text', 'yaml'] as const,
+          default: 'auto' as const,
+          describe: 'how to read the list (auto: YAML when the file name ends in .yaml or .yml)',
+        })
+        .option('referrers', {
+          type: 'boolean',
+          default: true,
+          describe:
+            'also collect every referrer (signatures, SBOMs, attestations); --no-referrers skips them',
+        })
+        .option('cosign-tags', {
+          type: 'boolean',
+          default: true,
+          describe:
+            "also collect cosign's sha256-<hex>.sig/.att/.sbom tags; --no-cosign-tags skips them",
+        })
+        .option('parallel', {
+          type: 'number',
+          default: 2,
+          describe: 'images collected at once',
+        })
+        .option('concurrency', {
+          type: 'number',
+          default: 4,
+          describe: 'blobs transferred at once, per image',
+        })
+        .option('plain-http', {
+          type: 'string',
+          array: true,
+          nargs: 1,
+          describe:
+            'speak plain HTTP to this registry HOST[:PORT] (repeatable; loopback is probed anyway)',
+        })
+        .example(
+          '$0 sync images.txt ./bundle',
+          'collect a release, then `ocilayout export ./bundle release.tar`',
+        )
+        .example(
+          '$0 sync --platform linux/amd64 images.yaml ./bundle',
+          'one platform unless an image names its own',
+        )
+        .example('cat images.txt | $0 sync - ./bundle', 'the list from stdin'),
+    async (argv) => {
+      const args = argv as unknown as SyncArgs;
+      for (const [name, n] of [
+        ['--parallel', args.parallel],
+        ['--concurrency', args.concurrency],
+      ] as const) {
+        if (!Number.isInteger(n) || n < 1) {
+          throw new UsageError('E_USAGE', `${name} must be a positive integer`, { [name]: n });
+        }
+      }
+      const platforms = stringList(args.platform).map(parsePlatform);
+      const text = await readList(args.images, ctx);
+      const name =
+        args['list-format'] === 'auto'
+          ? args.images === '-'
+            ? 'stdin'
+            : args.images
+          : `${args.images === '-' ? 'stdin' : args.images}.${args['list-format'] === 'yaml' ? 'yaml' : 'txt'}`;
+      const entries = parseImageList(text, name, platforms);
+      const result = await syncImages(entries, args.layout, {
+        ...remoteReadOptions(args, ctx),
+        images: args.parallel,
+        concurrency: args.concurrency,
+        referrers: args.referrers,
+        cosignTags: args['cosign-tags'],
+        layout: layoutOptions(args),
+        onImage: (e) => {
+          if (e.type === 'done') ctx.out.info(`[${e.done}/${e.total}] ${imageLine(e.result)}`);
+        },
+        onEvent: (image, e) => {
+          if (e.type === 'warning') ctx.out.warn(`${image}: ${e.message}`);
+        },
+      });
+      ctx.out.info(summaryLine(result));
+      ctx.out.result(result, () => result.images.map(resultLine));
+      // Every image was tried and reported; the exit status is the first failure's.
+      const failed = result.images.find((i) => i.status === 'failed');
+      if (failed?.error !== undefined) throw failed.error;
+    },
+  );
+
+async function readList(path: string, ctx: CommandContext): Promise<string> {
+  if (path !== '-') {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw wrapFsError(err, `read image list ${path}`, { path });
+    }
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of ctx.io.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function imageLine(r: SyncImageResult): string {
+  if (r.status === 'failed')
+    return `${r.image}: failed: ${r.error?.code ?? ''} ${r.error?.message ?? ''}`;
+  const extra = [
+    r.platforms.length > 0 ? r.platforms.join(',') : undefined,
+    r.referrers > 0 ? `${r.referrers} referrer${r.referrers === 1 ? '' : 's'}` : undefined,
+    r.cosignTags.length > 0
+      ? `${r.cosignTags.length} cosign tag${r.cosignTags.length === 1 ? '' : 's'}`
+      : undefined,
+  ].filter((s) => s !== undefined);
+  const what = r.status === 'up-to-date' ? 'up to date' : `copied ${formatBytes(r.bytes)}`;
+  return `${r.image} ${shortDigest(r.digest ?? '')}: ${what}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
+}
+
+function resultLine(r: SyncImageResult): string {
+  return `${r.status}\t${r.image}\t${r.digest ?? '-'}`;
+}
+
+function summaryLine(r: SyncResult): string {
+  return `synced ${r.images.length} image${r.images.length === 1 ? '' : 's'} into ${r.layout}: ${r.copied} copied (${formatBytes(r.bytes)}), ${r.upToDate} up to date, ${r.failed} failed`;
+}
