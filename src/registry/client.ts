@@ -4,6 +4,7 @@ import {
   algorithmOf,
   digestOf,
   isSupportedAlgorithm,
+  parseDigest,
   tryParseDigest,
   type Digest,
 } from '../digest.js';
@@ -14,10 +15,12 @@ import {
   RegistryError,
   UnsafeInputError,
 } from '../errors.js';
-import { MAX_MANIFEST_BYTES, MediaType } from '../media-types.js';
+import { successors } from '../layout/graph.js';
+import { MAX_MANIFEST_BYTES, MediaType, isManifestMediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { ImageIndexSchema, parseManifest, type ParsedManifest } from '../schema/manifest.js';
 import { repositoryScope } from './auth.js';
+import { withRetry, type AttemptOutcome } from './retry.js';
 import {
   RegistryTransport,
   bodyChunks,
@@ -154,6 +157,59 @@ export class RegistryClient {
     bytes: Uint8Array,
     mediaType: string,
     conditions: PutConditions = {},
+  ): Promise<PutManifestResult> {
+    const what = `manifest ${repository}${refSuffix(reference)}`;
+    // A refusal naming a child as unknown is retried while every child answers HEAD:
+    // distribution's filesystem storage rewrites a stored manifest in place (truncate, then
+    // write), so while another client PUTs the same child the registry can read it as missing or
+    // corrupt. A child that is really missing fails at once.
+    return withRetry(
+      this.transport.retryPolicy,
+      async (): Promise<AttemptOutcome<PutManifestResult>> => {
+        try {
+          return {
+            done: true,
+            value: await this.putManifestOnce(repository, reference, bytes, mediaType, conditions),
+          };
+        } catch (err) {
+          if (!namesUnknownChild(err)) throw err;
+          if (!(await this.childrenPresent(repository, bytes, mediaType, what))) throw err;
+          return { done: false, error: err };
+        }
+      },
+      ({ attempt, delayMs, error }) =>
+        this.transport.reportRetry({
+          what,
+          attempt,
+          delayMs,
+          reason: error instanceof Error ? error.message : String(error),
+        }),
+    );
+  }
+
+  /** Whether every config, layer and child manifest of a manifest answers HEAD in `repository`. */
+  private async childrenPresent(
+    repository: string,
+    bytes: Uint8Array,
+    mediaType: string,
+    what: string,
+  ): Promise<boolean> {
+    for (const child of successors(parseManifest(bytes, what, mediaType))) {
+      const digest = parseDigest(child.digest);
+      const found = isManifestMediaType(child.mediaType)
+        ? (await this.headManifest(repository, digest)) !== undefined
+        : (await this.blobSize(repository, digest)) !== undefined;
+      if (!found) return false;
+    }
+    return true;
+  }
+
+  private async putManifestOnce(
+    repository: string,
+    reference: string,
+    bytes: Uint8Array,
+    mediaType: string,
+    conditions: PutConditions,
   ): Promise<PutManifestResult> {
     const what = `manifest ${repository}${refSuffix(reference)}`;
     if (bytes.byteLength > MAX_MANIFEST_BYTES) {
@@ -424,4 +480,13 @@ async function readCapped(res: Response, limit: number, what: string): Promise<B
     chunks.push(value);
   }
   return Buffer.concat(chunks);
+}
+
+/** A registry's 400 for a manifest whose config, layer or child it cannot find (or verify). */
+function namesUnknownChild(err: unknown): boolean {
+  if (!(err instanceof RegistryError) || err.details['status'] !== 400) return false;
+  const codes = err.details['errors'];
+  return (
+    Array.isArray(codes) && codes.some((c) => c === 'MANIFEST_BLOB_UNKNOWN' || c === 'BLOB_UNKNOWN')
+  );
 }

@@ -144,9 +144,12 @@ describe('RegistryClient against a misbehaving server', () => {
   });
 
   async function serve(
-    handler: (path: string, res: ServerResponse) => void,
+    handler: (path: string, res: ServerResponse, method: string) => void,
   ): Promise<RegistryClient> {
-    raw = createServer((req, res) => handler(req.url ?? '', res));
+    raw = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => handler(req.url ?? '', res, req.method ?? 'GET'));
+    });
     await new Promise<void>((r) => raw!.listen(0, '127.0.0.1', r));
     const port = (raw.address() as { port: number }).port;
     return new RegistryClient(`127.0.0.1:${port}`, { retry: FAST });
@@ -191,6 +194,41 @@ describe('RegistryClient against a misbehaving server', () => {
       raw = undefined;
     }
   });
+
+  // distribution's filesystem storage rewrites a manifest in place while another client PUTs it,
+  // and for that moment answers a PUT naming it as a child with 400 MANIFEST_BLOB_UNKNOWN.
+  for (const present of [true, false]) {
+    it(`a PUT refused for an unknown child is retried ${present ? 'while every child answers HEAD' : 'never when a child is missing'}`, async () => {
+      const bytes = manifest();
+      let puts = 0;
+      const heads: string[] = [];
+      const c = await serve((path, res, method) => {
+        if (method === 'PUT') {
+          puts += 1;
+          if (puts === 1) {
+            res.writeHead(400, { 'content-type': 'application/json' });
+            res.end('{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown"}]}');
+            return;
+          }
+          res.writeHead(201, { 'docker-content-digest': digestOf(bytes) });
+          res.end();
+          return;
+        }
+        heads.push(`${method} ${path}`);
+        res.writeHead(present ? 200 : 404, { 'content-length': '2' });
+        res.end();
+      });
+      const put = c.putManifest('a', 'v1', bytes, MediaType.ImageManifest);
+      if (present) {
+        expect((await put).digest).toBe(digestOf(bytes));
+        expect(puts).toBe(2);
+        expect(heads).toContain(`HEAD /v2/a/blobs/${EMPTY.digest}`);
+      } else {
+        await expect(put).rejects.toMatchObject({ code: 'E_REGISTRY', details: { status: 400 } });
+        expect(puts).toBe(1);
+      }
+    });
+  }
 
   it('refuses a referrers answer that is not an image index', async () => {
     const c = await serve((_p, res) => {
