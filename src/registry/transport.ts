@@ -4,6 +4,7 @@ import { isOcilayoutError, OcilayoutError, RegistryError } from '../errors.js';
 import { Authenticator, credentialsHint } from './auth.js';
 import type { Credentials } from './docker-config.js';
 import { apiHost } from './reference.js';
+import { isStreamBody, sendStreaming } from './stream-request.js';
 import {
   DEFAULT_RETRY_POLICY,
   isRetryableNetworkCode,
@@ -42,8 +43,11 @@ export interface RegistryRequest {
   /** `/v2/...` against the registry, or an absolute/relative URL a server gave us (Location). */
   path: string;
   headers?: Record<string, string> | undefined;
-  /** A fresh body per attempt (a stream can be sent once); absent for bodiless requests. */
-  body?: (() => RequestInit['body']) | undefined;
+  /**
+   * A fresh body per attempt (a stream can be sent once); absent for bodiless requests. An async
+   * iterable (a blob) goes out through stream-request.ts, with backpressure.
+   */
+  body?: (() => RequestInit['body'] | AsyncIterable<Uint8Array>) | undefined;
   /** Auth scopes the request needs (`repository:NAME:pull`). */
   scopes: string[];
   /** Statuses handed back to the caller; anything else is an error (or retried). */
@@ -189,6 +193,7 @@ export class RegistryTransport {
       headers,
       redirect: 'follow',
     };
+    if (isStreamBody(body)) return sendStreaming(this.resolve(req.path), req.method, headers, body);
     if (body !== undefined && body !== null) {
       init.body = body;
       init.duplex = 'half';
