@@ -19,7 +19,7 @@ import {
 } from '../../internal.js';
 import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
 import { fileOrStdin, refuseBinaryToTerminal, stringList } from '../options.js';
-import { formatBytes, progressBar } from '../progress.js';
+import { formatBytes, progressReporter } from '../progress.js';
 
 interface ExportArgs extends GlobalArgs {
   layout: string;
@@ -129,7 +129,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             'redirect stdout to a file or a pipe, or give a file name',
           );
         }
-        const bar = progressBar(ctx, 'export', args.progress);
+        const bar = progressReporter(ctx, 'export', { enabled: args.progress });
         let result: ExportResult;
         try {
           result = await exportArchive(args.layout, toStdout ? ctx.io.stdout : args.archive, {
@@ -208,7 +208,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           throw new UsageError('E_USAGE', '--max-ratio must be a number >= 0', {});
         }
         const fromStdin = args.archive === '-';
-        const bar = progressBar(ctx, 'import', args.progress);
+        const bar = progressReporter(ctx, 'import', { enabled: args.progress });
         let result: ImportResult;
         try {
           result = await importArchive(
