@@ -28,6 +28,7 @@ interface ExportArgs extends GlobalArgs {
   referrers: boolean;
   format: ArchiveFormat;
   gzip: boolean;
+  'gzip-level': number | undefined;
   zstd: boolean;
   name: string | undefined;
   platform: string | undefined;
@@ -76,7 +77,15 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             default: 'oci' as const,
             describe: 'oci: tarred OCI layout; docker: `docker save` format (images only)',
           })
-          .option('gzip', { type: 'boolean', default: false, describe: 'gzip the archive' })
+          .option('gzip', {
+            type: 'boolean',
+            default: false,
+            describe: 'gzip the archive (layers compressed already are stored as they are)',
+          })
+          .option('gzip-level', {
+            type: 'number',
+            describe: 'with --gzip: 1 (fastest, the default) to 9 (smallest)',
+          })
           .option('zstd', {
             type: 'boolean',
             default: false,
@@ -138,6 +147,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             referrers: args.referrers,
             format: args.format,
             gzip: args.gzip,
+            gzipLevel: args['gzip-level'],
             zstd: args.zstd,
             name: args.name,
             platform: args.platform,
@@ -148,6 +158,12 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           bar.finish();
         }
         for (const w of result.warnings) ctx.out.warn(w);
+        const pre = result.precompressed;
+        if (pre !== undefined && pre.blobs > 0) {
+          ctx.out.info(
+            `${pre.blobs} blob${pre.blobs === 1 ? ' was' : 's were'} compressed already (${formatBytes(pre.bytes)}); stored in the gzip stream as they are, not compressed again`,
+          );
+        }
         const summary = `exported ${result.entries.length} entr${result.entries.length === 1 ? 'y' : 'ies'}, ${result.blobs} blobs (${formatBytes(result.contentBytes)}) to ${toStdout ? 'stdout' : args.archive} as ${result.format}${args.gzip ? '+gzip' : args.zstd ? '+zstd' : ''}`;
         if (toStdout) {
           if (ctx.out.json) ctx.io.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
