@@ -84,7 +84,7 @@ describe('ocilayout export / import', () => {
     expect(r.code, r.stderr).toBe(0);
     const notes = r.stderr.split('\n').filter((l) => l.includes('compressed already'));
     expect(notes).toEqual([
-      '2 blobs were compressed already (3.0 MiB); stored in the gzip stream as they are, not compressed again',
+      '2 blobs (3.0 MiB) were compressed already: stored in the gzip stream as they are, not compressed again',
     ]);
     const json = await runCli(['--json', 'export', layout, join(dir, 'y.tar.gz'), '--gzip']);
     expect(json.stderr).toBe('');

@@ -161,7 +161,9 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
         const pre = result.precompressed;
         if (pre !== undefined && pre.blobs > 0) {
           ctx.out.info(
-            `${pre.blobs} blob${pre.blobs === 1 ? ' was' : 's were'} compressed already (${formatBytes(pre.bytes)}); stored in the gzip stream as they are, not compressed again`,
+            pre.blobs === 1
+              ? `1 blob (${formatBytes(pre.bytes)}) was compressed already: stored in the gzip stream as it is, not compressed again`
+              : `${pre.blobs} blobs (${formatBytes(pre.bytes)}) were compressed already: stored in the gzip stream as they are, not compressed again`,
           );
         }
         const summary = `exported ${result.entries.length} entr${result.entries.length === 1 ? 'y' : 'ies'}, ${result.blobs} blobs (${formatBytes(result.contentBytes)}) to ${toStdout ? 'stdout' : args.archive} as ${result.format}${args.gzip ? '+gzip' : args.zstd ? '+zstd' : ''}`;
