@@ -38,7 +38,11 @@ const TAG = /^([a-z0-9]+)-([0-9a-f]+)\.(sig|att|sbom)$/;
 /** The subject and kind an index.json entry's tag names, when it is a cosign tag. */
 export function cosignTagOf(entry: Descriptor): CosignTag | undefined {
   const name = entry.annotations?.[Annotation.RefName];
-  if (name === undefined) return undefined;
+  return name === undefined ? undefined : parseCosignTag(name);
+}
+
+/** The subject and kind a tag names, when it is a cosign tag. */
+export function parseCosignTag(name: string): CosignTag | undefined {
   const m = TAG.exec(name);
   if (m === null) return undefined;
   const subject = tryParseDigest(`${m[1]}:${m[2]}`);
