@@ -1,7 +1,7 @@
 // What a copy moves, whatever the source and destination: the root's graph (optionally a
 // platform-filtered index), with --referrers every referrer of every manifest in it (recursively,
-// each verified by its own `subject`), with --cosign-tags cosign's `sha256-<hex>.sig|.att|.sbom`
-// images (and their referrers, with --referrers). ONE walk (graph.ts's): manifests are fetched
+// each verified by its own `subject`), and (unless --no-cosign-tags) cosign's
+// `sha256-<hex>.sig|.att|.sbom` images of every manifest carried (and their referrers, with --referrers). ONE walk (graph.ts's): manifests are fetched
 // once, verified, and listed children before parents; every other blob is listed once and checked by the source.
 // Decisions: spec-notes/copy.md.
 import { algorithmOf, encodedOf, parseDigest } from '../digest.js';
@@ -17,6 +17,7 @@ import type { ContentSource, SourceDoc } from './sources.js';
 
 export interface PlanOptions {
   referrers?: boolean | undefined;
+  /** Default true (see CopyOptions.cosignTags). */
   cosignTags?: boolean | undefined;
   /** `OS/ARCH[/VARIANT]` entries to keep of a multi-arch index. */
   platforms?: readonly string[] | undefined;
@@ -88,7 +89,9 @@ export async function planCopy(
   }
   const walker = new GraphCollector(source, plan);
   const rootDocs = await walker.add(root);
-  if (options.cosignTags === true) {
+  if (options.cosignTags !== false) {
+    // The tags of exactly the manifests carried: a --platform filtered index has a new digest, so
+    // the source index's signature (which would not verify against it) is not among them.
     for (const doc of rootDocs) {
       const digest = parseDigest(doc.descriptor.digest);
       for (const suffix of COSIGN_SUFFIXES) {
