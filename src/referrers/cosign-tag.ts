@@ -26,6 +26,8 @@ export const COSIGN_ARTIFACT_TYPES: Readonly<Record<CosignKind, string>> = {
   sbom: 'application/vnd.dev.cosign.artifact.sbom.v1+json',
 };
 
+const COSIGN_KINDS: readonly CosignKind[] = ['sig', 'att', 'sbom'];
+
 export interface CosignTag {
   subject: Digest;
   kind: CosignKind;
@@ -34,6 +36,12 @@ export interface CosignTag {
 // cosign's tag is the subject digest with ':' → '-' (sha256 in practice; any registered algorithm
 // whose encoded part validates is accepted), then the kind suffix.
 const TAG = /^([a-z0-9]+)-([0-9a-f]+)\.(sig|att|sbom)$/;
+
+/** cosign's tags for `subject`: its signature, attestation and SBOM tags, in that order. */
+export function cosignTagsFor(subject: Digest): string[] {
+  const name = subject.replace(':', '-');
+  return COSIGN_KINDS.map((kind) => `${name}.${kind}`);
+}
 
 /** The subject and kind an index.json entry's tag names, when it is a cosign tag. */
 export function cosignTagOf(entry: Descriptor): CosignTag | undefined {

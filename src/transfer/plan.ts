@@ -4,11 +4,12 @@
 // `sha256-<hex>.sig|.att|.sbom` images of every manifest carried (and their referrers, with --referrers). ONE walk (graph.ts's): manifests are fetched
 // once, verified, and listed children before parents; every other blob is listed once and checked by the source.
 // Decisions: spec-notes/copy.md.
-import { algorithmOf, encodedOf, parseDigest } from '../digest.js';
+import { parseDigest } from '../digest.js';
 import { IntegrityError } from '../errors.js';
 import { walkAsync, type WalkResult } from '../layout/graph.js';
 import { isManifestMediaType } from '../media-types.js';
 import { parsePlatform } from '../layout/platform.js';
+import { cosignTagsFor } from '../referrers/cosign-tag.js';
 import { listingDescriptor, type ReferrersVia } from '../registry/remote-referrers.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { parseManifest } from '../schema/manifest.js';
@@ -45,8 +46,6 @@ export interface CopyPlan {
   warnings: string[];
 }
 
-/** cosign's legacy tag suffixes (signatures, attestations, SBOMs). */
-const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
 const MAX_DEPTH = 64;
 
 /**
@@ -93,9 +92,7 @@ export async function planCopy(
     // The tags of exactly the manifests carried: a --platform filtered index has a new digest, so
     // the source index's signature (which would not verify against it) is not among them.
     for (const doc of rootDocs) {
-      const digest = parseDigest(doc.descriptor.digest);
-      for (const suffix of COSIGN_SUFFIXES) {
-        const tag = `${algorithmOf(digest)}-${encodedOf(digest)}.${suffix}`;
+      for (const tag of cosignTagsFor(parseDigest(doc.descriptor.digest))) {
         const found = await source.tagged(tag);
         if (found === undefined) continue;
         await walker.add(found);
