@@ -104,14 +104,13 @@ export function walkDocuments<T>(
   const steps = traverse(roots, successorsOf, options);
   let step = steps.next();
   while (!step.done) {
-    let parsed: T;
+    let outcome: Outcome<T>;
     try {
-      parsed = read(step.value);
-    } catch (err) {
-      step = steps.throw(err);
-      continue;
+      outcome = { doc: read(step.value) };
+    } catch (error) {
+      outcome = { error };
     }
-    step = steps.next(parsed);
+    step = resume(steps, outcome);
   }
   return step.value;
 }
@@ -125,16 +124,27 @@ export async function walkAsync(
   const steps = traverse(roots, successors, options);
   let step = steps.next();
   while (!step.done) {
-    let parsed: ParsedManifest;
-    try {
-      parsed = await read(step.value);
-    } catch (err) {
-      step = steps.throw(err);
-      continue;
-    }
-    step = steps.next(parsed);
+    // Through a promise, so a reader that throws before it returns one is a failed read too.
+    const outcome = await Promise.resolve(step.value)
+      .then(read)
+      .then(
+        (doc): Outcome<ParsedManifest> => ({ doc }),
+        (error: unknown) => ({ error }),
+      );
+    step = resume(steps, outcome);
   }
   return step.value;
+}
+
+/** What one read gave: the document, or what it threw. */
+type Outcome<T> = { doc: T } | { error: unknown };
+
+/** Hand the traversal the outcome of the read it asked for. */
+function resume<T>(
+  steps: Generator<Descriptor, WalkResult<T>, T>,
+  outcome: Outcome<T>,
+): IteratorResult<Descriptor, WalkResult<T>> {
+  return 'doc' in outcome ? steps.next(outcome.doc) : steps.throw(outcome.error);
 }
 
 type Frame<T> =
