@@ -176,7 +176,9 @@ describe('ocilayout attach / discover / detach / convert', () => {
       await cliOk(['discover', `${dir}:v1`, '--json', '--artifact-type', ATT_AT]),
     );
     expect(filtered.manifests.map((d: { digest: string }) => d.digest)).toEqual([att.digest]);
-    expect(await cliOk(['info', dir])).toMatch(/referrers: +2 of 1 subject\(s\)/);
+    const info = await cliOk(['info', dir]);
+    expect(info).toMatch(/referrers: +2 of 1 subject\(s\)/);
+    expect(info).toMatch(/^ +2 only by cosign tag$/m);
     const before = layoutSnapshot(dir);
     expect((await cliOk(['convert', dir, '--to', 'fallback-tag'])).trim()).toMatch(/^already/);
     expect(layoutSnapshot(dir)).toEqual(before);
