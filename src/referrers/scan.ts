@@ -112,7 +112,8 @@ export function scanLayout(
   // two places has both sources), each index is expanded once, a document that cannot be read is
   // passed over (fsck reports it) and a malformed descriptor in an index skipped (DocInfo.children
   // holds the well-formed ones). Only indexes are followed: a manifest's config and layers name no
-  // referrers, and are remembered only so the blob scan need not sniff them.
+  // referrers, and are remembered only so the blob scan need not sniff them. Nesting past the walk's
+  // depth cap is not followed, as gc's mark does not follow it either.
   walkDocuments(
     (desc) => {
       const r = ctx.docs.read(desc.digest, desc.mediaType);
