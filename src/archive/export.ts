@@ -48,6 +48,11 @@ export interface ExportOptions extends LayoutOptions {
   /** oci with refs: also every referrer of what they reach, recursively (see export-referrers.ts). */
   referrers?: boolean | undefined;
   /**
+   * oci with refs: also cosign's `<alg>-<hex>.sig|.att|.sbom` tags of every manifest exported, with
+   * their images (default true; the whole layout is exported as it is, tags and all).
+   */
+  cosignTags?: boolean | undefined;
+  /**
    * `os/arch[/variant]` to pick from a multi-platform index (oci: needs refs; the tag then names
    * the platform's manifest, and a warning says the index digest changed).
    */
@@ -125,6 +130,7 @@ export async function exportArchive(
     plan = planOciExport(layout, refs, {
       referrers: options.referrers,
       platform: options.platform,
+      cosignTags: options.cosignTags,
     });
     warnings.push(...(plan.warnings ?? []));
   }

@@ -157,6 +157,33 @@ describe('ocilayout export / import', () => {
     expect(layoutSnapshot(target)).toEqual(before);
   });
 
+  it("carries cosign's signature tags of what it exports (--no-cosign-tags: not), which import keeps", async () => {
+    const fx = (
+      JSON.parse(
+        readFileSync(new URL('../../testdata/cosign/expected.json', import.meta.url), 'utf8'),
+      ) as Record<string, { tags: Record<string, unknown> }>
+    )['multi-platform']!;
+    const src = new URL('../../testdata/cosign/multi-platform', import.meta.url).pathname;
+    const dir = tmpDir();
+    const tags = (layout: string): string[] =>
+      (indexOf(layout) as { annotations?: Record<string, string> }[])
+        .map((e) => e.annotations?.['org.opencontainers.image.ref.name'] ?? '')
+        .sort();
+    for (const [name, extra, expected] of [
+      ['with', [], [...Object.keys(fx.tags), 'v1'].sort()],
+      ['without', ['--no-cosign-tags'], ['v1']],
+    ] as const) {
+      const tarPath = join(dir, `${name}.tar`);
+      const exp = await runCli(['export', src, tarPath, '--ref', 'v1', ...extra]);
+      expect(exp.code, exp.stderr).toBe(0);
+      const imp = await runCli(['import', tarPath, join(dir, name)]);
+      expect(imp.code, imp.stderr).toBe(0);
+      expect(tags(join(dir, name))).toEqual(expected);
+      const fsck = await runCli(['fsck', join(dir, name)]);
+      expect(fsck.stdout + fsck.stderr).toContain('0 error(s), 0 warning(s)');
+    }
+  });
+
   it('--on-conflict skip|overwrite', async () => {
     const file = join(tmpDir(), 'multi.tar');
     writeFileSync(file, layoutTar(peer('umoci-multitag')));

@@ -26,6 +26,7 @@ interface ExportArgs extends GlobalArgs {
   archive: string;
   ref: unknown;
   referrers: boolean;
+  'cosign-tags': boolean;
   format: ArchiveFormat;
   gzip: boolean;
   'gzip-level': number | undefined;
@@ -71,6 +72,12 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             type: 'boolean',
             default: false,
             describe: 'with --ref: also every referrer of what is exported, recursively',
+          })
+          .option('cosign-tags', {
+            type: 'boolean',
+            default: true,
+            describe:
+              "oci with --ref: also cosign's sha256-<hex>.sig/.att/.sbom tags of every manifest exported (--no-cosign-tags: leave them)",
           })
           .option('format', {
             choices: ['oci', 'docker'] as const,
@@ -145,6 +152,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             ...layoutOptions(args),
             refs: stringList(args.ref),
             referrers: args.referrers,
+            cosignTags: args['cosign-tags'],
             format: args.format,
             gzip: args.gzip,
             gzipLevel: args['gzip-level'],

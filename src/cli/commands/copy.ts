@@ -74,8 +74,9 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         })
         .option('cosign-tags', {
           type: 'boolean',
-          default: false,
-          describe: "also copy cosign's sha256-<hex>.sig/.att/.sbom tags",
+          default: true,
+          describe:
+            "copy cosign's sha256-<hex>.sig/.att/.sbom tags of every manifest copied (--no-cosign-tags: leave them)",
         })
         .option('convention', {
           choices: [...CONVENTION_NAMES, 'auto'] as const,
