@@ -68,6 +68,7 @@ export {
 } from './referrers/convention.js';
 export { ConventionContext, type ContextOptions } from './referrers/context.js';
 export { fallbackTagFor, subjectOfFallbackTag } from './referrers/fallback-tag.js';
+export { parseCosignTag, type CosignKind, type CosignTag } from './referrers/cosign-tag.js';
 export {
   ReferrerGraph,
   buildReferrerGraph,

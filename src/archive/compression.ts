@@ -111,9 +111,77 @@ export function codecFailureHint(message: string): string | undefined {
   return 'the zstd archive was made with a window over 128 MiB (zstd --long); decompress it first: `zstd -d --long=31 -c FILE | ocilayout import - LAYOUT`';
 }
 
-/** The compressor of `export --gzip`: level 6 (gzip's own default), 1 MiB output chunks as above. */
-export function newGzip(): Transform {
-  return zlib.createGzip({ level: 6, chunkSize: CODEC_CHUNK });
+/**
+ * `export --gzip`'s default level: 1, deflate's fastest. An image archive is mostly layers that
+ * are compressed already; what is left (tar headers, JSON, the odd uncompressed layer) gains
+ * little from the slower levels (spec-notes/performance.md, "export --gzip").
+ */
+export const DEFAULT_GZIP_LEVEL = 1;
+
+/** Throws E_USAGE unless `level` is a gzip level from 1 (fastest) to 9 (smallest). */
+export function assertGzipLevel(level: number): number {
+  if (!Number.isInteger(level) || level < 1 || level > 9) {
+    throw new UsageError('E_USAGE', `--gzip-level ${level}: expected a whole number from 1 to 9`, {
+      level,
+    });
+  }
+  return level;
+}
+
+/** A plain gzip compressor (one member), 1 MiB output chunks as above. */
+export function newGzip(level = DEFAULT_GZIP_LEVEL): Transform {
+  return zlib.createGzip({ level: assertGzipLevel(level), chunkSize: CODEC_CHUNK });
+}
+
+export interface GzipOptions {
+  /** 1 to 9; default DEFAULT_GZIP_LEVEL. */
+  level?: number | undefined;
+  /**
+   * True for chunks that are compressed already (a gzip or zstd layer): they go into the archive
+   * as deflate stored blocks, as they are, instead of being deflated again for nothing.
+   */
+  stored?: ((chunk: Buffer) => boolean) | undefined;
+}
+
+/**
+ * `source` as one gzip file. Each run of chunks that `stored` picks out becomes a gzip member of
+ * its own at level 0, and each run between them a member at `level`: RFC 1952 §2.2 makes a gzip
+ * file a series of members, and gunzip, Go's compress/gzip (docker, skopeo) and Node read them as
+ * one stream. Members rather than zlib's params(): a level change there needs a flush in flight,
+ * and a stream destroyed meanwhile asserts in Node's callback. Deterministic for the same input.
+ */
+export async function* gzipChunks(
+  source: AsyncIterable<Buffer>,
+  options: GzipOptions = {},
+): AsyncGenerator<Buffer> {
+  const level = assertGzipLevel(options.level ?? DEFAULT_GZIP_LEVEL);
+  const stored = options.stored ?? (() => false);
+  const input = source[Symbol.asyncIterator]();
+  let next: IteratorResult<Buffer> = await input.next();
+  // A function, not `next.done` inline: TypeScript would keep its narrowing across the awaits.
+  const ended = (): boolean => next.done === true;
+  if (ended()) {
+    yield zlib.gzipSync(Buffer.alloc(0), { level }); // still a gzip file
+    return;
+  }
+  try {
+    while (!ended()) {
+      const storing = stored(next.value as Buffer);
+      async function* run(): AsyncGenerator<Buffer> {
+        while (!ended() && stored(next.value as Buffer) === storing) {
+          const chunk = next.value as Buffer;
+          next = await input.next();
+          yield chunk;
+        }
+      }
+      yield* throughCodec(
+        run(),
+        zlib.createGzip({ level: storing ? 0 : level, chunkSize: CODEC_CHUNK }),
+      );
+    }
+  } finally {
+    if (!ended()) await input.return?.();
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 // What an OCI-format export carries: the index.json to write and every blob it reaches. Without
 // refs, the layout's own index.json (bytes as they are) and the blobs reachable from it; with refs,
-// a new index.json listing only those manifests, and their closure. See spec-notes/archives.md.
+// a new index.json listing only those manifests (and, unless told not to, cosign's signature tags of
+// every manifest they reach), and their closure. See spec-notes/archives.md.
 import { matchesDigestGrammar, parseDigest, type Digest } from '../digest.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import {
@@ -15,7 +16,8 @@ import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { serializeIndex } from '../store/index-store.js';
 import { findTagged } from '../layout/tags.js';
-import type { ManifestSource } from '../layout/graph.js';
+import { walk, type ManifestSource } from '../layout/graph.js';
+import { cosignTagsFor } from '../referrers/cosign-tag.js';
 import { contentClosure, type Closure } from './closure.js';
 import { withReferrers } from './export-referrers.js';
 
@@ -144,7 +146,12 @@ export function platformRef(
 export function planOciExport(
   layout: Layout,
   refs: readonly string[],
-  options: { referrers?: boolean | undefined; platform?: string | undefined } = {},
+  options: {
+    referrers?: boolean | undefined;
+    platform?: string | undefined;
+    /** Default true; see cosignTagEntries. */
+    cosignTags?: boolean | undefined;
+  } = {},
 ): ExportPlan {
   const wanted = options.platform === undefined ? undefined : parsePlatform(options.platform);
   if (wanted !== undefined && refs.length === 0) {
@@ -175,6 +182,9 @@ export function planOciExport(
       return exportedEntry(wanted === undefined ? ref : platformRef(layout, ref, wanted, warnings));
     }),
   );
+  if (options.cosignTags !== false) {
+    entries = uniqueEntries([...entries, ...cosignTagEntries(layout, snapshot.index, entries)]);
+  }
   let source: ManifestSource = layout;
   let memoryBlobs = new Map<Digest, Buffer>();
   if (options.referrers === true) {
@@ -190,6 +200,23 @@ export function planOciExport(
     memoryBlobs,
     warnings: [...new Set(warnings)],
   };
+}
+
+/**
+ * The layout's cosign tag entries (`<alg>-<hex>.sig|.att|.sbom`, as they are) of every manifest and
+ * index `entries` reach: exactly what is exported, so with --platform the source index's signature
+ * (over bytes not exported) stays behind and the platform manifest's comes along, as in copy.
+ */
+function cosignTagEntries(layout: Layout, index: IndexFile, entries: Descriptor[]): Descriptor[] {
+  const out: Descriptor[] = [];
+  // Problems are left to layoutClosure, which names them for an export.
+  for (const digest of walk(layout, entries, { collect: true }).manifests.keys()) {
+    for (const tag of cosignTagsFor(digest)) {
+      const entry = findTagged(index, tag);
+      if (entry !== undefined) out.push(canonicalDescriptor({ ...entry }));
+    }
+  }
+  return out;
 }
 
 export function newIndex(entries: Descriptor[]): IndexFile {

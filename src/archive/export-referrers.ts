@@ -83,8 +83,8 @@ export function withReferrers(
       }
     }
     for (const r of records) {
-      // A cosign tag is no `subject` a convention could record; carrying those tags into the
-      // archive is left to a later step, so export still leaves them out (as it did).
+      // A cosign tag is no `subject` a convention could record: the tags themselves travel as
+      // tags (export-plan.ts, unless --no-cosign-tags), never re-recorded as referrers here.
       if (r.sources.size === 1 && r.sources.has(COSIGN_TAG_SOURCE)) continue;
       const tagged = r.sources.has('tagged');
       if (tagged) {

@@ -15,7 +15,13 @@ import { sizeMismatch } from '../store/verify-stream.js';
 import { planDockerExport } from './docker-export.js';
 import { planOciExport, type ExportPlan } from './export-plan.js';
 import { tarChunks, type TarWriter } from './tar-writer.js';
-import { newGzip, newZstdCompress, requireZstdForExport } from './compression.js';
+import {
+  assertGzipLevel,
+  gzipChunks,
+  newZstdCompress,
+  requireZstdForExport,
+  sniffCompression,
+} from './compression.js';
 import { throughCodec } from './streams.js';
 
 export type ArchiveFormat = 'oci' | 'docker';
@@ -24,8 +30,14 @@ export interface ExportOptions extends LayoutOptions {
   /** Tags or digests to export (default: the whole layout; docker: every tagged image). */
   refs?: readonly string[] | undefined;
   format?: ArchiveFormat | undefined;
-  /** gzip the whole archive (level 6; deterministic on one zlib version). */
+  /**
+   * gzip the whole archive (deterministic on one zlib version). Blobs that are compressed already
+   * (gzip or zstd layers, told by their magic bytes) are stored in it as they are, not deflated
+   * again: see ExportResult.precompressed.
+   */
   gzip?: boolean | undefined;
+  /** With gzip: the level, 1 (fastest, the default) to 9 (smallest). E_USAGE otherwise. */
+  gzipLevel?: number | undefined;
   /**
    * zstd the whole archive (level 3, one frame; deterministic on one zstd version). Needs a runtime
    * whose zlib has zstd (Node 22.15+): E_USAGE otherwise, before anything is written.
@@ -35,6 +47,11 @@ export interface ExportOptions extends LayoutOptions {
   name?: string | undefined;
   /** oci with refs: also every referrer of what they reach, recursively (see export-referrers.ts). */
   referrers?: boolean | undefined;
+  /**
+   * oci with refs: also cosign's `<alg>-<hex>.sig|.att|.sbom` tags of every manifest exported, with
+   * their images (default true; the whole layout is exported as it is, tags and all).
+   */
+  cosignTags?: boolean | undefined;
   /**
    * `os/arch[/variant]` to pick from a multi-platform index (oci: needs refs; the tag then names
    * the platform's manifest, and a warning says the index digest changed).
@@ -57,6 +74,8 @@ export interface ExportResult {
   contentBytes: number;
   /** Bytes of the archive as written. */
   archiveBytes: number;
+  /** With gzip: blobs already compressed, stored in the gzip stream without deflating them again. */
+  precompressed?: { blobs: number; bytes: number } | undefined;
   warnings: string[];
 }
 
@@ -78,6 +97,10 @@ export async function exportArchive(
 ): Promise<ExportResult> {
   if (options.gzip === true && options.zstd === true) {
     throw new UsageError('E_USAGE', '--gzip and --zstd cannot both be given', {});
+  }
+  if (options.gzipLevel !== undefined) {
+    if (options.gzip !== true) throw new UsageError('E_USAGE', '--gzip-level needs --gzip', {});
+    assertGzipLevel(options.gzipLevel);
   }
   if (options.zstd === true) requireZstdForExport(); // the runtime, before the layout is read
   const layout = Layout.open(layoutDir, options);
@@ -107,6 +130,7 @@ export async function exportArchive(
     plan = planOciExport(layout, refs, {
       referrers: options.referrers,
       platform: options.platform,
+      cosignTags: options.cosignTags,
     });
     warnings.push(...(plan.warnings ?? []));
   }
@@ -118,11 +142,16 @@ export async function exportArchive(
     done += n;
     options.onProgress?.(done, total);
   };
+  const compressed = new CompressedChunks();
   let chunks: AsyncIterable<Buffer> = tarChunks((w) =>
-    writeEntries(w, layout, plan, options.verify !== false, progress),
+    writeEntries(w, layout, plan, options.verify !== false, progress, compressed),
   );
-  if (options.gzip === true) chunks = throughCodec(chunks, newGzip());
-  else if (options.zstd === true) chunks = throughCodec(chunks, newZstdCompress());
+  if (options.gzip === true) {
+    chunks = gzipChunks(chunks, {
+      level: options.gzipLevel,
+      stored: (chunk) => compressed.has(chunk),
+    });
+  } else if (options.zstd === true) chunks = throughCodec(chunks, newZstdCompress());
   let archiveBytes = 0;
   const counted = async function* (): AsyncGenerator<Buffer> {
     for await (const c of chunks) {
@@ -139,8 +168,40 @@ export async function exportArchive(
     blobs: plan.blobs.size,
     contentBytes: total,
     archiveBytes,
+    ...(options.gzip === true
+      ? { precompressed: { blobs: compressed.blobs, bytes: compressed.bytes } }
+      : {}),
     warnings,
   };
+}
+
+/**
+ * The chunks of blobs that are compressed already, recognised by their magic bytes (a gzip or
+ * zstd layer, whatever its media type says), so the gzip stage stores them. It knows them by
+ * identity: tar-stream passes a body's Buffers through unchanged, and tarChunks yields those of
+ * 64 KiB and more as they are. A chunk that loses its identity (a blob's short last chunk,
+ * coalesced with the next header) is only deflated like the rest: slower, never wrong.
+ */
+class CompressedChunks {
+  private readonly chunks = new WeakSet<Buffer>();
+  blobs = 0;
+  bytes = 0;
+
+  /** True when `head` (a blob's first bytes) starts a compressed stream; counts the blob. */
+  blob(head: Uint8Array, size: number): boolean {
+    if (sniffCompression(head) === 'none') return false;
+    this.blobs += 1;
+    this.bytes += size;
+    return true;
+  }
+
+  add(chunk: Buffer): void {
+    this.chunks.add(chunk);
+  }
+
+  has(chunk: Buffer): boolean {
+    return this.chunks.has(chunk);
+  }
 }
 
 function contentTotal(plan: ExportPlan): number {
@@ -157,6 +218,7 @@ async function writeEntries(
   plan: ExportPlan,
   verify: boolean,
   progress: (n: number) => void,
+  compressed: CompressedChunks,
 ): Promise<void> {
   type Item = { name: string; write: () => Promise<void> };
   const items: Item[] = [];
@@ -166,7 +228,8 @@ async function writeEntries(
     dirs.add(`${rel.slice(0, rel.lastIndexOf('/'))}/`);
     items.push({
       name: rel,
-      write: () => writeBlob(w, layout, rel, digest, size, plan.memoryBlobs, verify, progress),
+      write: () =>
+        writeBlob(w, layout, rel, digest, size, plan.memoryBlobs, verify, progress, compressed),
     });
   }
   for (const d of dirs) items.push({ name: d, write: () => w.directory(d) });
@@ -194,6 +257,7 @@ async function writeBlob(
   memoryBlobs: ReadonlyMap<Digest, Buffer>,
   verify: boolean,
   progress: (n: number) => void,
+  compressed: CompressedChunks,
 ): Promise<void> {
   const inMemory = memoryBlobs.get(digest);
   if (inMemory !== undefined) {
@@ -205,15 +269,22 @@ async function writeBlob(
     const bytes = layout.blobs.readBytes(digest, SMALL_BLOB, { verify });
     if (bytes.byteLength !== size)
       throw sizeMismatch(`blob ${digest}`, size, bytes.byteLength, false);
+    if (compressed.blob(bytes, size)) compressed.add(bytes);
     await w.file(name, bytes);
     progress(size);
     return;
   }
   const body = layout.blobs.open(digest, verify ? { verify: true, size } : {});
+  let first = true;
+  let isCompressed = false;
   async function* counting(): AsyncGenerator<Buffer> {
-    for await (const chunk of body) {
-      progress((chunk as Buffer).byteLength);
-      yield chunk as Buffer;
+    for await (const raw of body) {
+      const chunk = raw as Buffer;
+      if (first) isCompressed = compressed.blob(chunk, size);
+      first = false;
+      if (isCompressed) compressed.add(chunk);
+      progress(chunk.byteLength);
+      yield chunk;
     }
   }
   await w.stream(name, size, counting());

@@ -3,6 +3,7 @@
 // Building the manifest over them is artifact.ts's job.
 import { createReadStream, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Digest } from '../digest.js';
 import { NotFoundError, UnsafeInputError, UsageError, errnoCode, wrapFsError } from '../errors.js';
 import type { Layout } from '../layout/layout.js';
@@ -89,9 +90,28 @@ export function checkArtifactFiles(
 export async function storeArtifactFile(
   layout: Layout,
   file: CheckedFile,
+  onBytes?: (n: number) => void,
 ): Promise<{ digest: Digest; size: number }> {
   const source = createReadStream(file.path, { highWaterMark: CHUNK });
-  return layout.blobs.put(source, { size: file.size }, { deferDirSync: true });
+  return layout.blobs.put(countBytes(source, onBytes), { size: file.size }, { deferDirSync: true });
+}
+
+/**
+ * `source` with each chunk's size told to `onBytes` as it passes (progress). destroy() still
+ * reaches the stream: a consumer that gives up before reading (the blob is known) frees its fd.
+ */
+export function countBytes(
+  source: Readable,
+  onBytes: ((n: number) => void) | undefined,
+): AsyncIterable<Uint8Array> & { destroy(): void } {
+  if (onBytes === undefined) return source;
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source as AsyncIterable<Uint8Array>) {
+      onBytes!(chunk.byteLength);
+      yield chunk;
+    }
+  }
+  return Object.assign(counted(), { destroy: () => void source.destroy() });
 }
 
 /**

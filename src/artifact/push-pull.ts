@@ -8,6 +8,7 @@ import {
   assertSafeTitle,
   checkArtifactFile,
   checkArtifactFiles,
+  countBytes,
   storeArtifactFile,
   type ArtifactFile,
   type CheckedFile,
@@ -46,6 +47,8 @@ export interface PushOptions extends TagPolicy {
   annotations?: Annotations | undefined;
   /** A config blob; without one the empty JSON config is used (OCI 1.1 artifact guidance). */
   config?: PushFile | undefined;
+  /** Bytes of the files stored so far, and the total (their sizes when checked). */
+  onProgress?: ((done: number, total: number) => void) | undefined;
 }
 
 export interface PushResult {
@@ -90,8 +93,17 @@ async function pushFilesNow(
     const wanted = { digest: digestOf(bytes) };
     if (wanted.digest !== current.digest) throw clobberRefused(options.tag!, current, wanted);
   }
+  const total = [...inputs, ...(config === undefined ? [] : [config])].reduce(
+    (n, f) => n + f.size,
+    0,
+  );
+  let done = 0;
+  const onBytes =
+    options.onProgress === undefined
+      ? undefined
+      : (n: number): void => options.onProgress!((done += n), total);
   const { manifest, bytes } = await artifactManifest(inputs, config, options, (file) =>
-    storeArtifactFile(layout, file),
+    storeArtifactFile(layout, file, onBytes),
   );
   // The empty descriptor inlines `{}` as data, but peers (umoci gc, skopeo) expect the blob itself.
   if (config === undefined || inputs.length === 0) {
@@ -147,6 +159,8 @@ async function hashFile(file: CheckedFile): Promise<{ digest: string; size: numb
 export interface PullOptions {
   /** For an index: pick the child whose platform matches `os/arch[/variant]`. */
   platform?: string | undefined;
+  /** Bytes of the titled layers written so far, and their total. */
+  onProgress?: ((done: number, total: number) => void) | undefined;
 }
 
 export interface PulledFile {
@@ -230,10 +244,16 @@ export async function pullFiles(
   for (const p of plan) assertReplaceable(join(outDir, p.title));
 
   const staged: StagedFile[] = [];
+  const total = plan.reduce((n, p) => n + p.layer.size, 0);
+  let done = 0;
+  const onBytes =
+    options.onProgress === undefined
+      ? undefined
+      : (n: number): void => options.onProgress!((done += n), total);
   try {
     for (const p of plan) {
       const source = layout.blobs.open(p.digest, { verify: true, size: p.layer.size });
-      staged.push(await stageFile(join(outDir, p.title), source));
+      staged.push(await stageFile(join(outDir, p.title), countBytes(source, onBytes)));
     }
     for (const s of staged) s.commit();
   } finally {

@@ -27,10 +27,29 @@ export interface OutputOptions {
 }
 
 export class Output {
+  /** A status line (progress, a retry) is on stderr now, to be cleared before anything else. */
+  private statusShown = false;
+
   constructor(
     readonly io: Io,
     readonly options: OutputOptions,
   ) {}
+
+  /**
+   * Show `text` as the terminal's one status line, in place of the previous one (`\r`, then clear
+   * to the end of the line). Callers check showsProgress or isTTY; `text` must fit the terminal.
+   */
+  status(text: string): void {
+    this.io.stderr.write(`\r${text}\x1b[K`);
+    this.statusShown = true;
+  }
+
+  /** Remove the status line, if any; every other write does this first, so no text lands on it. */
+  clearStatus(): void {
+    if (!this.statusShown) return;
+    this.statusShown = false;
+    this.io.stderr.write('\r\x1b[K');
+  }
 
   get json(): boolean {
     return this.options.json;
@@ -38,6 +57,7 @@ export class Output {
 
   /** One result line on stdout (text mode). */
   line(text: string): void {
+    this.clearStatus();
     this.io.stdout.write(`${text}\n`);
   }
 
@@ -45,11 +65,14 @@ export class Output {
   lines(items: Iterable<string>): void {
     let buf = '';
     for (const item of items) buf += `${item}\n`;
-    if (buf !== '') this.io.stdout.write(buf);
+    if (buf === '') return;
+    this.clearStatus();
+    this.io.stdout.write(buf);
   }
 
   /** A machine-readable result on stdout (--json mode). */
   data(value: unknown): void {
+    this.clearStatus();
     this.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   }
 
@@ -66,14 +89,19 @@ export class Output {
 
   /** A progress or status message on stderr (silenced by --quiet and in --json mode). */
   info(text: string): void {
-    if (!this.options.quiet && !this.options.json) this.io.stderr.write(`${text}\n`);
+    if (this.options.quiet || this.options.json) return;
+    this.clearStatus();
+    this.io.stderr.write(`${text}\n`);
   }
 
   warn(text: string): void {
-    if (!this.options.quiet) this.io.stderr.write(`ocilayout: warning: ${text}\n`);
+    if (this.options.quiet) return;
+    this.clearStatus();
+    this.io.stderr.write(`ocilayout: warning: ${text}\n`);
   }
 
   error(err: unknown): void {
+    this.clearStatus();
     if (this.json) {
       const payload =
         err instanceof OcilayoutError

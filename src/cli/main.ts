@@ -88,6 +88,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   } catch (err) {
     failure = err;
   }
+  ctx.out.clearStatus(); // a progress or retry line a handler left on the terminal
   // Output the command wrote but stdout did not take fails the run, whatever the command thought:
   // a short archive or listing must never exit 0. It also explains an error the command met by
   // writing (a raw EPIPE), but not a typed error of its own (a corrupt blob on `blob get | head`).

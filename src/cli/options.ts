@@ -22,6 +22,7 @@ import {
   type TagMove,
 } from '../internal.js';
 import type { CommandContext } from './context.js';
+import { retryReporter } from './progress.js';
 
 /**
  * `FILE[:MEDIATYPE]`. An argument naming an existing path is a path, whole (so `a:b` files work);
@@ -265,7 +266,6 @@ export function remoteReadOptions(
 ): RemoteReadOptions {
   return {
     plainHttp: plainHttpHosts(argv['plain-http']),
-    onRetry: (i) =>
-      ctx.out.warn(`${i.registry}: ${i.what}: ${i.reason}; retry ${i.attempt} in ${i.delayMs} ms`),
+    onRetry: retryReporter(ctx),
   };
 }

@@ -52,6 +52,8 @@ export const FINDING_SEVERITY = {
   FALLBACK_NOT_INDEX: 'error',
   FALLBACK_TAG_NOT_REFERRERS: 'warning',
   DIGEST_TAG_NAMES_ITSELF: 'warning',
+  // cosign's tag-based signatures (referrers/maintenance.ts).
+  COSIGN_TAG_SUBJECT_MISSING: 'warning',
 } as const satisfies Record<string, Severity>;
 
 export type FindingCode = keyof typeof FINDING_SEVERITY;

@@ -5,11 +5,12 @@ import { parseDigest, type Digest } from '../digest.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { DEFAULT_FILE_MEDIA_TYPE, buildArtifactManifest, fileLayer } from '../artifact/manifest.js';
 import type { Layout, Target } from '../layout/layout.js';
-import { EMPTY_DIGEST, EMPTY_JSON, assertMediaType } from '../media-types.js';
+import { Annotation, EMPTY_DIGEST, EMPTY_JSON, assertMediaType } from '../media-types.js';
 import type { Annotations, Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';
 import { CONVENTIONS, CONVENTION_NAMES, classifyIndex, type ConventionName } from './convention.js';
+import { cosignLinkOf, parseCosignTag } from './cosign-tag.js';
 import { buildReferrerGraph } from './discover.js';
 import { applyReferrerEdges } from './record.js';
 import { referrerDescriptor } from './response.js';
@@ -112,56 +113,97 @@ export interface DetachResult {
   conventions: ConventionName[];
   /** index.json entries for the referrer itself that were removed (tagged or not). */
   entriesRemoved: number;
+  /** cosign tags (`<alg>-<hex>.sig|.att|.sbom`) among those entries. */
+  cosignTags: string[];
   /** How discover still finds it afterwards (e.g. `nested` in a BuildKit image index): none = gone. */
   stillFoundVia: ReferrerSource[];
   changed: boolean;
 }
 
 /**
- * Stop recording `digest` as a referrer: remove it from every convention that lists it (emptied
- * fallback indexes and responses are removed) and remove its own index.json entries. Its blobs stay
- * until gc. Never rewrites a user's image index. Throws E_NOT_FOUND when the layout knows nothing of
- * it, E_USAGE when it is not a referrer (no `subject`, listed by no convention).
+ * Stop recording a referrer: `ref` is its digest, or one of cosign's tags. By digest: remove it from
+ * every convention that lists it (emptied fallback indexes and responses are removed) and remove its
+ * own index.json entries, cosign tags included. By cosign tag: remove that one entry (the manifest
+ * may sign other digests under other tags). Its blobs stay until gc. Never rewrites a user's image
+ * index. Throws E_NOT_FOUND when the layout knows nothing of it, E_USAGE when it is not a referrer
+ * (no `subject`, listed by no convention, no cosign tag) or the tag is not a cosign signature's.
  */
-export async function detach(layout: Layout, digestInput: string): Promise<DetachResult> {
-  const digest = parseDigest(digestInput);
+export async function detach(layout: Layout, ref: string): Promise<DetachResult> {
+  const byTag = parseCosignTag(ref) === undefined ? undefined : ref;
+  const wanted = byTag === undefined ? parseDigest(ref) : undefined;
   return layout.updateIndex((index) => {
     const ctx = new ConventionContext(layout);
-    const listedBy = classifyIndex(index, ctx).filter((b) =>
-      b.listed.some((d) => d.digest === digest),
-    );
-    const own = index.manifests.filter((e) => e.digest === digest).length;
-    const doc = ctx.docs.read(digest);
-    if (listedBy.length === 0) {
-      if (doc.ok && doc.doc.subject === undefined) {
-        throw new UsageError(
-          'E_USAGE',
-          `${digest} is not a referrer (it has no subject)`,
-          { digest },
-          { hint: 'remove tags with `ocilayout untag`; gc removes unlisted content' },
-        );
-      }
-      if (!doc.ok && own === 0) {
-        throw new NotFoundError('E_NOT_FOUND', `${digest} not found in ${layout.root}`, {
-          digest,
+    const bookkeeping = classifyIndex(index, ctx);
+    const claimed = new Set<Descriptor>(bookkeeping.map((b) => b.entry));
+    const cosignOf = (e: Descriptor): boolean =>
+      !claimed.has(e) && cosignLinkOf(e, ctx) !== undefined;
+    const before = JSON.stringify(index);
+    let digest: Digest;
+    let removed: Descriptor[];
+    let listedBy: typeof bookkeeping = [];
+    if (byTag !== undefined) {
+      const entry = index.manifests.find((e) => e.annotations?.[Annotation.RefName] === byTag);
+      if (entry === undefined) {
+        throw new NotFoundError('E_NOT_FOUND', `tag ${byTag} not found in ${layout.root}`, {
+          tag: byTag,
           layout: layout.root,
         });
       }
+      digest = parseDigest(entry.digest);
+      if (!cosignOf(entry)) {
+        throw new UsageError(
+          'E_USAGE',
+          `${byTag} is not a cosign signature tag (it names ${digest}, which has a subject of its own or cannot be read)`,
+          { tag: byTag, digest },
+          {
+            hint: `detach it by digest (LAYOUT@${digest}), or remove the tag with \`ocilayout untag\``,
+          },
+        );
+      }
+      removed = [entry];
+    } else {
+      digest = wanted!;
+      listedBy = bookkeeping.filter((b) => b.listed.some((d) => d.digest === digest));
+      removed = index.manifests.filter((e) => e.digest === digest);
+      const doc = ctx.docs.read(digest);
+      if (listedBy.length === 0) {
+        if (doc.ok && doc.doc.subject === undefined && !removed.some(cosignOf)) {
+          throw new UsageError(
+            'E_USAGE',
+            `${digest} is not a referrer (it has no subject and no cosign tag)`,
+            { digest },
+            { hint: 'remove tags with `ocilayout untag`; gc removes unlisted content' },
+          );
+        }
+        if (!doc.ok && removed.length === 0) {
+          throw new NotFoundError('E_NOT_FOUND', `${digest} not found in ${layout.root}`, {
+            digest,
+            layout: layout.root,
+          });
+        }
+      }
+      const gone = new Set<string>([digest]);
+      for (const name of CONVENTION_NAMES) CONVENTIONS[name].remove(index, gone, ctx);
+      removed = index.manifests.filter((e) => e.digest === digest);
     }
-    const before = JSON.stringify(index);
-    const gone = new Set<string>([digest]);
-    for (const name of CONVENTION_NAMES) CONVENTIONS[name].remove(index, gone, ctx);
-    const entriesRemoved = index.manifests.filter((e) => e.digest === digest).length;
-    index.manifests = index.manifests.filter((e) => e.digest !== digest);
-    const stillFoundVia =
-      doc.ok && doc.doc.subject !== undefined
-        ? stillFound(index, ctx, doc.doc.subject, digest)
-        : [];
+    const cosignTags = removed.filter(cosignOf).map((e) => e.annotations![Annotation.RefName]!);
+    index.manifests = index.manifests.filter((e) => !removed.includes(e));
+    const doc = ctx.docs.doc(digest);
+    const subject =
+      doc?.subject ?? (byTag === undefined ? undefined : parseCosignTag(byTag)?.subject);
+    const stillFoundVia = subject === undefined ? [] : stillFound(index, ctx, subject, digest);
     const changed = JSON.stringify(index) !== before;
     const conventions = CONVENTION_NAMES.filter((n) => listedBy.some((b) => b.convention === n));
     return {
       index: changed ? index : undefined,
-      result: { digest, conventions, entriesRemoved, stillFoundVia, changed },
+      result: {
+        digest,
+        conventions,
+        entriesRemoved: removed.length,
+        cosignTags,
+        stillFoundVia,
+        changed,
+      },
     };
   });
 }

@@ -1,11 +1,13 @@
-// cosign's tag-based dialect, read only: a manifest tagged `sha256-<hex>.sig` (`.att`, `.sbom`) is a
-// signature (attestation, SBOM) of the manifest `sha256:<hex>`. cosign writes no `subject`; the tag
-// is the only link, and cosign finds these by tag, so we list them as referrers but never write or
-// convert them (spec-notes/referrers.md "cosign tags"). Not a ReferrerConvention: nothing to add,
-// remove or check.
+// cosign's tag-based dialect: a manifest tagged `sha256-<hex>.sig` (`.att`, `.sbom`) is a signature
+// (attestation, SBOM) of the manifest `sha256:<hex>`. cosign writes no `subject`; the tag is the only
+// link, and cosign finds these by tag, so we list them as referrers, keep them while their subject
+// lives (gc), report a missing subject (fsck), remove them (detach) and carry them (copy, export), but
+// never write new ones or convert them (spec-notes/referrers.md "cosign tags"). Not a
+// ReferrerConvention: attach and convert have nothing to do with it.
 import { tryParseDigest, type Digest } from '../digest.js';
 import { Annotation } from '../media-types.js';
 import { canonicalDescriptor, sortedRecord, type Descriptor } from '../schema/descriptor.js';
+import type { ConventionContext } from './context.js';
 import type { DocInfo } from './documents.js';
 import { referrerDescriptor } from './response.js';
 
@@ -24,6 +26,8 @@ export const COSIGN_ARTIFACT_TYPES: Readonly<Record<CosignKind, string>> = {
   sbom: 'application/vnd.dev.cosign.artifact.sbom.v1+json',
 };
 
+const COSIGN_KINDS: readonly CosignKind[] = ['sig', 'att', 'sbom'];
+
 export interface CosignTag {
   subject: Digest;
   kind: CosignKind;
@@ -33,14 +37,37 @@ export interface CosignTag {
 // whose encoded part validates is accepted), then the kind suffix.
 const TAG = /^([a-z0-9]+)-([0-9a-f]+)\.(sig|att|sbom)$/;
 
+/** cosign's tags for `subject`: its signature, attestation and SBOM tags, in that order. */
+export function cosignTagsFor(subject: Digest): string[] {
+  const name = subject.replace(':', '-');
+  return COSIGN_KINDS.map((kind) => `${name}.${kind}`);
+}
+
 /** The subject and kind an index.json entry's tag names, when it is a cosign tag. */
 export function cosignTagOf(entry: Descriptor): CosignTag | undefined {
   const name = entry.annotations?.[Annotation.RefName];
-  if (name === undefined) return undefined;
+  return name === undefined ? undefined : parseCosignTag(name);
+}
+
+/** The subject and kind a tag names, when it is a cosign tag. */
+export function parseCosignTag(name: string): CosignTag | undefined {
   const m = TAG.exec(name);
   if (m === null) return undefined;
   const subject = tryParseDigest(`${m[1]}:${m[2]}`);
   return subject === undefined ? undefined : { subject, kind: m[3] as CosignKind };
+}
+
+/**
+ * The link an index.json entry makes as a cosign tag: its tag is cosign's and names a manifest with
+ * no `subject` of its own (one with a subject is filed under it, and the cosign-shaped tag is a plain
+ * tag). An entry whose manifest cannot be read links nothing: gc leaves it an ordinary root and
+ * fsck reports the missing or broken blob on its own. Callers pass only entries no convention claims.
+ */
+export function cosignLinkOf(entry: Descriptor, ctx: ConventionContext): CosignTag | undefined {
+  const tag = cosignTagOf(entry);
+  if (tag === undefined) return undefined;
+  const doc = ctx.docs.doc(entry.digest, entry.mediaType);
+  return doc !== undefined && doc.subject === undefined ? tag : undefined;
 }
 
 /** Whether a referrer descriptor was found through a cosign tag (no `subject` backs it). */

@@ -1,23 +1,31 @@
 // What gc and fsck need to know about referrer bookkeeping, through maintenance/policy.ts's extension
-// points: gc keeps each bookkeeping entry only while its subject lives; fsck checks each
-// convention's bookkeeping against the manifests it names, through the convention's own `check`.
+// points: gc keeps each bookkeeping entry (and each cosign tag) only while its subject lives; fsck
+// checks each convention's bookkeeping against the manifests it names, through the convention's own
+// `check`, and each cosign tag for its subject.
 import type { Layout } from '../layout/layout.js';
+import { Annotation } from '../media-types.js';
 import type { FsckCheck, RootEntry, RootPolicy } from '../maintenance/policy.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';
 import { CONVENTIONS, CONVENTION_NAMES, classifyIndex, type Bookkeeping } from './convention.js';
+import { cosignLinkOf } from './cosign-tag.js';
+import { indexFinding } from './checks.js';
 
 /**
  * Every index.json entry; bookkeeping entries (fallback-tag entries, subject-annotation responses,
- * untagged per-manifest referrer entries) carry `keepWhileReachable: <subject>`, so a signature lives
- * exactly as long as what it signs. Bookkeeping whose subject cannot be told stays an ordinary root.
+ * untagged per-manifest referrer entries) and cosign tags (`sha256-<hex>.sig|.att|.sbom`, which name
+ * their subject by digest as a fallback tag does) carry `keepWhileReachable: <subject>`, so a
+ * signature lives exactly as long as what it signs. Bookkeeping whose subject cannot be told stays an
+ * ordinary root.
  */
 export const referrerRootPolicy: RootPolicy = {
   classify(layout: Layout, index: IndexFile): RootEntry[] {
-    const byEntry = new Map(bookkeepingOf(layout, index).map((b) => [b.entry, b]));
+    const { ctx, bookkeeping } = analysis(layout, index);
+    const byEntry = new Map(bookkeeping.map((b) => [b.entry, b]));
     return index.manifests.map((descriptor) => {
-      const subject = byEntry.get(descriptor)?.subject;
+      const b = byEntry.get(descriptor);
+      const subject = b !== undefined ? b.subject : cosignLinkOf(descriptor, ctx)?.subject;
       return subject === undefined ? { descriptor } : { descriptor, keepWhileReachable: subject };
     });
   },
@@ -37,9 +45,6 @@ function analysis(
   }
   return a;
 }
-function bookkeepingOf(layout: Layout, index: IndexFile): Bookkeeping[] {
-  return analysis(layout, index).bookkeeping;
-}
 
 /**
  * Each convention's own checks of its bookkeeping (see ReferrerConvention.check), in the
@@ -58,4 +63,25 @@ const checkConventions: FsckCheck = (layout, index) => {
   );
 };
 
-export const referrerFsckChecks: readonly FsckCheck[] = [checkConventions];
+/**
+ * A cosign tag whose subject is not in the layout: a warning, as for a convention's recorded subject
+ * (a layout may hold signatures before, or without, what they sign); gc drops the tag unless told to
+ * keep orphans.
+ */
+const checkCosignTags: FsckCheck = (layout, index) => {
+  const { ctx, bookkeeping } = analysis(layout, index);
+  const claimed = new Set<Descriptor>(bookkeeping.map((b) => b.entry));
+  return index.manifests.flatMap((entry) => {
+    const link = claimed.has(entry) ? undefined : cosignLinkOf(entry, ctx);
+    if (link === undefined || layout.blobs.has(link.subject)) return [];
+    return [
+      indexFinding(
+        'COSIGN_TAG_SUBJECT_MISSING',
+        `cosign tag ${entry.annotations![Annotation.RefName]} (${link.kind}) names ${link.subject}, which is not in the layout`,
+        link.subject,
+      ),
+    ];
+  });
+};
+
+export const referrerFsckChecks: readonly FsckCheck[] = [checkConventions, checkCosignTags];

@@ -3,7 +3,8 @@
 // file each manifest that has a `subject` under that subject. Optionally scan blobs/ for unlisted
 // ones. The `subject` field is the only truth: listings are where we look, never what we believe.
 import type { Digest } from '../digest.js';
-import { Annotation, MAX_MANIFEST_BYTES, isManifestMediaType } from '../media-types.js';
+import { walkDocuments } from '../layout/graph.js';
+import { Annotation, MAX_MANIFEST_BYTES } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import type { ConventionContext } from './context.js';
@@ -66,7 +67,6 @@ export function scanLayout(
   );
   const records = new Map<Digest, Map<Digest, ReferrerRecord>>();
   const attestations = new Map<Digest, Attestation[]>();
-  const expanded = new Set<string>();
   const notManifests = new Set<string>();
 
   const file = (
@@ -101,52 +101,60 @@ export function scanLayout(
     }
   };
 
-  // Depth-first over indexes; `source` is how the node was reached. Each index is expanded once.
-  const stack: {
-    desc: Descriptor;
-    source: ReferrerSource;
-    buildkit: boolean;
-    cosign?: CosignTag | undefined;
-  }[] = [];
-  for (let i = index.manifests.length - 1; i >= 0; i--) {
-    const entry = index.manifests[i]!;
+  // Where a root entry was found: a convention's bookkeeping, a cosign tag, a tag, or neither.
+  const rootSource = (entry: Descriptor): ReferrerSource => {
     const role = roleOf.get(entry);
-    const cosign = role === undefined ? cosignTagOf(entry) : undefined;
-    const tagged = entry.annotations?.[Annotation.RefName] !== undefined;
-    const source: ReferrerSource =
-      role ?? (cosign !== undefined ? COSIGN_TAG_SOURCE : tagged ? 'tagged' : 'nested');
-    stack.push({ desc: entry, source, buildkit: false, cosign });
-  }
-  while (stack.length > 0) {
-    const { desc, source, buildkit, cosign } = stack.pop()!;
-    if (!isManifestMediaType(desc.mediaType)) continue;
-    const doc = ctx.docs.doc(desc.digest, desc.mediaType);
-    if (doc === undefined) continue;
-    // A bookkeeping index is not itself a referrer even if it has a subject; what it lists may be.
-    const role = roleOf.get(desc);
-    const isContainer = role !== undefined && CONVENTIONS[role].lists;
-    if (!isContainer) file(doc, source, buildkit, cosign);
-    for (const b of doc.blobs) notManifests.add(b);
-    if (doc.kind !== 'index' || expanded.has(doc.digest)) continue;
-    expanded.add(doc.digest);
-    const childSource: ReferrerSource = isContainer ? role : 'nested';
-    const siblings = new Set(doc.children.map((c) => c.digest));
-    for (let i = doc.children.length - 1; i >= 0; i--) {
-      const child = doc.children[i]!;
-      const named = attestationSubject(child, siblings);
-      stack.push({ desc: child, source: childSource, buildkit: named !== undefined });
-      if (named !== undefined) {
-        const att = ctx.docs.doc(child.digest, child.mediaType);
-        if (att !== undefined && att.subject === undefined) {
+    if (role !== undefined) return role;
+    if (cosignTagOf(entry) !== undefined) return COSIGN_TAG_SOURCE;
+    return entry.annotations?.[Annotation.RefName] !== undefined ? 'tagged' : 'nested';
+  };
+  // The one graph walk, over DocReader's documents: every reference is seen (a referrer listed in
+  // two places has both sources), each index is expanded once, a document that cannot be read is
+  // passed over (fsck reports it) and a malformed descriptor in an index skipped (DocInfo.children
+  // holds the well-formed ones). Only indexes are followed: a manifest's config and layers name no
+  // referrers, and are remembered only so the blob scan need not sniff them. Nesting past the walk's
+  // depth cap is not followed, as gc's mark does not follow it either.
+  walkDocuments(
+    (desc) => {
+      const r = ctx.docs.read(desc.digest, desc.mediaType);
+      if (!r.ok) throw r.error;
+      return r.doc;
+    },
+    (doc) => doc.children,
+    index.manifests,
+    {
+      collect: true,
+      visit: (_desc, doc) => {
+        for (const b of doc?.blobs ?? []) notManifests.add(b);
+      },
+      arrive: ({ desc, doc }, parent) => {
+        if (doc === undefined) return;
+        // A bookkeeping index is not itself a referrer even if it has a subject; what it lists may be.
+        const role = roleOf.get(desc);
+        if (role !== undefined && CONVENTIONS[role].lists) return;
+        if (parent === undefined) {
+          file(doc, rootSource(desc), false, role === undefined ? cosignTagOf(desc) : undefined);
+          return;
+        }
+        const parentRole = roleOf.get(parent.desc);
+        const source: ReferrerSource =
+          parentRole !== undefined && CONVENTIONS[parentRole].lists ? parentRole : 'nested';
+        const named = attestationSubject(desc, parent.doc!);
+        file(doc, source, named !== undefined);
+        if (named !== undefined && doc.subject === undefined) {
           const list = attestations.get(named) ?? [];
-          if (!list.some((a) => a.descriptor.digest === att.digest)) {
-            list.push({ subject: named, descriptor: referrerDescriptor(att), index: doc.digest });
+          if (!list.some((a) => a.descriptor.digest === doc.digest)) {
+            list.push({
+              subject: named,
+              descriptor: referrerDescriptor(doc),
+              index: parent.desc.digest,
+            });
           }
           attestations.set(named, list);
         }
-      }
-    }
-  }
+      },
+    },
+  );
 
   if (options.scanBlobs === true) {
     for (const digest of ctx.layout.blobs.list().blobs) {
@@ -162,11 +170,13 @@ export function scanLayout(
  * The image a BuildKit attestation names: `vnd.docker.reference.type: attestation-manifest` and
  * `vnd.docker.reference.digest`, believed only when that digest is listed in the same index.
  */
-function attestationSubject(child: Descriptor, siblings: ReadonlySet<string>): Digest | undefined {
+function attestationSubject(child: Descriptor, index: DocInfo): Digest | undefined {
   const a = child.annotations;
   if (a?.[Annotation.DockerReferenceType] !== ATTESTATION) return undefined;
   const ref = a[Annotation.DockerReferenceDigest];
-  return ref !== undefined && siblings.has(ref) ? (ref as Digest) : undefined;
+  return ref !== undefined && index.children.some((c) => c.digest === ref)
+    ? (ref as Digest)
+    : undefined;
 }
 
 /** A stored blob read as a manifest when it plausibly is one (small, starts with `{`). */

@@ -31,8 +31,12 @@ export interface TransportOptions {
 export interface RetryInfo {
   registry: string;
   what: string;
+  /** This retry's number (1 = the first retry). */
   attempt: number;
+  /** Attempts the policy allows in all (the first one included). */
+  attempts?: number | undefined;
   delayMs: number;
+  /** The failure: a network code (`ECONNREFUSED`) when there is one, else the error's message. */
   reason: string;
 }
 
@@ -59,6 +63,12 @@ export interface RegistryRequest {
 }
 
 const USER_AGENT = 'ocilayout';
+
+/** Why an attempt failed, for RetryInfo: undici says only "fetch failed"; its cause has the code. */
+function retryReason(error: unknown): string {
+  if (error instanceof OcilayoutError) return error.message;
+  return networkErrorCode(error) ?? (error instanceof Error ? error.message : String(error));
+}
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 export class RegistryTransport {
@@ -92,7 +102,7 @@ export class RegistryTransport {
 
   /** Tell the caller's onRetry about a retry decided above the transport (an upload restart). */
   reportRetry(info: Omit<RetryInfo, 'registry'>): void {
-    this.options.onRetry?.({ registry: this.registry, ...info });
+    this.options.onRetry?.({ registry: this.registry, attempts: this.policy.attempts, ...info });
   }
 
   /**
@@ -171,8 +181,9 @@ export class RegistryTransport {
           registry: this.registry,
           what: req.what,
           attempt: n,
+          attempts: this.policy.attempts,
           delayMs,
-          reason: error instanceof Error ? error.message : String(error),
+          reason: retryReason(error),
         }),
       );
     } catch (err) {

@@ -42,7 +42,10 @@ export type CopyDestination =
 export interface CopyOptions {
   /** Also copy every referrer of everything copied, recursively (referrers of referrers). */
   referrers?: boolean | undefined;
-  /** Also copy cosign's `sha256-<hex>.sig|.att|.sbom` tags of every manifest copied. */
+  /**
+   * Copy cosign's `sha256-<hex>.sig|.att|.sbom` tags of every manifest copied, with their images
+   * (default true: most signatures in the wild are these; false leaves them behind).
+   */
   cosignTags?: boolean | undefined;
   /** Registry destination: how referrers are made findable (API, fallback tag, both; `auto`). */
   referrersMode?: ReferrersMode | undefined;

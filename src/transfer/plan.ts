@@ -1,14 +1,15 @@
 // What a copy moves, whatever the source and destination: the root's graph (optionally a
 // platform-filtered index), with --referrers every referrer of every manifest in it (recursively,
-// each verified by its own `subject`), with --cosign-tags cosign's `sha256-<hex>.sig|.att|.sbom`
-// images (and their referrers, with --referrers). ONE walk (graph.ts's): manifests are fetched
+// each verified by its own `subject`), and (unless --no-cosign-tags) cosign's
+// `sha256-<hex>.sig|.att|.sbom` images of every manifest carried (and their referrers, with --referrers). ONE walk (graph.ts's): manifests are fetched
 // once, verified, and listed children before parents; every other blob is listed once and checked by the source.
 // Decisions: spec-notes/copy.md.
-import { algorithmOf, encodedOf, parseDigest } from '../digest.js';
+import { parseDigest } from '../digest.js';
 import { IntegrityError } from '../errors.js';
 import { walkAsync, type WalkResult } from '../layout/graph.js';
 import { isManifestMediaType } from '../media-types.js';
 import { parsePlatform } from '../layout/platform.js';
+import { cosignTagsFor } from '../referrers/cosign-tag.js';
 import { listingDescriptor, type ReferrersVia } from '../registry/remote-referrers.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { parseManifest } from '../schema/manifest.js';
@@ -17,6 +18,7 @@ import type { ContentSource, SourceDoc } from './sources.js';
 
 export interface PlanOptions {
   referrers?: boolean | undefined;
+  /** Default true (see CopyOptions.cosignTags). */
   cosignTags?: boolean | undefined;
   /** `OS/ARCH[/VARIANT]` entries to keep of a multi-arch index. */
   platforms?: readonly string[] | undefined;
@@ -44,8 +46,6 @@ export interface CopyPlan {
   warnings: string[];
 }
 
-/** cosign's legacy tag suffixes (signatures, attestations, SBOMs). */
-const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
 const MAX_DEPTH = 64;
 
 /**
@@ -88,11 +88,11 @@ export async function planCopy(
   }
   const walker = new GraphCollector(source, plan);
   const rootDocs = await walker.add(root);
-  if (options.cosignTags === true) {
+  if (options.cosignTags !== false) {
+    // The tags of exactly the manifests carried: a --platform filtered index has a new digest, so
+    // the source index's signature (which would not verify against it) is not among them.
     for (const doc of rootDocs) {
-      const digest = parseDigest(doc.descriptor.digest);
-      for (const suffix of COSIGN_SUFFIXES) {
-        const tag = `${algorithmOf(digest)}-${encodedOf(digest)}.${suffix}`;
+      for (const tag of cosignTagsFor(parseDigest(doc.descriptor.digest))) {
         const found = await source.tagged(tag);
         if (found === undefined) continue;
         await walker.add(found);

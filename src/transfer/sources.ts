@@ -100,8 +100,8 @@ export class LayoutSource implements ContentSource {
 
   referrers(subject: Digest): Promise<RemoteReferrers> {
     this.graph ??= referrerGraph(this.layout);
-    // Referrers known only by a cosign tag have no `subject` to verify the edge by: --cosign-tags
-    // carries them as the tags they are, not as OCI referrers.
+    // Referrers known only by a cosign tag have no `subject` to verify the edge by: the copy
+    // carries them as the tags they are (unless --no-cosign-tags), not as OCI referrers.
     const descriptors = this.graph.referrersOf(subject).filter((d) => !isCosignTagReferrer(d));
     return Promise.resolve({ descriptors, via: 'layout' });
   }

@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   assertSupportedArchiveCodec,
   checkExpansion,
+  gzipChunks,
   newDecompressor,
   newZstdCompress,
   requireZstdForExport,
@@ -113,5 +114,63 @@ describe('zstd and the runtime', () => {
         expect.objectContaining({ code: 'E_CORRUPT_ARCHIVE' }),
       );
     }
+  });
+});
+
+describe('gzipChunks', () => {
+  const zeros = (n: number, first: number): Buffer => {
+    const b = Buffer.alloc(n);
+    b[0] = first;
+    return b;
+  };
+
+  it('stores the chunks it is told to as they are, deflates the rest, and gunzips to the input', async () => {
+    const parts = [zeros(100_000, 1), zeros(70_000, 2), zeros(70_000, 3), zeros(100_000, 4)];
+    const store = new Set([parts[1], parts[2]]);
+    const gz = await collect(gzipChunks(Readable.from(parts), { stored: (c) => store.has(c) }));
+    expect(gunzipSync(gz).equals(Buffer.concat(parts))).toBe(true);
+    // Three members: deflated, stored (both stored chunks), deflated.
+    const magic = Buffer.from([0x1f, 0x8b, 0x08]);
+    let members = 0;
+    for (let i = gz.indexOf(magic); i >= 0; i = gz.indexOf(magic, i + 1)) members++;
+    expect(members).toBe(3);
+    expect(gz.includes(parts[1]!.subarray(0, 32 * 1024))).toBe(true);
+    expect(gz.length).toBeGreaterThan(140_000);
+    expect(gz.length).toBeLessThan(140_000 + 2_000);
+  });
+
+  it('without stored chunks: one member at the level asked for', async () => {
+    const data = Buffer.from('abc'.repeat(100_000));
+    const fast = await collect(gzipChunks(Readable.from([data])));
+    const best = await collect(gzipChunks(Readable.from([data]), { level: 9 }));
+    expect(fast.equals(gzipSync(data, { level: 1 }))).toBe(true);
+    expect(best.equals(gzipSync(data, { level: 9 }))).toBe(true);
+  });
+
+  it('makes a valid gzip of nothing, and refuses a level outside 1 to 9', async () => {
+    expect(gunzipSync(await collect(gzipChunks(Readable.from([]))))).toHaveLength(0);
+    await expect(collect(gzipChunks(Readable.from([]), { level: 0 }))).rejects.toMatchObject({
+      code: 'E_USAGE',
+    });
+  });
+
+  it('ends the source when its reader stops early, and passes a source failure on', async () => {
+    let finished = false;
+    async function* source(): AsyncGenerator<Buffer> {
+      try {
+        for (let i = 0; i < 1000; i++) yield await Promise.resolve(zeros(64 * 1024, i % 2));
+      } finally {
+        finished = true;
+      }
+    }
+    for await (const _ of gzipChunks(source(), { stored: (c) => c[0] === 1 })) break;
+    expect(finished).toBe(true);
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield await Promise.resolve(zeros(10, 1));
+      throw new Error('source broke');
+    }
+    await expect(collect(gzipChunks(failing(), { stored: (c) => c[0] === 1 }))).rejects.toThrow(
+      'source broke',
+    );
   });
 });

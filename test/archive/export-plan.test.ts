@@ -21,7 +21,7 @@ import {
   tagged,
   type MadeLayout,
 } from '../helpers/make-layout.js';
-import { signedImage } from '../referrers/helpers.js';
+import { cosignFixture, signedImage } from '../referrers/helpers.js';
 
 /** image a tagged v1 (full reference name) and rc, image b untagged-listed, c only in blobs/. */
 function layout(indexText?: string): MadeLayout {
@@ -140,6 +140,38 @@ describe('planOciExport', () => {
     const plan = planOciExport(l, ['v1'], { referrers: true });
     expect(plan.entries.map((e) => e.digest)).toContain(sig.digest);
     expect(plan.blobs.has(sig.digest as never)).toBe(true);
+  });
+
+  describe("cosign's signature tags", () => {
+    const tagNames = (entries: { annotations?: Record<string, string> }[]): string[] =>
+      entries.map((e) => e.annotations?.[Annotation.RefName] ?? '').sort();
+
+    it('carries the tags of every manifest exported, with their images, unless told not to', () => {
+      const { layout, fx } = cosignFixture();
+      const plan = planOciExport(layout, ['v1']);
+      expect(tagNames(plan.entries)).toEqual([...Object.keys(fx.tags), 'v1'].sort());
+      for (const { referrer } of Object.values(fx.tags))
+        expect(plan.blobs.has(referrer as never)).toBe(true);
+      const off = planOciExport(layout, ['v1'], { cosignTags: false });
+      expect(tagNames(off.entries)).toEqual(['v1']);
+      for (const { referrer } of Object.values(fx.tags))
+        expect(off.blobs.has(referrer as never)).toBe(false);
+    });
+
+    it("with --platform, carries the platform manifest's signature and not the index's", () => {
+      const { layout, fx } = cosignFixture();
+      const amd = fx.platforms['linux/amd64']!;
+      const plan = planOciExport(layout, ['v1'], { platform: 'linux/amd64' });
+      expect(tagNames(plan.entries)).toEqual([`${amd.replace(':', '-')}.sig`, 'v1']);
+      for (const { subject, referrer } of Object.values(fx.tags))
+        expect(plan.blobs.has(referrer as never)).toBe(subject === amd);
+    });
+
+    it('lists each tag once alongside --referrers', () => {
+      const { layout, fx } = cosignFixture();
+      const plan = planOciExport(layout, ['v1'], { referrers: true });
+      expect(tagNames(plan.entries)).toEqual([...Object.keys(fx.tags), 'v1'].sort());
+    });
   });
 });
 

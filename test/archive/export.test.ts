@@ -214,6 +214,65 @@ describe('exportArchive (oci)', () => {
     expect(gunzipSync(a).equals(plain)).toBe(true);
   });
 
+  it('gzips at level 1 unless told otherwise, and refuses a level outside 1 to 9', async () => {
+    const src = peer('umoci-image');
+    const dflt = await exportToBuffer(src, { gzip: true });
+    expect(dflt.equals(await exportToBuffer(src, { gzip: true, gzipLevel: 1 }))).toBe(true);
+    const nine = await exportToBuffer(src, { gzip: true, gzipLevel: 9 });
+    expect(gunzipSync(nine).equals(gunzipSync(dflt))).toBe(true);
+    expect(nine.equals(dflt)).toBe(false);
+    for (const gzipLevel of [0, 10, 1.5]) {
+      await expect(exportToBuffer(src, { gzip: true, gzipLevel })).rejects.toMatchObject({
+        code: 'E_USAGE',
+      });
+    }
+    await expect(exportToBuffer(src, { gzipLevel: 6 })).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message: '--gzip-level needs --gzip',
+    });
+  });
+
+  // The layer starts like a gzip stream but is zeros after that: deflate would shrink it to
+  // almost nothing, so finding its bytes in the archive as they are proves it was stored, not
+  // deflated again. (A real gzip layer is random-looking, and deflate stores much of that anyway.)
+  it.each([
+    ['streamed', 3 * 1024 * 1024 + 100],
+    ['read whole', 200 * 1024],
+  ])(
+    'stores a blob compressed already (%s) in the gzip as it is, and counts it',
+    async (_how, size) => {
+      const dir = tmpDir();
+      const layer = Buffer.alloc(size);
+      layer.set([0x1f, 0x8b, 0x08, 0x00]);
+      writeFileSync(join(dir, 'layer.tar.gz'), layer);
+      writeFileSync(join(dir, 'notes.txt'), 'plain text '.repeat(1000));
+      const src = join(dir, 'layout');
+      await pushFiles(
+        Layout.init(src).layout,
+        [
+          { path: join(dir, 'layer.tar.gz'), mediaType: MediaType.LayerGzip },
+          { path: join(dir, 'notes.txt') },
+        ],
+        { tag: 'v1' },
+      );
+      const out = join(dir, 'x.tar.gz');
+      const r = await exportArchive(src, out, { gzip: true });
+      expect(r.precompressed).toEqual({ blobs: 1, bytes: size });
+      const archive = readFileSync(out);
+      expect(archive.includes(layer.subarray(0, 32 * 1024))).toBe(true);
+      expect(archive.length).toBeGreaterThan(size);
+      expect(archive.includes(Buffer.from('plain text plain text'))).toBe(false); // deflated
+      const tarBytes = gunzipSync(archive);
+      expect(tarBytes.equals(await exportToBuffer(src))).toBe(true);
+      const body = (await listTar(tarBytes)).find((i) => i.name.endsWith(digestOf(layer).slice(7)));
+      expect(body?.body.equals(layer)).toBe(true);
+      // Deterministic with its members too; and nothing is counted without --gzip.
+      expect((await exportToBuffer(src, { gzip: true })).equals(archive)).toBe(true);
+      expect((await exportArchive(src, join(dir, 'x.tar'))).precompressed).toBeUndefined();
+    },
+    20_000,
+  );
+
   it.runIf(zstdAvailable())(
     'zstds deterministically, and the zstd holds the same tar',
     async () => {

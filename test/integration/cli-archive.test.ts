@@ -65,6 +65,53 @@ describe('ocilayout export / import', () => {
     expect((indexOf(join(dir, 'copy')) as unknown[]).length).toBe(2);
   });
 
+  it('export --gzip says once how much was compressed already; --gzip-level is checked', async () => {
+    const dir = tmpDir();
+    const layer = Buffer.alloc(2 * 1024 * 1024);
+    layer.set([0x1f, 0x8b, 0x08, 0x00]); // starts as gzip does: stored, not deflated again
+    writeFileSync(join(dir, 'a.tar.gz'), layer);
+    writeFileSync(join(dir, 'b.tar.gz'), layer.subarray(0, 1024 * 1024));
+    const layout = join(dir, 'layout');
+    const gz = 'application/vnd.oci.image.layer.v1.tar+gzip';
+    const push = await runCli([
+      'push',
+      `${layout}:v1`,
+      `${join(dir, 'a.tar.gz')}:${gz}`,
+      `${join(dir, 'b.tar.gz')}:${gz}`,
+    ]);
+    expect(push.code, push.stderr).toBe(0);
+    const r = await runCli(['export', layout, join(dir, 'x.tar.gz'), '--gzip']);
+    expect(r.code, r.stderr).toBe(0);
+    const notes = r.stderr.split('\n').filter((l) => l.includes('compressed already'));
+    expect(notes).toEqual([
+      '2 blobs (3.0 MiB) were compressed already: stored in the gzip stream as they are, not compressed again',
+    ]);
+    const json = await runCli(['--json', 'export', layout, join(dir, 'y.tar.gz'), '--gzip']);
+    expect(json.stderr).toBe('');
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      precompressed: { blobs: 2, bytes: 3 * 1024 * 1024 },
+    });
+    for (const args of [
+      ['--gzip', '--gzip-level', '0'],
+      ['--gzip', '--gzip-level', '10'],
+      ['--gzip-level', '9'],
+    ]) {
+      const bad = await runCli(['export', layout, join(dir, 'z.tar.gz'), ...args]);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr).toMatch(/--gzip-level/);
+      expect(existsSync(join(dir, 'z.tar.gz'))).toBe(false);
+    }
+    const nine = await runCli([
+      'export',
+      layout,
+      join(dir, 'z.tar.gz'),
+      '--gzip',
+      '--gzip-level',
+      '9',
+    ]);
+    expect(nine.code, nine.stderr).toBe(0);
+  });
+
   it('pipes: export - | import - (gzip), byte-identical to the file export', () => {
     const dir = tmpDir();
     const src = peer('regctl-style');
@@ -110,6 +157,33 @@ describe('ocilayout export / import', () => {
     expect(layoutSnapshot(target)).toEqual(before);
   });
 
+  it("carries cosign's signature tags of what it exports (--no-cosign-tags: not), which import keeps", async () => {
+    const fx = (
+      JSON.parse(
+        readFileSync(new URL('../../testdata/cosign/expected.json', import.meta.url), 'utf8'),
+      ) as Record<string, { tags: Record<string, unknown> }>
+    )['multi-platform']!;
+    const src = new URL('../../testdata/cosign/multi-platform', import.meta.url).pathname;
+    const dir = tmpDir();
+    const tags = (layout: string): string[] =>
+      (indexOf(layout) as { annotations?: Record<string, string> }[])
+        .map((e) => e.annotations?.['org.opencontainers.image.ref.name'] ?? '')
+        .sort();
+    for (const [name, extra, expected] of [
+      ['with', [], [...Object.keys(fx.tags), 'v1'].sort()],
+      ['without', ['--no-cosign-tags'], ['v1']],
+    ] as const) {
+      const tarPath = join(dir, `${name}.tar`);
+      const exp = await runCli(['export', src, tarPath, '--ref', 'v1', ...extra]);
+      expect(exp.code, exp.stderr).toBe(0);
+      const imp = await runCli(['import', tarPath, join(dir, name)]);
+      expect(imp.code, imp.stderr).toBe(0);
+      expect(tags(join(dir, name))).toEqual(expected);
+      const fsck = await runCli(['fsck', join(dir, name)]);
+      expect(fsck.stdout + fsck.stderr).toContain('0 error(s), 0 warning(s)');
+    }
+  });
+
   it('--on-conflict skip|overwrite', async () => {
     const file = join(tmpDir(), 'multi.tar');
     writeFileSync(file, layoutTar(peer('umoci-multitag')));
@@ -148,7 +222,8 @@ describe('ocilayout export / import', () => {
     const dir = tmpDir();
     const withBar = await runWithTerminal(['export', peer('umoci-multitag'), join(dir, 'a.tar')]);
     expect(withBar.code).toBe(0);
-    expect(withBar.stderr).toMatch(/\rexport \[[#.]+\] +\d+% .* ETA/);
+    expect(withBar.stderr).toMatch(/\rexport \[[#.]+\] +\d+% [\d.]+ (B|KiB) \/ [\d.]+ KiB/);
+    expect(withBar.stderr).not.toContain('ETA'); // done in well under the time an ETA needs
     const noBar = await runWithTerminal([
       'export',
       '--no-progress',

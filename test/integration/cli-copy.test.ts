@@ -400,6 +400,26 @@ describe('ocilayout copy: one contract for every endpoint pair', () => {
     expect(Layout.open(dst).tags()).toEqual([sigTag, 'v1']);
   });
 
+  it('carries cosign tags by default; --no-cosign-tags leaves them', async () => {
+    const sigTag = `sha256-${f.index.digest.slice(7)}.sig`;
+    const byDefault = join(work, 'cosign-default');
+    const r = await runCli(['copy', '--json', `${f.layout.root}:v1`, byDefault]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).cosignTags).toEqual([sigTag]);
+    expect(Layout.open(byDefault).tags()).toEqual([sigTag, 'v1']);
+    const without = join(work, 'cosign-off');
+    const off = await runCli([
+      'copy',
+      '--json',
+      '--no-cosign-tags',
+      `${f.layout.root}:v1`,
+      without,
+    ]);
+    expect(off.code, off.stderr).toBe(0);
+    expect(JSON.parse(off.stdout).cosignTags).toEqual([]);
+    expect(Layout.open(without).tags()).toEqual(['v1']);
+  });
+
   it.runIf(hasRegistry())(
     '--json prints the same keys for a layout and a registry destination',
     async () => {

@@ -176,10 +176,29 @@ describe('ocilayout attach / discover / detach / convert', () => {
       await cliOk(['discover', `${dir}:v1`, '--json', '--artifact-type', ATT_AT]),
     );
     expect(filtered.manifests.map((d: { digest: string }) => d.digest)).toEqual([att.digest]);
-    expect(await cliOk(['info', dir])).toMatch(/referrers: +2 of 1 subject\(s\)/);
+    const info = await cliOk(['info', dir]);
+    expect(info).toMatch(/referrers: +2 of 1 subject\(s\)/);
+    expect(info).toMatch(/^ +2 only by cosign tag$/m);
     const before = layoutSnapshot(dir);
     expect((await cliOk(['convert', dir, '--to', 'fallback-tag'])).trim()).toMatch(/^already/);
     expect(layoutSnapshot(dir)).toEqual(before);
+  });
+
+  it('detaches a cosign signature by digest or by its tag; gc then removes it', async () => {
+    const { layout, img, sig, att } = await cosignLayout();
+    layout.close(); // this process's gc lease on what it wrote
+    const dir = layout.root;
+    const attTag = `${img.digest.replace(':', '-')}.att`;
+    const bySig = JSON.parse(await cliOk(['detach', `${dir}@${sig.digest}`, '--json']));
+    expect(bySig).toMatchObject({ digest: sig.digest, entriesRemoved: 1, changed: true });
+    expect(bySig.cosignTags).toEqual([expect.stringMatching(/^sha256-[0-9a-f]{64}\.sig$/)]);
+    expect(await cliOk(['detach', `${dir}:${attTag}`])).toMatch(
+      new RegExp(`^detached ${att.digest}; removed 1 own entry \\(cosign tag ${attTag}\\)`),
+    );
+    const response = JSON.parse(await cliOk(['discover', `${dir}:v1`, '--json']));
+    expect(response.manifests).toEqual([]);
+    const gc = JSON.parse(await cliOk(['gc', dir, '--json']));
+    expect(gc.removedBlobs).toEqual(expect.arrayContaining([sig.digest, att.digest]));
   });
 
   it('gc keeps referrers of a live image and fsck finds nothing wrong', async () => {
@@ -211,6 +230,7 @@ describe('ocilayout attach / discover / detach / convert', () => {
     [['attach', 'DIR:v1', 'WORK/missing', '--artifact-type', SIG], 3, 'E_NOT_FOUND'],
     [['discover', 'DIR:v1', '--depth', '0'], 2, 'E_USAGE'],
     [['detach', 'DIR:v1'], 2, 'E_INVALID_REFERENCE'],
+    [['detach', `DIR:sha256-${'0'.repeat(64)}.sig`], 3, 'E_NOT_FOUND'],
     [['detach', 'DIR@MANIFEST'], 2, 'E_USAGE'], // not a referrer
     [['detach', `DIR@sha256:${'0'.repeat(64)}`], 3, 'E_NOT_FOUND'],
     [['convert', 'DIR', '--to', 'bogus'], 2, 'E_USAGE'],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { digestOf, parseDigest } from '../../src/digest.js';
-import { successors, walk, walkAsync } from '../../src/layout/graph.js';
+import { NotFoundError } from '../../src/errors.js';
+import { successors, walk, walkAsync, walkDocuments } from '../../src/layout/graph.js';
 import { MediaType } from '../../src/media-types.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import { parseManifest } from '../../src/schema/manifest.js';
@@ -230,6 +231,85 @@ describe('walk', () => {
     const r = walk(fx.open(), [odd], { isDocument: (_d, parent) => parent === undefined });
     expect(r.manifests.size).toBe(1);
     expect(r.nodes.size).toBe(3);
+  });
+
+  it('arrives at every reference with its document and its parent, repeats and failures included', () => {
+    const fx = makeLayout({
+      blobs: {
+        ...imageBlobs(),
+        index: (d: Descs) => imageIndex([d['manifest']!, missing('gone'), d['manifest']!]),
+      },
+    });
+    const name = (digest: string): string =>
+      Object.entries(fx.d).find(([, v]) => v.digest === digest)?.[0] ?? 'gone';
+    const events: string[] = [];
+    walk(fx.open(), [fx.d['index']!, fx.d['manifest']!], {
+      collect: true,
+      arrive: ({ desc, doc }, parent) =>
+        events.push(
+          `${name(desc.digest)}:${doc?.kind ?? '-'}<${parent === undefined ? 'root' : `${name(parent.desc.digest)}:${parent.doc!.kind}`}`,
+        ),
+    });
+    expect(events).toEqual([
+      'index:index<root',
+      'manifest:manifest<index:index',
+      'config:-<manifest:manifest',
+      'layer:-<manifest:manifest',
+      'gone:-<index:index', // unreadable: arrived at without a document
+      'manifest:manifest<index:index', // a repeat, with the document read the first time
+      'manifest:manifest<root',
+    ]);
+  });
+
+  describe('walkDocuments', () => {
+    /** Documents of our own shape: a name and the names it points to. */
+    type Doc = { name: string; next: Descriptor[] };
+    const ref = (name: string): Descriptor => ({
+      mediaType: MediaType.ImageIndex,
+      digest: digestOf(name),
+      size: name.length,
+    });
+    const docs = new Map<string, Doc>([
+      [ref('a').digest, { name: 'a', next: [ref('b'), ref('c')] }],
+      [ref('b').digest, { name: 'b', next: [ref('c'), ref('a')] }], // a cycle back to a
+      [ref('c').digest, { name: 'c', next: [] }],
+    ]);
+    const read = (d: Descriptor): Doc => {
+      const doc = docs.get(d.digest);
+      if (doc === undefined) throw new NotFoundError('E_NOT_FOUND', `${d.digest}: no such doc`);
+      return doc;
+    };
+
+    it('walks any document shape through the successors it is given, each once', () => {
+      const reads: string[] = [];
+      const arrivals: string[] = [];
+      const r = walkDocuments(
+        (d) => {
+          const doc = read(d);
+          reads.push(doc.name);
+          return doc;
+        },
+        (doc) => doc.next,
+        [ref('a')],
+        { arrive: ({ doc }, parent) => arrivals.push(`${doc!.name}<${parent?.doc?.name ?? ''}`) },
+      );
+      expect(reads).toEqual(['a', 'b', 'c']);
+      expect(arrivals).toEqual(['a<', 'b<a', 'c<b', 'a<b', 'c<a']);
+      expect([...r.manifests.values()].map((d) => d.name)).toEqual(['a', 'b', 'c']);
+    });
+
+    it('skips a malformed or unreadable sibling with `collect` and goes on with the rest', () => {
+      const bad = { mediaType: MediaType.ImageIndex, digest: 'sha256:nope', size: 1 };
+      const root: Doc = { name: 'root', next: [bad, ref('unknown'), ref('c')] };
+      const r = walkDocuments(
+        (d) => (d.digest === digestOf('root') ? root : read(d)),
+        (doc) => doc.next,
+        [ref('root')],
+        { collect: true },
+      );
+      expect(r.problems.map((p) => p.error.code)).toEqual(['E_INVALID_DIGEST', 'E_NOT_FOUND']);
+      expect([...r.manifests.values()].map((d) => d.name)).toEqual(['root', 'c']);
+    });
   });
 
   describe('walkAsync', () => {

@@ -15,7 +15,17 @@ import {
 } from '../../src/internal.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir, tmpLayout } from '../helpers/tmp.js';
-import { SBOM, SIG, putArtifact, putImage, putIndex, setEntries, tagEntry } from './helpers.js';
+import {
+  SBOM,
+  SIG,
+  cosignFixture,
+  cosignTagsIn,
+  putArtifact,
+  putImage,
+  putIndex,
+  setEntries,
+  tagEntry,
+} from './helpers.js';
 
 async function withImage(): Promise<{ layout: Layout; file: string }> {
   const layout = tmpLayout();
@@ -198,6 +208,58 @@ describe('detach', () => {
     await setEntries(layout, [tagEntry(idx, 'v1')]);
     const r = await detach(layout, att.digest);
     expect(r).toMatchObject({ changed: false, stillFoundVia: ['nested'] });
+  });
+
+  describe('cosign signatures', () => {
+    it('by digest: removes its cosign tag, leaves the blobs and the other signatures', async () => {
+      const { layout, fx } = cosignFixture();
+      const [tag, { subject, referrer }] = Object.entries(fx.tags).find(([t]) =>
+        t.startsWith(fx.index.replace(':', '-')),
+      )!;
+      const r = await detach(layout, referrer);
+      expect(r).toMatchObject({
+        digest: referrer,
+        conventions: [],
+        entriesRemoved: 1,
+        cosignTags: [tag],
+        stillFoundVia: [],
+        changed: true,
+      });
+      expect(cosignTagsIn(layout)).toEqual(
+        Object.keys(fx.tags)
+          .filter((t) => t !== tag)
+          .sort(),
+      );
+      expect(discoverReferrers(layout, subject).map((d) => d.digest)).not.toContain(referrer);
+      expect(layout.blobs.has(referrer as never)).toBe(true); // gc's job
+    });
+
+    it('by tag: removes that tag only', async () => {
+      const { layout, fx } = cosignFixture();
+      const [tag, { subject, referrer }] = Object.entries(fx.tags)[1]!;
+      // The same signature also tagged by a user: detaching the cosign tag keeps the user's tag.
+      const entry = layout.readIndex().manifests.find((e) => e.digest === referrer)!;
+      await setEntries(layout, [...layout.readIndex().manifests, tagEntry(entry, 'keep-me')]);
+      const r = await detach(layout, tag);
+      expect(r).toMatchObject({ digest: referrer, entriesRemoved: 1, cosignTags: [tag] });
+      expect(cosignTagsIn(layout)).not.toContain(tag);
+      expect(layout.readIndex().manifests.filter((e) => e.digest === referrer)).toHaveLength(1);
+      expect(discoverReferrers(layout, subject)).toEqual([]);
+    });
+
+    it('refuses a cosign-shaped tag that is absent (E_NOT_FOUND) or on a manifest with a subject (E_USAGE)', async () => {
+      const layout = tmpLayout();
+      const img = putImage(layout, 'a');
+      const sig = putArtifact(layout, img, SIG);
+      const shaped = `${img.digest.replace(':', '-')}.sig`;
+      await setEntries(layout, [tagEntry(img, 'v1'), tagEntry(sig, shaped)]);
+      const before = layoutSnapshot(layout.root);
+      await expect(detach(layout, `sha256-${'1'.repeat(64)}.sig`)).rejects.toMatchObject({
+        code: 'E_NOT_FOUND',
+      });
+      await expect(detach(layout, shaped)).rejects.toMatchObject({ code: 'E_USAGE' });
+      expect(layoutSnapshot(layout.root)).toEqual(before);
+    });
   });
 
   it('refuses a non-referrer (E_USAGE) and an unknown digest (E_NOT_FOUND), layout unchanged', async () => {

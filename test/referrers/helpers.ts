@@ -1,5 +1,5 @@
 // Building small layouts with referrers in code, and reading back what discovery finds.
-import { cpSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Annotation,
@@ -233,4 +233,30 @@ export async function cosignLayout(): Promise<{
     tagEntry(att, `${tag}.att`),
   ]);
   return { layout, img, sig, att };
+}
+
+/** What testdata/cosign/expected.json says of a cosign fixture (as its generator meant it). */
+export interface CosignFixture {
+  index: string;
+  /** `os/arch[/variant]` → platform manifest digest. */
+  platforms: Record<string, string>;
+  /** cosign tag → the digest it names and the signature/attestation manifest it tags. */
+  tags: Record<string, { subject: string; referrer: string }>;
+}
+
+/** A copy of testdata/cosign/<name> (tag v1: a multi-platform index signed by cosign), and what it holds. */
+export function cosignFixture(name = 'multi-platform'): { layout: Layout; fx: CosignFixture } {
+  const all = JSON.parse(
+    readFileSync(new URL('../../testdata/cosign/expected.json', import.meta.url), 'utf8'),
+  ) as Record<string, CosignFixture>;
+  return { layout: copyFixture(`cosign/${name}`), fx: all[name]! };
+}
+
+/** The cosign tags of index.json, sorted. */
+export function cosignTagsIn(layout: Layout): string[] {
+  return layout
+    .readIndex()
+    .manifests.map((e) => e.annotations?.[Annotation.RefName] ?? '')
+    .filter((t) => /\.(sig|att|sbom)$/.test(t))
+    .sort();
 }

@@ -14,6 +14,8 @@ import { tmpLayout } from '../helpers/tmp.js';
 import {
   SBOM,
   SIG,
+  cosignFixture,
+  cosignTagsIn,
   putArtifact,
   putImage,
   putIndex,
@@ -178,5 +180,80 @@ describe('referrerFsckChecks', () => {
     expect(found.map((f) => [f.code, f.severity])).toEqual([
       ['REFERRER_DESCRIPTOR_STALE', 'warning'],
     ]);
+  });
+});
+
+describe('cosign tags', () => {
+  /** The fixture without tag v1: the signed image is unreachable, its signatures orphans. */
+  async function unsigned(): Promise<ReturnType<typeof cosignFixture>> {
+    const f = cosignFixture();
+    await untagAll(f.layout);
+    return f;
+  }
+
+  it('are kept while their subject lives, as bookkeeping is', () => {
+    const { layout, fx } = cosignFixture();
+    const index = layout.readIndex();
+    const classes = referrerRootPolicy.classify(layout, index);
+    const byTag = Object.fromEntries(
+      classes.map((c) => [c.descriptor.annotations?.[Annotation.RefName], c.keepWhileReachable]),
+    );
+    expect(byTag).toEqual({
+      v1: undefined,
+      ...Object.fromEntries(Object.entries(fx.tags).map(([t, v]) => [t, v.subject])),
+    });
+  });
+
+  it('gc keeps every signature of a live image, the per-platform ones included', async () => {
+    const { layout, fx } = cosignFixture();
+    const r = await gc(layout, { policy: referrerRootPolicy });
+    expect(r.removedEntries).toEqual([]);
+    expect(cosignTagsIn(layout)).toEqual(Object.keys(fx.tags).sort());
+    for (const { referrer } of Object.values(fx.tags))
+      expect(layout.blobs.has(referrer as never)).toBe(true);
+  });
+
+  it('gc drops the tags of a gone image and their blobs, unless keepOrphans', async () => {
+    const { layout, fx } = await unsigned();
+    const kept = await gc(layout, { policy: referrerRootPolicy, keepOrphans: true });
+    expect(kept.removedEntries).toEqual([]);
+    expect(cosignTagsIn(layout)).toEqual(Object.keys(fx.tags).sort());
+    expect(layout.blobs.has(fx.index as never)).toBe(false);
+
+    const r = await gc(layout, { policy: referrerRootPolicy });
+    expect(r.removedEntries).toHaveLength(Object.keys(fx.tags).length);
+    expect(layout.readIndex().manifests).toEqual([]);
+    for (const { referrer } of Object.values(fx.tags))
+      expect(layout.blobs.has(referrer as never)).toBe(false);
+  });
+
+  it('a cosign-shaped tag on a manifest with its own subject is a plain tag, kept as a root', async () => {
+    const layout = tmpLayout();
+    const x = putImage(layout, 'x');
+    const sig = putArtifact(layout, x, SIG);
+    const other = `sha256-${'1'.repeat(64)}.sig`;
+    await setEntries(layout, [tagEntry(sig, other)]);
+    const r = await gc(layout, { policy: referrerRootPolicy });
+    expect(r.removedEntries).toEqual([]);
+    expect(layout.blobs.has(sig.digest as never)).toBe(true);
+  });
+
+  it('fsck warns of a tag whose subject is not in the layout, and of nothing in a whole one', async () => {
+    const whole = cosignFixture().layout;
+    expect((await fsck(whole, { checks: referrerFsckChecks })).findings).toEqual([]);
+
+    const { layout, fx } = await unsigned();
+    // gc with keepOrphans removes the image's blobs and leaves the signatures.
+    await gc(layout, { policy: referrerRootPolicy, keepOrphans: true });
+    const report = await fsck(layout, { checks: referrerFsckChecks });
+    expect(report.findings.map((f) => [f.code, f.severity, f.digest, f.path]).sort()).toEqual(
+      Object.values(fx.tags)
+        .map((t) => ['COSIGN_TAG_SUBJECT_MISSING', 'warning', t.subject, 'index.json'])
+        .sort(),
+    );
+    expect(report.findings[0]!.message).toMatch(
+      /^cosign tag sha256-[0-9a-f]{64}\.(sig|att) \((sig|att)\) names sha256:/,
+    );
+    expect(report.ok).toBe(true);
   });
 });

@@ -57,6 +57,25 @@ describe('scanLayout', () => {
     expect(sourcesOf(layout, img.digest, sig.digest)).toEqual(['nested', 'tagged']);
   });
 
+  it('passes over malformed and unreadable siblings in an index and goes on', async () => {
+    const layout = tmpLayout();
+    const img = putImage(layout, 'a');
+    const sig = putArtifact(layout, img, SIG);
+    const gone = {
+      mediaType: MediaType.ImageManifest,
+      digest: `sha256:${'1'.repeat(64)}`,
+      size: 2,
+    };
+    const bundle = putIndex(layout, [
+      { mediaType: MediaType.ImageManifest, size: 2 }, // no digest: not a descriptor
+      { mediaType: MediaType.ImageManifest, digest: 'sha256:nope', size: 2 },
+      gone,
+      sig,
+    ] as Descriptor[]);
+    await setEntries(layout, [tagEntry(img, 'v1'), untaggedEntry(bundle)]);
+    expect(sourcesOf(layout, img.digest, sig.digest)).toEqual(['nested']);
+  });
+
   it('never files a bookkeeping index as a referrer, even one with a subject', async () => {
     const layout = tmpLayout();
     const img = putImage(layout, 'a');

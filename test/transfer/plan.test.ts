@@ -19,6 +19,7 @@ import {
   type LayoutSpec,
 } from '../helpers/make-layout.js';
 import { makeFixture } from '../registry/fixture.js';
+import { cosignFixture } from '../referrers/helpers.js';
 
 const digestsOf = (docs: { descriptor: Descriptor }[]): string[] =>
   docs.map((d) => d.descriptor.digest);
@@ -143,7 +144,7 @@ describe('planCopy', () => {
     expect(plan.referrersVia).toEqual(['fallback-tag']);
   });
 
-  it("adds cosign's sha256-<hex>.sig/.att/.sbom tags with --cosign-tags", async () => {
+  it("adds cosign's sha256-<hex>.sig/.att/.sbom tags by default, none with cosignTags: false", async () => {
     const m = makeLayout({
       blobs: {
         ...imageBlobs('a'),
@@ -156,12 +157,42 @@ describe('planCopy', () => {
         ]),
     });
     const source = new LayoutSource(m.open(), { tag: 'v1' });
-    expect((await planCopy(source)).cosign).toEqual([]);
-    const plan = await planCopy(source, { cosignTags: true });
-    expect(plan.cosign.map((c) => [c.tag, c.doc.descriptor.digest])).toEqual([
-      [`sha256-${m.d['amanifest']!.digest.slice(7)}.sig`, m.d['sig']!.digest],
-    ]);
-    expect(digestsOf(plan.docs)).toContain(m.d['sig']!.digest);
+    const off = await planCopy(source, { cosignTags: false });
+    expect(off.cosign).toEqual([]);
+    expect(digestsOf(off.docs)).not.toContain(m.d['sig']!.digest);
+    for (const plan of [await planCopy(source), await planCopy(source, { cosignTags: true })]) {
+      expect(plan.cosign.map((c) => [c.tag, c.doc.descriptor.digest])).toEqual([
+        [`sha256-${m.d['amanifest']!.digest.slice(7)}.sig`, m.d['sig']!.digest],
+      ]);
+      expect(digestsOf(plan.docs)).toContain(m.d['sig']!.digest);
+    }
+  });
+
+  describe('cosign signatures of a multi-platform image (cosign sign --recursive)', () => {
+    const tagsOf = (plan: { cosign: { tag: string }[] }): string[] =>
+      plan.cosign.map((c) => c.tag).sort();
+
+    it('carries the signatures of the index and of every platform manifest', async () => {
+      const { layout, fx } = cosignFixture();
+      const plan = await planCopy(new LayoutSource(layout, { tag: 'v1' }));
+      expect(tagsOf(plan)).toEqual(Object.keys(fx.tags).sort());
+      for (const { referrer } of Object.values(fx.tags))
+        expect(digestsOf(plan.docs)).toContain(referrer);
+    });
+
+    it("with --platform, carries the kept manifest's signature, not the source index's", async () => {
+      const { layout, fx } = cosignFixture();
+      const plan = await planCopy(new LayoutSource(layout, { tag: 'v1' }), {
+        platforms: ['linux/arm64'],
+      });
+      const arm = fx.platforms['linux/arm64/v8']!;
+      expect(plan.filteredFrom?.digest).toBe(fx.index);
+      // The filtered index has a new digest: the index's .sig and .att sign other bytes.
+      expect(tagsOf(plan)).toEqual([`${arm.replace(':', '-')}.sig`]);
+      const carried = new Set(digestsOf(plan.docs));
+      for (const { subject, referrer } of Object.values(fx.tags))
+        expect(carried.has(referrer)).toBe(subject === arm);
+    });
   });
 
   it('refuses indexes nested deeper than 64 levels (E_SCHEMA)', async () => {

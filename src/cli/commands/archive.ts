@@ -19,15 +19,17 @@ import {
 } from '../../internal.js';
 import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
 import { fileOrStdin, refuseBinaryToTerminal, stringList } from '../options.js';
-import { formatBytes, progressBar } from '../progress.js';
+import { formatBytes, progressReporter } from '../progress.js';
 
 interface ExportArgs extends GlobalArgs {
   layout: string;
   archive: string;
   ref: unknown;
   referrers: boolean;
+  'cosign-tags': boolean;
   format: ArchiveFormat;
   gzip: boolean;
+  'gzip-level': number | undefined;
   zstd: boolean;
   name: string | undefined;
   platform: string | undefined;
@@ -71,12 +73,26 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             default: false,
             describe: 'with --ref: also every referrer of what is exported, recursively',
           })
+          .option('cosign-tags', {
+            type: 'boolean',
+            default: true,
+            describe:
+              "oci with --ref: also cosign's sha256-<hex>.sig/.att/.sbom tags of every manifest exported (--no-cosign-tags: leave them)",
+          })
           .option('format', {
             choices: ['oci', 'docker'] as const,
             default: 'oci' as const,
             describe: 'oci: tarred OCI layout; docker: `docker save` format (images only)',
           })
-          .option('gzip', { type: 'boolean', default: false, describe: 'gzip the archive' })
+          .option('gzip', {
+            type: 'boolean',
+            default: false,
+            describe: 'gzip the archive (layers compressed already are stored as they are)',
+          })
+          .option('gzip-level', {
+            type: 'number',
+            describe: 'with --gzip: 1 (fastest, the default) to 9 (smallest)',
+          })
           .option('zstd', {
             type: 'boolean',
             default: false,
@@ -129,15 +145,17 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             'redirect stdout to a file or a pipe, or give a file name',
           );
         }
-        const bar = progressBar(ctx, 'export', args.progress);
+        const bar = progressReporter(ctx, 'export', { enabled: args.progress });
         let result: ExportResult;
         try {
           result = await exportArchive(args.layout, toStdout ? ctx.io.stdout : args.archive, {
             ...layoutOptions(args),
             refs: stringList(args.ref),
             referrers: args.referrers,
+            cosignTags: args['cosign-tags'],
             format: args.format,
             gzip: args.gzip,
+            gzipLevel: args['gzip-level'],
             zstd: args.zstd,
             name: args.name,
             platform: args.platform,
@@ -148,6 +166,14 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           bar.finish();
         }
         for (const w of result.warnings) ctx.out.warn(w);
+        const pre = result.precompressed;
+        if (pre !== undefined && pre.blobs > 0) {
+          ctx.out.info(
+            pre.blobs === 1
+              ? `1 blob (${formatBytes(pre.bytes)}) was compressed already: stored in the gzip stream as it is, not compressed again`
+              : `${pre.blobs} blobs (${formatBytes(pre.bytes)}) were compressed already: stored in the gzip stream as they are, not compressed again`,
+          );
+        }
         const summary = `exported ${result.entries.length} entr${result.entries.length === 1 ? 'y' : 'ies'}, ${result.blobs} blobs (${formatBytes(result.contentBytes)}) to ${toStdout ? 'stdout' : args.archive} as ${result.format}${args.gzip ? '+gzip' : args.zstd ? '+zstd' : ''}`;
         if (toStdout) {
           if (ctx.out.json) ctx.io.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -208,7 +234,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           throw new UsageError('E_USAGE', '--max-ratio must be a number >= 0', {});
         }
         const fromStdin = args.archive === '-';
-        const bar = progressBar(ctx, 'import', args.progress);
+        const bar = progressReporter(ctx, 'import', { enabled: args.progress });
         let result: ImportResult;
         try {
           result = await importArchive(

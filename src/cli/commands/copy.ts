@@ -21,7 +21,7 @@ import {
   type RegisterCommands,
 } from '../context.js';
 import { noClobber, plainHttpHosts, stringList, withClobber } from '../options.js';
-import { formatBytes, showsProgress } from '../progress.js';
+import { formatBytes, progressReporter, type Progress } from '../progress.js';
 
 interface CopyArgs extends GlobalArgs {
   source: string;
@@ -74,8 +74,9 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         })
         .option('cosign-tags', {
           type: 'boolean',
-          default: false,
-          describe: "also copy cosign's sha256-<hex>.sig/.att/.sbom tags",
+          default: true,
+          describe:
+            "copy cosign's sha256-<hex>.sig/.att/.sbom tags of every manifest copied (--no-cosign-tags: leave them)",
         })
         .option('convention', {
           choices: [...CONVENTION_NAMES, 'auto'] as const,
@@ -153,29 +154,28 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
       const platforms = stringList(args.platform);
       platforms.forEach(parsePlatform); // E_USAGE before anything is read or created
       const credentials = await readCredentials(args, ctx);
-      const progress = progressRenderer(ctx);
-      const result = await copyRefs(args.source, args.destination, {
-        referrers: args.referrers,
-        cosignTags: args['cosign-tags'],
-        referrersMode: args['referrers-mode'],
-        platforms,
-        noClobber: noClobber(args),
-        convention: args.convention,
-        concurrency: args.concurrency,
-        link: args.link,
-        verify: args.verify,
-        plainHttp: plainHttpHosts(args['plain-http']),
-        credentials,
-        layout: layoutOptions(args),
-        onEvent: progress.event,
-        onRetry: (i) => {
-          progress.clear();
-          ctx.out.warn(
-            `${i.registry}: ${i.what}: ${i.reason}; retry ${i.attempt} in ${i.delayMs} ms`,
-          );
-        },
-      });
-      progress.clear();
+      const { event, progress } = progressRenderer(ctx);
+      let result: CopyResult;
+      try {
+        result = await copyRefs(args.source, args.destination, {
+          referrers: args.referrers,
+          cosignTags: args['cosign-tags'],
+          referrersMode: args['referrers-mode'],
+          platforms,
+          noClobber: noClobber(args),
+          convention: args.convention,
+          concurrency: args.concurrency,
+          link: args.link,
+          verify: args.verify,
+          plainHttp: plainHttpHosts(args['plain-http']),
+          credentials,
+          layout: layoutOptions(args),
+          onEvent: event,
+          onRetry: progress.retry,
+        });
+      } finally {
+        progress.finish();
+      }
       ctx.out.info(summaryLine(result));
       ctx.out.result(result, () => result.descriptor.digest);
     },
@@ -208,62 +208,46 @@ async function readCredentials(
   return { kind: 'basic', username: args.username, password };
 }
 
-/** Per-blob and overall progress on one rewritten stderr line; nothing unless stderr is a TTY. */
+/**
+ * The copy's bytes on the progress line (`copy [2/5] [###...] 40% … ETA`), counting blobs still
+ * moving; nothing unless stderr is a terminal. Warnings and retries go through the same line.
+ */
 function progressRenderer(ctx: CommandContext): {
   event: (e: CopyEvent) => void;
-  clear: () => void;
+  progress: Progress;
 } {
-  const active = showsProgress(ctx);
-  let totalBytes = 0;
+  const progress = progressReporter(ctx, 'copy');
+  let totalBytes: number | undefined;
   let totalItems = 0;
   let doneItems = 0;
   let doneBytes = 0;
-  const inFlight = new Map<string, { size: number; transferred: number }>();
-  let shown = false;
-  const draw = (): void => {
-    const moving = [...inFlight.values()].reduce((n, b) => n + b.transferred, 0);
-    const [digest, blob] = [...inFlight.entries()].at(-1) ?? [undefined, undefined];
-    const current =
-      digest === undefined || blob === undefined
-        ? ''
-        : `  ${shortDigest(digest)} ${blob.size === 0 ? 100 : Math.floor((100 * blob.transferred) / blob.size)}%`;
-    ctx.io.stderr.write(
-      `\r\x1b[K[${doneItems}/${totalItems}] ${formatBytes(doneBytes + moving)} / ${formatBytes(totalBytes)}${current}`,
-    );
-    shown = true;
-  };
+  const inFlight = new Map<string, number>();
   return {
     event: (e) => {
-      if (e.type === 'warning') {
-        if (shown) ctx.io.stderr.write('\n');
-        shown = false;
-        ctx.out.warn(e.message);
-        return;
-      }
-      if (!active) return;
       switch (e.type) {
+        case 'warning':
+          ctx.out.warn(e.message);
+          return;
         case 'plan':
           totalBytes = e.bytes;
           totalItems = e.blobs + e.manifests;
           break;
         case 'blob-progress':
-          inFlight.set(e.descriptor.digest, {
-            size: e.descriptor.size,
-            transferred: e.transferred,
-          });
+          inFlight.set(e.descriptor.digest, e.transferred);
           break;
         case 'blob-done':
           inFlight.delete(e.descriptor.digest);
           doneItems = e.done;
           if (e.done <= totalItems) doneBytes += e.descriptor.size;
           break;
+        default:
+          return;
       }
-      draw();
+      let moving = 0;
+      for (const n of inFlight.values()) moving += n;
+      progress.update(doneBytes + moving, totalBytes, `[${doneItems}/${totalItems}]`);
     },
-    clear: () => {
-      if (shown) ctx.io.stderr.write('\r\x1b[K');
-      shown = false;
-    },
+    progress,
   };
 }
 

@@ -75,7 +75,8 @@ export const registerMaintenance: RegisterCommands = (y, ctx) =>
           .option('keep-orphans', {
             type: 'boolean',
             default: false,
-            describe: 'keep referrer entries whose subject is gone (and what they reference)',
+            describe:
+              'keep referrer entries and cosign tags whose subject is gone (and what they reference)',
           })
           .example('$0 gc ./out --dry-run', 'list what gc would remove')
           .example('$0 gc ./out --json', 'remove garbage; print what went as JSON'),

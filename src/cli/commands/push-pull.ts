@@ -11,6 +11,7 @@ import {
   withArtifactFiles,
   withClobber,
 } from '../options.js';
+import { progressReporter } from '../progress.js';
 
 export const registerPushPull: RegisterCommands = (y, ctx) =>
   y
@@ -52,6 +53,7 @@ export const registerPushPull: RegisterCommands = (y, ctx) =>
         const { layout, created } = init;
         if (created) ctx.out.info(`created layout ${layout.root}`);
         let pushed;
+        const progress = progressReporter(ctx, 'push');
         try {
           pushed = await pushFiles(layout, files, {
             tag: ref.tag,
@@ -60,12 +62,15 @@ export const registerPushPull: RegisterCommands = (y, ctx) =>
             config,
             noClobber: noClobber(argv),
             onTagMoved: warnTagMoved(ctx, layout),
+            onProgress: (done, total) => progress.update(done, total),
           });
         } catch (err) {
+          progress.finish();
           // A push that fails (a full disk) takes back the layout it created, when nothing is in it.
           if (created) await init.undo().catch(() => false);
           throw err;
         }
+        progress.finish();
         const { descriptor } = pushed;
         ctx.out.result(descriptor, () => descriptor.digest);
       },
@@ -95,9 +100,16 @@ export const registerPushPull: RegisterCommands = (y, ctx) =>
       async (argv) => {
         const ref = parseLayoutRef(argv.ref);
         const layout = Layout.open(ref.layout, layoutOptions(argv));
-        const result = await pullFiles(layout, targetOf(ref), argv.output, {
-          platform: argv.platform,
-        });
+        const progress = progressReporter(ctx, 'pull');
+        let result;
+        try {
+          result = await pullFiles(layout, targetOf(ref), argv.output, {
+            platform: argv.platform,
+            onProgress: (done, total) => progress.update(done, total),
+          });
+        } finally {
+          progress.finish();
+        }
         if (result.skipped.length > 0) {
           ctx.out.info(`skipped ${result.skipped.length} layer(s) without a title annotation`);
         }

@@ -12,6 +12,7 @@ import {
   openRemoteReferrers,
   remoteReferrerTree,
   remoteReferrersResponseTree,
+  parseCosignTag,
   parseDigest,
   parseLayoutRef,
   referrerGraph,
@@ -179,13 +180,24 @@ export const registerReferrers: RegisterCommands = (y, ctx) =>
           .positional('ref', {
             type: 'string',
             demandOption: true,
-            describe: 'LAYOUT@DIGEST of the referrer',
+            describe:
+              "LAYOUT@DIGEST of the referrer, or LAYOUT:TAG of one of cosign's sha256-<hex>.sig/.att/.sbom tags",
           })
-          .example('$0 detach ./out@sha256:<sig>', 'remove a signature'),
+          .example('$0 detach ./out@sha256:<sig>', 'remove a signature')
+          .example(
+            '$0 detach ./out:sha256-<image>.sig',
+            "remove cosign's signature tag of an image",
+          ),
       async (argv) => {
-        const ref = parseDigestRef(argv.ref);
-        const layout = Layout.open(ref.layout, layoutOptions(argv));
-        const r = await detach(layout, ref.digest);
+        const parsed = parseLayoutRef(argv.ref);
+        // A cosign tag names its signature; any other tag is no way to name a referrer.
+        const cosignTag =
+          parsed.tag !== undefined && parseCosignTag(parsed.tag) !== undefined
+            ? parsed.tag
+            : undefined;
+        const target = cosignTag ?? parseDigestRef(argv.ref).digest;
+        const layout = Layout.open(parsed.layout, layoutOptions(argv));
+        const r = await detach(layout, target);
         if (r.stillFoundVia.length > 0) {
           ctx.out.warn(
             `${r.digest} is still found via ${r.stillFoundVia.join(', ')} (another index lists it; not rewritten)`,
@@ -193,7 +205,7 @@ export const registerReferrers: RegisterCommands = (y, ctx) =>
         }
         ctx.out.result(r, () =>
           r.changed
-            ? `detached ${r.digest}${r.conventions.length > 0 ? ` from ${r.conventions.join(', ')}` : ''}${r.entriesRemoved > 0 ? `; removed ${r.entriesRemoved} own entr${r.entriesRemoved === 1 ? 'y' : 'ies'}` : ''}`
+            ? `detached ${r.digest}${r.conventions.length > 0 ? ` from ${r.conventions.join(', ')}` : ''}${r.entriesRemoved > 0 ? `; removed ${r.entriesRemoved} own entr${r.entriesRemoved === 1 ? 'y' : 'ies'}` : ''}${r.cosignTags.length > 0 ? ` (cosign tag${r.cosignTags.length === 1 ? '' : 's'} ${r.cosignTags.join(', ')})` : ''}`
             : `${r.digest} was not recorded anywhere; nothing changed`,
         );
       },
@@ -299,7 +311,7 @@ export function renderReferrerSummary(s: ReferrerSummary): string[] {
   ];
   const extra: string[] = [];
   if (s.nestedOnly > 0) extra.push(`${s.nestedOnly} only nested in an index`);
-  if (s.cosignTagged > 0) extra.push(`${s.cosignTagged} by cosign tag (read only)`);
+  if (s.cosignTagged > 0) extra.push(`${s.cosignTagged} only by cosign tag`);
   if (s.legacyAttestations > 0)
     extra.push(`${s.legacyAttestations} BuildKit attestation(s) without subject`);
   if (s.problems > 0)

@@ -56,11 +56,11 @@ describe('copy', () => {
     expect(Layout.open(dst).tags()).toEqual(['again', 'v1']);
   });
 
-  it('draws a blob counter on a terminal only', async () => {
+  it('draws a blob counter and bytes on a terminal only', async () => {
     const a = await artifactLayout();
     const tty = fakeIo({ isTTY: true });
     expect(await run(['copy', `${a.dir}:v1`, join(a.work, 'tty')], tty.io)).toBe(0);
-    expect(tty.stderr()).toContain('\r\x1b[K[4/4]');
+    expect(tty.stderr()).toMatch(/\rcopy \[4\/4\] \[#+\] 100% [\d.]+ (B|KiB) \/ [\d.]+ (B|KiB)/);
     const plain = fakeIo({ isTTY: false });
     expect(await run(['copy', `${a.dir}:v1`, join(a.work, 'plain')], plain.io)).toBe(0);
     expect(plain.stderr()).not.toContain('[4/4]');
@@ -88,7 +88,7 @@ describe('copy with docker:// endpoints (CLI layer)', () => {
     else process.env['DOCKER_CONFIG'] = savedConfig;
   });
 
-  it('shows per-blob and overall progress on a TTY, then a summary', async () => {
+  it('shows overall progress on a TTY, then a summary', async () => {
     const work = tmpDir();
     const f = await makeFixture(work, 'fallback-tag', 2_000_000);
     server = await startReferrersServer();
@@ -100,10 +100,8 @@ describe('copy with docker:// endpoints (CLI layer)', () => {
     );
     expect(code, t.err()).toBe(0);
     const ESC = String.fromCharCode(27); // the line is redrawn with CR + "erase line"
-    expect(t.err()).toContain(`\r${ESC}[K[`);
-    expect(t.err()).toMatch(
-      /\[\d+\/\d+\] [\d.]+ (KiB|MiB) \/ [\d.]+ MiB {2}sha256:[0-9a-f]{12} \d+%/,
-    );
+    expect(t.err()).toContain(`${ESC}[K\rcopy [`);
+    expect(t.err()).toMatch(/\rcopy \[\d+\/\d+\] \[[#.]+\] +\d+% [\d.]+ (KiB|MiB) \/ [\d.]+ MiB/);
     expect(t.err()).toContain('copied v1 to docker://');
     expect(t.err()).toContain('3 referrer(s) via referrers API');
     expect(t.out().trim()).toBe(f.index.digest);
