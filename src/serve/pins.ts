@@ -26,6 +26,12 @@ interface Batch {
 export class BlobPins {
   private readonly batches = new Set<Batch>();
   private closed = false;
+  /**
+   * Runs a function in the async context this object was made in (outside any operation): a
+   * batch opened from inside a request's operation would otherwise nest in it and share, and
+   * lose with it, that operation's lease.
+   */
+  private readonly outside = AsyncResource.bind(<T>(fn: () => T): T => fn());
 
   constructor(private readonly graceMs: number) {}
 
@@ -80,24 +86,26 @@ export class BlobPins {
   /** Start a batch: an operation on `root` that stays open until it is ended, after `lifeMs`. */
   private open(root: string, opened: number, lifeMs: number): Promise<Batch> {
     return new Promise<Batch>((ready) => {
-      void withOperationLease(
-        root,
-        () =>
-          new Promise<void>((end) => {
-            // Bound to this operation's async context, so the digests land in its lease file.
-            const lease = AsyncResource.bind((digest: string) => leaseDigest(root, digest));
-            const batch: Batch = {
-              root,
-              opened,
-              digests: new Set(),
-              lease,
-              end,
-              timer: setTimeout(() => this.finish(batch), Math.max(0, lifeMs)),
-            };
-            batch.timer.unref();
-            this.batches.add(batch);
-            ready(batch);
-          }),
+      void this.outside(() =>
+        withOperationLease(
+          root,
+          () =>
+            new Promise<void>((end) => {
+              // Bound to this operation's async context, so the digests land in its lease file.
+              const lease = AsyncResource.bind((digest: string) => leaseDigest(root, digest));
+              const batch: Batch = {
+                root,
+                opened,
+                digests: new Set(),
+                lease,
+                end,
+                timer: setTimeout(() => this.finish(batch), Math.max(0, lifeMs)),
+              };
+              batch.timer.unref();
+              this.batches.add(batch);
+              ready(batch);
+            }),
+        ),
       );
     });
   }

@@ -146,7 +146,7 @@ export class Repositories {
     for (const [i, part] of parts.entries()) {
       dir = join(dir, part);
       const st = lstatOrUndefined(dir);
-      if (st === undefined) return dir; // the rest does not exist yet: nothing to follow
+      if (st === undefined) return join(this.root, ...parts); // the rest does not exist yet
       if (!st.isDirectory()) return undefined;
       if (i < parts.length - 1 && isLayoutDir(dir)) return undefined;
     }
