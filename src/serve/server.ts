@@ -239,11 +239,14 @@ async function handle(
     tail: '',
   };
   res.setHeader(API_VERSION_HEADER, API_VERSION);
+  // Node detaches the socket from the request once the response is done: keep our own handle.
+  const socket = req.socket;
+  const remote = socket.remoteAddress ?? '';
   res.on('close', () => {
     const length = res.getHeader('content-length');
     options.onAccess?.({
       time: new Date(started).toISOString(),
-      remote: req.socket.remoteAddress ?? '',
+      remote,
       method,
       path: rawUrl,
       status: res.statusCode,
@@ -279,7 +282,7 @@ async function handle(
       ...(unread ? { Connection: 'close' } : {}),
     });
     res.end(method === 'HEAD' ? undefined : JSON.stringify(reply.body));
-    if (unread) res.on('finish', () => req.socket.destroy());
+    if (unread) res.on('finish', () => socket.destroy());
   }
 }
 
