@@ -110,7 +110,7 @@ describe('path escapes', () => {
     const push2 = await fetch(`${reg.url}/v2/evil/blobs/uploads/`, { method: 'POST' });
     expect(push2.status).toBe(404);
     expect(readdirSync(outside.root).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
-    expect((await (await fetch(`${reg.url}/v2/_catalog`)).json())).toEqual({
+    expect(await (await fetch(`${reg.url}/v2/_catalog`)).json()).toEqual({
       repositories: [],
     });
   });
