@@ -265,6 +265,13 @@ async function handle(
     if (match[2] !== undefined) call.tail = decodeSegment(match[2]);
     await handler(ctx, call);
   } catch (err) {
+    if (clientGone(err, res)) {
+      // The client hung up (or was cut off as idle) mid-request: nothing to answer, nothing wrong
+      // here. What it sent of an upload stays in its session (uploads.ts).
+      call.note = 'client gone';
+      res.destroy();
+      return;
+    }
     const reply = errorReply(err, notFound);
     call.note = reply.body.errors[0]?.code;
     if (reply.internal) options.onInternalError?.(err, { method, path: rawUrl });
@@ -284,6 +291,19 @@ async function handle(
     res.end(method === 'HEAD' ? undefined : JSON.stringify(reply.body));
     if (unread) res.on('finish', () => socket.destroy());
   }
+}
+
+/** Errors that mean the connection is gone, not that the server failed. */
+const CONNECTION_GONE = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ECONNABORTED',
+]);
+
+function clientGone(err: unknown, res: ServerResponse): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && CONNECTION_GONE.has(code)) || res.destroyed;
 }
 
 function findRoute(path: string): { route: Route; match: RegExpExecArray } {

@@ -1,7 +1,7 @@
 // Shared by the serve tests: a server on an ephemeral loopback port, closed when the test ends,
 // and small documents to push through it.
 import { createHash } from 'node:crypto';
-import { onTestFinished } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import { serveLayouts, type RunningRegistry, type ServeOptions } from '../../src/serve/server.js';
 
 export async function startServe(
@@ -19,7 +19,11 @@ export async function startServe(
     },
     { host: '127.0.0.1', port: 0 },
   );
-  onTestFinished(() => running.close());
+  onTestFinished(async () => {
+    await running.close();
+    // No test expects a 500: an internal error anywhere is a failure of the test that caused it.
+    expect(internal).toEqual([]);
+  });
   return Object.assign(running, { access, internal });
 }
 

@@ -226,6 +226,8 @@ describe('size and time limits', () => {
     });
     expect(cut).toMatch(/ECONNRESET|socket hang up|408|400/);
     await new Promise((r) => setTimeout(r, 400));
+    // A client that went away is no server error.
+    expect(reg.internal).toEqual([]);
     expect((await fetch(`${reg.url}${loc}`)).status).toBe(404);
     expect(ingestOf(join(root, 'app')).filter((n) => n.endsWith('.part'))).toEqual([]);
   });
