@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_ROOT_POLICY,
   Layout,
+  fsck,
   gc,
   liveLeasedDigests,
   type Digest,
@@ -63,5 +64,41 @@ describe('pinned blobs and gc', () => {
     } finally {
       pins.close();
     }
+  });
+});
+
+describe('gc while clients push', () => {
+  it('gc running in a loop during pushes through serve loses nothing; fsck is clean after', async () => {
+    const root = tmpDir();
+    const reg = await startServe(root);
+    await pushImage(reg.url, 'app', testImage('seed'), 'seed'); // the layout exists for gc
+    const layout = Layout.open(join(root, 'app'));
+    let stop = false;
+    let runs = 0;
+    const collector = (async () => {
+      while (!stop) {
+        await gc(layout, { policy: DEFAULT_ROOT_POLICY });
+        runs++;
+      }
+    })();
+    const images = Array.from({ length: 8 }, (_, i) => testImage(`concurrent-${i}`));
+    try {
+      for (const [i, img] of images.entries()) {
+        expect((await pushImage(reg.url, 'app', img, `t${i}`)).status).toBe(201);
+      }
+    } finally {
+      stop = true;
+      await collector;
+    }
+    expect(runs).toBeGreaterThan(0);
+    await reg.close();
+    await gc(layout, { policy: DEFAULT_ROOT_POLICY });
+    for (const [i, img] of images.entries()) {
+      expect(layout.resolve({ tag: `t${i}` }).digest).toBe(img.digest);
+      expect(layout.blobs.has(sha256(img.layer) as Digest)).toBe(true);
+      expect(layout.blobs.has(sha256(img.config) as Digest)).toBe(true);
+    }
+    const report = await fsck(layout.root);
+    expect(report.findings.filter((f) => f.severity === 'error')).toEqual([]);
   });
 });
