@@ -48,7 +48,6 @@ export async function putManifest(ctx: ServeContext, call: Call): Promise<void> 
   const bytes = await readBody(call.req, ctx.policy.maxManifestBytes);
   const contentType = mediaTypeOf(call.req.headers['content-type']);
   const parsed = parseClientManifest(bytes, contentType);
-  let digest: Digest;
   if (ref.digest !== undefined) {
     // Manifests are stored under sha256 (their blob's name); a push by another algorithm would
     // store what its digest could never find.
@@ -62,8 +61,7 @@ export async function putManifest(ctx: ServeContext, call: Call): Promise<void> 
         },
       );
     }
-    digest = digestOf(bytes, 'sha256');
-    if (digest !== ref.digest) {
+    if (digestOf(bytes, 'sha256') !== ref.digest) {
       throw new RegistryHttpError(400, 'DIGEST_INVALID', 'manifest does not match the digest', {
         digest: ref.digest,
       });
@@ -91,6 +89,7 @@ export async function putManifest(ctx: ServeContext, call: Call): Promise<void> 
       throw err;
     }
     await layout.updateIndex((index) => {
+      const before = JSON.stringify(index);
       if (ref.tag !== undefined) moveTag(index, ref.tag, desc);
       if (subject !== undefined) {
         applyReferrerEdges(layout, index, [{ subject, referrer: desc }], { convention: 'auto' });
@@ -100,7 +99,8 @@ export async function putManifest(ctx: ServeContext, call: Call): Promise<void> 
         index.manifests.push(canonicalDescriptor({ ...desc }));
       }
       tidyUntaggedChildren(index, parsed, desc.digest);
-      return { index, result: undefined };
+      // A repeated push changes nothing: index.json is not rewritten.
+      return { index: JSON.stringify(index) === before ? undefined : index, result: undefined };
     });
     return desc;
   });

@@ -259,7 +259,7 @@ async function handle(
   try {
     const { route, match } = findRoute(path);
     notFound = route.notFound;
-    const handler = route.methods[method];
+    const handler = Object.hasOwn(route.methods, method) ? route.methods[method] : undefined;
     if (handler === undefined) notAllowed(Object.keys(route.methods));
     if (match[1] !== undefined) call.name = assertRepositoryName(match[1]);
     if (match[2] !== undefined) call.tail = decodeSegment(match[2]);
