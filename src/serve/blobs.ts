@@ -34,7 +34,7 @@ export async function getBlob(ctx: ServeContext, call: Call): Promise<void> {
   if (range === 'unsatisfiable') {
     throw new RegistryHttpError(
       416,
-      'BLOB_UNKNOWN',
+      'SIZE_INVALID',
       'range not satisfiable',
       { digest },
       undefined,
@@ -97,11 +97,15 @@ export async function startUpload(ctx: ServeContext, call: Call): Promise<void> 
     const digest = requestDigest(monolithic);
     await layout.operation(async () => {
       const size = contentLength(call.req);
+      const body = cappedBody(call.req, ctx.policy.maxUploadBytes);
       try {
-        await layout.blobs.put(cappedBody(call.req, ctx.policy.maxUploadBytes), {
+        const put = await layout.blobs.put(body, {
           digest,
           ...(size === undefined ? {} : { size }),
         });
+        // Present already: put() did not read the body. Read it to its end (capped) so the
+        // connection can serve the next request.
+        if (put.existed) for await (const _ of body) void _;
       } catch (err) {
         throw clientBytesError(err, digest);
       }

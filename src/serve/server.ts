@@ -242,6 +242,11 @@ async function handle(
   // Node detaches the socket from the request once the response is done: keep our own handle.
   const socket = req.socket;
   const remote = socket.remoteAddress ?? '';
+  // A response sent before the request body was read whole (a refusal, a blob already present):
+  // the rest of the body is not read on (Node would read, and drop, an endless one).
+  res.on('finish', () => {
+    if (!req.complete) socket.destroy();
+  });
   res.on('close', () => {
     const length = res.getHeader('content-length');
     options.onAccess?.({
@@ -289,7 +294,6 @@ async function handle(
       ...(unread ? { Connection: 'close' } : {}),
     });
     res.end(method === 'HEAD' ? undefined : JSON.stringify(reply.body));
-    if (unread) res.on('finish', () => socket.destroy());
   }
 }
 

@@ -180,6 +180,32 @@ describe('size and time limits', () => {
     expect(part).toHaveLength(1);
   });
 
+  it('an endless body for a blob already present is not read on forever', async () => {
+    const root = tmpDir();
+    const reg = await startServe(root, { limits });
+    const d = await pushBlob(reg.url, 'app', Buffer.from('present'));
+    const GUARD = 256 * 1024 * 1024; // stops a server that keeps reading from hanging the test
+    let sent = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        sent += 65536;
+        controller.enqueue(new Uint8Array(65536));
+        if (sent >= GUARD) controller.close();
+      },
+    });
+    const outcome = await fetch(`${reg.url}/v2/app/blobs/uploads/?digest=${d}`, {
+      method: 'POST',
+      body: endless,
+      duplex: 'half',
+    }).then(
+      (r) => r.status,
+      () => 'connection cut',
+    );
+    expect([413, 'connection cut']).toContain(outcome);
+    expect(sent).toBeLessThan(GUARD);
+    expect((await fetch(`${reg.url}/v2/app/blobs/${d}`)).status).toBe(200);
+  });
+
   it('a manifest over the limit is 413 SIZE_INVALID', async () => {
     const root = tmpDir();
     const reg = await startServe(root, { limits });
