@@ -138,3 +138,21 @@ describe('concurrent pushers', () => {
     expect(body.manifests.map((m) => m.digest).sort()).toEqual(sigs.map((s) => s.digest).sort());
   });
 });
+
+describe('the CLI and the library on a served layout', () => {
+  it('changes made beside the server are served at once (no cache to go stale)', async () => {
+    const dir = tmpDir();
+    const reg = await startServe(dir);
+    const img = testImage('beside');
+    await pushImage(reg.url, 'app', img, 'v1');
+    const layout = Layout.open(join(dir, 'app'));
+    await layout.tag({ tag: 'v1' }, ['v2']);
+    expect(await (await fetch(`${reg.url}/v2/app/tags/list`)).json()).toEqual({
+      name: 'app',
+      tags: ['v1', 'v2'],
+    });
+    await layout.untag('v1');
+    expect((await fetch(`${reg.url}/v2/app/manifests/v1`)).status).toBe(404);
+    expect((await fetch(`${reg.url}/v2/app/manifests/v2`)).status).toBe(200);
+  });
+});
