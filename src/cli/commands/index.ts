@@ -10,6 +10,7 @@ import { registerCopy } from './copy.js';
 import { registerMaintenance } from './maintenance.js';
 import { registerArchive } from './archive.js';
 import { registerReferrers } from './referrers.js';
+import { registerServe } from './serve.js';
 
 export const COMMANDS: RegisterCommands[] = [
   registerInit,
@@ -22,4 +23,5 @@ export const COMMANDS: RegisterCommands[] = [
   registerMaintenance,
   registerArchive,
   registerReferrers,
+  registerServe,
 ];
