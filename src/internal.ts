@@ -207,3 +207,19 @@ export {
   type ContentSource,
   type SourceDoc,
 } from './transfer/sources.js';
+// serve: layouts as a distribution-spec registry (src/serve/).
+export {
+  DEFAULT_LIMITS,
+  serveLayouts,
+  type AccessLogEntry,
+  type RunningRegistry,
+  type ServeLimits,
+  type ServeOptions,
+} from './serve/server.js';
+export {
+  DEFAULT_LISTEN,
+  assertSafeExposure,
+  isLoopbackListen,
+  parseListen,
+  type ListenAddress,
+} from './serve/listen.js';

@@ -1,5 +1,5 @@
 // The dependency rule of the layers, checked on the real import graph of src/:
-//   cli → internal.ts (index.ts: the curated public part) → transfer (copy) → {referrers, archive, registry, maintenance, artifact, output}
+//   cli → internal.ts (index.ts: the curated public part) → {transfer (copy), serve} → {referrers, archive, registry, maintenance, artifact, output}
 //   → core {layout/, artifact/manifest.ts} → store/ → base {digest, errors, media-types, schema/}
 // Imports are read with the TypeScript parser (static, re-exports, dynamic import(), type-only).
 import { readdirSync, readFileSync } from 'node:fs';
@@ -121,6 +121,26 @@ describe('dependency rule', () => {
           !inDir('transfer')(e.from) &&
           e.to !== e.from &&
           e.from !== 'internal.ts',
+      ),
+    );
+  });
+
+  it('serve/ (the registry server) sits above the core, below cli/: only internal.ts imports it', () => {
+    expect(internal.some((e) => inDir('serve')(e.from) && inDir('layout')(e.to))).toBe(true);
+    check(
+      internal.filter(
+        (e) => inDir('serve')(e.to) && !inDir('serve')(e.from) && e.from !== 'internal.ts',
+      ),
+    );
+    // It serves layouts through the engine; the client side (registry/, transfer/) is not its own.
+    check(
+      internal.filter(
+        (e) =>
+          inDir('serve')(e.from) &&
+          (inDir('cli')(e.to) ||
+            inDir('transfer')(e.to) ||
+            inDir('registry')(e.to) ||
+            inDir('archive')(e.to)),
       ),
     );
   });

@@ -141,6 +141,23 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Commit a part file the caller wrote in this layout's ingest/ (newPartPath) and hashed while
+   * writing it, over several requests (a registry's chunked upload keeps its running hash in
+   * memory). The part must be complete, fsync'd and no longer written to. Verifies size and digest
+   * against `expected` as put() does (E_SIZE_MISMATCH / E_DIGEST_MISMATCH: nothing becomes
+   * visible), then links it into place. The part file stays; the caller removes it.
+   */
+  commitHashed(
+    part: string,
+    hashed: { algorithm: Algorithm; hex: string; size: number },
+    expected: PutExpectation,
+    options: PutOptions = {},
+  ): PutResult {
+    const digest = this.verify(hashed.algorithm, hashed.hex, hashed.size, expected);
+    return this.commitPart(part, digest, hashed.size, options);
+  }
+
   /** Store a small blob (manifests, configs) with synchronous I/O: no event-loop hops per file. */
   putBytes(bytes: Uint8Array, expected: PutExpectation = {}, options: PutOptions = {}): PutResult {
     const alg =
@@ -216,22 +233,28 @@ export class BlobStore {
 
   /**
    * Open a blob for reading; with `verify`, the stream errors at its end unless size and digest
-   * match. `start` reads from that byte on (a resumed upload); a suffix cannot be verified, so
-   * `verify` with `start` > 0 is a programming error (E_USAGE).
+   * match. `start` reads from that byte on (a resumed upload), `end` up to that byte (inclusive:
+   * a Range request); a part cannot be verified, so `verify` with either is a programming error
+   * (E_USAGE).
    */
   open(
     digest: Digest,
-    options: { verify?: boolean; size?: number; start?: number } = {},
+    options: { verify?: boolean; size?: number; start?: number; end?: number } = {},
   ): Readable {
     const start = options.start ?? 0;
-    if (start > 0 && options.verify === true)
+    if ((start > 0 || options.end !== undefined) && options.verify === true)
       throw new UsageError(
         'E_USAGE',
-        `blob ${digest}: cannot verify a read that starts at ${start}`,
+        `blob ${digest}: cannot verify a read of part of it (from ${start})`,
       );
     const path = this.path(digest);
     const fd = this.openForRead(digest);
-    const stream = createReadStream(path, { fd, highWaterMark: CHUNK, start });
+    const stream = createReadStream(path, {
+      fd,
+      highWaterMark: CHUNK,
+      start,
+      ...(options.end === undefined ? {} : { end: options.end }),
+    });
     if (options.verify !== true) return stream;
     const verifier = new VerifyingStream({ digest, size: options.size }, `blob ${digest}`);
     stream.on('error', (err) => verifier.destroy(err));

@@ -48,6 +48,7 @@ describe('--help', () => {
     ['discover'],
     ['detach'],
     ['convert'],
+    ['serve'],
   ])('%s %s shows usage and an example', async (...cmd) => {
     const r = await runInProcess([...cmd, '--help']);
     expect(r.code).toBe(0);
@@ -80,6 +81,7 @@ describe('--help', () => {
         'discover',
         'detach',
         'convert',
+        'serve',
       ].sort(),
     );
   });

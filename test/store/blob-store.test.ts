@@ -18,6 +18,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { digestOf, parseDigest, type Digest } from '../../src/digest.js';
 import { BlobStore } from '../../src/store/blob-store.js';
+import { newPartPath } from '../../src/store/ingest.js';
 import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
 import { beforeFs, failFs } from '../helpers/fault.js';
 import { freshDir, makeLayout } from '../helpers/make-layout.js';
@@ -561,5 +562,47 @@ describe('BlobStore.moveAside / restoreFromTrash (gc two-step delete)', () => {
     blobs.restoreFromTrash(parked.trashPath, digest);
     expect(readFileSync(blobs.path(digest), 'utf8')).toBe('parked');
     expect(existsSync(parked.trashPath)).toBe(false);
+  });
+});
+
+describe('BlobStore.open with a range / commitHashed', () => {
+  it('open({start, end}) reads that inclusive range; verify with a range is E_USAGE', async () => {
+    const blobs = store();
+    const { digest } = blobs.putBytes(Buffer.from('0123456789'));
+    expect((await readAll(blobs.open(digest, { start: 2, end: 4 }))).toString()).toBe('234');
+    expect(() => blobs.open(digest, { end: 3, verify: true })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE' }) as Error,
+    );
+  });
+
+  it('commitHashed places a caller-hashed part when it matches, and nothing when it does not', () => {
+    const blobs = store();
+    const data = Buffer.from('hashed by the caller');
+    const part = newPartPath(blobs.root);
+    writeFileSync(part, data);
+    const hex = createHash('sha256').update(data).digest('hex');
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    expect(() =>
+      blobs.commitHashed(
+        part,
+        { algorithm: 'sha256', hex, size: data.byteLength },
+        { digest: wrong },
+      ),
+    ).toThrow(expect.objectContaining({ code: 'E_DIGEST_MISMATCH' }) as Error);
+    expect(blobs.has(parseDigest(wrong))).toBe(false);
+    expect(() =>
+      blobs.commitHashed(
+        part,
+        { algorithm: 'sha256', hex, size: 3 },
+        { digest: `sha256:${hex}`, size: 4 },
+      ),
+    ).toThrow(expect.objectContaining({ code: 'E_SIZE_MISMATCH' }) as Error);
+    const put = blobs.commitHashed(
+      part,
+      { algorithm: 'sha256', hex, size: data.byteLength },
+      { digest: `sha256:${hex}` },
+    );
+    expect(put).toEqual({ digest: `sha256:${hex}`, size: data.byteLength, existed: false });
+    expect(blobs.readBytes(put.digest, 100)).toEqual(data);
   });
 });

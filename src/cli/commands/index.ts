@@ -11,6 +11,7 @@ import { registerSync } from './sync.js';
 import { registerMaintenance } from './maintenance.js';
 import { registerArchive } from './archive.js';
 import { registerReferrers } from './referrers.js';
+import { registerServe } from './serve.js';
 
 export const COMMANDS: RegisterCommands[] = [
   registerInit,
@@ -24,4 +25,5 @@ export const COMMANDS: RegisterCommands[] = [
   registerMaintenance,
   registerArchive,
   registerReferrers,
+  registerServe,
 ];

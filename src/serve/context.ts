@@ -1,0 +1,57 @@
+// What every handler is given: the repositories, upload sessions, pins and the server's policy.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BlobPins } from './pins.js';
+import type { Repositories } from './repositories.js';
+import type { UploadSessions } from './uploads.js';
+import { RegistryHttpError } from './http-errors.js';
+
+export interface ServePolicy {
+  /** Refuse every write (405 UNSUPPORTED). */
+  readOnly: boolean;
+  /** Answer DELETE of manifests, tags and blobs (else 405 UNSUPPORTED). */
+  allowDelete: boolean;
+  /** Largest manifest a PUT may carry (bytes, at most MAX_MANIFEST_BYTES). */
+  maxManifestBytes: number;
+  /** Largest blob an upload may carry (bytes). */
+  maxUploadBytes: number;
+}
+
+export interface ServeContext {
+  repos: Repositories;
+  uploads: UploadSessions;
+  pins: BlobPins;
+  policy: ServePolicy;
+}
+
+/** One routed request. */
+export interface Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  query: URLSearchParams;
+  /** The repository named in the path (validated), when the endpoint has one. */
+  name: string;
+  /** The path segment after the endpoint (reference, digest, upload id), percent-decoded. */
+  tail: string;
+  /** Set by handlers for the access log. */
+  note?: string;
+}
+
+/** Throws 405 UNSUPPORTED for a write on a read-only server. */
+export function assertWritable(ctx: ServeContext): void {
+  if (ctx.policy.readOnly) {
+    throw new RegistryHttpError(405, 'UNSUPPORTED', 'this registry is read-only');
+  }
+}
+
+/** Throws 405 UNSUPPORTED unless deletes are enabled (and the server writable). */
+export function assertDeletable(ctx: ServeContext): void {
+  assertWritable(ctx);
+  if (!ctx.policy.allowDelete) {
+    throw new RegistryHttpError(405, 'UNSUPPORTED', 'deletes are disabled on this registry');
+  }
+}
+
+/** `/v2/<name>/blobs/<digest>` and friends. */
+export function v2Path(name: string, ...rest: string[]): string {
+  return `/v2/${name}/${rest.join('/')}`;
+}

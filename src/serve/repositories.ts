@@ -1,0 +1,189 @@
+// Repository name → layout: the one place that decides which directory a repository is.
+// `single`: ROOT is one layout, served as one repository under one name. `tree`: ROOT is a
+// directory of layouts, ROOT/a/b being repository a/b (the way zot stores its repositories).
+// Names are checked against the distribution grammar before they get here, so they have no `..`,
+// no empty and no absolute components; this module adds the checks the grammar cannot make: no
+// symlinked directory on the way (it could point outside ROOT) and no repository inside another
+// layout (ROOT/a/blobs would be layout a's own blob directory). A later mapping of full image
+// names stored inside one layout to repositories belongs here too.
+import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { NotFoundError, UsageError, errnoCode, wrapFsError } from '../errors.js';
+import { Layout, type LayoutOptions } from '../layout/layout.js';
+import { RegistryHttpError } from './http-errors.js';
+import { isValidRepositoryName } from './names.js';
+
+/** The catalog walk stops descending this deep (a repository name has at most this many parts). */
+const MAX_DEPTH = 32;
+/** ... and after looking at this many directories, so a huge tree cannot stall a request for long. */
+const MAX_DIRS_WALKED = 100_000;
+
+export interface RepositoriesOptions extends LayoutOptions {
+  root: string;
+  /** The repository name of a single-layout ROOT (default: ROOT's directory name). */
+  name?: string | undefined;
+}
+
+export type RepositoriesMode = 'single' | 'tree';
+
+export class Repositories {
+  private constructor(
+    readonly root: string,
+    readonly mode: RepositoriesMode,
+    /** The one repository's name in `single` mode. */
+    readonly singleName: string | undefined,
+    private readonly layoutOptions: LayoutOptions,
+  ) {}
+
+  /**
+   * Serve `options.root`: a layout (single mode) or a directory (tree mode). Throws E_NOT_FOUND
+   * when it does not exist, E_USAGE for a single layout whose name is not a valid repository name
+   * (pass one), or a name given for a tree.
+   */
+  static open(options: RepositoriesOptions): Repositories {
+    const root = resolve(options.root);
+    // ROOT itself is the operator's choice and may be a symlink; nothing below it is followed.
+    const st = statOrUndefined(root);
+    if (st === undefined || !st.isDirectory()) {
+      throw new NotFoundError('E_NOT_FOUND', `${root} is not a directory`, { path: root });
+    }
+    const layoutOptions: LayoutOptions =
+      options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs };
+    if (isLayoutDir(root)) {
+      const layout = Layout.open(root, layoutOptions);
+      const name = options.name ?? basename(layout.root).toLowerCase();
+      if (!isValidRepositoryName(name)) {
+        throw new UsageError(
+          'E_USAGE',
+          `${JSON.stringify(name)} is not a valid repository name`,
+          { name },
+          {
+            hint: 'name it with --name: lowercase [a-z0-9] parts joined by . _ __ or -, separated by /',
+          },
+        );
+      }
+      return new Repositories(layout.root, 'single', name, layoutOptions);
+    }
+    if (options.name !== undefined) {
+      throw new UsageError(
+        'E_USAGE',
+        `--name applies to a single layout; ${root} is a directory of layouts`,
+        { path: root },
+        { hint: 'its sub-directories are the repositories: ROOT/a/b is repository a/b' },
+      );
+    }
+    return new Repositories(root, 'tree', undefined, layoutOptions);
+  }
+
+  /** The layout of an existing repository. Throws NAME_UNKNOWN (404) otherwise. */
+  open(name: string): Layout {
+    const dir = this.directoryOf(name);
+    if (dir === undefined || !isLayoutDir(dir)) throw nameUnknown(name);
+    return Layout.open(dir, this.layoutOptions);
+  }
+
+  /**
+   * The layout of `name`, created (an empty layout) when the repository does not exist yet: a
+   * push names repositories into being. Throws NAME_UNKNOWN in single mode for another name,
+   * DENIED (403) where a layout cannot be made (inside another layout, over a non-empty
+   * directory that is not one).
+   */
+  openOrCreate(name: string): Layout {
+    const dir = this.directoryOf(name);
+    if (dir === undefined) throw nameUnknown(name);
+    if (isLayoutDir(dir)) return Layout.open(dir, this.layoutOptions);
+    try {
+      return Layout.init(dir, this.layoutOptions).layout;
+    } catch (err) {
+      throw new RegistryHttpError(
+        403,
+        'DENIED',
+        'cannot create this repository here',
+        { name },
+        err,
+      );
+    }
+  }
+
+  /** Every repository name, sorted. */
+  catalog(): string[] {
+    if (this.mode === 'single') return [this.singleName!];
+    const names: string[] = [];
+    let walked = 0;
+    const walk = (dir: string, parts: string[]): void => {
+      if (walked++ >= MAX_DIRS_WALKED || parts.length > MAX_DEPTH) return;
+      if (parts.length > 0 && isLayoutDir(dir)) {
+        const name = parts.join('/');
+        if (isValidRepositoryName(name)) names.push(name);
+        return; // nothing inside a layout is a repository
+      }
+      let entries: string[];
+      try {
+        entries = readdirSync(dir);
+      } catch {
+        return; // unreadable or gone: not listed
+      }
+      for (const e of entries.sort()) {
+        if (!isValidRepositoryName(e)) continue; // hidden, upper case…: never a name component
+        const sub = join(dir, e);
+        if (lstatOrUndefined(sub)?.isDirectory() !== true) continue; // symlinks are not followed
+        walk(sub, [...parts, e]);
+      }
+    };
+    walk(this.root, []);
+    return names.sort();
+  }
+
+  /**
+   * The directory `name` maps to, or undefined when it can be no repository here: another name
+   * than the single one, a symlink or a non-directory on the way, or a layout above it.
+   */
+  private directoryOf(name: string): string | undefined {
+    if (!isValidRepositoryName(name)) return undefined;
+    if (this.mode === 'single') return name === this.singleName ? this.root : undefined;
+    let dir = this.root;
+    const parts = name.split('/');
+    for (const [i, part] of parts.entries()) {
+      dir = join(dir, part);
+      const st = lstatOrUndefined(dir);
+      if (st === undefined) return join(this.root, ...parts); // the rest does not exist yet
+      if (!st.isDirectory()) return undefined;
+      if (i < parts.length - 1 && isLayoutDir(dir)) return undefined;
+    }
+    return dir;
+  }
+}
+
+/** A directory with oci-layout and index.json as regular files (what Layout.open accepts). */
+function isLayoutDir(dir: string): boolean {
+  return (
+    lstatOrUndefined(join(dir, 'oci-layout'))?.isFile() === true &&
+    lstatOrUndefined(join(dir, 'index.json'))?.isFile() === true
+  );
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw wrapFsError(err, `stat ${path}`);
+  }
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw wrapFsError(err, `stat ${path}`);
+  }
+}
+
+function nameUnknown(name: string): RegistryHttpError {
+  return new RegistryHttpError(404, 'NAME_UNKNOWN', 'repository name not known to registry', {
+    name,
+  });
+}

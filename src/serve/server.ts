@@ -1,0 +1,334 @@
+// `serve`: one or many layouts as a distribution-spec 1.1 registry over node:http. Routing, the
+// access log, the server's limits and its graceful shutdown live here; the endpoints in
+// listings.ts, manifests.ts and blobs.ts; repository → layout in repositories.ts.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MAX_MANIFEST_BYTES } from '../media-types.js';
+import {
+  cancelUpload,
+  deleteBlobCall,
+  finishUpload,
+  getBlob,
+  patchUpload,
+  startUpload,
+  uploadStatus,
+} from './blobs.js';
+import type { Call, ServeContext, ServePolicy } from './context.js';
+import { RegistryHttpError, errorReply, type NotFoundKind } from './http-errors.js';
+import { API_VERSION, API_VERSION_HEADER } from './http.js';
+import { apiBase, catalog, referrers, tagsList } from './listings.js';
+import { deleteManifestCall, getManifest, putManifest } from './manifests.js';
+import { assertRepositoryName } from './names.js';
+import { BlobPins } from './pins.js';
+import { Repositories } from './repositories.js';
+import { UploadSessions, type UploadLimits } from './uploads.js';
+
+export interface ServeLimits extends UploadLimits {
+  /** Largest manifest a PUT may carry (bytes; at most 4 MiB). */
+  maxManifestBytes: number;
+  /** Longest a request may take to arrive whole, body included (ms; node's requestTimeout). */
+  requestTimeoutMs: number;
+  /** A connection silent for this long is closed (ms), mid-request included. */
+  idleTimeoutMs: number;
+  /** Longest the headers of a request may take to arrive (ms). */
+  headersTimeoutMs: number;
+  /** Open connections at once; more are refused at accept. */
+  maxConnections: number;
+  /** How long shutdown waits for requests in flight before it cuts them (ms). */
+  drainTimeoutMs: number;
+  /** How long a pushed blob is kept from gc while no manifest references it (ms). */
+  blobGraceMs: number;
+}
+
+export const DEFAULT_LIMITS: ServeLimits = {
+  maxManifestBytes: MAX_MANIFEST_BYTES,
+  maxUploadBytes: 16 * 1024 ** 3,
+  maxConcurrentUploads: 64,
+  uploadIdleMs: 5 * 60_000,
+  requestTimeoutMs: 60 * 60_000,
+  idleTimeoutMs: 60_000,
+  headersTimeoutMs: 30_000,
+  maxConnections: 256,
+  drainTimeoutMs: 30_000,
+  blobGraceMs: 60 * 60_000,
+};
+
+export interface AccessLogEntry {
+  time: string;
+  remote: string;
+  method: string;
+  path: string;
+  status: number;
+  bytes: number | undefined;
+  durationMs: number;
+  /** The registry error code of a refusal, or what a write did. */
+  note?: string | undefined;
+}
+
+export interface ServeOptions {
+  root: string;
+  /** Repository name of a single-layout ROOT. */
+  name?: string | undefined;
+  readOnly?: boolean | undefined;
+  allowDelete?: boolean | undefined;
+  lockTimeoutMs?: number | undefined;
+  limits?: Partial<ServeLimits> | undefined;
+  /** One call per request, when it has ended. */
+  onAccess?: ((entry: AccessLogEntry) => void) | undefined;
+  /** An unexpected error behind a 500 (with its stack). */
+  onInternalError?: ((err: unknown, entry: { method: string; path: string }) => void) | undefined;
+}
+
+export interface RunningRegistry {
+  /** `http://host:port` */
+  url: string;
+  host: string;
+  port: number;
+  repositories: Repositories;
+  /** Stop: refuse new connections, let requests in flight finish (up to the drain time), then
+   * drop upload sessions and their part files and release every lease. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Start serving `options.root` on `host:port` (port 0: any free port). */
+export async function serveLayouts(
+  options: ServeOptions,
+  listen: { host: string; port: number },
+): Promise<RunningRegistry> {
+  const limits: ServeLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  limits.maxManifestBytes = Math.min(limits.maxManifestBytes, MAX_MANIFEST_BYTES);
+  const repos = Repositories.open({
+    root: options.root,
+    name: options.name,
+    lockTimeoutMs: options.lockTimeoutMs,
+  });
+  const policy: ServePolicy = {
+    readOnly: options.readOnly === true,
+    allowDelete: options.allowDelete === true,
+    maxManifestBytes: limits.maxManifestBytes,
+    maxUploadBytes: limits.maxUploadBytes,
+  };
+  const ctx: ServeContext = {
+    repos,
+    uploads: new UploadSessions(limits),
+    pins: new BlobPins(limits.blobGraceMs),
+    policy,
+  };
+  const inFlight = new Set<ServerResponse>();
+  const server = createServer((req, res) => {
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+    void handle(ctx, req, res, options);
+  });
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs || Infinity);
+  server.timeout = limits.idleTimeoutMs;
+  server.keepAliveTimeout = 5_000;
+  server.maxConnections = limits.maxConnections;
+  server.maxHeadersCount = 100;
+  await listenOn(server, listen);
+  const address = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    host: address.address,
+    port: address.port,
+    repositories: repos,
+    close: () => (closing ??= shutdown(server, inFlight, ctx, limits.drainTimeoutMs)),
+  };
+}
+
+function listenOn(server: Server, listen: { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function shutdown(
+  server: Server,
+  inFlight: Set<ServerResponse>,
+  ctx: ServeContext,
+  drainMs: number,
+): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const deadline = Date.now() + drainMs;
+  while (inFlight.size > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    server.closeIdleConnections();
+  }
+  server.closeAllConnections();
+  await closed;
+  ctx.uploads.close();
+  ctx.pins.close();
+}
+
+interface Route {
+  pattern: RegExp;
+  /** What a not-found means on this endpoint. */
+  notFound: NotFoundKind;
+  methods: Partial<Record<string, (ctx: ServeContext, call: Call) => void | Promise<void>>>;
+}
+
+// The name may hold `/`, so each endpoint is recognised by what follows it. Upload paths are
+// tried before blob paths (`…/blobs/uploads/` would otherwise read as a blob named `uploads`).
+const ROUTES: Route[] = [
+  { pattern: /^\/v2\/$/, notFound: 'NAME_UNKNOWN', methods: { GET: apiBase, HEAD: apiBase } },
+  { pattern: /^\/v2\/_catalog$/, notFound: 'NAME_UNKNOWN', methods: { GET: catalog } },
+  {
+    pattern: /^\/v2\/(.+)\/tags\/list$/,
+    notFound: 'NAME_UNKNOWN',
+    methods: { GET: tagsList },
+  },
+  {
+    pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
+    notFound: 'MANIFEST_UNKNOWN',
+    methods: {
+      GET: getManifest,
+      HEAD: getManifest,
+      PUT: putManifest,
+      DELETE: deleteManifestCall,
+    },
+  },
+  {
+    pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/,
+    notFound: 'BLOB_UNKNOWN',
+    methods: {
+      POST: (ctx, call) => (call.tail === '' ? startUpload(ctx, call) : notAllowed()),
+      PATCH: patchUpload,
+      PUT: finishUpload,
+      GET: uploadStatus,
+      DELETE: cancelUpload,
+    },
+  },
+  {
+    pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/,
+    notFound: 'BLOB_UNKNOWN',
+    methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlobCall },
+  },
+  {
+    pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/,
+    notFound: 'MANIFEST_UNKNOWN',
+    methods: { GET: referrers },
+  },
+];
+
+async function handle(
+  ctx: ServeContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ServeOptions,
+): Promise<void> {
+  const started = Date.now();
+  const method = req.method ?? 'GET';
+  const rawUrl = req.url ?? '/';
+  const q = rawUrl.indexOf('?');
+  // The raw path, not a URL object's: WHATWG parsing would resolve `..` and `%2e%2e` segments
+  // before our checks could see (and refuse) them.
+  const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+  const call: Call = {
+    req,
+    res,
+    query: new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1)),
+    name: '',
+    tail: '',
+  };
+  res.setHeader(API_VERSION_HEADER, API_VERSION);
+  // Node detaches the socket from the request once the response is done: keep our own handle.
+  const socket = req.socket;
+  const remote = socket.remoteAddress ?? '';
+  // A response sent before the request body was read whole (a refusal, a blob already present):
+  // the rest of the body is not read on (Node would read, and drop, an endless one).
+  res.on('finish', () => {
+    if (!req.complete) socket.destroy();
+  });
+  res.on('close', () => {
+    const length = res.getHeader('content-length');
+    options.onAccess?.({
+      time: new Date(started).toISOString(),
+      remote,
+      method,
+      path: rawUrl,
+      status: res.statusCode,
+      bytes: length === undefined || method === 'HEAD' ? undefined : Number(length),
+      durationMs: Date.now() - started,
+      note: call.note,
+    });
+  });
+  let notFound: NotFoundKind = 'NAME_UNKNOWN';
+  try {
+    const { route, match } = findRoute(path);
+    notFound = route.notFound;
+    const handler = Object.hasOwn(route.methods, method) ? route.methods[method] : undefined;
+    if (handler === undefined) notAllowed(Object.keys(route.methods));
+    if (match[1] !== undefined) call.name = assertRepositoryName(match[1]);
+    if (match[2] !== undefined) call.tail = decodeSegment(match[2]);
+    await handler(ctx, call);
+  } catch (err) {
+    if (clientGone(err, res)) {
+      // The client hung up (or was cut off as idle) mid-request: nothing to answer, nothing wrong
+      // here. What it sent of an upload stays in its session (uploads.ts).
+      call.note = 'client gone';
+      res.destroy();
+      return;
+    }
+    const reply = errorReply(err, notFound);
+    call.note = reply.body.errors[0]?.code;
+    if (reply.internal) options.onInternalError?.(err, { method, path: rawUrl });
+    if (res.headersSent) {
+      // Mid-body (a blob that failed verification while streaming): the client must see a cut
+      // response, never a complete-looking wrong one.
+      res.destroy();
+      return;
+    }
+    // A refusal before the body was read: do not read (or wait for) the rest of it.
+    const unread = !req.complete;
+    res.writeHead(reply.status, {
+      ...reply.headers,
+      'Content-Type': 'application/json',
+      ...(unread ? { Connection: 'close' } : {}),
+    });
+    res.end(method === 'HEAD' ? undefined : JSON.stringify(reply.body));
+  }
+}
+
+/** Errors that mean the connection is gone, not that the server failed. */
+const CONNECTION_GONE = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ECONNABORTED',
+]);
+
+function clientGone(err: unknown, res: ServerResponse): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && CONNECTION_GONE.has(code)) || res.destroyed;
+}
+
+function findRoute(path: string): { route: Route; match: RegExpExecArray } {
+  for (const route of ROUTES) {
+    const match = route.pattern.exec(path);
+    if (match !== null) return { route, match };
+  }
+  throw new RegistryHttpError(404, 'NAME_UNKNOWN', 'no such endpoint', { path });
+}
+
+function notAllowed(allow: string[] = []): never {
+  throw new RegistryHttpError(405, 'UNSUPPORTED', 'method not allowed here', {}, undefined, {
+    ...(allow.length > 0 ? { Allow: allow.join(', ') } : {}),
+  });
+}
+
+/** A percent-decoded path segment (clients may encode the `:` of a digest). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new RegistryHttpError(400, 'UNSUPPORTED', 'malformed percent-encoding in path');
+  }
+}

@@ -1,0 +1,181 @@
+// `ocilayout serve` as users run it (the built CLI in its own process), with real clients: skopeo
+// copies both ways and lists tags; our own `copy --referrers` pushes a signature that
+// `ocilayout discover` then finds in the layout; the access log; SIGTERM stops it cleanly.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { Layout } from '../../src/internal.js';
+import { artifactLayout, signV1 } from '../helpers/cli-layout.js';
+import { makeFixture } from '../registry/fixture.js';
+import { CLI, cliOk, runCli } from '../helpers/run-cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { requireTools } from '../helpers/tools.js';
+
+interface Served {
+  child: ChildProcess;
+  host: string;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+}
+
+/** Start `ocilayout serve ROOT --listen 127.0.0.1:0 …` and wait until it listens. */
+async function serve(root: string, ...flags: string[]): Promise<Served> {
+  const child = spawn(process.execPath, [CLI, 'serve', root, '--listen', '127.0.0.1:0', ...flags], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  onTestFinished(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const host = await new Promise<string>((resolve, reject) => {
+    const check = (): void => {
+      const m = /on http:\/\/([\d.]+:\d+)/.exec(err);
+      if (m !== null) resolve(m[1]!);
+    };
+    child.stderr.on('data', check);
+    void exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  return { child, host, stdout: () => out, stderr: () => err, exited };
+}
+
+function skopeo(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('skopeo', args, { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const HAVE_SKOPEO = requireTools('skopeo');
+
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+describe.skipIf(!HAVE_SKOPEO)('serve with skopeo', () => {
+  it('skopeo copy into serve, list-tags, copy back out: same digests; the layout passes fsck', async () => {
+    const dir = tmpDir();
+    const f = await makeFixture(dir);
+    const root = join(dir, 'registry');
+    mkdirSync(root);
+    const s = await serve(root, '--log-format', 'json');
+    const digestFile = join(dir, 'pushed.digest');
+    const push = skopeo(
+      'copy',
+      '--all',
+      '--dest-tls-verify=false',
+      '--digestfile',
+      digestFile,
+      `oci:${f.layout.root}:v1`,
+      `docker://${s.host}/team/app:v1`,
+    );
+    expect(push.stderr).toBe('');
+    expect(push.status).toBe(0);
+    const pushed = readFileSync(digestFile, 'utf8').trim();
+    const tags = skopeo('list-tags', '--tls-verify=false', `docker://${s.host}/team/app`);
+    expect(tags.status).toBe(0);
+    expect((JSON.parse(tags.stdout) as { Tags: string[] }).Tags).toEqual(['v1']);
+    // What skopeo pushed is what serve stored and answers with.
+    const res = await fetch(`http://${s.host}/v2/team/app/manifests/v1`, {
+      headers: { Accept: 'application/vnd.oci.image.index.v1+json' },
+    });
+    expect(res.headers.get('docker-content-digest')).toBe(pushed);
+    expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(pushed);
+    const back = join(dir, 'back');
+    const pull = skopeo(
+      'copy',
+      '--all',
+      '--src-tls-verify=false',
+      `docker://${s.host}/team/app:v1`,
+      `oci:${back}:v1`,
+    );
+    expect(pull.stderr).toBe('');
+    expect(pull.status).toBe(0);
+    const raw = skopeo('inspect', '--raw', `oci:${back}:v1`);
+    expect(sha256(Buffer.from(raw.stdout))).toBe(pushed);
+    await cliOk(['fsck', join(root, 'team', 'app')]);
+    // The children skopeo pushed by digest first are reachable through the tagged index now:
+    // index.json keeps just that one entry.
+    const entries = Layout.open(join(root, 'team', 'app')).readIndex().manifests;
+    expect(entries.map((e) => e.digest)).toEqual([pushed]);
+    // One JSON access-log line per request on stdout.
+    const lines = s.stdout().trim().split('\n');
+    const log = lines.map((l) => JSON.parse(l) as { method: string; path: string; status: number });
+    expect(
+      log.some(
+        (e) => e.method === 'PUT' && e.path === '/v2/team/app/manifests/v1' && e.status === 201,
+      ),
+    ).toBe(true);
+    expect(log.every((e) => typeof e.status === 'number')).toBe(true);
+  });
+
+  it('--read-only: skopeo cannot push, can pull', async () => {
+    const dir = tmpDir();
+    const f = await makeFixture(dir);
+    const s = await serve(f.layout.root, '--read-only', '--name', 'app');
+    const push = skopeo(
+      'copy',
+      '--all',
+      '--dest-tls-verify=false',
+      `oci:${f.layout.root}:v1`,
+      `docker://${s.host}/app:v2`,
+    );
+    expect(push.status).not.toBe(0);
+    const pull = skopeo(
+      'copy',
+      '--all',
+      '--src-tls-verify=false',
+      `docker://${s.host}/app:v1`,
+      `oci:${join(dir, 'out')}:v1`,
+    );
+    expect(pull.status).toBe(0);
+  });
+});
+
+describe('serve with our own CLI', () => {
+  it('a signature pushed with copy --referrers shows in ocilayout discover on the layout', async () => {
+    const f = await artifactLayout();
+    await signV1(f);
+    const root = join(f.work, 'registry');
+    mkdirSync(root);
+    const s = await serve(root);
+    const copied = JSON.parse(
+      await cliOk(['copy', '--json', '--referrers', `${f.dir}:v1`, `docker://${s.host}/app:v1`]),
+    ) as { referrersApi: string[]; fallbackTags: string[] };
+    expect(copied.referrersApi).toEqual([f.manifest.digest]);
+    expect(copied.fallbackTags).toEqual([]);
+    const found = JSON.parse(await cliOk(['discover', '--json', `${join(root, 'app')}:v1`])) as {
+      manifests: { artifactType: string }[];
+    };
+    expect(found.manifests.map((m) => m.artifactType)).toEqual(['application/vnd.example.sig']);
+    // And the text access log names each request.
+    expect(s.stdout()).toMatch(/"PUT \/v2\/app\/manifests\/v1" 201/);
+  });
+
+  it('SIGTERM: exits 0 after dropping open uploads; no part file or lease is left', async () => {
+    const root = tmpDir();
+    const s = await serve(root);
+    const post = await fetch(`http://${s.host}/v2/app/blobs/uploads/`, { method: 'POST' });
+    const loc = post.headers.get('location')!;
+    await fetch(`http://${s.host}${loc}`, { method: 'PATCH', body: 'partial' });
+    expect(readdirSync(join(root, 'app', 'ingest')).some((n) => n.endsWith('.part'))).toBe(true);
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+    expect(readdirSync(join(root, 'app', 'ingest'))).toEqual([]);
+    expect(s.stderr()).toMatch(/SIGTERM: finishing requests in flight/);
+  });
+
+  it('refuses unauthenticated writes on a non-loopback address unless told (exit 2)', async () => {
+    const root = tmpDir();
+    const r = await runCli(['serve', root, '--listen', '0.0.0.0:0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unauthenticated writes/);
+    const bad = await runCli(['serve', root, '--listen', 'nonsense']);
+    expect(bad.code).toBe(2);
+  });
+});
