@@ -168,3 +168,19 @@ export function nameAnnotations(name: string): Record<string, string> {
   if (isBareName(name)) return { [Annotation.RefName]: name };
   return { [Annotation.ContainerdImageName]: name, [Annotation.RefName]: name };
 }
+
+/**
+ * The full image name an export gives a name: a full name as it is, a bare tag as `REPO:TAG` with
+ * `repository` (undefined: the bare tag stays bare). With `override`, every name takes that
+ * repository and keeps its tag (`--name`). Undefined when a name has no tag to keep.
+ */
+export function exportName(
+  name: string,
+  repository: string | undefined,
+  override = false,
+): string | undefined {
+  if (isBareName(name)) return repository === undefined ? name : `${repository}:${name}`;
+  if (!override || repository === undefined) return name;
+  const tag = tagOfName(name);
+  return tag === undefined || !isValidTag(tag) ? undefined : `${repository}:${tag}`;
+}
