@@ -65,7 +65,8 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           .option('ref', {
             // Not `array: true`: that would swallow a following positional (`--ref v1 out.tar`).
             type: 'string',
-            describe: 'tag or digest to export (repeatable; default: the whole layout)',
+            describe:
+              'tag, full name (example.com/app:v1) or digest to export (repeatable; default: the whole layout)',
           })
           .option('referrers', {
             type: 'boolean',
@@ -86,7 +87,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           .option('name', {
             type: 'string',
             describe:
-              'docker: repository for RepoTags NAME:TAG (default: the layout directory name)',
+              'repository for every exported name, NAME:TAG (default: names as stored; docker: bare tags under the layout directory name)',
           })
           .option('platform', {
             type: 'string',
@@ -178,7 +179,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             choices: CONFLICT_POLICIES,
             default: 'fail',
             describe:
-              'a tag already naming other content: fail, skip (keep ours), overwrite (take theirs)',
+              'a name already naming other content: fail, skip (keep ours; theirs listed untagged), overwrite (take theirs)',
           })
           .option('max-ratio', {
             type: 'number',
