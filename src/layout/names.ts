@@ -61,18 +61,26 @@ export function isFullImageName(name: string): boolean {
 }
 
 /**
- * A name we may write into index.json: a bare tag in the tag grammar, or a full image name.
- * Throws E_INVALID_TAG otherwise.
+ * A name we write into index.json: a bare tag in the tag grammar, or a full image name whose
+ * repository has a `/` (`example.com/app:v1`, `library/app:v1`). Without the `/` (`app:v1`) the
+ * name could not be written back as `LAYOUT:NAME` (refs.ts reads that as directory `LAYOUT:app`),
+ * and docker would read it as `docker.io/library/app:v1` anyway: we refuse it and say so.
  */
+export function isWritableName(name: string): boolean {
+  if (isBareName(name)) return isValidTag(name);
+  return isFullImageName(name) && splitImageName(name)!.repository.includes('/');
+}
+
+/** Throws E_INVALID_TAG unless isWritableName. */
 export function assertWritableName(name: string): string {
   if (isBareName(name)) return assertValidTag(name);
-  if (isFullImageName(name)) return name;
+  if (isWritableName(name)) return name;
   throw new UsageError(
     'E_INVALID_TAG',
-    `invalid name ${JSON.stringify(name)}: neither a tag nor a full image name REPOSITORY:TAG`,
+    `invalid name ${JSON.stringify(name)}: neither a tag nor a full image name REPOSITORY/PATH:TAG`,
     { tag: name },
     {
-      hint: 'a tag is 1-128 characters of [A-Za-z0-9_.-]; a full name is e.g. example.com/team/app:v1 (lowercase repository)',
+      hint: 'a tag is 1-128 characters of [A-Za-z0-9_.-]; a full name is e.g. example.com/team/app:v1 or docker.io/library/app:v1 (lowercase repository with a /)',
     },
   );
 }
@@ -183,4 +191,22 @@ export function exportName(
   if (!override || repository === undefined) return name;
   const tag = tagOfName(name);
   return tag === undefined || !isValidTag(tag) ? undefined : `${repository}:${tag}`;
+}
+
+/**
+ * docker's familiar names in full, as containerd and podman store them: a first component without
+ * `.` or `:` that is not `localhost` is no registry, so `alpine:3` is `docker.io/library/alpine:3`
+ * and `team/app:v1` is `docker.io/team/app:v1`. `docker save` writes familiar RepoTags; stored in
+ * full they are the names the engines give the same images, and writable (see isWritableName).
+ * Bare tags and names outside the grammar are returned as they are.
+ */
+export function normalizeImageName(name: string): string {
+  const split = splitImageName(name);
+  if (split === undefined || !isValidRepositoryName(split.repository)) return name;
+  const slash = split.repository.indexOf('/');
+  const first = slash < 0 ? '' : split.repository.slice(0, slash);
+  const hasDomain = first.includes('.') || first.includes(':') || first === 'localhost';
+  if (hasDomain) return name;
+  const path = slash < 0 ? `library/${split.repository}` : split.repository;
+  return `docker.io/${path}${name.slice(split.repository.length)}`;
 }

@@ -12,7 +12,7 @@ import type { Descriptor } from '../schema/descriptor.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
 import { isValidTag } from '../layout/refs.js';
 import { findTagged } from '../layout/tags.js';
-import { entryName, isFullImageName, tagOfName } from '../layout/names.js';
+import { entryName, isWritableName, tagOfName } from '../layout/names.js';
 import { openRemoteBlob } from '../registry/blob-pull.js';
 import type { RegistryClient } from '../registry/client.js';
 import { formatRegistryRef, type RegistryRef } from '../registry/reference.js';
@@ -88,7 +88,7 @@ export class LayoutSource implements ContentSource {
       const name = entryName(desc);
       const implied = name === undefined ? undefined : tagOfName(name);
       tag =
-        name !== undefined && (isValidTag(name) || isFullImageName(name))
+        name !== undefined && isWritableName(name)
           ? name
           : implied !== undefined && isValidTag(implied)
             ? implied

@@ -57,8 +57,8 @@ describe('round trip of whole layouts', () => {
           [Annotation.RefName]: _r,
           [Annotation.ContainerdImageName]: _c,
           ...rest
-        } = (e).annotations ?? {};
-        return { ...(e), annotations: rest };
+        } = e.annotations ?? {};
+        return { ...e, annotations: rest };
       });
     expect(unnamed(dir)).toEqual(unnamed(src));
     expect(Layout.open(dir).tags()).toEqual(Layout.open(src).tags());

@@ -9,6 +9,7 @@ import {
   isFullImageName,
   nameAnnotations,
   nameMatch,
+  normalizeImageName,
   splitImageName,
 } from '../../src/layout/names.js';
 
@@ -101,7 +102,8 @@ describe('name grammar', () => {
   it('assertWritableName takes a tag or a full name, and refuses the rest (E_INVALID_TAG)', () => {
     expect(assertWritableName('v1')).toBe('v1');
     expect(assertWritableName('docker.io/library/app:v1')).toBe('docker.io/library/app:v1');
-    for (const bad of ['-v1', 'docker.io/app', 'up/Case:v1', `a/b:v1@${D}`]) {
+    // app:v1 is a full name we read, but not one we write: LAYOUT:app:v1 could not name it.
+    for (const bad of ['-v1', 'docker.io/app', 'up/Case:v1', `a/b:v1@${D}`, 'app:v1']) {
       expect(() => assertWritableName(bad)).toThrow(
         expect.objectContaining({ code: 'E_INVALID_TAG' }),
       );
@@ -114,5 +116,20 @@ describe('name grammar', () => {
       [Annotation.ContainerdImageName]: 'x/y:1',
       [Annotation.RefName]: 'x/y:1',
     });
+  });
+});
+
+describe('normalizeImageName (docker familiar names in full, as containerd and podman store them)', () => {
+  it.each([
+    ['alpine:3', 'docker.io/library/alpine:3'],
+    ['team/app:v1', 'docker.io/team/app:v1'],
+    ['docker.io/library/alpine:3', 'docker.io/library/alpine:3'],
+    ['example.com/app:v1', 'example.com/app:v1'],
+    ['localhost/app:v1', 'localhost/app:v1'],
+    ['localhost:5000/app:v1', 'localhost:5000/app:v1'],
+    ['v1', 'v1'],
+    ['Bad/Name:v1', 'Bad/Name:v1'],
+  ])('%s → %s', (input, expected) => {
+    expect(normalizeImageName(input)).toBe(expected);
   });
 });
