@@ -101,14 +101,20 @@ function exportedNames(
   const out = named.map((n) =>
     n.name === undefined ? undefined : exportName(n.name, repository, true),
   );
-  assertDistinctNames(
-    out.map((name, i) => ({ name, digest: named[i]!.entry.digest })),
-    repository,
-  );
+  // Without --name the names are the layout's own (an appender's duplicate included): as they are.
+  if (repository !== undefined) {
+    assertDistinctNames(
+      out.map((name, i) => ({ name, digest: named[i]!.entry.digest })),
+      repository,
+    );
+  }
   return out;
 }
 
-/** E_USAGE when one name would be given to two different digests (`--name` folding repositories). */
+/**
+ * E_USAGE when one name would be given to two different digests (`--name` folding repositories;
+ * `repository` is that --name, for the message).
+ */
 export function assertDistinctNames(
   names: readonly { name: string | undefined; digest: string }[],
   repository: string | undefined,
@@ -120,9 +126,16 @@ export function assertDistinctNames(
     if (before !== undefined && before !== digest) {
       throw new UsageError(
         'E_USAGE',
-        `--name ${repository ?? ''} would name two images ${name} (${before} and ${digest})`,
+        repository === undefined
+          ? `two images would both be exported as ${name} (${before} and ${digest})`
+          : `--name ${repository} would name two images ${name} (${before} and ${digest})`,
         { name, digests: [before, digest] },
-        { hint: 'drop --name to keep each image’s own repository, or export them separately' },
+        {
+          hint:
+            repository === undefined
+              ? 'export them separately, or rename one with `ocilayout tag`'
+              : 'drop --name to keep each image’s own repository, or export them separately',
+        },
       );
     }
     seen.set(name, digest);

@@ -149,6 +149,28 @@ describe('exportArchive (oci)', () => {
     );
   });
 
+  it('whole layout: an appender’s duplicate name goes as it is; --name folding two images is E_USAGE', async () => {
+    const src = copyOfPeer('umoci-multitag');
+    const stored = (JSON.parse(readFileSync(join(src, 'index.json'), 'utf8')) as IndexFile)
+      .manifests;
+    const digests = [...new Set(stored.map((e) => e.digest))];
+    // Two different images under one bare name (crane appends), then export the whole layout.
+    const dup = stored.filter((e) => e.annotations?.[Annotation.RefName] !== undefined);
+    const twice = [
+      { ...dup[0]!, annotations: { [Annotation.RefName]: 'same' } },
+      {
+        ...stored.find((e) => e.digest !== dup[0]!.digest)!,
+        annotations: { [Annotation.RefName]: 'same' },
+      },
+    ];
+    writeFileSync(join(src, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: twice }));
+    expect(entriesOf(await listTar(await exportToBuffer(src)))).toEqual(twice);
+    expect(digests.length).toBeGreaterThan(1);
+    await expect(exportToBuffer(src, { name: 'example.com/app' })).rejects.toMatchObject({
+      code: 'E_USAGE',
+    });
+  });
+
   it('--name: bare tags as NAME:TAG in both annotations (oci)', async () => {
     const src = peer('umoci-multitag');
     const entries = entriesOf(
