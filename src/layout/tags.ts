@@ -8,15 +8,6 @@ import { canonicalDescriptor, sameContent, type Descriptor } from '../schema/des
 import type { IndexFile } from '../schema/layout-files.js';
 
 /**
- * How strongly an index.json entry names `tag` (a bare tag or a full name): see nameMatch. Kept
- * under its old name for the referrers and transfer code that asks about bare tags.
- */
-export function tagMatch(entry: Descriptor, tag: string): 'exact' | 'suffix' | undefined {
-  const m = nameMatch(entry, tag);
-  return m === 'tag' ? 'suffix' : m;
-}
-
-/**
  * The entry a name resolves to. A full name: the entries carrying exactly it. A bare tag: the
  * entries whose name is that bare tag; failing that, the entries whose full name has that tag,
  * provided they are all one name (`latest` with both `docker.io/library/a:latest` and

@@ -8,10 +8,9 @@ import {
   moveTag,
   removeTag,
   setTag,
-  tagMatch,
   taggedEntry,
 } from '../../src/layout/tags.js';
-import { tagOfName } from '../../src/layout/names.js';
+import { nameMatch, tagOfName } from '../../src/layout/names.js';
 
 const hex = (c: string): string => c.repeat(64);
 const desc = (c: string, extra: Partial<Descriptor> = {}): Descriptor => ({
@@ -52,35 +51,35 @@ describe('tagOfName', () => {
   });
 });
 
-describe('tagMatch / findTagged', () => {
+describe('nameMatch / findTagged', () => {
   it('matches an exact ref.name (oras, regctl, umoci, skopeo oci:dir:tag)', () => {
-    expect(tagMatch(named('a', 'v1'), 'v1')).toBe('exact');
-    expect(tagMatch(named('a', 'v1'), 'v2')).toBeUndefined();
+    expect(nameMatch(named('a', 'v1'), 'v1')).toBe('exact');
+    expect(nameMatch(named('a', 'v1'), 'v2')).toBeUndefined();
   });
 
   it('matches a full reference by its tag (skopeo with a full name, crane --annotate-ref)', () => {
-    expect(tagMatch(named('a', 'example.com/peer/app:2.0'), '2.0')).toBe('suffix');
-    expect(tagMatch(named('a', 'index.docker.io/library/alpine:latest'), 'latest')).toBe('suffix');
+    expect(nameMatch(named('a', 'example.com/peer/app:2.0'), '2.0')).toBe('tag');
+    expect(nameMatch(named('a', 'index.docker.io/library/alpine:latest'), 'latest')).toBe('tag');
   });
 
   it('matches io.containerd.image.name (containerd export, BuildKit) by its tag, and in full', () => {
     // The containerd name is the entry's name; the bare ref.name beside it is only its tag.
-    expect(tagMatch(containerd('a', 'docker.io/library/app:v1'), 'v1')).toBe('suffix');
-    expect(tagMatch(containerd('a', 'docker.io/library/app:v1', 'v1'), 'v1')).toBe('suffix');
+    expect(nameMatch(containerd('a', 'docker.io/library/app:v1'), 'v1')).toBe('tag');
+    expect(nameMatch(containerd('a', 'docker.io/library/app:v1', 'v1'), 'v1')).toBe('tag');
     const full = 'docker.io/library/app:v1';
-    expect(tagMatch(containerd('a', full, 'v1'), full)).toBe('exact');
-    expect(tagMatch(named('a', full), full)).toBe('exact');
-    expect(tagMatch(named('a', full), 'docker.io/library/other:v1')).toBeUndefined();
+    expect(nameMatch(containerd('a', full, 'v1'), full)).toBe('exact');
+    expect(nameMatch(named('a', full), full)).toBe('exact');
+    expect(nameMatch(named('a', full), 'docker.io/library/other:v1')).toBeUndefined();
   });
 
   it('never takes the port of a registry or the hex of a digest reference for a tag', () => {
-    expect(tagMatch(named('a', 'host:5000/repo'), '5000/repo')).toBeUndefined();
-    expect(tagMatch(named('a', `reg/app@sha256:${hex('b')}`), hex('b'))).toBeUndefined();
-    expect(tagMatch(containerd('a', `reg/app@sha256:${hex('b')}`), hex('b'))).toBeUndefined();
+    expect(nameMatch(named('a', 'host:5000/repo'), '5000/repo')).toBeUndefined();
+    expect(nameMatch(named('a', `reg/app@sha256:${hex('b')}`), hex('b'))).toBeUndefined();
+    expect(nameMatch(containerd('a', `reg/app@sha256:${hex('b')}`), hex('b'))).toBeUndefined();
   });
 
   it('ignores entries without names', () => {
-    expect(tagMatch(desc('a'), 'v1')).toBeUndefined();
+    expect(nameMatch(desc('a'), 'v1')).toBeUndefined();
     expect(findTagged(indexOf(desc('a')), 'v1')).toBeUndefined();
   });
 
