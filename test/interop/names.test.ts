@@ -143,6 +143,20 @@ describe.runIf(AVAILABLE)('image names through containerd and podman', () => {
     expectEnginesRestoreNames(oci, docker, 'ctr');
   }, 300_000);
 
+  it('an OCI export names bare tags with --name; ctr import and podman load take that name', async () => {
+    // A layout with only a bare tag, as oras or regctl leave it.
+    const bare = join(work, 'bare');
+    await cliOk(['copy', `${seed}:${NAMES[0]!}`, `${bare}:v1`]);
+    expect((await cliOk(['tags', bare])).trim()).toBe('v1');
+    const oci = join(work, 'bare-oci.tar');
+    await cliOk(['export', bare, oci, '--ref', 'v1', '--name', 'example.com/team/app']);
+    containerd!.ctr('bare', 'images', 'import', '--no-unpack', oci);
+    expect(containerd!.images('bare')).toEqual(['example.com/team/app:v1']);
+    const podman = podmanIn(join(work, 'bare-podman'));
+    podman.run('load', '-i', oci);
+    expect(podman.images()).toEqual(['example.com/team/app:v1']);
+  }, 300_000);
+
   it('podman save -m of three repositories sharing `latest`', async () => {
     const podman = podmanIn(join(work, 'podman-seed'));
     for (const name of NAMES) podman.pullArchive(join(work, 'seed.tar'), name);
