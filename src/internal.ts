@@ -29,6 +29,7 @@ export {
 export { listIngest, liveLeasedDigests, releaseLease, type IngestEntry } from './store/ingest.js';
 export { writeFileDurable, fsyncDir } from './store/durable.js';
 export * from './store/paths.js';
+export * from './layout/names.js';
 export * from './layout/refs.js';
 export * from './layout/tags.js';
 export * from './layout/graph.js';

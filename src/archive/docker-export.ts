@@ -25,8 +25,10 @@ import { parseJson, type ImageManifest } from '../schema/manifest.js';
 import { serializeIndex } from '../store/index-store.js';
 import { blobRelPath } from '../store/paths.js';
 import { listTags } from '../layout/tags.js';
-import { assertRepositoryName, defaultRepositoryName } from './docker-names.js';
+import { exportName, nameAnnotations } from '../layout/names.js';
+import { assertRepositoryName, defaultRepositoryName, splitRepoTag } from './docker-names.js';
 import {
+  assertDistinctNames,
   layoutClosure,
   newIndex,
   resolveRef,
@@ -36,7 +38,10 @@ import {
 } from './export-plan.js';
 
 export interface DockerExportOptions {
-  /** Repository for RepoTags (default: the layout directory's name). */
+  /**
+   * Repository for every RepoTag (`--name`, over stored full names too). Default: a stored full
+   * name as it is, a bare tag under the layout directory's name.
+   */
   name?: string | undefined;
   /** `os/arch[/variant]`, to pick one image from a multi-platform index. */
   platform?: string | undefined;
@@ -52,6 +57,7 @@ const LAYER_TYPE =
 interface Chosen {
   manifest: Descriptor;
   doc: ImageManifest;
+  /** RepoTags, `repository:tag`. */
   tags: string[];
 }
 
@@ -65,10 +71,12 @@ export function planDockerExport(
   refs: readonly string[],
   options: DockerExportOptions = {},
 ): { plan: ExportPlan; repoTags: string[]; warnings: string[] } {
-  const name =
-    options.name !== undefined
-      ? assertRepositoryName(options.name)
-      : defaultRepositoryName(layout.root);
+  const override = options.name !== undefined ? assertRepositoryName(options.name) : undefined;
+  const repository = override ?? defaultRepositoryName(layout.root);
+  // docker needs `repository:tag`: a stored full name is one already (docker load and podman load
+  // then restore it), a bare tag takes the repository; --name replaces every repository.
+  const repoTagOf = (stored: string): string | undefined =>
+    exportName(stored, repository, override !== undefined);
   const platform = options.platform !== undefined ? parsePlatform(options.platform) : undefined;
   const index = layout.readIndex();
   const warnings: string[] = [];
@@ -90,7 +98,8 @@ export function planDockerExport(
       continue;
     }
     const c = chosen.get(image.manifest.digest) ?? { ...image, tags: [] };
-    if (ref.tag !== undefined && !c.tags.includes(ref.tag)) c.tags.push(ref.tag);
+    const repoTag = ref.tag === undefined ? undefined : repoTagOf(ref.tag);
+    if (repoTag !== undefined && !c.tags.includes(repoTag)) c.tags.push(repoTag);
     chosen.set(image.manifest.digest, c);
   }
   if (chosen.size === 0) {
@@ -104,7 +113,11 @@ export function planDockerExport(
     );
   }
   const images = [...chosen.values()];
-  const entries = uniqueEntries(images.flatMap((c) => indexEntriesFor(c, name)));
+  assertDistinctNames(
+    images.flatMap((c) => c.tags.map((name) => ({ name, digest: c.manifest.digest }))),
+    override,
+  );
+  const entries = uniqueEntries(images.flatMap((c) => indexEntriesFor(c)));
   const closure = layoutClosure(
     layout,
     images.map((c) => c.manifest),
@@ -117,10 +130,10 @@ export function planDockerExport(
       { hint: 'use --format oci' },
     );
   }
-  const repoTags = images.flatMap((c) => c.tags.map((t) => `${name}:${t}`));
+  const repoTags = images.flatMap((c) => c.tags);
   const extraFiles = new Map<string, Buffer>([
-    ['manifest.json', Buffer.from(JSON.stringify(images.map((c) => dockerManifestEntry(c, name))))],
-    ['repositories', Buffer.from(JSON.stringify(repositories(layout, images, name)))],
+    ['manifest.json', Buffer.from(JSON.stringify(images.map((c) => dockerManifestEntry(c))))],
+    ['repositories', Buffer.from(JSON.stringify(repositories(layout, images)))],
   ]);
   const plan: ExportPlan = {
     indexBytes: Buffer.from(serializeIndex(newIndex(entries)), 'utf8'),
@@ -214,34 +227,25 @@ function notAnImage(what: string, why: string): IntegrityError {
   );
 }
 
-function indexEntriesFor(c: Chosen, name: string): Descriptor[] {
+/** One entry per RepoTag, the full name in both annotations (as an OCI export writes it). */
+function indexEntriesFor(c: Chosen): Descriptor[] {
   if (c.tags.length === 0) return [canonicalDescriptor({ ...c.manifest })];
-  return c.tags.map((tag) =>
-    canonicalDescriptor({
-      ...c.manifest,
-      annotations: {
-        [Annotation.ContainerdImageName]: `${name}:${tag}`,
-        [Annotation.RefName]: tag,
-      },
-    }),
+  return c.tags.map((repoTag) =>
+    canonicalDescriptor({ ...c.manifest, annotations: nameAnnotations(repoTag) }),
   );
 }
 
-function dockerManifestEntry(c: Chosen, name: string): Record<string, unknown> {
+function dockerManifestEntry(c: Chosen): Record<string, unknown> {
   return {
     Config: blobRelPath(parseDigest(c.doc.config.digest)),
-    RepoTags: c.tags.map((t) => `${name}:${t}`),
+    RepoTags: c.tags,
     Layers: c.doc.layers.map((l) => blobRelPath(parseDigest(l.digest))),
   };
 }
 
-/** The legacy map name → tag → top layer id; we use the top layer's diffID (loaders ignore it when manifest.json exists). */
-function repositories(
-  layout: Layout,
-  images: Chosen[],
-  name: string,
-): Record<string, Record<string, string>> {
-  const tags: Record<string, string> = {};
+/** The legacy map repository → tag → top layer id; we use the top layer's diffID (loaders ignore it when manifest.json exists). */
+function repositories(layout: Layout, images: Chosen[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
   for (const c of images) {
     if (c.tags.length === 0) continue;
     const config = layout.blobs.readBytes(parseDigest(c.doc.config.digest), MAX_MANIFEST_BYTES);
@@ -251,7 +255,10 @@ function repositories(
     const top: Digest | undefined = r.success
       ? (r.data.rootfs.diff_ids.at(-1) as Digest | undefined)
       : undefined;
-    for (const t of c.tags) tags[t] = top === undefined ? '' : top.slice(top.indexOf(':') + 1);
+    for (const repoTag of c.tags) {
+      const { repository, tag } = splitRepoTag(repoTag);
+      (out[repository] ??= {})[tag] = top === undefined ? '' : top.slice(top.indexOf(':') + 1);
+    }
   }
-  return Object.keys(tags).length === 0 ? {} : { [name]: tags };
+  return out;
 }

@@ -15,6 +15,7 @@ import { parseJson, schemaError } from '../schema/manifest.js';
 import { DOCKER_MANIFEST_NAME, type ArchiveContents } from './contents.js';
 import type { Compression } from './compression.js';
 import { bareTagOf } from './docker-names.js';
+import { normalizeImageName } from '../layout/names.js';
 import type { Staging } from './staging.js';
 import { goJsonStringify } from '../schema/go-json.js';
 
@@ -35,7 +36,8 @@ interface ConvertedImage {
 /**
  * Build one OCI manifest per manifest.json entry (stored in the staging layout) and return the
  * index.json entries: one per RepoTag (ref.name = the bare tag, io.containerd.image.name = the
- * RepoTag; the full RepoTag as ref.name when two images in the archive share a bare tag), or one
+ * RepoTag in full, `alpine:3` → `docker.io/library/alpine:3` as containerd and podman store it; the
+ * full RepoTag as ref.name when two images in the archive share a bare tag), or one
  * untagged entry for an image saved without a name. Throws E_INVALID_JSON / E_SCHEMA /
  * E_CORRUPT_ARCHIVE (missing file, layer count) / E_DIGEST_MISMATCH (plain layer ≠ its diffID).
  */
@@ -138,7 +140,8 @@ function indexEntries(images: ConvertedImage[]): Descriptor[] {
       seen.add(descriptor.digest);
       continue;
     }
-    for (const rt of repoTags) {
+    for (const familiar of repoTags) {
+      const rt = normalizeImageName(familiar);
       const bare = bareTagOf(rt);
       const refName = bare !== undefined && owners.get(bare)?.size === 1 ? bare : rt;
       const key = `${descriptor.digest} ${refName}`;

@@ -2,17 +2,7 @@
 // Docker refuses to load names outside the distribution reference grammar, so we check ours.
 import { basename, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { isValidTag } from '../layout/refs.js';
-
-// distribution/reference: optional domain (host[:port]/), then lowercase path components.
-const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const DOMAIN =
-  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)';
-const REPOSITORY = new RegExp(`^${DOMAIN}?${COMPONENT}(?:/${COMPONENT})*$`);
-
-function isValidRepositoryName(name: string): boolean {
-  return name.length <= 255 && REPOSITORY.test(name);
-}
+import { isValidRepositoryName, isValidTag, splitImageName } from '../layout/names.js';
 
 /** Throws E_INVALID_REFERENCE unless `name` is a repository name docker accepts (no tag). */
 export function assertRepositoryName(name: string): string {
@@ -44,9 +34,9 @@ export function defaultRepositoryName(layoutRoot: string): string {
 
 /** Split a RepoTags entry: `example.com:5000/app:v1` → repository + tag (`latest` when absent). */
 export function splitRepoTag(repoTag: string): { repository: string; tag: string } {
-  const colon = repoTag.lastIndexOf(':');
-  if (colon > 0 && !repoTag.slice(colon + 1).includes('/')) {
-    return { repository: repoTag.slice(0, colon), tag: repoTag.slice(colon + 1) };
+  const split = splitImageName(repoTag);
+  if (split?.tag !== undefined && split.repository !== '') {
+    return { repository: split.repository, tag: split.tag };
   }
   return { repository: repoTag, tag: 'latest' };
 }

@@ -18,6 +18,7 @@ import { serializeIndex } from '../store/index-store.js';
 import { findTagged } from '../layout/tags.js';
 import { walk, type ManifestSource } from '../layout/graph.js';
 import { cosignTagsFor } from '../referrers/cosign-tag.js';
+import { entryName, exportName, isBareName, nameAnnotations } from '../layout/names.js';
 import { contentClosure, type Closure } from './closure.js';
 import { withReferrers } from './export-referrers.js';
 
@@ -38,9 +39,13 @@ export interface ExportPlan {
   warnings?: string[];
 }
 
-/** One `--ref`: a tag (exact ref.name, else a full reference ending in `:TAG`) or a digest. */
+/** One `--ref`: a name (a bare tag or a full name, see findTagged) or a digest. */
 export interface ResolvedRef {
-  /** The tag as asked, undefined for a digest ref. */
+  /**
+   * The name the export gives it: the entry's own full name when it has one (a bare `latest`
+   * asked for `docker.io/library/a:latest` is exported as that), else the tag as asked;
+   * undefined for a digest ref.
+   */
   tag: string | undefined;
   /** The layout's index.json entry (or, for an unlisted digest, the blob's descriptor). */
   entry: Descriptor;
@@ -61,16 +66,82 @@ export function resolveRef(layout: Layout, index: IndexFile, ref: string): Resol
       { hint: `list tags with \`ocilayout tags ${layout.root}\`` },
     );
   }
-  return { tag: ref, entry };
+  const own = entryName(entry);
+  return { tag: own !== undefined && !isBareName(own) ? own : ref, entry };
 }
 
-/** The archive's index.json entry for a ref: the layout's entry, named by the tag as asked. */
-function exportedEntry(ref: ResolvedRef): Descriptor {
-  if (ref.tag === undefined) return canonicalDescriptor({ ...ref.entry });
+/**
+ * The archive's index.json entry for a ref: the layout's entry with its other annotations, named
+ * by `name` (see exportedNames): a full name in ref.name and io.containerd.image.name — podman's
+ * `oci-archive:FILE:NAME` matches ref.name, containerd's importer reads only its own annotation,
+ * podman load reads it first — a bare tag in ref.name.
+ */
+function exportedEntry(entry: Descriptor, name: string | undefined): Descriptor {
+  if (name === undefined) return canonicalDescriptor({ ...entry });
+  const annotations = { ...entry.annotations };
+  if (isBareName(name)) delete annotations[Annotation.ContainerdImageName];
   return canonicalDescriptor({
-    ...ref.entry,
-    annotations: { ...ref.entry.annotations, [Annotation.RefName]: ref.tag },
+    ...entry,
+    annotations: { ...annotations, ...nameAnnotations(name) },
   });
+}
+
+/** Whether `entry` already carries `name` as exportedEntry would write it. */
+function namedAs(entry: Descriptor, name: string): boolean {
+  return Object.entries(nameAnnotations(name)).every(([k, v]) => entry.annotations?.[k] === v);
+}
+
+/**
+ * The names an OCI export writes, by the entry's name: a full name in full, a bare tag bare or,
+ * with `repository` (`--name`), as `REPOSITORY:TAG` (overriding a full name's repository too).
+ * Throws E_USAGE when `--name` would give two different images one name.
+ */
+function exportedNames(
+  named: { name: string | undefined; entry: Descriptor }[],
+  repository: string | undefined,
+): (string | undefined)[] {
+  const out = named.map((n) =>
+    n.name === undefined ? undefined : exportName(n.name, repository, true),
+  );
+  // Without --name the names are the layout's own (an appender's duplicate included): as they are.
+  if (repository !== undefined) {
+    assertDistinctNames(
+      out.map((name, i) => ({ name, digest: named[i]!.entry.digest })),
+      repository,
+    );
+  }
+  return out;
+}
+
+/**
+ * E_USAGE when one name would be given to two different digests (`--name` folding repositories;
+ * `repository` is that --name, for the message).
+ */
+export function assertDistinctNames(
+  names: readonly { name: string | undefined; digest: string }[],
+  repository: string | undefined,
+): void {
+  const seen = new Map<string, string>();
+  for (const { name, digest } of names) {
+    if (name === undefined) continue;
+    const before = seen.get(name);
+    if (before !== undefined && before !== digest) {
+      throw new UsageError(
+        'E_USAGE',
+        repository === undefined
+          ? `two images would both be exported as ${name} (${before} and ${digest})`
+          : `--name ${repository} would name two images ${name} (${before} and ${digest})`,
+        { name, digests: [before, digest] },
+        {
+          hint:
+            repository === undefined
+              ? 'export them separately, or rename one with `ocilayout tag`'
+              : 'drop --name to keep each image’s own repository, or export them separately',
+        },
+      );
+    }
+    seen.set(name, digest);
+  }
 }
 
 /** Closure of `entries` in `layout` (plus `memory` blobs); a missing blob is E_NOT_FOUND naming the layout. */
@@ -151,6 +222,8 @@ export function planOciExport(
     platform?: string | undefined;
     /** Default true; see cosignTagEntries. */
     cosignTags?: boolean | undefined;
+    /** Repository for bare tags, and over full names' repositories (`--name`). */
+    name?: string | undefined;
   } = {},
 ): ExportPlan {
   const wanted = options.platform === undefined ? undefined : parsePlatform(options.platform);
@@ -164,10 +237,23 @@ export function planOciExport(
   }
   const snapshot = layout.index.read();
   if (refs.length === 0) {
-    const entries = snapshot.index.manifests;
+    const stored = snapshot.index.manifests;
+    const names = exportedNames(
+      stored.map((entry) => ({ name: entryName(entry), entry })),
+      options.name,
+    );
+    // An entry whose name its ref.name does not say in full (containerd, docker 25: bare ref.name
+    // beside the full name) is written with the full name, so per-name readers find it; with
+    // nothing to rename, index.json goes as its bytes are.
+    const entries = stored.map((e, i) =>
+      names[i] === undefined || namedAs(e, names[i]) ? e : exportedEntry(e, names[i]),
+    );
+    const renamed = entries.some((e, i) => e !== stored[i]);
     const closure = layoutClosure(layout, entries);
     return {
-      indexBytes: Buffer.from(snapshot.text, 'utf8'),
+      indexBytes: renamed
+        ? Buffer.from(serializeIndex({ ...snapshot.index, manifests: entries }), 'utf8')
+        : Buffer.from(snapshot.text, 'utf8'),
       entries,
       blobs: closure.blobs,
       external: closure.external,
@@ -176,12 +262,15 @@ export function planOciExport(
     };
   }
   const warnings: string[] = [];
-  let entries = uniqueEntries(
-    refs.map((r) => {
-      const ref = resolveRef(layout, snapshot.index, r);
-      return exportedEntry(wanted === undefined ? ref : platformRef(layout, ref, wanted, warnings));
-    }),
+  const resolved = refs.map((r) => {
+    const ref = resolveRef(layout, snapshot.index, r);
+    return wanted === undefined ? ref : platformRef(layout, ref, wanted, warnings);
+  });
+  const names = exportedNames(
+    resolved.map((r) => ({ name: r.tag, entry: r.entry })),
+    options.name,
   );
+  let entries = uniqueEntries(resolved.map((r, i) => exportedEntry(r.entry, names[i])));
   if (options.cosignTags !== false) {
     entries = uniqueEntries([...entries, ...cosignTagEntries(layout, snapshot.index, entries)]);
   }

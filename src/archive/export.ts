@@ -13,6 +13,7 @@ import { writeToStream } from '../output/stream.js';
 import { blobRelPath } from '../store/paths.js';
 import { sizeMismatch } from '../store/verify-stream.js';
 import { planDockerExport } from './docker-export.js';
+import { assertRepositoryName } from './docker-names.js';
 import { planOciExport, type ExportPlan } from './export-plan.js';
 import { tarChunks, type TarWriter } from './tar-writer.js';
 import {
@@ -43,7 +44,11 @@ export interface ExportOptions extends LayoutOptions {
    * whose zlib has zstd (Node 22.15+): E_USAGE otherwise, before anything is written.
    */
   zstd?: boolean | undefined;
-  /** docker: repository name for RepoTags (default: the layout directory's name). */
+  /**
+   * Repository for the exported names: a bare tag TAG becomes NAME:TAG, and a full name keeps its
+   * tag under NAME. Default: names as stored; docker format: bare tags under the layout
+   * directory's name (docker needs a repository).
+   */
   name?: string | undefined;
   /** oci with refs: also every referrer of what they reach, recursively (see export-referrers.ts). */
   referrers?: boolean | undefined;
@@ -124,13 +129,11 @@ export async function exportArchive(
     ({ plan, repoTags } = docker);
     warnings.push(...docker.warnings);
   } else {
-    if (options.name !== undefined) {
-      throw new UsageError('E_USAGE', '--name applies to --format docker only', {});
-    }
     plan = planOciExport(layout, refs, {
       referrers: options.referrers,
       platform: options.platform,
       cosignTags: options.cosignTags,
+      name: options.name === undefined ? undefined : assertRepositoryName(options.name),
     });
     warnings.push(...(plan.warnings ?? []));
   }

@@ -1,20 +1,27 @@
-// Merging an archive's index.json entries into a target index.json: tags added, untagged entries
-// deduplicated by digest, and a tag that already names other content handled by the conflict
-// policy. Pure functions over IndexFile; import applies them inside IndexStore.update.
+// Merging an archive's index.json entries into a target index.json: names added, untagged entries
+// deduplicated by digest, and a name that already names other content handled by the conflict
+// policy. Names are compared as layout/names.ts defines them (a full name from either annotation,
+// else the bare tag), so two images sharing a tag but not a repository never conflict. Pure
+// functions over IndexFile; import applies them inside IndexStore.update.
 import { ConflictError } from '../errors.js';
-import { Annotation } from '../media-types.js';
-import type { Descriptor } from '../schema/descriptor.js';
+import { entryName, ownsName } from '../layout/names.js';
+import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 
 export type ConflictPolicy = 'fail' | 'skip' | 'overwrite';
 export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['fail', 'skip', 'overwrite'];
 
 export interface TagConflict {
-  /** The ref.name both sides use. */
+  /** The name both sides use (a bare tag or a full image name, see layout/names.ts). */
   tag: string;
   /** Digest(s) the target's entries name, and the digest the archive brings. */
   existing: string[];
   incoming: string;
+  /**
+   * skip: the incoming image was listed untagged (so gc keeps it and its referrers), or was
+   * already listed by another entry. Never a stored image that nothing lists.
+   */
+  keptUntagged?: boolean;
 }
 
 export interface MergeReport {
@@ -27,14 +34,12 @@ export interface MergeReport {
   skipped: TagConflict[];
 }
 
-function refNameOf(d: Descriptor): string | undefined {
-  return d.annotations?.[Annotation.RefName];
-}
-
 /**
- * Apply `incoming` to `index` (mutated). Tags are compared by exact ref.name. Throws E_CONFLICT
- * under policy `fail` when any tag names different content, listing every such tag; the caller's
- * index is then unusable (the throw aborts the update, so nothing is written).
+ * Apply `incoming` to `index` (mutated). Names are compared as entryName/ownsName define them.
+ * Throws E_CONFLICT under policy `fail` when any name names different content, listing every such
+ * name; the caller's index is then unusable (the throw aborts the update, so nothing is written).
+ * Under `skip`, the incoming content is listed untagged unless an entry already lists it: its
+ * blobs are stored, and an image nothing lists would be gc's to delete, signatures and all.
  */
 export function mergeEntries(
   index: IndexFile,
@@ -44,7 +49,7 @@ export function mergeEntries(
   const report: MergeReport = { added: [], unchanged: [], replaced: [], skipped: [] };
   const conflicts: TagConflict[] = [];
   for (const entry of incoming) {
-    const tag = refNameOf(entry);
+    const tag = entryName(entry);
     if (tag === undefined) {
       if (index.manifests.some((e) => e.digest === entry.digest)) report.unchanged.push(entry);
       else {
@@ -53,7 +58,7 @@ export function mergeEntries(
       }
       continue;
     }
-    const named = index.manifests.filter((e) => refNameOf(e) === tag);
+    const named = index.manifests.filter((e) => ownsName(e, tag));
     const other = named.filter((e) => e.digest !== entry.digest);
     if (named.length === 0) {
       index.manifests.push(entry);
@@ -61,10 +66,27 @@ export function mergeEntries(
     } else if (other.length === 0) {
       report.unchanged.push(entry);
     } else {
-      const conflict = { tag, existing: other.map((e) => e.digest), incoming: entry.digest };
+      const conflict: TagConflict = {
+        tag,
+        existing: other.map((e) => e.digest),
+        incoming: entry.digest,
+      };
       if (policy === 'fail') conflicts.push(conflict);
-      else if (policy === 'skip') report.skipped.push(conflict);
-      else {
+      else if (policy === 'skip') {
+        if (!index.manifests.some((e) => e.digest === entry.digest)) {
+          const { mediaType, digest, size, platform, artifactType } = entry;
+          index.manifests.push(
+            canonicalDescriptor({
+              mediaType,
+              digest,
+              size,
+              ...(platform === undefined ? {} : { platform }),
+              ...(artifactType === undefined ? {} : { artifactType }),
+            }),
+          );
+        }
+        report.skipped.push({ ...conflict, keptUntagged: true });
+      } else {
         replaceTag(index, tag, entry);
         report.replaced.push(conflict);
       }
@@ -74,22 +96,22 @@ export function mergeEntries(
     const tags = conflicts.map((c) => c.tag);
     throw new ConflictError(
       'E_CONFLICT',
-      `tag${tags.length > 1 ? 's' : ''} ${tags.join(', ')} already name${tags.length > 1 ? '' : 's'} different content in the target layout`,
+      `name${tags.length > 1 ? 's' : ''} ${tags.join(', ')} already name${tags.length > 1 ? '' : 's'} different content in the target layout`,
       { conflicts },
       {
-        hint: "pass --on-conflict skip to keep the target's tags, or --on-conflict overwrite to take the archive's",
+        hint: "pass --on-conflict skip to keep the target's names (the archive's images are then listed untagged), or --on-conflict overwrite to take the archive's",
       },
     );
   }
   return report;
 }
 
-/** The first entry naming `tag` is replaced in place (stable order); other entries naming it go. */
+/** The first entry owning `tag` is replaced in place (stable order); other entries owning it go. */
 function replaceTag(index: IndexFile, tag: string, entry: Descriptor): void {
   let placed = false;
   const out: Descriptor[] = [];
   for (const e of index.manifests) {
-    if (refNameOf(e) !== tag) out.push(e);
+    if (!ownsName(e, tag)) out.push(e);
     else if (!placed) {
       out.push(entry);
       placed = true;

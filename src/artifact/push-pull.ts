@@ -27,8 +27,8 @@ import { Annotation, EMPTY_JSON, MediaType, assertMediaType } from '../media-typ
 import { assertReplaceable, stageFile, type StagedFile } from '../output/file.js';
 import type { Annotations, Descriptor } from '../schema/descriptor.js';
 import type { ImageManifest } from '../schema/manifest.js';
-import { assertValidTag } from '../layout/refs.js';
-import { clobberRefused, findTagged, type TagPolicy } from '../layout/tags.js';
+import { assertWritableName } from '../layout/names.js';
+import { clobberRefused, findExact, type TagPolicy } from '../layout/tags.js';
 import { fsyncDir } from '../store/durable.js';
 import { makeDirs } from '../store/make-dirs.js';
 import { resolveImageManifest } from '../layout/platform.js';
@@ -77,7 +77,7 @@ async function pushFilesNow(
   files: readonly PushFile[],
   options: PushOptions,
 ): Promise<PushResult> {
-  if (options.tag !== undefined) assertValidTag(options.tag);
+  if (options.tag !== undefined) assertWritableName(options.tag);
   if (options.artifactType !== undefined) assertMediaType(options.artifactType, '--artifact-type');
   const inputs = checkArtifactFiles(files, DEFAULT_FILE_MEDIA_TYPE);
   const config =
@@ -87,7 +87,7 @@ async function pushFilesNow(
   const index = layout.readIndex(); // a malformed index.json fails here, before any blob is written
   // --no-clobber onto an existing tag: hash the files first (no blob written) and refuse before
   // storing anything unless they make the very manifest the tag names. The commit checks again.
-  const current = options.tag === undefined ? undefined : findTagged(index, options.tag);
+  const current = options.tag === undefined ? undefined : findExact(index, options.tag);
   if (options.noClobber === true && current !== undefined) {
     const { bytes } = await artifactManifest(inputs, config, options, hashFile);
     const wanted = { digest: digestOf(bytes) };

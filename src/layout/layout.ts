@@ -18,7 +18,7 @@ import {
 import { MAX_MANIFEST_BYTES, isManifestMediaType } from '../media-types.js';
 import type { ManifestSource } from './graph.js';
 import { successors } from './graph.js';
-import { assertValidTag } from './refs.js';
+import { assertWritableName } from './names.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { parseManifest, effectiveArtifactType, type ParsedManifest } from '../schema/manifest.js';
@@ -131,7 +131,7 @@ export class Layout implements ManifestSource {
   }
 
   /**
-   * Resolve a tag (exact ref.name, then full-reference suffix) or a digest to a descriptor.
+   * Resolve a name (a bare tag or a full image name; see findTagged) or a digest to a descriptor.
    * A digest resolves to its index.json entry when listed, else to the blob (a child manifest).
    * Throws E_NOT_FOUND.
    */
@@ -272,7 +272,7 @@ export class Layout implements ManifestSource {
     bytes: Uint8Array,
     options: PutManifestOptions,
   ): Promise<Descriptor> {
-    if (options.tag !== undefined) assertValidTag(options.tag);
+    if (options.tag !== undefined) assertWritableName(options.tag);
     const parsed = parseManifest(bytes, 'manifest', options.mediaType);
     if (options.allowMissing !== true) await this.confirmSuccessorsPresent(parsed);
     const stored = this.blobs.putBytes(bytes);
@@ -336,7 +336,7 @@ export class Layout implements ManifestSource {
    * Under `noClobber`, E_CONFLICT when any of the tags names other content (none is changed).
    */
   async tag(target: Target, tags: string[], policy: TagPolicy = {}): Promise<Descriptor> {
-    for (const t of tags) assertValidTag(t);
+    for (const t of tags) assertWritableName(t);
     const { desc, moves } = await this.updateIndex((index) => {
       const desc = this.resolve(target, index);
       const moves = tags.flatMap((t) => moveTag(index, t, desc, policy) ?? []);
@@ -346,7 +346,10 @@ export class Layout implements ManifestSource {
     return desc;
   }
 
-  /** Remove a tag. Throws E_NOT_FOUND when no entry names it. Content stays until gc. */
+  /**
+   * Remove a name (see removeTag). Throws E_NOT_FOUND when no entry has it, E_INVALID_REFERENCE
+   * for a bare tag several full names share. Content stays until gc.
+   */
   async untag(tag: string): Promise<Descriptor[]> {
     return this.updateIndex((index) => {
       const removed = removeTag(index, tag);

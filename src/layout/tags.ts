@@ -1,76 +1,74 @@
-// The tag resolver over index.json: which entry a tag names, listing, tagging and untagging.
-// Pure functions over an IndexFile; Layout applies them inside IndexStore.update.
-import { ConflictError } from '../errors.js';
+// The tag resolver over index.json: which entry a name (bare tag or full image name) names,
+// listing, tagging and untagging. Pure functions over an IndexFile; Layout applies them inside
+// IndexStore.update. What a name is and how it matches an entry is names.ts's.
+import { ConflictError, UsageError } from '../errors.js';
 import { Annotation } from '../media-types.js';
+import { entryName, isListedName, nameAnnotations, nameMatch, ownsName } from './names.js';
 import { canonicalDescriptor, sameContent, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 
-/** How strongly an index.json entry names `tag`: exact ref.name beats a full-reference suffix. */
-export function tagMatch(entry: Descriptor, tag: string): 'exact' | 'suffix' | undefined {
-  const refName = entry.annotations?.[Annotation.RefName];
-  if (refName === tag) return 'exact';
-  // skopeo/podman/crane write full references (`docker.io/library/alpine:3`); containerd and
-  // BuildKit put the full name in io.containerd.image.name. Match `…:TAG` in either.
-  if (refName !== undefined && tagOfName(refName) === tag) return 'suffix';
-  const imageName = entry.annotations?.[Annotation.ContainerdImageName];
-  if (imageName !== undefined && tagOfName(imageName) === tag) return 'suffix';
-  return undefined;
-}
-
 /**
- * The tag part of a ref.name: itself if bare, the text after the last `:` of a full reference
- * (`docker.io/library/alpine:3` → `3`), undefined for a reference without a tag (`host:5000/repo`,
- * containerd's `repo@sha256:…` for digest-only images). A `@digest` suffix is never a tag.
- */
-export function tagOfName(name: string): string | undefined {
-  const at = name.indexOf('@');
-  const base = at < 0 ? name : name.slice(0, at);
-  const colon = base.lastIndexOf(':');
-  if (colon < 0) return at < 0 ? name : undefined;
-  const tail = base.slice(colon + 1);
-  // `host:5000/repo` has a `:` in the host part, not a tag.
-  if (tail === '' || tail.includes('/')) return undefined;
-  return tail;
-}
-
-/**
- * The entry a tag resolves to: an exact ref.name match first, else a full-reference match; among
- * several, the last one in index.json (the most recent append by any peer). See spec-notes/tags.md.
+ * The entry a name resolves to. A full name: the entries carrying exactly it. A bare tag: the
+ * entries whose name is that bare tag; failing that, the entries whose full name has that tag,
+ * provided they are all one name (`latest` with both `docker.io/library/a:latest` and
+ * `…/b:latest` is ambiguous: E_INVALID_REFERENCE listing them). Among several entries of the
+ * winning name, the last one in index.json (the most recent append by any peer). See
+ * spec-notes/names.md.
  */
 export function findTagged(index: IndexFile, tag: string): Descriptor | undefined {
-  let suffix: Descriptor | undefined;
   let exact: Descriptor | undefined;
+  const byName = new Map<string, Descriptor>();
   for (const entry of index.manifests) {
-    const m = tagMatch(entry, tag);
+    const m = nameMatch(entry, tag);
     if (m === 'exact') exact = entry;
-    else if (m === 'suffix') suffix = entry;
+    else if (m === 'tag') byName.set(entryName(entry)!, entry);
   }
-  return exact ?? suffix;
+  if (exact !== undefined || byName.size === 0) return exact;
+  if (byName.size > 1) throw ambiguousTag(tag, [...byName.keys()]);
+  return [...byName.values()][0];
+}
+
+/** The entry `name` names exactly (never through a full name's tag): what a write of it replaces. */
+export function findExact(index: IndexFile, name: string): Descriptor | undefined {
+  let found: Descriptor | undefined;
+  for (const entry of index.manifests) if (ownsName(entry, name)) found = entry;
+  return found;
+}
+
+function ambiguousTag(tag: string, names: string[]): UsageError {
+  const sorted = [...names].sort();
+  return new UsageError(
+    'E_INVALID_REFERENCE',
+    `tag ${tag} is ambiguous: ${sorted.length} images have it (${sorted.join(', ')})`,
+    { tag, names: sorted },
+    { hint: `name one in full, e.g. LAYOUT:${sorted[0]}` },
+  );
 }
 
 /**
- * Every tag named in index.json (bare tags, the tag part of full references and of containerd's
- * image names: exactly the names findTagged resolves), sorted, unique.
+ * Every name in index.json, sorted, each once: a bare tag bare, a full name in full (the name
+ * entryName reads: containerd's when set). Containerd's digest-only names (`repo@sha256:…`) are
+ * left out; they are addressed by digest.
  */
 export function listTags(index: IndexFile): string[] {
-  const tags = new Set<string>();
+  const names = new Set<string>();
   for (const entry of index.manifests) {
-    for (const key of [Annotation.RefName, Annotation.ContainerdImageName]) {
-      const name = entry.annotations?.[key];
-      const t = name === undefined ? undefined : tagOfName(name);
-      if (t !== undefined) tags.add(t);
-    }
+    const name = entryName(entry);
+    if (name !== undefined && isListedName(name)) names.add(name);
   }
-  return [...tags].sort();
+  return [...names].sort();
 }
 
-/** The index.json entry we write for a tag: the target's identity plus the ref.name annotation. */
+/**
+ * The index.json entry we write for a name: the target's identity plus the name's annotations
+ * (a bare tag in ref.name; a full name in ref.name and io.containerd.image.name, see names.ts).
+ */
 export function taggedEntry(target: Descriptor, tag: string): Descriptor {
   const entry: Descriptor = {
     mediaType: target.mediaType,
     digest: target.digest,
     size: target.size,
-    annotations: { [Annotation.RefName]: tag },
+    annotations: nameAnnotations(tag),
   };
   if (target.platform !== undefined) entry.platform = target.platform;
   if (target.artifactType !== undefined) entry.artifactType = target.artifactType;
@@ -78,19 +76,19 @@ export function taggedEntry(target: Descriptor, tag: string): Descriptor {
 }
 
 /**
- * Point `tag` at `target`. Only entries whose ref.name is exactly `tag` are ours to change: the
- * first one is replaced in place (stable order) — or kept byte for byte when it already names the
- * same content, so re-tagging never drops a peer's annotations — and later duplicates are removed;
- * a new tag is appended. Full references of other tools that merely end in `:tag` are left alone
- * (they may name other repositories); the exact entry shadows them on read. See spec-notes/tags.md.
- * Returns whether anything changed.
+ * Point `tag` (a bare tag or a full name) at `target`. Only entries that carry exactly that name
+ * are ours to change (ownsName): the first one is replaced in place (stable order) — or kept byte
+ * for byte when it already names the same content, so re-tagging never drops a peer's annotations
+ * — and later duplicates are removed; a new name is appended. Entries whose full name merely ends
+ * in `:tag` are left alone (they name other repositories); a bare entry shadows them on read. See
+ * spec-notes/tags.md. Returns whether anything changed.
  */
 export function setTag(index: IndexFile, tag: string, target: Descriptor): boolean {
   let placed = false;
   let changed = false;
   const out: Descriptor[] = [];
   for (const e of index.manifests) {
-    if (e.annotations?.[Annotation.RefName] !== tag) {
+    if (!ownsName(e, tag)) {
       out.push(e);
     } else if (!placed) {
       placed = true;
@@ -104,7 +102,12 @@ export function setTag(index: IndexFile, tag: string, target: Descriptor): boole
       changed = true; // a later duplicate of the tag: dropped
     }
   }
-  if (!placed) {
+  // containerd, BuildKit and docker 25+ put the bare tag in ref.name beside their full name:
+  // tagging that very content with that tag again already holds, and adds no second entry.
+  if (
+    !placed &&
+    !out.some((e) => e.annotations?.[Annotation.RefName] === tag && sameContent(e, target))
+  ) {
     out.push(taggedEntry(target, tag));
     changed = true;
   }
@@ -129,9 +132,10 @@ export interface TagPolicy {
 
 /**
  * setTag behind the one clobbering check every verb shares: run inside the index update, so the
- * comparison and the move are one commit (no peer can move the tag in between). Compares with what
- * the tag resolves to now (findTagged), so a peer's full-reference entry counts too. Throws
- * E_CONFLICT under `noClobber` when the tag names other content; returns the move, if any.
+ * comparison and the move are one commit (no peer can move the tag in between). Compares with the
+ * entry the name names exactly (findExact): a bare `v1` does not clobber `docker.io/x:v1`, which
+ * setTag leaves alone. Throws E_CONFLICT under `noClobber` when the name names other content;
+ * returns the move, if any.
  */
 export function moveTag(
   index: IndexFile,
@@ -139,7 +143,7 @@ export function moveTag(
   target: Descriptor,
   policy: Pick<TagPolicy, 'noClobber'> = {},
 ): TagMove | undefined {
-  const current = findTagged(index, tag);
+  const current = findExact(index, tag);
   const move =
     current === undefined || sameContent(current, target)
       ? undefined
@@ -163,10 +167,16 @@ export function clobberRefused(
   );
 }
 
-/** Remove every entry naming `tag`. Returns the removed entries (empty when the tag was absent). */
+/**
+ * Remove the name `tag` resolves through: every entry carrying it exactly, or — for a bare tag no
+ * entry carries — every entry of the one full name with that tag (E_INVALID_REFERENCE when several
+ * have it, as findTagged). Returns the removed entries (empty when the name was absent).
+ */
 export function removeTag(index: IndexFile, tag: string): Descriptor[] {
-  const removed = index.manifests.filter((e) => tagMatch(e, tag) !== undefined);
-  if (removed.length > 0)
-    index.manifests = index.manifests.filter((e) => tagMatch(e, tag) === undefined);
+  const found = findTagged(index, tag);
+  if (found === undefined) return [];
+  const name = ownsName(found, tag) ? tag : entryName(found)!;
+  const removed = index.manifests.filter((e) => ownsName(e, name));
+  index.manifests = index.manifests.filter((e) => !ownsName(e, name));
   return removed;
 }

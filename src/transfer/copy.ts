@@ -12,6 +12,7 @@ import { formatPlatform } from '../layout/platform.js';
 import type { ConventionName } from '../referrers/convention.js';
 import { applyReferrerEdges } from '../referrers/record.js';
 import { assertValidTag } from '../layout/refs.js';
+import { assertWritableName, isBareName, tagOfName } from '../layout/names.js';
 import type { RegistryClient } from '../registry/client.js';
 import { updateFallbackTag, type ReferrersVia } from '../registry/remote-referrers.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
@@ -20,7 +21,7 @@ import { movedTagWarning } from '../referrers/discover.js';
 import { sameContent } from '../schema/descriptor.js';
 import {
   clobberRefused,
-  findTagged,
+  findExact,
   moveTag,
   setTag,
   type TagMove,
@@ -118,11 +119,15 @@ export async function copyContent(
   options: CopyOptions = {},
 ): Promise<CopyResult> {
   const explicit = destination.tag;
-  if (explicit !== undefined) assertValidTag(explicit);
+  const check = destination.kind === 'registry' ? assertValidTag : assertWritableName;
+  if (explicit !== undefined) check(explicit);
   const plan = await planCopy(source, options);
   for (const w of plan.warnings) options.onEvent?.({ type: 'warning', message: w });
-  const tag = explicit ?? plan.sourceTag;
-  if (tag !== undefined) assertValidTag(tag);
+  let tag = explicit ?? plan.sourceTag;
+  // A layout's full name goes to a registry as its tag: the repository is the destination's.
+  if (tag !== undefined && destination.kind === 'registry' && !isBareName(tag))
+    tag = tagOfName(tag);
+  if (tag !== undefined) check(tag);
   const result = emptyResult(source, destination, plan, tag);
   options.onEvent?.({
     type: 'plan',
@@ -143,7 +148,7 @@ export async function copyContent(
       try {
         // Fail fast before placing anything; the commit below checks again under the lock.
         if (options.noClobber === true && tag !== undefined) {
-          const current = findTagged(layout.readIndex(), tag);
+          const current = findExact(layout.readIndex(), tag);
           if (current !== undefined && !sameContent(current, plan.root.descriptor))
             throw clobberRefused(tag, current, plan.root.descriptor);
         }

@@ -9,7 +9,7 @@ import { openRegistryClient } from '../registry/read.js';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { Layout, type LayoutOptions } from '../layout/layout.js';
-import { parseLayoutRef, type LayoutRef } from '../layout/refs.js';
+import { parseLayoutRef, parseTransportRef, type LayoutRef } from '../layout/refs.js';
 import { RegistryClient } from '../registry/client.js';
 import {
   loadDockerConfig,
@@ -56,8 +56,8 @@ const OTHER_TRANSPORTS: Record<string, (arg: string, role: 'source' | 'destinati
 };
 
 function archiveHint(arg: string, role: 'source' | 'destination', format: string): string {
-  // skopeo's `oci-archive:FILE:REF`: the ref is the tag inside the archive.
-  const colon = arg.lastIndexOf(':');
+  // skopeo's `oci-archive:FILE:REF`, split at the first colon: REF is a tag or a full name.
+  const colon = arg.indexOf(':');
   const [file, ref] = colon > 0 ? [arg.slice(0, colon), arg.slice(colon + 1)] : [arg, 'TAG'];
   return role === 'destination'
     ? `archives are not copy endpoints yet: write one with \`ocilayout export${format} LAYOUT ${file} --ref ${ref}\``
@@ -100,7 +100,8 @@ export function parseCopyEndpoint(
   const transport = /^([a-z][a-z-]*):(.*)$/.exec(input);
   if (transport !== null) {
     const [, name, rest] = transport as unknown as [string, string, string];
-    if (name === 'oci') return layoutEndpoint(rest, input);
+    // skopeo's own syntax, split as skopeo splits it (first colon): oci:DIR:docker.io/x/y:v1.
+    if (name === 'oci') return { kind: 'layout', ...parseTransportRef(rest, input) };
     const instead = OTHER_TRANSPORTS[name];
     if (instead !== undefined) {
       throw new UsageError(

@@ -6,12 +6,13 @@ import { isCosignTagReferrer } from '../referrers/cosign-tag.js';
 import { parseDigest, type Digest } from '../digest.js';
 import { IntegrityError, NotFoundError, isOcilayoutError } from '../errors.js';
 import type { Layout, Target } from '../layout/layout.js';
-import { Annotation, MAX_MANIFEST_BYTES } from '../media-types.js';
+import { MAX_MANIFEST_BYTES } from '../media-types.js';
 import { referrerGraph, type ReferrerGraph } from '../referrers/discover.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
 import { isValidTag } from '../layout/refs.js';
-import { findTagged, tagOfName } from '../layout/tags.js';
+import { findTagged } from '../layout/tags.js';
+import { entryName, isWritableName, tagOfName } from '../layout/names.js';
 import { openRemoteBlob } from '../registry/blob-pull.js';
 import type { RegistryClient } from '../registry/client.js';
 import { formatRegistryRef, type RegistryRef } from '../registry/reference.js';
@@ -81,11 +82,17 @@ export class LayoutSource implements ContentSource {
     const doc = this.read(desc);
     let tag = this.target.tag;
     if (tag === undefined && this.target.digest === undefined) {
-      // `copy SRC DST` of a one-entry layout keeps that entry's tag, when it is a valid tag (a
-      // full reference `docker.io/x:1.0` gives `1.0`); anything else is copied untagged.
-      const name = desc.annotations?.[Annotation.RefName];
+      // `copy SRC DST` of a one-entry layout keeps that entry's name, a bare tag or a full name
+      // (copyContent takes a full name's tag for a registry); a name we would not write (no tag,
+      // a digest, off-grammar) gives its tag when that is valid, else the copy is untagged.
+      const name = entryName(desc);
       const implied = name === undefined ? undefined : tagOfName(name);
-      tag = implied !== undefined && isValidTag(implied) ? implied : undefined;
+      tag =
+        name !== undefined && isWritableName(name)
+          ? name
+          : implied !== undefined && isValidTag(implied)
+            ? implied
+            : undefined;
     }
     const { mediaType, digest, size, artifactType, platform } = doc.descriptor;
     const clean: Descriptor = { mediaType, digest, size };

@@ -115,7 +115,7 @@ describe('planDockerExport', () => {
     expect(plan.entries).toEqual([
       {
         ...m.d['bmanifest'],
-        annotations: { [Annotation.ContainerdImageName]: 'app:v2', [Annotation.RefName]: 'v2' },
+        annotations: { [Annotation.ContainerdImageName]: 'app:v2', [Annotation.RefName]: 'app:v2' },
       },
     ]);
     expect(JSON.parse(plan.indexBytes.toString())).toEqual({
@@ -140,9 +140,64 @@ describe('planDockerExport', () => {
     const r = planDockerExport(layout().open(), ['v1', 'v1', 'latest'], { name: 'app' });
     expect(r.repoTags).toEqual(['app:v1', 'app:latest']);
     expect(r.plan.entries.map((e) => e.annotations?.[Annotation.RefName])).toEqual([
-      'v1',
-      'latest',
+      'app:v1',
+      'app:latest',
     ]);
+  });
+
+  /** Two repositories sharing `latest`, as a ctr export or podman save -m leaves them, plus v1. */
+  function twoRepositories(): MadeLayout {
+    const named = (d: Descriptor, name: string): Descriptor => ({
+      ...d,
+      annotations: { [Annotation.ContainerdImageName]: name, [Annotation.RefName]: 'latest' },
+    });
+    return makeLayout({
+      blobs: { ...image('a'), ...image('b') },
+      index: (d) =>
+        imageIndex([
+          named(d['amanifest']!, 'docker.io/library/alpha:latest'),
+          named(d['bmanifest']!, 'example.com/team/beta:latest'),
+          tagged(d['bmanifest']!, 'v1'),
+        ]),
+    });
+  }
+
+  it('writes stored full names as RepoTags, bare tags under the directory name', () => {
+    const m = twoRepositories();
+    const r = planDockerExport(m.open(), []);
+    expect(r.repoTags).toEqual([
+      'docker.io/library/alpha:latest',
+      'example.com/team/beta:latest',
+      'layout:v1',
+    ]);
+    const { manifest, repositories } = files(r.plan);
+    expect(manifest.map((i) => i.RepoTags)).toEqual([
+      ['docker.io/library/alpha:latest'],
+      ['example.com/team/beta:latest', 'layout:v1'],
+    ]);
+    expect(Object.keys(repositories).sort()).toEqual([
+      'docker.io/library/alpha',
+      'example.com/team/beta',
+      'layout',
+    ]);
+    // Asked by a full name or by its unique tag: the same RepoTag.
+    expect(planDockerExport(m.open(), ['example.com/team/beta:latest']).repoTags).toEqual([
+      'example.com/team/beta:latest',
+    ]);
+    expect(() => planDockerExport(m.open(), ['latest'])).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_REFERENCE' }),
+    );
+  });
+
+  it('--name replaces every repository, and refuses to give two images one name (E_USAGE)', () => {
+    const m = twoRepositories();
+    expect(
+      planDockerExport(m.open(), ['docker.io/library/alpha:latest', 'v1'], { name: 'app' })
+        .repoTags,
+    ).toEqual(['app:latest', 'app:v1']);
+    expect(() => planDockerExport(m.open(), [], { name: 'app' })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE' }),
+    );
   });
 
   it('exports an image named by digest untagged', () => {

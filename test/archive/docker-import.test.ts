@@ -174,18 +174,28 @@ describe('convertDockerArchive', () => {
       expect(entries[2]!.digest).toBe(entries[0]!.digest);
     });
 
-    it('keeps the full RepoTag as ref.name when two images share a bare tag', async () => {
+    it('keeps the full RepoTag as ref.name when two images share a bare tag, names in full', async () => {
       const other = Buffer.from('another layer');
       const { staging, contents } = await staged([
         { repoTags: ['a/x:v1', 'a/x:only-a'] },
         { repoTags: ['b/y:v1'], layers: [other] },
       ]);
       const entries = convertDockerArchive(contents, staging);
-      expect(refNames(entries)).toEqual(['a/x:v1', 'only-a', 'b/y:v1']);
+      // docker save writes familiar names; stored as containerd and podman store them.
+      expect(refNames(entries)).toEqual(['docker.io/a/x:v1', 'only-a', 'docker.io/b/y:v1']);
       expect(entries.map((e) => e.annotations?.[Annotation.ContainerdImageName])).toEqual([
-        'a/x:v1',
-        'a/x:only-a',
-        'b/y:v1',
+        'docker.io/a/x:v1',
+        'docker.io/a/x:only-a',
+        'docker.io/b/y:v1',
+      ]);
+    });
+
+    it('stores a familiar RepoTag in full (alpine:3 → docker.io/library/alpine:3)', async () => {
+      const { staging, contents } = await staged([{ repoTags: ['alpine:3', 'example.com/x:1'] }]);
+      const entries = convertDockerArchive(contents, staging);
+      expect(entries.map((e) => e.annotations?.[Annotation.ContainerdImageName])).toEqual([
+        'docker.io/library/alpine:3',
+        'example.com/x:1',
       ]);
     });
   });

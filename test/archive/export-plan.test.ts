@@ -42,12 +42,14 @@ const keys = (m: MadeLayout, ...names: string[]): string[] =>
   names.map((n) => m.d[n]!.digest).sort();
 
 describe('resolveRef', () => {
-  it('finds a tag by ref.name or by a full reference ending in :TAG', () => {
+  it('finds a tag by ref.name or by a full name ending in :TAG, named by its full name', () => {
     const m = layout();
     const l = m.open();
     const index = l.readIndex();
     expect(resolveRef(l, index, 'rc')).toEqual({ tag: 'rc', entry: index.manifests[1] });
-    expect(resolveRef(l, index, 'v1')).toEqual({ tag: 'v1', entry: index.manifests[0] });
+    const full = { tag: 'example.com/app:v1', entry: index.manifests[0] };
+    expect(resolveRef(l, index, 'v1')).toEqual(full);
+    expect(resolveRef(l, index, 'example.com/app:v1')).toEqual(full);
   });
 
   it('resolves a digest, listed or only in blobs/, with no tag', () => {
@@ -89,11 +91,21 @@ describe('planOciExport', () => {
     expect(plan).toMatchObject({ external: [], extraFiles: new Map(), memoryBlobs: new Map() });
   });
 
-  it('exports named refs in a new index.json, named by the tag as asked, once each', () => {
+  it('exports named refs in a new index.json, a full name in both annotations, once each', () => {
     const m = layout();
-    const plan = planOciExport(m.open(), ['v1', 'v1', m.d['bmanifest']!.digest]);
+    const full = 'example.com/app:v1';
+    const plan = planOciExport(m.open(), ['v1', full, m.d['bmanifest']!.digest]);
+    // ctr images import names an image only by io.containerd.image.name; podman's
+    // oci-archive:FILE:NAME matches ref.name: the full name goes in both.
     expect(plan.entries).toEqual([
-      { ...m.d['amanifest'], annotations: { note: 'kept', [Annotation.RefName]: 'v1' } },
+      {
+        ...m.d['amanifest'],
+        annotations: {
+          note: 'kept',
+          [Annotation.RefName]: full,
+          [Annotation.ContainerdImageName]: full,
+        },
+      },
       m.d['bmanifest'],
     ]);
     expect(JSON.parse(plan.indexBytes.toString())).toEqual(newIndex(plan.entries));

@@ -13,6 +13,7 @@ import {
   exportArchive,
   pushFiles,
   type Descriptor,
+  type IndexFile,
 } from '../../src/internal.js';
 import { zstdAvailable } from '../../src/archive/compression.js';
 import { unzst } from '../helpers/make-tar.js';
@@ -82,7 +83,7 @@ describe('exportArchive (oci)', () => {
   });
 
   it('writes sorted names, fixed metadata, no ./ prefix, and the index.json bytes as they are', async () => {
-    const src = peer('skopeo-layout');
+    const src = peer('umoci-multitag'); // bare tags only: nothing to complete
     const items = await listTar(await exportToBuffer(src));
     const names = items.map((i) => i.name);
     expect(names).toEqual([...names].sort());
@@ -110,11 +111,77 @@ describe('exportArchive (oci)', () => {
     expect(blobs).toHaveLength(4);
   });
 
-  it('with --ref: only those manifests, named as asked, with their other annotations', async () => {
+  it('with --ref: only those manifests, a full name kept in full, with their other annotations', async () => {
     const src = peer('skopeo-layout'); // ref.name "example.com/peer/app:2.0" among others
     const items = await listTar(await exportToBuffer(src, { refs: ['2.0', 'v1'] }));
     const entries = entriesOf(items);
-    expect(entries.map((e) => e.annotations?.[Annotation.RefName])).toEqual(['2.0', 'v1']);
+    expect(entries.map((e) => e.annotations?.[Annotation.RefName])).toEqual([
+      'example.com/peer/app:2.0',
+      'v1',
+    ]);
+    expect(entries[0]!.annotations?.[Annotation.ContainerdImageName]).toBe(
+      'example.com/peer/app:2.0',
+    );
+    expect(entries[1]!.annotations?.[Annotation.ContainerdImageName]).toBeUndefined();
+  });
+
+  it('whole layout: completes a full name into both annotations, every other field as it was', async () => {
+    const src = peer('skopeo-layout');
+    const stored = (JSON.parse(readFileSync(join(src, 'index.json'), 'utf8')) as IndexFile)
+      .manifests;
+    const entries = entriesOf(await listTar(await exportToBuffer(src)));
+    expect(entries).toHaveLength(stored.length);
+    entries.forEach((e, i) => {
+      const before = stored[i]!;
+      const name = before.annotations?.[Annotation.RefName];
+      const full = name !== undefined && /[:/@]/.test(name);
+      expect(e).toEqual(
+        full
+          ? {
+              ...before,
+              annotations: { ...before.annotations, [Annotation.ContainerdImageName]: name },
+            }
+          : before,
+      );
+    });
+    expect(entries.some((e) => e.annotations?.[Annotation.ContainerdImageName] !== undefined)).toBe(
+      true,
+    );
+  });
+
+  it('whole layout: an appender’s duplicate name goes as it is; --name folding two images is E_USAGE', async () => {
+    const src = copyOfPeer('umoci-multitag');
+    const stored = (JSON.parse(readFileSync(join(src, 'index.json'), 'utf8')) as IndexFile)
+      .manifests;
+    const digests = [...new Set(stored.map((e) => e.digest))];
+    // Two different images under one bare name (crane appends), then export the whole layout.
+    const dup = stored.filter((e) => e.annotations?.[Annotation.RefName] !== undefined);
+    const twice = [
+      { ...dup[0]!, annotations: { [Annotation.RefName]: 'same' } },
+      {
+        ...stored.find((e) => e.digest !== dup[0]!.digest)!,
+        annotations: { [Annotation.RefName]: 'same' },
+      },
+    ];
+    writeFileSync(join(src, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: twice }));
+    expect(entriesOf(await listTar(await exportToBuffer(src)))).toEqual(twice);
+    expect(digests.length).toBeGreaterThan(1);
+    await expect(exportToBuffer(src, { name: 'example.com/app' })).rejects.toMatchObject({
+      code: 'E_USAGE',
+    });
+  });
+
+  it('--name: bare tags as NAME:TAG in both annotations (oci)', async () => {
+    const src = peer('umoci-multitag');
+    const entries = entriesOf(
+      await listTar(await exportToBuffer(src, { name: 'example.com/app' })),
+    );
+    for (const e of entries) {
+      const n = e.annotations?.[Annotation.RefName];
+      if (n === undefined) continue;
+      expect(n).toMatch(/^example\.com\/app:/);
+      expect(e.annotations?.[Annotation.ContainerdImageName]).toBe(n);
+    }
   });
 
   it('with a digest ref: the listed entry as it is', async () => {

@@ -417,7 +417,7 @@ describe('importArchive: docker save archives', () => {
     });
     await importBytes(d.bytes, dir);
     const names = indexOf(dir).manifests.map((e) => e.annotations?.[Annotation.RefName]);
-    expect(names).toEqual(['a/x:v1', 'only-a', 'b/y:v1']);
+    expect(names).toEqual(['docker.io/a/x:v1', 'only-a', 'docker.io/b/y:v1']);
   });
 
   it('refuses a plain layer that is not the diffID its config names', async () => {

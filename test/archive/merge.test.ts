@@ -34,10 +34,41 @@ describe('mergeEntries', () => {
     );
   });
 
-  it('skip keeps the target’s tag; overwrite replaces it in place and drops duplicates', () => {
+  it('skip keeps the target’s tag and lists the incoming image untagged (never an orphan)', () => {
     const skip = index(d('a', 'v1'));
-    expect(mergeEntries(skip, [d('c', 'v1')], 'skip').skipped).toHaveLength(1);
-    expect(skip.manifests).toEqual([d('a', 'v1')]);
+    // The blobs are stored either way: an image nothing lists would be gc's, signatures and all.
+    expect(mergeEntries(skip, [d('c', 'v1')], 'skip').skipped).toEqual([
+      { tag: 'v1', existing: [d('a').digest], incoming: d('c').digest, keptUntagged: true },
+    ]);
+    expect(skip.manifests).toEqual([d('a', 'v1'), d('c')]);
+    // Content some entry lists already gets no second, untagged entry.
+    const listed = index(d('a', 'v1'), d('c', 'v2'));
+    mergeEntries(listed, [d('c', 'v1')], 'skip');
+    expect(listed.manifests).toEqual([d('a', 'v1'), d('c', 'v2')]);
+  });
+
+  it('compares full names, so images sharing a tag but not a repository never conflict', () => {
+    // `ctr images export` writes ref.name `latest` beside each image's own containerd name.
+    const ctr = (c: string, name: string): Descriptor => ({
+      ...d(c),
+      annotations: { [Annotation.ContainerdImageName]: name, [Annotation.RefName]: 'latest' },
+    });
+    const alpha = ctr('a', 'docker.io/library/alpha:latest');
+    const beta = ctr('b', 'docker.io/library/beta:latest');
+    const idx = index();
+    expect(mergeEntries(idx, [alpha, beta], 'fail').added).toEqual([alpha, beta]);
+    // Again: both already present; a new alpha conflicts with alpha only.
+    expect(mergeEntries(idx, [alpha, beta], 'fail').unchanged).toEqual([alpha, beta]);
+    expect(() => mergeEntries(idx, [ctr('c', 'docker.io/library/alpha:latest')], 'fail')).toThrow(
+      expect.objectContaining({
+        details: {
+          conflicts: [expect.objectContaining({ tag: 'docker.io/library/alpha:latest' })],
+        },
+      }),
+    );
+  });
+
+  it('overwrite replaces the tag in place and drops duplicates', () => {
     const over = index(d('a', 'v1'), d('x', 'other'), d('b', 'v1'));
     const r = mergeEntries(over, [d('c', 'v1')], 'overwrite');
     expect(over.manifests).toEqual([d('c', 'v1'), d('x', 'other')]);

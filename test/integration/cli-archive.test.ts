@@ -15,6 +15,8 @@ import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { requireTools } from '../helpers/tools.js';
 import { copyOfPeer, peer, readJson } from '../archive/fixtures.js';
+import { Annotation } from '../../src/media-types.js';
+import type { Descriptor } from '../../src/schema/descriptor.js';
 
 const indexOf = (dir: string): unknown =>
   (readJson(join(dir, 'index.json')) as { manifests: unknown }).manifests;
@@ -190,10 +192,84 @@ describe('ocilayout export / import', () => {
     const a = copyOfPeer('umoci-image');
     const skip = await runCli(['import', file, a, '--on-conflict', 'skip']);
     expect(skip.code).toBe(0);
-    expect(skip.stderr).toContain('1 conflicting tag(s) skipped');
+    expect(skip.stderr).toContain('1 conflicting name(s) skipped (latest)');
+    // The skipped entry is not shown as imported.
+    expect(skip.stdout).toMatch(/^latest sha256:\w+ skipped: name taken, image listed untagged$/m);
     const b = copyOfPeer('umoci-image');
     const over = await runCli(['import', file, b, '--on-conflict', 'overwrite']);
-    expect(over.stderr).toContain('1 tag(s) overwritten');
+    expect(over.stderr).toContain('1 name(s) overwritten');
+  });
+
+  it('--on-conflict skip lists an image whose only name was taken untagged, so gc keeps it', async () => {
+    // An archive whose one image is named `latest`, which the target uses for other content.
+    const src = copyOfPeer('umoci-multitag');
+    const incoming = (indexOf(src) as Descriptor[]).find(
+      (e) => e.annotations?.[Annotation.RefName] === 'latest',
+    )!;
+    writeFileSync(
+      join(src, 'index.json'),
+      JSON.stringify({ schemaVersion: 2, manifests: [incoming] }),
+    );
+    const file = join(tmpDir(), 'one.tar');
+    writeFileSync(file, layoutTar(src));
+    const a = copyOfPeer('umoci-image');
+    expect((indexOf(a) as Descriptor[]).some((e) => e.digest === incoming.digest)).toBe(false);
+    const skip = await runCli(['import', file, a, '--on-conflict', 'skip']);
+    expect(skip.code).toBe(0);
+    expect(skip.stderr).toContain('their images are listed untagged');
+    expect(
+      (indexOf(a) as Descriptor[]).some(
+        (e) => e.digest === incoming.digest && e.annotations === undefined,
+      ),
+    ).toBe(true);
+    expect((await runCli(['gc', a])).code).toBe(0);
+    const kept = await runCli(['resolve', `${a}@${incoming.digest}`]);
+    expect(kept).toMatchObject({ code: 0, stdout: `${incoming.digest}\n` });
+  });
+
+  it('imports repositories sharing a tag as separate names; LAYOUT:FULL/NAME:TAG addresses one', async () => {
+    // What `ctr images export a:latest b:latest` writes: one bare ref.name for both.
+    const src = copyOfPeer('umoci-multitag');
+    const stored = indexOf(src) as Descriptor[];
+    const [one, two] = [stored[0]!, stored.find((e) => e.digest !== stored[0]!.digest)!];
+    const ctrStyle = (e: Descriptor, name: string): Descriptor => ({
+      ...e,
+      annotations: { [Annotation.ContainerdImageName]: name, [Annotation.RefName]: 'latest' },
+    });
+    writeFileSync(
+      join(src, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          ctrStyle(one, 'docker.io/library/alpha:latest'),
+          ctrStyle(two, 'example.com/team/beta:latest'),
+        ],
+      }),
+    );
+    const file = join(tmpDir(), 'two.tar');
+    writeFileSync(file, layoutTar(src));
+    const target = join(tmpDir(), 'NEW');
+    const imp = await runCli(['import', file, target]);
+    expect(imp.code).toBe(0);
+    expect(imp.stderr).toContain('2 added, 0 already present');
+    const tags = await runCli(['tags', target]);
+    expect(tags.stdout).toBe('docker.io/library/alpha:latest\nexample.com/team/beta:latest\n');
+    const beta = await runCli(['resolve', `${target}:example.com/team/beta:latest`]);
+    expect(beta).toMatchObject({ code: 0, stdout: `${two.digest}\n` });
+    const ambiguous = await runCli(['resolve', `${target}:latest`]);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toContain('tag latest is ambiguous');
+    // A docker export keeps both names (it used to name one image after the directory).
+    const out = join(tmpDir(), 'd.tar');
+    const exp = await runCli(['export', target, out, '--format', 'docker']);
+    expect(exp.stderr).toContain('exported 2 entries');
+    const manifest = JSON.parse(
+      execFileSync('tar', ['-xOf', out, 'manifest.json'], { encoding: 'utf8' }),
+    ) as { RepoTags: string[] }[];
+    expect(manifest.flatMap((m) => m.RepoTags).sort()).toEqual([
+      'docker.io/library/alpha:latest',
+      'example.com/team/beta:latest',
+    ]);
   });
 
   it('exit codes: missing layout 3, docker export of an artifact 4, bad --format 2', async () => {

@@ -33,6 +33,34 @@ describe('ocilayout tag / untag / tags / resolve', () => {
     expect(await cliOk(['tags', f.dir, '--all'])).toBe(`${FALLBACK}\nv1\n`);
   });
 
+  it('full image names: tag, list in full, resolve, copy, untag; LAYOUT:REPO/PATH:TAG', async () => {
+    const f = await artifactLayout();
+    const full = 'example.com/team/app:v1';
+    await cliOk(['tag', `${f.dir}:v1`, full, 'localhost:5000/x/y:v1']);
+    expect(await cliOk(['tags', f.dir])).toBe(`${full}\nlocalhost:5000/x/y:v1\nv1\n`);
+    // Was read as layout `DIR:example.com/team/app` with tag v1.
+    expect((await cliOk(['resolve', `${f.dir}:${full}`])).trim()).toBe(f.manifest.digest);
+    // A copy keeps the name, in both annotations.
+    const dest = join(f.work, 'dest');
+    await cliOk(['copy', `oci:${f.dir}:${full}`, dest]); // skopeo's form, split at the first colon
+    expect(await cliOk(['tags', dest])).toBe(`${full}\n`);
+    // The bare v1 is a name of its own; untagging it leaves the full names.
+    await cliOk(['untag', `${f.dir}:v1`]);
+    expect(await cliOk(['tags', f.dir])).toBe(`${full}\nlocalhost:5000/x/y:v1\n`);
+    // Now two full names share v1: the bare tag is ambiguous (exit 2), a full name is not.
+    const ambiguous = await runCli(['resolve', `${f.dir}:v1`]);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toContain(`tag v1 is ambiguous: 2 images have it`);
+    await cliOk(['untag', `${f.dir}:localhost:5000/x/y:v1`]);
+    expect((await cliOk(['resolve', `${f.dir}:v1`])).trim()).toBe(f.manifest.digest);
+    // A full name LAYOUT:NAME could not address is refused, nothing written.
+    const before = layoutSnapshot(f.dir);
+    const bad = await runCli(['tag', `${f.dir}:v1`, 'app:v2']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('E_INVALID_TAG');
+    expect(layoutSnapshot(f.dir)).toEqual(before);
+  });
+
   it('tag --json names the descriptor and the tags', async () => {
     const f = await artifactLayout();
     const out = JSON.parse(

@@ -5,6 +5,7 @@ import {
   isValidTag,
   parseLayoutRef,
   parseLayoutRefWithTarget,
+  parseTransportRef,
 } from '../../src/layout/refs.js';
 
 const HEX = '0123456789abcdef'.repeat(4);
@@ -137,6 +138,81 @@ describe('parseLayoutRefWithTarget', () => {
     );
     expect(parseLayoutRefWithTarget('out:v1')).toEqual({ layout: 'out', tag: 'v1' });
     expect(parseLayoutRefWithTarget(`out@${D}`)).toEqual({ layout: 'out', digest: D });
+  });
+});
+
+describe('parseLayoutRef with a full image name (LAYOUT:REPOSITORY:TAG)', () => {
+  it.each([
+    [
+      'docker hub name',
+      'L:docker.io/library/app:v1',
+      { layout: 'L', tag: 'docker.io/library/app:v1' },
+    ],
+    [
+      'registry with port',
+      './out:localhost:5000/team/app:1.0',
+      { layout: './out', tag: 'localhost:5000/team/app:1.0' },
+    ],
+    [
+      'podman localhost',
+      '/srv/L:localhost/app:latest',
+      { layout: '/srv/L', tag: 'localhost/app:latest' },
+    ],
+    [
+      'colon dir before a full name',
+      'a:b:example.com/app:v1',
+      { layout: 'a:b', tag: 'example.com/app:v1' },
+    ],
+  ])('%s: %s', (_name, input, expected) => {
+    // Was read as the directory `L:docker.io/library/app` with tag `v1`.
+    expect(parseLayoutRef(input)).toEqual(expected);
+  });
+
+  it.each([
+    // The name needs a `/` and a tag: without them the old rules hold.
+    ['no slash in the name', 'a:b:v1', { layout: 'a:b', tag: 'v1' }],
+    ['no tag after the slash', '/data/a:b/layout', { layout: '/data/a:b/layout' }],
+    ['uppercase path is no repository', './My:Dir/L:v1', { layout: './My:Dir/L', tag: 'v1' }],
+    [
+      'absolute path after the colon',
+      '/mnt/c:/images/app:v2',
+      { layout: '/mnt/c:/images/app', tag: 'v2' },
+    ],
+  ])('keeps the old reading when the rest is no full name: %s', (_name, input, expected) => {
+    expect(parseLayoutRef(input)).toEqual(expected);
+  });
+
+  it('round-trips through formatLayoutRef', () => {
+    const input = 'L:docker.io/library/app:v1';
+    expect(formatLayoutRef(parseLayoutRef(input))).toBe(input);
+  });
+});
+
+describe('parseTransportRef (skopeo: split at the first colon)', () => {
+  it.each([
+    ['dir only', 'L', { layout: 'L' }],
+    ['bare tag', 'L:v1', { layout: 'L', tag: 'v1' }],
+    ['full name', 'L:docker.io/library/app:v1', { layout: 'L', tag: 'docker.io/library/app:v1' }],
+    ['full name without a slash', 'L:app:v1', { layout: 'L', tag: 'app:v1' }],
+    [
+      'port in the name',
+      'x.tar:localhost:5000/app:v1',
+      { layout: 'x.tar', tag: 'localhost:5000/app:v1' },
+    ],
+    ['digest', `L@${D}`, { layout: 'L', digest: D }],
+  ])('%s: %s', (_name, input, expected) => {
+    expect(parseTransportRef(input)).toEqual(expected);
+  });
+
+  it('refuses what is neither a tag nor a full name (E_INVALID_TAG), and an empty DIR', () => {
+    for (const bad of ['L:', 'L:Upper/Case:v1', 'L:a b']) {
+      expect(() => parseTransportRef(bad)).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_TAG' }),
+      );
+    }
+    expect(() => parseTransportRef(':v1')).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_REFERENCE' }),
+    );
   });
 });
 

@@ -8,10 +8,9 @@ import {
   moveTag,
   removeTag,
   setTag,
-  tagMatch,
-  tagOfName,
   taggedEntry,
 } from '../../src/layout/tags.js';
+import { nameMatch, tagOfName } from '../../src/layout/names.js';
 
 const hex = (c: string): string => c.repeat(64);
 const desc = (c: string, extra: Partial<Descriptor> = {}): Descriptor => ({
@@ -52,30 +51,35 @@ describe('tagOfName', () => {
   });
 });
 
-describe('tagMatch / findTagged', () => {
+describe('nameMatch / findTagged', () => {
   it('matches an exact ref.name (oras, regctl, umoci, skopeo oci:dir:tag)', () => {
-    expect(tagMatch(named('a', 'v1'), 'v1')).toBe('exact');
-    expect(tagMatch(named('a', 'v1'), 'v2')).toBeUndefined();
+    expect(nameMatch(named('a', 'v1'), 'v1')).toBe('exact');
+    expect(nameMatch(named('a', 'v1'), 'v2')).toBeUndefined();
   });
 
   it('matches a full reference by its tag (skopeo with a full name, crane --annotate-ref)', () => {
-    expect(tagMatch(named('a', 'example.com/peer/app:2.0'), '2.0')).toBe('suffix');
-    expect(tagMatch(named('a', 'index.docker.io/library/alpine:latest'), 'latest')).toBe('suffix');
+    expect(nameMatch(named('a', 'example.com/peer/app:2.0'), '2.0')).toBe('tag');
+    expect(nameMatch(named('a', 'index.docker.io/library/alpine:latest'), 'latest')).toBe('tag');
   });
 
-  it('matches io.containerd.image.name (containerd export, BuildKit)', () => {
-    expect(tagMatch(containerd('a', 'docker.io/library/app:v1'), 'v1')).toBe('suffix');
-    expect(tagMatch(containerd('a', 'docker.io/library/app:v1', 'v1'), 'v1')).toBe('exact');
+  it('matches io.containerd.image.name (containerd export, BuildKit) by its tag, and in full', () => {
+    // The containerd name is the entry's name; the bare ref.name beside it is only its tag.
+    expect(nameMatch(containerd('a', 'docker.io/library/app:v1'), 'v1')).toBe('tag');
+    expect(nameMatch(containerd('a', 'docker.io/library/app:v1', 'v1'), 'v1')).toBe('tag');
+    const full = 'docker.io/library/app:v1';
+    expect(nameMatch(containerd('a', full, 'v1'), full)).toBe('exact');
+    expect(nameMatch(named('a', full), full)).toBe('exact');
+    expect(nameMatch(named('a', full), 'docker.io/library/other:v1')).toBeUndefined();
   });
 
   it('never takes the port of a registry or the hex of a digest reference for a tag', () => {
-    expect(tagMatch(named('a', 'host:5000/repo'), '5000/repo')).toBeUndefined();
-    expect(tagMatch(named('a', `reg/app@sha256:${hex('b')}`), hex('b'))).toBeUndefined();
-    expect(tagMatch(containerd('a', `reg/app@sha256:${hex('b')}`), hex('b'))).toBeUndefined();
+    expect(nameMatch(named('a', 'host:5000/repo'), '5000/repo')).toBeUndefined();
+    expect(nameMatch(named('a', `reg/app@sha256:${hex('b')}`), hex('b'))).toBeUndefined();
+    expect(nameMatch(containerd('a', `reg/app@sha256:${hex('b')}`), hex('b'))).toBeUndefined();
   });
 
   it('ignores entries without names', () => {
-    expect(tagMatch(desc('a'), 'v1')).toBeUndefined();
+    expect(nameMatch(desc('a'), 'v1')).toBeUndefined();
     expect(findTagged(indexOf(desc('a')), 'v1')).toBeUndefined();
   });
 
@@ -89,15 +93,35 @@ describe('tagMatch / findTagged', () => {
     const older = named('a', 'v1');
     const newer = named('b', 'v1');
     expect(findTagged(indexOf(older, desc('c'), newer), 'v1')).toBe(newer);
-    // Same rule among full references.
+    // Same rule among entries of one full name, asked for in full or by its tag.
     const f1 = named('a', 'reg/x:v2');
-    const f2 = named('b', 'reg/y:v2');
+    const f2 = containerd('b', 'reg/x:v2', 'v2');
+    expect(findTagged(indexOf(f1, f2), 'reg/x:v2')).toBe(f2);
     expect(findTagged(indexOf(f1, f2), 'v2')).toBe(f2);
+  });
+
+  it('refuses (E_INVALID_REFERENCE, listing them) a bare tag that several full names share', () => {
+    // `ctr images export` of alpha:latest and beta:latest: two images, one bare tag.
+    const a = containerd('a', 'docker.io/library/alpha:latest', 'latest');
+    const b = containerd('b', 'docker.io/library/beta:latest', 'latest');
+    const index = indexOf(a, b);
+    expect(() => findTagged(index, 'latest')).toThrow(
+      expect.objectContaining({
+        code: 'E_INVALID_REFERENCE',
+        details: expect.objectContaining({
+          names: ['docker.io/library/alpha:latest', 'docker.io/library/beta:latest'],
+        }),
+      }),
+    );
+    expect(findTagged(index, 'docker.io/library/beta:latest')).toBe(b);
+    // A bare `latest` entry is not ambiguous: it is the name itself.
+    const bare = named('c', 'latest');
+    expect(findTagged(indexOf(a, bare, b), 'latest')).toBe(bare);
   });
 });
 
 describe('listTags', () => {
-  it('lists bare and full-reference names by their tag, sorted and unique', () => {
+  it('lists bare tags bare and full names in full, sorted and unique', () => {
     const index = indexOf(
       named('a', 'v1'),
       named('a', 'latest'),
@@ -106,10 +130,15 @@ describe('listTags', () => {
       named('c', 'v1'), // duplicate
       desc('d'), // untagged (oras referrer)
     );
-    expect(listTags(index)).toEqual(['2.0', 'latest', 'v1']);
+    expect(listTags(index)).toEqual([
+      'example.com/peer/app:2.0',
+      'index.docker.io/library/alpine:latest',
+      'latest',
+      'v1',
+    ]);
   });
 
-  it('lists containerd/BuildKit names, and names without a tag not at all', () => {
+  it('lists containerd/BuildKit names in full, and digest-only names not at all', () => {
     const index = indexOf(
       containerd('a', 'docker.io/library/app:v1', 'v1'),
       containerd('b', 'docker.io/library/app:edge'),
@@ -121,7 +150,12 @@ describe('listTags', () => {
       named('d', 'host:5000/repo'),
       named('e', 'docker.io/app:'),
     );
-    expect(listTags(index)).toEqual(['edge', 'v1']);
+    expect(listTags(index)).toEqual([
+      'docker.io/app:',
+      'docker.io/library/app:edge',
+      'docker.io/library/app:v1',
+      'host:5000/repo',
+    ]);
   });
 
   it('lists umoci-style names that are not distribution tags verbatim', () => {
@@ -163,11 +197,11 @@ describe('moveTag', () => {
     expect(findTagged(index, 'v1')!.digest).toBe(desc('b').digest);
   });
 
-  it('under noClobber refuses (E_CONFLICT) a tag naming other content, index untouched', () => {
-    // A peer's full reference counts: the tag resolves to it.
-    const index = indexOf(named('a', 'v1'), named('c', 'docker.io/library/app:v2'));
+  it('under noClobber refuses (E_CONFLICT) a name naming other content, index untouched', () => {
+    const full = 'docker.io/library/app:v2';
+    const index = indexOf(named('a', 'v1'), named('c', full));
     const before = structuredClone(index);
-    for (const tag of ['v1', 'v2']) {
+    for (const tag of ['v1', full]) {
       expect(() => moveTag(index, tag, desc('b'), { noClobber: true })).toThrow(
         expect.objectContaining({ code: 'E_CONFLICT', details: expect.objectContaining({ tag }) }),
       );
@@ -176,6 +210,10 @@ describe('moveTag', () => {
     expect(moveTag(index, 'v1', desc('a'), { noClobber: true })).toBeUndefined();
     expect(moveTag(index, 'v3', desc('b'), { noClobber: true })).toBeUndefined();
     expect(findTagged(index, 'v3')!.digest).toBe(desc('b').digest);
+    // A bare v2 is another name than docker.io/library/app:v2: no clobber, both stay.
+    expect(moveTag(index, 'v2', desc('b'), { noClobber: true })).toBeUndefined();
+    expect(findTagged(index, full)!.digest).toBe(desc('c').digest);
+    expect(findTagged(index, 'v2')!.digest).toBe(desc('b').digest);
   });
 });
 
@@ -230,6 +268,18 @@ describe('setTag', () => {
     expect(findTagged(index, '3')!.digest).toBe(desc('c').digest);
   });
 
+  it('writes a full name in both annotations and replaces only entries carrying it', () => {
+    const full = 'docker.io/library/alpha:latest';
+    const other = containerd('b', 'docker.io/library/beta:latest', 'latest');
+    const index = indexOf(containerd('a', full, 'latest'), other);
+    expect(setTag(index, full, desc('c'))).toBe(true);
+    expect(index.manifests).toEqual([taggedEntry(desc('c'), full), other]);
+    expect(index.manifests[0]!.annotations).toEqual({
+      [Annotation.ContainerdImageName]: full,
+      [Annotation.RefName]: full,
+    });
+  });
+
   it('keeps unknown fields of untouched entries', () => {
     const odd = { ...named('a', 'x'), 'vnd.example.extra': { keep: true } } as Descriptor;
     const index = indexOf(odd);
@@ -239,17 +289,31 @@ describe('setTag', () => {
 });
 
 describe('removeTag', () => {
-  it('removes every entry the tag resolves to and returns them', () => {
+  it('removes the name the tag resolves through, every entry of it, and returns them', () => {
     const e1 = named('a', 'v1');
     const e2 = named('b', 'reg/app:v1');
     const e3 = containerd('c', 'reg/app:v1');
     const keep = named('d', 'v2');
     const index = indexOf(e1, keep, e2, e3);
-    expect(removeTag(index, 'v1')).toEqual([e1, e2, e3]);
+    // The bare name first (it is what `v1` resolves to); the full name stays, and then goes.
+    expect(removeTag(index, 'v1')).toEqual([e1]);
+    expect(removeTag(index, 'v1')).toEqual([e2, e3]);
     expect(index.manifests).toEqual([keep]);
     // Invariant: after untag, the tag neither resolves nor lists.
     expect(findTagged(index, 'v1')).toBeUndefined();
     expect(listTags(index)).toEqual(['v2']);
+  });
+
+  it('removes a full name only, never another repository sharing its tag', () => {
+    const a = containerd('a', 'docker.io/library/alpha:latest', 'latest');
+    const b = containerd('b', 'docker.io/library/beta:latest', 'latest');
+    const index = indexOf(a, b);
+    expect(() => removeTag(index, 'latest')).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_REFERENCE' }),
+    );
+    expect(index.manifests).toEqual([a, b]);
+    expect(removeTag(index, 'docker.io/library/alpha:latest')).toEqual([a]);
+    expect(index.manifests).toEqual([b]);
   });
 
   it('returns [] and leaves the index alone when the tag is absent', () => {

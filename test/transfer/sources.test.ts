@@ -58,14 +58,17 @@ describe('LayoutSource', () => {
     expect(digestOf(root.bytes)).toBe(m.d['amanifest']!.digest);
   });
 
-  it('carries no tag for a digest, and the ref.name tag for a bare layout', async () => {
+  it('carries no tag for a digest, and the entry name for a bare layout', async () => {
     const one = makeLayout({
       blobs: imageBlobs('a'),
       index: (d) => imageIndex([tagged(d['amanifest']!, 'docker.io/library/app:1.0')]),
     });
     const digest = parseDigest(one.d['amanifest']!.digest);
     expect((await new LayoutSource(one.open(), { digest }).resolveRoot()).tag).toBeUndefined();
-    expect((await new LayoutSource(one.open(), {}).resolveRoot()).tag).toBe('1.0');
+    // The full name, as written: a layout destination keeps it, a registry takes its tag.
+    expect((await new LayoutSource(one.open(), {}).resolveRoot()).tag).toBe(
+      'docker.io/library/app:1.0',
+    );
   });
 
   it("keeps the pointing descriptor but takes the document's media type", async () => {

@@ -7,6 +7,7 @@ import {
   DEFAULT_EXPANSION_LIMITS,
   UsageError,
   archiveFromStream,
+  entryName,
   exportArchive,
   importArchive,
   openArchiveFile,
@@ -66,7 +67,8 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           .option('ref', {
             // Not `array: true`: that would swallow a following positional (`--ref v1 out.tar`).
             type: 'string',
-            describe: 'tag or digest to export (repeatable; default: the whole layout)',
+            describe:
+              'tag, full name (example.com/app:v1) or digest to export (repeatable; default: the whole layout)',
           })
           .option('referrers', {
             type: 'boolean',
@@ -101,7 +103,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           .option('name', {
             type: 'string',
             describe:
-              'docker: repository for RepoTags NAME:TAG (default: the layout directory name)',
+              'repository for every exported name, NAME:TAG (default: names as stored; docker: bare tags under the layout directory name)',
           })
           .option('platform', {
             type: 'string',
@@ -203,7 +205,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             choices: CONFLICT_POLICIES,
             default: 'fail',
             describe:
-              'a tag already naming other content: fail, skip (keep ours), overwrite (take theirs)',
+              'a name already naming other content: fail, skip (keep ours; theirs listed untagged), overwrite (take theirs)',
           })
           .option('max-ratio', {
             type: 'number',
@@ -257,12 +259,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
         }
         for (const w of result.warnings) ctx.out.warn(w);
         ctx.out.info(importSummary(args.archive, result));
-        ctx.out.result(result, () =>
-          result.entries.map(
-            (e) =>
-              `${e.annotations?.['org.opencontainers.image.ref.name'] ?? '(untagged)'} ${shortDigest(e.digest)}`,
-          ),
-        );
+        ctx.out.result(result, () => importedLines(result));
       },
     );
 
@@ -282,11 +279,36 @@ function refuseReferenceAsLayout(layout: string, archive: string): void {
   );
 }
 
+/**
+ * One line per archive entry: its name (full name in full), digest, and what the merge did with
+ * it, so a skipped name is never shown as imported.
+ */
+function importedLines(r: ImportResult): string[] {
+  const m = r.merge;
+  const fate = (e: (typeof r.entries)[number]): string => {
+    const name = entryName(e);
+    const is = (c: { tag: string; incoming: string }): boolean =>
+      c.tag === name && c.incoming === e.digest;
+    if (m.skipped.some(is)) return 'skipped: name taken, image listed untagged';
+    if (m.replaced.some(is)) return 'overwritten';
+    if (m.added.includes(e)) return 'added';
+    if (m.unchanged.includes(e)) return 'already present';
+    return 'referrer';
+  };
+  return r.entries.map(
+    (e) => `${entryName(e) ?? '(untagged)'} ${shortDigest(e.digest)} ${fate(e)}`,
+  );
+}
+
 function importSummary(archive: string, r: ImportResult): string {
   const m = r.merge;
   const parts = [`${m.added.length} added`, `${m.unchanged.length} already present`];
-  if (m.replaced.length > 0) parts.push(`${m.replaced.length} tag(s) overwritten`);
-  if (m.skipped.length > 0) parts.push(`${m.skipped.length} conflicting tag(s) skipped`);
+  if (m.replaced.length > 0) parts.push(`${m.replaced.length} name(s) overwritten`);
+  if (m.skipped.length > 0) {
+    parts.push(
+      `${m.skipped.length} conflicting name(s) skipped (${m.skipped.map((c) => c.tag).join(', ')}): their images are listed untagged; name them with \`ocilayout tag ${r.layout}@DIGEST NAME\``,
+    );
+  }
   const refs =
     m.conventions.length > 0 ? `; referrers recorded as ${m.conventions.join(', ')}` : '';
   return `imported ${archive === '-' ? 'stdin' : archive} (${r.format}${r.compression === 'none' ? '' : `, ${r.compression}`}) into ${r.layout}: ${parts.join(', ')}; ${r.blobs.total} blobs, ${r.blobs.added} new (${formatBytes(r.blobs.bytesAdded)})${refs}`;

@@ -29,7 +29,7 @@ export const registerTag: RegisterCommands = (y, ctx) =>
           .positional('ref', {
             type: 'string',
             demandOption: true,
-            describe: 'LAYOUT:TAG or LAYOUT@DIGEST',
+            describe: 'LAYOUT:TAG, LAYOUT:REGISTRY/REPO:TAG or LAYOUT@DIGEST',
           })
           .positional('tags', {
             type: 'string',
@@ -38,10 +38,14 @@ export const registerTag: RegisterCommands = (y, ctx) =>
             // yargs gives a variadic positional a [] default, shown as "[default: []]" beside
             // "[required]"; at least one tag is required, so there is no default to show.
             default: undefined,
-            describe: 'new tags',
+            describe: 'new tags, or full image names (example.com/team/app:v1)',
           })
           .example('$0 tag ./out:v1 latest stable', 'tag what v1 points to as latest and stable')
-          .example('$0 tag -n ./out:v2 stable', 'refuse if stable already names other content'),
+          .example('$0 tag -n ./out:v2 stable', 'refuse if stable already names other content')
+          .example(
+            '$0 tag ./out:v1 docker.io/library/app:v1',
+            'a full name, as ctr images import and podman load read it',
+          ),
       async (argv) => {
         const ref = parseLayoutRef(argv.ref);
         const layout = Layout.open(ref.layout, layoutOptions(argv));
@@ -57,7 +61,11 @@ export const registerTag: RegisterCommands = (y, ctx) =>
       'remove a tag (the content stays until gc)',
       (c) =>
         c
-          .positional('ref', { type: 'string', demandOption: true, describe: 'LAYOUT:TAG' })
+          .positional('ref', {
+            type: 'string',
+            demandOption: true,
+            describe: 'LAYOUT:TAG or LAYOUT:REGISTRY/REPO:TAG',
+          })
           .example('$0 untag ./out:old', 'remove tag old'),
       async (argv) => {
         const { layout: dir, tag } = parseTagRef(argv.ref);
@@ -67,7 +75,7 @@ export const registerTag: RegisterCommands = (y, ctx) =>
     )
     .command(
       'tags <layout>',
-      'list tags, one a line (referrers fallback tags hidden unless --all)',
+      'list names, one a line: bare tags, and full image names in full (referrers fallback tags hidden unless --all)',
       (c) =>
         withPlainHttp(c)
           .positional('layout', {
@@ -100,7 +108,7 @@ export const registerTag: RegisterCommands = (y, ctx) =>
             type: 'string',
             demandOption: true,
             describe:
-              'LAYOUT:TAG, LAYOUT@DIGEST, LAYOUT when it holds one entry, or docker://HOST/REPO[:TAG|@DIGEST]',
+              'LAYOUT:TAG, LAYOUT:REGISTRY/REPO:TAG, LAYOUT@DIGEST, LAYOUT when it holds one entry, or docker://HOST/REPO[:TAG|@DIGEST]',
           })
           .example('$0 resolve ./out:v1', 'print sha256:…')
           .example('$0 resolve ./out:v1 --json', 'print the descriptor')

@@ -46,7 +46,7 @@ describe('import', () => {
     const dst = join(a.work, 'dst');
     const r = await runInProcess(['import', '-', dst], { stdin: readFileSync(tar) });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(`v1 ${a.manifest.digest.slice(0, 19)}\n`);
+    expect(r.stdout).toBe(`v1 ${a.manifest.digest.slice(0, 19)} added\n`);
     expect(r.stderr).toMatch(
       /^imported stdin \(oci\) into .*: 1 added, 0 already present; 4 blobs, 4 new/,
     );

@@ -1,0 +1,212 @@
+// The one model of a name in index.json: what name an entry carries (from both annotations), how a
+// name the user asks for matches entries, and the grammar of bare tags and full image names.
+// tags.ts resolves and writes with it, refs.ts parses command lines with it, the archive code names
+// images with it. See spec-notes/names.md.
+import { UsageError } from '../errors.js';
+import { Annotation } from '../media-types.js';
+import type { Descriptor } from '../schema/descriptor.js';
+
+/** distribution-spec tag grammar; we write only tags that match it. */
+const TAG_GRAMMAR = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+
+// distribution/reference: an optional domain (host[:port]/), then lowercase path components.
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const DOMAIN =
+  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)';
+const REPOSITORY = new RegExp(`^${DOMAIN}?${COMPONENT}(?:/${COMPONENT})*$`);
+
+export function isValidTag(tag: string): boolean {
+  return TAG_GRAMMAR.test(tag);
+}
+
+/** Throws E_INVALID_TAG unless `tag` matches `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
+export function assertValidTag(tag: string): string {
+  if (!isValidTag(tag)) {
+    throw new UsageError(
+      'E_INVALID_TAG',
+      `invalid tag ${JSON.stringify(tag)}`,
+      { tag },
+      {
+        hint: 'a tag is 1-128 characters of [A-Za-z0-9_.-] and does not start with . or -',
+      },
+    );
+  }
+  return tag;
+}
+
+/** A repository name docker accepts: `[host[:port]/]path`, lowercase path components, ≤ 255. */
+export function isValidRepositoryName(name: string): boolean {
+  return name.length <= 255 && REPOSITORY.test(name);
+}
+
+/** A bare tag as a name: no `:`, `/` or `@` (oras, regctl, umoci, skopeo `oci:DIR:TAG`, us). */
+export function isBareName(name: string): boolean {
+  return !/[:/@]/.test(name);
+}
+
+/**
+ * A full image name we accept from a user and write: `REPOSITORY:TAG` in the distribution grammar
+ * (`docker.io/library/app:v1`, `localhost:5000/app:v1`, `app:v1`). Names without a tag or with a
+ * digest are read from peers' entries but never written.
+ */
+export function isFullImageName(name: string): boolean {
+  const split = splitImageName(name);
+  return (
+    split !== undefined &&
+    split.digest === undefined &&
+    split.tag !== undefined &&
+    isValidTag(split.tag) &&
+    isValidRepositoryName(split.repository)
+  );
+}
+
+/**
+ * A name we write into index.json: a bare tag in the tag grammar, or a full image name whose
+ * repository has a `/` (`example.com/app:v1`, `library/app:v1`). Without the `/` (`app:v1`) the
+ * name could not be written back as `LAYOUT:NAME` (refs.ts reads that as directory `LAYOUT:app`),
+ * and docker would read it as `docker.io/library/app:v1` anyway: we refuse it and say so.
+ */
+export function isWritableName(name: string): boolean {
+  if (isBareName(name)) return isValidTag(name);
+  return isFullImageName(name) && splitImageName(name)!.repository.includes('/');
+}
+
+/** Throws E_INVALID_TAG unless isWritableName. */
+export function assertWritableName(name: string): string {
+  if (isBareName(name)) return assertValidTag(name);
+  if (isWritableName(name)) return name;
+  throw new UsageError(
+    'E_INVALID_TAG',
+    `invalid name ${JSON.stringify(name)}: neither a tag nor a full image name REPOSITORY/PATH:TAG`,
+    { tag: name },
+    {
+      hint: 'a tag is 1-128 characters of [A-Za-z0-9_.-]; a full name is e.g. example.com/team/app:v1 or docker.io/library/app:v1 (lowercase repository with a /)',
+    },
+  );
+}
+
+/**
+ * Split a full name: `docker.io/library/a:3@sha256:…` → repository, tag `3`, digest. The tag is
+ * what follows the last `:` of the part before `@`, unless it contains `/` (`localhost:5000/app`:
+ * the `:` is the port). Undefined for a bare name.
+ */
+export function splitImageName(
+  name: string,
+): { repository: string; tag?: string; digest?: string } | undefined {
+  if (isBareName(name)) return undefined;
+  const at = name.indexOf('@');
+  const base = at < 0 ? name : name.slice(0, at);
+  const digest = at < 0 ? undefined : name.slice(at + 1);
+  const colon = base.lastIndexOf(':');
+  const tail = colon < 0 ? '' : base.slice(colon + 1);
+  const out: { repository: string; tag?: string; digest?: string } =
+    colon < 0 || tail.includes('/')
+      ? { repository: base }
+      : { repository: base.slice(0, colon), tag: tail };
+  if (digest !== undefined) out.digest = digest;
+  return out;
+}
+
+/**
+ * The tag part of a name: itself if bare, the text after the last `:` of a full name
+ * (`docker.io/library/alpine:3` → `3`), undefined for a name without a tag (`host:5000/repo`,
+ * containerd's `repo@sha256:…` for digest-only images; a name ending in `:`). A name without `:`
+ * or `@` but with `/` (umoci lets users write `library/alpine`) is its own tag, as before.
+ */
+export function tagOfName(name: string): string | undefined {
+  if (!name.includes(':') && !name.includes('@')) return name;
+  const split = splitImageName(name);
+  return split?.tag === '' ? undefined : split?.tag;
+}
+
+/**
+ * The name an index.json entry carries: `io.containerd.image.name` when set (containerd, BuildKit
+ * and docker 25+ put the full name there and only the bare tag in ref.name), else ref.name as it
+ * is (a bare tag, or a full name as podman, skopeo and crane write it). Undefined for an untagged
+ * entry. This is the entry's identity: two entries collide only when their names are equal.
+ */
+export function entryName(entry: Descriptor): string | undefined {
+  const image = entry.annotations?.[Annotation.ContainerdImageName];
+  if (image !== undefined && image !== '') return image;
+  const ref = entry.annotations?.[Annotation.RefName];
+  return ref === '' ? undefined : ref;
+}
+
+/** Every name an entry answers to in full: its entryName, and a full ref.name that differs. */
+export function entryFullNames(entry: Descriptor): string[] {
+  const out: string[] = [];
+  for (const key of [Annotation.ContainerdImageName, Annotation.RefName]) {
+    const n = entry.annotations?.[key];
+    if (n !== undefined && !isBareName(n) && !out.includes(n)) out.push(n);
+  }
+  return out;
+}
+
+/**
+ * How an entry answers to `wanted`. A full name matches an entry carrying exactly that name
+ * (`exact`). A bare tag matches an entry whose name is that bare tag (`exact`), or an entry whose
+ * full name has that tag (`tag`): `latest` finds `docker.io/library/a:latest` when nothing is
+ * named plain `latest`.
+ */
+export function nameMatch(entry: Descriptor, wanted: string): 'exact' | 'tag' | undefined {
+  const name = entryName(entry);
+  if (name === undefined) return undefined;
+  if (!isBareName(wanted)) return entryFullNames(entry).includes(wanted) ? 'exact' : undefined;
+  if (name === wanted) return 'exact';
+  if (!isBareName(name) && tagOfName(name) === wanted) return 'tag';
+  return undefined;
+}
+
+/** Whether `wanted` names this entry exactly (the entries a write of `wanted` may replace). */
+export function ownsName(entry: Descriptor, wanted: string): boolean {
+  return nameMatch(entry, wanted) === 'exact';
+}
+
+/** A name to list: every entry name but containerd's digest-only `repo@sha256:…` (a digest ref). */
+export function isListedName(name: string): boolean {
+  return splitImageName(name)?.digest === undefined;
+}
+
+/** The annotations we write for a name: a bare tag in ref.name; a full name in both annotations. */
+export function nameAnnotations(name: string): Record<string, string> {
+  // podman and containers/image match `oci-archive:FILE:NAME` against ref.name, containerd's
+  // importer names an image only by io.containerd.image.name (a full ref.name without it is
+  // dropped unless it starts with ctr's --base-name), and podman load reads the containerd name
+  // first: a full name goes in both.
+  if (isBareName(name)) return { [Annotation.RefName]: name };
+  return { [Annotation.ContainerdImageName]: name, [Annotation.RefName]: name };
+}
+
+/**
+ * The full image name an export gives a name: a full name as it is, a bare tag as `REPO:TAG` with
+ * `repository` (undefined: the bare tag stays bare). With `override`, every name takes that
+ * repository and keeps its tag (`--name`). Undefined when a name has no tag to keep.
+ */
+export function exportName(
+  name: string,
+  repository: string | undefined,
+  override = false,
+): string | undefined {
+  if (isBareName(name)) return repository === undefined ? name : `${repository}:${name}`;
+  if (!override || repository === undefined) return name;
+  const tag = tagOfName(name);
+  return tag === undefined || !isValidTag(tag) ? undefined : `${repository}:${tag}`;
+}
+
+/**
+ * docker's familiar names in full, as containerd and podman store them: a first component without
+ * `.` or `:` that is not `localhost` is no registry, so `alpine:3` is `docker.io/library/alpine:3`
+ * and `team/app:v1` is `docker.io/team/app:v1`. `docker save` writes familiar RepoTags; stored in
+ * full they are the names the engines give the same images, and writable (see isWritableName).
+ * Bare tags and names outside the grammar are returned as they are.
+ */
+export function normalizeImageName(name: string): string {
+  const split = splitImageName(name);
+  if (split === undefined || !isValidRepositoryName(split.repository)) return name;
+  const slash = split.repository.indexOf('/');
+  const first = slash < 0 ? '' : split.repository.slice(0, slash);
+  const hasDomain = first.includes('.') || first.includes(':') || first === 'localhost';
+  if (hasDomain) return name;
+  const path = slash < 0 ? `library/${split.repository}` : split.repository;
+  return `docker.io/${path}${name.slice(split.repository.length)}`;
+}
