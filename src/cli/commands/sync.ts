@@ -17,7 +17,7 @@ import {
   type GlobalArgs,
   type RegisterCommands,
 } from '../context.js';
-import { remoteReadOptions, stringList } from '../options.js';
+import { fileOrStdin, remoteReadOptions, stringList } from '../options.js';
 import { formatBytes } from '../progress.js';
 
 interface SyncArgs extends GlobalArgs {
@@ -101,6 +101,7 @@ export const registerSync: RegisterCommands = (y, ctx) =>
         .example('cat images.txt | $0 sync - ./bundle', 'the list from stdin'),
     async (argv) => {
       const args = argv as unknown as SyncArgs;
+      args.images = fileOrStdin(args.images);
       for (const [name, n] of [
         ['--parallel', args.parallel],
         ['--concurrency', args.concurrency],
