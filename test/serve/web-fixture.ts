@@ -43,7 +43,10 @@ export async function webFixture(): Promise<WebFixture> {
     layout,
     { tag: 'v1' },
     [{ path: join(work, 'sbom.spdx.json'), mediaType: SBOM_TYPE }],
-    { artifactType: SBOM_TYPE, annotations: { 'org.example.tool': 'syft' } },
+    {
+      artifactType: SBOM_TYPE,
+      annotations: { 'org.example.tool': 'syft', 'org.example.note': '<b>not bold</b>' },
+    },
   );
   const sig = await attach(
     layout,
