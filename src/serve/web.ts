@@ -60,9 +60,17 @@ function both(h: Handler): Partial<Record<string, Handler>> {
 
 // ---- HTML helpers ---------------------------------------------------------------------------
 
+const ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#x27;',
+};
+
 /** Text and attribute values: the five characters that can end a text run or a quoted attribute. */
 export function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return s.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 }
 
 /** 1536 → "1.5 KiB" (exact byte counts are in the element's title). */
@@ -106,24 +114,24 @@ function digestLink(href: string, digest: string): string {
 }
 
 const STYLE = `
-body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem 1.5rem;color:#1d2530}
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem 1.5rem;color:rgb(29,37,48)}
 header{border-bottom:1px solid #d5dae0;margin-bottom:1rem;padding-bottom:.5rem}
 header a{color:inherit;text-decoration:none;font-weight:600}
 h1{font-size:1.35rem;margin:.2rem 0 .8rem;word-break:break-all}h2{font-size:1.05rem;margin:1.4rem 0 .4rem}
-a{color:#0b5cad}code,.digest,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em}
+a{color:rgb(11,92,173)}code,.digest,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em}
 table{border-collapse:collapse;width:100%;margin:.3rem 0}
 th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #e6e9ed;vertical-align:top}
-th{font-weight:600;color:#56606b;background:#f6f8fa}
+th{font-weight:600;color:rgb(86,96,107);background:#f6f8fa}
 td.n,th.n{text-align:right;white-space:nowrap}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}
-dt{color:#56606b}dd{margin:0;word-break:break-all}
+dt{color:rgb(86,96,107)}dd{margin:0;word-break:break-all}
 ul.tree,ul.tree ul{list-style:none;padding-left:1.2rem;margin:.2rem 0}
 ul.tree{padding-left:0}ul.tree li{margin:.35rem 0}
 ul.tree ul{border-left:2px solid #e6e9ed}
 .kind{display:inline-block;min-width:5.5rem;padding:0 .4rem;border-radius:3px;background:#e8eef6;font-size:.85em;text-align:center}
 .kind-signature{background:#dcf3e3}.kind-sbom{background:#fdf1d6}.kind-attestation{background:#efe3fb}
-.src{color:#56606b;font-size:.85em}.note{color:#56606b}
-.ann{color:#56606b;font-size:.85em;word-break:break-all}
+.src{color:rgb(86,96,107);font-size:.85em}.note{color:rgb(86,96,107)}
+.ann{color:rgb(86,96,107);font-size:.85em;word-break:break-all}
 `;
 
 /** A whole page: breadcrumb, title, body. `body` is HTML already escaped by its builder. */
@@ -393,10 +401,15 @@ function referrerFiles(
 ): string {
   const m = readWithin(layout, d, budget);
   if (m === undefined || m.kind !== 'manifest') return '';
-  const links = m.doc.layers.map(
-    (l) =>
-      `<a class="file" href="${esc(downloadHref(name, l.digest, fileName(l)))}">${esc(fileName(l))}</a> ${size(l.size)}`,
-  );
+  // Named by title where the artifact has one (oras, attach), else by digest (cosign's payloads).
+  const links = m.doc.layers.map((l) => {
+    const title = safeFileName(l.annotations?.[Annotation.Title]);
+    const label = title ?? shortDigest(l.digest);
+    return (
+      `↓ <a class="file" href="${esc(downloadHref(name, l.digest, fileName(l)))}" title="${esc(`${l.mediaType} ${l.digest}`)}">` +
+      `${esc(label)}</a> ${size(l.size)}`
+    );
+  });
   return links.length === 0 ? '' : `<div class="files">${links.join(' · ')}</div>`;
 }
 

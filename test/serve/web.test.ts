@@ -65,7 +65,7 @@ const ref = (d: Descriptor) => ({ mediaType: d.mediaType, digest: d.digest, size
 describe('helpers', () => {
   it('esc escapes what could end a text run or a quoted attribute', () => {
     expect(esc(`<a href="x" title='y'>&</a>`)).toBe(
-      '&#60;a href=&#34;x&#34; title=&#39;y&#39;&#62;&#38;&#60;/a&#62;',
+      '&lt;a href=&quot;x&quot; title=&#x27;y&#x27;&gt;&amp;&lt;/a&gt;',
     );
   });
 
@@ -239,7 +239,7 @@ describe('untrusted content is escaped', () => {
       return { index, result: undefined };
     });
     const reg = await startServe(root);
-    const escaped = '&#60;script&#62;alert(1)&#60;/script&#62;&#34;&#39;&#62;&#60;img';
+    const escaped = '&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&gt;&lt;img';
     for (const path of ['/ui/evil', '/ui/evil/manifests/v1']) {
       const { status, html } = await get(`${reg.url}${path}`);
       expect(status, path).toBe(200);
@@ -250,7 +250,7 @@ describe('untrusted content is escaped', () => {
     const repo = (await get(`${reg.url}/ui/evil`)).html;
     // Its link goes to the digest, which the page can show (the name itself is no tag of ours).
     expect(repo).toContain(
-      `href="/ui/evil/manifests/${encodeURIComponent(subject.digest)}">&#60;script`,
+      `href="/ui/evil/manifests/${encodeURIComponent(subject.digest)}">&lt;script`,
     );
     const image = (await get(`${reg.url}/ui/evil/manifests/v1`)).html;
     expect(referrerItem(image, referrer.digest)).toContain(`note: ${escaped}`);
