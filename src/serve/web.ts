@@ -27,6 +27,8 @@ export const TREE_MAX_DEPTH = 8;
 export const TREE_MAX_NODES = 200;
 /** Manifests read per page to show sizes and layers (platform children, tree nodes). */
 export const MAX_MANIFEST_READS = 100;
+/** Rows of an index's children or a manifest's layers shown (a 4 MiB manifest can list ~20,000). */
+export const MAX_ROWS = 500;
 
 type Handler = (ctx: ServeContext, call: Call) => void | Promise<void>;
 
@@ -311,7 +313,7 @@ function platformsTable(
   graph: ReturnType<typeof referrerGraph>,
   budget: { reads: number },
 ): string {
-  const rows = children.map((c) => {
+  const rows = children.slice(0, MAX_ROWS).map((c) => {
     const a = c.annotations ?? {};
     const attestationOf =
       a[Annotation.DockerReferenceType] === 'attestation-manifest'
@@ -333,7 +335,8 @@ function platformsTable(
   });
   return (
     `<h2>Platforms</h2><table class="platforms"><thead><tr><th>Platform</th><th>Manifest</th><th>Media type</th>` +
-    `<th class="n">Image size</th><th class="n">Referrers</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+    `<th class="n">Image size</th><th class="n">Referrers</th></tr></thead><tbody>${rows.join('')}</tbody></table>` +
+    moreRows(children.length)
   );
 }
 
@@ -344,13 +347,21 @@ function layersTable(name: string, config: Descriptor, layers: readonly Descript
   const total = layers.reduce((n, l) => n + l.size, config.size);
   const rows = [
     row('config', config),
-    ...layers.map((l, i) => row(`layer ${i + 1}${titleOf(l)}`, l)),
+    ...layers.slice(0, MAX_ROWS).map((l, i) => row(`layer ${i + 1}${titleOf(l)}`, l)),
   ];
   return (
     `<h2>Layers</h2><table class="layers"><thead><tr><th></th><th>Media type</th><th>Download</th>` +
     `<th class="n">Size</th></tr></thead><tbody>${rows.join('')}</tbody>` +
-    `<tfoot><tr><th colspan="3">total</th><th class="n">${size(total)}</th></tr></tfoot></table>`
+    `<tfoot><tr><th colspan="3">total</th><th class="n">${size(total)}</th></tr></tfoot></table>` +
+    moreRows(layers.length)
   );
+}
+
+/** The note under a table cut at MAX_ROWS (the manifest JSON, downloadable, lists them all). */
+function moreRows(count: number): string {
+  return count <= MAX_ROWS
+    ? ''
+    : `<p class="note">${count - MAX_ROWS} more not shown (at most ${MAX_ROWS}); the manifest JSON lists them all.</p>`;
 }
 
 function annotationsTable(annotations: Record<string, string> | undefined): string {

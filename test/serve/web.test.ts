@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Layout, type Descriptor } from '../../src/internal.js';
 import {
+  MAX_ROWS,
   TREE_MAX_DEPTH,
   TREE_MAX_NODES,
   WEB_PAGE,
@@ -276,6 +277,33 @@ describe('bounds', () => {
     const second = (await get(`${reg.url}${next}`)).html;
     expect(listed(second)).toEqual(tags.slice(WEB_PAGE));
     expect(second).not.toContain('rel="next"');
+  });
+
+  it(`an index's children are shown up to ${MAX_ROWS} rows, and the rest counted`, async () => {
+    const root = tmpDir();
+    const { layout } = smallLayout(root, 'huge');
+    const children = Array.from({ length: MAX_ROWS + 3 }, (_, i) => ({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: sha256(`child ${i}`),
+      size: 100,
+      platform: { os: 'linux', architecture: `arch${i}` },
+    }));
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: children,
+      }),
+    );
+    // A sparse layout: the children are not here, which the page must survive too.
+    await layout.putManifest(index, { tag: 'v1', allowMissing: true });
+    const reg = await startServe(root);
+    const { status, html } = await get(`${reg.url}/ui/huge/manifests/v1`);
+    expect(status).toBe(200);
+    expect(html.match(/<tr class="platform">/g)).toHaveLength(MAX_ROWS);
+    expect(html).toContain(`<td>linux/arch${MAX_ROWS - 1}</td>`);
+    expect(html).not.toContain(`<td>linux/arch${MAX_ROWS}</td>`);
+    expect(html).toContain('3 more not shown');
   });
 
   it(`the referrer tree shows at most ${TREE_MAX_NODES} nodes and says how many more`, async () => {
