@@ -22,6 +22,7 @@ import { assertRepositoryName } from './names.js';
 import { BlobPins } from './pins.js';
 import { Repositories } from './repositories.js';
 import { UploadSessions, type UploadLimits } from './uploads.js';
+import { WEB_ROUTES } from './web.js';
 
 export interface ServeLimits extends UploadLimits {
   /** Largest manifest a PUT may carry (bytes; at most 4 MiB). */
@@ -216,6 +217,8 @@ const ROUTES: Route[] = [
     notFound: 'MANIFEST_UNKNOWN',
     methods: { GET: referrers },
   },
+  // The web view (`/`, `/ui/…`): routed like the API, so the same checks apply to it.
+  ...WEB_ROUTES,
 ];
 
 async function handle(

@@ -10,7 +10,7 @@ export function hasTool(name: string): boolean {
 export function requireTools(...names: string[]): boolean {
   const missing = names.filter((n) => !hasTool(n));
   if (missing.length === 0) return true;
-  const msg = `interop tools missing: ${missing.join(', ')} (install with: apt-get install -y skopeo umoci docker-registry oci-image-tool)`;
+  const msg = `interop tools missing: ${missing.join(', ')} (install with: apt-get install -y skopeo umoci docker-registry oci-image-tool chromium)`;
   if (process.env['CI'] === 'true') throw new Error(`${msg}; CI requires them`);
   console.warn(`SKIP: ${msg}`);
   return false;
