@@ -74,7 +74,7 @@ function toResponse(res: IncomingMessage): Response {
   // A Response for these statuses must not have a body (and a 1xx never reaches here).
   const bodiless = status === 204 || status === 205 || status === 304;
   if (bodiless) res.resume();
-  return new Response(bodiless ? null : (Readable.toWeb(res)), {
+  return new Response(bodiless ? null : Readable.toWeb(res), {
     status,
     statusText: res.statusMessage ?? '',
     headers,
