@@ -25,7 +25,12 @@ import { convertDockerArchive } from './docker-import.js';
 import { mergeIncoming, readIncoming, type IncomingMerge } from './import-referrers.js';
 import type { ConflictPolicy } from './merge.js';
 import { Staging } from './staging.js';
-import { openArchiveFile, readArchive, type ArchiveInput } from './tar-source.js';
+import {
+  openArchiveFile,
+  readArchive,
+  type ArchiveInput,
+  type ReadArchiveSummary,
+} from './tar-source.js';
 
 export interface ImportOptions extends LayoutOptions {
   /** A tag in the archive that already names other content in the target: fail (default), skip, overwrite. */
@@ -93,55 +98,20 @@ export async function importArchive(
     let staging: Staging | undefined;
     try {
       staging = Staging.open(target);
-      const stage = staging;
-      const summary = await readArchive(
-        input,
-        { limits, freeBytes: () => stage.freeBytes(), onProgress: options.onProgress },
-        async (verdict, body) => {
-          if (verdict.kind === 'directory') return;
-          if (verdict.kind === 'alias') return stage.addAlias(verdict.path, verdict.target);
-          const route = routeFile(verdict.path);
-          switch (route.kind) {
-            case 'json':
-              return stage.bufferJson(verdict.path, body, verdict.size, route.limit);
-            case 'blob':
-              await stage.stageFile(verdict.path, body, verdict.size, route.digest);
-              return;
-            case 'docker-file':
-              await stage.stageFile(verdict.path, body, verdict.size);
-              return;
-            case 'legacy-metadata':
-              return;
-            case 'unknown':
-              warn(`ignored archive entry ${verdict.path}`);
-              return;
-          }
-        },
-      );
-      if (summary.trailing !== undefined) {
-        warn(
-          `ignored ${summary.trailing.bytes} bytes after the end-of-archive marker at offset ${summary.trailing.offset}, as other tar readers do`,
-        );
-      }
-      const contents = ArchiveContents.locate(stage, input.name);
-      for (const p of contents.outside())
-        warn(`ignored ${p}: outside the layout folder ${contents.prefix}`);
-      const isOci = contents.json(INDEX_NAME) !== undefined;
-      const archiveIndex: IndexFile = isOci
-        ? readOciIndex(contents)
-        : { schemaVersion: 2, manifests: convertDockerArchive(contents, stage) };
+      const read = await stageArchive(input, staging, {
+        limits,
+        onProgress: options.onProgress,
+        warn,
+      });
+      const { archiveIndex, closure, summary, isOci } = read;
       const entries = archiveIndex.manifests;
-      for (const p of contents.unused(isOci ? 'oci' : 'docker')) warn(`ignored archive entry ${p}`);
-      const closure = verifyClosure(stage, contents, isOci, entries, input.name);
-      for (const d of closure.external)
-        warn(`layer ${d.digest} is external (urls); not carried by the archive`);
 
       // Refuse conflicts before touching the target; the commit decides again under the lock.
-      const incoming = readIncoming(stage.layout, archiveIndex);
+      const incoming = readIncoming(staging.layout, archiveIndex);
       mergeIncoming(target, structuredClone(target.readIndex()), incoming, policy, {
         dryRun: true,
       });
-      const blobs = await publish(stage.layout, target, closure, placed);
+      const blobs = await publish(staging.layout, target, closure, placed);
       const merge = await target.updateIndex((index) => ({
         index,
         result: mergeIncoming(target, index, incoming, policy),
@@ -167,6 +137,76 @@ export async function importArchive(
       forgetCreated();
     }
   });
+}
+
+/** An archive read into a staging layout: every entry judged, every blob verified, the closure checked. */
+export interface StagedArchive {
+  contents: ArchiveContents;
+  /** The archive's index.json (a docker archive's converted to one). */
+  archiveIndex: IndexFile;
+  closure: Closure;
+  summary: ReadArchiveSummary;
+  isOci: boolean;
+}
+
+/**
+ * Read `input` into `staging` (the one reader of archives: `import`, and copy's archive source):
+ * every entry routed from its header, every blob verified, a docker archive converted, the closure
+ * checked. Nothing outside `staging` is written. Throws E_UNSAFE_ENTRY, E_TOO_LARGE,
+ * E_CORRUPT_ARCHIVE, E_DIGEST_MISMATCH, E_SIZE_MISMATCH, E_INVALID_JSON, E_SCHEMA.
+ */
+export async function stageArchive(
+  input: ArchiveInput,
+  staging: Staging,
+  options: {
+    limits: ExpansionLimits;
+    onProgress?: ((bytesRead: number, total: number | undefined) => void) | undefined;
+    warn: (warning: string) => void;
+  },
+): Promise<StagedArchive> {
+  const stage = staging;
+  const warn = options.warn;
+  const summary = await readArchive(
+    input,
+    { limits: options.limits, freeBytes: () => stage.freeBytes(), onProgress: options.onProgress },
+    async (verdict, body) => {
+      if (verdict.kind === 'directory') return;
+      if (verdict.kind === 'alias') return stage.addAlias(verdict.path, verdict.target);
+      const route = routeFile(verdict.path);
+      switch (route.kind) {
+        case 'json':
+          return stage.bufferJson(verdict.path, body, verdict.size, route.limit);
+        case 'blob':
+          await stage.stageFile(verdict.path, body, verdict.size, route.digest);
+          return;
+        case 'docker-file':
+          await stage.stageFile(verdict.path, body, verdict.size);
+          return;
+        case 'legacy-metadata':
+          return;
+        case 'unknown':
+          warn(`ignored archive entry ${verdict.path}`);
+          return;
+      }
+    },
+  );
+  if (summary.trailing !== undefined) {
+    warn(
+      `ignored ${summary.trailing.bytes} bytes after the end-of-archive marker at offset ${summary.trailing.offset}, as other tar readers do`,
+    );
+  }
+  const contents = ArchiveContents.locate(stage, input.name);
+  for (const p of contents.outside())
+    warn(`ignored ${p}: outside the layout folder ${contents.prefix}`);
+  const isOci = contents.json(INDEX_NAME) !== undefined;
+  const archiveIndex: IndexFile = isOci
+    ? readOciIndex(contents)
+    : { schemaVersion: 2, manifests: convertDockerArchive(contents, stage) };
+  for (const p of contents.unused(isOci ? 'oci' : 'docker')) warn(`ignored archive entry ${p}`);
+  const closure = verifyClosure(stage, contents, isOci, archiveIndex.manifests, input.name);
+  for (const d of closure.external)
+    warn(`layer ${d.digest} is external (urls); not carried by the archive`);
+  return { contents, archiveIndex, closure, summary, isOci };
 }
 
 /**

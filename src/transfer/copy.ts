@@ -29,6 +29,7 @@ import {
 import { forEachLimited } from './for-each-limited.js';
 import { emptyCounts, type BlobOutcome } from './place-blobs.js';
 import { planCopy, type CopyPlan, type PlannedEdge } from './plan.js';
+import { ArchiveSink, type ArchiveDestination } from './archive-sink.js';
 import { LayoutSink, RegistrySink, type ContentSink } from './sinks.js';
 import { LayoutSource, type ContentSource } from './sources.js';
 
@@ -37,7 +38,8 @@ export const REFERRERS_MODES: readonly ReferrersMode[] = ['auto', 'api', 'tag', 
 
 export type CopyDestination =
   | { kind: 'layout'; open: () => Layout; tag?: string | undefined }
-  | { kind: 'registry'; client: RegistryClient; repository: string; tag?: string | undefined };
+  | { kind: 'registry'; client: RegistryClient; repository: string; tag?: string | undefined }
+  | ArchiveDestination;
 
 export interface CopyOptions {
   /** Also copy every referrer of everything copied, recursively (referrers of referrers). */
@@ -132,38 +134,25 @@ export async function copyContent(
     // Created only now: a source that fails to resolve never leaves an empty layout behind.
     const layout = destination.open();
     result.destination = layout.root;
-    // One operation lease: what this copy leases is protected until it settles (layout.ts).
-    return layout.operation(async () => {
-      const sink = new LayoutSink(layout);
-      const policy = { noClobber: options.noClobber };
-      let move: TagMove | undefined;
-      try {
-        // Fail fast before placing anything; the commit below checks again under the lock.
-        if (options.noClobber === true && tag !== undefined) {
-          const current = findTagged(layout.readIndex(), tag);
-          if (current !== undefined && !sameContent(current, plan.root.descriptor))
-            throw clobberRefused(tag, current, plan.root.descriptor);
-        }
-        await transfer(source, sink, plan, result, options);
-        [result.conventions, move] = await layout.updateIndex((index) => {
-          const moved = recordRoot(index, plan.root.descriptor, tag, policy);
-          for (const c of plan.cosign) setTag(index, c.tag, c.doc.descriptor);
-          const used =
-            plan.edges.length === 0
-              ? []
-              : applyReferrerEdges(layout, index, plan.edges, {
-                  convention: options.convention ?? 'auto',
-                });
-          return { index, result: [used, moved] as const };
-        });
-      } catch (err) {
-        await sink.rollback();
-        throw err;
+    return intoLayout(layout, source, plan, tag, result, options);
+  }
+  if (destination.kind === 'archive') {
+    // A private layout, created only now, tarred once complete (archive-sink.ts).
+    const sink = ArchiveSink.open(destination);
+    try {
+      await intoLayout(sink.layout, source, plan, tag, result, options);
+      const written = await sink.write(tag ?? plan.root.descriptor.digest, {
+        platform: options.platforms?.length === 1 ? options.platforms[0] : undefined,
+        verify: options.verify,
+      });
+      for (const w of written.warnings) {
+        result.warnings.push(w);
+        options.onEvent?.({ type: 'warning', message: w });
       }
-      const warning = move === undefined ? undefined : movedTagWarning(layout, move);
-      if (warning !== undefined) options.onEvent?.({ type: 'warning', message: warning });
-      return result;
-    });
+    } finally {
+      sink.close();
+    }
+    return result;
   }
   if (options.noClobber === true && tag !== undefined) {
     // A registry has no compare-and-swap for tags: this HEAD narrows the window, as crane's -n does.
@@ -178,6 +167,52 @@ export async function copyContent(
   for (const c of plan.cosign) await sink.putManifest(c.doc, source, c.tag);
   if (tag !== undefined) await sink.putManifest(plan.root, source, tag);
   return result;
+}
+
+/**
+ * The layout half of copyContent: blobs, then ONE index.json commit (root tag, cosign tags,
+ * referrers in the layout's convention); a failure takes back what this copy placed.
+ */
+function intoLayout(
+  layout: Layout,
+  source: ContentSource,
+  plan: CopyPlan,
+  tag: string | undefined,
+  result: CopyResult,
+  options: CopyOptions,
+): Promise<CopyResult> {
+  // One operation lease: what this copy leases is protected until it settles (layout.ts).
+  return layout.operation(async () => {
+    const sink = new LayoutSink(layout);
+    const policy = { noClobber: options.noClobber };
+    let move: TagMove | undefined;
+    try {
+      // Fail fast before placing anything; the commit below checks again under the lock.
+      if (options.noClobber === true && tag !== undefined) {
+        const current = findTagged(layout.readIndex(), tag);
+        if (current !== undefined && !sameContent(current, plan.root.descriptor))
+          throw clobberRefused(tag, current, plan.root.descriptor);
+      }
+      await transfer(source, sink, plan, result, options);
+      [result.conventions, move] = await layout.updateIndex((index) => {
+        const moved = recordRoot(index, plan.root.descriptor, tag, policy);
+        for (const c of plan.cosign) setTag(index, c.tag, c.doc.descriptor);
+        const used =
+          plan.edges.length === 0
+            ? []
+            : applyReferrerEdges(layout, index, plan.edges, {
+                convention: options.convention ?? 'auto',
+              });
+        return { index, result: [used, moved] as const };
+      });
+    } catch (err) {
+      await sink.rollback();
+      throw err;
+    }
+    const warning = move === undefined ? undefined : movedTagWarning(layout, move);
+    if (warning !== undefined) options.onEvent?.({ type: 'warning', message: warning });
+    return result;
+  });
 }
 
 /**
@@ -320,7 +355,9 @@ function emptyResult(
     destination:
       destination.kind === 'layout'
         ? 'layout'
-        : `docker://${destination.client.registry}/${destination.repository}`,
+        : destination.kind === 'archive'
+          ? destination.label
+          : `docker://${destination.client.registry}/${destination.repository}`,
     descriptor: plan.root.descriptor,
     tag,
     filteredFrom:

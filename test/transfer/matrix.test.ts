@@ -1,15 +1,19 @@
-// The copy contract, the same for every source × destination pair (layout → layout, layout →
-// registry, registry → layout, registry → registry, against a loopback CNCF distribution registry):
+// The copy contract, the same for every source × destination pair (layouts, a loopback CNCF
+// distribution registry, and oci-archive files, in every combination but archive → archive):
 // --platform (kept, refused when the index lacks it, E_USAGE when malformed), --referrers,
 // --cosign-tags (alone and with --referrers), one result shape, and a failure injected mid-transfer
-// (no tag added, a layout left as it was). spec-notes/copy.md.
-import { mkdtempSync, rmSync } from 'node:fs';
+// (no tag added, a layout left as it was, no archive at the destination path). An archive
+// destination is read back with import; the archive source is written by export, not by copy.
+// spec-notes/copy.md.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   copyRefs,
   digestOf,
+  exportArchive,
+  importArchive,
   isOcilayoutError,
   Layout,
   MediaType,
@@ -50,13 +54,27 @@ const RESULT_KEYS = [
 ];
 const OUTCOMES = ['copied', 'linked', 'mounted', 'skipped'];
 
-type Kind = 'layout' | 'registry';
+type Kind = 'layout' | 'registry' | 'archive';
 const PAIRS: [Kind, Kind][] = [
   ['layout', 'layout'],
   ['layout', 'registry'],
   ['registry', 'layout'],
   ['registry', 'registry'],
+  ['layout', 'archive'],
+  ['archive', 'layout'],
+  ['registry', 'archive'],
+  ['archive', 'registry'],
 ];
+
+interface Dest {
+  kind: Kind;
+  /** The endpoint as copy takes it. */
+  ref: string;
+  /** A registry repository; a layout directory or an archive file's name. */
+  name: string;
+  /** An archive destination's file. */
+  file: string;
+}
 
 describe.runIf(HAVE)('copy: one contract for every source × destination pair', () => {
   let registry: RunningRegistry;
@@ -67,6 +85,8 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
   let cosignTag: string;
   let cosignDigest: string;
   let serial = 0;
+  /** The archive source: `export --ref v1 --ref <cosign tag> --referrers` of the fixture. */
+  let sourceArchive: string;
 
   beforeAll(async () => {
     registry = await startRegistry();
@@ -101,6 +121,8 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
       referrers: true,
       cosignTags: true,
     });
+    sourceArchive = join(work, 'source.tar');
+    await exportArchive(f.layout.root, sourceArchive, { refs: ['v1', cosignTag], referrers: true });
   }, 60_000);
   afterAll(async () => {
     await registry?.stop();
@@ -108,19 +130,43 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
   });
 
   const source = (kind: Kind): string =>
-    kind === 'layout' ? `${f.layout.root}:v1` : `docker://${registry.host}/source:v1`;
+    kind === 'layout'
+      ? `${f.layout.root}:v1`
+      : kind === 'archive'
+        ? `oci-archive:${sourceArchive}:v1`
+        : `docker://${registry.host}/source:v1`;
 
-  /** A fresh destination (a layout dir that does not exist yet, or an empty repository). */
-  const destination = (kind: Kind): { ref: string; kind: Kind; name: string } => {
+  /** A fresh destination (a layout dir or archive file that does not exist yet, or an empty repository). */
+  const destination = (kind: Kind): Dest => {
     const name = `dest${++serial}`;
-    return kind === 'layout'
-      ? { kind, name, ref: join(work, name) }
-      : { kind, name, ref: `docker://${registry.host}/${name}` };
+    const file = join(work, `${name}.tar`);
+    switch (kind) {
+      case 'layout':
+        return { kind, name, file, ref: join(work, name) };
+      case 'archive':
+        return { kind, name, file, ref: `oci-archive:${file}` };
+      case 'registry':
+        return { kind, name, file, ref: `docker://${registry.host}/${name}` };
+    }
+  };
+
+  /** An archive destination read back: imported into a new layout (entries kept as they come). */
+  const imported = new Map<string, Layout>();
+  const readBack = async (d: Dest): Promise<Layout> => {
+    let layout = imported.get(d.file);
+    if (layout === undefined) {
+      const dir = join(work, `${d.name}-imported`);
+      await importArchive(d.file, dir);
+      layout = Layout.open(dir);
+      imported.set(d.file, layout);
+    }
+    return layout;
   };
 
   /** The tags the destination has now. */
-  const tagsOf = async (d: { kind: Kind; ref: string; name: string }): Promise<string[]> => {
+  const tagsOf = async (d: Dest): Promise<string[]> => {
     if (d.kind === 'layout') return Layout.open(d.ref).tags();
+    if (d.kind === 'archive') return existsSync(d.file) ? (await readBack(d)).tags() : [];
     try {
       return (await client.listTags(d.name)).sort();
     } catch (err) {
@@ -130,26 +176,27 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
   };
 
   /** The digest `tag` names at the destination. */
-  const resolveAt = async (
-    d: { kind: Kind; ref: string; name: string },
-    tag: string,
-  ): Promise<string> =>
-    d.kind === 'layout'
-      ? Layout.open(d.ref).resolve({ tag }).digest
-      : digestOf((await client.getManifest(d.name, tag)).bytes);
+  const resolveAt = async (d: Dest, tag: string): Promise<string> =>
+    d.kind === 'registry'
+      ? digestOf((await client.getManifest(d.name, tag)).bytes)
+      : (await layoutOf(d)).resolve({ tag }).digest;
+
+  /** A layout destination, or an archive destination read back. */
+  const layoutOf = async (d: Dest): Promise<Layout> =>
+    d.kind === 'archive' ? readBack(d) : Layout.open(d.ref);
 
   /** Referrers of `subject` as the destination lists them. */
-  const referrersAt = async (
-    d: { kind: Kind; ref: string; name: string },
-    subject: string,
-  ): Promise<string[]> =>
-    d.kind === 'layout'
-      ? referrerGraph(Layout.open(d.ref))
-          .referrersOf(subject)
-          .map((r) => r.digest)
-      : (await listRemoteReferrers(client, d.name, subject as Digest)).descriptors.map(
+  const referrersAt = async (d: Dest, subject: string): Promise<string[]> =>
+    d.kind === 'registry'
+      ? (await listRemoteReferrers(client, d.name, subject as Digest)).descriptors.map(
           (r) => r.digest,
-        );
+        )
+      : referrerGraph(await layoutOf(d))
+          .referrersOf(subject)
+          .map((r) => r.digest);
+
+  /** Nothing of ours left beside an archive destination (its temp layout, its temp file). */
+  const leftovers = (): string[] => readdirSync(work).filter((n) => n.startsWith('.ocilayout-'));
 
   const expectShape = (r: CopyResult): void => {
     expect(Object.keys(r).sort()).toEqual(RESULT_KEYS);
@@ -178,9 +225,9 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
       expect(r.descriptor.digest).not.toBe(f.index.digest);
       expect(await resolveAt(d, 'v1')).toBe(r.descriptor.digest);
       const index = JSON.parse(
-        (d.kind === 'layout'
-          ? Layout.open(d.ref).blobs.readBytes(r.descriptor.digest as Digest, 1 << 20)
-          : (await client.getManifest(d.name, 'v1')).bytes
+        (d.kind === 'registry'
+          ? (await client.getManifest(d.name, 'v1')).bytes
+          : (await layoutOf(d)).blobs.readBytes(r.descriptor.digest as Digest, 1 << 20)
         ).toString(),
       ) as { manifests: { digest: string }[]; annotations: Record<string, string> };
       expect(index.manifests.map((m) => m.digest)).toEqual([f.arm64.digest]);
@@ -198,7 +245,9 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
         details: { available: ['linux/amd64', 'linux/arm64'] },
       });
       if (to === 'layout') expect(() => Layout.open(d.ref)).toThrow();
+      else if (to === 'archive') expect(existsSync(d.file)).toBe(false);
       else expect(await tagsOf(d)).toEqual([]);
+      expect(leftovers()).toEqual([]);
     });
 
     it('a malformed --platform is E_USAGE', async () => {
@@ -263,6 +312,8 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
         );
         before = layoutSnapshot(d.ref);
       }
+      // An archive already at the destination path stays as it was.
+      if (to === 'archive') writeFileSync(d.file, 'the previous archive');
       const placed: string[] = [];
       const boom = new Error('injected failure');
       await expect(
@@ -281,9 +332,12 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
       expect(placed.length).toBeGreaterThan(0); // the failure came after something was placed
       if (to === 'layout') {
         expect(layoutSnapshot(d.ref)).toEqual(before);
+      } else if (to === 'archive') {
+        expect(readFileSync(d.file, 'utf8')).toBe('the previous archive');
       } else {
         expect(await tagsOf(d)).toEqual([]);
       }
+      expect(leftovers()).toEqual([]);
     });
   });
 });
