@@ -9,11 +9,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { wrapFsError } from '../errors.js';
+import { NotFoundError, wrapFsError } from '../errors.js';
 import { Layout } from '../layout/layout.js';
 import { OUTPUT_TMP_PREFIX, assertReplaceable } from '../output/file.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
+import { pickImage } from '../archive/docker-export.js';
 import { exportArchive, type ArchiveFormat, type ExportResult } from '../archive/export.js';
+import { parsePlatform } from '../layout/platform.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import type { ParsedManifest } from '../schema/manifest.js';
+import type { CopyPlan } from './plan.js';
 
 export interface ArchiveDestination {
   kind: 'archive';
@@ -80,6 +85,38 @@ export class ArchiveSink {
       verify: options.verify,
       ...(d.format === 'docker' ? { refs: [root], name: d.name, platform: options.platform } : {}),
     });
+  }
+
+  /**
+   * Before anything is placed: a docker destination needs one image, which the plan already holds
+   * (`export`'s own choice, pickImage, asked of the planned manifests). Throws E_USAGE for a
+   * multi-platform index (add --platform), E_UNSUPPORTED_MEDIA_TYPE for an artifact.
+   */
+  static check(
+    destination: ArchiveDestination,
+    plan: CopyPlan,
+    tag: string | undefined,
+    platform: string | undefined,
+  ): void {
+    if (destination.format !== 'docker') return;
+    const docs = new Map(plan.docs.map((d) => [d.descriptor.digest, d.parsed]));
+    const planned = {
+      readManifest: (desc: Descriptor): ParsedManifest => {
+        const parsed = docs.get(desc.digest);
+        // Every manifest the root reaches is planned; anything else is not part of this copy.
+        if (parsed === undefined) {
+          throw new NotFoundError('E_NOT_FOUND', `${desc.digest} is not in the copy plan`, {
+            digest: desc.digest,
+          });
+        }
+        return parsed;
+      },
+    };
+    pickImage(
+      planned,
+      { tag, entry: plan.root.descriptor },
+      platform === undefined ? undefined : parsePlatform(platform),
+    );
   }
 
   /** Remove the private layout (idempotent). */

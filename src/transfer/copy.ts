@@ -137,12 +137,14 @@ export async function copyContent(
     return intoLayout(layout, source, plan, tag, result, options);
   }
   if (destination.kind === 'archive') {
+    const platform = options.platforms?.length === 1 ? options.platforms[0] : undefined;
+    ArchiveSink.check(destination, plan, tag, platform);
     // A private layout, created only now, tarred once complete (archive-sink.ts).
     const sink = ArchiveSink.open(destination);
     try {
       await intoLayout(sink.layout, source, plan, tag, result, options);
       const written = await sink.write(tag ?? plan.root.descriptor.digest, {
-        platform: options.platforms?.length === 1 ? options.platforms[0] : undefined,
+        platform,
         verify: options.verify,
       });
       for (const w of written.warnings) {

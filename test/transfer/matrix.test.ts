@@ -8,6 +8,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   copyRefs,
@@ -337,6 +338,126 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
       } else {
         expect(await tagsOf(d)).toEqual([]);
       }
+      expect(leftovers()).toEqual([]);
+    });
+  });
+
+  describe('archive endpoints', () => {
+    it('an oci-archive named without REF gives its only image, tag and all', async () => {
+      const d = destination('layout');
+      const r = await copyRefs(`oci-archive:${sourceArchive}`, d.ref, opts);
+      expectShape(r);
+      expect(r).toMatchObject({
+        source: `oci-archive:${sourceArchive}`,
+        tag: 'v1',
+        descriptor: { digest: f.index.digest },
+      });
+      expect(await tagsOf(d)).toEqual(['v1']);
+    });
+
+    it('an archive of several images needs a REF; the error lists them', async () => {
+      const two = destination('layout');
+      await copyRefs(source('layout'), two.ref, opts);
+      await Layout.open(two.ref).tag({ digest: f.arm64.digest }, ['other']);
+      const file = join(work, `${two.name}.tar`);
+      await exportArchive(two.ref, file);
+      const d = destination('layout');
+      await expect(copyRefs(`oci-archive:${file}`, d.ref, opts)).rejects.toMatchObject({
+        code: 'E_INVALID_REFERENCE',
+        details: { refs: ['v1', 'other'] },
+      });
+      await expect(copyRefs(`oci-archive:${file}:v9`, d.ref, opts)).rejects.toMatchObject({
+        code: 'E_NOT_FOUND',
+      });
+      expect(existsSync(d.ref)).toBe(false);
+      const r = await copyRefs(`oci-archive:${file}:other`, d.ref, opts);
+      expect(r).toMatchObject({ tag: 'other', descriptor: { digest: f.arm64.digest } });
+    });
+
+    it('archive → archive keeps the graph, referrers and cosign tags', async () => {
+      const d = destination('archive');
+      const r = await copyRefs(source('archive'), d.ref, {
+        ...opts,
+        referrers: true,
+        cosignTags: true,
+      });
+      expectShape(r);
+      expect(r.destination).toBe(d.ref);
+      expect(await resolveAt(d, 'v1')).toBe(f.index.digest);
+      expect(await resolveAt(d, cosignTag)).toBe(cosignDigest);
+      expect(await referrersAt(d, f.sbom)).toEqual([f.sbomSig]);
+    });
+
+    it('layout → docker-archive: one platform, under NAME:TAG, as docker load reads it', async () => {
+      const d = destination('archive');
+      const ref = `docker-archive:${d.file}:example.com/app:v2`;
+      const r = await copyRefs(source('layout'), ref, { ...opts, platforms: ['linux/arm64'] });
+      expectShape(r);
+      expect(r).toMatchObject({ destination: ref, tag: 'v2' });
+      const back = await readBack(d);
+      expect(back.tags()).toEqual(['v2']);
+      // The arm64 manifest itself: a docker archive holds one platform's image, not the index.
+      const entry = back.resolve({ tag: 'v2' });
+      expect(entry.digest).toBe(f.arm64.digest);
+      expect(entry.annotations?.['io.containerd.image.name']).toBe('example.com/app:v2');
+    });
+
+    it('docker-archive refuses, before writing anything, what it cannot hold', async () => {
+      const d = destination('archive');
+      const ref = `docker-archive:${d.file}:example.com/app:v1`;
+      // A whole multi-platform index (refused from the plan, before any blob moved), and
+      // referrers or cosign tags.
+      let placed = 0;
+      const onEvent = (e: { type: string }): void => void (e.type === 'blob-done' && placed++);
+      await expect(copyRefs(source('registry'), ref, { ...opts, onEvent })).rejects.toMatchObject({
+        code: 'E_USAGE',
+        details: { platforms: ['linux/amd64', 'linux/arm64'] },
+      });
+      for (const extra of [{ referrers: true }, { cosignTags: true }]) {
+        await expect(
+          copyRefs(source('layout'), ref, { ...opts, ...extra, platforms: ['linux/amd64'] }),
+        ).rejects.toMatchObject({ code: 'E_USAGE' });
+      }
+      expect(placed).toBe(0);
+      expect(existsSync(d.file)).toBe(false);
+      expect(leftovers()).toEqual([]);
+    });
+
+    it('a docker-archive source is named by NAME:TAG or by its bare tag', async () => {
+      const file = join(work, 'docker-source.tar');
+      await exportArchive(f.layout.root, file, {
+        format: 'docker',
+        refs: ['v1'],
+        name: 'example.com/app',
+        platform: 'linux/amd64',
+      });
+      for (const ref of ['example.com/app:v1', 'v1']) {
+        const d = destination('layout');
+        const r = await copyRefs(`docker-archive:${file}:${ref}`, d.ref, opts);
+        expect(r).toMatchObject({ tag: 'v1', descriptor: { digest: f.amd64.digest } });
+        expect(await tagsOf(d)).toEqual(['v1']);
+      }
+    });
+
+    it('- is stdin for a source and stdout for a destination', async () => {
+      const chunks: Buffer[] = [];
+      const stdout = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          chunks.push(chunk);
+          done();
+        },
+      });
+      const out = await copyRefs(source('layout'), 'oci-archive:-', { ...opts, stdout });
+      expect(out.destination).toBe('oci-archive:-');
+      const d = destination('layout');
+      const r = await copyRefs('oci-archive:-:v1', d.ref, {
+        ...opts,
+        stdin: Readable.from([Buffer.concat(chunks)]),
+      });
+      expect(r).toMatchObject({ tag: 'v1', descriptor: { digest: f.index.digest } });
+      await expect(copyRefs(source('layout'), 'oci-archive:-', opts)).rejects.toMatchObject({
+        code: 'E_USAGE',
+      });
       expect(leftovers()).toEqual([]);
     });
   });
