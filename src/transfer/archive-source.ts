@@ -44,7 +44,7 @@ export class ArchiveSource extends LayoutSource {
    * RepoTags); without `ref`, the archive's only image (referrer bookkeeping and cosign tags
    * aside). `label` names the endpoint in results and messages. Throws what stageArchive throws,
    * E_NOT_FOUND for a ref the archive lacks, E_INVALID_REFERENCE when no ref is given and the
-   * archive holds several images (the message lists them).
+   * archive holds no image or several entries (the message lists their refs).
    */
   static async open(
     input: ArchiveInput,
@@ -121,7 +121,7 @@ function pickRoot(
     const refs = refsOf(candidates);
     throw new UsageError(
       'E_INVALID_REFERENCE',
-      `${label} holds ${candidates.length} images${refs.length > 0 ? ` (${refs.join(', ')})` : ''}; name one as ${label}:REF`,
+      `${label} holds ${candidates.length} entries${refs.length > 0 ? ` (${refs.join(', ')})` : ''}; name one as ${label}:REF`,
       { archive: label, refs },
     );
   }

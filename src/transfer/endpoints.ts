@@ -268,13 +268,18 @@ export async function copyRefs(
     }
     return c;
   };
+  /** What the archive reader said (ignored entries...): in the result too, as plan warnings are. */
+  const readerWarnings: string[] = [];
   const contentSource: ContentSource =
     src.kind === 'registry'
       ? new RegistrySource(clientFor(src.ref.registry), src.ref)
       : src.kind === 'archive'
         ? await ArchiveSource.open(archiveInput(src, options), src.ref, source, {
             limits: options.limits,
-            onWarning: (message) => options.onEvent?.({ type: 'warning', message }),
+            onWarning: (message) => {
+              readerWarnings.push(message);
+              options.onEvent?.({ type: 'warning', message });
+            },
           })
         : new LayoutSource(Layout.open(src.layout, options.layout), {
             tag: src.tag,
@@ -299,6 +304,7 @@ export async function copyRefs(
       options,
     );
     if (dst.kind === 'layout') result.destination = dst.layout;
+    result.warnings.unshift(...readerWarnings);
     return result;
   } finally {
     if (contentSource instanceof ArchiveSource) contentSource.close();

@@ -1,5 +1,5 @@
 // `ocilayout copy` through the built CLI: output, --json summary, exit codes, untouched destinations.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -143,8 +143,7 @@ describe('ocilayout copy', () => {
 
   it.each([
     ['HOST:PORT/REPO:TAG', '127.0.0.1:5055/app:v1', 'docker://127.0.0.1:5055/app:v1'],
-    ['oci-archive:FILE', 'oci-archive:foo.tar', 'ocilayout export'],
-    ['docker-archive:FILE', 'docker-archive:foo.tar', 'ocilayout export --format docker'],
+    ['docker-daemon:', 'docker-daemon:app:v1', 'docker save'],
   ])(
     'a missing %s destination is refused (exit 2) with the right form, nothing created',
     async (_name, destination, hint) => {
@@ -169,8 +168,49 @@ describe('ocilayout copy', () => {
 
   it('--help names every endpoint form', async () => {
     const r = await runCli(['copy', '--help']);
-    for (const form of ['oci:LAYOUT', 'ocidir://LAYOUT', 'docker://HOST/REPO', 'LAYOUT@DIGEST'])
+    for (const form of [
+      'oci:LAYOUT',
+      'ocidir://LAYOUT',
+      'docker://HOST/REPO',
+      'LAYOUT@DIGEST',
+      'oci-archive:FILE',
+      'docker-archive:FILE',
+    ])
       expect(r.stdout).toContain(form);
+  });
+
+  it('copies into and out of oci-archive files and pipes, the summary on stderr for -', async () => {
+    const { dir, image } = await fixture();
+    const tar = join(dir, 'app.tar');
+    const json = await runCli(['--json', 'copy', join(dir, 'src:v1'), `oci-archive:${tar}:v2`]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      destination: `oci-archive:${tar}:v2`,
+      tag: 'v2',
+      descriptor: { digest: image.digest },
+    });
+    // A pipe: copy to stdout, copy from stdin (no REF: the archive's only image).
+    execFileSync('sh', [
+      '-c',
+      `"${process.execPath}" "${CLI}" copy "oci-archive:${tar}" oci-archive:- | "${process.execPath}" "${CLI}" copy oci-archive:- "${join(dir, 'out')}"`,
+    ]);
+    expect(Layout.open(join(dir, 'out')).resolve({ tag: 'v2' }).digest).toBe(image.digest);
+    const piped = await runCli(['--json', 'copy', `oci-archive:${tar}`, 'oci-archive:-']);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.slice(0, 6)).toBe('blobs/');
+    expect(JSON.parse(piped.stderr)).toMatchObject({ destination: 'oci-archive:-', tag: 'v2' });
+    expect(readdirSync(dir).sort()).toEqual(['app.tar', 'out', 'src']);
+  });
+
+  it('an archive source of several images is refused (exit 2), listing them', async () => {
+    const { dir } = await fixture();
+    await Layout.open(join(dir, 'src')).tag({ tag: 'v1' }, ['v2']);
+    const tar = join(dir, 'two.tar');
+    expect((await runCli(['export', join(dir, 'src'), tar])).code).toBe(0);
+    const r = await runCli(['copy', `oci-archive:${tar}`, join(dir, 'dst')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('holds 2 entries (v1, v2)');
+    expect(existsSync(join(dir, 'dst'))).toBe(false);
   });
 
   it('-n refuses (exit 7) to move the destination tag off other content, placing nothing', async () => {
