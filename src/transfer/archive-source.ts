@@ -17,7 +17,7 @@ import type { Descriptor } from '../schema/descriptor.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from '../archive/compression.js';
 import { readIncoming } from '../archive/import-referrers.js';
-import { stageArchive } from '../archive/import.js';
+import { stageArchive } from '../archive/read-archive.js';
 import { Staging } from '../archive/staging.js';
 import type { ArchiveInput } from '../archive/tar-source.js';
 import { LayoutSource, type SourceDoc } from './sources.js';

@@ -24,7 +24,7 @@ import { LayoutSource, RegistrySource, type ContentSource } from './sources.js';
 import type { Readable, Writable } from 'node:stream';
 import type { ArchiveFormat } from '../archive/export.js';
 import type { ExpansionLimits } from '../archive/compression.js';
-import { archiveFromStream } from '../archive/import.js';
+import { archiveFromStream } from '../archive/read-archive.js';
 import { assertRepositoryName, defaultRepositoryName } from '../archive/docker-names.js';
 import { openArchiveFile, type ArchiveInput } from '../archive/tar-source.js';
 import { ArchiveSource } from './archive-source.js';
