@@ -1,9 +1,11 @@
-// `copy`, whatever the endpoints: layout → layout, layout → registry, registry → layout, registry →
-// registry, with the same options and the same failure contract for every pair. Source → plan (one
-// graph walk: closure, platform filter, cosign tags, referrers) → sink. Into a layout: blobs (hard
-// links from a layout on the same filesystem, else the verifying ingest), then ONE index.json commit
-// (root tag, cosign tags, referrers in the layout's convention); a failure takes back what it placed.
-// Into a registry: blobs, manifests children-first, then the tags, each after all it names.
+// `copy`, whatever the endpoints (a layout, a registry or an archive on either side), with the same
+// options and the same failure contract for every pair. Source → plan (one graph walk: closure,
+// platform filter, cosign tags, referrers) → sink. Into a layout: blobs (hard links from a layout on
+// the same filesystem, else the verifying ingest), then ONE index.json commit (root tag, cosign
+// tags, referrers in the layout's convention); a failure takes back what it placed. Into a
+// registry: blobs, manifests children-first, then the tags, each after all it names. Into an
+// archive: the layout path into a private layout, then export's writer (archive-sink.ts). An
+// archive source is a layout source over what the archive reader staged (archive-source.ts).
 // Decisions: spec-notes/copy.md.
 import { parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';

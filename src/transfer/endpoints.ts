@@ -1,10 +1,11 @@
 // The endpoints `copy` accepts, parsed in ONE place: `DIR[:TAG|@DIGEST]` (a layout), the layout
-// transports other tools use (skopeo's `oci:DIR[:REF]`, regctl's `ocidir://DIR[:TAG]`) and
-// `docker://HOST/REPO[:TAG|@DIGEST]` (a registry); any other `scheme://`, an archive transport, and
+// transports other tools use (skopeo's `oci:DIR[:REF]`, regctl's `ocidir://DIR[:TAG]`),
+// `docker://HOST/REPO[:TAG|@DIGEST]` (a registry) and skopeo's archive transports
+// (`oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`); any other `scheme://` or transport, and
 // a missing path that reads as a registry reference are refused (spec-notes/cli.md). copyRefs, the
 // library verb behind `ocilayout copy`: parse both, build one client per registry (credentials,
-// TLS policy, retries), open the source (a layout destination is created only once the plan is
-// good), copy.
+// TLS policy, retries), open the source (an archive is read now), copy (a layout or archive
+// destination is created only once the plan is good).
 import { openRegistryClient } from '../registry/read.js';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
