@@ -25,7 +25,7 @@ import {
   type Descriptor,
 } from '../../src/internal.js';
 import { hasRegistry, startRegistry, type RunningRegistry } from '../helpers/registry.js';
-import { CLI, runCli } from '../helpers/run-cli.js';
+import { CLI, runCli, runCliInTerminal } from '../helpers/run-cli.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makeFixture, type Fixture as RegistryFixture } from '../registry/fixture.js';
@@ -200,6 +200,20 @@ describe('ocilayout copy', () => {
     expect(piped.stdout.slice(0, 6)).toBe('blobs/');
     expect(JSON.parse(piped.stderr)).toMatchObject({ destination: 'oci-archive:-', tag: 'v2' });
     expect(readdirSync(dir).sort()).toEqual(['app.tar', 'out', 'src']);
+  });
+
+  it('refuses a tar to a terminal, and --password-stdin with an archive on stdin (exit 2)', async () => {
+    const { dir } = await fixture();
+    const tty = runCliInTerminal(['copy', join(dir, 'src:v1'), 'oci-archive:-']);
+    expect(tty.code).toBe(2);
+    expect(tty.output).toContain('refusing to write a tar archive to a terminal');
+    const r = await runCli(
+      ['copy', '--username', 'u', '--password-stdin', 'oci-archive:-', join(dir, 'dst')],
+      { input: 'secret\n' },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--password-stdin and an archive read from stdin');
+    expect(readdirSync(dir)).toEqual(['src']);
   });
 
   it('an archive source of several images is refused (exit 2), listing them', async () => {

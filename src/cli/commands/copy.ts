@@ -7,9 +7,11 @@ import {
   REFERRERS_MODES,
   UsageError,
   copyRefs,
+  parseCopyEndpoint,
   parsePlatform,
   shortDigest,
   type ConventionName,
+  type CopyEndpoint,
   type CopyEvent,
   type CopyResult,
   type Credentials,
@@ -167,8 +169,9 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
       }
       const platforms = stringList(args.platform);
       platforms.forEach(parsePlatform); // E_USAGE before anything is read or created
-      const toStdout = isStdioArchive(args.destination);
-      if (isStdioArchive(args.source) && args['password-stdin']) {
+      // The one parser: what copyRefs will read (it parses again, cheaply, and throws the same).
+      const toStdout = isStdio(parseCopyEndpoint(args.destination, 'destination'));
+      if (isStdio(parseCopyEndpoint(args.source, 'source')) && args['password-stdin']) {
         throw new UsageError('E_USAGE', '--password-stdin and an archive read from stdin (-)');
       }
       if (toStdout) {
@@ -216,8 +219,8 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
   );
 
 /** `oci-archive:-[:REF]` or `docker-archive:-[:REF]`: the archive is stdin or stdout. */
-function isStdioArchive(endpoint: string): boolean {
-  return /^(?:oci|docker)-archive:-(?::|$)/.test(endpoint);
+function isStdio(endpoint: CopyEndpoint): boolean {
+  return endpoint.kind === 'archive' && endpoint.file === '-';
 }
 
 async function readCredentials(
