@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NotFoundError, UsageError } from '../errors.js';
+import { NotFoundError, UsageError, wrapFsError } from '../errors.js';
 import { Layout } from '../layout/layout.js';
 import { isValidTag } from '../layout/refs.js';
 import { findTagged, tagOfName } from '../layout/tags.js';
@@ -52,15 +52,23 @@ export class ArchiveSource extends LayoutSource {
     label: string,
     options: ArchiveSourceOptions = {},
   ): Promise<ArchiveSource> {
-    const host = mkdtempSync(join(tmpdir(), 'ocilayout-archive-'));
+    let host: string;
+    try {
+      host = mkdtempSync(join(tmpdir(), 'ocilayout-archive-'));
+    } catch (err) {
+      input.stream.destroy();
+      throw wrapFsError(err, `create a staging layout in ${tmpdir()}`, { path: tmpdir() });
+    }
+    let staging: Staging | undefined;
     const remove = (): void => rmSync(host, { recursive: true, force: true });
     const forget = cleanupAtExit(remove);
     const dispose = (): void => {
+      staging?.discard(); // its own exit action too
       forget();
       remove();
     };
     try {
-      const staging = Staging.open(Layout.init(host).layout);
+      staging = Staging.open(Layout.init(host).layout);
       const read = await stageArchive(input, staging, {
         limits: { ...DEFAULT_EXPANSION_LIMITS, ...options.limits },
         warn: (w) => options.onWarning?.(w),

@@ -60,6 +60,22 @@ describe('an archive as a copy source', () => {
     expect(stagingLeft()).toEqual([]);
   });
 
+  it('a failure mid-transfer removes the staging layout too', async () => {
+    const made = multiPlatformLayout(join(tmpDir(), 'src'));
+    const dir = tmpDir();
+    const file = join(dir, 'in.tar');
+    writeFileSync(file, layoutTar(made.root));
+    const boom = new Error('injected failure');
+    await expect(
+      copyRefs(`oci-archive:${file}`, join(dir, 'dst'), {
+        onEvent: (e) => {
+          if (e.type === 'blob-done' && e.done === 2) throw boom;
+        },
+      }),
+    ).rejects.toBe(boom);
+    expect(stagingLeft()).toEqual([]);
+  });
+
   it('an archive without an image is refused, naming none', async () => {
     const empty = Layout.init(join(tmpDir(), 'empty')).layout;
     const dir = tmpDir();
