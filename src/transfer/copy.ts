@@ -144,7 +144,10 @@ export async function copyContent(
     // A private layout, created only now, tarred once complete (archive-sink.ts).
     const sink = ArchiveSink.open(destination);
     try {
-      await intoLayout(sink.layout, source, plan, tag, result, options);
+      // Blobs are hashed once, as the tar is written (unless --no-verify): a link into the private
+      // layout need not be re-hashed first, it is read whole right after. Streamed blobs are
+      // verified by the ingest anyway.
+      await intoLayout(sink.layout, source, plan, tag, result, { ...options, verify: false });
       const written = await sink.write(tag ?? plan.root.descriptor.digest, {
         platform,
         verify: options.verify,

@@ -1,12 +1,22 @@
 // archive-sink.ts: an archive destination is a private layout the layout sink fills, tarred by
 // export's own writer. What it writes (export's bytes, deterministically), and what a failure
 // leaves: never a partial archive at the destination path, never the private layout.
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { exportArchive } from '../../src/archive/export.js';
+import { Layout } from '../../src/layout/layout.js';
+import { MediaType } from '../../src/media-types.js';
 import { copyRefs } from '../../src/transfer/endpoints.js';
 import { multiPlatformLayout } from '../helpers/make-layout.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -73,5 +83,36 @@ describe('an archive as a copy destination', () => {
     await copyRefs(`${made.root}:v1`, `oci-archive:${file}:latest`);
     expect(readFileSync(file).subarray(0, 6).toString()).toBe('blobs/');
     expect(ours(dir)).toEqual([]);
+  });
+});
+
+describe('verification into an archive', () => {
+  it('a corrupt big source blob is caught while the tar is written: no archive', async () => {
+    const src = Layout.init(join(tmpDir(), 'src')).layout;
+    const big = src.blobs.putBytes(randomBytes(3 * 1024 * 1024));
+    const config = src.blobs.putBytes(Buffer.from('{"architecture":"amd64","os":"linux"}'));
+    await src.putManifest(
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.ImageManifest,
+          config: { mediaType: MediaType.ImageConfig, digest: config.digest, size: config.size },
+          layers: [{ mediaType: MediaType.LayerGzip, digest: big.digest, size: big.size }],
+        }),
+      ),
+      { tag: 'v1' },
+    );
+    // Same size, other bytes: only hashing can tell.
+    const path = src.blobs.path(big.digest);
+    chmodSync(path, 0o644);
+    writeFileSync(path, randomBytes(big.size));
+    chmodSync(path, 0o444);
+    const dir = tmpDir();
+    for (const link of [true, false]) {
+      await expect(
+        copyRefs(`${src.root}:v1`, `oci-archive:${join(dir, 'out.tar')}`, { link }),
+      ).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+      expect(readdirSync(dir)).toEqual([]);
+    }
   });
 });
