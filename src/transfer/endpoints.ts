@@ -20,7 +20,7 @@ import {
 import { isRegistryRef, parseRegistryRef, type RegistryRef } from '../registry/reference.js';
 import type { RetryPolicy } from '../registry/retry.js';
 import type { RetryInfo } from '../registry/transport.js';
-import { copyContent, type CopyOptions, type CopyResult } from './copy.js';
+import { copyContent, type CopyDestination, type CopyOptions, type CopyResult } from './copy.js';
 import { LayoutSource, RegistrySource, type ContentSource } from './sources.js';
 import type { Readable, Writable } from 'node:stream';
 import type { ArchiveFormat } from '../archive/export.js';
@@ -256,7 +256,6 @@ export async function copyRefs(
       },
     );
   }
-  const target = archiveTarget(src, dst, destination, options);
   // Read only when a registry is involved: a layout → layout copy never touches ~/.docker.
   let config = options.dockerConfig;
   const clients = new Map<string, RegistryClient>();
@@ -269,6 +268,22 @@ export async function copyRefs(
     }
     return c;
   };
+  // Before the source is read: a bad docker name or a missing stdout fails first.
+  const target: CopyDestination =
+    dst.kind === 'registry'
+      ? {
+          kind: 'registry',
+          client: clientFor(dst.ref.registry),
+          repository: dst.ref.repository,
+          tag: dst.ref.tag,
+        }
+      : dst.kind === 'layout'
+        ? {
+            kind: 'layout',
+            open: () => Layout.init(dst.layout, options.layout).layout,
+            tag: dst.tag,
+          }
+        : archiveTarget(src, dst, destination, options);
   /** What the archive reader said (ignored entries...): in the result too, as plan warnings are. */
   const readerWarnings: string[] = [];
   const contentSource: ContentSource =
@@ -287,23 +302,7 @@ export async function copyRefs(
             digest: src.digest,
           });
   try {
-    const result = await copyContent(
-      contentSource,
-      target ??
-        (dst.kind === 'registry'
-          ? {
-              kind: 'registry',
-              client: clientFor(dst.ref.registry),
-              repository: dst.ref.repository,
-              tag: dst.ref.tag,
-            }
-          : {
-              kind: 'layout',
-              open: () => Layout.init((dst as LayoutRef).layout, options.layout).layout,
-              tag: (dst as LayoutRef).tag,
-            }),
-      options,
-    );
+    const result = await copyContent(contentSource, target, options);
     if (dst.kind === 'layout') result.destination = dst.layout;
     result.warnings.unshift(...readerWarnings);
     return result;
@@ -323,11 +322,10 @@ function archiveInput(src: ArchiveEndpoint, options: CopyRefsOptions): ArchiveIn
 /** An archive destination: where it goes, and the tag (and docker name) inside it. */
 function archiveTarget(
   src: CopyEndpoint,
-  dst: CopyEndpoint,
+  dst: ArchiveEndpoint,
   label: string,
   options: CopyRefsOptions,
-): ArchiveDestination | undefined {
-  if (dst.kind !== 'archive') return undefined;
+): ArchiveDestination {
   let output: string | Writable = dst.file;
   if (dst.file === '-') {
     if (options.stdout === undefined) {
