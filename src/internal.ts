@@ -177,6 +177,7 @@ export {
 export {
   copyRefs,
   parseCopyEndpoint,
+  type ArchiveEndpoint,
   type CopyEndpoint,
   type CopyRefsOptions,
 } from './transfer/endpoints.js';

@@ -26,7 +26,11 @@ import type { Readable, Writable } from 'node:stream';
 import type { ArchiveFormat } from '../archive/export.js';
 import type { ExpansionLimits } from '../archive/compression.js';
 import { archiveFromStream } from '../archive/read-archive.js';
-import { assertRepositoryName, defaultRepositoryName } from '../archive/docker-names.js';
+import {
+  assertRepositoryName,
+  defaultRepositoryName,
+  splitRepoTag,
+} from '../archive/docker-names.js';
 import { openArchiveFile, type ArchiveInput } from '../archive/tar-source.js';
 import { ArchiveSource } from './archive-source.js';
 import type { ArchiveDestination } from './archive-sink.js';
@@ -346,13 +350,13 @@ function archiveTarget(
   };
 }
 
-/** `example.com:5000/app:v1` → name + tag; `example.com:5000/app` → name alone. */
+/**
+ * `example.com:5000/app:v1` → name + tag; `example.com:5000/app` → name alone (RepoTags' reading
+ * says `latest` there; copy keeps the source tag, as for every destination without one).
+ */
 function splitNameTag(ref: string): { name: string; tag: string | undefined } {
-  const colon = ref.lastIndexOf(':');
-  if (colon > 0 && !ref.slice(colon + 1).includes('/')) {
-    return { name: ref.slice(0, colon), tag: ref.slice(colon + 1) };
-  }
-  return { name: ref, tag: undefined };
+  const { repository, tag } = splitRepoTag(ref);
+  return { name: repository, tag: ref.endsWith(`:${tag}`) ? tag : undefined };
 }
 
 /** The RepoTags name of a docker archive named without one: the source repository or directory. */

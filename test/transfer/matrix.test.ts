@@ -402,6 +402,25 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
       expect(entry.annotations?.['io.containerd.image.name']).toBe('example.com/app:v2');
     });
 
+    it('docker-archive names: NAME keeps the source tag; no REF takes the source name', async () => {
+      const named = destination('archive');
+      const r = await copyRefs(source('layout'), `docker-archive:${named.file}:example.com/app`, {
+        ...opts,
+        platforms: ['linux/amd64'],
+      });
+      expect(r.tag).toBe('v1');
+      const entry = (await readBack(named)).resolve({ tag: 'v1' });
+      expect(entry.annotations?.['io.containerd.image.name']).toBe('example.com/app:v1');
+      const bare = destination('archive');
+      await copyRefs(source('registry'), `docker-archive:${bare.file}`, {
+        ...opts,
+        platforms: ['linux/amd64'],
+      });
+      expect(
+        (await readBack(bare)).resolve({ tag: 'v1' }).annotations?.['io.containerd.image.name'],
+      ).toBe(`${registry.host}/source:v1`);
+    });
+
     it('docker-archive refuses, before writing anything, what it cannot hold', async () => {
       const d = destination('archive');
       const ref = `docker-archive:${d.file}:example.com/app:v1`;
