@@ -113,7 +113,7 @@ export async function importArchive(
         staging.layout,
         target,
         [...closure.blobs].map(([digest, size]) => ({ mediaType: STAGED_BLOB, digest, size })),
-        { verify: false },
+        { trusted: true },
         placed,
       );
       const blobs = {
