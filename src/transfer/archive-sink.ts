@@ -25,7 +25,7 @@ export interface ArchiveDestination {
   format: ArchiveFormat;
   /** A file path (written atomically), or a stream (stdout; left open). */
   output: string | Writable;
-  /** The endpoint as given, for results and messages. */
+  /** `oci-archive:FILE` or `docker-archive:FILE`, for results and messages. */
   label: string;
   /** The tag inside the archive (default: the source tag). */
   tag?: string | undefined;

@@ -78,9 +78,9 @@ export type CopyEvent =
 
 /** What `copy` did; the same shape for every source/destination pair (`copy --json` prints it). */
 export interface CopyResult {
-  /** The source as given (a layout directory, or docker://HOST/REPO[:TAG|@DIGEST]). */
+  /** The source (a layout directory, docker://HOST/REPO[:TAG|@DIGEST], or an archive as given). */
   source: string;
-  /** The destination (a layout directory, or docker://HOST/REPO). */
+  /** The destination (a layout directory, docker://HOST/REPO, or oci-archive:FILE / docker-archive:FILE). */
   destination: string;
   /** What the destination tag (or untagged entry) points at. */
   descriptor: Descriptor;

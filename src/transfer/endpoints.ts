@@ -287,7 +287,7 @@ export async function copyRefs(
             open: () => Layout.init(dst.layout, options.layout).layout,
             tag: dst.tag,
           }
-        : archiveTarget(src, dst, destination, options);
+        : archiveTarget(src, dst, options);
   /** What the archive reader said (ignored entries...): in the result too, as plan warnings are. */
   const readerWarnings: string[] = [];
   const contentSource: ContentSource =
@@ -327,9 +327,10 @@ function archiveInput(src: ArchiveEndpoint, options: CopyRefsOptions): ArchiveIn
 function archiveTarget(
   src: CopyEndpoint,
   dst: ArchiveEndpoint,
-  label: string,
   options: CopyRefsOptions,
 ): ArchiveDestination {
+  // The result names it as it names a layout or a registry: where it is, without the tag.
+  const label = `${dst.format === 'oci' ? 'oci-archive' : 'docker-archive'}:${dst.file}`;
   let output: string | Writable = dst.file;
   if (dst.file === '-') {
     if (options.stdout === undefined) {

@@ -185,7 +185,7 @@ describe('ocilayout copy', () => {
     const json = await runCli(['--json', 'copy', join(dir, 'src:v1'), `oci-archive:${tar}:v2`]);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({
-      destination: `oci-archive:${tar}:v2`,
+      destination: `oci-archive:${tar}`,
       tag: 'v2',
       descriptor: { digest: image.digest },
     });
