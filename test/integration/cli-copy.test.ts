@@ -26,6 +26,7 @@ import {
 } from '../../src/internal.js';
 import { hasRegistry, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { CLI, runCli, runCliInTerminal } from '../helpers/run-cli.js';
+import { runCliKilled, type TrialSignal } from '../helpers/crash.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makeFixture, type Fixture as RegistryFixture } from '../registry/fixture.js';
@@ -473,4 +474,81 @@ describe('ocilayout copy: one contract for every endpoint pair', () => {
       );
     },
   );
+});
+
+describe('ocilayout copy with archives, interrupted', () => {
+  /** A source worth interrupting: four 8 MiB layers. */
+  async function bigSource(dir: string): Promise<string> {
+    const src = Layout.init(join(dir, 'src')).layout;
+    const put = (bytes: Buffer, mediaType: string): Descriptor => {
+      const r = src.blobs.putBytes(bytes);
+      return { mediaType, digest: r.digest, size: r.size };
+    };
+    const layers = [0, 1, 2, 3].map(() => put(randomBytes(8 << 20), MediaType.LayerGzip));
+    const config = put(Buffer.from('{"architecture":"amd64","os":"linux"}'), MediaType.ImageConfig);
+    await src.putManifest(
+      Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageManifest, config, layers }),
+      ),
+      { tag: 'v1' },
+    );
+    return src.root;
+  }
+
+  const ours = (dir: string): string[] =>
+    readdirSync(dir).filter((n) => n.startsWith('.ocilayout-'));
+
+  it('leaves the archive path absent or complete, and a caught signal leaves nothing of ours', async () => {
+    const dir = tmpDir();
+    const src = await bigSource(dir);
+    const staging = mkdtempSync(join(tmpdir(), 'ocilayout-copy-staging-'));
+    try {
+      const reference = join(dir, 'reference.tar');
+      const full = await runCliKilled([
+        'copy',
+        '--no-link',
+        `${src}:v1`,
+        `oci-archive:${reference}`,
+      ]);
+      expect(full.code, full.stderr).toBe(0);
+      const expected = readFileSync(reference);
+      const signals: TrialSignal[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
+      const caught = { out: 0, back: 0 };
+      for (const [i, fraction] of [0.2, 0.5, 0.8].entries()) {
+        for (const signal of signals) {
+          const out = join(dir, `out-${i}-${signal}.tar`);
+          // A SIGKILLed trial may leave its own; each trial is judged by what it adds.
+          const before = new Set([...ours(dir), ...readdirSync(staging)]);
+          const added = (names: string[]): string[] => names.filter((n) => !before.has(n));
+          const killAfterMs = Math.max(5, Math.round(full.elapsedMs * fraction));
+          const r = await runCliKilled(['copy', '--no-link', `${src}:v1`, `oci-archive:${out}`], {
+            signal,
+            killAfterMs,
+          });
+          // Absent, or the complete archive, byte for byte: never a partial one under its name.
+          if (existsSync(out)) expect(readFileSync(out).equals(expected)).toBe(true);
+          if (signal !== 'SIGKILL' && r.interrupted) {
+            caught.out++;
+            expect(added(ours(dir)), `${signal} after ${killAfterMs} ms`).toEqual([]);
+          }
+          // Reading one back, interrupted: its staging layout goes with a caught signal.
+          const back = await runCliKilled(
+            ['copy', `oci-archive:${reference}`, join(dir, `back-${i}-${signal}`)],
+            { signal, killAfterMs: Math.round(killAfterMs / 2), env: { TMPDIR: staging } },
+          );
+          if (signal !== 'SIGKILL' && back.interrupted) {
+            caught.back++;
+            expect(added(readdirSync(staging)), `${signal} after ${killAfterMs / 2} ms`).toEqual(
+              [],
+            );
+          }
+        }
+      }
+      // The checks above had interrupted runs to judge, both ways.
+      expect(caught.out).toBeGreaterThan(0);
+      expect(caught.back).toBeGreaterThan(0);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
