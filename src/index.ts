@@ -118,6 +118,7 @@ export {
   type CopyResult,
   type ReferrersMode,
   type CopyEndpoint,
+  type ArchiveEndpoint,
   type CopyRefsOptions,
   type ArchiveFormat,
   type ExportOptions,

@@ -116,19 +116,16 @@ export {
   type ConventionCount,
   type ReferrerSummary,
 } from './referrers/summary.js';
-// Archives: export/import of oci-archive and docker-archive tars (src/archive/).
+// Archives: export/import of oci-archive and docker-archive tars (src/archive/; import's verb sits
+// with the copy engine it uses, src/transfer/).
 export {
   exportArchive,
   type ArchiveFormat,
   type ExportOptions,
   type ExportResult,
 } from './archive/export.js';
-export {
-  importArchive,
-  archiveFromStream,
-  type ImportOptions,
-  type ImportResult,
-} from './archive/import.js';
+export { importArchive, type ImportOptions, type ImportResult } from './transfer/import.js';
+export { archiveFromStream } from './archive/read-archive.js';
 export { openArchiveFile, type ArchiveInput } from './archive/tar-source.js';
 export { CONFLICT_POLICIES, type ConflictPolicy, type MergeReport } from './archive/merge.js';
 export type { IncomingMerge } from './archive/import-referrers.js';
@@ -182,6 +179,7 @@ export {
 export {
   copyRefs,
   parseCopyEndpoint,
+  type ArchiveEndpoint,
   type CopyEndpoint,
   type CopyRefsOptions,
 } from './transfer/endpoints.js';

@@ -4,6 +4,7 @@
 // docker load and skopeo's docker-archive: read it; so does any OCI tool. See spec-notes/archives.md.
 import { parseDigest, type Digest } from '../digest.js';
 import { NotFoundError, UsageError, IntegrityError, isOcilayoutError } from '../errors.js';
+import type { ManifestSource } from '../layout/graph.js';
 import type { Layout } from '../layout/layout.js';
 import {
   Annotation,
@@ -151,8 +152,13 @@ function platformLabel(p: Platform | undefined): string {
   return p === undefined ? 'unknown' : formatPlatform(p);
 }
 
-function pickImage(
-  layout: Layout,
+/**
+ * The image `ref` names, for a docker archive: a manifest, or the one image (or the `platform` one)
+ * of an index; read through `layout` alone, so copy can ask its plan before writing anything.
+ * Throws E_USAGE (a multi-platform index without `platform`), E_NOT_FOUND, E_UNSUPPORTED_MEDIA_TYPE.
+ */
+export function pickImage(
+  layout: ManifestSource,
   ref: ResolvedRef,
   platform: PlatformSpec | undefined,
 ): { manifest: Descriptor; doc: ImageManifest } {

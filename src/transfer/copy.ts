@@ -1,9 +1,11 @@
-// `copy`, whatever the endpoints: layout → layout, layout → registry, registry → layout, registry →
-// registry, with the same options and the same failure contract for every pair. Source → plan (one
-// graph walk: closure, platform filter, cosign tags, referrers) → sink. Into a layout: blobs (hard
-// links from a layout on the same filesystem, else the verifying ingest), then ONE index.json commit
-// (root tag, cosign tags, referrers in the layout's convention); a failure takes back what it placed.
-// Into a registry: blobs, manifests children-first, then the tags, each after all it names.
+// `copy`, whatever the endpoints (a layout, a registry or an archive on either side), with the same
+// options and the same failure contract for every pair. Source → plan (one graph walk: closure,
+// platform filter, cosign tags, referrers) → sink. Into a layout: blobs (hard links from a layout on
+// the same filesystem, else the verifying ingest), then ONE index.json commit (root tag, cosign
+// tags, referrers in the layout's convention); a failure takes back what it placed. Into a
+// registry: blobs, manifests children-first, then the tags, each after all it names. Into an
+// archive: the layout path into a private layout, then export's writer (archive-sink.ts). An
+// archive source is a layout source over what the archive reader staged (archive-source.ts).
 // Decisions: spec-notes/copy.md.
 import { parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
@@ -30,6 +32,7 @@ import {
 import { forEachLimited } from './for-each-limited.js';
 import { emptyCounts, type BlobOutcome } from './place-blobs.js';
 import { planCopy, type CopyPlan, type PlannedEdge } from './plan.js';
+import { ArchiveSink, type ArchiveDestination } from './archive-sink.js';
 import { LayoutSink, RegistrySink, type ContentSink } from './sinks.js';
 import { LayoutSource, type ContentSource } from './sources.js';
 
@@ -38,7 +41,8 @@ export const REFERRERS_MODES: readonly ReferrersMode[] = ['auto', 'api', 'tag', 
 
 export type CopyDestination =
   | { kind: 'layout'; open: () => Layout; tag?: string | undefined }
-  | { kind: 'registry'; client: RegistryClient; repository: string; tag?: string | undefined };
+  | { kind: 'registry'; client: RegistryClient; repository: string; tag?: string | undefined }
+  | ArchiveDestination;
 
 export interface CopyOptions {
   /** Also copy every referrer of everything copied, recursively (referrers of referrers). */
@@ -78,9 +82,9 @@ export type CopyEvent =
 
 /** What `copy` did; the same shape for every source/destination pair (`copy --json` prints it). */
 export interface CopyResult {
-  /** The source as given (a layout directory, or docker://HOST/REPO[:TAG|@DIGEST]). */
+  /** The source (a layout directory, docker://HOST/REPO[:TAG|@DIGEST], or an archive as given). */
   source: string;
-  /** The destination (a layout directory, or docker://HOST/REPO). */
+  /** The destination (a layout directory, docker://HOST/REPO, or oci-archive:FILE / docker-archive:FILE). */
   destination: string;
   /** What the destination tag (or untagged entry) points at. */
   descriptor: Descriptor;
@@ -140,38 +144,30 @@ export async function copyContent(
     // Created only now: a source that fails to resolve never leaves an empty layout behind.
     const layout = destination.open();
     result.destination = layout.root;
-    // One operation lease: what this copy leases is protected until it settles (layout.ts).
-    return layout.operation(async () => {
-      const sink = new LayoutSink(layout);
-      const policy = { noClobber: options.noClobber };
-      let move: TagMove | undefined;
-      try {
-        // Fail fast before placing anything; the commit below checks again under the lock.
-        if (options.noClobber === true && tag !== undefined) {
-          const current = findExact(layout.readIndex(), tag);
-          if (current !== undefined && !sameContent(current, plan.root.descriptor))
-            throw clobberRefused(tag, current, plan.root.descriptor);
-        }
-        await transfer(source, sink, plan, result, options);
-        [result.conventions, move] = await layout.updateIndex((index) => {
-          const moved = recordRoot(index, plan.root.descriptor, tag, policy);
-          for (const c of plan.cosign) setTag(index, c.tag, c.doc.descriptor);
-          const used =
-            plan.edges.length === 0
-              ? []
-              : applyReferrerEdges(layout, index, plan.edges, {
-                  convention: options.convention ?? 'auto',
-                });
-          return { index, result: [used, moved] as const };
-        });
-      } catch (err) {
-        await sink.rollback();
-        throw err;
+    return intoLayout(layout, source, plan, tag, result, options);
+  }
+  if (destination.kind === 'archive') {
+    const platform = options.platforms?.length === 1 ? options.platforms[0] : undefined;
+    ArchiveSink.check(destination, plan, tag, platform);
+    // A private layout, created only now, tarred once complete (archive-sink.ts).
+    const sink = ArchiveSink.open(destination);
+    try {
+      // Blobs are hashed once, as the tar is written (unless --no-verify): a link into the private
+      // layout need not be re-hashed first, it is read whole right after. Streamed blobs are
+      // verified by the ingest anyway.
+      await intoLayout(sink.layout, source, plan, tag, result, { ...options, verify: false });
+      const written = await sink.write(tag ?? plan.root.descriptor.digest, {
+        platform,
+        verify: options.verify,
+      });
+      for (const w of written.warnings) {
+        result.warnings.push(w);
+        options.onEvent?.({ type: 'warning', message: w });
       }
-      const warning = move === undefined ? undefined : movedTagWarning(layout, move);
-      if (warning !== undefined) options.onEvent?.({ type: 'warning', message: warning });
-      return result;
-    });
+    } finally {
+      sink.close();
+    }
+    return result;
   }
   if (options.noClobber === true && tag !== undefined) {
     // A registry has no compare-and-swap for tags: this HEAD narrows the window, as crane's -n does.
@@ -186,6 +182,52 @@ export async function copyContent(
   for (const c of plan.cosign) await sink.putManifest(c.doc, source, c.tag);
   if (tag !== undefined) await sink.putManifest(plan.root, source, tag);
   return result;
+}
+
+/**
+ * The layout half of copyContent: blobs, then ONE index.json commit (root tag, cosign tags,
+ * referrers in the layout's convention); a failure takes back what this copy placed.
+ */
+function intoLayout(
+  layout: Layout,
+  source: ContentSource,
+  plan: CopyPlan,
+  tag: string | undefined,
+  result: CopyResult,
+  options: CopyOptions,
+): Promise<CopyResult> {
+  // One operation lease: what this copy leases is protected until it settles (layout.ts).
+  return layout.operation(async () => {
+    const sink = new LayoutSink(layout);
+    const policy = { noClobber: options.noClobber };
+    let move: TagMove | undefined;
+    try {
+      // Fail fast before placing anything; the commit below checks again under the lock.
+      if (options.noClobber === true && tag !== undefined) {
+        const current = findExact(layout.readIndex(), tag);
+        if (current !== undefined && !sameContent(current, plan.root.descriptor))
+          throw clobberRefused(tag, current, plan.root.descriptor);
+      }
+      await transfer(source, sink, plan, result, options);
+      [result.conventions, move] = await layout.updateIndex((index) => {
+        const moved = recordRoot(index, plan.root.descriptor, tag, policy);
+        for (const c of plan.cosign) setTag(index, c.tag, c.doc.descriptor);
+        const used =
+          plan.edges.length === 0
+            ? []
+            : applyReferrerEdges(layout, index, plan.edges, {
+                convention: options.convention ?? 'auto',
+              });
+        return { index, result: [used, moved] as const };
+      });
+    } catch (err) {
+      await sink.rollback();
+      throw err;
+    }
+    const warning = move === undefined ? undefined : movedTagWarning(layout, move);
+    if (warning !== undefined) options.onEvent?.({ type: 'warning', message: warning });
+    return result;
+  });
 }
 
 /**
@@ -328,7 +370,9 @@ function emptyResult(
     destination:
       destination.kind === 'layout'
         ? 'layout'
-        : `docker://${destination.client.registry}/${destination.repository}`,
+        : destination.kind === 'archive'
+          ? destination.label
+          : `docker://${destination.client.registry}/${destination.repository}`,
     descriptor: plan.root.descriptor,
     tag,
     filteredFrom:

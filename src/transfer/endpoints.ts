@@ -1,10 +1,11 @@
 // The endpoints `copy` accepts, parsed in ONE place: `DIR[:TAG|@DIGEST]` (a layout), the layout
-// transports other tools use (skopeo's `oci:DIR[:REF]`, regctl's `ocidir://DIR[:TAG]`) and
-// `docker://HOST/REPO[:TAG|@DIGEST]` (a registry); any other `scheme://`, an archive transport, and
+// transports other tools use (skopeo's `oci:DIR[:REF]`, regctl's `ocidir://DIR[:TAG]`),
+// `docker://HOST/REPO[:TAG|@DIGEST]` (a registry) and skopeo's archive transports
+// (`oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`); any other `scheme://` or transport, and
 // a missing path that reads as a registry reference are refused (spec-notes/cli.md). copyRefs, the
 // library verb behind `ocilayout copy`: parse both, build one client per registry (credentials,
-// TLS policy, retries), open the source (a layout destination is created only once the plan is
-// good), copy.
+// TLS policy, retries), open the source (an archive is read now), copy (a layout or archive
+// destination is created only once the plan is good).
 import { openRegistryClient } from '../registry/read.js';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
@@ -21,6 +22,18 @@ import type { RetryPolicy } from '../registry/retry.js';
 import type { RetryInfo } from '../registry/transport.js';
 import { copyContent, type CopyDestination, type CopyOptions, type CopyResult } from './copy.js';
 import { LayoutSource, RegistrySource, type ContentSource } from './sources.js';
+import type { Readable, Writable } from 'node:stream';
+import type { ArchiveFormat } from '../archive/export.js';
+import type { ExpansionLimits } from '../archive/compression.js';
+import { archiveFromStream } from '../archive/read-archive.js';
+import {
+  assertRepositoryName,
+  defaultRepositoryName,
+  splitRepoTag,
+} from '../archive/docker-names.js';
+import { openArchiveFile, type ArchiveInput } from '../archive/tar-source.js';
+import { ArchiveSource } from './archive-source.js';
+import type { ArchiveDestination } from './archive-sink.js';
 
 export interface CopyRefsOptions extends CopyOptions {
   /** Hosts (host or host:port) spoken to over plain HTTP (loopback is probed anyway). */
@@ -32,20 +45,41 @@ export interface CopyRefsOptions extends CopyOptions {
   retry?: RetryPolicy | undefined;
   onRetry?: ((info: RetryInfo) => void) | undefined;
   layout?: LayoutOptions | undefined;
+  /** An archive source `-` reads this (the CLI's stdin). */
+  stdin?: Readable | undefined;
+  /** An archive destination `-` writes this (the CLI's stdout; left open). */
+  stdout?: Writable | undefined;
+  /** Archive source: expansion limits (gzip bomb guard, total size). */
+  limits?: Partial<ExpansionLimits> | undefined;
 }
 
-/** A `copy` endpoint. A new kind (an archive) makes every switch over `kind` fail to compile. */
+/** A `copy` endpoint. A new kind makes every switch over `kind` fail to compile. */
 export type CopyEndpoint =
-  { kind: 'registry'; ref: RegistryRef } | ({ kind: 'layout' } & LayoutRef);
+  { kind: 'registry'; ref: RegistryRef } | ({ kind: 'layout' } & LayoutRef) | ArchiveEndpoint;
+
+/**
+ * `oci-archive:FILE[:REF]` or `docker-archive:FILE[:REF]` (skopeo's forms). REF: the tag inside an
+ * oci-archive; a docker-archive's `NAME[:TAG]` (its RepoTags) or, for a source, a bare tag. FILE
+ * `-`: stdin (source) or stdout (destination).
+ */
+export interface ArchiveEndpoint {
+  kind: 'archive';
+  format: ArchiveFormat;
+  file: string;
+  ref: string | undefined;
+}
 
 /** The one-line summary of every endpoint form, for hints and `copy --help`. */
 export const COPY_ENDPOINT_FORMS =
-  'DIR[:TAG|@DIGEST], oci:DIR[:TAG], ocidir://DIR[:TAG] (layouts) or docker://HOST/REPO[:TAG|@DIGEST]';
+  'DIR[:TAG|@DIGEST], oci:DIR[:TAG], ocidir://DIR[:TAG] (layouts), docker://HOST/REPO[:TAG|@DIGEST] (a registry), oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME[:TAG]] (archives; FILE - for stdin/stdout)';
 
-/** skopeo transports that are not layouts: what to do instead, given the transport's argument. */
+const ARCHIVE_TRANSPORTS: Record<string, ArchiveFormat> = {
+  'oci-archive': 'oci',
+  'docker-archive': 'docker',
+};
+
+/** skopeo transports we do not speak: what to do instead, given the transport's argument. */
 const OTHER_TRANSPORTS: Record<string, (arg: string, role: 'source' | 'destination') => string> = {
-  'oci-archive': (arg, role) => archiveHint(arg, role, ''),
-  'docker-archive': (arg, role) => archiveHint(arg, role, ' --format docker'),
   'docker-daemon': () =>
     'save the image with `docker save -o FILE`, then `ocilayout import FILE DIR`',
   'containers-storage': () =>
@@ -54,15 +88,6 @@ const OTHER_TRANSPORTS: Record<string, (arg: string, role: 'source' | 'destinati
   docker: (arg) =>
     `a registry reference starts with two slashes: docker://${arg.replace(/^\/+/, '')}`,
 };
-
-function archiveHint(arg: string, role: 'source' | 'destination', format: string): string {
-  // skopeo's `oci-archive:FILE:REF`, split at the first colon: REF is a tag or a full name.
-  const colon = arg.indexOf(':');
-  const [file, ref] = colon > 0 ? [arg.slice(0, colon), arg.slice(colon + 1)] : [arg, 'TAG'];
-  return role === 'destination'
-    ? `archives are not copy endpoints yet: write one with \`ocilayout export${format} LAYOUT ${file} --ref ${ref}\``
-    : `archives are not copy endpoints yet: read one with \`ocilayout import ${file} LAYOUT\`, then copy from LAYOUT`;
-}
 
 /**
  * Parse a `copy` argument. A registry source without tag or digest means `:latest` (as docker and
@@ -94,10 +119,15 @@ export function parseCopyEndpoint(
       { hint: `copy takes ${COPY_ENDPOINT_FORMS}` },
     );
   }
+  const transport = /^([a-z][a-z-]*):(.*)$/s.exec(input);
+  const format = transport === null ? undefined : ARCHIVE_TRANSPORTS[transport[1]!];
+  if (transport !== null && format !== undefined && !isExistingLayout(input, exists)) {
+    // Before parseLayoutRef: an archive's REF (`-`, `NAME:TAG`) need not read as a layout tag.
+    return archiveEndpoint(format, transport[2]!, input);
+  }
   const plain = parseLayoutRef(input);
   // Read as a plain path first: a directory that exists is a layout, even one named `oci:x`.
   if (exists(plain.layout)) return { kind: 'layout', ...plain };
-  const transport = /^([a-z][a-z-]*):(.*)$/.exec(input);
   if (transport !== null) {
     const [, name, rest] = transport as unknown as [string, string, string];
     // skopeo's own syntax, split as skopeo splits it (first colon): oci:DIR:docker.io/x/y:v1.
@@ -124,6 +154,32 @@ export function parseCopyEndpoint(
     );
   }
   return { kind: 'layout', ...plain };
+}
+
+/** `input` read as a plain layout path names one that exists. */
+function isExistingLayout(input: string, exists: (path: string) => boolean): boolean {
+  try {
+    return exists(parseLayoutRef(input).layout);
+  } catch {
+    return false; // not even a layout reference
+  }
+}
+
+/**
+ * skopeo splits `FILE:REF` at the first colon (containers/image SplitPathAndImage), so a REF may
+ * hold colons (`docker-archive:app.tar:example.com:5000/app:v1`) and a FILE may not.
+ */
+function archiveEndpoint(format: ArchiveFormat, rest: string, input: string): ArchiveEndpoint {
+  const colon = rest.indexOf(':');
+  const [file, ref] = colon < 0 ? [rest, undefined] : [rest.slice(0, colon), rest.slice(colon + 1)];
+  if (file === '' || ref === '') {
+    throw new UsageError(
+      'E_INVALID_REFERENCE',
+      `${input} names ${file === '' ? 'no archive file' : 'an empty reference'}`,
+      { reference: input },
+    );
+  }
+  return { kind: 'archive', format, file, ref };
 }
 
 function layoutEndpoint(rest: string, input: string): CopyEndpoint {
@@ -154,9 +210,11 @@ function looksLikeRegistryHost(
 
 /**
  * Copy `source` to `destination`, each a layout (`DIR[:TAG|@DIGEST]`, `oci:DIR[:TAG]`,
- * `ocidir://DIR[:TAG]`) or a registry (`docker://HOST/REPO[:TAG|@DIGEST]`). Throws E_USAGE for an unknown scheme or credentials that
- * would go to two registries, E_INVALID_REFERENCE for a digest destination, plus everything
- * copyContent throws.
+ * `ocidir://DIR[:TAG]`), a registry (`docker://HOST/REPO[:TAG|@DIGEST]`) or an archive
+ * (`oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME[:TAG]]`). Throws E_USAGE for an unknown
+ * scheme, credentials that would go to two registries, `-` without a stream, or referrers or
+ * cosign tags into a docker archive; E_INVALID_REFERENCE for a digest destination; plus everything
+ * copyContent (and, for an archive source, the archive reader) throws.
  */
 export async function copyRefs(
   source: string,
@@ -165,12 +223,30 @@ export async function copyRefs(
 ): Promise<CopyResult> {
   const src = parseCopyEndpoint(source, 'source');
   const dst = parseCopyEndpoint(destination, 'destination');
-  if ((dst.kind === 'registry' ? dst.ref.digest : dst.digest) !== undefined) {
+  const dstDigest =
+    dst.kind === 'registry'
+      ? dst.ref.digest
+      : dst.kind === 'layout'
+        ? dst.digest
+        : dst.ref?.includes('@') === true
+          ? dst.ref
+          : undefined;
+  if (dstDigest !== undefined) {
     throw new UsageError(
       'E_INVALID_REFERENCE',
       `destination ${destination} names a digest; name a tag, or none to keep the source tag`,
       { destination },
     );
+  }
+  if (dst.kind === 'archive' && dst.format === 'docker') {
+    if (options.referrers === true || options.cosignTags === true) {
+      throw new UsageError(
+        'E_USAGE',
+        `${destination}: docker archives cannot carry referrers or cosign tags`,
+        { destination },
+        { hint: 'write an oci-archive: instead' },
+      );
+    }
   }
   const registries = new Set(
     [src, dst].flatMap((e) => (e.kind === 'registry' ? [e.ref.registry] : [])),
@@ -197,13 +273,7 @@ export async function copyRefs(
     }
     return c;
   };
-  const contentSource: ContentSource =
-    src.kind === 'registry'
-      ? new RegistrySource(clientFor(src.ref.registry), src.ref)
-      : new LayoutSource(Layout.open(src.layout, options.layout), {
-          tag: src.tag,
-          digest: src.digest,
-        });
+  // Before the source is read: a bad docker name or a missing stdout fails first.
   const target: CopyDestination =
     dst.kind === 'registry'
       ? {
@@ -212,12 +282,95 @@ export async function copyRefs(
           repository: dst.ref.repository,
           tag: dst.ref.tag,
         }
-      : {
-          kind: 'layout',
-          open: () => Layout.init(dst.layout, options.layout).layout,
-          tag: dst.tag,
-        };
-  const result = await copyContent(contentSource, target, options);
-  if (dst.kind === 'layout') result.destination = dst.layout;
-  return result;
+      : dst.kind === 'layout'
+        ? {
+            kind: 'layout',
+            open: () => Layout.init(dst.layout, options.layout).layout,
+            tag: dst.tag,
+          }
+        : archiveTarget(src, dst, options);
+  /** What the archive reader said (ignored entries...): in the result too, as plan warnings are. */
+  const readerWarnings: string[] = [];
+  const contentSource: ContentSource =
+    src.kind === 'registry'
+      ? new RegistrySource(clientFor(src.ref.registry), src.ref)
+      : src.kind === 'archive'
+        ? await ArchiveSource.open(archiveInput(src, options), src.ref, source, {
+            limits: options.limits,
+            onWarning: (message) => {
+              readerWarnings.push(message);
+              options.onEvent?.({ type: 'warning', message });
+            },
+          })
+        : new LayoutSource(Layout.open(src.layout, options.layout), {
+            tag: src.tag,
+            digest: src.digest,
+          });
+  try {
+    const result = await copyContent(contentSource, target, options);
+    if (dst.kind === 'layout') result.destination = dst.layout;
+    result.warnings.unshift(...readerWarnings);
+    return result;
+  } finally {
+    if (contentSource instanceof ArchiveSource) contentSource.close();
+  }
+}
+
+function archiveInput(src: ArchiveEndpoint, options: CopyRefsOptions): ArchiveInput {
+  if (src.file !== '-') return openArchiveFile(src.file);
+  if (options.stdin === undefined) {
+    throw new UsageError('E_USAGE', `${src.file}: no stdin to read the archive from`, {});
+  }
+  return archiveFromStream(options.stdin);
+}
+
+/** An archive destination: where it goes, and the tag (and docker name) inside it. */
+function archiveTarget(
+  src: CopyEndpoint,
+  dst: ArchiveEndpoint,
+  options: CopyRefsOptions,
+): ArchiveDestination {
+  // The result names it as it names a layout or a registry: where it is, without the tag.
+  const label = `${dst.format === 'oci' ? 'oci-archive' : 'docker-archive'}:${dst.file}`;
+  let output: string | Writable = dst.file;
+  if (dst.file === '-') {
+    if (options.stdout === undefined) {
+      throw new UsageError('E_USAGE', `${label}: no stdout to write the archive to`, {});
+    }
+    output = options.stdout;
+  }
+  if (dst.format === 'oci') return { kind: 'archive', format: 'oci', output, label, tag: dst.ref };
+  // docker: REF is NAME[:TAG], as in RepoTags; the name defaults to the source's.
+  const ref = dst.ref === undefined ? undefined : splitNameTag(dst.ref);
+  return {
+    kind: 'archive',
+    format: 'docker',
+    output,
+    label,
+    name: assertRepositoryName(ref?.name ?? defaultDockerName(src)),
+    tag: ref?.tag,
+  };
+}
+
+/**
+ * `example.com:5000/app:v1` → name + tag; `example.com:5000/app` → name alone (RepoTags' reading
+ * says `latest` there; copy keeps the source tag, as for every destination without one).
+ */
+function splitNameTag(ref: string): { name: string; tag: string | undefined } {
+  const { repository, tag } = splitRepoTag(ref);
+  return { name: repository, tag: ref.endsWith(`:${tag}`) ? tag : undefined };
+}
+
+/** The RepoTags name of a docker archive named without one: the source repository or directory. */
+function defaultDockerName(src: CopyEndpoint): string {
+  switch (src.kind) {
+    case 'registry':
+      return `${src.ref.registry}/${src.ref.repository}`;
+    case 'layout':
+      return defaultRepositoryName(src.layout);
+    case 'archive':
+      return defaultRepositoryName(
+        src.file === '-' ? 'image' : src.file.replace(/\.tar(?:\.gz|\.zst)?$/, ''),
+      );
+  }
 }

@@ -41,6 +41,12 @@ export interface PlaceOptions {
    * are always verified; false trusts big linked blobs after a size check (spec-notes/copy.md).
    */
   verify?: boolean | undefined;
+  /**
+   * The source is ours and already verified (import's staging layout): a blob that can be
+   * hard-linked is linked without reading it, small ones included. Anything written anew is still
+   * verified by the ingest.
+   */
+  trusted?: boolean | undefined;
   /** Big blobs copied at once (default 4). Small blobs are copied synchronously, one by one. */
   concurrency?: number | undefined;
   /** Called after each blob is in place (progress display). */
@@ -80,7 +86,8 @@ export async function placeBlobs(
   const counts = emptyCounts();
   const state = {
     link: options.link !== false && sameFilesystem(src, dst),
-    verify: options.verify !== false,
+    verify: options.verify !== false && options.trusted !== true,
+    trusted: options.trusted === true,
   };
   let done = 0;
   const record = (desc: Descriptor, outcome: BlobOutcome): void => {
@@ -117,6 +124,7 @@ interface CopyState {
   /** Try hard links; turned off after the first EXDEV-like refusal. */
   link: boolean;
   verify: boolean;
+  trusted: boolean;
 }
 
 /** Copy one blob with sync I/O when that is cheap; undefined means "needs the async path". */
@@ -133,8 +141,11 @@ function copyBlobSync(
   const link = state.link && found === 'absent';
   const small = desc.size <= SMALL_BLOB;
   if (!small && (!link || state.verify)) return undefined;
-  // readBytes verifies the digest: a small blob is checked before it is linked or written.
-  const bytes = small ? src.blobs.readBytes(digest, SMALL_BLOB) : undefined;
+  // readBytes verifies the digest: a small blob is checked before it is linked or written (but
+  // not read at all for a link from a trusted source; if the link fails, the async path streams
+  // it through the verifying ingest).
+  const bytes =
+    small && !(link && state.trusted) ? src.blobs.readBytes(digest, SMALL_BLOB) : undefined;
   if (link) {
     const linked = dst.blobs.linkFrom(src.blobs.path(digest), digest, desc.size);
     if (linked !== false) return linked.existed ? 'skipped' : 'linked';

@@ -1,5 +1,5 @@
 // `ocilayout copy` through the built CLI: output, --json summary, exit codes, untouched destinations.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -25,7 +25,8 @@ import {
   type Descriptor,
 } from '../../src/internal.js';
 import { hasRegistry, startRegistry, type RunningRegistry } from '../helpers/registry.js';
-import { CLI, runCli } from '../helpers/run-cli.js';
+import { CLI, runCli, runCliInTerminal } from '../helpers/run-cli.js';
+import { runCliKilled, type TrialSignal } from '../helpers/crash.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makeFixture, type Fixture as RegistryFixture } from '../registry/fixture.js';
@@ -143,8 +144,7 @@ describe('ocilayout copy', () => {
 
   it.each([
     ['HOST:PORT/REPO:TAG', '127.0.0.1:5055/app:v1', 'docker://127.0.0.1:5055/app:v1'],
-    ['oci-archive:FILE', 'oci-archive:foo.tar', 'ocilayout export'],
-    ['docker-archive:FILE', 'docker-archive:foo.tar', 'ocilayout export --format docker'],
+    ['docker-daemon:', 'docker-daemon:app:v1', 'docker save'],
   ])(
     'a missing %s destination is refused (exit 2) with the right form, nothing created',
     async (_name, destination, hint) => {
@@ -169,8 +169,63 @@ describe('ocilayout copy', () => {
 
   it('--help names every endpoint form', async () => {
     const r = await runCli(['copy', '--help']);
-    for (const form of ['oci:LAYOUT', 'ocidir://LAYOUT', 'docker://HOST/REPO', 'LAYOUT@DIGEST'])
+    for (const form of [
+      'oci:LAYOUT',
+      'ocidir://LAYOUT',
+      'docker://HOST/REPO',
+      'LAYOUT@DIGEST',
+      'oci-archive:FILE',
+      'docker-archive:FILE',
+    ])
       expect(r.stdout).toContain(form);
+  });
+
+  it('copies into and out of oci-archive files and pipes, the summary on stderr for -', async () => {
+    const { dir, image } = await fixture();
+    const tar = join(dir, 'app.tar');
+    const json = await runCli(['--json', 'copy', join(dir, 'src:v1'), `oci-archive:${tar}:v2`]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      destination: `oci-archive:${tar}`,
+      tag: 'v2',
+      descriptor: { digest: image.digest },
+    });
+    // A pipe: copy to stdout, copy from stdin (no REF: the archive's only image).
+    execFileSync('sh', [
+      '-c',
+      `"${process.execPath}" "${CLI}" copy "oci-archive:${tar}" oci-archive:- | "${process.execPath}" "${CLI}" copy oci-archive:- "${join(dir, 'out')}"`,
+    ]);
+    expect(Layout.open(join(dir, 'out')).resolve({ tag: 'v2' }).digest).toBe(image.digest);
+    const piped = await runCli(['--json', 'copy', `oci-archive:${tar}`, 'oci-archive:-']);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.slice(0, 6)).toBe('blobs/');
+    expect(JSON.parse(piped.stderr)).toMatchObject({ destination: 'oci-archive:-', tag: 'v2' });
+    expect(readdirSync(dir).sort()).toEqual(['app.tar', 'out', 'src']);
+  });
+
+  it('refuses a tar to a terminal, and --password-stdin with an archive on stdin (exit 2)', async () => {
+    const { dir } = await fixture();
+    const tty = runCliInTerminal(['copy', join(dir, 'src:v1'), 'oci-archive:-']);
+    expect(tty.code).toBe(2);
+    expect(tty.output).toContain('refusing to write a tar archive to a terminal');
+    const r = await runCli(
+      ['copy', '--username', 'u', '--password-stdin', 'oci-archive:-', join(dir, 'dst')],
+      { input: 'secret\n' },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--password-stdin and an archive read from stdin');
+    expect(readdirSync(dir)).toEqual(['src']);
+  });
+
+  it('an archive source of several images is refused (exit 2), listing them', async () => {
+    const { dir } = await fixture();
+    await Layout.open(join(dir, 'src')).tag({ tag: 'v1' }, ['v2']);
+    const tar = join(dir, 'two.tar');
+    expect((await runCli(['export', join(dir, 'src'), tar])).code).toBe(0);
+    const r = await runCli(['copy', `oci-archive:${tar}`, join(dir, 'dst')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('holds 2 entries (v1, v2)');
+    expect(existsSync(join(dir, 'dst'))).toBe(false);
   });
 
   it('-n refuses (exit 7) to move the destination tag off other content, placing nothing', async () => {
@@ -439,4 +494,81 @@ describe('ocilayout copy: one contract for every endpoint pair', () => {
       );
     },
   );
+});
+
+describe('ocilayout copy with archives, interrupted', () => {
+  /** A source worth interrupting: four 8 MiB layers. */
+  async function bigSource(dir: string): Promise<string> {
+    const src = Layout.init(join(dir, 'src')).layout;
+    const put = (bytes: Buffer, mediaType: string): Descriptor => {
+      const r = src.blobs.putBytes(bytes);
+      return { mediaType, digest: r.digest, size: r.size };
+    };
+    const layers = [0, 1, 2, 3].map(() => put(randomBytes(8 << 20), MediaType.LayerGzip));
+    const config = put(Buffer.from('{"architecture":"amd64","os":"linux"}'), MediaType.ImageConfig);
+    await src.putManifest(
+      Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageManifest, config, layers }),
+      ),
+      { tag: 'v1' },
+    );
+    return src.root;
+  }
+
+  const ours = (dir: string): string[] =>
+    readdirSync(dir).filter((n) => n.startsWith('.ocilayout-'));
+
+  it('leaves the archive path absent or complete, and a caught signal leaves nothing of ours', async () => {
+    const dir = tmpDir();
+    const src = await bigSource(dir);
+    const staging = mkdtempSync(join(tmpdir(), 'ocilayout-copy-staging-'));
+    try {
+      const reference = join(dir, 'reference.tar');
+      const full = await runCliKilled([
+        'copy',
+        '--no-link',
+        `${src}:v1`,
+        `oci-archive:${reference}`,
+      ]);
+      expect(full.code, full.stderr).toBe(0);
+      const expected = readFileSync(reference);
+      const signals: TrialSignal[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
+      const caught = { out: 0, back: 0 };
+      for (const [i, fraction] of [0.2, 0.5, 0.8].entries()) {
+        for (const signal of signals) {
+          const out = join(dir, `out-${i}-${signal}.tar`);
+          // A SIGKILLed trial may leave its own; each trial is judged by what it adds.
+          const before = new Set([...ours(dir), ...readdirSync(staging)]);
+          const added = (names: string[]): string[] => names.filter((n) => !before.has(n));
+          const killAfterMs = Math.max(5, Math.round(full.elapsedMs * fraction));
+          const r = await runCliKilled(['copy', '--no-link', `${src}:v1`, `oci-archive:${out}`], {
+            signal,
+            killAfterMs,
+          });
+          // Absent, or the complete archive, byte for byte: never a partial one under its name.
+          if (existsSync(out)) expect(readFileSync(out).equals(expected)).toBe(true);
+          if (signal !== 'SIGKILL' && r.interrupted) {
+            caught.out++;
+            expect(added(ours(dir)), `${signal} after ${killAfterMs} ms`).toEqual([]);
+          }
+          // Reading one back, interrupted: its staging layout goes with a caught signal.
+          const back = await runCliKilled(
+            ['copy', `oci-archive:${reference}`, join(dir, `back-${i}-${signal}`)],
+            { signal, killAfterMs: Math.round(killAfterMs / 2), env: { TMPDIR: staging } },
+          );
+          if (signal !== 'SIGKILL' && back.interrupted) {
+            caught.back++;
+            expect(added(readdirSync(staging)), `${signal} after ${killAfterMs / 2} ms`).toEqual(
+              [],
+            );
+          }
+        }
+      }
+      // The checks above had interrupted runs to judge, both ways.
+      expect(caught.out).toBeGreaterThan(0);
+      expect(caught.back).toBeGreaterThan(0);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -3,7 +3,8 @@
 //   (docker-archive:FILE:NAME:TAG → oci:; skopeo converts, so we assert what it keeps: the config's
 //   content and the uncompressed layers = diffIDs);
 // - we import archives skopeo wrote (oci-archive, docker-archive, built by judge/peer-layouts.ts),
-//   and umoci (ls, stat, unpack --rootless), skopeo and the judge read what we imported.
+//   and umoci (ls, stat, unpack --rootless), skopeo and the judge read what we imported;
+// - copy takes skopeo's archives by skopeo's names, and skopeo reads the archives copy writes.
 // Expected values come from the peer entries (recorded from the tools' own output) or from the tools.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -181,5 +182,36 @@ describe.runIf(TOOLS)('we import archives skopeo wrote, and the tools read the r
     const out = join(tmpDir(), 'again.tar');
     await cliOk(['export', layout, out]);
     expect(sha256(skopeo('inspect', '--raw', `oci-archive:${out}:v1`))).toBe(expected.tags!['v1']);
+  });
+});
+
+describe.runIf(TOOLS)('copy with archive endpoints, against skopeo', () => {
+  it("copy reads skopeo's archives by skopeo's names, and skopeo reads what copy writes", async () => {
+    const oci = peerEntries.find((p) => p.path === 'image.oci.tar')!;
+    const docker = peerEntries.find((p) => p.path === 'image.docker.tar')!;
+    const dir = tmpDir();
+    // skopeo's oci-archive, named as skopeo names it; digests kept.
+    await cliOk(['copy', `oci-archive:${join(peers, 'image.oci.tar')}:v1`, join(dir, 'a')]);
+    expect(tagged(join(dir, 'a'), 'v1')).toBe(oci.tags!['v1']);
+    // skopeo's docker-archive by its RepoTags name: the config kept byte for byte.
+    await cliOk([
+      'copy',
+      `docker-archive:${join(peers, 'image.docker.tar')}:${docker.repoTags![0]}`,
+      join(dir, 'd'),
+    ]);
+    const manifest = blobJson<Manifest>(join(dir, 'd'), tagged(join(dir, 'd'), 'v1')!);
+    expect(manifest.config.digest).toBe(docker.configDigest);
+    // What copy writes: skopeo reads the oci-archive by its tag, and the docker-archive by NAME:TAG.
+    const out = join(dir, 'out.tar');
+    await cliOk(['copy', join(dir, 'a:v1'), `oci-archive:${out}:v2`]);
+    expect(sha256(skopeo('inspect', '--raw', `oci-archive:${out}:v2`))).toBe(oci.tags!['v1']);
+    const dout = join(dir, 'dout.tar');
+    await cliOk(['copy', join(dir, 'd:v1'), `docker-archive:${dout}:example.com/peer/app:v3`]);
+    const back = join(dir, 'back');
+    skopeo('copy', '-q', `docker-archive:${dout}:example.com/peer/app:v3`, `oci:${back}:v3`);
+    const theirs = blobJson<Manifest>(back, tagged(back, 'v3')!);
+    expect(blobJson(back, theirs.config.digest)).toEqual(
+      blobJson(join(dir, 'd'), manifest.config.digest),
+    );
   });
 });

@@ -60,11 +60,10 @@ describe('parseCopyEndpoint', () => {
     ['HOST:PORT/REPO:TAG', '127.0.0.1:5055/app:v1', 'docker://127.0.0.1:5055/app:v1'],
     ['HOST.DOMAIN/REPO', 'reg.example/team/app', 'docker://reg.example/team/app'],
     ['localhost/REPO:TAG', 'localhost/app:v1', 'docker://localhost/app:v1'],
-    ['oci-archive:FILE', 'oci-archive:foo.tar', 'ocilayout export LAYOUT foo.tar --ref TAG'],
-    ['oci-archive:FILE:REF', 'oci-archive:foo.tar:v2', 'ocilayout export LAYOUT foo.tar --ref v2'],
-    ['docker-archive:FILE', 'docker-archive:foo.tar', 'export --format docker'],
     ['docker: without //', 'docker:reg.example/app:v1', 'docker://reg.example/app:v1'],
     ['containers-storage:', 'containers-storage:app:v1', 'podman save'],
+    ['docker-daemon:', 'docker-daemon:app:v1', 'docker save'],
+    ['dir:', 'dir:out', 'not an OCI layout'],
     ['an unknown scheme://', 's3://bucket/x', 'ocidir://'],
   ])('refuses a missing %s with a hint (E_USAGE)', (_name, input, hint) => {
     let err: unknown;
@@ -77,13 +76,48 @@ describe('parseCopyEndpoint', () => {
     expect((err as { hint?: string }).hint).toContain(hint);
   });
 
-  it('points an archive source at import', () => {
-    expect(() => parseCopyEndpoint('oci-archive:in.tar', 'source', none)).toThrow(
-      expect.objectContaining({
-        code: 'E_USAGE',
-        hint: expect.stringContaining('ocilayout import in.tar'),
-      }),
+  it.each([
+    ['oci-archive:FILE', 'oci-archive:foo.tar', { format: 'oci', file: 'foo.tar' }],
+    [
+      'oci-archive:FILE:TAG',
+      'oci-archive:out/foo.tar:v2',
+      { format: 'oci', file: 'out/foo.tar', ref: 'v2' },
+    ],
+    ['oci-archive:-', 'oci-archive:-', { format: 'oci', file: '-' }],
+    ['docker-archive:FILE', 'docker-archive:foo.tar', { format: 'docker', file: 'foo.tar' }],
+    // skopeo splits at the first colon: the reference keeps its own (a registry port, a tag).
+    [
+      'docker-archive:FILE:HOST:PORT/NAME:TAG',
+      'docker-archive:foo.tar:example.com:5000/app:v1',
+      { format: 'docker', file: 'foo.tar', ref: 'example.com:5000/app:v1' },
+    ],
+  ])('reads %s as an archive, as source and destination', (_name, input, expected) => {
+    for (const role of ['source', 'destination'] as const) {
+      expect(parseCopyEndpoint(input, role, none)).toEqual({
+        kind: 'archive',
+        ref: undefined,
+        ...expected,
+      });
+    }
+  });
+
+  it.each([
+    ['no file', 'oci-archive:'],
+    ['no file before the ref', 'oci-archive::v1'],
+    ['an empty ref', 'docker-archive:foo.tar:'],
+  ])('refuses an archive endpoint with %s (E_INVALID_REFERENCE)', (_name, input) => {
+    expect(() => parseCopyEndpoint(input, 'source', none)).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_REFERENCE' }),
     );
+  });
+
+  it('an existing directory named like an archive endpoint stays a layout', () => {
+    const has = (p: string): boolean => p === 'oci-archive';
+    expect(parseCopyEndpoint('oci-archive:v1', 'source', has)).toEqual({
+      kind: 'layout',
+      layout: 'oci-archive',
+      tag: 'v1',
+    });
   });
 });
 

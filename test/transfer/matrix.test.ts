@@ -1,15 +1,20 @@
-// The copy contract, the same for every source × destination pair (layout → layout, layout →
-// registry, registry → layout, registry → registry, against a loopback CNCF distribution registry):
+// The copy contract, the same for every source × destination pair (layouts, a loopback CNCF
+// distribution registry, and oci-archive files, in every combination):
 // --platform (kept, refused when the index lacks it, E_USAGE when malformed), --referrers,
 // cosign tags (carried by default, alone and with --referrers; --no-cosign-tags), one result shape, and a failure injected mid-transfer
-// (no tag added, a layout left as it was). spec-notes/copy.md.
-import { mkdtempSync, rmSync } from 'node:fs';
+// (no tag added, a layout left as it was, no archive at the destination path). An archive
+// destination is read back with import; the archive source is written by export, not by copy.
+// spec-notes/copy.md.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   copyRefs,
   digestOf,
+  exportArchive,
+  importArchive,
   isOcilayoutError,
   Layout,
   MediaType,
@@ -50,13 +55,28 @@ const RESULT_KEYS = [
 ];
 const OUTCOMES = ['copied', 'linked', 'mounted', 'skipped'];
 
-type Kind = 'layout' | 'registry';
+type Kind = 'layout' | 'registry' | 'archive';
 const PAIRS: [Kind, Kind][] = [
   ['layout', 'layout'],
   ['layout', 'registry'],
   ['registry', 'layout'],
   ['registry', 'registry'],
+  ['layout', 'archive'],
+  ['archive', 'layout'],
+  ['registry', 'archive'],
+  ['archive', 'registry'],
+  ['archive', 'archive'],
 ];
+
+interface Dest {
+  kind: Kind;
+  /** The endpoint as copy takes it. */
+  ref: string;
+  /** A registry repository; a layout directory or an archive file's name. */
+  name: string;
+  /** An archive destination's file. */
+  file: string;
+}
 
 describe.runIf(HAVE)('copy: one contract for every source × destination pair', () => {
   let registry: RunningRegistry;
@@ -67,6 +87,8 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
   let cosignTag: string;
   let cosignDigest: string;
   let serial = 0;
+  /** The archive source: `export --ref v1 --ref <cosign tag> --referrers` of the fixture. */
+  let sourceArchive: string;
 
   beforeAll(async () => {
     registry = await startRegistry();
@@ -101,6 +123,8 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
       referrers: true,
       cosignTags: true,
     });
+    sourceArchive = join(work, 'source.tar');
+    await exportArchive(f.layout.root, sourceArchive, { refs: ['v1', cosignTag], referrers: true });
   }, 60_000);
   afterAll(async () => {
     await registry?.stop();
@@ -108,19 +132,43 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
   });
 
   const source = (kind: Kind): string =>
-    kind === 'layout' ? `${f.layout.root}:v1` : `docker://${registry.host}/source:v1`;
+    kind === 'layout'
+      ? `${f.layout.root}:v1`
+      : kind === 'archive'
+        ? `oci-archive:${sourceArchive}:v1`
+        : `docker://${registry.host}/source:v1`;
 
-  /** A fresh destination (a layout dir that does not exist yet, or an empty repository). */
-  const destination = (kind: Kind): { ref: string; kind: Kind; name: string } => {
+  /** A fresh destination (a layout dir or archive file that does not exist yet, or an empty repository). */
+  const destination = (kind: Kind): Dest => {
     const name = `dest${++serial}`;
-    return kind === 'layout'
-      ? { kind, name, ref: join(work, name) }
-      : { kind, name, ref: `docker://${registry.host}/${name}` };
+    const file = join(work, `${name}.tar`);
+    switch (kind) {
+      case 'layout':
+        return { kind, name, file, ref: join(work, name) };
+      case 'archive':
+        return { kind, name, file, ref: `oci-archive:${file}` };
+      case 'registry':
+        return { kind, name, file, ref: `docker://${registry.host}/${name}` };
+    }
+  };
+
+  /** An archive destination read back: imported into a new layout (entries kept as they come). */
+  const imported = new Map<string, Layout>();
+  const readBack = async (d: Dest): Promise<Layout> => {
+    let layout = imported.get(d.file);
+    if (layout === undefined) {
+      const dir = join(work, `${d.name}-imported`);
+      await importArchive(d.file, dir);
+      layout = Layout.open(dir);
+      imported.set(d.file, layout);
+    }
+    return layout;
   };
 
   /** The tags the destination has now. */
-  const tagsOf = async (d: { kind: Kind; ref: string; name: string }): Promise<string[]> => {
+  const tagsOf = async (d: Dest): Promise<string[]> => {
     if (d.kind === 'layout') return Layout.open(d.ref).tags();
+    if (d.kind === 'archive') return existsSync(d.file) ? (await readBack(d)).tags() : [];
     try {
       return (await client.listTags(d.name)).sort();
     } catch (err) {
@@ -130,26 +178,27 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
   };
 
   /** The digest `tag` names at the destination. */
-  const resolveAt = async (
-    d: { kind: Kind; ref: string; name: string },
-    tag: string,
-  ): Promise<string> =>
-    d.kind === 'layout'
-      ? Layout.open(d.ref).resolve({ tag }).digest
-      : digestOf((await client.getManifest(d.name, tag)).bytes);
+  const resolveAt = async (d: Dest, tag: string): Promise<string> =>
+    d.kind === 'registry'
+      ? digestOf((await client.getManifest(d.name, tag)).bytes)
+      : (await layoutOf(d)).resolve({ tag }).digest;
+
+  /** A layout destination, or an archive destination read back. */
+  const layoutOf = async (d: Dest): Promise<Layout> =>
+    d.kind === 'archive' ? readBack(d) : Layout.open(d.ref);
 
   /** Referrers of `subject` as the destination lists them. */
-  const referrersAt = async (
-    d: { kind: Kind; ref: string; name: string },
-    subject: string,
-  ): Promise<string[]> =>
-    d.kind === 'layout'
-      ? referrerGraph(Layout.open(d.ref))
-          .referrersOf(subject)
-          .map((r) => r.digest)
-      : (await listRemoteReferrers(client, d.name, subject as Digest)).descriptors.map(
+  const referrersAt = async (d: Dest, subject: string): Promise<string[]> =>
+    d.kind === 'registry'
+      ? (await listRemoteReferrers(client, d.name, subject as Digest)).descriptors.map(
           (r) => r.digest,
-        );
+        )
+      : referrerGraph(await layoutOf(d))
+          .referrersOf(subject)
+          .map((r) => r.digest);
+
+  /** Nothing of ours left beside an archive destination (its temp layout, its temp file). */
+  const leftovers = (): string[] => readdirSync(work).filter((n) => n.startsWith('.ocilayout-'));
 
   const expectShape = (r: CopyResult): void => {
     expect(Object.keys(r).sort()).toEqual(RESULT_KEYS);
@@ -184,9 +233,9 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
       expect(r.descriptor.digest).not.toBe(f.index.digest);
       expect(await resolveAt(d, 'v1')).toBe(r.descriptor.digest);
       const index = JSON.parse(
-        (d.kind === 'layout'
-          ? Layout.open(d.ref).blobs.readBytes(r.descriptor.digest as Digest, 1 << 20)
-          : (await client.getManifest(d.name, 'v1')).bytes
+        (d.kind === 'registry'
+          ? (await client.getManifest(d.name, 'v1')).bytes
+          : (await layoutOf(d)).blobs.readBytes(r.descriptor.digest as Digest, 1 << 20)
         ).toString(),
       ) as { manifests: { digest: string }[]; annotations: Record<string, string> };
       expect(index.manifests.map((m) => m.digest)).toEqual([f.arm64.digest]);
@@ -204,7 +253,9 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
         details: { available: ['linux/amd64', 'linux/arm64'] },
       });
       if (to === 'layout') expect(() => Layout.open(d.ref)).toThrow();
+      else if (to === 'archive') expect(existsSync(d.file)).toBe(false);
       else expect(await tagsOf(d)).toEqual([]);
+      expect(leftovers()).toEqual([]);
     });
 
     it('a malformed --platform is E_USAGE', async () => {
@@ -273,6 +324,8 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
         );
         before = layoutSnapshot(d.ref);
       }
+      // An archive already at the destination path stays as it was.
+      if (to === 'archive') writeFileSync(d.file, 'the previous archive');
       const placed: string[] = [];
       const boom = new Error('injected failure');
       await expect(
@@ -291,9 +344,137 @@ describe.runIf(HAVE)('copy: one contract for every source × destination pair', 
       expect(placed.length).toBeGreaterThan(0); // the failure came after something was placed
       if (to === 'layout') {
         expect(layoutSnapshot(d.ref)).toEqual(before);
+      } else if (to === 'archive') {
+        expect(readFileSync(d.file, 'utf8')).toBe('the previous archive');
       } else {
         expect(await tagsOf(d)).toEqual([]);
       }
+      expect(leftovers()).toEqual([]);
+    });
+  });
+
+  describe('archive endpoints', () => {
+    it('an oci-archive named without REF gives its only image, tag and all', async () => {
+      const d = destination('layout');
+      const r = await copyRefs(`oci-archive:${sourceArchive}`, d.ref, opts);
+      expectShape(r);
+      expect(r).toMatchObject({
+        source: `oci-archive:${sourceArchive}`,
+        tag: 'v1',
+        descriptor: { digest: f.index.digest },
+      });
+      expect(await tagsOf(d)).toEqual(['v1']);
+    });
+
+    it('an archive of several images needs a REF; the error lists them', async () => {
+      const two = destination('layout');
+      await copyRefs(source('layout'), two.ref, opts);
+      await Layout.open(two.ref).tag({ digest: f.arm64.digest }, ['other']);
+      const file = join(work, `${two.name}.tar`);
+      await exportArchive(two.ref, file);
+      const d = destination('layout');
+      await expect(copyRefs(`oci-archive:${file}`, d.ref, opts)).rejects.toMatchObject({
+        code: 'E_INVALID_REFERENCE',
+        details: { refs: ['v1', 'other'] },
+      });
+      await expect(copyRefs(`oci-archive:${file}:v9`, d.ref, opts)).rejects.toMatchObject({
+        code: 'E_NOT_FOUND',
+      });
+      expect(existsSync(d.ref)).toBe(false);
+      const r = await copyRefs(`oci-archive:${file}:other`, d.ref, opts);
+      expect(r).toMatchObject({ tag: 'other', descriptor: { digest: f.arm64.digest } });
+    });
+
+    it('layout → docker-archive: one platform, under NAME:TAG, as docker load reads it', async () => {
+      const d = destination('archive');
+      const ref = `docker-archive:${d.file}:example.com/app:v2`;
+      const r = await copyRefs(source('layout'), ref, { ...opts, platforms: ['linux/arm64'] });
+      expectShape(r);
+      expect(r).toMatchObject({ destination: `docker-archive:${d.file}`, tag: 'v2' });
+      const back = await readBack(d);
+      expect(back.tags()).toEqual(['v2']);
+      // The arm64 manifest itself: a docker archive holds one platform's image, not the index.
+      const entry = back.resolve({ tag: 'v2' });
+      expect(entry.digest).toBe(f.arm64.digest);
+      expect(entry.annotations?.['io.containerd.image.name']).toBe('example.com/app:v2');
+    });
+
+    it('docker-archive names: NAME keeps the source tag; no REF takes the source name', async () => {
+      const named = destination('archive');
+      const r = await copyRefs(source('layout'), `docker-archive:${named.file}:example.com/app`, {
+        ...opts,
+        platforms: ['linux/amd64'],
+      });
+      expect(r.tag).toBe('v1');
+      const entry = (await readBack(named)).resolve({ tag: 'v1' });
+      expect(entry.annotations?.['io.containerd.image.name']).toBe('example.com/app:v1');
+      const bare = destination('archive');
+      await copyRefs(source('registry'), `docker-archive:${bare.file}`, {
+        ...opts,
+        platforms: ['linux/amd64'],
+      });
+      expect(
+        (await readBack(bare)).resolve({ tag: 'v1' }).annotations?.['io.containerd.image.name'],
+      ).toBe(`${registry.host}/source:v1`);
+    });
+
+    it('docker-archive refuses, before writing anything, what it cannot hold', async () => {
+      const d = destination('archive');
+      const ref = `docker-archive:${d.file}:example.com/app:v1`;
+      // A whole multi-platform index (refused from the plan, before any blob moved), and
+      // referrers or cosign tags.
+      let placed = 0;
+      const onEvent = (e: { type: string }): void => void (e.type === 'blob-done' && placed++);
+      await expect(copyRefs(source('registry'), ref, { ...opts, onEvent })).rejects.toMatchObject({
+        code: 'E_USAGE',
+        details: { platforms: ['linux/amd64', 'linux/arm64'] },
+      });
+      for (const extra of [{ referrers: true }, { cosignTags: true }]) {
+        await expect(
+          copyRefs(source('layout'), ref, { ...opts, ...extra, platforms: ['linux/amd64'] }),
+        ).rejects.toMatchObject({ code: 'E_USAGE' });
+      }
+      expect(placed).toBe(0);
+      expect(existsSync(d.file)).toBe(false);
+      expect(leftovers()).toEqual([]);
+    });
+
+    it('a docker-archive source is named by NAME:TAG or by its bare tag', async () => {
+      const file = join(work, 'docker-source.tar');
+      await exportArchive(f.layout.root, file, {
+        format: 'docker',
+        refs: ['v1'],
+        name: 'example.com/app',
+        platform: 'linux/amd64',
+      });
+      for (const ref of ['example.com/app:v1', 'v1']) {
+        const d = destination('layout');
+        const r = await copyRefs(`docker-archive:${file}:${ref}`, d.ref, opts);
+        expect(r).toMatchObject({ tag: 'v1', descriptor: { digest: f.amd64.digest } });
+        expect(await tagsOf(d)).toEqual(['v1']);
+      }
+    });
+
+    it('- is stdin for a source and stdout for a destination', async () => {
+      const chunks: Buffer[] = [];
+      const stdout = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          chunks.push(chunk);
+          done();
+        },
+      });
+      const out = await copyRefs(source('layout'), 'oci-archive:-', { ...opts, stdout });
+      expect(out.destination).toBe('oci-archive:-');
+      const d = destination('layout');
+      const r = await copyRefs('oci-archive:-:v1', d.ref, {
+        ...opts,
+        stdin: Readable.from([Buffer.concat(chunks)]),
+      });
+      expect(r).toMatchObject({ tag: 'v1', descriptor: { digest: f.index.digest } });
+      await expect(copyRefs(source('layout'), 'oci-archive:-', opts)).rejects.toMatchObject({
+        code: 'E_USAGE',
+      });
+      expect(leftovers()).toEqual([]);
     });
   });
 });

@@ -47,6 +47,30 @@ describe('placeBlobs', () => {
     expect(dst.blobs.has(parseDigest(big.digest))).toBe(false);
   });
 
+  it('trusted: a small blob is linked without being read; verify: false still reads it', async () => {
+    const { src, dst } = pair();
+    const small = layer(src, 4096);
+    corrupt(src, small); // only reading it could tell
+
+    await expect(placeBlobs(src, dst, [small], { verify: false })).rejects.toMatchObject({
+      code: 'E_DIGEST_MISMATCH',
+    });
+    const r = await placeBlobs(src, dst, [small], { trusted: true });
+    expect(r.blobs.linked).toBe(1);
+    expect(ino(dst, small)).toBe(ino(src, small));
+  });
+
+  it('trusted, but no link possible: the ingest still verifies what it writes', async () => {
+    const { src, dst } = pair();
+    const small = layer(src, 4096);
+    corrupt(src, small);
+
+    await expect(
+      placeBlobs(src, dst, [small], { trusted: true, link: false }),
+    ).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+    expect(dst.blobs.has(parseDigest(small.digest))).toBe(false);
+  });
+
   it('starts no new blob after a failure (concurrency 1: later blobs are never placed)', async () => {
     const { src, dst } = pair();
     const blobs = [layer(src, BIG), layer(src, BIG), layer(src, BIG)];

@@ -1,14 +1,17 @@
-// `copy SOURCE DESTINATION`: every endpoint pair (layout or docker:// on either side) through the
-// one transfer engine (copyRefs); this file only reads options, credentials, and renders progress
-// and the summary. Every option means the same for every pair (spec-notes/copy.md).
+// `copy SOURCE DESTINATION`: every endpoint pair (a layout, docker:// or an archive on either side)
+// through the one transfer engine (copyRefs); this file only reads options, credentials, and
+// renders progress and the summary. Every option means the same for every pair (spec-notes/copy.md).
+// An archive `-` is stdin or stdout; the tar then owns that stream, as with export and import.
 import {
   CONVENTION_NAMES,
   REFERRERS_MODES,
   UsageError,
   copyRefs,
+  parseCopyEndpoint,
   parsePlatform,
   shortDigest,
   type ConventionName,
+  type CopyEndpoint,
   type CopyEvent,
   type CopyResult,
   type Credentials,
@@ -20,7 +23,13 @@ import {
   type GlobalArgs,
   type RegisterCommands,
 } from '../context.js';
-import { noClobber, plainHttpHosts, stringList, withClobber } from '../options.js';
+import {
+  noClobber,
+  plainHttpHosts,
+  refuseBinaryToTerminal,
+  stringList,
+  withClobber,
+} from '../options.js';
 import { formatBytes, progressReporter, type Progress } from '../progress.js';
 
 interface CopyArgs extends GlobalArgs {
@@ -51,13 +60,13 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           type: 'string',
           demandOption: true,
           describe:
-            'LAYOUT:TAG or LAYOUT@DIGEST (LAYOUT alone if it holds one entry; also oci:LAYOUT[:TAG] and ocidir://LAYOUT[:TAG]), or docker://HOST/REPO[:TAG|@DIGEST]',
+            'LAYOUT:TAG or LAYOUT@DIGEST (LAYOUT alone if it holds one entry; also oci:LAYOUT[:TAG] and ocidir://LAYOUT[:TAG]), docker://HOST/REPO[:TAG|@DIGEST], or oci-archive:FILE[:TAG] / docker-archive:FILE[:NAME:TAG] (FILE alone if it holds one image; - for stdin)',
         })
         .positional('destination', {
           type: 'string',
           demandOption: true,
           describe:
-            'LAYOUT[:TAG], oci:LAYOUT[:TAG] or ocidir://LAYOUT[:TAG] (created if missing), or docker://HOST/REPO[:TAG]; default tag: the source tag. A missing HOST/REPO path is refused (write docker:// or ./); archives go through export/import',
+            'LAYOUT[:TAG], oci:LAYOUT[:TAG] or ocidir://LAYOUT[:TAG] (created if missing), docker://HOST/REPO[:TAG], or oci-archive:FILE[:TAG] / docker-archive:FILE[:NAME[:TAG]] (replaced whole; - for stdout); default tag: the source tag. A missing HOST/REPO path is refused (write docker:// or ./)',
         })
         .option('platform', {
           type: 'string',
@@ -137,6 +146,14 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         .example(
           '$0 copy --platform linux/arm64 docker://reg.example/app:v1 ./arm',
           'one platform of an index',
+        )
+        .example(
+          '$0 copy --referrers docker://reg.example/app:v1 oci-archive:app.tar',
+          'straight into an oci-archive, signatures included',
+        )
+        .example(
+          '$0 copy --platform linux/amd64 ./src:v1 docker-archive:-:example.com/app:v1 | docker load',
+          'into docker',
         ),
     async (argv) => {
       const args = argv as unknown as CopyArgs;
@@ -153,6 +170,18 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
       }
       const platforms = stringList(args.platform);
       platforms.forEach(parsePlatform); // E_USAGE before anything is read or created
+      // The one parser: what copyRefs will read (it parses again, cheaply, and throws the same).
+      const toStdout = isStdio(parseCopyEndpoint(args.destination, 'destination'));
+      if (isStdio(parseCopyEndpoint(args.source, 'source')) && args['password-stdin']) {
+        throw new UsageError('E_USAGE', '--password-stdin and an archive read from stdin (-)');
+      }
+      if (toStdout) {
+        refuseBinaryToTerminal(
+          ctx.io.stdout,
+          'a tar archive',
+          'redirect stdout to a file or a pipe, or name a file',
+        );
+      }
       const credentials = await readCredentials(args, ctx);
       const { event, progress } = progressRenderer(ctx);
       let result: CopyResult;
@@ -170,16 +199,29 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           plainHttp: plainHttpHosts(args['plain-http']),
           credentials,
           layout: layoutOptions(args),
+          stdin: ctx.io.stdin,
+          stdout: ctx.io.stdout,
           onEvent: event,
           onRetry: progress.retry,
         });
       } finally {
         progress.finish();
       }
+      if (toStdout) {
+        // stdout carries the tar: the summary (or --json result) goes to stderr, as export's does.
+        if (ctx.out.json) ctx.io.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
+        else ctx.out.info(summaryLine(result));
+        return;
+      }
       ctx.out.info(summaryLine(result));
       ctx.out.result(result, () => result.descriptor.digest);
     },
   );
+
+/** `oci-archive:-[:REF]` or `docker-archive:-[:REF]`: the archive is stdin or stdout. */
+function isStdio(endpoint: CopyEndpoint): boolean {
+  return endpoint.kind === 'archive' && endpoint.file === '-';
+}
 
 async function readCredentials(
   args: CopyArgs,

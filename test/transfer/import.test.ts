@@ -28,7 +28,7 @@ import { gz, layoutTar, makeTar, zst, type TarSpec } from '../helpers/make-tar.j
 import { multiPlatformLayout } from '../helpers/make-layout.js';
 import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { copyOfPeer, importBytes, peer, readJson, treeOf } from './fixtures.js';
+import { copyOfPeer, importBytes, peer, readJson, treeOf } from '../archive/fixtures.js';
 
 const hex = (d: string): string => d.slice('sha256:'.length);
 

@@ -1,0 +1,157 @@
+// Reading an archive, the one way src/ does it (`import`, and copy's archive source): a tar (plain,
+// gzip or zstd; file or stream) read front to back into a private staging layout, every entry
+// judged from its header, every blob verified, a docker archive converted, the closure checked.
+// Nothing outside the staging layout is written.
+import type { Readable } from 'node:stream';
+import type { Digest } from '../digest.js';
+import { IntegrityError } from '../errors.js';
+import type { Descriptor } from '../schema/descriptor.js';
+import {
+  IMAGE_LAYOUT_VERSION,
+  IndexFileSchema,
+  OciLayoutSchema,
+  type IndexFile,
+} from '../schema/layout-files.js';
+import { parseJson, schemaError } from '../schema/manifest.js';
+import { absentPlatformManifests, contentClosure, type Closure } from './closure.js';
+import type { ExpansionLimits } from './compression.js';
+import { ArchiveContents, INDEX_NAME, OCI_LAYOUT_NAME, routeFile } from './contents.js';
+import { convertDockerArchive } from './docker-import.js';
+import type { Staging } from './staging.js';
+import { readArchive, type ArchiveInput, type ReadArchiveSummary } from './tar-source.js';
+
+/** An archive read into a staging layout: every entry judged, every blob verified, the closure checked. */
+export interface StagedArchive {
+  contents: ArchiveContents;
+  /** The archive's index.json (a docker archive's converted to one). */
+  archiveIndex: IndexFile;
+  closure: Closure;
+  summary: ReadArchiveSummary;
+  isOci: boolean;
+}
+
+/**
+ * Read `input` into `staging` (the one reader of archives: `import`, and copy's archive source):
+ * every entry routed from its header, every blob verified, a docker archive converted, the closure
+ * checked. Nothing outside `staging` is written. Throws E_UNSAFE_ENTRY, E_TOO_LARGE,
+ * E_CORRUPT_ARCHIVE, E_DIGEST_MISMATCH, E_SIZE_MISMATCH, E_INVALID_JSON, E_SCHEMA.
+ */
+export async function stageArchive(
+  input: ArchiveInput,
+  staging: Staging,
+  options: {
+    limits: ExpansionLimits;
+    onProgress?: ((bytesRead: number, total: number | undefined) => void) | undefined;
+    warn: (warning: string) => void;
+  },
+): Promise<StagedArchive> {
+  const stage = staging;
+  const warn = options.warn;
+  const summary = await readArchive(
+    input,
+    { limits: options.limits, freeBytes: () => stage.freeBytes(), onProgress: options.onProgress },
+    async (verdict, body) => {
+      if (verdict.kind === 'directory') return;
+      if (verdict.kind === 'alias') return stage.addAlias(verdict.path, verdict.target);
+      const route = routeFile(verdict.path);
+      switch (route.kind) {
+        case 'json':
+          return stage.bufferJson(verdict.path, body, verdict.size, route.limit);
+        case 'blob':
+          await stage.stageFile(verdict.path, body, verdict.size, route.digest);
+          return;
+        case 'docker-file':
+          await stage.stageFile(verdict.path, body, verdict.size);
+          return;
+        case 'legacy-metadata':
+          return;
+        case 'unknown':
+          warn(`ignored archive entry ${verdict.path}`);
+          return;
+      }
+    },
+  );
+  if (summary.trailing !== undefined) {
+    warn(
+      `ignored ${summary.trailing.bytes} bytes after the end-of-archive marker at offset ${summary.trailing.offset}, as other tar readers do`,
+    );
+  }
+  const contents = ArchiveContents.locate(stage, input.name);
+  for (const p of contents.outside())
+    warn(`ignored ${p}: outside the layout folder ${contents.prefix}`);
+  const isOci = contents.json(INDEX_NAME) !== undefined;
+  const archiveIndex: IndexFile = isOci
+    ? readOciIndex(contents)
+    : { schemaVersion: 2, manifests: convertDockerArchive(contents, stage) };
+  for (const p of contents.unused(isOci ? 'oci' : 'docker')) warn(`ignored archive entry ${p}`);
+  const closure = verifyClosure(stage, contents, isOci, archiveIndex.manifests, input.name);
+  for (const d of closure.external)
+    warn(`layer ${d.digest} is external (urls); not carried by the archive`);
+  return { contents, archiveIndex, closure, summary, isOci };
+}
+
+/** A stream (stdin) as an archive to read. */
+export function archiveFromStream(stream: Readable, name = 'stdin'): ArchiveInput {
+  return { stream, name };
+}
+
+function readOciIndex(contents: ArchiveContents): IndexFile {
+  const header = contents.json(OCI_LAYOUT_NAME);
+  if (header === undefined) {
+    throw new IntegrityError(
+      'E_CORRUPT_ARCHIVE',
+      'the archive has index.json but no oci-layout file',
+      {},
+    );
+  }
+  const h = OciLayoutSchema.safeParse(parseJson(header.toString('utf8'), 'archive oci-layout'));
+  if (!h.success) throw schemaError('archive oci-layout', h.error);
+  if (h.data.imageLayoutVersion !== IMAGE_LAYOUT_VERSION) {
+    throw new IntegrityError(
+      'E_CORRUPT_ARCHIVE',
+      `the archive's oci-layout says imageLayoutVersion ${JSON.stringify(h.data.imageLayoutVersion)}; only ${IMAGE_LAYOUT_VERSION} is defined`,
+      { version: h.data.imageLayoutVersion },
+    );
+  }
+  const text = contents.json(INDEX_NAME)!.toString('utf8');
+  const r = IndexFileSchema.safeParse(parseJson(text, 'archive index.json'));
+  if (!r.success) throw schemaError('archive index.json', r.error);
+  return r.data;
+}
+
+function verifyClosure(
+  stage: Staging,
+  contents: ArchiveContents,
+  isOci: boolean,
+  entries: Descriptor[],
+  archiveName: string,
+): Closure {
+  // OCI: only blobs under the layout's blobs/ count; docker: everything staged (plus our manifests).
+  const carried = isOci ? contents.blobs() : undefined;
+  const sizeOf = (d: Digest): number | undefined =>
+    carried !== undefined ? carried.get(d) : stage.layout.blobs.stat(d)?.size;
+  const absent = absentPlatformManifests(stage.layout, entries, sizeOf);
+  if (absent.length > 0) {
+    // Said before the generic "lacks blob": the archive holds only some platforms of an image,
+    // and the user needs to know which, and how to export them all.
+    const list = absent.map((a) => `${a.platform} ${a.digest}`).join(', ');
+    throw new IntegrityError(
+      'E_CORRUPT_ARCHIVE',
+      `${archiveName} lists ${absent.length} platform manifest(s) it does not carry: ${list}`,
+      { archive: archiveName, absent },
+      {
+        hint: 'the archive holds only some platforms of a multi-platform image (`ctr images export` writes only the host platform by default); export it again with `ctr images export --all-platforms`, or from a layout that has them all',
+      },
+    );
+  }
+  return contentClosure(stage.layout, entries, {
+    sizeOf,
+    missing: (desc) =>
+      new IntegrityError(
+        'E_CORRUPT_ARCHIVE',
+        `${archiveName} lacks blob ${desc.digest} (${desc.mediaType}), which its index references`,
+        { archive: archiveName, digest: desc.digest, mediaType: desc.mediaType },
+        { hint: 'the archive is incomplete; export it again from the source layout' },
+      ),
+  });
+}
