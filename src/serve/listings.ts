@@ -5,19 +5,22 @@ import { MediaType } from '../media-types.js';
 import { discoverReferrers } from '../referrers/discover.js';
 import { referrersResponse } from '../referrers/response.js';
 import { goJsonStringify } from '../schema/go-json.js';
-import { v2Path, type Call, type ServeContext } from './context.js';
+import { allowed, v2Path, type Call, type ServeContext } from './context.js';
 import { nextLink, sendBytes, sendJson } from './http.js';
 import { pageOf, parsePage, requestDigest } from './names.js';
 
 /** GET/HEAD /v2/ */
-export function apiBase(_ctx: ServeContext, call: Call): void {
+export function apiBase(ctx: ServeContext, call: Call): void {
+  ctx.access?.requireLoginProbe(call.principal);
   sendJson(call.req, call.res, 200, {});
 }
 
 /** GET /v2/_catalog */
 export function catalog(ctx: ServeContext, call: Call): void {
   const page = parsePage(call.query);
-  const { items, next } = pageOf(ctx.repos.catalog(), page);
+  // Only what the client may read: the catalog must not tell others' repository names.
+  const names = ctx.repos.catalog().filter((name) => allowed(ctx, call, name, 'read'));
+  const { items, next } = pageOf(names, page);
   const headers: Record<string, string> =
     next === undefined ? {} : { Link: nextLink('/v2/_catalog', page.n, next) };
   sendJson(call.req, call.res, 200, { repositories: items }, headers);
