@@ -1,8 +1,8 @@
 // Who may read and write which repository: HTTP basic authentication against an htpasswd file
 // (bcrypt entries, as `htpasswd -B` writes them) and per-repository rules from a small YAML file.
 // The shape of the rules is ours (see spec-notes/serve.md): an ordered list, the first rule whose
-// pattern matches a repository decides, `anonymous` is a client without credentials and `*` any
-// user who authenticated.
+// pattern matches a repository decides, `anonymous` is a client without credentials (and what it
+// may, any user may) and `*` any user who authenticated.
 //
 // bcrypt is slow on purpose (a cost-12 check takes about 300 ms in bcryptjs), and a client sends
 // hundreds of requests for one push, each with the same Authorization header. A check that passed
@@ -263,8 +263,10 @@ export class AccessControl {
   can(who: Principal, name: string, right: Right): boolean {
     const rule = this.rules.find((r) => r.patterns.some((p) => p.test(name)));
     if (rule === undefined) return false;
+    // What anonymous clients may, users who logged in may too: clients that have credentials
+    // send them on every request, and a login must not lose access.
     const holds = (set: Set<string>): boolean =>
-      who.user === undefined ? set.has(ANONYMOUS) : set.has(who.user) || set.has(ANY_USER);
+      set.has(ANONYMOUS) || (who.user !== undefined && (set.has(who.user) || set.has(ANY_USER)));
     return holds(rule.write) || (right === 'read' && holds(rule.read));
   }
 

@@ -136,10 +136,7 @@ export async function serveLayouts(
       options.tls === undefined
         ? createServer(onRequest)
         : // An https.Server is an http.Server over TLS sockets: the same timeouts and shutdown.
-          (createHttpsServer(
-            { cert: options.tls.cert, key: options.tls.key },
-            onRequest,
-          ));
+          createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest);
   } catch (err) {
     // node:tls refuses a bad PEM, or a key that does not match the certificate, here.
     throw new UsageError(
