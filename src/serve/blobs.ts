@@ -82,7 +82,7 @@ export async function deleteBlobCall(ctx: ServeContext, call: Call): Promise<voi
 export async function startUpload(ctx: ServeContext, call: Call): Promise<void> {
   assertWritable(ctx);
   const { query, res } = call;
-  const layout = ctx.repos.openOrCreate(call.name);
+  const layout = await ctx.repos.openOrCreate(call.name);
   const mount = query.get('mount');
   if (mount !== null) {
     const digest = requestDigest(mount);

@@ -124,6 +124,10 @@ export async function serveLayouts(
     policy,
     access: options.access,
   };
+  // A session that ended without a blob (cancelled, idle, a wrong digest) may leave the layout
+  // its POST created empty.
+  ctx.uploads.onDropped = (name) =>
+    void repos.settle(name, () => ctx.uploads.has(name)).catch(() => undefined);
   const inFlight = new Set<ServerResponse>();
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight.add(res);
@@ -191,6 +195,7 @@ async function shutdown(
   server.closeAllConnections();
   await closed;
   ctx.uploads.close();
+  await ctx.repos.settleAll();
   ctx.pins.close();
 }
 
@@ -289,12 +294,16 @@ async function handle(
     });
   });
   let notFound: NotFoundKind = 'NAME_UNKNOWN';
+  let entered = '';
   try {
     const { route, match } = findRoute(path);
     notFound = route.notFound;
     const handler = Object.hasOwn(route.methods, method) ? route.methods[method] : undefined;
     if (handler === undefined) notAllowed(Object.keys(route.methods));
-    if (match[1] !== undefined) call.name = assertRepositoryName(match[1]);
+    if (match[1] !== undefined) {
+      call.name = assertRepositoryName(match[1]);
+      ctx.repos.enter((entered = call.name));
+    }
     if (match[2] !== undefined) call.tail = decodeSegment(match[2]);
     if (ctx.access !== undefined) {
       call.principal = await ctx.access.authenticate(req);
@@ -328,6 +337,16 @@ async function handle(
       ...(unread ? { Connection: 'close' } : {}),
     });
     res.end(method === 'HEAD' ? undefined : JSON.stringify(reply.body));
+  } finally {
+    if (entered !== '') {
+      ctx.repos.leave(entered);
+      if (method !== 'GET' && method !== 'HEAD') {
+        // 201: something was stored (blob, mount, manifest): the repository stays. Anything else
+        // may have left a layout this server created with nothing in it: take it back.
+        if (res.statusCode === 201) ctx.repos.keep(entered);
+        else void ctx.repos.settle(entered, () => ctx.uploads.has(entered)).catch(() => undefined);
+      }
+    }
   }
 }
 
