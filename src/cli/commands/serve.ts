@@ -145,7 +145,9 @@ export const registerServe: RegisterCommands = (y, ctx) =>
       assertSafeExposure(address, {
         readOnly: args['read-only'],
         allowUnauthenticatedWrites: args['allow-unauthenticated-writes'],
-        writesNeedLogin: access !== undefined && access.authenticates && !access.anonymousWrites,
+        // With rules and no rule for anonymous writes, a write needs a login (or, without
+        // --htpasswd, is nobody's).
+        writesNeedLogin: access !== undefined && !access.anonymousWrites,
       });
       const tls = tlsFrom(args);
       if (access?.authenticates === true && tls === undefined && !isLoopbackListen(address.host)) {
