@@ -166,6 +166,37 @@ describe('serve --json and --quiet', () => {
   });
 });
 
+describe('serve: bad login, rule and TLS files are refused at start', () => {
+  const start = (root: string, ...flags: string[]): ReturnType<typeof spawnSync> =>
+    spawnSync(process.execPath, [CLI, 'serve', root, '--listen', '127.0.0.1:0', ...flags], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+
+  it('exit 2 with the file and line named; a missing file is E_NOT_FOUND', () => {
+    const dir = tmpDir();
+    const md5 = join(dir, 'md5');
+    writeFileSync(md5, 'alice:$apr1$abcdefgh$0123456789012345678901\n');
+    const r1 = start(dir, '--htpasswd', md5);
+    expect(r1.status).toBe(2);
+    expect(String(r1.stderr)).toMatch(/md5:1: user "alice" has no bcrypt hash/);
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(rules, 'rules:\n  - repositories: [a]\n    wirte: [x]\n');
+    const r2 = start(dir, '--access', rules);
+    expect(r2.status).toBe(2);
+    expect(String(r2.stderr)).toMatch(/unknown key "wirte"/);
+    const r3 = start(dir, '--tls-cert', md5);
+    expect(r3.status).toBe(2);
+    expect(String(r3.stderr)).toMatch(/--tls-cert and --tls-key go together/);
+    const r4 = start(dir, '--tls-cert', md5, '--tls-key', md5);
+    expect(r4.status).toBe(2);
+    expect(String(r4.stderr)).toMatch(/TLS certificate or key not usable/);
+    const r5 = start(dir, '--htpasswd', join(dir, 'nope'), '--json');
+    expect(r5.status).not.toBe(0);
+    expect(String(r5.stderr)).toMatch(/E_NOT_FOUND/);
+  });
+});
+
 describe.skipIf(!requireTools('podman', 'htpasswd'))('podman against serve', () => {
   it('podman login + push, pull back; a reader is refused a push; anonymous pulls where allowed', async () => {
     const { dir, root, flags } = await securedRoot();
