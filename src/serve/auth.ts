@@ -168,7 +168,8 @@ function patternRegExp(pattern: string, bad: () => never): RegExp {
       .split('*')
       .map((s) => s.replace(/[.+?^${}()|[\]\\-]/g, '\\$&'))
       .join('[^/]*');
-    out.push(i === 0 || parts[i - 1] === '**' ? body : `/${body}`);
+    // A leading `**` brings its own `/`; every other component after the first needs one.
+    out.push(i === 0 || (i === 1 && parts[0] === '**') ? body : `/${body}`);
   }
   return new RegExp(`^${out.join('')}$`);
 }

@@ -100,6 +100,32 @@ rules:
     expect(ac.anonymousWrites).toBe(false);
   });
 
+  it('patterns: ** at the start, in the middle and at the end spans whole components', () => {
+    const rules = parseAccessRules(
+      'rules:\n  - repositories: ["**/app", "a/**/b", "c/**", "d*x"]\n    read: [anonymous]\n',
+      'r.yaml',
+    );
+    const ac = new AccessControl({ rules });
+    const reads = (name: string): boolean => ac.can({ user: undefined }, name, 'read');
+    for (const yes of [
+      'app',
+      'x/app',
+      'x/y/app',
+      'a/b',
+      'a/x/b',
+      'a/x/y/b',
+      'c',
+      'c/d/e',
+      'dx',
+      'd-ex',
+    ]) {
+      expect(reads(yes), yes).toBe(true);
+    }
+    for (const no of ['xapp', 'x/xapp', 'ab', 'a/xb', 'a/b/c', 'cc', 'd/x', 'dx/y']) {
+      expect(reads(no), no).toBe(false);
+    }
+  });
+
   it('without rules every user reads and writes, anonymous nothing', () => {
     const ac = new AccessControl({ users });
     expect(ac.can({ user: 'bob' }, 'a/b', 'write')).toBe(true);
