@@ -142,6 +142,9 @@ export async function serveLayouts(
         : // An https.Server is an http.Server over TLS sockets: the same timeouts and shutdown.
           createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest);
   } catch (err) {
+    // Nothing was served: release what the context holds (its sweeper, any lease batches).
+    ctx.uploads.close();
+    ctx.pins.close();
     // node:tls refuses a bad PEM, or a key that does not match the certificate, here.
     throw new UsageError(
       'E_USAGE',
@@ -156,7 +159,13 @@ export async function serveLayouts(
   server.keepAliveTimeout = 5_000;
   server.maxConnections = limits.maxConnections;
   server.maxHeadersCount = 100;
-  await listenOn(server, listen);
+  try {
+    await listenOn(server, listen);
+  } catch (err) {
+    ctx.uploads.close();
+    ctx.pins.close();
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

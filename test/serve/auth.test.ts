@@ -13,6 +13,7 @@ import {
   parseHtpasswd,
   type AccessRule,
 } from '../../src/serve/auth.js';
+import { serveLayouts } from '../../src/serve/server.js';
 import { selfSignedCertificate } from '../helpers/registry.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { requireTools } from '../helpers/tools.js';
@@ -293,6 +294,22 @@ rules:
 });
 
 describe.skipIf(!requireTools('openssl'))('TLS', () => {
+  it('a key that does not match the certificate, or no PEM at all, is E_USAGE at start', async () => {
+    const dir = tmpDir();
+    const a = selfSignedCertificate(join(dir));
+    mkdirSync(join(dir, 'b'));
+    const b = selfSignedCertificate(join(dir, 'b'));
+    const start = (cert: Buffer, key: Buffer): Promise<unknown> =>
+      serveLayouts({ root: dir, tls: { cert, key } }, { host: '127.0.0.1', port: 0 });
+    await expect(start(readFileSync(a.certificate), readFileSync(b.key))).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message: expect.stringMatching(/TLS certificate or key not usable/) as unknown,
+    });
+    await expect(start(Buffer.from('no pem'), readFileSync(a.key))).rejects.toMatchObject({
+      code: 'E_USAGE',
+    });
+  });
+
   it('serves HTTPS with the given certificate; a client trusting it pulls', async () => {
     const dir = tmpDir();
     const cert = selfSignedCertificate(dir);
