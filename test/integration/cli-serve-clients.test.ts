@@ -1,6 +1,6 @@
 // `ocilayout serve` with the container clients people run: podman push and pull, buildah push,
-// ctr (containerd) pull and push, skopeo over HTTPS, all against logins (htpasswd made by
-// htpasswd -B) and per-repository rules, where a user without write access is refused. The
+// ctr (containerd) pull and push, skopeo and our own copy over HTTPS, all against logins
+// (htpasswd made by htpasswd -B) and per-repository rules, where a user without write access is refused. The
 // server is the built CLI, started with --listen 127.0.0.1:0 --json: its first stdout line says
 // where it listens.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -16,7 +16,7 @@ import {
   runnableImage,
 } from '../helpers/container-tools.js';
 import { selfSignedCertificate } from '../helpers/registry.js';
-import { CLI } from '../helpers/run-cli.js';
+import { CLI, runCli } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { requireTools } from '../helpers/tools.js';
 
@@ -316,9 +316,9 @@ describe.skipIf(!canRunContainerd() || !requireTools('containerd', 'ctr', 'htpas
 );
 
 describe.skipIf(!requireTools('skopeo', 'openssl', 'htpasswd'))(
-  'skopeo over HTTPS with logins',
+  'skopeo and ocilayout copy over HTTPS with logins',
   () => {
-    it('--tls-cert/--tls-key: skopeo trusting the certificate copies in and lists tags', async () => {
+    it('--tls-cert/--tls-key: skopeo and ocilayout copy, trusting the certificate, push, list and pull', async () => {
       const { dir, root, flags } = await securedRoot();
       const cert = selfSignedCertificate(dir);
       const s = await serveJson(
@@ -376,6 +376,25 @@ describe.skipIf(!requireTools('skopeo', 'openssl', 'htpasswd'))(
       );
       expect(denied.status).not.toBe(0);
       expect(String(denied.stderr)).toMatch(/denied/);
+      // Our own client, trusting the certificate through NODE_EXTRA_CA_CERTS, logs in and copies
+      // the image back out; a wrong password is E_UNAUTHORIZED.
+      const env = { NODE_EXTRA_CA_CERTS: cert.certificate, DOCKER_CONFIG: dir };
+      const from = `docker://${s.host}/tls/app:v1`;
+      const login = ['--username', 'bob', '--password-stdin'];
+      const back = await runCli(['copy', from, join(dir, 'back'), ...login], {
+        input: 'b-secret\n',
+        env,
+      });
+      expect(back.code, back.stderr).toBe(0);
+      expect(Layout.open(join(dir, 'back')).resolve({ tag: 'v1' }).digest).toBe(
+        Layout.open(join(root, 'src')).resolve({ tag: 'v1' }).digest,
+      );
+      const wrong = await runCli(['copy', from, join(dir, 'back2'), ...login], {
+        input: 'nope\n',
+        env,
+      });
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.stderr).toMatch(/E_UNAUTHORIZED/);
     }, 120_000);
   },
 );
