@@ -216,6 +216,16 @@ export {
   type ServeOptions,
 } from './serve/server.js';
 export {
+  ANONYMOUS,
+  ANY_USER,
+  AccessControl,
+  parseAccessRules,
+  parseHtpasswd,
+  type AccessControlOptions,
+  type AccessRule,
+  type Principal,
+} from './serve/auth.js';
+export {
   DEFAULT_LISTEN,
   assertSafeExposure,
   isLoopbackListen,

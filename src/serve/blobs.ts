@@ -8,6 +8,7 @@ import { isOcilayoutError } from '../errors.js';
 import type { Layout } from '../layout/layout.js';
 import { deleteBlob } from '../maintenance/delete.js';
 import {
+  allowed,
   assertDeletable,
   assertWritable,
   v2Path,
@@ -81,11 +82,11 @@ export async function deleteBlobCall(ctx: ServeContext, call: Call): Promise<voi
 export async function startUpload(ctx: ServeContext, call: Call): Promise<void> {
   assertWritable(ctx);
   const { query, res } = call;
-  const layout = ctx.repos.openOrCreate(call.name);
+  const layout = await ctx.repos.openOrCreate(call.name);
   const mount = query.get('mount');
   if (mount !== null) {
     const digest = requestDigest(mount);
-    if (await tryMount(ctx, layout, digest, query.get('from'))) {
+    if (await tryMount(ctx, call, layout, digest, query.get('from'))) {
       call.note = 'mounted';
       blobCreated(call, digest);
       return;
@@ -220,11 +221,14 @@ async function appendChecked(ctx: ServeContext, call: Call, session: UploadSessi
  */
 async function tryMount(
   ctx: ServeContext,
+  call: Call,
   layout: Layout,
   digest: Digest,
   from: string | null,
 ): Promise<boolean> {
   if (from === null || !isValidRepositoryName(from)) return false;
+  // A repository the client may not read is not mountable (and its answer says nothing about it).
+  if (!allowed(ctx, call, from, 'read')) return false;
   let source: Layout;
   try {
     source = ctx.repos.open(from);

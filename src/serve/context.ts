@@ -1,5 +1,6 @@
 // What every handler is given: the repositories, upload sessions, pins and the server's policy.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessControl, Principal } from './auth.js';
 import type { BlobPins } from './pins.js';
 import type { Repositories } from './repositories.js';
 import type { UploadSessions } from './uploads.js';
@@ -21,6 +22,8 @@ export interface ServeContext {
   uploads: UploadSessions;
   pins: BlobPins;
   policy: ServePolicy;
+  /** Authentication and per-repository rules; undefined: everyone may do everything. */
+  access: AccessControl | undefined;
 }
 
 /** One routed request. */
@@ -32,6 +35,8 @@ export interface Call {
   name: string;
   /** The path segment after the endpoint (reference, digest, upload id), percent-decoded. */
   tail: string;
+  /** Who sent it (anonymous until authenticated). */
+  principal: Principal;
   /** Set by handlers for the access log. */
   note?: string;
 }
@@ -49,6 +54,16 @@ export function assertDeletable(ctx: ServeContext): void {
   if (!ctx.policy.allowDelete) {
     throw new RegistryHttpError(405, 'UNSUPPORTED', 'deletes are disabled on this registry');
   }
+}
+
+/** Whether the request's client may `right` repository `name` (always, without access rules). */
+export function allowed(
+  ctx: ServeContext,
+  call: Call,
+  name: string,
+  right: 'read' | 'write',
+): boolean {
+  return ctx.access === undefined || ctx.access.can(call.principal, name, right);
 }
 
 /** `/v2/<name>/blobs/<digest>` and friends. */

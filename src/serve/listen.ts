@@ -1,7 +1,7 @@
 // Where serve listens, and what it may do there. The default address is loopback: nothing is
-// exposed unless the operator says so. Without authentication (not implemented yet) a writable
-// registry on another interface would take pushes from anyone who can reach it, so that needs
-// --read-only or an explicit opt-in.
+// exposed unless the operator says so. Without authentication a writable registry on another
+// interface would take pushes from anyone who can reach it, so that needs logins (--htpasswd, with
+// no rule letting anonymous clients write), --read-only, or an explicit opt-in.
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 
@@ -39,14 +39,20 @@ export function isLoopbackListen(host: string): boolean {
 }
 
 /**
- * Throws E_USAGE for a writable registry on a non-loopback address unless the operator opted in:
- * there is no authentication, so anyone who reaches the port could push or (with deletes) delete.
+ * Throws E_USAGE for a registry on a non-loopback address that anyone who reaches the port could
+ * push to (or, with deletes, delete from), unless the operator opted in. `writesNeedLogin`: writes
+ * are for authenticated users only (an htpasswd file, and no rule giving anonymous clients write).
  */
 export function assertSafeExposure(
   address: ListenAddress,
-  options: { readOnly: boolean; allowUnauthenticatedWrites: boolean },
+  options: { readOnly: boolean; allowUnauthenticatedWrites: boolean; writesNeedLogin?: boolean },
 ): void {
-  if (isLoopbackListen(address.host) || options.readOnly || options.allowUnauthenticatedWrites) {
+  if (
+    isLoopbackListen(address.host) ||
+    options.readOnly ||
+    options.allowUnauthenticatedWrites ||
+    options.writesNeedLogin === true
+  ) {
     return;
   }
   throw new UsageError(
@@ -54,7 +60,7 @@ export function assertSafeExposure(
     `refusing to accept unauthenticated writes on ${address.host}:${address.port} (not loopback)`,
     { host: address.host, port: address.port },
     {
-      hint: 'serve it --read-only, listen on 127.0.0.1, or pass --allow-unauthenticated-writes if the network is trusted',
+      hint: 'require logins with --htpasswd FILE, serve it --read-only, listen on 127.0.0.1, or pass --allow-unauthenticated-writes if the network is trusted',
     },
   );
 }

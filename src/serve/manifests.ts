@@ -67,7 +67,7 @@ export async function putManifest(ctx: ServeContext, call: Call): Promise<void> 
       });
     }
   }
-  const layout = ctx.repos.openOrCreate(call.name);
+  const layout = await ctx.repos.openOrCreate(call.name);
   const subject = parsed.doc.subject;
   const descriptor = await layout.operation(async () => {
     let desc: Descriptor;

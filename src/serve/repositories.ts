@@ -6,10 +6,10 @@
 // symlinked directory on the way (it could point outside ROOT) and no repository inside another
 // layout (ROOT/a/blobs would be layout a's own blob directory). A later mapping of full image
 // names stored inside one layout to repositories belongs here too.
-import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { NotFoundError, UsageError, errnoCode, wrapFsError } from '../errors.js';
-import { Layout, type LayoutOptions } from '../layout/layout.js';
+import { Layout, type LayoutInit, type LayoutOptions } from '../layout/layout.js';
 import { RegistryHttpError } from './http-errors.js';
 import { isValidRepositoryName } from './names.js';
 
@@ -26,7 +26,22 @@ export interface RepositoriesOptions extends LayoutOptions {
 
 export type RepositoriesMode = 'single' | 'tree';
 
+/** A layout this server created for a push, taken back if the push comes to nothing. */
+interface Created {
+  init: LayoutInit;
+  /** The directory the layout is in, and the first of its parents mkdir made (or undefined). */
+  dir: string;
+  firstMade: string | undefined;
+}
+
 export class Repositories {
+  /** Layouts created by pushes that have not stored anything yet. */
+  private readonly created = new Map<string, Created>();
+  /** Requests in progress, per repository. */
+  private readonly active = new Map<string, number>();
+  /** A take-back in progress: a push to that name waits for it before it looks. */
+  private readonly undoing = new Map<string, Promise<void>>();
+
   private constructor(
     readonly root: string,
     readonly mode: RepositoriesMode,
@@ -88,12 +103,17 @@ export class Repositories {
    * DENIED (403) where a layout cannot be made (inside another layout, over a non-empty
    * directory that is not one).
    */
-  openOrCreate(name: string): Layout {
+  async openOrCreate(name: string): Promise<Layout> {
+    await this.undoing.get(name);
     const dir = this.directoryOf(name);
     if (dir === undefined) throw nameUnknown(name);
     if (isLayoutDir(dir)) return Layout.open(dir, this.layoutOptions);
     try {
-      return Layout.init(dir, this.layoutOptions).layout;
+      // Parents first, so the take-back knows which of them this push made.
+      const firstMade = this.mode === 'tree' ? mkdirSync(dir, { recursive: true }) : undefined;
+      const init = Layout.init(dir, this.layoutOptions);
+      if (init.created) this.created.set(name, { init, dir, firstMade });
+      return init.layout;
     } catch (err) {
       throw new RegistryHttpError(
         403,
@@ -103,6 +123,63 @@ export class Repositories {
         err,
       );
     }
+  }
+
+  /** A request on repository `name` begins (see settle). */
+  enter(name: string): void {
+    this.active.set(name, (this.active.get(name) ?? 0) + 1);
+  }
+
+  leave(name: string): void {
+    const n = (this.active.get(name) ?? 1) - 1;
+    if (n > 0) this.active.set(name, n);
+    else this.active.delete(name);
+  }
+
+  /**
+   * After a push to `name` failed or was abandoned: a layout this server created for it is taken
+   * back (Layout.init's undo: only while index.json lists nothing, blobs/ holds nothing and no
+   * other writer's ingest file is live), with the parent directories the push made. Not while a
+   * request on `name` is in progress here or `inUse` (an upload session is open): they may be
+   * about to write into it. Failures leave the empty layout (valid, and what registries do).
+   */
+  async settle(name: string, inUse: () => boolean): Promise<void> {
+    const created = this.created.get(name);
+    if (created === undefined || this.undoing.has(name)) return;
+    if ((this.active.get(name) ?? 0) > 0 || inUse()) return;
+    const undo = (async (): Promise<void> => {
+      try {
+        if (!(await created.init.undo())) return;
+        this.created.delete(name);
+        // Layout.init made no parent (they existed by then): remove the empty ones the push made.
+        if (created.firstMade !== undefined) {
+          let dir = created.dir;
+          for (;;) {
+            rmdirSync(dir);
+            if (dir === created.firstMade) break;
+            dir = dirname(dir);
+          }
+        }
+      } catch {
+        /* a directory someone filled meanwhile (ENOTEMPTY), or the lock was busy: it stays */
+      }
+    })();
+    this.undoing.set(name, undo);
+    try {
+      await undo;
+    } finally {
+      this.undoing.delete(name);
+    }
+  }
+
+  /** A push stored something in `name`: its layout is no longer ours to take back. */
+  keep(name: string): void {
+    this.created.delete(name);
+  }
+
+  /** Settle every repository this server created (shutdown, after requests and sessions ended). */
+  async settleAll(): Promise<void> {
+    for (const name of [...this.created.keys()]) await this.settle(name, () => false);
   }
 
   /** Every repository name, sorted. */

@@ -2,8 +2,11 @@
 // access log, the server's limits and its graceful shutdown live here; the endpoints in
 // listings.ts, manifests.ts and blobs.ts; repository → layout in repositories.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { UsageError } from '../errors.js';
 import { MAX_MANIFEST_BYTES } from '../media-types.js';
+import type { AccessControl } from './auth.js';
 import {
   cancelUpload,
   deleteBlobCall,
@@ -62,6 +65,8 @@ export interface AccessLogEntry {
   status: number;
   bytes: number | undefined;
   durationMs: number;
+  /** The user who authenticated (never a password or the Authorization header). */
+  user?: string | undefined;
   /** The registry error code of a refusal, or what a write did. */
   note?: string | undefined;
 }
@@ -74,6 +79,10 @@ export interface ServeOptions {
   allowDelete?: boolean | undefined;
   lockTimeoutMs?: number | undefined;
   limits?: Partial<ServeLimits> | undefined;
+  /** Who may read and write what (auth.ts); without it, every client may do everything. */
+  access?: AccessControl | undefined;
+  /** Serve HTTPS with this PEM certificate (chain) and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
   /** One call per request, when it has ended. */
   onAccess?: ((entry: AccessLogEntry) => void) | undefined;
   /** An unexpected error behind a 500 (with its stack). */
@@ -81,7 +90,7 @@ export interface ServeOptions {
 }
 
 export interface RunningRegistry {
-  /** `http://host:port` */
+  /** `http://host:port` (`https://` with TLS) */
   url: string;
   host: string;
   port: number;
@@ -114,25 +123,55 @@ export async function serveLayouts(
     uploads: new UploadSessions(limits),
     pins: new BlobPins(limits.blobGraceMs),
     policy,
+    access: options.access,
   };
+  // A session that ended without a blob (cancelled, idle, a wrong digest) may leave the layout
+  // its POST created empty.
+  ctx.uploads.onDropped = (name) =>
+    void repos.settle(name, () => ctx.uploads.has(name)).catch(() => undefined);
   const inFlight = new Set<ServerResponse>();
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight.add(res);
     res.on('close', () => inFlight.delete(res));
     void handle(ctx, req, res, options);
-  });
+  };
+  let server: Server;
+  try {
+    server =
+      options.tls === undefined
+        ? createServer(onRequest)
+        : // An https.Server is an http.Server over TLS sockets: the same timeouts and shutdown.
+          createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest);
+  } catch (err) {
+    // Nothing was served: release what the context holds (its sweeper, any lease batches).
+    ctx.uploads.close();
+    ctx.pins.close();
+    // node:tls refuses a bad PEM, or a key that does not match the certificate, here.
+    throw new UsageError(
+      'E_USAGE',
+      `TLS certificate or key not usable: ${(err as Error).message}`,
+      {},
+      { cause: err, hint: 'PEM files: the certificate (chain) and its private key' },
+    );
+  }
   server.requestTimeout = limits.requestTimeoutMs;
   server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs || Infinity);
   server.timeout = limits.idleTimeoutMs;
   server.keepAliveTimeout = 5_000;
   server.maxConnections = limits.maxConnections;
   server.maxHeadersCount = 100;
-  await listenOn(server, listen);
+  try {
+    await listenOn(server, listen);
+  } catch (err) {
+    ctx.uploads.close();
+    ctx.pins.close();
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://${host}:${address.port}`,
     host: address.address,
     port: address.port,
     repositories: repos,
@@ -166,6 +205,7 @@ async function shutdown(
   server.closeAllConnections();
   await closed;
   ctx.uploads.close();
+  await ctx.repos.settleAll();
   ctx.pins.close();
 }
 
@@ -240,6 +280,7 @@ async function handle(
     query: new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1)),
     name: '',
     tail: '',
+    principal: { user: undefined },
   };
   res.setHeader(API_VERSION_HEADER, API_VERSION);
   // Node detaches the socket from the request once the response is done: keep our own handle.
@@ -260,17 +301,28 @@ async function handle(
       status: res.statusCode,
       bytes: length === undefined || method === 'HEAD' ? undefined : Number(length),
       durationMs: Date.now() - started,
+      user: call.principal.user,
       note: call.note,
     });
   });
   let notFound: NotFoundKind = 'NAME_UNKNOWN';
+  let entered = '';
   try {
     const { route, match } = findRoute(path);
     notFound = route.notFound;
     const handler = Object.hasOwn(route.methods, method) ? route.methods[method] : undefined;
     if (handler === undefined) notAllowed(Object.keys(route.methods));
-    if (match[1] !== undefined) call.name = assertRepositoryName(match[1]);
+    if (match[1] !== undefined) {
+      call.name = assertRepositoryName(match[1]);
+      ctx.repos.enter((entered = call.name));
+    }
     if (match[2] !== undefined) call.tail = decodeSegment(match[2]);
+    if (ctx.access !== undefined) {
+      call.principal = await ctx.access.authenticate(req);
+      // Reads are GET and HEAD; every other method on a repository writes (deletes included).
+      const right = method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+      if (call.name !== '') ctx.access.require(call.principal, call.name, right);
+    }
     await handler(ctx, call);
   } catch (err) {
     if (clientGone(err, res)) {
@@ -297,6 +349,16 @@ async function handle(
       ...(unread ? { Connection: 'close' } : {}),
     });
     res.end(method === 'HEAD' ? undefined : JSON.stringify(reply.body));
+  } finally {
+    if (entered !== '') {
+      ctx.repos.leave(entered);
+      if (method !== 'GET' && method !== 'HEAD') {
+        // 201: something was stored (blob, mount, manifest): the repository stays. Anything else
+        // may have left a layout this server created with nothing in it: take it back.
+        if (res.statusCode === 201) ctx.repos.keep(entered);
+        else void ctx.repos.settle(entered, () => ctx.uploads.has(entered)).catch(() => undefined);
+      }
+    }
   }
 }
 

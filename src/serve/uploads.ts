@@ -201,10 +201,20 @@ export class UploadSessions {
     s.lastActive = Date.now();
   }
 
+  /** Called after a session ended (the server takes back a repository it came to nothing in). */
+  onDropped: ((repository: string) => void) | undefined;
+
+  /** Whether a session of `repository` is open. */
+  has(repository: string): boolean {
+    for (const s of this.sessions.values()) if (s.repository === repository) return true;
+    return false;
+  }
+
   /** End a session: completed, cancelled or failed. */
   drop(s: UploadSession): void {
     this.sessions.delete(s.id);
     s.discard();
+    this.onDropped?.(s.repository);
   }
 
   /** Drop sessions idle for longer than the limit (a request in progress is not idle). */
@@ -222,6 +232,7 @@ export class UploadSessions {
   /** Drop every session (shutdown, after in-flight requests ended). */
   close(): void {
     clearInterval(this.sweeper);
+    this.onDropped = undefined;
     for (const s of [...this.sessions.values()]) this.drop(s);
   }
 }

@@ -29,4 +29,12 @@ describe('--listen', () => {
       assertSafeExposure(off, { readOnly: false, allowUnauthenticatedWrites: true }),
     ).not.toThrow();
   });
+  it('writes that need a login are safe off loopback', () => {
+    const off = { host: '0.0.0.0', port: 5000 };
+    const base = { readOnly: false, allowUnauthenticatedWrites: false };
+    expect(() => assertSafeExposure(off, { ...base, writesNeedLogin: true })).not.toThrow();
+    expect(() => assertSafeExposure(off, { ...base, writesNeedLogin: false })).toThrow(
+      /unauthenticated writes/,
+    );
+  });
 });

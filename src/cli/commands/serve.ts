@@ -1,13 +1,20 @@
 // `serve`: layouts as an OCI registry (distribution-spec 1.1) until SIGINT/SIGTERM. The library's
-// serveLayouts does the work; this file parses flags, writes the access log and handles signals
-// (a graceful stop: requests in flight finish, uploads are dropped, leases released).
+// serveLayouts does the work; this file parses flags, reads the htpasswd, access and TLS files,
+// writes the access log and handles signals (a graceful stop: requests in flight finish, uploads
+// are dropped, leases released).
+import { readFileSync } from 'node:fs';
 import {
+  AccessControl,
   DEFAULT_LIMITS,
   DEFAULT_LISTEN,
   UsageError,
   assertSafeExposure,
+  isLoopbackListen,
+  parseAccessRules,
+  parseHtpasswd,
   parseListen,
   serveLayouts,
+  wrapFsError,
   type AccessLogEntry,
   type ServeLimits,
 } from '../../internal.js';
@@ -21,6 +28,10 @@ interface ServeArgs extends GlobalArgs {
   'read-only': boolean;
   'allow-delete': boolean;
   'allow-unauthenticated-writes': boolean;
+  htpasswd: string | undefined;
+  access: string | undefined;
+  'tls-cert': string | undefined;
+  'tls-key': string | undefined;
   'log-format': 'text' | 'json';
   'max-upload-size': string | undefined;
   'max-manifest-size': string | undefined;
@@ -62,8 +73,23 @@ export const registerServe: RegisterCommands = (y, ctx) =>
         .option('allow-unauthenticated-writes', {
           type: 'boolean',
           default: false,
-          describe: 'accept pushes on a non-loopback address (there is no authentication)',
+          describe: 'accept pushes from anyone on a non-loopback address (no --htpasswd)',
         })
+        .option('htpasswd', {
+          type: 'string',
+          describe:
+            'require logins (HTTP basic) checked against this file of bcrypt entries (htpasswd -B)',
+        })
+        .option('access', {
+          type: 'string',
+          describe:
+            'YAML rules: which users (anonymous, "*" or names) read and write which repositories',
+        })
+        .option('tls-cert', {
+          type: 'string',
+          describe: 'serve HTTPS with this PEM certificate (chain); needs --tls-key',
+        })
+        .option('tls-key', { type: 'string', describe: 'the PEM private key of --tls-cert' })
         .option('log-format', {
           choices: ['text', 'json'] as const,
           default: 'text' as const,
@@ -101,18 +127,35 @@ export const registerServe: RegisterCommands = (y, ctx) =>
         .example('$0 serve ./registry', 'every layout under ./registry, on 127.0.0.1:5000')
         .example('$0 serve ./out --name app --read-only', 'one layout as repository app, pull only')
         .example(
+          '$0 serve ./registry --listen 0.0.0.0:5000 --htpasswd users --access rules.yaml --tls-cert c.pem --tls-key k.pem',
+          'exposed: HTTPS, logins, per-repository rules',
+        )
+        .example(
+          '$0 serve ./registry --listen 127.0.0.1:0 --json',
+          'stdout: a {"listening":{"url":…}} line, then the access log as JSON lines',
+        )
+        .example(
           'skopeo copy --src-tls-verify=false docker://127.0.0.1:5000/app:v1 oci:copy:v1',
           'pull from it',
         ),
     async (argv) => {
       const args = argv as unknown as ServeArgs;
       const address = parseListen(args.listen);
+      const access = accessFrom(args);
       assertSafeExposure(address, {
         readOnly: args['read-only'],
         allowUnauthenticatedWrites: args['allow-unauthenticated-writes'],
+        // With rules and no rule for anonymous writes, a write needs a login (or, without
+        // --htpasswd, is nobody's).
+        writesNeedLogin: access !== undefined && !access.anonymousWrites,
       });
+      const tls = tlsFrom(args);
+      if (access?.authenticates === true && tls === undefined && !isLoopbackListen(address.host)) {
+        ctx.out.warn('passwords cross the network in clear text without --tls-cert/--tls-key');
+      }
       const limits = limitsFrom(args);
-      const json = args['log-format'] === 'json';
+      // --json: every stdout line is JSON (the listening line, then the access log).
+      const json = args['log-format'] === 'json' || args.json;
       const running = await serveLayouts(
         {
           root: args.root,
@@ -121,12 +164,32 @@ export const registerServe: RegisterCommands = (y, ctx) =>
           allowDelete: args['allow-delete'],
           lockTimeoutMs: layoutOptions(args).lockTimeoutMs,
           limits,
+          access,
+          tls,
           onAccess: (e) => ctx.io.stdout.write(`${json ? JSON.stringify(e) : textLine(e)}\n`),
           onInternalError: (err) => ctx.out.error(err),
         },
         address,
       );
       const repos = running.repositories;
+      if (args.json) {
+        // One compact line, first on stdout: a script started with --listen HOST:0 reads the port.
+        ctx.io.stdout.write(
+          `${JSON.stringify({
+            listening: {
+              url: running.url,
+              host: running.host,
+              port: running.port,
+              root: repos.root,
+              mode: repos.mode,
+              ...(repos.singleName === undefined ? {} : { name: repos.singleName }),
+              readOnly: args['read-only'],
+              tls: tls !== undefined,
+              authentication: access?.authenticates === true,
+            },
+          })}\n`,
+        );
+      }
       ctx.out.info(
         `serving ${repos.root} (${repos.mode === 'single' ? `repository ${repos.singleName}` : 'a directory of layouts'}${args['read-only'] ? ', read-only' : ''}) on ${running.url}`,
       );
@@ -159,6 +222,46 @@ function untilSignalled(stop: (signal: string) => Promise<void>): Promise<void> 
     };
     for (const s of signals) process.once(s, () => onSignal(s));
   });
+}
+
+function readOptionFile(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw wrapFsError(err, `read ${flag} ${file}`, { [flag]: file });
+  }
+}
+
+/** --htpasswd and --access → the access control, or undefined when neither is given. */
+function accessFrom(args: ServeArgs): AccessControl | undefined {
+  if (args.htpasswd === undefined && args.access === undefined) return undefined;
+  const users =
+    args.htpasswd === undefined
+      ? undefined
+      : parseHtpasswd(readOptionFile(args.htpasswd, '--htpasswd').toString('utf8'), args.htpasswd);
+  if (users !== undefined && users.size === 0) {
+    throw new UsageError('E_USAGE', `--htpasswd ${args.htpasswd}: no users in the file`, {
+      htpasswd: args.htpasswd,
+    });
+  }
+  const rules =
+    args.access === undefined
+      ? undefined
+      : parseAccessRules(readOptionFile(args.access, '--access').toString('utf8'), args.access);
+  return new AccessControl({ users, rules });
+}
+
+function tlsFrom(args: ServeArgs): { cert: Buffer; key: Buffer } | undefined {
+  const certFile = args['tls-cert'];
+  const keyFile = args['tls-key'];
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new UsageError('E_USAGE', '--tls-cert and --tls-key go together');
+  }
+  return {
+    cert: readOptionFile(certFile, '--tls-cert'),
+    key: readOptionFile(keyFile, '--tls-key'),
+  };
 }
 
 function limitsFrom(args: ServeArgs): Partial<ServeLimits> {
@@ -236,5 +339,5 @@ function textLine(e: AccessLogEntry): string {
   const path = [...e.path]
     .map((c) => (c === '"' || c === '\\' || c < ' ' || c === '\x7f' ? encodeURIComponent(c) : c))
     .join('');
-  return `${e.time} ${e.remote} "${e.method} ${path}" ${e.status} ${e.bytes ?? '-'} ${e.durationMs}ms${note}`;
+  return `${e.time} ${e.remote}${e.user === undefined ? '' : ` ${e.user}`} "${e.method} ${path}" ${e.status} ${e.bytes ?? '-'} ${e.durationMs}ms${note}`;
 }
