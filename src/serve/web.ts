@@ -15,7 +15,7 @@ import { parseCosignTag } from '../referrers/cosign-tag.js';
 import { referrerGraph, referrerTree, type ReferrerNode } from '../referrers/discover.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { getBlob } from './blobs.js';
-import type { Call, ServeContext } from './context.js';
+import { allowed, type Call, type ServeContext } from './context.js';
 import { RegistryHttpError, errorReply, type NotFoundKind } from './http-errors.js';
 import { sendBytes } from './http.js';
 import { pageOf, parseReference, requestDigest } from './names.js';
@@ -206,7 +206,9 @@ function page(render: (ctx: ServeContext, call: Call) => string, notFound: NotFo
 
 /** `/`: the repositories, paged. */
 function homePage(ctx: ServeContext, call: Call): string {
-  const { items, next } = pageOf(ctx.repos.catalog(), listPage(call));
+  // As `_catalog`: only the repositories this client may read (the route names none itself).
+  const readable = ctx.repos.catalog().filter((name) => allowed(ctx, call, name, 'read'));
+  const { items, next } = pageOf(readable, listPage(call));
   const rows = items.map((n) => `<li><a href="${esc(repoHref(n))}">${esc(n)}</a></li>`).join('');
   const body =
     items.length === 0

@@ -243,6 +243,13 @@ rules:
       (await fetch(`${reg.url}/v2/_catalog`, { headers: h })).json();
     expect(await cat({})).toEqual({ repositories: ['pub'] });
     expect(await cat(basic('bob', 'b-secret'))).toEqual({ repositories: ['priv', 'pub'] });
+    // so does the web view's list, and its repository page asks for a login like the API
+    const home = async (h: Record<string, string>): Promise<string> =>
+      (await fetch(`${reg.url}/`, { headers: h })).text();
+    expect(await home({})).toContain('/ui/pub');
+    expect(await home({})).not.toContain('priv');
+    expect(await home(basic('bob', 'b-secret'))).toContain('/ui/priv');
+    expect((await fetch(`${reg.url}/ui/priv`)).status).toBe(401);
     // the access log names the user, never the password or the header
     const log = reg.access.join('\n');
     expect(log).not.toMatch(/a-secret|b-secret|Basic/);
