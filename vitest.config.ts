@@ -16,6 +16,9 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/integration/**', 'test/interop/**', 'test/reliability/**'],
           testTimeout: 30_000,
+          // Some files compile a child library or start a registry in beforeAll: seconds on a
+          // quiet machine, more than vitest's 10 s default on a loaded one.
+          hookTimeout: 60_000,
         },
       },
       {

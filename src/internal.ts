@@ -38,6 +38,7 @@ export * from './artifact/files.js';
 export * from './layout/layout.js';
 export * from './artifact/push-pull.js';
 export * from './layout/platform.js';
+export * from './output/bytes.js';
 export * from './output/file.js';
 export * from './output/stream.js';
 export * from './maintenance/info.js';

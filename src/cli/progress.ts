@@ -2,8 +2,10 @@
 // place. On a terminal: one status line redrawn in place (Output.status), at most 10 times a
 // second, never wider than the terminal. Elsewhere (a pipe, a CI log): no bar at all, and at most
 // one retry line, so a log reads as the command's summary or its error.
-import type { RetryInfo } from '../internal.js';
+import { formatBytes, type RetryInfo } from '../internal.js';
 import type { CommandContext } from './context.js';
+
+export { formatBytes };
 
 export interface Progress {
   /** Bytes done so far and the total when known; `detail` (e.g. `[2/5]`) goes after the label. */
@@ -48,19 +50,6 @@ export function lineWidth(stream: unknown): number {
       ? Math.floor(columns)
       : DEFAULT_COLUMNS;
   return Math.max(1, c - 1);
-}
-
-/** `1 B`, `1.5 KiB`, `310.0 MiB`: binary units, one decimal. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
 }
 
 /** `0:05`, `12:34`, `1:02:03`: m:ss under an hour, h:mm:ss from there. */

@@ -13,6 +13,7 @@ import { findTagged } from '../layout/tags.js';
 import { Annotation, isIndexMediaType } from '../media-types.js';
 import { parseCosignTag } from '../referrers/cosign-tag.js';
 import { referrerGraph, referrerTree, type ReferrerNode } from '../referrers/discover.js';
+import { formatBytes } from '../output/bytes.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { getBlob } from './blobs.js';
 import { allowed, type Call, type ServeContext } from './context.js';
@@ -75,20 +76,8 @@ export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 }
 
-/** 1536 → "1.5 KiB" (exact byte counts are in the element's title). */
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
-
 function size(n: number): string {
-  return `<span class="size" title="${n} bytes">${esc(humanBytes(n))}</span>`;
+  return `<span class="size" title="${n} bytes">${esc(formatBytes(n))}</span>`;
 }
 
 /** `/ui/<name>…`: the name matches the repository grammar ([a-z0-9._/-]), safe in a path. */

@@ -12,7 +12,6 @@ import {
   WEB_PAGE,
   artifactKind,
   esc,
-  humanBytes,
   safeFileName,
 } from '../../src/serve/web.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -68,13 +67,6 @@ describe('helpers', () => {
     expect(esc(`<a href="x" title='y'>&</a>`)).toBe(
       '&lt;a href=&quot;x&quot; title=&#x27;y&#x27;&gt;&amp;&lt;/a&gt;',
     );
-  });
-
-  it('humanBytes: bytes exactly, then one decimal in binary units', () => {
-    expect(humanBytes(0)).toBe('0 B');
-    expect(humanBytes(1023)).toBe('1023 B');
-    expect(humanBytes(1536)).toBe('1.5 KiB');
-    expect(humanBytes(256 * 1024 ** 2)).toBe('256.0 MiB');
   });
 
   it('safeFileName keeps plain names only', () => {

@@ -1,5 +1,11 @@
 // `info`: a summary of one layout (entries, tags, blobs, ingest). Read-only.
-import { Layout, layoutInfo, referrerSummary, type LayoutInfo } from '../../internal.js';
+import {
+  Layout,
+  formatBytes,
+  layoutInfo,
+  referrerSummary,
+  type LayoutInfo,
+} from '../../internal.js';
 import { layoutOptions, type RegisterCommands } from '../context.js';
 import { renderReferrerSummary } from './referrers.js';
 
@@ -33,22 +39,10 @@ function renderInfo(i: LayoutInfo): string[] {
   ];
   if (i.fallbackTags > 0)
     lines.push(`fallback tags: ${i.fallbackTags} (referrers; see tags --all)`);
-  lines.push(`blobs:         ${i.blobs.count} (${humanBytes(i.blobs.totalBytes)})`);
+  lines.push(`blobs:         ${i.blobs.count} (${formatBytes(i.blobs.totalBytes)})`);
   if (i.strays.length > 0) lines.push(`stray files:   ${i.strays.length} under blobs/`);
   lines.push(
     `ingest:        ${i.ingest.files} files (${i.ingest.live} live, ${i.ingest.abandoned} abandoned)`,
   );
   return lines;
-}
-
-/** 1536 → "1.5 KiB"; exact byte counts are in --json. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }

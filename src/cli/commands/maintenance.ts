@@ -1,6 +1,7 @@
 // `fsck` and `gc`: thin wrappers over the library's fsck() and gc(), run with the default root
 // policy and checks wired in src/index.ts (referrer conventions plug in there).
 import {
+  formatBytes,
   Annotation,
   DEFAULT_FSCK_CHECKS,
   DEFAULT_ROOT_POLICY,
@@ -14,7 +15,6 @@ import {
   type GcResult,
 } from '../../internal.js';
 import { layoutOptions, type GlobalArgs, type RegisterCommands } from '../context.js';
-import { humanBytes } from './info.js';
 
 interface FsckArgs extends GlobalArgs {
   layout: string;
@@ -99,7 +99,7 @@ function renderFinding(f: Finding): string {
 function fsckSummary(r: FsckReport): string {
   const errors = r.findings.filter((f) => f.severity === 'error').length;
   const warnings = r.findings.length - errors;
-  const checked = `checked ${r.checked.blobs} blobs (${humanBytes(r.checked.bytes)}), ${r.checked.descriptors} descriptors`;
+  const checked = `checked ${r.checked.blobs} blobs (${formatBytes(r.checked.bytes)}), ${r.checked.descriptors} descriptors`;
   return `fsck: ${checked}: ${errors} error(s), ${warnings} warning(s)`;
 }
 
@@ -113,7 +113,7 @@ function renderGc(r: GcResult): string[] {
   const verb = r.dryRun ? 'would remove' : 'removed';
   lines.push(
     `${verb} ${r.removedBlobs.length} blob(s), ${r.removedEntries.length} index entr${r.removedEntries.length === 1 ? 'y' : 'ies'}, ` +
-      `${r.removedIngest.length} ingest file(s); ${r.dryRun ? 'would free' : 'freed'} ${humanBytes(r.bytesFreed)}`,
+      `${r.removedIngest.length} ingest file(s); ${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.bytesFreed)}`,
   );
   if (r.restoredBlobs.length > 0) {
     const shown = r.restoredBlobs.slice(0, 3).map((d) => shortDigest(d));

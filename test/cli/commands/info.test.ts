@@ -1,8 +1,7 @@
-// info.ts in-process: the summary lines (and --json object) of a layout, and humanBytes.
+// info.ts in-process: the summary lines (and --json object) of a layout.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { humanBytes } from '../../../src/cli/commands/info.js';
 import { artifactLayout } from '../../helpers/cli-layout.js';
 import { runInProcess } from '../../helpers/fake-io.js';
 
@@ -31,19 +30,5 @@ describe('info', () => {
     >;
     expect(json).toMatchObject({ layout: a.dir, tags: ['v1'], blobs: { count: 4 } });
     expect(json['referrers']).toMatchObject({ referrers: 0 });
-  });
-});
-
-describe('humanBytes', () => {
-  it.each([
-    [0, '0 B'],
-    [1023, '1023 B'],
-    [1024, '1.0 KiB'],
-    [1536, '1.5 KiB'],
-    [5 * 1024 * 1024, '5.0 MiB'],
-    [3 * 1024 ** 4, '3.0 TiB'],
-    [2048 * 1024 ** 4, '2048.0 TiB'],
-  ])('%i → %s', (n, text) => {
-    expect(humanBytes(n)).toBe(text);
   });
 });
