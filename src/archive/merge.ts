@@ -5,7 +5,8 @@
 // functions over IndexFile; import applies them inside IndexStore.update.
 import { ConflictError } from '../errors.js';
 import { entryName, ownsName } from '../layout/names.js';
-import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
+import { listUntagged } from '../layout/tags.js';
+import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 
 export type ConflictPolicy = 'fail' | 'skip' | 'overwrite';
@@ -73,18 +74,7 @@ export function mergeEntries(
       };
       if (policy === 'fail') conflicts.push(conflict);
       else if (policy === 'skip') {
-        if (!index.manifests.some((e) => e.digest === entry.digest)) {
-          const { mediaType, digest, size, platform, artifactType } = entry;
-          index.manifests.push(
-            canonicalDescriptor({
-              mediaType,
-              digest,
-              size,
-              ...(platform === undefined ? {} : { platform }),
-              ...(artifactType === undefined ? {} : { artifactType }),
-            }),
-          );
-        }
+        listUntagged(index, entry);
         report.skipped.push({ ...conflict, keptUntagged: true });
       } else {
         replaceTag(index, tag, entry);

@@ -180,3 +180,23 @@ export function removeTag(index: IndexFile, tag: string): Descriptor[] {
   index.manifests = index.manifests.filter((e) => !ownsName(e, name));
   return removed;
 }
+
+/**
+ * List `target` untagged unless some entry lists it already (so gc keeps it). Only its identity
+ * goes in: the source entry's annotations name the source's tag, which an untagged entry must not.
+ * Returns whether an entry was added.
+ */
+export function listUntagged(index: IndexFile, target: Descriptor): boolean {
+  if (index.manifests.some((e) => e.digest === target.digest)) return false;
+  const { mediaType, digest, size, platform, artifactType } = target;
+  index.manifests.push(
+    canonicalDescriptor({
+      mediaType,
+      digest,
+      size,
+      ...(platform === undefined ? {} : { platform }),
+      ...(artifactType === undefined ? {} : { artifactType }),
+    }),
+  );
+  return true;
+}

@@ -17,13 +17,14 @@ import { assertValidTag } from '../layout/refs.js';
 import { assertWritableName, isBareName, tagOfName } from '../layout/names.js';
 import type { RegistryClient } from '../registry/client.js';
 import { updateFallbackTag, type ReferrersVia } from '../registry/remote-referrers.js';
-import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
+import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { movedTagWarning } from '../referrers/discover.js';
 import { sameContent } from '../schema/descriptor.js';
 import {
   clobberRefused,
   findExact,
+  listUntagged,
   moveTag,
   setTag,
   type TagMove,
@@ -256,18 +257,7 @@ export function recordRoot(
   policy: Pick<TagPolicy, 'noClobber'> = {},
 ): TagMove | undefined {
   if (tag !== undefined) return moveTag(index, tag, root, policy);
-  if (index.manifests.some((e) => e.digest === root.digest)) return undefined;
-  // The source entry's annotations name the source's tag; an untagged copy carries none of them.
-  const { mediaType, digest, size, platform, artifactType } = root;
-  index.manifests.push(
-    canonicalDescriptor({
-      mediaType,
-      digest,
-      size,
-      ...(platform === undefined ? {} : { platform }),
-      ...(artifactType === undefined ? {} : { artifactType }),
-    }),
-  );
+  listUntagged(index, root);
   return undefined;
 }
 
