@@ -1,26 +1,13 @@
-// Real container clients against a registry, without the network or the machine's own stores:
-// podman and buildah with their storage in a temp dir (vfs driver), and a containerd of the test's
-// own (root, state and socket in a temp dir, CRI plugin off) for ctr. Plus a small runnable image
-// (a real tar layer whose diff_id the config names), built with our own library, since these
+// Container clients against a registry, beside the engines in test/interop/judge/engines.ts
+// (containerd and podman): buildah with its storage in a temp dir (vfs driver), and a small runnable
+// image (a real tar layer whose diff_id the config names), built with our own library, since these
 // clients check what they store.
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
 import { Layout, MediaType } from '../../src/internal.js';
+import { attempt, withAuthfile, type ToolResult } from '../interop/judge/engines.js';
 import { gz, makeTar } from './make-tar.js';
-
-export interface ToolResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], timeoutMs = 120_000): ToolResult {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
-}
 
 const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -57,32 +44,7 @@ export async function runnableImage(dir: string, tag: string, text = 'hello'): P
   return desc.digest;
 }
 
-/** podman with its own storage under `dir` (vfs: works in any container, no overlay mounts). */
-export function podmanIn(dir: string): (...args: string[]) => ToolResult {
-  const root = join(dir, 'podman-root');
-  const runroot = join(dir, 'podman-run');
-  mkdirSync(root, { recursive: true });
-  mkdirSync(runroot, { recursive: true });
-  // Logins go to a file of the test's, not the user's auth.json.
-  const authfile = join(dir, 'podman-auth.json');
-  writeFileSync(authfile, '{"auths":{}}');
-  return (...args) =>
-    run('podman', [
-      '--root',
-      root,
-      '--runroot',
-      runroot,
-      '--storage-driver',
-      'vfs',
-      '--cgroup-manager',
-      'cgroupfs',
-      '--events-backend',
-      'none',
-      ...withAuthfile(args, authfile),
-    ]);
-}
-
-/** buildah the same way. */
+/** buildah with its own storage under `dir` (vfs) and its own login file. */
 export function buildahIn(dir: string): (...args: string[]) => ToolResult {
   const root = join(dir, 'buildah-root');
   const runroot = join(dir, 'buildah-run');
@@ -91,7 +53,7 @@ export function buildahIn(dir: string): (...args: string[]) => ToolResult {
   const authfile = join(dir, 'buildah-auth.json');
   writeFileSync(authfile, '{"auths":{}}');
   return (...args) =>
-    run('buildah', [
+    attempt('buildah', [
       '--root',
       root,
       '--runroot',
@@ -100,59 +62,4 @@ export function buildahIn(dir: string): (...args: string[]) => ToolResult {
       'vfs',
       ...withAuthfile(args, authfile),
     ]);
-}
-
-/** Subcommands that read or write credentials get `--authfile` after the subcommand. */
-function withAuthfile(args: string[], authfile: string): string[] {
-  const takes = new Set(['login', 'logout', 'pull', 'push']);
-  const i = args.findIndex((a) => takes.has(a));
-  return i < 0 ? args : [...args.slice(0, i + 1), '--authfile', authfile, ...args.slice(i + 1)];
-}
-
-/** Whether containerd can be started here (it needs root). */
-export function canRunContainerd(): boolean {
-  return process.getuid?.() === 0;
-}
-
-/**
- * Start a containerd of the test's own under `dir` (stopped when the test ends) and return a ctr
- * runner talking to it.
- */
-export async function containerdIn(dir: string): Promise<(...args: string[]) => ToolResult> {
-  const root = join(dir, 'containerd-root');
-  const state = join(dir, 'containerd-state');
-  const socket = join(dir, 'containerd.sock');
-  mkdirSync(root, { recursive: true });
-  mkdirSync(state, { recursive: true });
-  const config = join(dir, 'containerd.toml');
-  // No CRI (it wants CNI and a kubelet), no other daemon's paths.
-  writeFileSync(
-    config,
-    [
-      'version = 2',
-      `root = "${root}"`,
-      `state = "${state}"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]',
-      `  address = "${socket}"`,
-      '[ttrpc]',
-      `  address = "${socket}.ttrpc"`,
-      '',
-    ].join('\n'),
-  );
-  let log = '';
-  const child = spawn('containerd', ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', (b: Buffer) => (log += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (log += b.toString()));
-  const exited = new Promise<void>((r) => child.on('close', () => r()));
-  onTestFinished(async () => {
-    child.kill('SIGTERM');
-    await exited;
-  });
-  for (let i = 0; i < 200 && !existsSync(socket); i++) {
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  if (!existsSync(socket)) throw new Error(`containerd did not start: ${log.slice(-2000)}`);
-  return (...args) => run('ctr', ['--address', socket, '--namespace', 'ocilayout-test', ...args]);
 }

@@ -8,13 +8,8 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Layout } from '../../src/internal.js';
-import {
-  buildahIn,
-  canRunContainerd,
-  containerdIn,
-  podmanIn,
-  runnableImage,
-} from '../helpers/container-tools.js';
+import { buildahIn, runnableImage } from '../helpers/container-tools.js';
+import { enginesAvailable, podmanIn, startContainerd } from '../interop/judge/engines.js';
 import { selfSignedCertificate } from '../helpers/registry.js';
 import { CLI, runCli } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -201,7 +196,7 @@ describe.skipIf(!requireTools('podman', 'htpasswd'))('podman against serve', () 
   it('podman login + push, pull back; a reader is refused a push; anonymous pulls where allowed', async () => {
     const { dir, root, flags } = await securedRoot();
     const s = await serveJson(root, ...flags);
-    const podman = podmanIn(join(dir, 'p1'));
+    const podman = podmanIn(join(dir, 'p1')).tryRun;
     // Anonymous clients may read `src`: podman takes the image from serve itself.
     const load = podman('pull', '--tls-verify=false', `${s.host}/src:v1`);
     expect(load.status, load.stderr).toBe(0);
@@ -223,7 +218,7 @@ describe.skipIf(!requireTools('podman', 'htpasswd'))('podman against serve', () 
     expect(denied.status).not.toBe(0);
     expect(denied.stderr).toMatch(/denied/);
     // a fresh store pulls it back as bob; without credentials only `src` is readable
-    const other = podmanIn(join(dir, 'p2'));
+    const other = podmanIn(join(dir, 'p2')).tryRun;
     const pull = other(
       'pull',
       '--tls-verify=false',
@@ -276,13 +271,15 @@ describe.skipIf(!requireTools('buildah', 'htpasswd'))('buildah against serve', (
   }, 120_000);
 });
 
-describe.skipIf(!canRunContainerd() || !requireTools('containerd', 'ctr', 'htpasswd'))(
+describe.skipIf(!requireTools('htpasswd') || !enginesAvailable())(
   'ctr (containerd) against serve',
   () => {
     it('ctr images pull and push --plain-http with --user; a reader is refused a push', async () => {
       const { dir, root, flags } = await securedRoot();
       const s = await serveJson(root, ...flags);
-      const ctr = await containerdIn(join(dir, 'c'));
+      const containerd = await startContainerd(join(dir, 'c'));
+      onTestFinished(() => containerd.stop());
+      const ctr = (...args: string[]) => containerd.tryCtr('ocilayout-test', ...args);
       const ref = `${s.host}/src:v1`;
       const pull = ctr('images', 'pull', '--plain-http', '--snapshotter', 'native', ref);
       expect(pull.status, pull.stderr).toBe(0);

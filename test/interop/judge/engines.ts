@@ -26,17 +26,37 @@ export function enginesAvailable(): boolean {
   return false;
 }
 
-function run(cmd: string, args: string[], timeoutMs = 120_000): string {
+export interface ToolResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a tool; the caller judges the exit status (a refusal is often what a test expects). */
+export function attempt(cmd: string, args: string[], timeoutMs = 120_000): ToolResult {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
-  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
+}
+
+function run(cmd: string, args: string[], timeoutMs = 120_000): string {
+  const r = attempt(cmd, args, timeoutMs);
   if (r.status !== 0)
     throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
 
+/** Subcommands that read or write credentials get `--authfile FILE` (never the user's own). */
+export function withAuthfile(args: string[], authfile: string): string[] {
+  const takes = new Set(['login', 'logout', 'pull', 'push']);
+  const i = args.findIndex((a) => takes.has(a));
+  return i < 0 ? args : [...args.slice(0, i + 1), '--authfile', authfile, ...args.slice(i + 1)];
+}
+
 export interface Containerd {
   /** `ctr --address SOCK -n NAMESPACE ARGS…`; throws on a non-zero exit. */
   ctr(namespace: string, ...args: string[]): string;
+  /** The same, returning the exit status and output instead of throwing. */
+  tryCtr(namespace: string, ...args: string[]): ToolResult;
   /** The image names in a namespace, sorted. */
   images(namespace: string): string[];
   stop(): Promise<void>;
@@ -90,6 +110,8 @@ export async function startContainerd(dir: string): Promise<Containerd> {
   }
   return {
     ctr,
+    tryCtr: (namespace, ...args) =>
+      attempt('ctr', ['--address', address, '-n', namespace, ...args]),
     images: (namespace) =>
       ctr(namespace, 'images', 'ls', '-q')
         .split('\n')
@@ -102,6 +124,8 @@ export async function startContainerd(dir: string): Promise<Containerd> {
 export interface Podman {
   /** `podman --root … --runroot … --storage-driver vfs ARGS…`; throws on a non-zero exit. */
   run(...args: string[]): string;
+  /** The same, returning the exit status and output; logins go to a file of the test's own. */
+  tryRun(this: void, ...args: string[]): ToolResult;
   /** `repository:tag` of every image, sorted. */
   images(): string[];
   /** `podman pull --signature-policy (accept anything) oci-archive:FILE:NAME`. */
@@ -122,10 +146,16 @@ export function podmanIn(dir: string): Podman {
     'vfs',
     '--events-backend',
     'file',
+    '--cgroup-manager',
+    'cgroupfs',
   ];
-  const podman = (...args: string[]): string => run('podman', [...base, ...args]);
+  const authfile = join(dir, 'auth.json');
+  writeFileSync(authfile, '{"auths":{}}');
+  const podman = (...args: string[]): string =>
+    run('podman', [...base, ...withAuthfile(args, authfile)]);
   return {
     run: podman,
+    tryRun: (...args) => attempt('podman', [...base, ...withAuthfile(args, authfile)]),
     images: () =>
       podman('images', '--format', '{{.Repository}}:{{.Tag}}')
         .split('\n')
