@@ -10,12 +10,19 @@ import {
   tryParseDigest,
   type Digest,
 } from '../digest.js';
-import { IntegrityError, NotFoundError, UsageError, wrapFsError } from '../errors.js';
+import {
+  IntegrityError,
+  NotFoundError,
+  UnsafeInputError,
+  UsageError,
+  wrapFsError,
+} from '../errors.js';
 import { walk, type ManifestSource } from '../layout/graph.js';
 import { Layout, type LayoutOptions } from '../layout/layout.js';
 import { entryName } from '../layout/names.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { parseJson } from '../schema/manifest.js';
+import { MAX_INDEX_BYTES } from '../store/index-store.js';
 import { DEFAULT_EXPANSION_LIMITS } from './compression.js';
 import {
   ArchiveContents,
@@ -98,8 +105,12 @@ function layoutBase(dir: string, options: LayoutOptions): BaseContent {
   return { kind: 'layout', name: baseName(dir), digest: digestOf(snapshot.text), blobs };
 }
 
+/** The JSON files of a base archive held in memory together, as import's staging allows. */
+const JSON_BUDGET = MAX_INDEX_BYTES + 64 * 1024 * 1024;
+
 async function archiveBase(path: string): Promise<BaseContent> {
   const files: ArchiveFiles = { files: new Map(), aliases: new Map(), json: new Map() };
+  let jsonBytes = 0;
   await readArchive(
     openArchiveFile(path),
     { limits: DEFAULT_EXPANSION_LIMITS },
@@ -112,7 +123,17 @@ async function archiveBase(path: string): Promise<BaseContent> {
       const route = routeFile(verdict.path);
       switch (route.kind) {
         case 'json':
-          if (verdict.size <= route.limit) files.json.set(verdict.path, await readAll(body));
+          // Over its own limit: skipped (the base then lacks that file, and says so when located).
+          if (verdict.size > route.limit) return;
+          jsonBytes += verdict.size;
+          if (jsonBytes > JSON_BUDGET) {
+            throw new UnsafeInputError(
+              'E_TOO_LARGE',
+              `base archive ${path}: its JSON files take more than ${JSON_BUDGET} bytes`,
+              { archive: path, limit: JSON_BUDGET },
+            );
+          }
+          files.json.set(verdict.path, await readAll(body));
           return;
         case 'blob':
           // The header is enough: import verifies a blob against its name, and a delta import

@@ -129,6 +129,17 @@ describe('export --since', () => {
     expect(markerOf(b).base).toEqual({ ...markerOf(a).base, kind: 'archive', name: 'base.tar' });
   });
 
+  it('a gzip base archive is read the same way (the codec told by magic bytes)', async () => {
+    const u = await update();
+    const baseGz = join(u.dir, 'base.tar.gz');
+    await exportArchive(u.base, baseGz, { gzip: true });
+    const a = join(u.dir, 'a.tar');
+    const b = join(u.dir, 'b.tar');
+    await exportArchive(u.next, a, { since: u.base });
+    await exportArchive(u.next, b, { since: baseGz });
+    expect(markerOf(await tarEntries(b)).omitted).toEqual(markerOf(await tarEntries(a)).omitted);
+  });
+
   it('an unreachable blob in the base layout is not assumed (what its export would not bring)', async () => {
     const u = await update();
     // The new layer exists in the base, but as a stray nothing reaches.
