@@ -13,6 +13,8 @@ export interface Closure {
   blobs: Map<Digest, number>;
   /** Descriptors with `urls` whose blob is absent (non-distributable layers): not carried. */
   external: Descriptor[];
+  /** The blobs read as manifests or indexes (a delta export always carries these). */
+  documents: Set<Digest>;
 }
 
 export interface ClosureOptions {
@@ -60,7 +62,7 @@ export function contentClosure(
     if (size !== undefined) assertSize(digest, desc, size);
     else if ((desc.urls?.length ?? 0) === 0) throw options.missing(desc);
   }
-  return { blobs, external };
+  return { blobs, external, documents: new Set(manifests.keys()) };
 }
 
 /** A platform manifest an index lists but the archive does not carry. */

@@ -12,12 +12,17 @@ export const INDEX_NAME = 'index.json';
 export const DOCKER_MANIFEST_NAME = 'manifest.json';
 const DOCKER_REPOSITORIES_NAME = 'repositories';
 
+/** A delta export's marker (delta.ts): names what the archive leaves out, ignored by other tools. */
+export const DELTA_NAME = 'ocilayout-delta.json';
+
 /** The largest JSON file (other than index.json) we hold in memory. */
 const JSON_LIMIT: Record<string, number> = {
   [OCI_LAYOUT_NAME]: 64 * 1024,
   [INDEX_NAME]: MAX_INDEX_BYTES,
   [DOCKER_MANIFEST_NAME]: 16 * 1024 * 1024,
   [DOCKER_REPOSITORIES_NAME]: 16 * 1024 * 1024,
+  // ~100 bytes per blob left out: room for some 160,000.
+  [DELTA_NAME]: 16 * 1024 * 1024,
 };
 
 export type Route =
@@ -54,13 +59,19 @@ export function routeFile(path: string): Route {
   return { kind: 'unknown' };
 }
 
+/**
+ * What an archive's entries were read into: a Staging, or (a delta's base, read for its digests
+ * only) the same maps without a layout behind them.
+ */
+export type ArchiveFiles = Pick<Staging, 'files' | 'aliases' | 'json'>;
+
 /** The archive as a layout: its root folder, JSON files, blobs and docker files, all verified. */
 export class ArchiveContents {
   /** Archive paths of docker files that manifest.json named (see unused()). */
   private readonly used = new Set<string>();
 
   private constructor(
-    private readonly staging: Staging,
+    private readonly staging: ArchiveFiles,
     /** '' or 'folder/'. */
     readonly prefix: string,
   ) {}
@@ -69,7 +80,7 @@ export class ArchiveContents {
    * Find the root: the top level when it holds index.json or manifest.json, else the one top folder
    * that does. Throws E_CORRUPT_ARCHIVE when there is none or several.
    */
-  static locate(staging: Staging, archiveName: string): ArchiveContents {
+  static locate(staging: ArchiveFiles, archiveName: string): ArchiveContents {
     const isRootFile = (p: string): boolean =>
       p.endsWith(INDEX_NAME) || p.endsWith(DOCKER_MANIFEST_NAME);
     const roots = new Set<string>();

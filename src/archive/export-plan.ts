@@ -35,6 +35,8 @@ export interface ExportPlan {
   extraFiles: Map<string, Buffer>;
   /** Blobs that exist only in memory (referrers indexes made for the archive), by digest. */
   memoryBlobs: Map<Digest, Buffer>;
+  /** Blobs that are manifests or indexes (oci: a delta export carries them whatever its base has). */
+  documents?: ReadonlySet<Digest> | undefined;
   /** What the user should know (oci --platform: a tag now names a manifest, not its index). */
   warnings?: string[];
 }
@@ -257,6 +259,7 @@ export function planOciExport(
       entries,
       blobs: closure.blobs,
       external: closure.external,
+      documents: closure.documents,
       extraFiles: new Map(),
       memoryBlobs: new Map(),
     };
@@ -285,6 +288,7 @@ export function planOciExport(
     entries,
     blobs: closure.blobs,
     external: closure.external,
+    documents: closure.documents,
     extraFiles: new Map(),
     memoryBlobs,
     warnings: [...new Set(warnings)],

@@ -12,6 +12,13 @@ import { writeFileAtomic } from '../output/file.js';
 import { writeToStream } from '../output/stream.js';
 import { blobRelPath } from '../store/paths.js';
 import { sizeMismatch } from '../store/verify-stream.js';
+import {
+  DELTA_NAME,
+  planDelta,
+  readBaseContent,
+  serializeDeltaMarker,
+  type DeltaMarker,
+} from './delta.js';
 import { planDockerExport } from './docker-export.js';
 import { assertRepositoryName } from './docker-names.js';
 import { planOciExport, type ExportPlan } from './export-plan.js';
@@ -62,6 +69,11 @@ export interface ExportOptions extends LayoutOptions {
    * the platform's manifest, and a warning says the index digest changed).
    */
   platform?: string | undefined;
+  /**
+   * A delta (oci only): leave out the blobs this earlier archive or layout holds (manifests and
+   * indexes are always carried), and say so in an `ocilayout-delta.json` marker that import reads.
+   */
+  since?: string | undefined;
   /** Re-hash every blob while writing it (default true): never archive a corrupt blob. */
   verify?: boolean | undefined;
   /** Content bytes written so far, and the total. */
@@ -79,6 +91,8 @@ export interface ExportResult {
   contentBytes: number;
   /** Bytes of the archive as written. */
   archiveBytes: number;
+  /** With since: the base assumed, and what was left out because it holds it. */
+  delta?: { base: DeltaMarker['base']; omitted: number; omittedBytes: number } | undefined;
   /** With gzip: blobs already compressed, stored in the gzip stream without deflating them again. */
   precompressed?: { blobs: number; bytes: number } | undefined;
   warnings: string[];
@@ -108,8 +122,18 @@ export async function exportArchive(
     assertGzipLevel(options.gzipLevel);
   }
   if (options.zstd === true) requireZstdForExport(); // the runtime, before the layout is read
-  const layout = Layout.open(layoutDir, options);
   const format = options.format ?? 'oci';
+  if (options.since !== undefined && format === 'docker') {
+    // docker load (and skopeo's docker-archive:) read every layer file manifest.json names: an
+    // archive without some of them loads nowhere, and the format has no place to say why.
+    throw new UsageError(
+      'E_USAGE',
+      '--since makes an archive that lacks its base’s blobs; docker archives must be complete',
+      {},
+      { hint: 'use --format oci for a delta (import it with `ocilayout import`)' },
+    );
+  }
+  const layout = Layout.open(layoutDir, options);
   const refs = options.refs ?? [];
   let plan: ExportPlan;
   let repoTags: string[] = [];
@@ -138,6 +162,21 @@ export async function exportArchive(
     warnings.push(...(plan.warnings ?? []));
   }
   for (const d of plan.external) warnings.push(`external layer ${d.digest} (urls) is not carried`);
+  let delta: ExportResult['delta'];
+  if (options.since !== undefined) {
+    const base = await readBaseContent(options.since, options);
+    const { carried, marker } = planDelta(plan.blobs, plan.documents ?? new Set(), base);
+    plan = {
+      ...plan,
+      blobs: carried,
+      extraFiles: new Map([...plan.extraFiles, [DELTA_NAME, serializeDeltaMarker(marker)]]),
+    };
+    delta = {
+      base: marker.base,
+      omitted: marker.omitted.length,
+      omittedBytes: marker.omitted.reduce((n, o) => n + o.size, 0),
+    };
+  }
 
   const total = contentTotal(plan);
   let done = 0;
@@ -171,6 +210,7 @@ export async function exportArchive(
     blobs: plan.blobs.size,
     contentBytes: total,
     archiveBytes,
+    ...(delta === undefined ? {} : { delta }),
     ...(options.gzip === true
       ? { precompressed: { blobs: compressed.blobs, bytes: compressed.bytes } }
       : {}),

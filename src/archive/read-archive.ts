@@ -15,7 +15,8 @@ import {
 import { parseJson, schemaError } from '../schema/manifest.js';
 import { absentPlatformManifests, contentClosure, type Closure } from './closure.js';
 import type { ExpansionLimits } from './compression.js';
-import { ArchiveContents, INDEX_NAME, OCI_LAYOUT_NAME, routeFile } from './contents.js';
+import { ArchiveContents, DELTA_NAME, INDEX_NAME, OCI_LAYOUT_NAME, routeFile } from './contents.js';
+import { deltaNotSupported, parseDeltaMarker, type DeltaMarker } from './delta.js';
 import { convertDockerArchive } from './docker-import.js';
 import type { Staging } from './staging.js';
 import { readArchive, type ArchiveInput, type ReadArchiveSummary } from './tar-source.js';
@@ -28,6 +29,11 @@ export interface StagedArchive {
   closure: Closure;
   summary: ReadArchiveSummary;
   isOci: boolean;
+  /**
+   * A delta archive (`export --since`): its marker, and the blobs of the closure it does not carry
+   * (the target must hold them; they are in `closure.blobs` but not staged).
+   */
+  delta?: { marker: DeltaMarker; omitted: Map<Digest, number> } | undefined;
 }
 
 /**
@@ -43,6 +49,11 @@ export async function stageArchive(
     limits: ExpansionLimits;
     onProgress?: ((bytesRead: number, total: number | undefined) => void) | undefined;
     warn: (warning: string) => void;
+    /**
+     * Accept a delta archive (import, which checks the target holds what it leaves out). Without
+     * it a delta is E_USAGE: copy's archive source has no base to take the rest from.
+     */
+    acceptDelta?: boolean | undefined;
   },
 ): Promise<StagedArchive> {
   const stage = staging;
@@ -84,10 +95,37 @@ export async function stageArchive(
     ? readOciIndex(contents)
     : { schemaVersion: 2, manifests: convertDockerArchive(contents, stage) };
   for (const p of contents.unused(isOci ? 'oci' : 'docker')) warn(`ignored archive entry ${p}`);
-  const closure = verifyClosure(stage, contents, isOci, archiveIndex.manifests, input.name);
+  const markerBytes = isOci ? contents.json(DELTA_NAME) : undefined;
+  const marker = markerBytes === undefined ? undefined : parseDeltaMarker(markerBytes, input.name);
+  if (marker !== undefined && options.acceptDelta !== true)
+    throw deltaNotSupported(input.name, marker);
+  const omitted = new Map(marker?.omitted.map((o) => [o.digest, o.size]));
+  const closure = verifyClosure(
+    stage,
+    contents,
+    isOci,
+    archiveIndex.manifests,
+    input.name,
+    omitted,
+  );
   for (const d of closure.external)
     warn(`layer ${d.digest} is external (urls); not carried by the archive`);
-  return { contents, archiveIndex, closure, summary, isOci };
+  const carried = contents.blobs();
+  const delta =
+    marker === undefined
+      ? undefined
+      : {
+          marker,
+          omitted: new Map([...closure.blobs].filter(([d]) => !carried.has(d))),
+        };
+  return {
+    contents,
+    archiveIndex,
+    closure,
+    summary,
+    isOci,
+    ...(delta === undefined ? {} : { delta }),
+  };
 }
 
 /** A stream (stdin) as an archive to read. */
@@ -125,11 +163,13 @@ function verifyClosure(
   isOci: boolean,
   entries: Descriptor[],
   archiveName: string,
+  /** A delta's left-out blobs: present as far as the archive goes (import checks the target). */
+  omitted: ReadonlyMap<Digest, number>,
 ): Closure {
   // OCI: only blobs under the layout's blobs/ count; docker: everything staged (plus our manifests).
   const carried = isOci ? contents.blobs() : undefined;
   const sizeOf = (d: Digest): number | undefined =>
-    carried !== undefined ? carried.get(d) : stage.layout.blobs.stat(d)?.size;
+    carried !== undefined ? (carried.get(d) ?? omitted.get(d)) : stage.layout.blobs.stat(d)?.size;
   const absent = absentPlatformManifests(stage.layout, entries, sizeOf);
   if (absent.length > 0) {
     // Said before the generic "lacks blob": the archive holds only some platforms of an image,

@@ -9,7 +9,7 @@ import { Layout, type LayoutInit, type LayoutOptions } from '../layout/layout.js
 import { reclaimBlobs } from '../maintenance/reclaim.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
-import { releaseOperationLease } from '../store/ingest.js';
+import { leaseDigest, releaseOperationLease } from '../store/ingest.js';
 import { ownerToken } from '../store/liveness.js';
 import {
   DEFAULT_EXPANSION_LIMITS,
@@ -18,7 +18,8 @@ import {
 } from '../archive/compression.js';
 import { mergeIncoming, readIncoming, type IncomingMerge } from '../archive/import-referrers.js';
 import type { ConflictPolicy } from '../archive/merge.js';
-import { stageArchive } from '../archive/read-archive.js';
+import { missingBaseError, type DeltaMarker } from '../archive/delta.js';
+import { stageArchive, type StagedArchive } from '../archive/read-archive.js';
 import { Staging } from '../archive/staging.js';
 import { openArchiveFile, type ArchiveInput } from '../archive/tar-source.js';
 import { placeBlobs } from './place-blobs.js';
@@ -45,6 +46,8 @@ export interface ImportResult {
   /** Entries ignored (unknown names, files outside the layout folder), and external layers. */
   warnings: string[];
   inputBytes: number;
+  /** A delta archive: the base it assumed, and how many blobs it left out (all in the target). */
+  delta?: { base: DeltaMarker['base']; omitted: number } | undefined;
 }
 
 const MAX_WARNINGS = 20;
@@ -98,9 +101,13 @@ export async function importArchive(
         limits,
         onProgress: options.onProgress,
         warn,
+        acceptDelta: true,
       });
       const { archiveIndex, closure, summary, isOci } = read;
       const entries = archiveIndex.manifests;
+      // A delta: the target must hold every blob it leaves out, checked before anything is placed.
+      if (read.delta !== undefined) assertBaseHeld(read, staging.layout, target, input.name);
+      const omitted = read.delta?.omitted ?? new Map<Digest, number>();
 
       // Refuse conflicts before touching the target; the commit decides again under the lock.
       const incoming = readIncoming(staging.layout, archiveIndex);
@@ -112,7 +119,9 @@ export async function importArchive(
       const placement = await placeBlobs(
         staging.layout,
         target,
-        [...closure.blobs].map(([digest, size]) => ({ mediaType: STAGED_BLOB, digest, size })),
+        [...closure.blobs]
+          .filter(([digest]) => !omitted.has(digest))
+          .map(([digest, size]) => ({ mediaType: STAGED_BLOB, digest, size })),
         { trusted: true },
         placed,
       );
@@ -135,6 +144,9 @@ export async function importArchive(
         blobs,
         warnings,
         inputBytes: summary.inputBytes,
+        ...(read.delta === undefined
+          ? {}
+          : { delta: { base: read.delta.marker.base, omitted: omitted.size } }),
       };
     } catch (err) {
       staging?.discard();
@@ -147,6 +159,35 @@ export async function importArchive(
     }
   });
 }
+/**
+ * E_NOT_FOUND unless `target` holds every blob the delta `read` leaves out, by digest and size
+ * (`staged`, the staging layout, carries every manifest: the error names the images in need).
+ * Each is leased first (gc's protocol: lease, then look), so a gc running meanwhile cannot take one
+ * away before the commit makes index.json reach it.
+ */
+function assertBaseHeld(
+  read: StagedArchive,
+  staged: Layout,
+  target: Layout,
+  archiveName: string,
+): void {
+  const delta = read.delta!;
+  const missing = new Map<Digest, number>();
+  for (const [digest, size] of delta.omitted) {
+    leaseDigest(target.root, digest);
+    if (target.blobs.stat(digest)?.size !== size) missing.set(digest, size);
+  }
+  if (missing.size === 0) return;
+  throw missingBaseError(
+    archiveName,
+    target.root,
+    delta.marker,
+    missing,
+    read.archiveIndex.manifests,
+    staged,
+  );
+}
+
 /**
  * A failed import leaves the target as it found it: the blobs it placed are reclaimed under gc's
  * protocol, and a layout it created goes again, but only the files and empty directories this

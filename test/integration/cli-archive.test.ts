@@ -1,7 +1,7 @@
 // The built CLI's export/import: files and pipes, summaries and --json, exit codes for bad
 // archives, and the progress bar (only on a terminal). Build first: `npm run build`.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { layoutSnapshot } from '../helpers/snapshot.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { requireTools } from '../helpers/tools.js';
 import { copyOfPeer, peer, readJson } from '../archive/fixtures.js';
+import { putImage, randomLayers } from '../archive/delta-helpers.js';
 import { Annotation } from '../../src/media-types.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 
@@ -485,4 +486,95 @@ describe('ocilayout export --zstd / import of .tar.zst', () => {
       expect(existsSync(target)).toBe(false);
     },
   );
+});
+
+describe('ocilayout export --since (delta archives)', () => {
+  /** A base layout (v1, three layers) and its update (v1 and v2, v2 changing one layer). */
+  async function update(): Promise<{ dir: string; base: string; next: string }> {
+    const dir = tmpDir();
+    const base = join(dir, 'base');
+    const layers = randomLayers(3, 128 * 1024);
+    await putImage(base, 'v1', layers);
+    const next = join(dir, 'next');
+    cpSync(base, next, { recursive: true });
+    await putImage(next, 'v2', [...layers.slice(0, 2), ...randomLayers(1, 128 * 1024)]);
+    return { dir, base, next };
+  }
+
+  it.each([
+    ['a layout', false],
+    ['an archive', true],
+  ])(
+    '--since %s: a smaller archive that imports into a layout holding the base',
+    async (_w, asArchive) => {
+      const { dir, base, next } = await update();
+      const baseTar = join(dir, 'base.tar');
+      expect((await runCli(['export', base, baseTar])).code).toBe(0);
+      const delta = join(dir, 'delta.tar');
+      const exp = await runCli(['export', next, delta, '--since', asArchive ? baseTar : base]);
+      expect(exp.code).toBe(0);
+      expect(exp.stderr).toMatch(
+        new RegExp(`a delta since ${asArchive ? 'base\\.tar' : 'base'}: left out 4 blob\\(s\\)`),
+      );
+      const full = join(dir, 'full.tar');
+      expect((await runCli(['export', next, full])).code).toBe(0);
+      // The three base layers (128 KiB each) and v1's config stay home.
+      expect(statSync(full).size - statSync(delta).size).toBeGreaterThanOrEqual(3 * 128 * 1024);
+
+      const target = join(dir, 'target');
+      expect((await runCli(['import', baseTar, target])).code).toBe(0);
+      const imp = await runCli(['import', delta, target]);
+      expect(imp.code).toBe(0);
+      expect(imp.stderr).toContain('a delta since');
+      expect(imp.stderr).toContain('4 blob(s) found in place');
+      expect(indexOf(target)).toEqual(indexOf(next));
+      const fsck = await runCli(['fsck', target]);
+      expect(fsck.code).toBe(0);
+    },
+  );
+
+  it('import of a delta into an empty directory: exit 3, missing blobs named, nothing left', async () => {
+    const { dir, base, next } = await update();
+    const delta = join(dir, 'delta.tar');
+    expect((await runCli(['export', next, delta, '--since', base])).code).toBe(0);
+    const target = join(dir, 'empty');
+    const r = await runCli(['--json', 'import', delta, target]);
+    expect(r.code).toBe(3);
+    const err = jsonError(r.stderr);
+    expect(err.code).toBe('E_NOT_FOUND');
+    expect(err.message).toMatch(/is a delta archive: .* lacks 4 of them: sha256:[0-9a-f]{64} \(/);
+    expect(err.message).toContain('needed by v1, v2');
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('a delta of a delta imports after its parent; --format docker with --since is exit 2', async () => {
+    const { dir, base, next } = await update();
+    const third = join(dir, 'third');
+    cpSync(next, third, { recursive: true });
+    await putImage(third, 'v3', randomLayers(1, 1024));
+    const [d1, d2, baseTar] = ['d1.tar', 'd2.tar', 'base.tar'].map((n) => join(dir, n)) as [
+      string,
+      string,
+      string,
+    ];
+    expect((await runCli(['export', base, baseTar])).code).toBe(0);
+    expect((await runCli(['export', next, d1, '--since', base])).code).toBe(0);
+    expect((await runCli(['export', third, d2, '--since', d1])).code).toBe(0);
+    const target = join(dir, 'target');
+    for (const a of [baseTar, d1, d2]) expect((await runCli(['import', a, target])).code).toBe(0);
+    expect(indexOf(target)).toEqual(indexOf(third));
+    expect((await runCli(['fsck', target])).code).toBe(0);
+    const docker = await runCli([
+      'export',
+      next,
+      join(dir, 'x.tar'),
+      '--format',
+      'docker',
+      '--since',
+      base,
+    ]);
+    expect(docker.code).toBe(2);
+    expect(docker.stderr).toContain('docker archives must be complete');
+    expect(existsSync(join(dir, 'x.tar'))).toBe(false);
+  });
 });

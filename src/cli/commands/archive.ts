@@ -35,6 +35,7 @@ interface ExportArgs extends GlobalArgs {
   name: string | undefined;
   platform: string | undefined;
   verify: boolean;
+  since: string | undefined;
   progress: boolean;
 }
 
@@ -115,6 +116,11 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             default: true,
             describe: 're-hash every blob while writing (--no-verify trusts the layout)',
           })
+          .option('since', {
+            type: 'string',
+            describe:
+              'BASE (an earlier archive or layout): a delta, leaving out the blobs BASE holds (oci only; import it into a layout holding BASE)',
+          })
           .option('progress', {
             type: 'boolean',
             default: true,
@@ -131,9 +137,10 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
           )
           .example('$0 export ./layout img.tar.gz --gzip --ref v1 --ref v2', 'two tags, gzipped')
           .example('$0 export ./layout arm.tar --ref v1 --platform linux/arm64', 'one platform')
+          .example('$0 export ./layout bundle.tar.zst --zstd', 'zstd, as air-gap bundles often are')
           .example(
-            '$0 export ./layout bundle.tar.zst --zstd',
-            'zstd, as air-gap bundles often are',
+            '$0 export ./layout update.tar --since last-week.tar',
+            'only what last week’s archive lacks, plus the full index',
           ),
       async (argv) => {
         const args = argv as unknown as ExportArgs;
@@ -162,6 +169,7 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
             name: args.name,
             platform: args.platform,
             verify: args.verify,
+            since: args.since,
             onProgress: (done, total) => bar.update(done, total),
           });
         } finally {
@@ -176,7 +184,12 @@ export const registerArchive: RegisterCommands = (y, ctx) =>
               : `${pre.blobs} blobs (${formatBytes(pre.bytes)}) were compressed already: stored in the gzip stream as they are, not compressed again`,
           );
         }
-        const summary = `exported ${result.entries.length} entr${result.entries.length === 1 ? 'y' : 'ies'}, ${result.blobs} blobs (${formatBytes(result.contentBytes)}) to ${toStdout ? 'stdout' : args.archive} as ${result.format}${args.gzip ? '+gzip' : args.zstd ? '+zstd' : ''}`;
+        const d = result.delta;
+        const delta =
+          d === undefined
+            ? ''
+            : `; a delta since ${d.base.name}: left out ${d.omitted} blob(s) (${formatBytes(d.omittedBytes)}) it holds`;
+        const summary = `exported ${result.entries.length} entr${result.entries.length === 1 ? 'y' : 'ies'}, ${result.blobs} blobs (${formatBytes(result.contentBytes)}) to ${toStdout ? 'stdout' : args.archive} as ${result.format}${args.gzip ? '+gzip' : args.zstd ? '+zstd' : ''}${delta}`;
         if (toStdout) {
           if (ctx.out.json) ctx.io.stderr.write(`${JSON.stringify(result, null, 2)}\n`);
           else ctx.out.info(summary);
@@ -311,6 +324,9 @@ function importSummary(archive: string, r: ImportResult): string {
   }
   const refs =
     m.conventions.length > 0 ? `; referrers recorded as ${m.conventions.join(', ')}` : '';
+  if (r.delta !== undefined) {
+    parts.push(`a delta since ${r.delta.base.name}: ${r.delta.omitted} blob(s) found in place`);
+  }
   return `imported ${archive === '-' ? 'stdin' : archive} (${r.format}${r.compression === 'none' ? '' : `, ${r.compression}`}) into ${r.layout}: ${parts.join(', ')}; ${r.blobs.total} blobs, ${r.blobs.added} new (${formatBytes(r.blobs.bytesAdded)})${refs}`;
 }
 
