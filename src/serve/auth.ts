@@ -4,7 +4,7 @@
 // pattern matches a repository decides, `anonymous` is a client without credentials (and what it
 // may, any user may) and `*` any user who authenticated.
 //
-// bcrypt is slow on purpose (a cost-12 check takes about 300 ms in bcryptjs), and a client sends
+// bcrypt is slow on purpose (figures: spec-notes/serve.md), and a client sends
 // hundreds of requests for one push, each with the same Authorization header. A check that passed
 // is therefore remembered for a while, keyed by an HMAC (with a key made at start) of the user and
 // password, so the cache holds no password; failed checks are never remembered. Bounds: entries
@@ -19,7 +19,7 @@ import { UsageError } from '../errors.js';
 import { RegistryHttpError } from './http-errors.js';
 import { isValidRepositoryName } from './names.js';
 
-/** A bcrypt cost above this is refused at start: each uncached check would take over ~300 ms. */
+/** A bcrypt cost above this is refused at start: each uncached check would take too long. */
 export const MAX_COST = 12;
 const CACHE_TTL_MS = 5 * 60_000;
 const CACHE_MAX = 1024;

@@ -239,6 +239,8 @@ export async function copyRefs(
     );
   }
   if (dst.kind === 'archive' && dst.format === 'docker') {
+    // Asked for explicitly, they are refused; by default, cosign tags are carried only where the
+    // destination can hold them, and a docker archive cannot.
     if (options.referrers === true || options.cosignTags === true) {
       throw new UsageError(
         'E_USAGE',
@@ -247,6 +249,7 @@ export async function copyRefs(
         { hint: 'write an oci-archive: instead' },
       );
     }
+    options = { ...options, cosignTags: false };
   }
   const registries = new Set(
     [src, dst].flatMap((e) => (e.kind === 'registry' ? [e.ref.registry] : [])),

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportArchive, importArchive } from '../../src/internal.js';
+import { exportArchive, importArchive, Layout } from '../../src/internal.js';
 import { cliOk } from '../helpers/run-cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { requireTools } from '../helpers/tools.js';
@@ -199,7 +199,10 @@ describe.runIf(TOOLS)('copy with archive endpoints, against skopeo', () => {
       `docker-archive:${join(peers, 'image.docker.tar')}:${docker.repoTags![0]}`,
       join(dir, 'd'),
     ]);
-    const manifest = blobJson<Manifest>(join(dir, 'd'), tagged(join(dir, 'd'), 'v1')!);
+    // Stored under its full RepoTags name; the bare tag resolves to it (spec-notes/names.md).
+    const fromDocker = Layout.open(join(dir, 'd')).resolve({ tag: 'v1' });
+    expect(fromDocker.annotations?.[REF_NAME]).toContain('/');
+    const manifest = blobJson<Manifest>(join(dir, 'd'), fromDocker.digest);
     expect(manifest.config.digest).toBe(docker.configDigest);
     // What copy writes: skopeo reads the oci-archive by its tag, and the docker-archive by NAME:TAG.
     const out = join(dir, 'out.tar');

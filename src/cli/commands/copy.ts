@@ -42,7 +42,8 @@ interface CopyArgs extends GlobalArgs {
   convention: ConventionName | 'auto' | undefined;
   platform?: string | string[];
   'referrers-mode': ReferrersMode;
-  'cosign-tags': boolean;
+  /** Unset: on, except where the destination cannot hold them (a docker archive). */
+  'cosign-tags': boolean | undefined;
   'plain-http'?: string | string[];
   username?: string;
   'password-stdin': boolean;
@@ -83,7 +84,6 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         })
         .option('cosign-tags', {
           type: 'boolean',
-          default: true,
           describe:
             "copy cosign's sha256-<hex>.sig/.att/.sbom tags of every manifest copied (--no-cosign-tags: leave them)",
         })
