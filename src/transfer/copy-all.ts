@@ -387,18 +387,47 @@ async function copyOne(
 ): Promise<CopyAllImage> {
   const to = item.to!;
   try {
+    const target = to.target(ctx);
+    // A registry takes every manifest PUT anew (copy.ts pushes them without asking), so there "up
+    // to date" means: no blob moved and the tag (or digest) named this content before.
+    const before =
+      target.kind === 'registry'
+        ? await target.client
+            .headManifest(target.repository, target.tag ?? item.entry.digest)
+            .catch(() => undefined)
+        : undefined;
+    let planned = 0;
+    let blobBytes = 0;
+    let moved = 0;
     const result = await copyContent(
       new LayoutSource(layout, { digest: item.entry.digest }),
-      to.target(ctx),
-      options,
+      target,
+      {
+        ...options,
+        onEvent: (e) => {
+          if (e.type === 'plan') planned = e.blobs;
+          // Blobs finish before the first manifest starts (transfer in copy.ts): the first
+          // `planned` completions are layers and configs.
+          if (e.type === 'blob-done' && TRANSFERRED.includes(e.outcome)) {
+            const manifest = e.done > planned;
+            if (!manifest) moved += 1;
+            if (!manifest || target.kind !== 'registry') blobBytes += e.descriptor.size;
+          }
+          options.onEvent?.(e);
+        },
+      },
     );
-    const blobs = TRANSFERRED.reduce((n, o) => n + result.blobs[o], 0);
+    const transferred = TRANSFERRED.reduce((n, o) => n + result.blobs[o], 0);
+    const upToDate =
+      target.kind === 'registry'
+        ? moved === 0 && before?.digest === result.descriptor.digest
+        : transferred === 0;
     return {
       source: item.source,
       destination: to.label,
-      status: blobs === 0 ? 'up-to-date' : 'copied',
+      status: upToDate ? 'up-to-date' : 'copied',
       digest: result.descriptor.digest,
-      bytes: TRANSFERRED.reduce((n, o) => n + result.bytes[o], 0),
+      bytes: blobBytes,
       referrers: result.referrers.length,
       cosignTags: result.cosignTags,
       warnings: result.warnings,
