@@ -317,7 +317,7 @@ function imageLine(r: CopyAllImage): string {
 
 function wholeSummary(r: CopyAllResult): string {
   const n = r.images.length;
-  return `copied ${n} image${n === 1 ? '' : 's'} of ${r.source} to ${r.destination}: ${r.copied} copied (${formatBytes(r.bytes)}), ${r.upToDate} up to date, ${r.failed} failed, ${r.skipped} skipped`;
+  return `${n} image${n === 1 ? '' : 's'} of ${r.source} to ${r.destination}: ${r.copied} copied (${formatBytes(r.bytes)}), ${r.upToDate} up to date, ${r.failed} failed, ${r.skipped} skipped`;
 }
 
 /** `oci-archive:-[:REF]` or `docker-archive:-[:REF]`: the archive is stdin or stdout. */
