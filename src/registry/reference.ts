@@ -48,7 +48,8 @@ function invalid(input: string, why: string, hint?: string): UsageError {
  * The registry of `docker://HOST[:PORT]` (a trailing `/` allowed) that names no repository: a
  * destination for a whole layout, each full-named image going to its own repository there. HOST
  * must read as a registry (a `.` in its name, `localhost`, or bracketed IPv6; a port allowed), so
- * `docker://alpine` and `docker://alpine:3` stay Docker Hub's `library/alpine`. Undefined for anything else.
+ * `docker://alpine` and `docker://alpine:3` stay Docker Hub's `library/alpine`. Undefined for
+ * anything else.
  */
 export function parseRegistryHost(input: string): string | undefined {
   if (!isRegistryRef(input)) return undefined;

@@ -109,8 +109,8 @@ const OTHER_TRANSPORTS: Record<string, (arg: string, role: 'source' | 'destinati
 /**
  * Parse a `copy` argument. A registry source without tag or digest means `:latest` (as docker and
  * skopeo read it); a registry destination without one keeps the source tag; a destination
- * `docker://HOST[:PORT]` without repository is a registry for a whole layout (copy-all.ts). `oci:DIR[:TAG]` and
- * `ocidir://DIR[:TAG]` are layouts. A path that exists is always a layout, whatever it looks like
+ * `docker://HOST[:PORT]` without repository is a registry for a whole layout (copy-all.ts).
+ * `oci:DIR[:TAG]` and `ocidir://DIR[:TAG]` are layouts. A path that exists is always a layout, whatever it looks like
  * (`exists` is consulted only to tell a path from a mistyped transport or registry). Throws E_USAGE
  * for a `scheme://` that is not docker:// or ocidir://, an archive or other non-layout transport,
  * or a missing `HOST[:PORT]/REPO` path (docker:// was probably meant); E_INVALID_REFERENCE for a
