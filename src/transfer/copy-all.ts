@@ -32,7 +32,7 @@ import { LayoutSource } from './sources.js';
 export interface CopyAllOptions extends Omit<CopyRefsOptions, 'onEvent'> {
   /** Images copied at once (default 2; each copies its blobs `concurrency` at a time). */
   images?: number | undefined;
-  /** `docker://HOST` destination only: repositories go under this path (`mirror` → HOST/mirror/…). */
+  /** `docker://HOST` only: repositories go under this path (`mirror` → HOST/mirror/…). */
   prefix?: string | undefined;
   onImage?: ((event: CopyAllImageEvent) => void) | undefined;
   onEvent?: ((image: string, event: CopyEvent) => void) | undefined;
