@@ -138,6 +138,7 @@ export {
   formatRegistryRef,
   isRegistryRef,
   parseRegistryRef,
+  parseRegistryHost,
   type RegistryRef,
 } from './registry/reference.js';
 export { RegistryClient, type FetchedManifest } from './registry/client.js';
@@ -183,7 +184,17 @@ export {
   type ArchiveEndpoint,
   type CopyEndpoint,
   type CopyRefsOptions,
+  type RegistryHostEndpoint,
+  type SourceEndpoint,
 } from './transfer/endpoints.js';
+export {
+  copyAll,
+  isWholeLayoutCopy,
+  type CopyAllImage,
+  type CopyAllImageEvent,
+  type CopyAllOptions,
+  type CopyAllResult,
+} from './transfer/copy-all.js';
 export { planCopy, type CopyPlan, type PlanOptions, type PlannedEdge } from './transfer/plan.js';
 export { isYamlList, parseImageList, type ImageListEntry } from './transfer/image-list.js';
 export {

@@ -1,4 +1,5 @@
-// Registry references: `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`, skopeo's transport prefix.
+// Registry references: `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`, skopeo's transport prefix, and
+// `docker://HOST[:PORT]` alone (a registry, for whole-layout copies).
 // Anything without the prefix is a layout (refs.ts). See spec-notes/registry.md "References".
 import { parseDigest, type Digest } from '../digest.js';
 import { UsageError } from '../errors.js';
@@ -44,6 +45,26 @@ function invalid(input: string, why: string, hint?: string): UsageError {
 }
 
 /**
+ * The registry of `docker://HOST[:PORT]` (a trailing `/` allowed) that names no repository: a
+ * destination for a whole layout, each full-named image going to its own repository there. HOST
+ * must read as a registry (a `.` in its name, `localhost`, or bracketed IPv6; a port allowed), so
+ * `docker://alpine` and `docker://alpine:3` stay Docker Hub's `library/alpine`. Undefined for
+ * anything else.
+ */
+export function parseRegistryHost(input: string): string | undefined {
+  if (!isRegistryRef(input)) return undefined;
+  let rest = input.slice(REGISTRY_PREFIX.length);
+  if (rest.endsWith('/')) rest = rest.slice(0, -1);
+  if (rest === '' || rest.includes('/') || rest.includes('@')) return undefined;
+  // `alpine:3` is an image and a tag (docker's reading), not host `alpine` port 3: a host alone
+  // needs a `.` in its name, or is `localhost` or bracketed IPv6.
+  const name = hostName(rest);
+  const hostLike = name.includes('.') || name === 'localhost' || rest.startsWith('[');
+  if (!hostLike || !HOST_GRAMMAR.test(rest)) return undefined;
+  return rest === 'index.docker.io' ? DOCKER_HUB : rest;
+}
+
+/**
  * Parse `docker://[HOST[:PORT]/]REPO[:TAG|@DIGEST]`. As in docker and skopeo, the first path part is
  * a registry only if it contains `.` or `:` or is `localhost`; otherwise the registry is Docker Hub
  * and a one-part repository gets `library/`. No tag and no digest means `defaultTag` (`latest`, as
@@ -56,6 +77,14 @@ export function parseRegistryRef(
   options: { defaultTag?: string | false } = {},
 ): RegistryRef {
   if (!isRegistryRef(input)) throw invalid(input, `it does not start with ${REGISTRY_PREFIX}`);
+  if (parseRegistryHost(input) !== undefined) {
+    // Before, `docker://127.0.0.1:5000` read as Docker Hub's `library/127.0.0.1` tagged `5000`.
+    throw invalid(
+      input,
+      'it names a registry but no repository',
+      'write docker://HOST[:PORT]/REPO[:TAG]; a whole layout may be copied to docker://HOST',
+    );
+  }
   let rest = input.slice(REGISTRY_PREFIX.length);
   let digest: Digest | undefined;
   const at = rest.indexOf('@');

@@ -17,7 +17,12 @@ import {
   type Credentials,
   type LoadedDockerConfig,
 } from '../registry/docker-config.js';
-import { isRegistryRef, parseRegistryRef, type RegistryRef } from '../registry/reference.js';
+import {
+  isRegistryRef,
+  parseRegistryHost,
+  parseRegistryRef,
+  type RegistryRef,
+} from '../registry/reference.js';
 import type { RetryPolicy } from '../registry/retry.js';
 import type { RetryInfo } from '../registry/transport.js';
 import { copyContent, type CopyDestination, type CopyOptions, type CopyResult } from './copy.js';
@@ -55,7 +60,19 @@ export interface CopyRefsOptions extends CopyOptions {
 
 /** A `copy` endpoint. A new kind makes every switch over `kind` fail to compile. */
 export type CopyEndpoint =
-  { kind: 'registry'; ref: RegistryRef } | ({ kind: 'layout' } & LayoutRef) | ArchiveEndpoint;
+  | { kind: 'registry'; ref: RegistryRef }
+  | RegistryHostEndpoint
+  | ({ kind: 'layout' } & LayoutRef)
+  | ArchiveEndpoint;
+
+/** What a source can be: `docker://HOST` alone is a destination only. */
+export type SourceEndpoint = Exclude<CopyEndpoint, RegistryHostEndpoint>;
+
+/** `docker://HOST[:PORT]` as a destination: a whole layout, each full name to its own repository. */
+export interface RegistryHostEndpoint {
+  kind: 'registry-host';
+  registry: string;
+}
 
 /**
  * `oci-archive:FILE[:REF]` or `docker-archive:FILE[:REF]` (skopeo's forms). REF: the tag inside an
@@ -71,7 +88,7 @@ export interface ArchiveEndpoint {
 
 /** The one-line summary of every endpoint form, for hints and `copy --help`. */
 export const COPY_ENDPOINT_FORMS =
-  'DIR[:TAG|@DIGEST], oci:DIR[:TAG], ocidir://DIR[:TAG] (layouts), docker://HOST/REPO[:TAG|@DIGEST] (a registry), oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME[:TAG]] (archives; FILE - for stdin/stdout)';
+  'DIR[:TAG|@DIGEST], oci:DIR[:TAG], ocidir://DIR[:TAG] (layouts), docker://HOST/REPO[:TAG|@DIGEST] (a registry; docker://HOST for a whole layout), oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME[:TAG]] (archives; FILE - for stdin/stdout)';
 
 const ARCHIVE_TRANSPORTS: Record<string, ArchiveFormat> = {
   'oci-archive': 'oci',
@@ -91,8 +108,9 @@ const OTHER_TRANSPORTS: Record<string, (arg: string, role: 'source' | 'destinati
 
 /**
  * Parse a `copy` argument. A registry source without tag or digest means `:latest` (as docker and
- * skopeo read it); a registry destination without one keeps the source tag. `oci:DIR[:TAG]` and
- * `ocidir://DIR[:TAG]` are layouts. A path that exists is always a layout, whatever it looks like
+ * skopeo read it); a registry destination without one keeps the source tag; a destination
+ * `docker://HOST[:PORT]` without repository is a registry for a whole layout (copy-all.ts).
+ * `oci:DIR[:TAG]` and `ocidir://DIR[:TAG]` are layouts. A path that exists is always a layout, whatever it looks like
  * (`exists` is consulted only to tell a path from a mistyped transport or registry). Throws E_USAGE
  * for a `scheme://` that is not docker:// or ocidir://, an archive or other non-layout transport,
  * or a missing `HOST[:PORT]/REPO` path (docker:// was probably meant); E_INVALID_REFERENCE for a
@@ -100,10 +118,22 @@ const OTHER_TRANSPORTS: Record<string, (arg: string, role: 'source' | 'destinati
  */
 export function parseCopyEndpoint(
   input: string,
+  role?: 'source',
+  exists?: (path: string) => boolean,
+): SourceEndpoint;
+export function parseCopyEndpoint(
+  input: string,
+  role: 'source' | 'destination',
+  exists?: (path: string) => boolean,
+): CopyEndpoint;
+export function parseCopyEndpoint(
+  input: string,
   role: 'source' | 'destination' = 'source',
   exists: (path: string) => boolean = existsSync,
 ): CopyEndpoint {
   if (isRegistryRef(input)) {
+    const host = role === 'destination' ? parseRegistryHost(input) : undefined;
+    if (host !== undefined) return { kind: 'registry-host', registry: host };
     return {
       kind: 'registry',
       ref: parseRegistryRef(input, { defaultTag: role === 'source' ? 'latest' : false }),
@@ -223,6 +253,15 @@ export async function copyRefs(
 ): Promise<CopyResult> {
   const src = parseCopyEndpoint(source, 'source');
   const dst = parseCopyEndpoint(destination, 'destination');
+  if (dst.kind === 'registry-host') {
+    // One image has no repository of its own to go to there: copyAll maps whole layouts.
+    throw new UsageError(
+      'E_USAGE',
+      `${destination} names no repository; copying one image needs docker://HOST/REPO`,
+      { destination },
+      { hint: 'to copy every image of a layout, name the layout alone (no :TAG or @DIGEST)' },
+    );
+  }
   const dstDigest =
     dst.kind === 'registry'
       ? dst.ref.digest
@@ -369,6 +408,8 @@ function defaultDockerName(src: CopyEndpoint): string {
   switch (src.kind) {
     case 'registry':
       return `${src.ref.registry}/${src.ref.repository}`;
+    case 'registry-host':
+      return src.registry;
     case 'layout':
       return defaultRepositoryName(src.layout);
     case 'archive':

@@ -3,6 +3,7 @@ import {
   apiHost,
   formatRegistryRef,
   isRegistryRef,
+  parseRegistryHost,
   parseRegistryRef,
 } from '../../src/registry/reference.js';
 
@@ -63,6 +64,18 @@ describe('parseRegistryRef', () => {
     expect(() => parseRegistryRef(input)).toThrow(expect.objectContaining({ code }));
   });
 
+  it.each(['docker://127.0.0.1:5000', 'docker://localhost:5000/', 'docker://reg.example'])(
+    'refuses %s: a registry without repository (not library/HOST tagged PORT)',
+    (input) => {
+      expect(() => parseRegistryRef(input)).toThrow(
+        expect.objectContaining({
+          code: 'E_INVALID_REFERENCE',
+          message: expect.stringContaining('no repository') as unknown,
+        }),
+      );
+    },
+  );
+
   it('round-trips through formatRegistryRef', () => {
     for (const s of ['docker://h.io:443/a/b:t', `docker://h.io/a@${D}`]) {
       expect(formatRegistryRef(parseRegistryRef(s))).toBe(s);
@@ -72,5 +85,29 @@ describe('parseRegistryRef', () => {
   it('recognises only the docker:// prefix as a registry', () => {
     expect(isRegistryRef('docker://x.io/a')).toBe(true);
     expect(isRegistryRef('./docker:/a')).toBe(false);
+  });
+});
+
+describe('parseRegistryHost', () => {
+  it.each([
+    ['docker://127.0.0.1:5000', '127.0.0.1:5000'],
+    ['docker://localhost:5000/', 'localhost:5000'],
+    ['docker://localhost', 'localhost'],
+    ['docker://reg.example', 'reg.example'],
+    ['docker://[::1]:5000', '[::1]:5000'],
+    ['docker://index.docker.io', 'docker.io'],
+  ])('reads %s as registry %s', (input, host) => {
+    expect(parseRegistryHost(input)).toBe(host);
+  });
+
+  it.each([
+    'docker://alpine', // Docker Hub's library/alpine
+    'docker://alpine:3', // an image and its tag, as docker reads it
+    'docker://reg.example/app',
+    `docker://reg.example@sha256:${'a'.repeat(64)}`,
+    'docker://',
+    'reg.example',
+  ])('leaves %s to the reference parser', (input) => {
+    expect(parseRegistryHost(input)).toBeUndefined();
   });
 });

@@ -41,6 +41,21 @@ describe('parseCopyEndpoint', () => {
     expect(parseCopyEndpoint(input, 'destination', none)).toEqual({ kind: 'layout', ...expected });
   });
 
+  it('reads docker://HOST alone as a registry destination, and refuses it as a source', () => {
+    expect(parseCopyEndpoint('docker://127.0.0.1:5000', 'destination', none)).toEqual({
+      kind: 'registry-host',
+      registry: '127.0.0.1:5000',
+    });
+    expect(() => parseCopyEndpoint('docker://127.0.0.1:5000', 'source', none)).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_REFERENCE' }),
+    );
+    // docker's reading of an image name is unchanged.
+    expect(parseCopyEndpoint('docker://alpine:3', 'destination', none)).toMatchObject({
+      kind: 'registry',
+      ref: { registry: 'docker.io', repository: 'library/alpine', tag: '3' },
+    });
+  });
+
   it('reads an existing path as a layout, whatever it looks like', () => {
     const has = (p: string): boolean => ['oci', 'localhost:5000', 'reg.example/app'].includes(p);
     expect(parseCopyEndpoint('oci:v1', 'destination', has)).toEqual({

@@ -6,11 +6,15 @@ import {
   CONVENTION_NAMES,
   REFERRERS_MODES,
   UsageError,
+  copyAll,
   copyRefs,
+  isWholeLayoutCopy,
   parseCopyEndpoint,
   parsePlatform,
   shortDigest,
   type ConventionName,
+  type CopyAllImage,
+  type CopyAllResult,
   type CopyEndpoint,
   type CopyEvent,
   type CopyResult,
@@ -38,7 +42,10 @@ interface CopyArgs extends GlobalArgs {
   link: boolean;
   verify: boolean;
   concurrency: number;
-  referrers: boolean;
+  /** Undefined when not given: off for one image, on for a whole layout. */
+  referrers: boolean | undefined;
+  prefix: string | undefined;
+  parallel: number;
   convention: ConventionName | 'auto' | undefined;
   platform?: string | string[];
   'referrers-mode': ReferrersMode;
@@ -54,20 +61,20 @@ interface CopyArgs extends GlobalArgs {
 export const registerCopy: RegisterCommands = (y, ctx) =>
   y.command(
     'copy <source> <destination>',
-    'copy an image or index with everything it references, between layouts and docker:// registries',
+    'copy an image or index with everything it references (or every image of a layout), between layouts and docker:// registries',
     (c) =>
       withClobber(c)
         .positional('source', {
           type: 'string',
           demandOption: true,
           describe:
-            'LAYOUT:TAG or LAYOUT@DIGEST (LAYOUT alone if it holds one entry; also oci:LAYOUT[:TAG] and ocidir://LAYOUT[:TAG]), docker://HOST/REPO[:TAG|@DIGEST], or oci-archive:FILE[:TAG] / docker-archive:FILE[:NAME:TAG] (FILE alone if it holds one image; - for stdin)',
+            'LAYOUT:TAG or LAYOUT@DIGEST (LAYOUT alone: every image it holds; also oci:LAYOUT[:TAG] and ocidir://LAYOUT[:TAG]), docker://HOST/REPO[:TAG|@DIGEST], or oci-archive:FILE[:TAG] / docker-archive:FILE[:NAME:TAG] (FILE alone if it holds one image; - for stdin)',
         })
         .positional('destination', {
           type: 'string',
           demandOption: true,
           describe:
-            'LAYOUT[:TAG], oci:LAYOUT[:TAG] or ocidir://LAYOUT[:TAG] (created if missing), docker://HOST/REPO[:TAG], or oci-archive:FILE[:TAG] / docker-archive:FILE[:NAME[:TAG]] (replaced whole; - for stdout); default tag: the source tag. A missing HOST/REPO path is refused (write docker:// or ./)',
+            'LAYOUT[:TAG], oci:LAYOUT[:TAG] or ocidir://LAYOUT[:TAG] (created if missing), docker://HOST/REPO[:TAG], docker://HOST (a whole layout: each full name to its own repository), or oci-archive:FILE[:TAG] / docker-archive:FILE[:NAME[:TAG]] (replaced whole; - for stdout); default tag: the source tag. A missing HOST/REPO path is refused (write docker:// or ./)',
         })
         .option('platform', {
           type: 'string',
@@ -78,9 +85,18 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         })
         .option('referrers', {
           type: 'boolean',
-          default: false,
           describe:
-            'also copy every referrer (signatures, SBOMs…) of everything copied, recursively',
+            'also copy every referrer (signatures, SBOMs…) of everything copied, recursively (default: off for one image, on for a whole layout; --no-referrers turns it off)',
+        })
+        .option('prefix', {
+          type: 'string',
+          describe:
+            'docker://HOST destination of a whole layout: put every repository under this path (HOST/PREFIX/team/app)',
+        })
+        .option('parallel', {
+          type: 'number',
+          default: 2,
+          describe: 'whole-layout copy: images copied at once',
         })
         .option('cosign-tags', {
           type: 'boolean',
@@ -131,6 +147,15 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           describe: 'read the registry password or token from stdin',
         })
         .example('$0 copy ./src:v1 ./dst', 'copy tag v1 into ./dst, tagged v1 there')
+        .example(
+          '$0 copy ./bundle docker://127.0.0.1:5000',
+          'every full-named image of ./bundle to its own repository there, with its referrers',
+        )
+        .example(
+          '$0 copy --prefix mirror ./bundle docker://reg.example',
+          'reg.example/mirror/team/app:v1 for team/app:v1',
+        )
+        .example('$0 copy ./lay docker://reg.example/app', 'every bare tag of ./lay to app')
         .example('$0 copy ./src@sha256:0123… ./dst:release', 'copy by digest, tag it release')
         .example('$0 copy oci:./src:v1 ocidir://./dst:v1', "skopeo's and regctl's layout forms")
         .example('$0 copy --referrers ./src:v1 ./dst', 'with its signatures and SBOMs, recursively')
@@ -157,12 +182,16 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         ),
     async (argv) => {
       const args = argv as unknown as CopyArgs;
-      if (!Number.isInteger(args.concurrency) || args.concurrency < 1) {
-        throw new UsageError('E_USAGE', '--concurrency must be a positive integer', {
-          concurrency: args.concurrency,
-        });
+      for (const [name, n] of [
+        ['--concurrency', args.concurrency],
+        ['--parallel', args.parallel],
+      ] as const) {
+        if (!Number.isInteger(n) || n < 1) {
+          throw new UsageError('E_USAGE', `${name} must be a positive integer`, { [name]: n });
+        }
       }
-      if (args.convention !== undefined && !args.referrers) {
+      const whole = isWholeLayoutCopy(args.source, args.destination);
+      if (args.convention !== undefined && !(args.referrers ?? whole)) {
         throw new UsageError(
           'E_USAGE',
           '--convention applies to copied referrers; add --referrers',
@@ -182,12 +211,22 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           'redirect stdout to a file or a pipe, or name a file',
         );
       }
+      if (args.prefix !== undefined && !whole) {
+        throw new UsageError(
+          'E_USAGE',
+          '--prefix applies to a whole layout copied to docker://HOST',
+        );
+      }
       const credentials = await readCredentials(args, ctx);
+      if (whole) {
+        await copyWhole(args, ctx, platforms, credentials);
+        return;
+      }
       const { event, progress } = progressRenderer(ctx);
       let result: CopyResult;
       try {
         result = await copyRefs(args.source, args.destination, {
-          referrers: args.referrers,
+          referrers: args.referrers ?? false,
           cosignTags: args['cosign-tags'],
           referrersMode: args['referrers-mode'],
           platforms,
@@ -217,6 +256,69 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
       ctx.out.result(result, () => result.descriptor.digest);
     },
   );
+
+/**
+ * Every image of a layout (copyAll): a line per image as it finishes, one summary, --json the
+ * whole result; the exit status is the first failure's, after every image was tried.
+ */
+async function copyWhole(
+  args: CopyArgs,
+  ctx: CommandContext,
+  platforms: string[],
+  credentials: Credentials | undefined,
+): Promise<void> {
+  const result = await copyAll(args.source, args.destination, {
+    referrers: args.referrers,
+    cosignTags: args['cosign-tags'],
+    referrersMode: args['referrers-mode'],
+    platforms,
+    noClobber: noClobber(args),
+    convention: args.convention,
+    concurrency: args.concurrency,
+    images: args.parallel,
+    prefix: args.prefix,
+    link: args.link,
+    verify: args.verify,
+    plainHttp: plainHttpHosts(args['plain-http']),
+    credentials,
+    layout: layoutOptions(args),
+    onImage: (e) => {
+      if (e.type === 'done') ctx.out.info(`[${e.done}/${e.total}] ${imageLine(e.result)}`);
+    },
+    onEvent: (image, e) => {
+      if (e.type === 'warning') ctx.out.warn(`${image}: ${e.message}`);
+    },
+  });
+  for (const r of result.images) {
+    if (r.status === 'skipped') ctx.out.warn(`${r.source}: skipped: ${r.reason ?? ''}`);
+  }
+  ctx.out.info(wholeSummary(result));
+  ctx.out.result(result, () =>
+    result.images.map(
+      (r) => `${r.status}\t${r.source}\t${r.destination ?? '-'}\t${r.digest ?? '-'}`,
+    ),
+  );
+  const failed = result.images.find((i) => i.status === 'failed');
+  if (failed?.error !== undefined) throw failed.error;
+}
+
+function imageLine(r: CopyAllImage): string {
+  if (r.status === 'failed')
+    return `${r.source} → ${r.destination ?? ''}: failed: ${r.error?.code ?? ''} ${r.error?.message ?? ''}`;
+  const extra = [
+    r.referrers > 0 ? `${r.referrers} referrer${r.referrers === 1 ? '' : 's'}` : undefined,
+    r.cosignTags.length > 0
+      ? `${r.cosignTags.length} cosign tag${r.cosignTags.length === 1 ? '' : 's'}`
+      : undefined,
+  ].filter((s) => s !== undefined);
+  const what = r.status === 'up-to-date' ? 'up to date' : `copied ${formatBytes(r.bytes)}`;
+  return `${r.source} → ${r.destination ?? ''} ${shortDigest(r.digest ?? '')}: ${what}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
+}
+
+function wholeSummary(r: CopyAllResult): string {
+  const n = r.images.length;
+  return `${n} image${n === 1 ? '' : 's'} of ${r.source} to ${r.destination}: ${r.copied} copied (${formatBytes(r.bytes)}), ${r.upToDate} up to date, ${r.failed} failed, ${r.skipped} skipped`;
+}
 
 /** `oci-archive:-[:REF]` or `docker-archive:-[:REF]`: the archive is stdin or stdout. */
 function isStdio(endpoint: CopyEndpoint): boolean {
