@@ -133,12 +133,22 @@ async function syncOne(
   layoutOptions: LayoutOptions | undefined,
 ): Promise<SyncImageResult> {
   const platforms = entry.platforms.map(formatPlatform);
+  // A layout names images by tag (spec-notes/names.md): an image asked for by digest is listed
+  // untagged, by its digest, and the report says so.
+  const byDigest = entry.ref.digest !== undefined;
   try {
     const result = await copyContent(
       new RegistrySource(clientFor(entry.ref.registry), entry.ref),
-      { kind: 'layout', open: () => Layout.open(dir, layoutOptions), tag: image },
+      {
+        kind: 'layout',
+        open: () => Layout.open(dir, layoutOptions),
+        tag: byDigest ? undefined : image,
+      },
       copyOptions,
     );
+    if (byDigest) {
+      result.warnings.push(`${image}: listed untagged, by digest (a layout names images by tag)`);
+    }
     const bytes = TRANSFERRED.reduce((n, o) => n + result.bytes[o], 0);
     const blobs = TRANSFERRED.reduce((n, o) => n + result.blobs[o], 0);
     return {

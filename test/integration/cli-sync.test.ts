@@ -141,6 +141,20 @@ describe.runIf(HAVE)('ocilayout sync', () => {
     expect(r.failed).toBe(0);
   }, 60_000);
 
+  it('an image asked for by digest is collected untagged, and the report says so', async () => {
+    const layout = join(dir, 'by-digest');
+    const r = JSON.parse(
+      await cliOk(['sync', '--json', '--no-referrers', '-', layout], {
+        input: `${host}/team/plain@${cosigned.index.digest}\n`,
+      }),
+    ) as SyncJson & { images: { warnings: string[] }[] };
+    expect(r).toMatchObject({ copied: 1, failed: 0 });
+    expect(r.images[0]!.digest).toBe(cosigned.index.digest);
+    expect(r.images[0]!.warnings.join()).toContain('untagged');
+    const index = Layout.open(layout).readIndex();
+    expect(index.manifests.map((e) => e.digest)).toContain(cosigned.index.digest);
+  }, 60_000);
+
   it('one missing image fails alone: the others are collected and the report names it', async () => {
     const layout = join(dir, 'partial');
     const r = await runCli(['sync', '--json', '-', layout], {
