@@ -99,6 +99,15 @@ export async function planCopy(
         plan.cosign.push({ tag, doc: found });
       }
     }
+    if (filteredFrom !== undefined) {
+      // Said, not silent: a policy on the far side would find the image unsigned at this level.
+      for (const tag of cosignTagsFor(parseDigest(filteredFrom.digest))) {
+        if ((await source.tagged(tag)) === undefined) continue;
+        plan.warnings.push(
+          `cosign tag ${tag} not carried: it signs index ${filteredFrom.digest}, which --platform replaced with ${root.descriptor.digest}`,
+        );
+      }
+    }
   }
   if (options.referrers === true) {
     // Referrers of the cosign images too: the queue starts with every manifest planned so far.

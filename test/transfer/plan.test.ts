@@ -192,6 +192,12 @@ describe('planCopy', () => {
       const carried = new Set(digestsOf(plan.docs));
       for (const { subject, referrer } of Object.values(fx.tags))
         expect(carried.has(referrer)).toBe(subject === arm);
+      // and says which it left behind, and why
+      const dropped = Object.keys(fx.tags).filter((t) => fx.tags[t]!.subject === fx.index);
+      expect(dropped.length).toBeGreaterThan(0);
+      for (const tag of dropped) {
+        expect(plan.warnings.join('\n')).toContain(`cosign tag ${tag} not carried`);
+      }
     });
   });
 
