@@ -6,7 +6,13 @@
 import { Readable } from 'node:stream';
 import type { Digest } from '../digest.js';
 import { NotFoundError, UsageError } from '../errors.js';
-import { byDigest, referrersResponse } from '../referrers/response.js';
+import { byDigest, mergeByDigest, referrersResponse } from '../referrers/response.js';
+import {
+  cosignReferrerDescriptor,
+  cosignTagsFor,
+  parseCosignTag,
+} from '../referrers/cosign-tag.js';
+import { parseDoc } from '../referrers/documents.js';
 import type { NestedReferrer, ReferrerNode, ReferrersResponseTree } from '../referrers/discover.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { VerifyingStream } from '../store/verify-stream.js';
@@ -194,14 +200,30 @@ export async function openRemoteReferrers(
   const cache = new Map<string, Promise<Descriptor[]>>();
   const warnings: string[] = [];
   let via: ReferrersVia = 'api';
+  // cosign's tag-based signatures are referrers too (spec-notes/referrers.md, cosign tags): a
+  // registry lists them nowhere, so each subject's three tags are looked up.
+  const cosignOf = async (digest: Digest): Promise<Descriptor[]> => {
+    const out: Descriptor[] = [];
+    for (const tag of cosignTagsFor(digest)) {
+      if ((await client.headManifest(ref.repository, tag)) === undefined) continue;
+      const got = await client.getManifest(ref.repository, tag);
+      const parsed = parseDoc(got.descriptor.digest as Digest, got.bytes, got.descriptor.mediaType);
+      // A manifest with its own subject is listed where its subject says (API or fallback tag).
+      if (!parsed.ok || parsed.doc.subject !== undefined) continue;
+      out.push(cosignReferrerDescriptor(parsed.doc, parseCosignTag(tag)!.kind));
+    }
+    return out;
+  };
   const referrersOf = (digest: Digest): Promise<Descriptor[]> => {
     let p = cache.get(digest);
     if (p === undefined) {
-      p = listRemoteReferrers(client, ref.repository, digest).then((r) => {
-        if (digest === subject) via = r.via;
-        if (r.warning !== undefined) warnings.push(r.warning);
-        return r.descriptors;
-      });
+      p = Promise.all([listRemoteReferrers(client, ref.repository, digest), cosignOf(digest)]).then(
+        ([r, cosign]) => {
+          if (digest === subject) via = r.via;
+          if (r.warning !== undefined) warnings.push(r.warning);
+          return mergeByDigest(r.descriptors, cosign);
+        },
+      );
       cache.set(digest, p);
     }
     return p;

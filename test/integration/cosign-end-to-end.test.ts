@@ -27,6 +27,8 @@ describe.runIf(HAVE)('cosign signatures survive registry → layout → archive 
   let b: RunningRegistry;
   let dir: string;
   let fixture: Fixture;
+  /** The index's signature manifest, as pushed to registry A. */
+  let indexSig: string;
 
   beforeAll(async () => {
     [a, b] = await Promise.all([startRegistry(), startRegistry()]);
@@ -37,6 +39,7 @@ describe.runIf(HAVE)('cosign signatures survive registry → layout → archive 
     const client = new RegistryClient(a.host, { retry: fastRetry(2) });
     for (const digest of [fixture.index.digest, fixture.amd64.digest]) {
       const sig = cosignSignature(keys, `${a.host}/app`, digest);
+      if (digest === fixture.index.digest) indexSig = sig.manifest.digest;
       for (const blob of [sig.payload, sig.config]) {
         await pushBlob(client, 'app', blobOf(blob.bytes), opener(blob.bytes));
       }
@@ -62,12 +65,19 @@ describe.runIf(HAVE)('cosign signatures survive registry → layout → archive 
     expect(copied.cosignTags.sort()).toEqual(
       [signatureTag(fixture.index.digest), signatureTag(fixture.amd64.digest)].sort(),
     );
+    // discover shows the signature at every step: the registry, the layout, the imported layout.
+    const shows = async (ref: string): Promise<void> =>
+      expect(await cliOk(['discover', '--json', ref])).toContain(indexSig);
+    await shows(`docker://${a.host}/app:v1`);
+    await shows(`${layout}:v1`);
     const bundle = join(dir, 'bundle.tar');
     await cliOk(['export', layout, bundle]);
     const far = join(dir, 'far');
     await cliOk(['import', bundle, far]);
     await cliOk(['fsck', far]);
+    await shows(`${far}:v1`);
     await cliOk(['copy', '--referrers', `${far}:v1`, `docker://${b.host}/app:v1`]);
+    await shows(`docker://${b.host}/app:v1`);
 
     for (const digest of [fixture.index.digest, fixture.amd64.digest]) {
       // skopeo, not our client, reads the signature manifest on B.
