@@ -3,7 +3,8 @@
 // multi-platform image in a registry, mirrored into an OCI layout with every tag kept (what
 // `crane pull --format oci` or `oras copy --to-oci-layout` of each tag gives): tag v1 → an image
 // index of linux/amd64 and linux/arm64, and cosign's tag-based signatures `sha256-<hex>.sig` of
-// the index and of each platform manifest, plus an attestation `sha256-<hex>.att` of the index.
+// the index and of each platform manifest, an attestation `sha256-<hex>.att` of the index, and an
+// attestation and an SBOM (`cosign attach sbom`, SPDX JSON) of the first platform manifest.
 // Shapes follow cosign's source (simplesigning payload, `dev.cosignproject.cosign/signature`
 // layer annotation, DSSE envelope for attestations). The signatures are fixed placeholder bytes,
 // not verifiable ones: the tests check where signatures go, never that they verify.
@@ -113,6 +114,22 @@ const attestation = (subject) => {
   return { mediaType: MT.manifest, ...blob({ schemaVersion: 2, mediaType: MT.manifest, config, layers: [layer] }) };
 };
 
+// cosign attach sbom --type spdxjson: the SBOM itself is the one layer, as the tool found it.
+const sbom = (subject) => {
+  const doc = blob({
+    spdxVersion: 'SPDX-2.3',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: `sbom of ${subject}`,
+    packages: [{ SPDXID: 'SPDXRef-Package-app', name: 'app', versionInfo: '1.0.0' }],
+  });
+  const config = {
+    mediaType: MT.config,
+    ...blob({ architecture: '', os: '', rootfs: { type: 'layers', diff_ids: [doc.digest] }, config: {} }),
+  };
+  const layer = { mediaType: 'text/spdx+json', ...doc };
+  return { mediaType: MT.manifest, ...blob({ schemaVersion: 2, mediaType: MT.manifest, config, layers: [layer] }) };
+};
+
 const entries = [{ ...index, annotations: { [REF]: 'v1' } }];
 const tags = {};
 const add = (subject, kind, ref) => {
@@ -123,6 +140,9 @@ const add = (subject, kind, ref) => {
 add(index.digest, 'sig', signature(index.digest));
 for (const c of children) add(c.digest, 'sig', signature(c.digest));
 add(index.digest, 'att', attestation(index.digest));
+// Platform level too: an attestation and an SBOM of the first platform manifest.
+add(children[0].digest, 'att', attestation(children[0].digest));
+add(children[0].digest, 'sbom', sbom(children[0].digest));
 writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MT.index, manifests: entries }));
 
 const expected = {
