@@ -314,6 +314,22 @@ export function assertLayoutDir(dir: string): string {
   return root;
 }
 
+/**
+ * Whether `dir` is a directory assertLayoutDir would accept at a glance: oci-layout and index.json as
+ * regular files, or a hauler store (index.json whose entries carry hauler's kinds, no oci-layout).
+ */
+export function isLayoutDirectory(dir: string): boolean {
+  const isFile = (name: string): boolean => {
+    try {
+      return lstatSync(join(dir, name)).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (!isFile(INDEX_FILE)) return false;
+  return isFile(OCI_LAYOUT_FILE) || isHaulerStore(dir);
+}
+
 /** Whether `root` holds an index.json, readable and valid, whose entries carry hauler's kinds. */
 function isHaulerStore(root: string): boolean {
   try {
