@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   Layout,
+  detach,
   discoverReferrers,
   fsck,
   gc,
@@ -106,6 +107,24 @@ describe('hauler kinds', () => {
     expect(layout.resolve({ tag: tag('sig') }).digest).toBe(V2.referrers[img]!['sigs']![0]);
     expect(layout.resolve({ tag: tag('att') }).digest).toBe(V2.referrers[img]!['atts']![0]);
     expect(layout.resolve({ tag: tag('sbom') }).digest).toBe(V2.referrers[img]!['sboms']![0]);
+  });
+
+  it("untag and detach of cosign's tag remove just that hauler entry", async () => {
+    const layout = store('v2-store');
+    const img = V2.names[ALPINE]!;
+    const tag = (k: string) => `${img.replace(':', '-')}.${k}`;
+    const n = layout.readIndex().manifests.length;
+    const removed = await layout.untag(tag('att'));
+    expect(removed.map((e) => e.digest)).toEqual(V2.referrers[img]!['atts']);
+    const d = await detach(layout, tag('sig'));
+    expect(d.digest).toBe(V2.referrers[img]!['sigs']![0]);
+    expect(layout.readIndex().manifests).toHaveLength(n - 2);
+    expect(layout.resolve({ tag: ALPINE }).digest).toBe(img);
+    expect(
+      discoverReferrers(layout, img as never)
+        .map((r) => r.digest)
+        .sort(),
+    ).toEqual([...V2.referrers[img]!['sboms']!, ...V2.referrers[img]!['referrers']!].sort());
   });
 
   it('discover: signatures, attestations, SBOMs and referrers of the image of the same name', () => {
