@@ -15,7 +15,7 @@ import { Annotation, MediaType } from '../media-types.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { serializeIndex } from '../store/index-store.js';
-import { findTagged } from '../layout/tags.js';
+import { findTagged, taggedEntry } from '../layout/tags.js';
 import { walk, type ManifestSource } from '../layout/graph.js';
 import { cosignTagsFor } from '../referrers/cosign-tag.js';
 import { entryName, exportName, isBareName, nameAnnotations } from '../layout/names.js';
@@ -306,7 +306,14 @@ function cosignTagEntries(layout: Layout, index: IndexFile, entries: Descriptor[
   for (const digest of walk(layout, entries, { collect: true }).manifests.keys()) {
     for (const tag of cosignTagsFor(digest)) {
       const entry = findTagged(index, tag);
-      if (entry !== undefined) out.push(canonicalDescriptor({ ...entry }));
+      if (entry === undefined) continue;
+      // An entry found by the tag without carrying it (a hauler store's signature, filed under its
+      // image's name) is exported as the cosign tag it plays, which every reader understands.
+      out.push(
+        entry.annotations?.[Annotation.RefName] === tag
+          ? canonicalDescriptor({ ...entry })
+          : taggedEntry(entry, tag),
+      );
     }
   }
   return out;

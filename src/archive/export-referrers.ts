@@ -15,6 +15,7 @@ import {
   type ConventionName,
 } from '../referrers/convention.js';
 import { COSIGN_TAG_SOURCE } from '../referrers/cosign-tag.js';
+import { HAULER_KIND_SOURCE } from '../referrers/hauler-kind.js';
 import { buildReferrerGraph } from '../referrers/discover.js';
 import { applyReferrerEdges, type ReferrerEdge } from '../referrers/record.js';
 import type { Descriptor } from '../schema/descriptor.js';
@@ -83,9 +84,13 @@ export function withReferrers(
       }
     }
     for (const r of records) {
-      // A cosign tag is no `subject` a convention could record: the tags themselves travel as
-      // tags (export-plan.ts, unless --no-cosign-tags), never re-recorded as referrers here.
-      if (r.sources.size === 1 && r.sources.has(COSIGN_TAG_SOURCE)) continue;
+      // A cosign tag (or a hauler store's kind) is no `subject` a convention could record: these
+      // travel as cosign tags (export-plan.ts, unless --no-cosign-tags), never re-recorded here.
+      if (
+        r.sources.size === 1 &&
+        (r.sources.has(COSIGN_TAG_SOURCE) || r.sources.has(HAULER_KIND_SOURCE))
+      )
+        continue;
       const tagged = r.sources.has('tagged');
       if (tagged) {
         for (const e of index.manifests) {

@@ -13,6 +13,7 @@ import {
   type IndexFile,
 } from '../schema/layout-files.js';
 import { parseJson, schemaError } from '../schema/manifest.js';
+import { isHaulerIndex } from '../referrers/hauler-kind.js';
 import { absentPlatformManifests, contentClosure, type Closure } from './closure.js';
 import type { ExpansionLimits } from './compression.js';
 import { ArchiveContents, DELTA_NAME, INDEX_NAME, OCI_LAYOUT_NAME, routeFile } from './contents.js';
@@ -136,6 +137,10 @@ export function archiveFromStream(stream: Readable, name = 'stdin'): ArchiveInpu
 function readOciIndex(contents: ArchiveContents): IndexFile {
   const header = contents.json(OCI_LAYOUT_NAME);
   if (header === undefined) {
+    // `hauler store save` tars a hauler 2.x store, which has no oci-layout (and a docker-save
+    // manifest.json beside index.json, which the OCI reading ignores): its index.json says what it is.
+    const index = parseIndex(contents);
+    if (isHaulerIndex(index)) return index;
     throw new IntegrityError(
       'E_CORRUPT_ARCHIVE',
       'the archive has index.json but no oci-layout file',
@@ -151,6 +156,10 @@ function readOciIndex(contents: ArchiveContents): IndexFile {
       { version: h.data.imageLayoutVersion },
     );
   }
+  return parseIndex(contents);
+}
+
+function parseIndex(contents: ArchiveContents): IndexFile {
   const text = contents.json(INDEX_NAME)!.toString('utf8');
   const r = IndexFileSchema.safeParse(parseJson(text, 'archive index.json'));
   if (!r.success) throw schemaError('archive index.json', r.error);

@@ -15,6 +15,7 @@ import { MediaType } from '../media-types.js';
 import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from '../schema/layout-files.js';
 import { parseJson } from '../schema/manifest.js';
 import { parseLayoutRef, type LayoutRef } from './refs.js';
+import { isHaulerIndex } from '../referrers/hauler-kind.js';
 import { writeFileDurable } from '../store/durable.js';
 import { listIngest } from '../store/ingest.js';
 import { withLayoutLock } from '../store/lock.js';
@@ -84,6 +85,16 @@ export function initLayoutDir(dir: string): LayoutCreation {
   }
   const isLayout = entries.includes(OCI_LAYOUT_FILE) && entries.includes(INDEX_FILE);
   if (isLayout) return { root, created: false, made: NOTHING_MADE };
+  // A hauler 2.x store never writes oci-layout; init adopts it by adding one (hauler 1.x wrote
+  // it, and `hauler store save` carries it), so tools that require it (skopeo, umoci) see a layout.
+  if (entries.includes(INDEX_FILE) && isHaulerStore(root)) {
+    const created = writeFileDurable(
+      join(root, OCI_LAYOUT_FILE),
+      JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }),
+      { exclusive: true },
+    );
+    return { root, created, made: { ...NOTHING_MADE, ociLayout: created } };
+  }
   // init writes oci-layout before index.json, so index.json alone is no half-made layout of
   // ours: it is someone else's directory, and writing an oci-layout into it would change it.
   if (entries.includes(INDEX_FILE)) {
@@ -255,6 +266,9 @@ export function assertLayoutDir(dir: string): string {
       err instanceof NotFoundError ||
       (isOcilayoutError(err) && err.details['errno'] === 'ENOTDIR')
     ) {
+      // hauler 2.x never writes oci-layout: its store is a layout by every other measure (see
+      // spec-notes/referrers.md "hauler stores"), recognised by the kinds of its index.json entries.
+      if (err instanceof NotFoundError && isHaulerStore(root)) return root;
       const hint = notALayoutHint(dir, root, `create one with \`ocilayout init ${dir}\``);
       throw new NotFoundError(
         'E_NOT_A_LAYOUT',
@@ -298,6 +312,31 @@ export function assertLayoutDir(dir: string): string {
     );
   }
   return root;
+}
+
+/**
+ * Whether `dir` is a directory assertLayoutDir would accept at a glance: oci-layout and index.json as
+ * regular files, or a hauler store (index.json whose entries carry hauler's kinds, no oci-layout).
+ */
+export function isLayoutDirectory(dir: string): boolean {
+  const isFile = (name: string): boolean => {
+    try {
+      return lstatSync(join(dir, name)).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (!isFile(INDEX_FILE)) return false;
+  return isFile(OCI_LAYOUT_FILE) || isHaulerStore(dir);
+}
+
+/** Whether `root` holds an index.json, readable and valid, whose entries carry hauler's kinds. */
+function isHaulerStore(root: string): boolean {
+  try {
+    return isHaulerIndex(new IndexStore(root).read().index);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@
 import { UsageError } from '../errors.js';
 import { Annotation } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
+import { isHaulerReferrerEntry } from '../referrers/hauler-kind.js';
 
 /** distribution-spec tag grammar; we write only tags that match it. */
 const TAG_GRAMMAR = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
@@ -124,8 +125,11 @@ export function tagOfName(name: string): string | undefined {
  * and docker 25+ put the full name there and only the bare tag in ref.name), else ref.name as it
  * is (a bare tag, or a full name as podman, skopeo and crane write it). Undefined for an untagged
  * entry. This is the entry's identity: two entries collide only when their names are equal.
+ * hauler's signature, attestation, SBOM and referrer entries carry their image's names beside the
+ * image's own entry; those names are the image's, so such an entry is untagged (hauler-kind.ts).
  */
 export function entryName(entry: Descriptor): string | undefined {
+  if (isHaulerReferrerEntry(entry)) return undefined;
   const image = entry.annotations?.[Annotation.ContainerdImageName];
   if (image !== undefined && image !== '') return image;
   const ref = entry.annotations?.[Annotation.RefName];

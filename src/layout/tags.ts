@@ -3,6 +3,7 @@
 // IndexStore.update. What a name is and how it matches an entry is names.ts's.
 import { ConflictError, UsageError } from '../errors.js';
 import { Annotation } from '../media-types.js';
+import { haulerEntryForCosignTag } from '../referrers/hauler-kind.js';
 import { entryName, isListedName, nameAnnotations, nameMatch, ownsName } from './names.js';
 import { canonicalDescriptor, sameContent, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
@@ -12,8 +13,9 @@ import type { IndexFile } from '../schema/layout-files.js';
  * entries whose name is that bare tag; failing that, the entries whose full name has that tag,
  * provided they are all one name (`latest` with both `docker.io/library/a:latest` and
  * `…/b:latest` is ambiguous: E_INVALID_REFERENCE listing them). Among several entries of the
- * winning name, the last one in index.json (the most recent append by any peer). See
- * spec-notes/names.md.
+ * winning name, the last one in index.json (the most recent append by any peer). A cosign tag
+ * (`sha256-<hex>.sig`) no entry carries finds a hauler store's signature entry of that image, which
+ * is what the tag names in cosign's terms. See spec-notes/names.md.
  */
 export function findTagged(index: IndexFile, tag: string): Descriptor | undefined {
   let exact: Descriptor | undefined;
@@ -23,7 +25,8 @@ export function findTagged(index: IndexFile, tag: string): Descriptor | undefine
     if (m === 'exact') exact = entry;
     else if (m === 'tag') byName.set(entryName(entry)!, entry);
   }
-  if (exact !== undefined || byName.size === 0) return exact;
+  if (exact !== undefined) return exact;
+  if (byName.size === 0) return haulerEntryForCosignTag(index, tag);
   if (byName.size > 1) throw ambiguousTag(tag, [...byName.keys()]);
   return [...byName.values()][0];
 }
@@ -175,6 +178,11 @@ export function clobberRefused(
 export function removeTag(index: IndexFile, tag: string): Descriptor[] {
   const found = findTagged(index, tag);
   if (found === undefined) return [];
+  // Found by a name it does not carry (a hauler signature by its cosign tag): that entry alone.
+  if (!ownsName(found, tag) && entryName(found) === undefined) {
+    index.manifests = index.manifests.filter((e) => e !== found);
+    return [found];
+  }
   const name = ownsName(found, tag) ? tag : entryName(found)!;
   const removed = index.manifests.filter((e) => ownsName(e, name));
   index.manifests = index.manifests.filter((e) => !ownsName(e, name));

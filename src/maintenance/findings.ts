@@ -54,6 +54,9 @@ export const FINDING_SEVERITY = {
   DIGEST_TAG_NAMES_ITSELF: 'warning',
   // cosign's tag-based signatures (referrers/maintenance.ts).
   COSIGN_TAG_SUBJECT_MISSING: 'warning',
+  // hauler's signature entries filed under an image's name (referrers/maintenance.ts).
+  HAULER_SUBJECT_MISSING: 'warning',
+  HAULER_STORE_NO_OCI_LAYOUT: 'warning',
 } as const satisfies Record<string, Severity>;
 
 export type FindingCode = keyof typeof FINDING_SEVERITY;

@@ -16,6 +16,7 @@ import { listAbandoned, parkedByDeadGc } from './abandoned.js';
 import { scanBlobFiles } from './blob-files.js';
 import type { Finding, FsckCheck } from './policy.js';
 import { checkReachable } from './reachability.js';
+import { isHaulerIndex } from '../referrers/hauler-kind.js';
 
 export interface FsckOptions {
   /** Extra checks (each referrer convention's bookkeeping); run when index.json is readable. */
@@ -47,8 +48,8 @@ export async function fsck(
 ): Promise<FsckReport> {
   const root = typeof target === 'string' ? resolve(target) : target.root;
   assertLooksLikeLayout(root, typeof target === 'string' ? target : root);
-  const findings: Finding[] = checkHeader(root);
   const { index, findings: indexFindings } = readIndex(root);
+  const findings: Finding[] = checkHeader(root, index);
   findings.push(...indexFindings);
   const scan = await scanBlobFiles(root);
   findings.push(...scan.findings);
@@ -97,7 +98,7 @@ function assertLooksLikeLayout(root: string, shown: string): void {
   }
 }
 
-function checkHeader(root: string): Finding[] {
+function checkHeader(root: string, index: IndexFile | undefined): Finding[] {
   const path = OCI_LAYOUT_FILE;
   const fail = (code: FindingCode, message: string): Finding[] => [
     finding(code, `${path}: ${message}`, { path }),
@@ -107,6 +108,14 @@ function checkHeader(root: string): Finding[] {
     json = parseJson(readCappedText(join(root, path), 64 * 1024), path);
   } catch (err) {
     if (isOcilayoutError(err, 'E_NOT_FOUND')) {
+      // hauler 2.x never writes one, and we read its store without it; tools that require it
+      // (skopeo, umoci) do not, which `init` remedies.
+      if (index !== undefined && isHaulerIndex(index)) {
+        return fail(
+          'HAULER_STORE_NO_OCI_LAYOUT',
+          'missing, as in every hauler 2.x store; run `ocilayout init` on it to add one for tools that require it',
+        );
+      }
       return fail('LAYOUT_HEADER_MISSING', 'missing; every layout has one');
     }
     return fail('LAYOUT_HEADER_INVALID', errorText(err));

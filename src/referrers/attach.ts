@@ -11,6 +11,7 @@ import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';
 import { CONVENTIONS, CONVENTION_NAMES, classifyIndex, type ConventionName } from './convention.js';
 import { cosignLinkOf, parseCosignTag } from './cosign-tag.js';
+import { haulerEntryForCosignTag, haulerLinks } from './hauler-kind.js';
 import { buildReferrerGraph } from './discover.js';
 import { applyReferrerEdges } from './record.js';
 import { referrerDescriptor } from './response.js';
@@ -137,12 +138,18 @@ export async function detach(layout: Layout, ref: string): Promise<DetachResult>
     const claimed = new Set<Descriptor>(bookkeeping.map((b) => b.entry));
     const cosignOf = (e: Descriptor): boolean =>
       !claimed.has(e) && cosignLinkOf(e, ctx) !== undefined;
+    // A hauler store's signature entry is what cosign's tag of its image names (hauler-kind.ts).
+    const hauler = haulerLinks(index);
+    const linked = (e: Descriptor): boolean =>
+      cosignOf(e) || (hauler.get(e)?.subject !== undefined && !claimed.has(e));
     const before = JSON.stringify(index);
     let digest: Digest;
     let removed: Descriptor[];
     let listedBy: typeof bookkeeping = [];
     if (byTag !== undefined) {
-      const entry = index.manifests.find((e) => e.annotations?.[Annotation.RefName] === byTag);
+      const entry =
+        index.manifests.find((e) => e.annotations?.[Annotation.RefName] === byTag) ??
+        haulerEntryForCosignTag(index, byTag);
       if (entry === undefined) {
         throw new NotFoundError('E_NOT_FOUND', `tag ${byTag} not found in ${layout.root}`, {
           tag: byTag,
@@ -150,7 +157,7 @@ export async function detach(layout: Layout, ref: string): Promise<DetachResult>
         });
       }
       digest = parseDigest(entry.digest);
-      if (!cosignOf(entry)) {
+      if (!linked(entry)) {
         throw new UsageError(
           'E_USAGE',
           `${byTag} is not a cosign signature tag (it names ${digest}, which has a subject of its own or cannot be read)`,
@@ -167,7 +174,7 @@ export async function detach(layout: Layout, ref: string): Promise<DetachResult>
       removed = index.manifests.filter((e) => e.digest === digest);
       const doc = ctx.docs.read(digest);
       if (listedBy.length === 0) {
-        if (doc.ok && doc.doc.subject === undefined && !removed.some(cosignOf)) {
+        if (doc.ok && doc.doc.subject === undefined && !removed.some(linked)) {
           throw new UsageError(
             'E_USAGE',
             `${digest} is not a referrer (it has no subject and no cosign tag)`,

@@ -4,12 +4,14 @@
 // `check`, and each cosign tag for its subject.
 import type { Layout } from '../layout/layout.js';
 import { Annotation } from '../media-types.js';
+import type { Finding } from '../maintenance/findings.js';
 import type { FsckCheck, RootEntry, RootPolicy } from '../maintenance/policy.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { ConventionContext } from './context.js';
 import { CONVENTIONS, CONVENTION_NAMES, classifyIndex, type Bookkeeping } from './convention.js';
 import { cosignLinkOf } from './cosign-tag.js';
+import { haulerLinks } from './hauler-kind.js';
 import { indexFinding } from './checks.js';
 
 /**
@@ -23,9 +25,15 @@ export const referrerRootPolicy: RootPolicy = {
   classify(layout: Layout, index: IndexFile): RootEntry[] {
     const { ctx, bookkeeping } = analysis(layout, index);
     const byEntry = new Map(bookkeeping.map((b) => [b.entry, b]));
+    const hauler = haulerLinks(index);
     return index.manifests.map((descriptor) => {
       const b = byEntry.get(descriptor);
-      const subject = b !== undefined ? b.subject : cosignLinkOf(descriptor, ctx)?.subject;
+      // A hauler signature entry lives while its image does; one whose image entry is gone has no
+      // subject we can tell, and stays an ordinary root (fsck reports it).
+      const subject =
+        b !== undefined
+          ? b.subject
+          : (cosignLinkOf(descriptor, ctx)?.subject ?? hauler.get(descriptor)?.subject);
       return subject === undefined ? { descriptor } : { descriptor, keepWhileReachable: subject };
     });
   },
@@ -84,4 +92,30 @@ const checkCosignTags: FsckCheck = (layout, index) => {
   });
 };
 
-export const referrerFsckChecks: readonly FsckCheck[] = [checkConventions, checkCosignTags];
+/**
+ * A hauler signature (attestation, SBOM, referrer) entry whose name no image entry carries, or whose
+ * image is not in the layout: a warning, as for a cosign tag. Without the image entry the signature
+ * has no subject we can tell, so gc keeps it (an ordinary root) until the user removes it.
+ */
+const checkHaulerKinds: FsckCheck = (layout, index) => {
+  const out: Finding[] = [];
+  for (const [entry, link] of haulerLinks(index)) {
+    if (link.subject !== undefined && layout.blobs.has(link.subject)) continue;
+    out.push(
+      indexFinding(
+        'HAULER_SUBJECT_MISSING',
+        link.subject === undefined
+          ? `hauler ${link.role} entry ${entry.digest} is filed under ${link.name}, which no image entry carries`
+          : `hauler ${link.role} entry ${entry.digest} is filed under ${link.name}, whose image ${link.subject} is not in the layout`,
+        link.subject ?? entry.digest,
+      ),
+    );
+  }
+  return out;
+};
+
+export const referrerFsckChecks: readonly FsckCheck[] = [
+  checkConventions,
+  checkCosignTags,
+  checkHaulerKinds,
+];

@@ -9,13 +9,9 @@ import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import type { ConventionContext } from './context.js';
 import { CONVENTIONS, classifyIndex, type Bookkeeping, type ConventionName } from './convention.js';
-import {
-  COSIGN_TAG_SOURCE,
-  cosignReferrerDescriptor,
-  cosignTagOf,
-  type CosignTag,
-} from './cosign-tag.js';
+import { COSIGN_TAG_SOURCE, cosignReferrerDescriptor, cosignTagOf } from './cosign-tag.js';
 import type { DocInfo } from './documents.js';
+import { HAULER_KIND_SOURCE, haulerLinks, haulerReferrerDescriptor } from './hauler-kind.js';
 import { referrerDescriptor } from './response.js';
 
 /** Where a referrer was found. The first three are the conventions' bookkeeping. */
@@ -25,6 +21,8 @@ export type ReferrerSource =
   | 'tagged'
   /** a cosign tag (`sha256-<hex>.sig` …) naming the subject of a manifest without `subject` */
   | typeof COSIGN_TAG_SOURCE
+  /** a hauler store's entry whose `kind` makes it a signature (…) of the image entry of its name */
+  | typeof HAULER_KIND_SOURCE
   /** inside an index that is not bookkeeping (e.g. BuildKit's attestations in the image index) */
   | 'nested'
   /** only in blobs/, found by the blob scan */
@@ -56,6 +54,12 @@ export interface LayoutScan {
 
 const ATTESTATION = 'attestation-manifest';
 
+/** A referrer edge a dialect's name makes (no `subject` backs it), and the descriptor it gives. */
+interface NamedLink {
+  subject: Digest;
+  describe: (doc: DocInfo) => Descriptor;
+}
+
 export function scanLayout(
   index: IndexFile,
   ctx: ConventionContext,
@@ -73,13 +77,15 @@ export function scanLayout(
     doc: DocInfo,
     source: ReferrerSource,
     buildkit: boolean,
-    cosign?: CosignTag,
+    named?: NamedLink,
   ): void => {
-    // A cosign tag links only a manifest that has no `subject` of its own (which stays the truth).
-    const byTag = doc.subject === undefined ? cosign : undefined;
-    const subject = doc.subject ?? byTag?.subject;
+    // A dialect's name (cosign tag, hauler kind) links only a manifest that has no `subject` of its
+    // own (which stays the truth); such an entry is then an ordinary tagged one.
+    const byName = doc.subject === undefined ? named : undefined;
+    const subject = doc.subject ?? byName?.subject;
     if (subject === undefined) return;
-    if (byTag === undefined && source === COSIGN_TAG_SOURCE) source = 'tagged';
+    if (byName === undefined && (source === COSIGN_TAG_SOURCE || source === HAULER_KIND_SOURCE))
+      source = 'tagged';
     let bySubject = records.get(subject);
     if (bySubject === undefined) {
       bySubject = new Map<Digest, ReferrerRecord>();
@@ -87,8 +93,7 @@ export function scanLayout(
     }
     const rec = bySubject.get(doc.digest);
     if (rec === undefined) {
-      const descriptor =
-        byTag === undefined ? referrerDescriptor(doc) : cosignReferrerDescriptor(doc, byTag.kind);
+      const descriptor = byName === undefined ? referrerDescriptor(doc) : byName.describe(doc);
       bySubject.set(doc.digest, {
         subject,
         descriptor,
@@ -101,11 +106,24 @@ export function scanLayout(
     }
   };
 
+  const hauler = haulerLinks(index);
+  // The link a root entry's name makes in a dialect: a cosign tag, or hauler's kind.
+  const namedLink = (entry: Descriptor): NamedLink | undefined => {
+    const cosign = cosignTagOf(entry);
+    if (cosign !== undefined)
+      return { subject: cosign.subject, describe: (d) => cosignReferrerDescriptor(d, cosign.kind) };
+    const h = hauler.get(entry);
+    if (h?.subject !== undefined)
+      return { subject: h.subject, describe: (d) => haulerReferrerDescriptor(d, h.role) };
+    return undefined;
+  };
+
   // Where a root entry was found: a convention's bookkeeping, a cosign tag, a tag, or neither.
   const rootSource = (entry: Descriptor): ReferrerSource => {
     const role = roleOf.get(entry);
     if (role !== undefined) return role;
     if (cosignTagOf(entry) !== undefined) return COSIGN_TAG_SOURCE;
+    if (hauler.get(entry)?.subject !== undefined) return HAULER_KIND_SOURCE;
     return entry.annotations?.[Annotation.RefName] !== undefined ? 'tagged' : 'nested';
   };
   // The one graph walk, over DocReader's documents: every reference is seen (a referrer listed in
@@ -133,7 +151,7 @@ export function scanLayout(
         const role = roleOf.get(desc);
         if (role !== undefined && CONVENTIONS[role].lists) return;
         if (parent === undefined) {
-          file(doc, rootSource(desc), false, role === undefined ? cosignTagOf(desc) : undefined);
+          file(doc, rootSource(desc), false, role === undefined ? namedLink(desc) : undefined);
           return;
         }
         const parentRole = roleOf.get(parent.desc);

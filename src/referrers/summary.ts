@@ -3,6 +3,7 @@
 import type { Layout } from '../layout/layout.js';
 import { CONVENTION_NAMES, type ConventionName } from './convention.js';
 import { COSIGN_TAG_SOURCE } from './cosign-tag.js';
+import { HAULER_KIND_SOURCE } from './hauler-kind.js';
 import { referrerGraph } from './discover.js';
 import type { ReferrerSource } from './scan.js';
 import { CONVERT_FLAGS } from './shared.js';
@@ -27,6 +28,8 @@ export interface ReferrerSummary {
   taggedOnly: number;
   /** Found only by a cosign tag (`sha256-<hex>.sig`/`.att`/`.sbom`), which no convention records. */
   cosignTagged: number;
+  /** Found only by a hauler store's `kind` (a signature filed under its image's name). */
+  haulerKind: number;
   /** Found only by the blob scan (with scanBlobs). */
   unlisted: number;
   /** BuildKit attestations without `subject`, named by annotation. */
@@ -63,6 +66,7 @@ export function referrerSummary(
     nestedOnly: only('nested'),
     taggedOnly: only('tagged'),
     cosignTagged: only(COSIGN_TAG_SOURCE),
+    haulerKind: only(HAULER_KIND_SOURCE),
     unlisted: only('blob-scan'),
     legacyAttestations: graph.attestations().length,
     problems: graph.bookkeeping.filter((b) => b.problem !== undefined).length,

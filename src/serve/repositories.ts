@@ -10,6 +10,7 @@ import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, type Stats } fr
 import { basename, dirname, join, resolve } from 'node:path';
 import { NotFoundError, UsageError, errnoCode, wrapFsError } from '../errors.js';
 import { Layout, type LayoutInit, type LayoutOptions } from '../layout/layout.js';
+import { isLayoutDirectory } from '../layout/layout-dir.js';
 import { RegistryHttpError } from './http-errors.js';
 import { isValidRepositoryName } from './names.js';
 
@@ -231,12 +232,9 @@ export class Repositories {
   }
 }
 
-/** A directory with oci-layout and index.json as regular files (what Layout.open accepts). */
+/** What Layout.open accepts: oci-layout and index.json as regular files, or a hauler store. */
 function isLayoutDir(dir: string): boolean {
-  return (
-    lstatOrUndefined(join(dir, 'oci-layout'))?.isFile() === true &&
-    lstatOrUndefined(join(dir, 'index.json'))?.isFile() === true
-  );
+  return isLayoutDirectory(dir);
 }
 
 function lstatOrUndefined(path: string): Stats | undefined {

@@ -14,6 +14,7 @@ import { findTagged } from '../layout/tags.js';
 import { entryName, isBareName, isFullImageName, tagOfName } from '../layout/names.js';
 import { Annotation } from '../media-types.js';
 import { cosignTagOf } from '../referrers/cosign-tag.js';
+import { isHaulerReferrerEntry } from '../referrers/hauler-kind.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from '../archive/compression.js';
@@ -139,10 +140,10 @@ function pickRoot(
   return { entry, tag: name === undefined ? undefined : carriedTag(name) };
 }
 
-/** The entries that are images of their own: not referrer bookkeeping, not cosign tags. */
+/** The entries that are images of their own: not referrer bookkeeping, cosign tags or hauler's. */
 function images(layout: Layout, entries: readonly Descriptor[]): Descriptor[] {
   const plain = readIncoming(layout, { schemaVersion: 2, manifests: [...entries] }).plain;
-  return plain.filter((e) => cosignTagOf(e) === undefined);
+  return plain.filter((e) => cosignTagOf(e) === undefined && !isHaulerReferrerEntry(e));
 }
 
 function refsOf(entries: readonly Descriptor[]): string[] {

@@ -3,6 +3,7 @@
 // for resumed uploads) and verified by whoever stores them. A layout source also lets the plan check
 // every blob up front and a layout sink hard-link from it.
 import { isCosignTagReferrer } from '../referrers/cosign-tag.js';
+import { isHaulerKindReferrer } from '../referrers/hauler-kind.js';
 import { parseDigest, type Digest } from '../digest.js';
 import { IntegrityError, NotFoundError, isOcilayoutError } from '../errors.js';
 import type { Layout, Target } from '../layout/layout.js';
@@ -107,9 +108,12 @@ export class LayoutSource implements ContentSource {
 
   referrers(subject: Digest): Promise<RemoteReferrers> {
     this.graph ??= referrerGraph(this.layout);
-    // Referrers known only by a cosign tag have no `subject` to verify the edge by: the copy
-    // carries them as the tags they are (unless --no-cosign-tags), not as OCI referrers.
-    const descriptors = this.graph.referrersOf(subject).filter((d) => !isCosignTagReferrer(d));
+    // Referrers known only by a cosign tag (or a hauler store's kind) have no `subject` to verify
+    // the edge by: the copy carries them as cosign tags (tagged() finds hauler's by cosign's tag,
+    // unless --no-cosign-tags), not as OCI referrers.
+    const descriptors = this.graph
+      .referrersOf(subject)
+      .filter((d) => !isCosignTagReferrer(d) && !isHaulerKindReferrer(d));
     return Promise.resolve({ descriptors, via: 'layout' });
   }
 

@@ -312,6 +312,7 @@ export function renderReferrerSummary(s: ReferrerSummary): string[] {
   const extra: string[] = [];
   if (s.nestedOnly > 0) extra.push(`${s.nestedOnly} only nested in an index`);
   if (s.cosignTagged > 0) extra.push(`${s.cosignTagged} only by cosign tag`);
+  if (s.haulerKind > 0) extra.push(`${s.haulerKind} only by hauler's kind`);
   if (s.legacyAttestations > 0)
     extra.push(`${s.legacyAttestations} BuildKit attestation(s) without subject`);
   if (s.problems > 0)
