@@ -104,6 +104,10 @@ describe('serve: full names stored in one layout', () => {
     expect((await fetch(`${reg.url}/v2/library/alpine/manifests/v1`)).status).toBe(404);
     const unknown = await fetch(`${reg.url}/v2/team/other/tags/list`);
     expect(await errorCodes(unknown)).toEqual(['NAME_UNKNOWN']);
+    // The web view shows the same repositories and tags.
+    const page = await (await fetch(`${reg.url}/ui/team/app`)).text();
+    expect(page).toContain('<a class="tag" href="/ui/team/app/manifests/v2">v2</a>');
+    expect((await fetch(`${reg.url}/ui/team/app/manifests/v2`)).status).toBe(200);
     // With the host is no repository: pull clients send the path only.
     expect((await fetch(`${reg.url}/v2/reg.example/team/app/manifests/v1`)).status).toBe(404);
   });
