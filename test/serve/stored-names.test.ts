@@ -181,6 +181,25 @@ describe('serve: full names stored in one layout', () => {
     expect(v1.headers.get('docker-content-digest')).toBe(b.digest);
   });
 
+  it('in a tree the directory is the repository: stored names inside a layout are not mapped', async () => {
+    const root = tmpDir();
+    const mirror = Layout.init(join(root, 'mirror')).layout;
+    const app = Layout.init(join(root, 'team', 'app')).layout;
+    const a = testImage('a');
+    const b = testImage('b');
+    await store(mirror, a, 'reg.example/team/app:v1');
+    await store(app, b, 'v1');
+    const reg = await startServe(root);
+    expect(await json(await fetch(`${reg.url}/v2/_catalog`))).toEqual({
+      repositories: ['mirror', 'team/app'],
+    });
+    const v1 = await fetch(`${reg.url}/v2/team/app/manifests/v1`);
+    expect(v1.headers.get('docker-content-digest')).toBe(b.digest);
+    // The mirror layout's own repository resolves its stored name's tag, as before.
+    const own = await fetch(`${reg.url}/v2/mirror/manifests/v1`);
+    expect(own.headers.get('docker-content-digest')).toBe(a.digest);
+  });
+
   it('pushes to a mapped repository write the full name; blobs and referrers are shared', async () => {
     const { layout, a } = await syncShaped();
     const reg = await startServe(layout.root, { allowDelete: true });
