@@ -249,7 +249,7 @@ export async function serveRows(ctx) {
     if (bigLoad.bytes < 2 * bigBytes) throw new Error(`big pulls short (${bigLoad.bytes})`);
     const serveRss4 = peakRssMiB(serveBig.pid);
     ctx.log(
-      `  serve VmHWM: ${serveRss1.toFixed(0)} MiB (1 GiB image), ${serveRss4.toFixed(0)} MiB (4 GiB)`,
+      `  serve VmHWM: ${serveRss1.toFixed(0)} MiB (${ctx.size(imageBytes)} image rows), ${serveRss4.toFixed(0)} MiB (${ctx.size(bigBytes)} image)`,
     );
     removeAll(bigTree);
 
