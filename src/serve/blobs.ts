@@ -20,6 +20,9 @@ import { cappedBody, contentLength, hasBody, sendEmpty } from './http.js';
 import { isValidRepositoryName, requestDigest } from './names.js';
 import type { UploadSession } from './uploads.js';
 
+/** Bytes a blob response reads at a time. */
+const SERVE_CHUNK_BYTES = 256 * 1024;
+
 /** GET/HEAD /v2/<name>/blobs/<digest> */
 export async function getBlob(ctx: ServeContext, call: Call): Promise<void> {
   const digest = requestDigest(call.tail);
@@ -60,10 +63,13 @@ export async function getBlob(ctx: ServeContext, call: Call): Promise<void> {
   }
   // A whole blob is verified while it streams: a corrupt file ends the response early (the
   // client sees a short body) rather than delivering wrong bytes under the right digest.
+  // Each response holds up to about three chunks (read ahead, in the verifier, in the socket):
+  // smaller chunks keep the memory of many concurrent pulls down.
+  const chunkBytes = SERVE_CHUNK_BYTES;
   const stream =
     range === undefined
-      ? layout.blobs.open(digest, { verify: true, size: st.size })
-      : layout.blobs.open(digest, { start: range.start, end: range.end });
+      ? layout.blobs.open(digest, { verify: true, size: st.size, chunkBytes })
+      : layout.blobs.open(digest, { start: range.start, end: range.end, chunkBytes });
   await pipeline(stream, res);
 }
 

@@ -29,8 +29,7 @@ export function catalog(ctx: ServeContext, call: Call): void {
 /** GET /v2/<name>/tags/list */
 export function tagsList(ctx: ServeContext, call: Call): void {
   const page = parsePage(call.query);
-  const layout = ctx.repos.open(call.name);
-  const { items, next } = pageOf(layout.tags(), page);
+  const { items, next } = pageOf(ctx.repos.repository(call.name).tags(), page);
   const headers: Record<string, string> =
     next === undefined ? {} : { Link: nextLink(v2Path(call.name, 'tags', 'list'), page.n, next) };
   sendJson(call.req, call.res, 200, { name: call.name, tags: items }, headers);

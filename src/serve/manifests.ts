@@ -27,10 +27,12 @@ import { parseReference } from './names.js';
 /** GET/HEAD /v2/<name>/manifests/<reference> */
 export function getManifest(ctx: ServeContext, call: Call): void {
   const ref = parseReference(call.tail, false);
-  const layout = ctx.repos.open(call.name);
+  const repo = ctx.repos.repository(call.name);
   let stored;
   try {
-    stored = layout.getManifest(ref);
+    stored = repo.layout.getManifest(
+      ref.tag === undefined ? ref : { tag: repo.readName(ref.tag, nsOf(call)) },
+    );
   } catch (err) {
     // A digest naming a layer or config is no manifest of this repository.
     if (isOcilayoutError(err, 'E_UNSUPPORTED_MEDIA_TYPE')) throw manifestUnknown(call.tail);
@@ -68,6 +70,9 @@ export async function putManifest(ctx: ServeContext, call: Call): Promise<void> 
     }
   }
   const layout = await ctx.repos.openOrCreate(call.name);
+  // A repository mapped from stored full names writes the full name (repositories.ts).
+  const tag =
+    ref.tag === undefined ? undefined : ctx.repos.writeName(call.name, ref.tag, nsOf(call));
   const subject = parsed.doc.subject;
   const descriptor = await layout.operation(async () => {
     let desc: Descriptor;
@@ -90,7 +95,7 @@ export async function putManifest(ctx: ServeContext, call: Call): Promise<void> 
     }
     await layout.updateIndex((index) => {
       const before = JSON.stringify(index);
-      if (ref.tag !== undefined) moveTag(index, ref.tag, desc);
+      if (tag !== undefined) moveTag(index, tag, desc);
       if (subject !== undefined) {
         applyReferrerEdges(layout, index, [{ subject, referrer: desc }], { convention: 'auto' });
       } else if (ref.tag === undefined && !index.manifests.some((e) => e.digest === desc.digest)) {
@@ -119,9 +124,10 @@ export async function putManifest(ctx: ServeContext, call: Call): Promise<void> 
 export async function deleteManifestCall(ctx: ServeContext, call: Call): Promise<void> {
   assertDeletable(ctx);
   const ref = parseReference(call.tail, false);
-  const layout = ctx.repos.open(call.name);
+  const repo = ctx.repos.repository(call.name);
+  const layout = repo.layout;
   if (ref.tag !== undefined) {
-    await layout.untag(ref.tag);
+    await layout.untag(repo.readName(ref.tag, nsOf(call)));
   } else {
     await unrecordReferrer(layout, ref.digest);
     await deleteManifest(layout, { digest: ref.digest });
@@ -205,6 +211,15 @@ function mediaTypeOf(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const t = header.split(';')[0]!.trim();
   return t === '' ? undefined : t;
+}
+
+/**
+ * containerd's mirror parameter: a pull through a hosts.toml mirror sends `?ns=<registry host>`
+ * (docker.io for Docker Hub). It picks among stored names of several registries.
+ */
+export function nsOf(call: Call): string | undefined {
+  const ns = call.query.get('ns');
+  return ns === null || ns === '' ? undefined : ns;
 }
 
 function manifestUnknown(reference: string): RegistryHttpError {

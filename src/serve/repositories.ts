@@ -4,13 +4,17 @@
 // Names are checked against the distribution grammar before they get here, so they have no `..`,
 // no empty and no absolute components; this module adds the checks the grammar cannot make: no
 // symlinked directory on the way (it could point outside ROOT) and no repository inside another
-// layout (ROOT/a/blobs would be layout a's own blob directory). A later mapping of full image
-// names stored inside one layout to repositories belongs here too.
+// layout (ROOT/a/blobs would be layout a's own blob directory). In `single` mode the full image
+// names stored in the layout (`reg.example/team/app:v1`, as sync, ctr export or podman save leave
+// them) are repositories too, by their path without the registry host (`team/app`): that is what a
+// pull client sends when it points at this server (skopeo docker://HOST:5000/team/app:v1,
+// containerd's hosts.toml mirrors). See spec-notes/serve.md.
 import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { NotFoundError, UsageError, errnoCode, wrapFsError } from '../errors.js';
 import { Layout, type LayoutInit, type LayoutOptions } from '../layout/layout.js';
 import { isLayoutDirectory } from '../layout/layout-dir.js';
+import { isBareName, isValidTag, splitImageName } from '../layout/names.js';
 import { RegistryHttpError } from './http-errors.js';
 import { isValidRepositoryName } from './names.js';
 
@@ -93,9 +97,26 @@ export class Repositories {
 
   /** The layout of an existing repository. Throws NAME_UNKNOWN (404) otherwise. */
   open(name: string): Layout {
+    if (this.mode === 'single' && name !== this.singleName) return this.repository(name).layout;
     const dir = this.directoryOf(name);
     if (dir === undefined || !isLayoutDir(dir)) throw nameUnknown(name);
     return Layout.open(dir, this.layoutOptions);
+  }
+
+  /**
+   * An existing repository with its tags: a tree's layout or a single layout's own repository as
+   * the layout names them, a stored full name's repository by the names mapped to it. Throws
+   * NAME_UNKNOWN (404).
+   */
+  repository(name: string): ServedRepository {
+    if (this.mode === 'tree') return new ServedRepository(name, this.open(name), 'layout', []);
+    if (!isValidRepositoryName(name)) throw nameUnknown(name);
+    const layout = Layout.open(this.root, this.layoutOptions);
+    const names = layout.tags();
+    const mapped = mapStoredNames(names).get(name) ?? [];
+    if (name === this.singleName) return new ServedRepository(name, layout, 'own', mapped, names);
+    if (mapped.length === 0) throw nameUnknown(name);
+    return new ServedRepository(name, layout, 'mapped', mapped);
   }
 
   /**
@@ -105,6 +126,8 @@ export class Repositories {
    * directory that is not one).
    */
   async openOrCreate(name: string): Promise<Layout> {
+    // A stored name's repository exists through the names mapped to it; others are NAME_UNKNOWN.
+    if (this.mode === 'single' && name !== this.singleName) return this.repository(name).layout;
     await this.undoing.get(name);
     const dir = this.directoryOf(name);
     if (dir === undefined) throw nameUnknown(name);
@@ -124,6 +147,12 @@ export class Repositories {
         err,
       );
     }
+  }
+
+  /** The layout name a push of `tag` to repository `name` writes (see ServedRepository.writeName). */
+  writeName(name: string, tag: string, ns?: string): string {
+    if (this.mode === 'tree' || name === this.singleName) return tag;
+    return this.repository(name).writeName(tag, ns);
   }
 
   /** A request on repository `name` begins (see settle). */
@@ -185,7 +214,13 @@ export class Repositories {
 
   /** Every repository name, sorted. */
   catalog(): string[] {
-    if (this.mode === 'single') return [this.singleName!];
+    if (this.mode === 'single') {
+      const names = new Set(
+        mapStoredNames(Layout.open(this.root, this.layoutOptions).tags()).keys(),
+      );
+      names.add(this.singleName!);
+      return [...names].sort();
+    }
     const names: string[] = [];
     let walked = 0;
     const walk = (dir: string, parts: string[]): void => {
@@ -229,6 +264,129 @@ export class Repositories {
       if (i < parts.length - 1 && isLayoutDir(dir)) return undefined;
     }
     return dir;
+  }
+}
+
+/** A full name stored in a single layout, as a tag of the repository its path names. */
+export interface MappedName {
+  /** The name as stored (entryName): `reg.example/team/app:v1`. */
+  name: string;
+  /** What precedes the path: `reg.example/`, or '' for a name without a registry host. */
+  prefix: string;
+  /** The registry host as containerd's `ns` names it: the prefix's host, docker.io without one. */
+  host: string;
+  tag: string;
+}
+
+/**
+ * The repositories the full names of one layout map to: `HOST/a/b:TAG` is tag TAG of `a/b`. The
+ * host is the first component when it has a `.` or `:` or is `localhost` (distribution/reference's
+ * rule); without one the whole repository is the path (`team/app:v1` is `team/app`). Names with a
+ * digest, without a tag, with a tag or path outside the grammar are not mapped (a digest still
+ * reaches their content).
+ */
+export function mapStoredNames(names: readonly string[]): Map<string, MappedName[]> {
+  const out = new Map<string, MappedName[]>();
+  for (const name of names) {
+    const split = splitImageName(name);
+    if (split === undefined || split.digest !== undefined) continue;
+    if (split.tag === undefined || !isValidTag(split.tag)) continue;
+    const repo = split.repository;
+    const slash = repo.indexOf('/');
+    const first = slash < 0 ? '' : repo.slice(0, slash);
+    const hasHost = first.includes('.') || first.includes(':') || first === 'localhost';
+    const path = hasHost ? repo.slice(slash + 1) : repo;
+    if (!isValidRepositoryName(path)) continue;
+    const entry: MappedName = {
+      name,
+      prefix: hasHost ? `${first}/` : '',
+      host: hasHost ? first : 'docker.io',
+      tag: split.tag,
+    };
+    const list = out.get(path);
+    if (list === undefined) out.set(path, [entry]);
+    else list.push(entry);
+  }
+  return out;
+}
+
+/**
+ * One repository as requests see it: its layout, its tags, and which stored name a tag reads and
+ * writes. `layout`: a tree's layout, tags as the layout names them (as before). `own`: a single
+ * layout's own repository (`--name`): its bare tags and the tags of full names mapped onto its
+ * name; a tag that is neither still resolves as the layout resolves it, so clients that pulled
+ * `NAME:TAG` through a stored name's unique tag keep working. `mapped`: a repository that exists
+ * through full names stored in the single layout.
+ */
+export class ServedRepository {
+  constructor(
+    readonly name: string,
+    readonly layout: Layout,
+    readonly kind: 'layout' | 'own' | 'mapped',
+    private readonly mapped: readonly MappedName[],
+    /** Every name the layout lists (own: to tell its bare tags). */
+    private readonly layoutNames: readonly string[] = [],
+  ) {}
+
+  /** The tags listed for this repository, sorted, each once. */
+  tags(): string[] {
+    if (this.kind === 'layout') return this.layout.tags();
+    const tags = new Set(this.mapped.map((m) => m.tag));
+    if (this.kind === 'own') for (const n of this.layoutNames) if (isBareName(n)) tags.add(n);
+    return [...tags].sort();
+  }
+
+  /**
+   * The layout name tag `tag` reads (a GET, a DELETE): a bare tag of the own repository first (as
+   * the layout resolver prefers it), else the one stored full name mapped here with that tag.
+   * `ns` (containerd's mirror parameter: the registry the client meant) keeps to names of that
+   * host. Several names with the tag from different hosts are ambiguous: MANIFEST_UNKNOWN, the
+   * names in the detail, rather than a guess.
+   */
+  readName(tag: string, ns?: string): string {
+    if (this.kind === 'layout') return tag;
+    if (this.kind === 'own' && this.layoutNames.includes(tag)) return tag;
+    const names = [
+      ...new Set(
+        this.mapped
+          .filter((m) => m.tag === tag && (ns === undefined || m.host === ns))
+          .map((m) => m.name),
+      ),
+    ];
+    if (names.length === 1) return names[0]!;
+    if (names.length > 1) {
+      throw new RegistryHttpError(
+        404,
+        'MANIFEST_UNKNOWN',
+        'the tag names images of several registries here; pull by digest',
+        { reference: tag, names },
+      );
+    }
+    if (this.kind === 'own') return tag;
+    throw new RegistryHttpError(404, 'MANIFEST_UNKNOWN', 'manifest unknown', { reference: tag });
+  }
+
+  /**
+   * The layout name a push of `tag` writes. The own repository and a tree's layouts: the bare tag
+   * (as before). A mapped repository: the full name in the form its stored names have
+   * (`HOST/a/b:TAG`), so the new tag is served where it was pushed and reads back the same way in
+   * the layout; with names of several hosts here, `ns` must pick one (DENIED otherwise: we do not
+   * guess which registry the image belongs to).
+   */
+  writeName(tag: string, ns?: string): string {
+    if (this.kind !== 'mapped') return tag;
+    const prefixes = [
+      ...new Set(this.mapped.filter((m) => ns === undefined || m.host === ns).map((m) => m.prefix)),
+    ];
+    if (prefixes.length !== 1) {
+      throw new RegistryHttpError(
+        403,
+        'DENIED',
+        'names of several registries map to this repository: cannot tell which to write',
+        { name: this.name, hosts: [...new Set(this.mapped.map((m) => m.host))] },
+      );
+    }
+    return `${prefixes[0]!}${this.name}:${tag}`;
   }
 }
 

@@ -34,7 +34,7 @@ export class UploadSession {
   lastActive = Date.now();
   /** A request is reading into or completing this session: others must wait their turn. */
   busy = false;
-  private readonly hash: Hash = newHash('sha256');
+  private hash: Hash = newHash('sha256');
   private readonly forget: () => void;
   private discarded = false;
 
@@ -68,8 +68,16 @@ export class UploadSession {
       const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
       batch = [];
       batched = 0;
-      await writeFully(fh, data);
-      this.hash.update(data);
+      // Hash while the thread pool writes (the two used to run one after the other), into a copy
+      // of the state: the session's hash takes the batch only once the write succeeded.
+      const written = writeFully(fh, data);
+      const next = this.hash.copy();
+      try {
+        next.update(data);
+      } finally {
+        await written;
+      }
+      this.hash = next;
       this.offset += data.byteLength;
     };
     try {

@@ -15,11 +15,13 @@ import { parseCosignTag } from '../referrers/cosign-tag.js';
 import { referrerGraph, referrerTree, type ReferrerNode } from '../referrers/discover.js';
 import { formatBytes } from '../output/bytes.js';
 import type { Descriptor } from '../schema/descriptor.js';
+import type { IndexFile } from '../schema/layout-files.js';
 import { getBlob } from './blobs.js';
 import { allowed, type Call, type ServeContext } from './context.js';
 import { RegistryHttpError, errorReply, type NotFoundKind } from './http-errors.js';
 import { sendBytes } from './http.js';
 import { pageOf, parseReference, requestDigest } from './names.js';
+import type { ServedRepository } from './repositories.js';
 
 /** Entries per page of the repository and tag listings. */
 export const WEB_PAGE = 100;
@@ -208,12 +210,12 @@ function homePage(ctx: ServeContext, call: Call): string {
 
 /** `/ui/<name>`: its tags, paged, each with what it points at. */
 function repositoryPage(ctx: ServeContext, call: Call): string {
-  const layout = ctx.repos.open(call.name);
-  const index = layout.readIndex();
-  const tags = layout.tags();
+  const repo = ctx.repos.repository(call.name);
+  const index = repo.layout.readIndex();
+  const tags = repo.tags();
   const { items, next } = pageOf(tags, listPage(call));
   const rows = items.map((tag) => {
-    const d = findTagged(index, tag);
+    const d = taggedIn(repo, index, tag);
     const cosign = parseCosignTag(tag);
     const what =
       cosign === undefined
@@ -235,13 +237,23 @@ function repositoryPage(ctx: ServeContext, call: Call): string {
   return renderPage(call.name, [{ label: call.name }], body);
 }
 
+/** What a listed tag points at here; undefined when it names nothing or is ambiguous. */
+function taggedIn(repo: ServedRepository, index: IndexFile, tag: string): Descriptor | undefined {
+  try {
+    return findTagged(index, repo.readName(tag));
+  } catch {
+    return undefined;
+  }
+}
+
 /** `/ui/<name>/manifests/<ref>`: one manifest or index, its platforms or layers, its referrers. */
 function imagePage(ctx: ServeContext, call: Call): string {
   const ref = parseReference(call.tail, false);
-  const layout = ctx.repos.open(call.name);
+  const repo = ctx.repos.repository(call.name);
+  const layout = repo.layout;
   let stored;
   try {
-    stored = layout.getManifest(ref);
+    stored = layout.getManifest(ref.tag === undefined ? ref : { tag: repo.readName(ref.tag) });
   } catch (err) {
     // As GET /v2/…/manifests: a digest naming a layer or config is no manifest of this repository.
     if (isOcilayoutError(err, 'E_UNSUPPORTED_MEDIA_TYPE')) {

@@ -239,7 +239,14 @@ export class BlobStore {
    */
   open(
     digest: Digest,
-    options: { verify?: boolean; size?: number; start?: number; end?: number } = {},
+    options: {
+      verify?: boolean;
+      size?: number;
+      start?: number;
+      end?: number;
+      /** Bytes read at a time (default 1 MiB): a server with many streams open reads less each. */
+      chunkBytes?: number;
+    } = {},
   ): Readable {
     const start = options.start ?? 0;
     if ((start > 0 || options.end !== undefined) && options.verify === true)
@@ -251,7 +258,7 @@ export class BlobStore {
     const fd = this.openForRead(digest);
     const stream = createReadStream(path, {
       fd,
-      highWaterMark: CHUNK,
+      highWaterMark: options.chunkBytes ?? CHUNK,
       start,
       ...(options.end === undefined ? {} : { end: options.end }),
     });

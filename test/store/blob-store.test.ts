@@ -56,6 +56,23 @@ describe('BlobStore.put (streams)', () => {
     expect(partsIn(blobs.root)).toEqual([]);
   });
 
+  it('open reads chunkBytes at a time (default 1 MiB), verified or not', async () => {
+    const blobs = store();
+    const data = Buffer.alloc(3 * 1024 * 1024 + 5, 7);
+    const r = await blobs.put(Readable.from([data]));
+    const sizes = async (stream: Readable): Promise<number[]> => {
+      const out: number[] = [];
+      for await (const c of stream) out.push((c as Buffer).byteLength);
+      return out;
+    };
+    expect(Math.max(...(await sizes(blobs.open(r.digest))))).toBe(1024 * 1024);
+    for (const verify of [false, true]) {
+      const got = await sizes(blobs.open(r.digest, { verify, chunkBytes: 256 * 1024 }));
+      expect(Math.max(...got)).toBe(256 * 1024);
+      expect(got.reduce((a, b) => a + b, 0)).toBe(data.length);
+    }
+  });
+
   it('verifies the expected digest and size and accepts a match', async () => {
     const blobs = store();
     const data = bigData(3 * 1024 * 1024 + 17);

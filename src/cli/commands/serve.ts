@@ -52,7 +52,7 @@ export const registerServe: RegisterCommands = (y, ctx) =>
           type: 'string',
           demandOption: true,
           describe:
-            'a layout (one repository) or a directory of layouts (ROOT/a/b is repository a/b)',
+            'a layout (its own repository, plus a/b for each stored full name HOST/a/b:TAG) or a directory of layouts (ROOT/a/b is repository a/b)',
         })
         .option('listen', {
           type: 'string',
@@ -62,7 +62,7 @@ export const registerServe: RegisterCommands = (y, ctx) =>
         })
         .option('name', {
           type: 'string',
-          describe: 'repository name of a single layout (default: its directory name)',
+          describe: "repository name of a single layout's bare tags (default: its directory name)",
         })
         .option('read-only', { type: 'boolean', default: false, describe: 'refuse every write' })
         .option('allow-delete', {
