@@ -13,8 +13,7 @@ import { isValidTag } from '../layout/refs.js';
 import { findTagged } from '../layout/tags.js';
 import { entryName, isBareName, isFullImageName, tagOfName } from '../layout/names.js';
 import { Annotation } from '../media-types.js';
-import { cosignTagOf } from '../referrers/cosign-tag.js';
-import { isHaulerReferrerEntry } from '../referrers/hauler-kind.js';
+import { isDialectReferrerEntry } from '../referrers/dialects.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from '../archive/compression.js';
@@ -143,7 +142,7 @@ function pickRoot(
 /** The entries that are images of their own: not referrer bookkeeping, cosign tags or hauler's. */
 function images(layout: Layout, entries: readonly Descriptor[]): Descriptor[] {
   const plain = readIncoming(layout, { schemaVersion: 2, manifests: [...entries] }).plain;
-  return plain.filter((e) => cosignTagOf(e) === undefined && !isHaulerReferrerEntry(e));
+  return plain.filter((e) => !isDialectReferrerEntry(e));
 }
 
 function refsOf(entries: readonly Descriptor[]): string[] {

@@ -18,7 +18,7 @@ import {
   tagOfName,
 } from '../layout/names.js';
 import { readIncoming } from '../archive/import-referrers.js';
-import { cosignTagOf } from '../referrers/cosign-tag.js';
+import { isDialectReferrerEntry } from '../referrers/dialects.js';
 import { openRegistryClient } from '../registry/read.js';
 import type { RegistryClient } from '../registry/client.js';
 import { loadDockerConfig, type LoadedDockerConfig } from '../registry/docker-config.js';
@@ -250,7 +250,7 @@ function checkDestination(dst: CopyEndpoint, destination: string, prefix: string
  */
 function planItems(layout: Layout, dst: CopyEndpoint, prefix: string | undefined): Item[] {
   const index = layout.readIndex();
-  const plain = readIncoming(layout, index).plain.filter((e) => cosignTagOf(e) === undefined);
+  const plain = readIncoming(layout, index).plain.filter((e) => !isDialectReferrerEntry(e));
   const byName = new Map<string, Descriptor>();
   const untagged = new Map<string, Descriptor>();
   for (const e of plain) {

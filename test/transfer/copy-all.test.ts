@@ -3,6 +3,7 @@
 // before anything moves. Registry destinations: test/integration/cli-copy-all.test.ts.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Annotation, Layout } from '../../src/internal.js';
 import { copyAll, isWholeLayoutCopy } from '../../src/transfer/copy-all.js';
@@ -62,6 +63,27 @@ describe('copyAll between layouts', () => {
 
     const again = await copyAll(layout.root, to);
     expect(again).toMatchObject({ copied: 0, upToDate: 5, bytes: 0 });
+  });
+
+  it("a hauler store's signature entries travel with their images, not as images", async () => {
+    const to = join(tmpDir(), 'from-hauler');
+    const store = fileURLToPath(new URL('../../testdata/hauler/v2-store', import.meta.url));
+    const r = await copyAll(store, to);
+    expect(r.images.map((i) => i.source).sort()).toEqual(
+      [
+        'hauler/install.sh:latest',
+        'hauler/podinfo:6.5.0',
+        'index.docker.io/library/alpine:3.20',
+        'index.docker.io/library/busybox:1.36',
+      ].sort(),
+    );
+    expect(r.failed).toBe(0);
+    // the signatures arrive as cosign tags beside their images
+    expect(
+      Layout.open(to)
+        .tags()
+        .filter((t) => t.endsWith('.sig')).length,
+    ).toBe(2);
   });
 
   it('keeps the one-image copy for a layout of one entry, unless the destination is a HOST', async () => {
