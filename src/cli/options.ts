@@ -269,3 +269,12 @@ export function remoteReadOptions(
     onRetry: retryReporter(ctx),
   };
 }
+
+/** Throws E_USAGE naming the first option (`--parallel`…) whose value is not a positive integer. */
+export function requirePositiveIntegers(options: Record<string, number>): void {
+  for (const [name, n] of Object.entries(options)) {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new UsageError('E_USAGE', `${name} must be a positive integer`, { [name]: n });
+    }
+  }
+}

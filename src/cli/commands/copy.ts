@@ -31,6 +31,7 @@ import {
   noClobber,
   plainHttpHosts,
   refuseBinaryToTerminal,
+  requirePositiveIntegers,
   stringList,
   withClobber,
 } from '../options.js';
@@ -182,14 +183,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
         ),
     async (argv) => {
       const args = argv as unknown as CopyArgs;
-      for (const [name, n] of [
-        ['--concurrency', args.concurrency],
-        ['--parallel', args.parallel],
-      ] as const) {
-        if (!Number.isInteger(n) || n < 1) {
-          throw new UsageError('E_USAGE', `${name} must be a positive integer`, { [name]: n });
-        }
-      }
+      requirePositiveIntegers({ '--concurrency': args.concurrency, '--parallel': args.parallel });
       const whole = isWholeLayoutCopy(args.source, args.destination);
       if (args.convention !== undefined && !(args.referrers ?? whole)) {
         throw new UsageError(

@@ -2,7 +2,6 @@
 // the list (a file or stdin), the options, and prints one line per image and a summary.
 import { readFileSync } from 'node:fs';
 import {
-  UsageError,
   parseImageList,
   parsePlatform,
   shortDigest,
@@ -17,7 +16,7 @@ import {
   type GlobalArgs,
   type RegisterCommands,
 } from '../context.js';
-import { fileOrStdin, remoteReadOptions, stringList } from '../options.js';
+import { fileOrStdin, remoteReadOptions, requirePositiveIntegers, stringList } from '../options.js';
 import { formatBytes } from '../progress.js';
 
 interface SyncArgs extends GlobalArgs {
@@ -102,14 +101,7 @@ export const registerSync: RegisterCommands = (y, ctx) =>
     async (argv) => {
       const args = argv as unknown as SyncArgs;
       args.images = fileOrStdin(args.images);
-      for (const [name, n] of [
-        ['--parallel', args.parallel],
-        ['--concurrency', args.concurrency],
-      ] as const) {
-        if (!Number.isInteger(n) || n < 1) {
-          throw new UsageError('E_USAGE', `${name} must be a positive integer`, { [name]: n });
-        }
-      }
+      requirePositiveIntegers({ '--parallel': args.parallel, '--concurrency': args.concurrency });
       const platforms = stringList(args.platform).map(parsePlatform);
       const text = await readList(args.images, ctx);
       const name =
