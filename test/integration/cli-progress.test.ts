@@ -36,6 +36,18 @@ describe('a registry nothing listens on', () => {
     expect(out[2]).toMatch(/^ {2}hint: /);
   });
 
+  it('sync on a pipe: one retry line for the whole run, the failure reported, its code the exit', async () => {
+    const dir = tmpDir();
+    const port = await freePort();
+    const list = join(dir, 'images.txt');
+    writeFileSync(list, `127.0.0.1:${port}/app:v1\n`);
+    const r = await runCli(['sync', list, join(dir, 'dest')], { env: env(dir) });
+    expect(r.code).toBe(8);
+    expect(r.stderr.match(/retry \d\/4/g)).toEqual(['retry 1/4']);
+    expect(r.stderr).toMatch(/\[1\/1\] 127\.0\.0\.1:\d+\/app:v1: failed: E_NETWORK/);
+    expect(r.stderr).toMatch(/^ocilayout: error \[E_NETWORK\]/m);
+  });
+
   it('--quiet: only the error', async () => {
     const dir = tmpDir();
     const port = await freePort();

@@ -17,7 +17,7 @@ import {
   type RegisterCommands,
 } from '../context.js';
 import { fileOrStdin, remoteReadOptions, requirePositiveIntegers, stringList } from '../options.js';
-import { formatBytes } from '../progress.js';
+import { formatBytes, progressReporter } from '../progress.js';
 
 interface SyncArgs extends GlobalArgs {
   images: string;
@@ -111,20 +111,49 @@ export const registerSync: RegisterCommands = (y, ctx) =>
             : args.images
           : `${args.images === '-' ? 'stdin' : args.images}.${args['list-format'] === 'yaml' ? 'yaml' : 'txt'}`;
       const entries = parseImageList(text, name, platforms);
-      const result = await syncImages(entries, args.layout, {
-        ...remoteReadOptions(args, ctx),
-        images: args.parallel,
-        concurrency: args.concurrency,
-        referrers: args.referrers,
-        cosignTags: args['cosign-tags'],
-        layout: layoutOptions(args),
-        onImage: (e) => {
-          if (e.type === 'done') ctx.out.info(`[${e.done}/${e.total}] ${imageLine(e.result)}`);
-        },
-        onEvent: (image, e) => {
-          if (e.type === 'warning') ctx.out.warn(`${image}: ${e.message}`);
-        },
-      });
+      // One line for the whole run on a terminal: bytes of every image planned so far (the total
+      // grows as images are planned), blobs still moving counted as they move.
+      const progress = progressReporter(ctx, 'sync');
+      let planned = 0;
+      let placed = 0;
+      let images = `[0/${entries.length}]`;
+      const moving = new Map<string, number>();
+      const redraw = (): void => {
+        let inFlight = 0;
+        for (const n of moving.values()) inFlight += n;
+        progress.update(Math.min(placed + inFlight, planned), planned, images);
+      };
+      let result: SyncResult;
+      try {
+        result = await syncImages(entries, args.layout, {
+          ...remoteReadOptions(args, ctx),
+          onRetry: progress.retry,
+          images: args.parallel,
+          concurrency: args.concurrency,
+          referrers: args.referrers,
+          cosignTags: args['cosign-tags'],
+          layout: layoutOptions(args),
+          onImage: (e) => {
+            if (e.type !== 'done') return;
+            images = `[${e.done}/${e.total}]`;
+            ctx.out.info(`${images} ${imageLine(e.result)}`);
+            redraw();
+          },
+          onEvent: (image, e) => {
+            if (e.type === 'warning') ctx.out.warn(`${image}: ${e.message}`);
+            else if (e.type === 'plan') planned += e.bytes;
+            else if (e.type === 'blob-progress')
+              moving.set(`${image} ${e.descriptor.digest}`, e.transferred);
+            else if (e.type === 'blob-done') {
+              moving.delete(`${image} ${e.descriptor.digest}`);
+              placed += e.descriptor.size;
+            }
+            redraw();
+          },
+        });
+      } finally {
+        progress.finish();
+      }
       ctx.out.info(summaryLine(result));
       ctx.out.result(result, () => result.images.map(resultLine));
       // Every image was tried and reported; the exit status is the first failure's.
