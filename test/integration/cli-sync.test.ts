@@ -12,7 +12,7 @@ import { pushBlob } from '../../src/registry/blob-push.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { cosignKeys, cosignSignature, signatureTag } from '../helpers/cosign.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
-import { cliOk, runCli } from '../helpers/run-cli.js';
+import { cliOk, runCli, runCliInTerminal } from '../helpers/run-cli.js';
 import { requireTools } from '../helpers/tools.js';
 import { makeFixture, type Fixture } from '../registry/fixture.js';
 import { blobOf, fastRetry, opener } from '../registry/helpers.js';
@@ -169,6 +169,16 @@ describe.runIf(HAVE)('ocilayout sync', () => {
     expect(tags).toContain(`${host}/team/plain:v1`);
     expect(tags.some((t) => t.includes('nothere'))).toBe(false);
   }, 60_000);
+
+  it('on a terminal, one progress line for the run, cleared before the summary', () => {
+    const list = join(dir, 'tty.txt');
+    writeFileSync(list, `${host}/team/multi:v1\n${host}/team/plain:v2\n`);
+    const r = runCliInTerminal(['sync', '--no-referrers', list, join(dir, 'tty')]);
+    expect(r.code, r.output).toBe(0);
+    // frames are drawn with a carriage return and erased to the end of the line
+    expect(r.output).toMatch(/\rsync \[\d\/2\]/);
+    expect(r.output).toMatch(/synced 2 images/);
+  });
 
   it('refuses a malformed list before fetching anything', async () => {
     const layout = join(dir, 'never');
