@@ -15,7 +15,7 @@ import { MediaType } from '../media-types.js';
 import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from '../schema/layout-files.js';
 import { parseJson } from '../schema/manifest.js';
 import { parseLayoutRef, type LayoutRef } from './refs.js';
-import { isHaulerIndex } from '../referrers/hauler-kind.js';
+import { isHaulerIndex } from './dialect-names.js';
 import { writeFileDurable } from '../store/durable.js';
 import { listIngest } from '../store/ingest.js';
 import { withLayoutLock } from '../store/lock.js';

@@ -5,7 +5,7 @@
 import { UsageError } from '../errors.js';
 import { Annotation } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
-import { isHaulerReferrerEntry } from '../referrers/hauler-kind.js';
+import { isHaulerReferrerEntry } from './dialect-names.js';
 
 /** distribution-spec tag grammar; we write only tags that match it. */
 const TAG_GRAMMAR = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;

@@ -3,7 +3,7 @@
 // IndexStore.update. What a name is and how it matches an entry is names.ts's.
 import { ConflictError, UsageError } from '../errors.js';
 import { Annotation } from '../media-types.js';
-import { haulerEntryForCosignTag } from '../referrers/hauler-kind.js';
+import { haulerEntryForCosignTag } from './dialect-names.js';
 import { entryName, isListedName, nameAnnotations, nameMatch, ownsName } from './names.js';
 import { canonicalDescriptor, sameContent, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';

@@ -4,20 +4,21 @@
 // lives (gc), report a missing subject (fsck), remove them (detach) and carry them (copy, export), but
 // never write new ones or convert them (spec-notes/referrers.md "cosign tags"). Not a
 // ReferrerConvention: attach and convert have nothing to do with it.
-import { tryParseDigest, type Digest } from '../digest.js';
+import type { Digest } from '../digest.js';
 import { Annotation } from '../media-types.js';
 import { canonicalDescriptor, sortedRecord, type Descriptor } from '../schema/descriptor.js';
 import type { ConventionContext } from './context.js';
 import type { DocInfo } from './documents.js';
 import { referrerDescriptor } from './response.js';
+import { parseCosignTag, type CosignKind, type CosignTag } from '../layout/dialect-names.js';
+
+export { parseCosignTag, type CosignKind, type CosignTag };
 
 /** The referrer source (scan.ts) and source-annotation value of a referrer found by cosign tag. */
 export const COSIGN_TAG_SOURCE = 'cosign-tag';
 
 /** Annotation on a referrers-API descriptor we synthesised from something other than `subject`. */
 export const REFERRER_SOURCE_ANNOTATION = 'dev.ocilayout.referrer.source';
-
-export type CosignKind = 'sig' | 'att' | 'sbom';
 
 /** The artifact types cosign itself writes for these in its OCI 1.1 referrers mode. */
 export const COSIGN_ARTIFACT_TYPES: Readonly<Record<CosignKind, string>> = {
@@ -27,15 +28,6 @@ export const COSIGN_ARTIFACT_TYPES: Readonly<Record<CosignKind, string>> = {
 };
 
 const COSIGN_KINDS: readonly CosignKind[] = ['sig', 'att', 'sbom'];
-
-export interface CosignTag {
-  subject: Digest;
-  kind: CosignKind;
-}
-
-// cosign's tag is the subject digest with ':' → '-' (sha256 in practice; any registered algorithm
-// whose encoded part validates is accepted), then the kind suffix.
-const TAG = /^([a-z0-9]+)-([0-9a-f]+)\.(sig|att|sbom)$/;
 
 /** cosign's tags for `subject`: its signature, attestation and SBOM tags, in that order. */
 export function cosignTagsFor(subject: Digest): string[] {
@@ -47,14 +39,6 @@ export function cosignTagsFor(subject: Digest): string[] {
 export function cosignTagOf(entry: Descriptor): CosignTag | undefined {
   const name = entry.annotations?.[Annotation.RefName];
   return name === undefined ? undefined : parseCosignTag(name);
-}
-
-/** The subject and kind a tag names, when it is a cosign tag. */
-export function parseCosignTag(name: string): CosignTag | undefined {
-  const m = TAG.exec(name);
-  if (m === null) return undefined;
-  const subject = tryParseDigest(`${m[1]}:${m[2]}`);
-  return subject === undefined ? undefined : { subject, kind: m[3] as CosignKind };
 }
 
 /**
