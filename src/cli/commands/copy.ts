@@ -36,6 +36,7 @@ import {
   withClobber,
 } from '../options.js';
 import { formatBytes, progressReporter, type Progress } from '../progress.js';
+import { imageLine } from '../render/image-line.js';
 
 interface CopyArgs extends GlobalArgs {
   source: string;
@@ -277,7 +278,7 @@ async function copyWhole(
     credentials,
     layout: layoutOptions(args),
     onImage: (e) => {
-      if (e.type === 'done') ctx.out.info(`[${e.done}/${e.total}] ${imageLine(e.result)}`);
+      if (e.type === 'done') ctx.out.info(`[${e.done}/${e.total}] ${wholeImageLine(e.result)}`);
     },
     onEvent: (image, e) => {
       if (e.type === 'warning') ctx.out.warn(`${image}: ${e.message}`);
@@ -296,17 +297,8 @@ async function copyWhole(
   if (failed?.error !== undefined) throw failed.error;
 }
 
-function imageLine(r: CopyAllImage): string {
-  if (r.status === 'failed')
-    return `${r.source} → ${r.destination ?? ''}: failed: ${r.error?.code ?? ''} ${r.error?.message ?? ''}`;
-  const extra = [
-    r.referrers > 0 ? `${r.referrers} referrer${r.referrers === 1 ? '' : 's'}` : undefined,
-    r.cosignTags.length > 0
-      ? `${r.cosignTags.length} cosign tag${r.cosignTags.length === 1 ? '' : 's'}`
-      : undefined,
-  ].filter((s) => s !== undefined);
-  const what = r.status === 'up-to-date' ? 'up to date' : `copied ${formatBytes(r.bytes)}`;
-  return `${r.source} → ${r.destination ?? ''} ${shortDigest(r.digest ?? '')}: ${what}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
+function wholeImageLine(r: CopyAllImage): string {
+  return imageLine(`${r.source} → ${r.destination ?? ''}`, r);
 }
 
 function wholeSummary(r: CopyAllResult): string {

@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import {
   parseImageList,
   parsePlatform,
-  shortDigest,
   syncImages,
   wrapFsError,
   type SyncImageResult,
@@ -18,6 +17,7 @@ import {
 } from '../context.js';
 import { fileOrStdin, remoteReadOptions, requirePositiveIntegers, stringList } from '../options.js';
 import { formatBytes, progressReporter } from '../progress.js';
+import { imageLine } from '../render/image-line.js';
 
 interface SyncArgs extends GlobalArgs {
   images: string;
@@ -136,7 +136,9 @@ export const registerSync: RegisterCommands = (y, ctx) =>
           onImage: (e) => {
             if (e.type !== 'done') return;
             images = `[${e.done}/${e.total}]`;
-            ctx.out.info(`${images} ${imageLine(e.result)}`);
+            ctx.out.info(
+              `${images} ${imageLine(e.result.image, e.result, e.result.platforms.length > 0 ? [e.result.platforms.join(',')] : [])}`,
+            );
             redraw();
           },
           onEvent: (image, e) => {
@@ -173,20 +175,6 @@ async function readList(path: string, ctx: CommandContext): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of ctx.io.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function imageLine(r: SyncImageResult): string {
-  if (r.status === 'failed')
-    return `${r.image}: failed: ${r.error?.code ?? ''} ${r.error?.message ?? ''}`;
-  const extra = [
-    r.platforms.length > 0 ? r.platforms.join(',') : undefined,
-    r.referrers > 0 ? `${r.referrers} referrer${r.referrers === 1 ? '' : 's'}` : undefined,
-    r.cosignTags.length > 0
-      ? `${r.cosignTags.length} cosign tag${r.cosignTags.length === 1 ? '' : 's'}`
-      : undefined,
-  ].filter((s) => s !== undefined);
-  const what = r.status === 'up-to-date' ? 'up to date' : `copied ${formatBytes(r.bytes)}`;
-  return `${r.image} ${shortDigest(r.digest ?? '')}: ${what}${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
 }
 
 function resultLine(r: SyncImageResult): string {
