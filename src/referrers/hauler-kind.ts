@@ -8,19 +8,11 @@
 // knows hauler's annotations is here. See spec-notes/referrers.md "hauler stores".
 import { canonicalDescriptor, sortedRecord, type Descriptor } from '../schema/descriptor.js';
 import { COSIGN_ARTIFACT_TYPES, REFERRER_SOURCE_ANNOTATION } from './cosign-tag.js';
-import {
-  COSIGN_ROLE,
-  type CosignKind,
-  haulerEntryForCosignTag,
-  haulerKindOf,
-  haulerLinks,
-  isHaulerIndex,
-  isHaulerReferrerEntry,
-  type HaulerKind,
-  type HaulerLink,
-  type HaulerRole,
-} from '../layout/dialect-names.js';
+import { COSIGN_ROLE, type CosignKind, type HaulerRole } from '../layout/dialect-names.js';
+import type { DocInfo } from './documents.js';
+import { referrerDescriptor } from './response.js';
 
+// The dialect's name grammar lives in the core (name resolution needs it); here is its face.
 export {
   haulerEntryForCosignTag,
   haulerKindOf,
@@ -30,9 +22,7 @@ export {
   type HaulerKind,
   type HaulerLink,
   type HaulerRole,
-};
-import type { DocInfo } from './documents.js';
-import { referrerDescriptor } from './response.js';
+} from '../layout/dialect-names.js';
 
 /** The referrer source (scan.ts) and source-annotation value of a referrer found by hauler's kind. */
 export const HAULER_KIND_SOURCE = 'hauler-kind';
