@@ -3,7 +3,7 @@
 // (htpasswd made by htpasswd -B) and per-repository rules, where a user without write access is refused. The
 // server is the built CLI, started with --listen 127.0.0.1:0 --json: its first stdout line says
 // where it listens.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -12,6 +12,7 @@ import { buildahIn, runnableImage } from '../helpers/container-tools.js';
 import { enginesAvailable, podmanIn, startContainerd } from '../interop/judge/engines.js';
 import { selfSignedCertificate } from '../helpers/registry.js';
 import { CLI, runCli } from '../helpers/run-cli.js';
+import { startServeCli, type ServeProcess } from '../helpers/serve-cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { requireTools } from '../helpers/tools.js';
 
@@ -25,46 +26,22 @@ interface Listening {
   authentication: boolean;
 }
 
-interface Served {
-  child: ChildProcess;
-  listening: Listening;
-  /** `127.0.0.1:PORT` */
-  host: string;
-  stdout: () => string;
-  stderr: () => string;
-}
+type Served = ServeProcess & { listening: Listening; host: string };
 
 /** `ocilayout serve ROOT --listen 127.0.0.1:0 --json …`, once its listening line is out. */
 async function serveJson(root: string, ...flags: string[]): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', root, '--listen', '127.0.0.1:0', '--json', ...flags],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const s = await startServeCli(
+    root,
+    ['--json', ...flags],
+    ({ stdout }) => {
+      const nl = stdout.indexOf('\n');
+      return nl < 0
+        ? undefined
+        : (JSON.parse(stdout.slice(0, nl)) as { listening: Listening }).listening;
+    },
+    'SIGTERM',
   );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  onTestFinished(async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  });
-  const listening = await new Promise<Listening>((resolve, reject) => {
-    const check = (): void => {
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve((JSON.parse(out.slice(0, nl)) as { listening: Listening }).listening);
-    };
-    child.stdout.on('data', check);
-    void exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-  return {
-    child,
-    listening,
-    host: `127.0.0.1:${listening.port}`,
-    stdout: () => out,
-    stderr: () => err,
-  };
+  return { ...s, listening: s.ready, host: `127.0.0.1:${s.ready.port}` };
 }
 
 /** A tree ROOT with a runnable image at repository `src` (tag v1), logins and rules. */

@@ -1,51 +1,29 @@
 // `ocilayout serve` as users run it (the built CLI in its own process), with real clients: skopeo
 // copies both ways and lists tags; our own `copy --referrers` pushes a signature that
 // `ocilayout discover` then finds in the layout; the access log; SIGTERM stops it cleanly.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
 import { describe, expect, it } from 'vitest';
 import { Layout } from '../../src/internal.js';
 import { artifactLayout, signV1 } from '../helpers/cli-layout.js';
 import { makeFixture } from '../registry/fixture.js';
-import { CLI, cliOk, runCli } from '../helpers/run-cli.js';
+import { cliOk, runCli } from '../helpers/run-cli.js';
+import { startServeCli, type ServeProcess } from '../helpers/serve-cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { requireTools } from '../helpers/tools.js';
 
-interface Served {
-  child: ChildProcess;
-  host: string;
-  stdout: () => string;
-  stderr: () => string;
-  /** Resolves with the exit code. */
-  exited: Promise<number | null>;
-}
+type Served = ServeProcess & { host: string };
 
-/** Start `ocilayout serve ROOT --listen 127.0.0.1:0 …` and wait until it listens. */
+/** Start `ocilayout serve ROOT --listen 127.0.0.1:0 …` and wait until it says where it listens. */
 async function serve(root: string, ...flags: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', root, '--listen', '127.0.0.1:0', ...flags], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  onTestFinished(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  const host = await new Promise<string>((resolve, reject) => {
-    const check = (): void => {
-      const m = /on http:\/\/([\d.]+:\d+)/.exec(err);
-      if (m !== null) resolve(m[1]!);
-    };
-    child.stderr.on('data', check);
-    void exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-  return { child, host, stdout: () => out, stderr: () => err, exited };
+  const s = await startServeCli(
+    root,
+    flags,
+    ({ stderr }) => /on http:\/\/([\d.]+:\d+)/.exec(stderr)?.[1],
+  );
+  return { ...s, host: s.ready };
 }
 
 function skopeo(...args: string[]): { status: number | null; stdout: string; stderr: string } {
