@@ -532,6 +532,12 @@ describe('ocilayout copy with archives, interrupted', () => {
       ]);
       expect(full.code, full.stderr).toBe(0);
       const expected = readFileSync(reference);
+      // Reading back takes its own time: the kills of the reading runs are fractions of it.
+      const fullBack = await runCliKilled(
+        ['copy', `oci-archive:${reference}`, join(dir, 'back-full')],
+        { env: { TMPDIR: staging } },
+      );
+      expect(fullBack.code, fullBack.stderr).toBe(0);
       const signals: TrialSignal[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
       const caught = { out: 0, back: 0 };
       for (const [i, fraction] of [0.2, 0.5, 0.8].entries()) {
@@ -552,15 +558,14 @@ describe('ocilayout copy with archives, interrupted', () => {
             expect(added(ours(dir)), `${signal} after ${killAfterMs} ms`).toEqual([]);
           }
           // Reading one back, interrupted: its staging layout goes with a caught signal.
+          const backAfterMs = Math.max(5, Math.round(fullBack.elapsedMs * fraction));
           const back = await runCliKilled(
             ['copy', `oci-archive:${reference}`, join(dir, `back-${i}-${signal}`)],
-            { signal, killAfterMs: Math.round(killAfterMs / 2), env: { TMPDIR: staging } },
+            { signal, killAfterMs: backAfterMs, env: { TMPDIR: staging } },
           );
           if (signal !== 'SIGKILL' && back.interrupted) {
             caught.back++;
-            expect(added(readdirSync(staging)), `${signal} after ${killAfterMs / 2} ms`).toEqual(
-              [],
-            );
+            expect(added(readdirSync(staging)), `${signal} after ${backAfterMs} ms`).toEqual([]);
           }
         }
       }
