@@ -1,6 +1,6 @@
-// fsck's scan of blobs/: every file's name, type and content. Small blobs are read with sync I/O
-// into one reused buffer (no event-loop hop per file); large ones in 4 MiB chunks, reading the
-// next chunk while hashing the current one (chunk sizes: spec-notes/performance.md).
+// fsck's scan of blobs/: every file's name, type and content. Small blobs are hashed with sync I/O
+// (no event-loop hop per file); large ones on the hash workers, several at once, so a layout of
+// big layers is checked on every core. Findings keep the sorted order of the files.
 import { finding } from './findings.js';
 import {
   closeSync,
@@ -8,21 +8,20 @@ import {
   fstatSync,
   lstatSync,
   openSync,
-  read,
   readdirSync,
   readlinkSync,
-  readSync,
 } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   algorithmOf,
   isSupportedAlgorithm,
   matchesDigestGrammar,
-  newHash,
   parseDigest,
   type Digest,
 } from '../digest.js';
 import { errnoCode } from '../errors.js';
+import { hashFd } from '../store/hash-file.js';
 import { BLOBS_DIR } from '../store/paths.js';
 import type { Finding } from './policy.js';
 
@@ -35,8 +34,8 @@ export interface BlobScan {
   unusable: Set<Digest>;
 }
 
-const SMALL_BLOB = 1024 * 1024;
-const CHUNK = 4 * 1024 * 1024;
+/** Blob checks in flight: enough to keep every hash worker busy. */
+const IN_FLIGHT = Math.max(2, Math.min(availableParallelism(), 4));
 // O_NONBLOCK: opening a FIFO planted in blobs/ must not hang fsck; no effect on regular files.
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
@@ -61,22 +60,36 @@ export async function scanBlobFiles(root: string): Promise<BlobScan> {
     );
     return scan;
   }
-  const small = Buffer.allocUnsafe(SMALL_BLOB);
+  // Checks run IN_FLIGHT at a time; their results are applied in file order.
+  const inFlight: Promise<BlobCheck>[] = [];
+  const apply = (check: BlobCheck): void => {
+    scan.findings.push(...check.findings);
+    if (check.unusable !== undefined) scan.unusable.add(check.unusable);
+    if (check.hashedBytes !== undefined) {
+      scan.blobs++;
+      scan.bytes += check.hashedBytes;
+    }
+  };
+  // A finding of the listing itself waits for the checks queued before it.
+  const report = async (f: Finding): Promise<void> => {
+    while (inFlight.length > 0) apply(await inFlight.shift()!);
+    scan.findings.push(f);
+  };
   for (const alg of algs) {
     const dir = join(base, alg);
     if (lstatSync(dir).isSymbolicLink()) {
-      scan.findings.push(unsafeDir(join(BLOBS_DIR, alg), symlinkText(dir)));
+      await report(unsafeDir(join(BLOBS_DIR, alg), symlinkText(dir)));
       continue;
     }
     if (!lstatSync(dir).isDirectory()) {
-      scan.findings.push(stray(join(BLOBS_DIR, alg), 'is not an algorithm directory'));
+      await report(stray(join(BLOBS_DIR, alg), 'is not an algorithm directory'));
       continue;
     }
     let names: string[];
     try {
       names = readdirSync(dir).sort();
     } catch (err) {
-      scan.findings.push(
+      await report(
         finding(
           'BLOBS_DIR_UNREADABLE',
           `${join(BLOBS_DIR, alg)}/ cannot be listed (${errnoCode(err) ?? String(err)})`,
@@ -89,11 +102,11 @@ export async function scanBlobFiles(root: string): Promise<BlobScan> {
       const rel = join(BLOBS_DIR, alg, name);
       const candidate = `${alg}:${name}`;
       if (!matchesDigestGrammar(candidate)) {
-        scan.findings.push(stray(rel, 'is not named by a digest'));
+        await report(stray(rel, 'is not named by a digest'));
         continue;
       }
       if (!isSupportedAlgorithm(alg)) {
-        scan.findings.push(
+        await report(
           finding(
             'BLOB_UNVERIFIABLE',
             `${rel}: algorithm ${alg} is not one we can verify (sha256, sha512)`,
@@ -106,97 +119,67 @@ export async function scanBlobFiles(root: string): Promise<BlobScan> {
       try {
         digest = parseDigest(candidate);
       } catch {
-        scan.findings.push(
+        await report(
           stray(rel, `is not a valid ${alg} digest (lowercase hex of the right length)`),
         );
         continue;
       }
-      await checkBlob(join(root, rel), rel, digest, small, scan);
+      inFlight.push(checkBlob(join(root, rel), rel, digest));
+      if (inFlight.length >= IN_FLIGHT) apply(await inFlight.shift()!);
     }
   }
+  for (const check of inFlight) apply(await check);
   return scan;
 }
 
-async function checkBlob(
-  path: string,
-  rel: string,
-  digest: Digest,
-  small: Buffer,
-  scan: BlobScan,
-): Promise<void> {
+/** What one blob file's check found; applied to the scan in file order. */
+interface BlobCheck {
+  findings: Finding[];
+  unusable?: Digest;
+  /** Set when the content was hashed (corrupt or not): its length. */
+  hashedBytes?: number;
+}
+
+async function checkBlob(path: string, rel: string, digest: Digest): Promise<BlobCheck> {
   let fd: number;
   try {
     fd = openSync(path, OPEN_FLAGS);
   } catch (err) {
-    scan.unusable.add(digest);
-    scan.findings.push(
-      errnoCode(err) === 'ELOOP'
-        ? notRegular(rel, digest, symlinkText(path))
-        : unreadable(rel, digest, err),
-    );
-    return;
+    return {
+      unusable: digest,
+      findings: [
+        errnoCode(err) === 'ELOOP'
+          ? notRegular(rel, digest, symlinkText(path))
+          : unreadable(rel, digest, err),
+      ],
+    };
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) {
-      scan.unusable.add(digest);
-      scan.findings.push(
-        notRegular(rel, digest, st.isDirectory() ? 'a directory' : 'a special file'),
-      );
-      return;
+      return {
+        unusable: digest,
+        findings: [notRegular(rel, digest, st.isDirectory() ? 'a directory' : 'a special file')],
+      };
     }
-    const hash = newHash(algorithmOf(digest));
-    let size = 0;
-    if (st.size <= SMALL_BLOB) {
-      // The file may have grown since fstat: read until EOF, spilling into the hash as we go.
-      for (;;) {
-        const n = readSync(fd, small, 0, SMALL_BLOB, size);
-        if (n === 0) break;
-        hash.update(small.subarray(0, n));
-        size += n;
-      }
-    } else {
-      size = await hashLarge(fd, hash);
-    }
-    scan.blobs++;
-    scan.bytes += size;
-    const found = `${algorithmOf(digest)}:${hash.digest('hex')}`;
-    if (found !== digest) {
-      scan.findings.push(
-        finding(
-          'BLOB_DIGEST_MISMATCH',
-          `${rel}: content (${size} bytes) hashes to ${found}, not to its name (corrupt or truncated)`,
-          { path: rel, digest },
-        ),
-      );
-    }
+    // Hashed to EOF: a file that grew since fstat is judged by what it holds now.
+    const { hex, size } = await hashFd(fd, algorithmOf(digest), st.size);
+    const found = `${algorithmOf(digest)}:${hex}`;
+    const findings =
+      found === digest
+        ? []
+        : [
+            finding(
+              'BLOB_DIGEST_MISMATCH',
+              `${rel}: content (${size} bytes) hashes to ${found}, not to its name (corrupt or truncated)`,
+              { path: rel, digest },
+            ),
+          ];
+    return { findings, hashedBytes: size };
   } catch (err) {
-    scan.unusable.add(digest);
-    scan.findings.push(unreadable(rel, digest, err));
+    return { unusable: digest, findings: [unreadable(rel, digest, err)] };
   } finally {
     closeSync(fd);
-  }
-}
-
-function readAt(fd: number, buf: Buffer, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    read(fd, buf, 0, buf.byteLength, position, (err, n) => (err ? reject(err) : resolve(n)));
-  });
-}
-
-/** Hash a large file: the read of chunk n+1 runs on the thread pool while chunk n is hashed. */
-async function hashLarge(fd: number, hash: ReturnType<typeof newHash>): Promise<number> {
-  let buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
-  let size = 0;
-  let pending = readAt(fd, buffers[0], 0);
-  for (;;) {
-    const n = await pending;
-    if (n === 0) return size;
-    const current = buffers[0];
-    size += n;
-    buffers = [buffers[1], buffers[0]];
-    pending = readAt(fd, buffers[0], size);
-    hash.update(current.subarray(0, n));
   }
 }
 

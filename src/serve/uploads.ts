@@ -4,13 +4,14 @@
 // expires and its part file goes, and an exit removes every part file (store/exit-cleanup.ts).
 // Completion goes through BlobStore.commitHashed: verified digest, then linked into blobs/.
 import { randomUUID } from 'node:crypto';
-import { closeSync, constants, createReadStream, openSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Hash } from 'node:crypto';
-import { algorithmOf, newHash, type Digest } from '../digest.js';
+import { algorithmOf, newHash, type Algorithm, type Digest } from '../digest.js';
 import { wrapFsError } from '../errors.js';
 import type { Layout } from '../layout/layout.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
+import { hashFd } from '../store/hash-file.js';
 import { newPartPath } from '../store/ingest.js';
 import type { PutResult } from '../store/blob-store.js';
 import { RegistryHttpError } from './http-errors.js';
@@ -113,7 +114,9 @@ export class UploadSession {
     // The running hash is sha256, the algorithm nearly every client uses; another one is
     // computed from the part file once.
     const hex =
-      alg === 'sha256' ? this.hash.copy().digest('hex') : await hashFile(this.part, newHash(alg));
+      alg === 'sha256'
+        ? this.hash.copy().digest('hex')
+        : await hashPart(this.part, alg, this.offset);
     return this.layout.blobs.commitHashed(
       this.part,
       { algorithm: alg, hex, size: this.offset },
@@ -265,11 +268,13 @@ async function syncFile(path: string): Promise<void> {
   }
 }
 
-async function hashFile(path: string, hash: Hash): Promise<string> {
-  for await (const chunk of createReadStream(path, { highWaterMark: WRITE_BATCH })) {
-    hash.update(chunk as Buffer);
+async function hashPart(path: string, alg: Algorithm, size: number): Promise<string> {
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  try {
+    return (await hashFd(fd, alg, size)).hex;
+  } finally {
+    closeSync(fd);
   }
-  return hash.digest('hex');
 }
 
 function removeQuietly(path: string): void {

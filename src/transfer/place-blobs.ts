@@ -1,14 +1,15 @@
 // Placing blobs of one layout into another: hard links on the same filesystem (re-hashed first unless
 // told to trust the source), else streams through the destination's verifying ingest. Knows nothing of
 // tags, referrers or index.json; the layout sink (sinks.ts) calls it when the source is a layout.
-import { constants, statSync } from 'node:fs';
+import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
-import { algorithmOf, newHash, parseDigest, type Digest } from '../digest.js';
+import { algorithmOf, parseDigest, type Digest } from '../digest.js';
 import { wrapFsError } from '../errors.js';
 import { forEachLimited } from './for-each-limited.js';
 import type { Layout } from '../layout/layout.js';
 import { isManifestMediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
+import { hashFd, type FileHash } from '../store/hash-file.js';
 import { leaseDigest } from '../store/ingest.js';
 import { digestMismatch } from '../store/verify-stream.js';
 
@@ -204,49 +205,45 @@ function sameFilesystem(src: Layout, dst: Layout): boolean {
   }
 }
 
-/** Re-hash a source blob file (before hard-linking it). Throws E_DIGEST_MISMATCH. */
+/**
+ * Re-hash a source blob file (before hard-linking it), on a worker thread when it is big: the
+ * blobs of one copy hash on every core. Throws E_DIGEST_MISMATCH, E_NOT_FOUND, E_IO.
+ */
 async function verifyFile(path: string, digest: Digest, size: number): Promise<void> {
-  const hash = newHash(algorithmOf(digest));
-  let seen = 0;
-  // hash.update is synchronous, so each chunk is done with before the next is asked for: the
-  // reader may reuse its two buffers (no GC churn, no page faults on fresh memory).
-  for await (const chunk of readAhead(path, digest, { reuseBuffers: true })) {
-    hash.update(chunk);
-    seen += chunk.byteLength;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch (err) {
+    throw wrapFsError(err, `open blob ${digest}`, { digest });
   }
-  const found = `${algorithmOf(digest)}:${hash.digest('hex')}`;
-  if (seen !== size || found !== digest) {
-    throw digestMismatch(`blob ${digest} (${seen} bytes)`, digest, found);
+  let hashed: FileHash;
+  try {
+    hashed = await hashFd(fd, algorithmOf(digest), size);
+  } catch (err) {
+    throw wrapFsError(err, `read blob ${digest}`, { digest });
+  } finally {
+    closeSync(fd);
+  }
+  const found = `${algorithmOf(digest)}:${hashed.hex}`;
+  if (hashed.size !== size || found !== digest) {
+    throw digestMismatch(`blob ${digest} (${hashed.size} bytes)`, digest, found);
   }
 }
 
 /**
  * A blob file as chunks of up to 1 MiB, with the next read in flight while the caller hashes or
- * writes this one (big reads, no stream machinery: spec-notes/performance.md). By default each
- * chunk is a fresh buffer, because BlobStore.put keeps one chunk in flight to disk while it hashes
- * the next; `reuseBuffers` alternates two buffers, for a consumer that is done with a chunk when it
- * asks for the next one.
+ * writes this one (big reads, no stream machinery: spec-notes/performance.md). Each chunk is a
+ * fresh buffer, because BlobStore.put keeps one chunk in flight to disk while it hashes the next.
  */
-async function* readAhead(
-  path: string,
-  digest: Digest,
-  options: { reuseBuffers?: boolean } = {},
-): AsyncGenerator<Buffer> {
+async function* readAhead(path: string, digest: Digest): AsyncGenerator<Buffer> {
   let fh: FileHandle;
   try {
     fh = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   } catch (err) {
     throw wrapFsError(err, `open blob ${digest}`, { digest });
   }
-  const ring =
-    options.reuseBuffers === true
-      ? [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)]
-      : undefined;
-  let reads = 0;
-  const readAt = (position: number): Promise<FileReadResult<Buffer>> => {
-    const buffer = ring?.[reads++ % 2] ?? Buffer.allocUnsafe(READ_CHUNK);
-    return fh.read(buffer, 0, READ_CHUNK, position);
-  };
+  const readAt = (position: number): Promise<FileReadResult<Buffer>> =>
+    fh.read(Buffer.allocUnsafe(READ_CHUNK), 0, READ_CHUNK, position);
   let pending = readAt(0);
   try {
     let position = 0;

@@ -35,6 +35,30 @@ describe('scanBlobFiles', () => {
     expect(s.unusable.size).toBe(0); // corrupt, but readable
   });
 
+  it('checks big blobs several at a time, yet reports in file order', async () => {
+    // Big enough for the hash workers; corrupt ones interleaved with a stray name, so a finding
+    // that arrived out of order would show.
+    const size = 33 * 1024 * 1024;
+    const blobs: Record<string, Buffer> = {};
+    for (let i = 0; i < 5; i++) blobs[`b${i}`] = Buffer.alloc(size, i + 1);
+    const m = makeLayout({ blobs });
+    const dir = join(m.root, 'blobs', 'sha256');
+    const names = Object.keys(blobs).sort((x, y) => m.d[x]!.digest.localeCompare(m.d[y]!.digest));
+    truncateSync(join(dir, m.d[names[1]!]!.digest.slice(7)), size - 1);
+    truncateSync(join(dir, m.d[names[4]!]!.digest.slice(7)), 10);
+    // Sorts between names[2] and names[3]: "not named by a digest".
+    const between = `${m.d[names[2]!]!.digest.slice(7, 20)}-stray`;
+    writeFileSync(join(dir, between), 'x');
+    const s = await scanBlobFiles(m.root);
+    expect(s.findings.map((f) => [f.code, f.digest ?? f.path])).toEqual([
+      ['BLOB_DIGEST_MISMATCH', m.d[names[1]!]!.digest],
+      ['BLOB_STRAY', join('blobs', 'sha256', between)],
+      ['BLOB_DIGEST_MISMATCH', m.d[names[4]!]!.digest],
+    ]);
+    expect(s.blobs).toBe(5);
+    expect(s.bytes).toBe(3 * size + (size - 1) + 10);
+  });
+
   it('reports symlinks, directories and FIFOs as not regular, without following or blocking', async () => {
     const m = makeLayout();
     const dir = join(m.root, 'blobs', 'sha256');
