@@ -16,8 +16,6 @@ export interface BlobRef {
 /** Bytes of a blob from `offset` on: a fresh stream per call (a retry reopens it). */
 export type BlobOpener = (offset: number) => AsyncIterable<Uint8Array>;
 
-/** Streams are regrouped into chunks of at least this size before hashing and writing. */
-const COALESCE_BYTES = 1024 * 1024;
 /** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size (resumable). */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
 export interface PullBlobOptions {
@@ -39,7 +37,7 @@ export function pullBlob(
   options: PullBlobOptions = {},
 ): Promise<PutResult> {
   const source = openRemoteBlob(client, repository, blob, options.onProgress);
-  return store.put(coalesce(source), { digest: blob.digest, size: blob.size }, options.put);
+  return store.put(source, { digest: blob.digest, size: blob.size }, options.put);
 }
 
 /**
@@ -65,6 +63,7 @@ export async function* openRemoteBlob(
       scopes: [pullScope(repository)],
       expect: [200, 206, 404, 416],
       what,
+      blob: true,
     });
     if (res.status === 404) {
       await res.body?.cancel();
@@ -110,20 +109,4 @@ export async function* openRemoteBlob(
       await (t.retryPolicy.sleep ?? sleep)(delayMs);
     }
   }
-}
-
-/** Regroup small network chunks into >= 1 MiB buffers (fewer hash updates and writes). */
-export async function* coalesce(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of source) {
-    parts.push(chunk);
-    size += chunk.byteLength;
-    if (size >= COALESCE_BYTES) {
-      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
-      parts = [];
-      size = 0;
-    }
-  }
-  if (size > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
 }

@@ -6,7 +6,6 @@ import { parseDigest, type Digest } from '../digest.js';
 import { forEachLimited } from './for-each-limited.js';
 import type { Layout } from '../layout/layout.js';
 import { reclaimBlobs } from '../maintenance/reclaim.js';
-import { coalesce } from '../registry/blob-pull.js';
 import { pushBlob } from '../registry/blob-push.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { Descriptor } from '../schema/descriptor.js';
@@ -122,7 +121,7 @@ export class LayoutSink implements ContentSink {
       }
     };
     const put = await this.layout.blobs.put(
-      coalesce(counted()),
+      counted(),
       { digest, size: desc.size },
       { deferDirSync: true },
     );
