@@ -1,8 +1,10 @@
-// Requests whose body is a blob stream go out through node:http(s), not fetch. Node's fetch reads
-// an async-iterable request body ahead of the socket without waiting for it to drain: a 256 MiB
+// Requests that carry a blob, either way, go through node:http(s), not fetch. Node's fetch reads an
+// async-iterable request body ahead of the socket without waiting for it to drain: a 256 MiB
 // monolithic upload held all 256 MiB in memory (spec-notes/performance.md). Here the body is piped
-// into the request, so at most a socket buffer's worth is in flight. The answer is handed back as
-// a fetch Response, so everything above the transport reads both paths the same way.
+// into the request, so at most a socket buffer's worth is in flight. A blob download read through
+// fetch's web stream costs a promise and a copy per network chunk; here the caller iterates the
+// socket's own stream (bodyChunks), with its backpressure. The answer is handed back as a fetch
+// Response, so everything above the transport reads both paths the same way.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
@@ -13,6 +15,18 @@ const agents = {
   http: new HttpAgent({ keepAlive: true }),
   https: new HttpsAgent({ keepAlive: true }),
 };
+
+/** Redirects a streamed GET follows, as many as fetch would. */
+const MAX_REDIRECTS = 20;
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/** The node stream behind a Response made here: bodyChunks reads it directly. */
+const nodeBodies = new WeakMap<Response, IncomingMessage>();
+
+/** The socket stream of a Response from this module, if it is one (undefined for fetch's). */
+export function nodeBody(res: Response): AsyncIterable<Buffer> | undefined {
+  return nodeBodies.get(res);
+}
 
 /** A body this module sends: anything async-iterable that is not already a buffer or string. */
 export function isStreamBody(body: unknown): body is AsyncIterable<Uint8Array> {
@@ -64,6 +78,45 @@ export function sendStreaming(
   });
 }
 
+/**
+ * GET `url` (a blob: registries often redirect it to storage elsewhere). Follows redirects as
+ * fetch does; the Authorization header goes only to the origin it was meant for, never to the
+ * storage host a redirect names (whose signed URL carries its own authority).
+ */
+export async function getStreaming(url: URL, headers: Record<string, string>): Promise<Response> {
+  let current = url;
+  let sent = headers;
+  for (let hop = 0; ; hop++) {
+    const res = await getOnce(current, sent);
+    const location = res.headers.location;
+    if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined || hop >= MAX_REDIRECTS) {
+      return toResponse(res);
+    }
+    res.resume();
+    const next = new URL(location, current);
+    if (next.origin !== current.origin) {
+      sent = Object.fromEntries(
+        Object.entries(sent).filter(([name]) => name.toLowerCase() !== 'authorization'),
+      );
+    }
+    current = next;
+  }
+}
+
+function getOnce(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const https = url.protocol === 'https:';
+    const req = (https ? httpsRequest : httpRequest)(url, {
+      method: 'GET',
+      headers,
+      agent: https ? agents.https : agents.http,
+    });
+    req.on('response', resolve);
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function toResponse(res: IncomingMessage): Response {
   const status = res.statusCode ?? 500;
   const headers = new Headers();
@@ -74,9 +127,33 @@ function toResponse(res: IncomingMessage): Response {
   // A Response for these statuses must not have a body (and a 1xx never reaches here).
   const bodiless = status === 204 || status === 205 || status === 304;
   if (bodiless) res.resume();
-  return new Response(bodiless ? null : Readable.toWeb(res), {
+  const response = new Response(bodiless ? null : lazyWebBody(res), {
     status,
     statusText: res.statusMessage ?? '',
     headers,
   });
+  if (!bodiless) nodeBodies.set(response, res);
+  return response;
+}
+
+/**
+ * A web stream over `res` that reads nothing until it is read (Readable.toWeb would start the
+ * data flowing at once, racing a caller that iterates the node stream itself).
+ */
+function lazyWebBody(res: IncomingMessage): ReadableStream<Uint8Array> {
+  let chunks: AsyncIterator<Buffer> | undefined;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        chunks ??= (res as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+        const next = await chunks.next();
+        if (next.done === true) controller.close();
+        else controller.enqueue(new Uint8Array(next.value));
+      },
+      cancel() {
+        res.destroy();
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }

@@ -4,7 +4,7 @@ import { isOcilayoutError, OcilayoutError, RegistryError } from '../errors.js';
 import { Authenticator, credentialsHint } from './auth.js';
 import type { Credentials } from './docker-config.js';
 import { apiHost } from './reference.js';
-import { isStreamBody, sendStreaming } from './stream-request.js';
+import { getStreaming, isStreamBody, nodeBody, sendStreaming } from './stream-request.js';
 import {
   DEFAULT_RETRY_POLICY,
   isRetryableNetworkCode,
@@ -60,6 +60,8 @@ export interface RegistryRequest {
   retry?: boolean | undefined;
   /** For messages: "manifest library/alpine:3", "blob sha256:ab… in library/alpine". */
   what: string;
+  /** A GET whose answer is a blob: read from the socket's own stream (stream-request.ts). */
+  blob?: boolean | undefined;
 }
 
 const USER_AGENT = 'ocilayout';
@@ -205,6 +207,8 @@ export class RegistryTransport {
       redirect: 'follow',
     };
     if (isStreamBody(body)) return sendStreaming(this.resolve(req.path), req.method, headers, body);
+    if (req.blob === true && req.method === 'GET')
+      return getStreaming(this.resolve(req.path), headers);
     if (body !== undefined && body !== null) {
       init.body = body;
       init.duplex = 'half';
@@ -326,7 +330,7 @@ async function readErrorBody(res: Response): Promise<{ text: string; codes: stri
 
 /** A response body as bytes (undici's web stream is async-iterable in Node 20). */
 export function bodyChunks(res: Response): AsyncIterable<Uint8Array> {
-  return (res.body ?? emptyBody()) as AsyncIterable<Uint8Array>;
+  return nodeBody(res) ?? ((res.body ?? emptyBody()) as AsyncIterable<Uint8Array>);
 }
 
 async function* emptyBody(): AsyncIterable<Uint8Array> {

@@ -62,6 +62,57 @@ describe('blob pull', () => {
     return `127.0.0.1:${(raw.address() as { port: number }).port}`;
   }
 
+  it.each([
+    ['another origin (storage): without', false],
+    ['its own origin: with', true],
+  ])('follows a blob redirect to %s the Authorization header', async (_what, sameOrigin) => {
+    const data = randomBytes(300_000);
+    const seen: { url: string; authorization: string | undefined }[] = [];
+    const storage = createServer((req, res) => {
+      seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-length': String(data.length) });
+      res.end(data);
+    });
+    await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
+    const storagePort = (storage.address() as { port: number }).port;
+    raw = createServer((req, res) => {
+      if (req.url?.startsWith('/stored/') === true) {
+        seen.push({ url: req.url, authorization: req.headers.authorization });
+        res.writeHead(200, { 'content-length': String(data.length) });
+        res.end(data);
+        return;
+      }
+      if (req.headers.authorization === undefined) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="test"' });
+        res.end();
+        return;
+      }
+      const location = sameOrigin
+        ? '/stored/blob?sig=1'
+        : `http://127.0.0.1:${storagePort}/bucket/blob?sig=1`;
+      res.writeHead(307, { location });
+      res.end();
+    });
+    await new Promise<void>((r) => raw!.listen(0, '127.0.0.1', r));
+    try {
+      const host = `127.0.0.1:${(raw.address() as { port: number }).port}`;
+      const c = new RegistryClient(host, {
+        retry: FAST,
+        plainHttp: ['127.0.0.1'],
+        credentials: { kind: 'basic', username: 'u', password: 'p' },
+      });
+      const layout = tmpLayout();
+      const r = await pullBlob(c, 'a', blobOf(data), layout.blobs);
+      expect(layout.blobs.readBytes(r.digest, 1_000_000).equals(data)).toBe(true);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.url).toBe(sameOrigin ? '/stored/blob?sig=1' : '/bucket/blob?sig=1');
+      if (sameOrigin) expect(seen[0]!.authorization).toMatch(/^Basic /);
+      else expect(seen[0]!.authorization).toBeUndefined();
+    } finally {
+      await new Promise((r) => storage.close(r));
+    }
+  });
+
   it.each([true, false])(
     'resumes a dropped download (server honours Range: %s) and verifies the whole',
     async (honour) => {
