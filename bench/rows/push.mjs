@@ -32,7 +32,7 @@ export async function pushRows(ctx) {
       work: `push a ${ctx.size(sizes.pushBytes)} file (ingest, sha256, fsync, link)`,
       ours: side('ocilayout push', r['ocilayout push'].wall),
       ref: side('dd conv=fsync', r['dd conv=fsync'].wall),
-      max: 2.0,
+      max: 1.5,
     }),
   ];
 }
