@@ -8,11 +8,23 @@ import { fileURLToPath } from 'node:url';
 export const CLI = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url));
 
 /**
- * XDG_CACHE_HOME of every CLI a test file runs (the blob-location record lives there): shared by
- * that file's runs, as a user's runs share theirs, and never the real user's cache.
+ * XDG_CACHE_HOME of every CLI a test process runs (the blob-location record lives there): shared by
+ * its runs, as a user's runs share theirs, and never the real user's cache. One per process, made
+ * once however many test files load this module there.
  */
-export const CLI_CACHE_HOME = mkdtempSync(join(tmpdir(), 'ocilayout-test-cache-'));
-process.once('exit', () => rmSync(CLI_CACHE_HOME, { recursive: true, force: true }));
+export const CLI_CACHE_HOME = testCacheHome();
+
+function testCacheHome(): string {
+  const key = Symbol.for('ocilayout.test.cacheHome');
+  const slot = globalThis as unknown as Record<symbol, string | undefined>;
+  if (slot[key] === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'ocilayout-test-cache-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    slot[key] = dir;
+    return dir;
+  }
+  return slot[key];
+}
 
 export interface CliResult {
   code: number;
