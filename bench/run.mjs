@@ -6,7 +6,7 @@
 //
 // Environment: BENCH_SCALE=full|small (small: MiB instead of GiB, for developing the harness),
 // BENCH_RUNS=N (default 5 small / 3 big), BENCH_DIR=DIR, KEEP=1, BENCH_ONLY=push,big,small,rss,
-// discover,convert,index,zstd,serve (prefixes; a subset; zstd needs the bench run under Node 22.15+), BENCH_OUT=FILE (default BENCHMARKS.md),
+// discover,convert,index,zstd,serve,registry (prefixes; a subset; zstd needs the bench run under Node 22.15+), BENCH_OUT=FILE (default BENCHMARKS.md),
 // BENCH_NO_INSTALL=1 (fail instead of apt-get installing skopeo/umoci).
 import { existsSync, rmSync } from 'node:fs';
 import { GiB, MiB, BIN, ROOT, loadConfig, wants } from './lib/config.mjs';
@@ -18,6 +18,7 @@ import { skippedRow } from './lib/rows.mjs';
 import { bigImageRows, rssRows, smallLayerRows } from './rows/images.mjs';
 import { convertRows, discoverRows, indexCommitRows } from './rows/library.mjs';
 import { pushRows } from './rows/push.mjs';
+import { registryRows } from './rows/registry.mjs';
 import { serveRows } from './rows/serve.mjs';
 import { zstdRows } from './rows/zstd.mjs';
 
@@ -81,6 +82,7 @@ const fixtures = [
   `discover: ${s.discoverManifests - s.discoverReferrers} tagged image manifests (sharing one config and one 1 KiB layer) and ${s.discoverReferrers} OCI 1.1 artifact referrers, 10 per subject, recorded per-manifest in one commit, written by our library (bench/inproc/discover.mjs); discover asks for one subject's referrers.`,
   `convert: ${s.convertSubjects} tagged images and ${s.convertReferrers} referrers (${s.convertReferrers / s.convertSubjects} per subject), written by our library, one source layout per convention; each timed convert runs on a fresh \`cp -al\` copy (bench/inproc/convert.mjs).`,
   `index commit: ${s.indexSizes.join(' and ')} tags over two stored manifests; each commit moves one tag (bench/inproc/index-commit.mjs).`,
+  `registry: the 1 GiB-row recipe, pulled from and pushed to docker-registry on loopback by \`ocilayout copy\` and by \`skopeo copy\`; the pull source is put there by skopeo; push-with-mount pushes into a registry that holds the blobs in another repository, put there by the same tool beforehand (so each tool's own record of where blobs were seen names it). Our record lives in the run's work directory (XDG_CACHE_HOME), skopeo's blob-info cache in the user's home.`,
   `serve: the 1 GiB-row recipe as repository bench/app of a tree served by \`ocilayout serve\`, and the same image copied into docker-registry by skopeo; the RSS row serves the 4 GiB recipe. Each server is its own process on loopback; pushes go to other instances than pulls (skopeo's blob-info cache would mount instead of uploading).`,
 ];
 
@@ -142,6 +144,7 @@ await section('convert', 'convert', () => convertRows(ctx));
 await section('index', 'index.json commit', () => indexCommitRows(ctx));
 await section('zstd', 'zstd archives', () => zstdRows(ctx));
 await section('serve', 'serve vs docker-registry', () => serveRows(ctx));
+await section('registry', 'registry pull and push vs skopeo', () => registryRows(ctx));
 
 if (config.scale !== 'full')
   notes.push(

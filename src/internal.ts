@@ -154,6 +154,13 @@ export {
 } from './registry/docker-config.js';
 export { runCredentialHelper } from './registry/credential-helper.js';
 export {
+  BLOB_LOCATIONS_FILE,
+  openBlobLocations,
+  userBlobLocationsPath,
+  type BlobLocationLimits,
+  type BlobLocations,
+} from './registry/blob-locations.js';
+export {
   openRegistryClient,
   openRemoteReferrers,
   remoteBlob,

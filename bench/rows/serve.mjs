@@ -6,118 +6,16 @@
 // Each server runs in its own process on its own port. Pulls and pushes go to different servers:
 // skopeo remembers where it saw a blob (its blob-info cache, per registry host) and would otherwise
 // push by cross-repository mount instead of uploading.
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
-import { createServer } from 'node:net';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT } from '../lib/config.mjs';
+import { ROOT } from '../lib/config.mjs';
 import { umociImage } from '../lib/fixtures.mjs';
 import { runInProcess, sh, summarize } from '../lib/measure.mjs';
 import { boundRow, msToS, ratioRow, removeAll, side } from '../lib/rows.mjs';
+import { peakRssMiB, registryRepository, startRegistry, startServe } from '../lib/servers.mjs';
 
-const REGISTRY = process.env.DOCKER_REGISTRY_BIN ?? 'docker-registry';
 const PULL_LOAD = join(ROOT, 'bench', 'inproc', 'pull-load.mjs');
 const CONCURRENT = 32;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function probe(port) {
-  return new Promise((resolve) => {
-    const req = get({ host: '127.0.0.1', port, path: '/v2/' }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.on('error', () => resolve(undefined));
-  });
-}
-
-/** Start a server process (argv made for a port) and wait until /v2/ answers 200. */
-async function startServer(name, argvFor) {
-  const port = await freePort();
-  const argv = argvFor(port);
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr.on('data', (b) => {
-    log = (log + b.toString('utf8')).slice(-4000);
-  });
-  const exited = new Promise((r) => child.once('exit', r));
-  for (let i = 0; i < 400; i++) {
-    if (child.exitCode !== null) break;
-    if ((await probe(port)) === 200) {
-      return {
-        host: `127.0.0.1:${port}`,
-        url: `http://127.0.0.1:${port}`,
-        pid: child.pid,
-        argv,
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-          await exited;
-        },
-      };
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`${name} did not start: ${log}`);
-}
-
-function startServe(root) {
-  return startServer('ocilayout serve', (port) => [
-    process.execPath,
-    BIN,
-    'serve',
-    root,
-    '--listen',
-    `127.0.0.1:${port}`,
-    '--quiet',
-  ]);
-}
-
-function startRegistry(dir) {
-  mkdirSync(dir, { recursive: true });
-  return startServer('docker-registry', (port) => {
-    const config = join(dir, `config-${port}.yml`);
-    // No blob-descriptor cache: it reads the filesystem each time, as serve does.
-    writeFileSync(
-      config,
-      [
-        'version: 0.1',
-        'log:',
-        '  level: error',
-        '  accesslog:',
-        '    disabled: true',
-        'storage:',
-        '  filesystem:',
-        `    rootdirectory: ${join(dir, 'storage')}`,
-        '  maintenance:',
-        '    uploadpurging:',
-        '      enabled: false',
-        'http:',
-        `  addr: 127.0.0.1:${port}`,
-        '  secret: ocilayout-bench',
-        '',
-      ].join('\n'),
-    );
-    return [REGISTRY, 'serve', config];
-  });
-}
-
-/** Peak resident set of a process so far (VmHWM), MiB. */
-function peakRssMiB(pid) {
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (m === null) throw new Error(`no VmHWM for ${pid}`);
-  return Number(m[1]) / 1024;
-}
 
 export async function serveRows(ctx) {
   const { work, sizes, runsBig } = ctx.config;
@@ -203,9 +101,7 @@ export async function serveRows(ctx) {
         // distribution keeps blobs globally and links them per repository: dropping the
         // repository makes the next push upload every blob again.
         push('skopeo push to docker-registry', regPush.host, () =>
-          removeAll(
-            join(regPushDir, 'storage', 'docker', 'registry', 'v2', 'repositories', 'push'),
-          ),
+          removeAll(registryRepository(regPushDir, 'push')),
         ),
         push('skopeo push to ocilayout serve', servePush.host, () =>
           removeAll(join(pushTree, 'push')),

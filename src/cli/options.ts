@@ -3,6 +3,7 @@
 // files, stdin and stdout.
 // Pure string handling and I/O plumbing; every decision about content is the library's.
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { open } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { Argv } from 'yargs';
@@ -11,9 +12,12 @@ import {
   UsageError,
   isValidMediaType,
   movedTagWarning,
+  openBlobLocations,
+  userBlobLocationsPath,
   parseLayoutRef,
   wrapFsError,
   type Annotations,
+  type BlobLocations,
   type Digest,
   type LayoutRef,
   type Layout,
@@ -220,6 +224,30 @@ export function withClobber<T>(y: Argv<T>): Argv<T & { clobber: boolean; n: bool
         'let a tag move off other content (--no-clobber or -n: refuse with exit 7, nothing changed)',
     })
     .option('n', { type: 'boolean', describe: 'same as --no-clobber' });
+}
+
+/**
+ * `--blob-cache` (default on; `--no-blob-cache` off) for the verbs that talk to registries: the
+ * per-user record of where blobs were last seen, which lets a push mount instead of uploading.
+ */
+export function withBlobCache<T>(y: Argv<T>): Argv<T & { 'blob-cache': boolean }> {
+  return y.option('blob-cache', {
+    type: 'boolean',
+    default: true,
+    describe:
+      'remember where blobs were seen (~/.cache/ocilayout) so a push mounts them from another repository of the same registry (--no-blob-cache, or OCILAYOUT_NO_BLOB_CACHE=1: neither read nor write it)',
+  });
+}
+
+/** The user's blob-location record, unless turned off (flag or environment). */
+export function blobLocations(
+  argv: { 'blob-cache'?: boolean },
+  ctx: CommandContext,
+): BlobLocations | undefined {
+  if (argv['blob-cache'] === false) return undefined;
+  const env = ctx.io.env;
+  const path = userBlobLocationsPath(env, env['HOME'] || homedir());
+  return path === undefined ? undefined : openBlobLocations(path);
 }
 
 export function noClobber(argv: { clobber?: boolean; n?: boolean | undefined }): boolean {

@@ -49,12 +49,21 @@ export async function pushBlob(
   const existing = await client.blobSize(repository, blob.digest);
   if (existing !== undefined && (existing === blob.size || existing < 0)) return 'exists';
   const state: UploadState = { location: undefined, offset: 0 };
-  for (const from of options.mountFrom ?? []) {
-    if (from === repository) continue;
-    const started = await startUpload(t, repository, blob, from);
+  const candidates = [...new Set(options.mountFrom ?? [])].filter((r) => r !== repository);
+  for (const [i, from] of candidates.entries()) {
+    let started: Started;
+    try {
+      started = await startUpload(t, repository, blob, from);
+    } catch {
+      // A mount is an optimisation: a refusal (no read access to `from`, an odd registry) or a
+      // network failure falls back to the upload, which reports its own errors.
+      continue;
+    }
     if (started.mounted) return 'mounted';
-    state.location = started.location; // the registry could not mount and opened an upload instead
-    break;
+    // 202: the registry did not mount and opened an upload session instead. The last one carries
+    // the upload; earlier ones are cancelled, as skopeo does, rather than left for the purger.
+    if (i < candidates.length - 1) await cancelUpload(t, repository, started.location);
+    else state.location = started.location;
   }
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const what = `upload of blob ${blob.digest} to ${repository}`;
@@ -114,8 +123,40 @@ async function startUpload(
         : `mount of ${blob.digest} from ${mountFrom}`,
   });
   await res.body?.cancel();
-  if (res.status === 201 && mountFrom !== undefined) return { mounted: true };
+  if (res.status === 201 && mountFrom !== undefined) {
+    // The registry names what it linked: anything but the digest asked for is not our blob.
+    const linked = res.headers.get('docker-content-digest');
+    if (linked !== null && linked !== blob.digest) {
+      throw new RegistryError(
+        'E_REGISTRY',
+        `mount of ${blob.digest} from ${mountFrom}: the registry linked ${linked}`,
+        { status: 201, digest: blob.digest, linked },
+      );
+    }
+    return { mounted: true };
+  }
   return { mounted: false, location: locationOf(res, t.resolve(path), `upload to ${repository}`) };
+}
+
+/** DELETE an upload session we will not use; best effort (the registry purges stale ones anyway). */
+async function cancelUpload(
+  t: RegistryTransport,
+  repository: string,
+  location: string,
+): Promise<void> {
+  try {
+    const res = await t.request({
+      method: 'DELETE',
+      path: location,
+      scopes: [pushScope(repository)],
+      expect: [200, 202, 204, 404],
+      retry: false,
+      what: `cancel of an upload to ${repository}`,
+    });
+    await res.body?.cancel();
+  } catch {
+    /* left to the registry's upload purging */
+  }
 }
 
 async function putMonolithic(

@@ -31,6 +31,11 @@ const HOST_GRAMMAR = new RegExp(
 /** docker/distribution reference: the whole name (registry + repository) is at most 255 chars. */
 const MAX_NAME_LENGTH = 255;
 
+/** `repository` matches the distribution-spec name grammar (not checked: the length with a host). */
+export function isRepositoryName(repository: string): boolean {
+  return REPO_GRAMMAR.test(repository);
+}
+
 export function isRegistryRef(input: string): boolean {
   return input.startsWith(REGISTRY_PREFIX);
 }

@@ -15,6 +15,7 @@ import type { ConventionName } from '../referrers/convention.js';
 import { applyReferrerEdges } from '../referrers/record.js';
 import { assertValidTag } from '../layout/refs.js';
 import { assertWritableName, isBareName, tagOfName } from '../layout/names.js';
+import type { BlobLocations } from '../registry/blob-locations.js';
 import type { RegistryClient } from '../registry/client.js';
 import { updateFallbackTag, type ReferrersVia } from '../registry/remote-referrers.js';
 import type { Descriptor } from '../schema/descriptor.js';
@@ -72,6 +73,12 @@ export interface CopyOptions {
    * root tag: cosign tags move by design as signatures accumulate.
    */
   noClobber?: boolean | undefined;
+  /**
+   * Where blobs were last seen (registry, repository): blobs read from a registry or placed in one
+   * are recorded there, and a registry destination mounts from the recorded repositories of its
+   * own registry before uploading. Saved when the copy settles. Default: none.
+   */
+  blobLocations?: BlobLocations | undefined;
   onEvent?: ((event: CopyEvent) => void) | undefined;
 }
 
@@ -122,6 +129,19 @@ export async function copyContent(
   source: ContentSource,
   destination: CopyDestination,
   options: CopyOptions = {},
+): Promise<CopyResult> {
+  try {
+    return await copyTo(source, destination, options);
+  } finally {
+    // What a failed copy saw is as true as what a finished one saw.
+    options.blobLocations?.save();
+  }
+}
+
+async function copyTo(
+  source: ContentSource,
+  destination: CopyDestination,
+  options: CopyOptions,
 ): Promise<CopyResult> {
   const explicit = destination.tag;
   const check = destination.kind === 'registry' ? assertValidTag : assertWritableName;
@@ -176,7 +196,12 @@ export async function copyContent(
     if (there?.digest !== undefined && there.digest !== plan.root.descriptor.digest)
       throw clobberRefused(tag, { digest: there.digest }, plan.root.descriptor);
   }
-  const sink = new RegistrySink(destination.client, destination.repository, options.chunkSize);
+  const sink = new RegistrySink(
+    destination.client,
+    destination.repository,
+    options.chunkSize,
+    options.blobLocations,
+  );
   const subjects = await transfer(source, sink, plan, result, options);
   // Tags last, each after everything it names is there: fallback tags, cosign tags, the root tag.
   await maintainReferrers(sink, plan, subjects, options.referrersMode ?? 'auto', result);
@@ -286,7 +311,11 @@ async function transfer(
     verify: options.verify,
     onProgress: (descriptor, transferred) =>
       options.onEvent?.({ type: 'blob-progress', descriptor, transferred }),
-    onDone: finish,
+    onDone: (descriptor, outcome) => {
+      if (options.blobLocations !== undefined)
+        noteLocations(options.blobLocations, source, sink, descriptor, outcome);
+      finish(descriptor, outcome);
+    },
   });
   const referrerDigests = new Set(plan.edges.map((e) => e.referrer.digest));
   const ociSubject = new Map<string, boolean>();
@@ -299,6 +328,24 @@ async function transfer(
   }
   result.manifests = plan.docs.length;
   return ociSubject;
+}
+
+/**
+ * The one place the blob-location record learns (every copy, pull and push passes here): a blob
+ * streamed from a registry source was read there (and verified by the sink); a blob a registry
+ * sink uploaded, mounted or found by HEAD is in that repository now.
+ */
+function noteLocations(
+  locations: BlobLocations,
+  source: ContentSource,
+  sink: ContentSink,
+  descriptor: Descriptor,
+  outcome: BlobOutcome,
+): void {
+  if (source.remote !== undefined && outcome === 'copied')
+    locations.record(source.remote.client.registry, source.remote.repository, descriptor.digest);
+  if (sink.remote !== undefined && outcome !== 'linked')
+    locations.record(sink.remote.registry, sink.remote.repository, descriptor.digest);
 }
 
 /** Per subject: the registry's own referrers API, the fallback tag, or both (decision table). */

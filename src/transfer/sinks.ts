@@ -6,6 +6,7 @@ import { parseDigest, type Digest } from '../digest.js';
 import { forEachLimited } from './for-each-limited.js';
 import type { Layout } from '../layout/layout.js';
 import { reclaimBlobs } from '../maintenance/reclaim.js';
+import type { BlobLocations } from '../registry/blob-locations.js';
 import { pushBlob } from '../registry/blob-push.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { Descriptor } from '../schema/descriptor.js';
@@ -30,6 +31,8 @@ export interface ContentSink {
   readonly label: string;
   /** Place every non-manifest blob of `blobs` (configs, layers). */
   putBlobs(blobs: readonly Descriptor[], source: ContentSource, how: BlobPlacement): Promise<void>;
+  /** Set for registry destinations: where a placed blob can be found again (blob locations). */
+  readonly remote?: { registry: string; repository: string } | undefined;
   /** Store a manifest (by digest); returns the registry's OCI-Subject answer when there is one. */
   putManifest(
     doc: SourceDoc,
@@ -143,12 +146,21 @@ function sameFilesystem(src: Layout, dst: Layout): boolean {
   }
 }
 
+/** Mounts tried per blob before uploading: each refused one costs a round trip (and a cancel). */
+const MAX_MOUNT_SOURCES = 3;
+
 export class RegistrySink implements ContentSink {
   constructor(
     readonly client: RegistryClient,
     readonly repository: string,
     private readonly chunkSize?: number,
+    /** Where blobs were last seen: more repositories of this registry to mount from. */
+    private readonly locations?: BlobLocations,
   ) {}
+
+  get remote(): { registry: string; repository: string } {
+    return { registry: this.client.registry, repository: this.repository };
+  }
 
   get label(): string {
     return `${this.client.registry}/${this.repository}`;
@@ -169,15 +181,20 @@ export class RegistrySink implements ContentSink {
     source: ContentSource,
     onProgress: (done: number) => void,
   ): Promise<BlobOutcome> {
-    const sameRegistry =
-      source.remote !== undefined && source.remote.client.registry === this.client.registry;
+    const registry = this.client.registry;
+    // Mount only within this registry: the source repository first (registry → same registry),
+    // then where the record last saw the blob. Neither is trusted: the registry decides.
+    const mountFrom = [
+      ...(source.remote?.client.registry === registry ? [source.remote.repository] : []),
+      ...(this.locations?.lookup(registry, desc.digest) ?? []),
+    ].filter((r, i, all) => r !== this.repository && all.indexOf(r) === i);
     const outcome = await pushBlob(
       this.client,
       this.repository,
       { digest: parseDigest(desc.digest), size: desc.size },
       (offset) => source.openBlob(desc, offset),
       {
-        mountFrom: sameRegistry ? [source.remote.repository] : [],
+        mountFrom: mountFrom.slice(0, MAX_MOUNT_SOURCES),
         chunkSize: this.chunkSize,
         onProgress,
       },

@@ -7,6 +7,7 @@ import { isOcilayoutError, type OcilayoutError } from '../errors.js';
 import { Layout, type LayoutOptions } from '../layout/layout.js';
 import { formatPlatform } from '../layout/platform.js';
 import { openRegistryClient, type RemoteReadOptions } from '../registry/read.js';
+import type { BlobLocations } from '../registry/blob-locations.js';
 import type { RegistryClient } from '../registry/client.js';
 import { loadDockerConfig } from '../registry/docker-config.js';
 import { formatRegistryRef, type RegistryRef } from '../registry/reference.js';
@@ -26,6 +27,8 @@ export interface SyncOptions extends RemoteReadOptions {
   /** cosign's `sha256-<hex>.sig|.att|.sbom` tags (default true). */
   cosignTags?: boolean | undefined;
   layout?: LayoutOptions | undefined;
+  /** Record where each pulled blob was read (see CopyOptions.blobLocations). */
+  blobLocations?: BlobLocations | undefined;
   onImage?: ((event: SyncImageEvent) => void) | undefined;
   onEvent?: ((image: string, event: CopyEvent) => void) | undefined;
 }
@@ -91,6 +94,7 @@ export async function syncImages(
     referrers: options.referrers ?? true,
     cosignTags: options.cosignTags ?? true,
     concurrency: options.concurrency,
+    blobLocations: options.blobLocations,
   };
   // Created before the images run: N parallel first copies would otherwise race to create it.
   Layout.init(dir, options.layout);

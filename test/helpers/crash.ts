@@ -18,7 +18,7 @@ import {
 } from '../../src/internal.js';
 import { DURABLE_TMP_PREFIX } from '../../src/store/durable.js';
 import { ownerLiveness } from '../../src/store/liveness.js';
-import { CLI as BUILT_CLI } from './run-cli.js';
+import { CLI as BUILT_CLI, CLI_CACHE_HOME } from './run-cli.js';
 
 /** The built CLI (OCILAYOUT_TEST_CLI points the crash suites at another build, e.g. a bisect). */
 export const CLI = process.env['OCILAYOUT_TEST_CLI'] ?? BUILT_CLI;
@@ -121,7 +121,7 @@ export function runCliKilled(args: string[], options: KillOptions = {}): Promise
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...options.env },
+      env: { ...process.env, XDG_CACHE_HOME: CLI_CACHE_HOME, ...options.env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const pid = child.pid ?? 0;

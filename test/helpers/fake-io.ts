@@ -3,6 +3,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import type { Io } from '../../src/cli/io.js';
 import { run } from '../../src/cli/main.js';
+import { CLI_CACHE_HOME } from './run-cli.js';
 
 export interface FakeIo {
   io: Io;
@@ -26,7 +27,8 @@ export function fakeIo(
       stderr,
       stdin: Readable.from(input),
       isTTY: options.isTTY ?? false,
-      env: options.env ?? {},
+      // Never the user's cache (the blob-location record): the test run's own.
+      env: { XDG_CACHE_HOME: CLI_CACHE_HOME, ...options.env },
     },
     stdout: () => Buffer.concat(out).toString('utf8'),
     stderr: () => Buffer.concat(err).toString('utf8'),

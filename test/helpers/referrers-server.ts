@@ -7,7 +7,8 @@
 //     digest, size, artifactType = manifest's artifactType else config.mediaType for manifests,
 //     annotations = manifest's annotations), `OCI-Filters-Applied: artifactType` when filtered,
 //     `Link: <…>; rel="next"` pages of `pageSize`; 404 when `referrersApi` is off;
-//   - blobs: HEAD/GET (with Range), uploads POST (+ mount), PATCH, PUT ?digest= (digest checked), GET status;
+//   - blobs: HEAD/GET (with Range), uploads POST (+ mount), PATCH, PUT ?digest= (digest checked), GET status,
+//     DELETE (cancel);
 //   - tags list with `n`/`last` pagination; optional Basic or Bearer (token endpoint) auth;
 //   - fault injection: `failNext(count, status)` answers the next requests with that status;
 //   - optional manifest PUT preconditions (`conditionalPut`): `If-Match` / `If-None-Match: *`
@@ -30,6 +31,10 @@ export interface ReferrersServerOptions {
   conditionalPut?: 'etag' | 'opaque';
   /** Called on each manifest PUT before it is processed. */
   beforeManifestPut?: (repo: string, ref: string) => void;
+  /** Answer every mount request 403 DENIED (credentials that cannot read `from`). */
+  refuseMount?: boolean;
+  /** The Docker-Content-Digest a mount's 201 names (default: the digest mounted). */
+  mountedDigest?: (digest: string) => string;
 }
 
 interface StoredManifest {
@@ -261,9 +266,13 @@ export async function startReferrersServer(
       if (!authorized(req, res, `repository:${repo}:pull,push`)) return;
       if (method === 'POST') {
         const mount = url.searchParams.get('mount');
+        if (mount !== null && options.refuseMount === true) return error(res, 403, 'DENIED');
         if (mount !== null && blobs.has(`${url.searchParams.get('from')}@${mount}`)) {
           blobs.set(`${repo}@${mount}`, blobs.get(`${url.searchParams.get('from')}@${mount}`)!);
-          res.writeHead(201, { location: `/v2/${repo}/blobs/${mount}` });
+          res.writeHead(201, {
+            location: `/v2/${repo}/blobs/${mount}`,
+            'docker-content-digest': options.mountedDigest?.(mount) ?? mount,
+          });
           res.end();
           return;
         }
@@ -275,6 +284,12 @@ export async function startReferrersServer(
       }
       const data = uploads.get(id);
       if (data === undefined) return error(res, 404, 'BLOB_UPLOAD_UNKNOWN');
+      if (method === 'DELETE') {
+        uploads.delete(id); // cancelled
+        res.writeHead(204);
+        res.end();
+        return;
+      }
       if (method === 'GET') {
         res.writeHead(204, {
           location: `/v2/${repo}/blobs/uploads/${id}`,

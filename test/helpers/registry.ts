@@ -1,10 +1,15 @@
 // A real CNCF distribution registry (Debian `docker-registry`, 2.8.2 here) for integration tests:
 // free loopback port, temp storage, generated config, optional htpasswd basic auth; stopped by PID.
-// Also a TCP fault proxy that lets a test drop connections or kill the registry mid-transfer.
+// Also a TCP fault proxy that lets a test drop connections or kill the registry mid-transfer, and an
+// HTTP proxy that logs each request (what was uploaded, what was mounted).
 // The interop judge (test/interop/judge/) pushes and pulls through the same registry.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
+import {
+  createServer as createHttpServer,
+  get as httpGet,
+  request as httpRequest,
+} from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -270,4 +275,53 @@ export async function startFaultProxy(
     },
   };
   return proxy;
+}
+
+export interface LoggingProxy {
+  port: number;
+  /** `127.0.0.1:PORT`: name the registry by this to be logged. */
+  host: string;
+  /** Every request as `METHOD /path?query`, in the order they arrived. */
+  log: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback HTTP proxy to a registry on `targetPort` that logs every request line, so a test can
+ * tell an upload (PATCH/PUT of blob bytes) from a mount. The Host header goes through unchanged,
+ * so the registry builds its Location URLs for the proxy.
+ */
+export async function startLoggingProxy(targetPort: number): Promise<LoggingProxy> {
+  const log: string[] = [];
+  const server = createHttpServer((req, res) => {
+    log.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    const upstream = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: targetPort,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  return {
+    port,
+    host: `127.0.0.1:${port}`,
+    log,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

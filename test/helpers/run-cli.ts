@@ -1,8 +1,30 @@
 // Run the built CLI (dist/cli/bin.js) as a child process: what users run.
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/bin.js', import.meta.url));
+
+/**
+ * XDG_CACHE_HOME of every CLI a test process runs (the blob-location record lives there): shared by
+ * its runs, as a user's runs share theirs, and never the real user's cache. One per process, made
+ * once however many test files load this module there.
+ */
+export const CLI_CACHE_HOME = testCacheHome();
+
+function testCacheHome(): string {
+  const key = Symbol.for('ocilayout.test.cacheHome');
+  const slot = globalThis as unknown as Record<symbol, string | undefined>;
+  if (slot[key] === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'ocilayout-test-cache-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    slot[key] = dir;
+    return dir;
+  }
+  return slot[key];
+}
 
 export interface CliResult {
   code: number;
@@ -20,7 +42,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      env: { ...process.env, XDG_CACHE_HOME: CLI_CACHE_HOME, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];

@@ -32,6 +32,66 @@ describe('blob push', () => {
     expect(server.blobs.get(`b@${digestOf(data)}`)?.equals(data)).toBe(true);
   });
 
+  it('uploads through the session a refused mount (202) opened, cancelling the others', async () => {
+    server = await startReferrersServer();
+    const c = new RegistryClient(server.host, { retry: FAST });
+    const data = randomBytes(10_000);
+    const d = digestOf(data);
+    // Neither `gone` nor `stale` holds the blob: two 202s; the first session is cancelled, the
+    // second carries the upload (no third POST).
+    expect(
+      await pushBlob(c, 'b', blobOf(data), opener(data), { mountFrom: ['gone', 'b', 'stale'] }),
+    ).toBe('uploaded');
+    const log = server.log.filter((l) => !l.startsWith('HEAD '));
+    expect(log).toEqual([
+      `POST /v2/b/blobs/uploads/?mount=${d}&from=gone`,
+      'DELETE /v2/b/blobs/uploads/u0',
+      `POST /v2/b/blobs/uploads/?mount=${d}&from=stale`,
+      `PUT /v2/b/blobs/uploads/u1?digest=${encodeURIComponent(d)}`,
+    ]);
+    expect(server.blobs.get(`b@${d}`)?.equals(data)).toBe(true);
+  });
+
+  it('mounts from a later candidate when the first is stale', async () => {
+    server = await startReferrersServer();
+    const c = new RegistryClient(server.host, { retry: FAST });
+    const data = randomBytes(10_000);
+    expect(await pushBlob(c, 'a', blobOf(data), opener(data))).toBe('uploaded');
+    const before = server.log.length;
+    expect(await pushBlob(c, 'b', blobOf(data), opener(data), { mountFrom: ['stale', 'a'] })).toBe(
+      'mounted',
+    );
+    const log = server.log.slice(before);
+    expect(log.filter((l) => l.startsWith('DELETE '))).toHaveLength(1);
+    expect(log.filter((l) => l.startsWith('PUT ') || l.startsWith('PATCH '))).toEqual([]);
+    expect(server.blobs.get(`b@${digestOf(data)}`)?.equals(data)).toBe(true);
+  });
+
+  it('uploads when the registry answers a mount with another digest than asked for', async () => {
+    server = await startReferrersServer({ mountedDigest: () => `sha256:${'0'.repeat(64)}` });
+    const c = new RegistryClient(server.host, { retry: fastRetry(1) });
+    const data = randomBytes(10_000);
+    expect(await pushBlob(c, 'a', blobOf(data), opener(data))).toBe('uploaded');
+    // The registry "mounts" but names another blob: not trusted, uploaded.
+    expect(await pushBlob(c, 'b', blobOf(data), opener(data), { mountFrom: ['a'] })).toBe(
+      'uploaded',
+    );
+    expect(server.blobs.get(`b@${digestOf(data)}`)?.equals(data)).toBe(true);
+  });
+
+  it('falls back to an upload when the mount request is refused (403)', async () => {
+    server = await startReferrersServer({ refuseMount: true });
+    const c = new RegistryClient(server.host, { retry: FAST });
+    const data = randomBytes(10_000);
+    expect(await pushBlob(c, 'a', blobOf(data), opener(data))).toBe('uploaded');
+    const before = server.log.length;
+    expect(await pushBlob(c, 'b', blobOf(data), opener(data), { mountFrom: ['a'] })).toBe(
+      'uploaded',
+    );
+    expect(server.log.slice(before).filter((l) => l.startsWith('POST '))).toHaveLength(2);
+    expect(server.blobs.get(`b@${digestOf(data)}`)?.equals(data)).toBe(true);
+  });
+
   it('uploads in chunks and resumes from the registry offset after a failed PATCH', async () => {
     server = await startReferrersServer();
     const retries: string[] = [];

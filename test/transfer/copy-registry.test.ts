@@ -6,6 +6,7 @@ import {
   fallbackTagFor,
   Layout,
   MediaType,
+  openBlobLocations,
   referrerGraph,
   type CopyResult,
 } from '../../src/internal.js';
@@ -232,6 +233,47 @@ describe('copy across the registry boundary (referrers API test server)', () => 
         platforms: ['linux/s390x'],
       }),
     ).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+  });
+
+  it('records where blobs were read and placed, saves it, and a later push mounts from there', async () => {
+    const f = await makeFixture(tmpDir());
+    const a = await serve();
+    const b = await serve();
+    const path = join(tmpDir(), 'cache', 'blob-locations.json');
+    // Pushed to a without a record: the pull below is what teaches it.
+    await copyRefs(`${f.layout.root}:v1`, `docker://${a.host}/src:v1`, opts);
+    const lay = join(tmpDir(), 'lay');
+    const pulled = await copyRefs(`docker://${a.host}/src:v1`, lay, {
+      ...opts,
+      blobLocations: openBlobLocations(path),
+    });
+    const blobs = pulled.blobs.copied - pulled.manifests; // configs and layers
+    expect(blobs).toBeGreaterThan(0);
+    const saved = openBlobLocations(path); // a fresh reader: what the copy saved
+    const seen = [...a.blobs.keys()]
+      .filter((k) => k.startsWith('src@'))
+      .map((k) => k.slice(4))
+      .filter((d) => saved.lookup(a.host, d).includes('src'));
+    expect(seen).toHaveLength(blobs);
+    // A push to another repository of a mounts every one of them; to registry b nothing is tried.
+    const before = a.log.length;
+    const pushed = await copyRefs(`${lay}:v1`, `docker://${a.host}/other:v1`, {
+      ...opts,
+      blobLocations: openBlobLocations(path),
+    });
+    expect(pushed.blobs.mounted).toBe(blobs);
+    expect(a.log.slice(before).filter((l) => /^(PATCH|PUT) \/v2\/other\/blobs\//.test(l))).toEqual(
+      [],
+    );
+    const elsewhere = await copyRefs(`${lay}:v1`, `docker://${b.host}/other:v1`, {
+      ...opts,
+      blobLocations: openBlobLocations(path),
+    });
+    expect(elsewhere.blobs.mounted).toBe(0);
+    expect(b.log.some((l) => l.includes('mount='))).toBe(false);
+    // Both pushes were recorded too, newest first.
+    expect(openBlobLocations(path).lookup(a.host, seen[0]!)).toEqual(['other', 'src']);
+    expect(openBlobLocations(path).lookup(b.host, seen[0]!)).toEqual(['other']);
   });
 
   it('registry → registry mounts within one registry and streams between two', async () => {

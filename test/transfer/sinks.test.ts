@@ -220,6 +220,38 @@ describe('RegistrySink', () => {
     expect(sink.label).toBe(`${server.host}/dst`);
   });
 
+  it('mounts from repositories the blob-location record names on its own registry only', async () => {
+    server = await startReferrersServer();
+    const client = new RegistryClient(server.host, { retry: fastRetry(2) });
+    const src = source();
+    const layer = src.d['alayer']!;
+    const from = new LayoutSource(src.open(), {});
+    expect(await new RegistrySink(client, 'seen').putBlob(layer, from, () => undefined)).toBe(
+      'copied',
+    );
+    const asked: string[] = [];
+    const locations = {
+      lookup: (registry: string, digest: string) => {
+        asked.push(`${registry} ${digest}`);
+        // The record's entries are per registry: the sink asks for its own host only.
+        return registry === server!.host ? ['gone', 'dst', 'seen'] : ['elsewhere'];
+      },
+      record: () => undefined,
+      save: () => undefined,
+    };
+    const before = server.log.length;
+    const sink = new RegistrySink(client, 'dst', undefined, locations);
+    expect(await sink.putBlob(layer, from, () => undefined)).toBe('mounted');
+    expect(asked).toEqual([`${server.host} ${layer.digest}`]);
+    // Its own repository is never a mount source; `gone` is refused (202, cancelled), `seen` mounts.
+    expect(server.log.slice(before).filter((l) => !l.startsWith('HEAD '))).toEqual([
+      `POST /v2/dst/blobs/uploads/?mount=${layer.digest}&from=gone`,
+      'DELETE /v2/dst/blobs/uploads/u1',
+      `POST /v2/dst/blobs/uploads/?mount=${layer.digest}&from=seen`,
+    ]);
+    expect(sink.remote).toEqual({ registry: server.host, repository: 'dst' });
+  });
+
   it('puts a manifest by digest (default) or by a tag, and returns OCI-Subject', async () => {
     server = await startReferrersServer();
     const client = new RegistryClient(server.host, { retry: fastRetry(2) });

@@ -28,11 +28,13 @@ import {
   type RegisterCommands,
 } from '../context.js';
 import {
+  blobLocations,
   noClobber,
   plainHttpHosts,
   refuseBinaryToTerminal,
   requirePositiveIntegers,
   stringList,
+  withBlobCache,
   withClobber,
 } from '../options.js';
 import { formatBytes, progressReporter, type Progress } from '../progress.js';
@@ -58,6 +60,7 @@ interface CopyArgs extends GlobalArgs {
   'password-stdin': boolean;
   clobber: boolean;
   n: boolean | undefined;
+  'blob-cache': boolean;
 }
 
 export const registerCopy: RegisterCommands = (y, ctx) =>
@@ -65,7 +68,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
     'copy <source> <destination>',
     'copy an image or index with everything it references (or every image of a layout), between layouts and docker:// registries',
     (c) =>
-      withClobber(c)
+      withBlobCache(withClobber(c))
         .positional('source', {
           type: 'string',
           demandOption: true,
@@ -232,6 +235,7 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           verify: args.verify,
           plainHttp: plainHttpHosts(args['plain-http']),
           credentials,
+          blobLocations: blobLocations(args, ctx),
           layout: layoutOptions(args),
           stdin: ctx.io.stdin,
           stdout: ctx.io.stdout,
@@ -276,6 +280,7 @@ async function copyWhole(
     verify: args.verify,
     plainHttp: plainHttpHosts(args['plain-http']),
     credentials,
+    blobLocations: blobLocations(args, ctx),
     layout: layoutOptions(args),
     onImage: (e) => {
       if (e.type === 'done') ctx.out.info(`[${e.done}/${e.total}] ${wholeImageLine(e.result)}`);

@@ -15,7 +15,14 @@ import {
   type GlobalArgs,
   type RegisterCommands,
 } from '../context.js';
-import { fileOrStdin, remoteReadOptions, requirePositiveIntegers, stringList } from '../options.js';
+import {
+  blobLocations,
+  fileOrStdin,
+  remoteReadOptions,
+  requirePositiveIntegers,
+  stringList,
+  withBlobCache,
+} from '../options.js';
 import { formatBytes, progressReporter } from '../progress.js';
 import { imageLine } from '../render/image-line.js';
 
@@ -29,6 +36,7 @@ interface SyncArgs extends GlobalArgs {
   parallel: number;
   concurrency: number;
   'plain-http'?: string | string[];
+  'blob-cache': boolean;
 }
 
 export const registerSync: RegisterCommands = (y, ctx) =>
@@ -36,7 +44,7 @@ export const registerSync: RegisterCommands = (y, ctx) =>
     'sync <images> <layout>',
     'collect every image of a list (with referrers and cosign signatures) into one layout, each under its full name',
     (c) =>
-      c
+      withBlobCache(c)
         .positional('images', {
           type: 'string',
           demandOption: true,
@@ -127,6 +135,7 @@ export const registerSync: RegisterCommands = (y, ctx) =>
       try {
         result = await syncImages(entries, args.layout, {
           ...remoteReadOptions(args, ctx),
+          blobLocations: blobLocations(args, ctx),
           onRetry: progress.retry,
           images: args.parallel,
           concurrency: args.concurrency,
