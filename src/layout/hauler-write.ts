@@ -126,7 +126,13 @@ export function setHaulerTag(
   const owned = (e: Descriptor): boolean =>
     ownsName(e, name) ||
     (haulerKindOf(e)?.image === true && e.annotations?.[Annotation.RefName] === ref);
-  const stale = new Set<string>();
+  // What each replaced name named (the last of its entries, as hauler and names.ts read them).
+  const named = new Map<string, Descriptor>();
+  for (const e of index.manifests) {
+    const n = carriedName(e);
+    if (n !== undefined && owned(e)) named.set(n, e);
+  }
+  const stale = new Set([...named].filter(([, e]) => !sameContent(e, target)).map(([n]) => n));
   let placed = false;
   let changed = false;
   const out: Descriptor[] = [];
@@ -134,10 +140,6 @@ export function setHaulerTag(
     if (!owned(e)) {
       out.push(e);
       continue;
-    }
-    if (!sameContent(e, target)) {
-      const n = carriedName(e);
-      if (n !== undefined) stale.add(n);
     }
     if (placed) {
       changed = true; // a later entry of the same key: hauler keeps one
