@@ -228,6 +228,25 @@ describe('writing into a hauler store', () => {
     expect(readFileSync(join(dir, 'index.json'))).toEqual(before);
   });
 
+  it("import into a v2 store: the archive's names, cosign tags and referrer in hauler's shape", async () => {
+    const plain = await plainSource();
+    const NAME = 'example.com/team/app:1.0';
+    await cliOk(['tag', `${plain}:v1`, NAME]);
+    await cliOk(['untag', `${plain}:v1`]);
+    const tar = join(tmpDir(), 'app.tar');
+    await cliOk(['export', '--referrers', plain, tar]);
+    const dir = store();
+    const r = await runCli(['import', tar, dir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).toContain('referrers recorded as hauler-kind');
+    expect(entries(dir)).toEqual([
+      ...FIXTURE,
+      haulerEntry(IMG, 'dev.hauler/imageIndex', 'team/app:1.0', NAME),
+      ...besideImage('dev.hauler/', 'team/app:1.0', NAME),
+    ]);
+    expect(await referrersOf(`${dir}:${NAME}`)).toEqual(ALL);
+  });
+
   it("v1 store: replacing the image writes 1.x's kinds and drops the old image's entries", async () => {
     const plain = await plainSource();
     const dir = join(tmpDir(), 'v1');
