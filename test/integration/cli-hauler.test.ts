@@ -220,8 +220,10 @@ describe('writing into a hauler store', () => {
     expect(info).toContain("4 only by hauler's kind");
     const f = await runCli(['fsck', dir]);
     expect(f.code).toBe(0);
-    expect(f.stdout + f.stderr).toMatch(/0 error\(s\), [01] warning\(s\)/);
-    expect(f.stdout + f.stderr).not.toContain('HAULER_SUBJECT_MISSING');
+    // Still a hauler 2.x store: no oci-layout was added (only `init` adds one).
+    expect(existsSync(join(dir, 'oci-layout'))).toBe(false);
+    expect(f.stdout + f.stderr).toContain('0 error(s), 1 warning(s)');
+    expect(f.stdout + f.stderr).toContain('HAULER_STORE_NO_OCI_LAYOUT');
     // Copying it again changes nothing.
     const before = readFileSync(join(dir, 'index.json'));
     await cliOk(['copy', '--referrers', `${plain}:v1`, `${dir}:${NAME}`]);
@@ -238,6 +240,7 @@ describe('writing into a hauler store', () => {
     const dir = store();
     const r = await runCli(['import', tar, dir]);
     expect(r.code).toBe(0);
+    expect(existsSync(join(dir, 'oci-layout'))).toBe(false);
     expect(r.stdout + r.stderr).toContain('referrers recorded as hauler-kind');
     expect(entries(dir)).toEqual([
       ...FIXTURE,

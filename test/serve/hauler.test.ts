@@ -1,6 +1,6 @@
 // A hauler store served as a repository: its names, cosign's tag of its signature, and the
 // referrers API over what hauler saved beside the image.
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -78,6 +78,7 @@ describe('push into a served hauler store', () => {
         },
       ],
     ]);
+    expect(existsSync(join(dir, 'oci-layout'))).toBe(false);
     const res = await fetch(`${reg.url}/v2/store/referrers/${IMG}`);
     const body = (await res.json()) as { manifests: { digest: string }[] };
     expect(body.manifests.map((d) => d.digest).sort()).toEqual(
