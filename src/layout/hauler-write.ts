@@ -94,6 +94,46 @@ function normalKind(kind: string | undefined): string | undefined {
 }
 
 /**
+ * The names an image written as `name` gets, and which entries hauler keys the same (so a write of
+ * `name` replaces them): those owning the name, and hauler image entries with the same ref.name.
+ * The names of the image it replaces are kept (its own ref.name and containerd name).
+ */
+function haulerKey(
+  index: IndexFile,
+  name: string,
+  prefix: string,
+): { names: Record<string, string>; owned: (e: Descriptor) => boolean } {
+  let current: Descriptor | undefined;
+  for (const e of index.manifests) if (ownsName(e, name)) current = e;
+  const names =
+    current !== undefined && haulerKindOf(current)?.image === true
+      ? namesOf(current)
+      : haulerNames(name, prefix);
+  const ref = names[Annotation.RefName];
+  const owned = (e: Descriptor): boolean =>
+    ownsName(e, name) ||
+    (haulerKindOf(e)?.image === true && e.annotations?.[Annotation.RefName] === ref);
+  return { names, owned };
+}
+
+/**
+ * The entry a write of `name` replaces in a hauler store (the last hauler keys the same), for
+ * --no-clobber and the moved-tag warning; undefined when `index` is no hauler store or `name` is a
+ * cosign tag (those are hauler's to replace as signatures accumulate, see setHaulerTag).
+ */
+export function haulerReplaced(
+  index: IndexFile,
+  name: string,
+): { entry: Descriptor | undefined } | undefined {
+  const prefix = haulerKindPrefix(index);
+  if (prefix === undefined || parseCosignTag(name) !== undefined) return undefined;
+  const { owned } = haulerKey(index, name, prefix);
+  let entry: Descriptor | undefined;
+  for (const e of index.manifests) if (owned(e)) entry = e;
+  return { entry };
+}
+
+/**
  * Point `name` at `target` in hauler's shape; undefined when `index` is no hauler store, or `name`
  * is a cosign tag whose image no entry names (then it stays a plain cosign tag). A cosign tag of a
  * named image files the manifest as that image's sigs/atts/sboms entry. Any other name becomes an
@@ -114,18 +154,9 @@ export function setHaulerTag(
   if (cosign !== undefined) {
     return fileBesideImages(index, cosign.subject, target, prefix + COSIGN_ROLE[cosign.kind]);
   }
-  let current: Descriptor | undefined;
-  for (const e of index.manifests) if (ownsName(e, name)) current = e;
-  const names =
-    current !== undefined && haulerKindOf(current)?.image === true
-      ? namesOf(current)
-      : haulerNames(name, prefix);
+  const { names, owned } = haulerKey(index, name, prefix);
   const kind = prefix + (isIndexMediaType(target.mediaType) ? 'imageIndex' : 'image');
   const entry = entryOf(target, { [HAULER_KIND]: kind, ...names });
-  const ref = names[Annotation.RefName];
-  const owned = (e: Descriptor): boolean =>
-    ownsName(e, name) ||
-    (haulerKindOf(e)?.image === true && e.annotations?.[Annotation.RefName] === ref);
   // What each replaced name named (the last of its entries, as hauler and names.ts read them).
   const named = new Map<string, Descriptor>();
   for (const e of index.manifests) {

@@ -4,7 +4,7 @@
 import { ConflictError, UsageError } from '../errors.js';
 import { Annotation } from '../media-types.js';
 import { haulerEntryForCosignTag } from './dialect-names.js';
-import { setHaulerTag } from './hauler-write.js';
+import { haulerReplaced, setHaulerTag } from './hauler-write.js';
 import { entryName, isListedName, nameAnnotations, nameMatch, ownsName } from './names.js';
 import { canonicalDescriptor, sameContent, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
@@ -32,8 +32,13 @@ export function findTagged(index: IndexFile, tag: string): Descriptor | undefine
   return [...byName.values()][0];
 }
 
-/** The entry `name` names exactly (never through a full name's tag): what a write of it replaces. */
+/**
+ * The entry `name` names exactly (never through a full name's tag): what a write of it replaces.
+ * In a hauler store that includes a hauler image under the same ref.name (hauler-write.ts).
+ */
 export function findExact(index: IndexFile, name: string): Descriptor | undefined {
+  const hauler = haulerReplaced(index, name);
+  if (hauler !== undefined) return hauler.entry;
   let found: Descriptor | undefined;
   for (const entry of index.manifests) if (ownsName(entry, name)) found = entry;
   return found;

@@ -7,7 +7,7 @@ import { Annotation, MediaType } from '../../src/media-types.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import type { IndexFile } from '../../src/schema/layout-files.js';
 import { addHaulerReferrer, haulerKindPrefix } from '../../src/layout/hauler-write.js';
-import { findTagged, listTags, setTag } from '../../src/layout/tags.js';
+import { findExact, findTagged, listTags, moveTag, setTag } from '../../src/layout/tags.js';
 
 const hex = (c: string): string => c.repeat(64);
 const desc = (c: string, extra: Partial<Descriptor> = {}): Descriptor => ({
@@ -138,6 +138,21 @@ describe('setTag in a hauler store', () => {
     expect(index.manifests).toEqual([
       hauler('b', 'dev.hauler/image', 'library/alpine:3.20', 'docker.io/library/alpine:3.20'),
     ]);
+  });
+
+  it('--no-clobber sees the image hauler keys the same, and refuses to replace it', () => {
+    const index = v2();
+    const before = structuredClone(index);
+    expect(() =>
+      moveTag(index, 'docker.io/library/alpine:3.20', desc('b'), { noClobber: true }),
+    ).toThrow(expect.objectContaining({ code: 'E_CONFLICT' }));
+    expect(index).toEqual(before);
+    expect(findExact(index, 'docker.io/library/alpine:3.20')).toBe(index.manifests[0]);
+    expect(moveTag(index, 'docker.io/library/alpine:3.20', desc('b'))).toEqual({
+      tag: 'docker.io/library/alpine:3.20',
+      from: before.manifests[0],
+      to: desc('b'),
+    });
   });
 
   it("files a cosign tag of a named image as that image's sigs/atts/sboms entry", () => {
