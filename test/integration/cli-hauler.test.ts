@@ -2,7 +2,7 @@
 // images listed by name, its signatures discovered beside them and carried by copy (to a layout and
 // to a registry), export/import round trips, `hauler store save` archives, fsck and gc.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -276,6 +276,51 @@ describe('writing into a hauler store', () => {
       [...KINDS['atts']!, ...KINDS['sboms']!].sort(),
     );
     expect(entries(dir)).toHaveLength(3);
+  });
+
+  it("attach files the referrer under the image's names; an explicit --convention is honoured", async () => {
+    const dir = store();
+    const BUSYBOX = 'index.docker.io/library/busybox:1.36';
+    const file = join(tmpDir(), 'sbom.json');
+    writeFileSync(file, '{"spdx":1}');
+    const a = await runCli([
+      'attach',
+      `${dir}:${BUSYBOX}`,
+      file,
+      '--artifact-type',
+      'application/spdx+json',
+    ]);
+    expect(a.code).toBe(0);
+    expect(a.stderr).toContain('(hauler-kind)');
+    const referrer = a.stdout.trim();
+    const added = entries(dir).slice(FIXTURE.length);
+    expect(added).toEqual([
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: referrer,
+        size: added[0]!.size,
+        annotations: {
+          'io.containerd.image.name': BUSYBOX,
+          kind: `dev.hauler/referrers/${referrer.slice(7)}`,
+          'org.opencontainers.image.ref.name': 'library/busybox:1.36',
+        },
+      },
+    ]);
+    const busybox = V2.names[BUSYBOX]!;
+    expect(await referrersOf(`${dir}:${BUSYBOX}`)).toEqual(
+      [...V2.referrers[busybox]!['sigs']!, referrer].sort(),
+    );
+    const b = await runCli([
+      'attach',
+      '--convention',
+      'per-manifest',
+      `${dir}:${BUSYBOX}`,
+      file,
+      '--artifact-type',
+      'application/x+json',
+    ]);
+    expect(b.stderr).toContain('(per-manifest)');
+    expect(entries(dir).at(-1)!.annotations).toEqual({ 'io.containerd.manifest.subject': busybox });
   });
 
   it('an explicit --convention is honoured: fallback-tag bookkeeping, no referrers kind', async () => {
