@@ -1,7 +1,8 @@
 // How an archive's referrers land in the target: when the target already records referrers in some
-// convention (or is a hauler store, which files them in its own kind), the archive's bookkeeping entries are dropped and its referrer edges recorded in the
-// target's convention(s) (applyReferrerEdges, 'auto'); when the target records none, the archive's
-// entries are kept exactly as they come, so a round trip into a new layout changes nothing.
+// convention (or is a hauler store, which files them in its own kind), the archive's bookkeeping
+// entries are dropped and its referrer edges recorded in the target's convention(s)
+// (applyReferrerEdges, 'auto'); when the target records none, the archive's entries are kept
+// exactly as they come, so a round trip into a new layout changes nothing.
 import { parseDigest, type Digest } from '../digest.js';
 import type { Layout } from '../layout/layout.js';
 import { ConventionContext } from '../referrers/context.js';

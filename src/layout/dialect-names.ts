@@ -28,7 +28,6 @@ export function parseCosignTag(name: string): CosignTag | undefined {
 
 /** hauler's annotation marking what an index.json entry is. */
 export const HAULER_KIND = 'kind';
-const KIND = HAULER_KIND;
 // hauler 2.x prefix, and hauler 1.x's (cosign save's), which hauler itself still maps to 2.x's.
 export const HAULER_PREFIX = 'dev.hauler/';
 export const HAULER_LEGACY_PREFIX = 'dev.cosignproject.cosign/';
@@ -48,7 +47,7 @@ export const COSIGN_ROLE: Readonly<Record<CosignKind, HaulerRole>> = {
 
 /** hauler's kind of an entry, when its `kind` annotation is one of hauler's. */
 export function haulerKindOf(entry: Descriptor): HaulerKind | undefined {
-  const kind = entry.annotations?.[KIND];
+  const kind = entry.annotations?.[HAULER_KIND];
   if (kind === undefined) return undefined;
   const prefix = PREFIXES.find((p) => kind.startsWith(p));
   if (prefix === undefined) return undefined;
