@@ -389,4 +389,23 @@ describe.runIf(requireTools('docker-registry'))('hauler store → registry', () 
     expect(WITH_SUBJECT).toHaveLength(1);
     await cliOk(['fsck', back]);
   }, 60_000);
+
+  it("pulls into a hauler store in hauler's shape", async () => {
+    await cliOk([
+      'copy',
+      '--referrers',
+      `${store()}:${ALPINE}`,
+      `docker://${reg.host}/alpine:3.20`,
+    ]);
+    const dir = join(tmpDir(), 'v1');
+    cpSync(join(HAULER, 'v1-store'), dir, { recursive: true });
+    const NAME = `${reg.host}/library/alpine:3.20`;
+    await cliOk(['copy', '--referrers', `docker://${reg.host}/alpine:3.20`, `${dir}:${NAME}`]);
+    const ref = 'library/alpine:3.20';
+    expect(entries(dir).slice(3)).toEqual([
+      haulerEntry(IMG, 'dev.cosignproject.cosign/imageIndex', ref, NAME),
+      ...besideImage('dev.cosignproject.cosign/', ref, NAME),
+    ]);
+    expect(await referrersOf(`${dir}:${NAME}`)).toEqual(ALL);
+  }, 60_000);
 });
