@@ -1,13 +1,15 @@
 // How an archive's referrers land in the target: when the target already records referrers in some
-// convention, the archive's bookkeeping entries are dropped and its referrer edges recorded in the
-// target's convention(s) (applyReferrerEdges, 'auto'); when the target records none, the archive's
-// entries are kept exactly as they come, so a round trip into a new layout changes nothing.
+// convention (or is a hauler store, which files them in its own kind), the archive's bookkeeping
+// entries are dropped and its referrer edges recorded in the target's convention(s)
+// (applyReferrerEdges, 'auto'); when the target records none, the archive's entries are kept
+// exactly as they come, so a round trip into a new layout changes nothing.
 import { parseDigest, type Digest } from '../digest.js';
 import type { Layout } from '../layout/layout.js';
 import { ConventionContext } from '../referrers/context.js';
 import { CONVENTION_NAMES, detectConventions } from '../referrers/convention.js';
 import { buildReferrerGraph } from '../referrers/discover.js';
 import { applyReferrerEdges, type ReferrerEdge } from '../referrers/record.js';
+import { haulerKindPrefix } from '../layout/hauler-write.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { mergeEntries, type ConflictPolicy, type MergeReport } from './merge.js';
@@ -58,7 +60,9 @@ export function mergeIncoming(
 ): IncomingMerge {
   adoptTopLevel(index, incoming.top);
   const targetConventions = detectConventions(target, index);
-  if (targetConventions.length === 0 || incoming.edges.length === 0) {
+  // A hauler store records referrers in its own kind (record.ts), with no convention in use.
+  const recordsReferrers = targetConventions.length > 0 || haulerKindPrefix(index) !== undefined;
+  if (!recordsReferrers || incoming.edges.length === 0) {
     return { ...mergeEntries(index, incoming.all, policy), conventions: [] };
   }
   const report = mergeEntries(index, incoming.plain, policy);

@@ -5,7 +5,9 @@
 // functions over IndexFile; import applies them inside IndexStore.update.
 import { ConflictError } from '../errors.js';
 import { entryName, ownsName } from '../layout/names.js';
-import { listUntagged } from '../layout/tags.js';
+import { haulerKindOf, parseCosignTag } from '../layout/dialect-names.js';
+import { haulerKindPrefix } from '../layout/hauler-write.js';
+import { listUntagged, setTag } from '../layout/tags.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 
@@ -41,6 +43,8 @@ export interface MergeReport {
  * name; the caller's index is then unusable (the throw aborts the update, so nothing is written).
  * Under `skip`, the incoming content is listed untagged unless an entry already lists it: its
  * blobs are stored, and an image nothing lists would be gc's to delete, signatures and all.
+ * Into a hauler store, a name (or cosign tag) without a hauler kind is written in hauler's shape
+ * (setTag, layout/hauler-write.ts); an entry that has one is hauler's own and goes in as it is.
  */
 export function mergeEntries(
   index: IndexFile,
@@ -49,7 +53,16 @@ export function mergeEntries(
 ): MergeReport {
   const report: MergeReport = { added: [], unchanged: [], replaced: [], skipped: [] };
   const conflicts: TagConflict[] = [];
-  for (const entry of incoming) {
+  // Decided once: the first entry of a hauler archive must not turn an empty target into a store.
+  const hauler = haulerKindPrefix(index) !== undefined;
+  const place = (tag: string, entry: Descriptor): void => {
+    if (hauler && haulerKindOf(entry) === undefined) setTag(index, tag, entry);
+    else index.manifests.push(entry);
+  };
+  // A cosign tag is filed under the names of its image: those come first.
+  const cosignLast = (e: Descriptor): number => (parseCosignTag(entryName(e) ?? '') ? 1 : 0);
+  const ordered = hauler ? [...incoming].sort((a, b) => cosignLast(a) - cosignLast(b)) : incoming;
+  for (const entry of ordered) {
     const tag = entryName(entry);
     if (tag === undefined) {
       if (index.manifests.some((e) => e.digest === entry.digest)) report.unchanged.push(entry);
@@ -62,7 +75,7 @@ export function mergeEntries(
     const named = index.manifests.filter((e) => ownsName(e, tag));
     const other = named.filter((e) => e.digest !== entry.digest);
     if (named.length === 0) {
-      index.manifests.push(entry);
+      place(tag, entry);
       report.added.push(entry);
     } else if (other.length === 0) {
       report.unchanged.push(entry);
@@ -77,7 +90,8 @@ export function mergeEntries(
         listUntagged(index, entry);
         report.skipped.push({ ...conflict, keptUntagged: true });
       } else {
-        replaceTag(index, tag, entry);
+        if (hauler && haulerKindOf(entry) === undefined) setTag(index, tag, entry);
+        else replaceTag(index, tag, entry);
         report.replaced.push(conflict);
       }
     }

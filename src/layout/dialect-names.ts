@@ -27,9 +27,11 @@ export function parseCosignTag(name: string): CosignTag | undefined {
 }
 
 /** hauler's annotation marking what an index.json entry is. */
-const KIND = 'kind';
+export const HAULER_KIND = 'kind';
 // hauler 2.x prefix, and hauler 1.x's (cosign save's), which hauler itself still maps to 2.x's.
-const PREFIXES = ['dev.hauler/', 'dev.cosignproject.cosign/'];
+export const HAULER_PREFIX = 'dev.hauler/';
+export const HAULER_LEGACY_PREFIX = 'dev.cosignproject.cosign/';
+const PREFIXES = [HAULER_PREFIX, HAULER_LEGACY_PREFIX];
 
 export type HaulerRole = 'sigs' | 'atts' | 'sboms' | 'referrers';
 
@@ -45,7 +47,7 @@ export const COSIGN_ROLE: Readonly<Record<CosignKind, HaulerRole>> = {
 
 /** hauler's kind of an entry, when its `kind` annotation is one of hauler's. */
 export function haulerKindOf(entry: Descriptor): HaulerKind | undefined {
-  const kind = entry.annotations?.[KIND];
+  const kind = entry.annotations?.[HAULER_KIND];
   if (kind === undefined) return undefined;
   const prefix = PREFIXES.find((p) => kind.startsWith(p));
   if (prefix === undefined) return undefined;
@@ -73,7 +75,7 @@ export function isHaulerIndex(index: Pick<IndexFile, 'manifests'>): boolean {
 }
 
 /** The name hauler files an entry under: its containerd name when set, else ref.name. */
-function carriedName(entry: Descriptor): string | undefined {
+export function carriedName(entry: Descriptor): string | undefined {
   const a = entry.annotations;
   const n = a?.[Annotation.ContainerdImageName] || a?.[Annotation.RefName];
   return n === '' ? undefined : n;

@@ -67,9 +67,13 @@ const NOTHING_MADE: MadeParts = {
  * half-created by a crash. Returns the absolute root, whether a file was created, and what was
  * made. A failure part-way (a full disk) takes back what this call made before it throws. Throws
  * E_CONFLICT (a file, or a non-empty directory that is not a layout), E_NOT_A_LAYOUT (index.json
- * without oci-layout: not ours to finish), E_IO.
+ * without oci-layout: not ours to finish), E_IO. A hauler 2.x store (index.json with hauler kinds,
+ * no oci-layout) is accepted as it is, or adopted by adding oci-layout with `adoptHauler`.
  */
-export function initLayoutDir(dir: string): LayoutCreation {
+export function initLayoutDir(
+  dir: string,
+  options: { adoptHauler?: boolean } = {},
+): LayoutCreation {
   const root = resolvePath(dir);
   let entries: string[] = [];
   let existed = true;
@@ -87,7 +91,10 @@ export function initLayoutDir(dir: string): LayoutCreation {
   if (isLayout) return { root, created: false, made: NOTHING_MADE };
   // A hauler 2.x store never writes oci-layout; init adopts it by adding one (hauler 1.x wrote
   // it, and `hauler store save` carries it), so tools that require it (skopeo, umoci) see a layout.
+  // Only `ocilayout init` adopts: a copy, import or push into the store writes hauler's entries
+  // and no file hauler 2.x would not have written.
   if (entries.includes(INDEX_FILE) && isHaulerStore(root)) {
+    if (options.adoptHauler !== true) return { root, created: false, made: NOTHING_MADE };
     const created = writeFileDurable(
       join(root, OCI_LAYOUT_FILE),
       JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }),

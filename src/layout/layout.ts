@@ -92,8 +92,12 @@ export class Layout implements ManifestSource {
    * Create a layout, or accept an existing one unchanged (idempotent); see initLayoutDir. Throws
    * E_CONFLICT for a non-empty directory that is not a layout, E_NOT_A_LAYOUT, E_IO.
    */
-  static init(dir: string, options: LayoutOptions = {}): LayoutInit {
-    const { root, created, made } = initLayoutDir(dir);
+  static init(
+    dir: string,
+    options: LayoutOptions = {},
+    how: { adoptHauler?: boolean } = {},
+  ): LayoutInit {
+    const { root, created, made } = initLayoutDir(dir, how);
     const layout = Layout.open(root, options);
     return {
       layout,

@@ -4,6 +4,7 @@
 import { ConflictError, UsageError } from '../errors.js';
 import { Annotation } from '../media-types.js';
 import { haulerEntryForCosignTag } from './dialect-names.js';
+import { haulerReplaced, setHaulerTag } from './hauler-write.js';
 import { entryName, isListedName, nameAnnotations, nameMatch, ownsName } from './names.js';
 import { canonicalDescriptor, sameContent, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
@@ -31,8 +32,13 @@ export function findTagged(index: IndexFile, tag: string): Descriptor | undefine
   return [...byName.values()][0];
 }
 
-/** The entry `name` names exactly (never through a full name's tag): what a write of it replaces. */
+/**
+ * The entry `name` names exactly (never through a full name's tag): what a write of it replaces.
+ * In a hauler store that includes a hauler image under the same ref.name (hauler-write.ts).
+ */
 export function findExact(index: IndexFile, name: string): Descriptor | undefined {
+  const hauler = haulerReplaced(index, name);
+  if (hauler !== undefined) return hauler.entry;
   let found: Descriptor | undefined;
   for (const entry of index.manifests) if (ownsName(entry, name)) found = entry;
   return found;
@@ -84,9 +90,12 @@ export function taggedEntry(target: Descriptor, tag: string): Descriptor {
  * for byte when it already names the same content, so re-tagging never drops a peer's annotations
  * — and later duplicates are removed; a new name is appended. Entries whose full name merely ends
  * in `:tag` are left alone (they name other repositories); a bare entry shadows them on read. See
- * spec-notes/tags.md. Returns whether anything changed.
+ * spec-notes/tags.md. In a hauler store the entry takes hauler's shape (hauler-write.ts). Returns
+ * whether anything changed.
  */
 export function setTag(index: IndexFile, tag: string, target: Descriptor): boolean {
+  const hauler = setHaulerTag(index, tag, target);
+  if (hauler !== undefined) return hauler;
   let placed = false;
   let changed = false;
   const out: Descriptor[] = [];

@@ -13,7 +13,7 @@ import { CONVENTIONS, CONVENTION_NAMES, classifyIndex, type ConventionName } fro
 import { cosignLinkOf, parseCosignTag } from './cosign-tag.js';
 import { haulerEntryForCosignTag, haulerLinks } from './hauler-kind.js';
 import { buildReferrerGraph } from './discover.js';
-import { applyReferrerEdges } from './record.js';
+import { applyReferrerEdges, type RecordedIn } from './record.js';
 import { referrerDescriptor } from './response.js';
 import type { ReferrerSource } from './scan.js';
 
@@ -31,8 +31,8 @@ export interface AttachResult {
   /** The referrer as the referrers API lists it. */
   descriptor: Descriptor;
   subject: Descriptor;
-  /** Conventions it is recorded in. */
-  conventions: ConventionName[];
+  /** Conventions it is recorded in (or a hauler store's own kind). */
+  conventions: RecordedIn[];
   /** False when it was already recorded there (attaching again is a no-op). */
   changed: boolean;
 }

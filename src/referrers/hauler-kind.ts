@@ -4,8 +4,8 @@
 // hauler 1.x wrote `dev.cosignproject.cosign/sigs`, …). Read as names, they would make the image's
 // name ambiguous; read as this dialect, each is a referrer of the image entry that carries the same
 // name with an image kind. Like cosign tags (cosign-tag.ts) it is read, kept by gc while the image
-// lives, checked by fsck, carried by copy and export (as cosign tags), never written. Everything that
-// knows hauler's annotations is here. See spec-notes/referrers.md "hauler stores".
+// lives, checked by fsck, carried out of the store by copy and export (as cosign tags). Writing into
+// a hauler store in its shape is layout/hauler-write.ts's. See spec-notes/referrers.md "hauler stores".
 import { canonicalDescriptor, sortedRecord, type Descriptor } from '../schema/descriptor.js';
 import { COSIGN_ARTIFACT_TYPES, REFERRER_SOURCE_ANNOTATION } from './cosign-tag.js';
 import { COSIGN_ROLE, type CosignKind, type HaulerRole } from '../layout/dialect-names.js';

@@ -15,6 +15,11 @@ import {
   type SubjectReferrers,
 } from './convention.js';
 import { byDigest, referrerDescriptor } from './response.js';
+import { addHaulerReferrer, haulerKindPrefix } from '../layout/hauler-write.js';
+import { HAULER_KIND_SOURCE } from './hauler-kind.js';
+
+/** Where referrers were recorded: conventions, or a hauler store's own `referrers/<hex>` kind. */
+export type RecordedIn = ConventionName | typeof HAULER_KIND_SOURCE;
 
 export interface ReferrerEdge {
   subject: Descriptor;
@@ -23,8 +28,10 @@ export interface ReferrerEdge {
 
 export interface RecordOptions {
   /**
-   * Where to record. `auto`: the conventions that already record this subject's referrers; for a
-   * subject with none, every convention the layout uses; in a layout with none, per-manifest.
+   * Where to record. `auto`: the conventions that already record this subject's referrers; in a
+   * hauler store, for a subject with none that an image entry names, hauler's `referrers/<hex>`
+   * entry (hauler-write.ts); else every convention the layout uses; in a layout with none,
+   * per-manifest. A convention named explicitly is used as it is, hauler store or not.
    */
   convention: ConventionName | 'auto';
   /** Subject-annotation key family (see ContextOptions.olaregKeys). */
@@ -90,7 +97,7 @@ function autoTargets(
 /**
  * Record `edges` (referrer manifests and their blobs already stored in `layout`) in `index`, in
  * place, writing any index blobs needed first. Idempotent. For use inside an IndexStore.update, so
- * tags and referrers can land in one commit. Returns the conventions written to.
+ * tags and referrers can land in one commit. Returns where it recorded them.
  */
 export function applyReferrerEdges(
   layout: Layout,
@@ -98,9 +105,11 @@ export function applyReferrerEdges(
   edges: readonly ReferrerEdge[],
   options: RecordOptions,
   ctx: ConventionContext = new ConventionContext(layout, { olaregKeys: options.olaregKeys }),
-): ConventionName[] {
-  const batch = edgesToBatch(edges, ctx);
-  if (batch.length === 0) return [];
+): RecordedIn[] {
+  const all = edgesToBatch(edges, ctx);
+  if (all.length === 0) return [];
+  const used: RecordedIn[] = [];
+  const batch = options.convention === 'auto' ? fileInHaulerStore(index, all, ctx, used) : all;
   const targets =
     options.convention === 'auto'
       ? autoTargets(
@@ -109,7 +118,6 @@ export function applyReferrerEdges(
           ctx,
         )
       : new Map(batch.map((b) => [b.subject, [options.convention as ConventionName]]));
-  const used: ConventionName[] = [];
   for (const name of CONVENTION_NAMES) {
     const part = batch.filter((b) => targets.get(b.subject)?.includes(name) === true);
     if (part.length === 0) continue;
@@ -117,6 +125,32 @@ export function applyReferrerEdges(
     used.push(name);
   }
   return used;
+}
+
+/**
+ * In a hauler store, file each subject's referrers as hauler does (beside the image entry that
+ * names the subject), unless a convention already records that subject's referrers (it keeps
+ * them). Returns what is left for the conventions; notes `hauler-kind` in `used` when it filed any.
+ */
+function fileInHaulerStore(
+  index: IndexFile,
+  batch: readonly SubjectReferrers[],
+  ctx: ConventionContext,
+  used: RecordedIn[],
+): SubjectReferrers[] {
+  if (haulerKindPrefix(index) === undefined) return [...batch];
+  const recorded = new Set(classifyIndex(index, ctx).map((b) => b.subject));
+  const rest: SubjectReferrers[] = [];
+  let filed = false;
+  for (const b of batch) {
+    const left = recorded.has(b.subject)
+      ? b.referrers
+      : b.referrers.filter((r) => addHaulerReferrer(index, b.subject, r) === undefined);
+    if (left.length < b.referrers.length) filed = true;
+    if (left.length > 0) rest.push({ subject: b.subject, referrers: left });
+  }
+  if (filed) used.push(HAULER_KIND_SOURCE);
+  return rest;
 }
 
 /** applyReferrerEdges in one index.json commit under the layout lock. */

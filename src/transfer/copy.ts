@@ -12,7 +12,7 @@ import { RegistryError } from '../errors.js';
 import type { Layout, Target } from '../layout/layout.js';
 import { formatPlatform } from '../layout/platform.js';
 import type { ConventionName } from '../referrers/convention.js';
-import { applyReferrerEdges } from '../referrers/record.js';
+import { applyReferrerEdges, type RecordedIn } from '../referrers/record.js';
 import { assertValidTag } from '../layout/refs.js';
 import { assertWritableName, isBareName, tagOfName } from '../layout/names.js';
 import type { BlobLocations } from '../registry/blob-locations.js';
@@ -112,8 +112,8 @@ export interface CopyResult {
   /** Registry destination: fallback tags written (read, merged, pushed). */
   fallbackTags: string[];
   cosignTags: string[];
-  /** Layout destination: conventions the referrers were recorded in. */
-  conventions: ConventionName[];
+  /** Layout destination: conventions the referrers were recorded in (or a hauler store's kind). */
+  conventions: RecordedIn[];
   warnings: string[];
 }
 

@@ -76,4 +76,28 @@ describe('mergeEntries', () => {
       { tag: 'v1', existing: [d('a').digest, d('b').digest], incoming: d('c').digest },
     ]);
   });
+
+  it("into a hauler store: names in hauler's shape, a cosign tag filed after its image's name", () => {
+    const kinded = (c: string, kind: string, ref: string): Descriptor => ({
+      ...d(c),
+      annotations: { kind, [Annotation.RefName]: ref },
+    });
+    const idx = index(kinded('a', 'dev.hauler/image', 'v1'));
+    const sig = `sha256-${'b'.repeat(64)}.sig`;
+    // The archive lists the signature before its image (as an untag and retag leaves it).
+    mergeEntries(idx, [d('c', sig), d('b', 'v2'), kinded('e', 'dev.hauler/image', 'v3')], 'fail');
+    expect(idx.manifests).toEqual([
+      kinded('a', 'dev.hauler/image', 'v1'),
+      kinded('b', 'dev.hauler/image', 'v2'),
+      kinded('e', 'dev.hauler/image', 'v3'),
+      kinded('c', 'dev.hauler/sigs', 'v2'),
+    ]);
+    // overwrite replaces the image and, its content changing, drops its old signature.
+    mergeEntries(idx, [d('f', 'v2')], 'overwrite');
+    expect(idx.manifests.map((e) => [e.digest[7], e.annotations?.['kind']])).toEqual([
+      ['a', 'dev.hauler/image'],
+      ['f', 'dev.hauler/image'],
+      ['e', 'dev.hauler/image'],
+    ]);
+  });
 });

@@ -81,8 +81,11 @@ describe('hauler kinds', () => {
   it('init adopts a hauler store by adding oci-layout, touching nothing else', () => {
     const layout = store('v2-store');
     const before = readFileSync(join(layout.root, 'index.json'));
-    const made = Layout.init(layout.root);
-    expect(made).toBeDefined();
+    // Only when asked (`ocilayout init`): a write into the store adds no file.
+    expect(Layout.init(layout.root).created).toBe(false);
+    expect(existsSync(join(layout.root, 'oci-layout'))).toBe(false);
+    const made = Layout.init(layout.root, {}, { adoptHauler: true });
+    expect(made.created).toBe(true);
     expect(JSON.parse(readFileSync(join(layout.root, 'oci-layout'), 'utf8'))).toEqual({
       imageLayoutVersion: '1.0.0',
     });

@@ -15,7 +15,10 @@ export const registerInit: RegisterCommands = (y, ctx) =>
         })
         .example('$0 init ./out', 'create ./out with oci-layout, index.json and blobs/'),
     (argv) => {
-      const { layout, created } = Layout.init(argv.layout, layoutOptions(argv));
+      // The one verb that adds oci-layout to a hauler 2.x store (layout-dir.ts).
+      const { layout, created } = Layout.init(argv.layout, layoutOptions(argv), {
+        adoptHauler: true,
+      });
       ctx.out.result(
         { layout: layout.root, created },
         () => `${created ? 'created' : 'already a layout'}: ${layout.root}`,
