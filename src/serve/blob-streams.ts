@@ -1,15 +1,17 @@
 // Blob response bodies: at most so many at once (more wait their turn), each reading its file
-// into one buffer of its own that it reuses, sized so that all of them together hold about a
-// fixed budget, and writing it only as fast as the client takes it.
+// into one buffer that it reuses and then hands to the next body, writing it only as fast as the
+// client takes it. So the memory of blob responses is at most max × the read size, whatever the
+// number of clients or bytes.
 import { read } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { algorithmOf, newHash, type Digest } from '../digest.js';
 import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
 
-/** The largest read: fewer, larger reads and socket writes cost less CPU per byte. */
-const MAX_CHUNK = 1024 * 1024;
-/** The smallest read, however many bodies are open. */
-const MIN_CHUNK = 64 * 1024;
+/**
+ * Bytes read (and written to the socket) at a time. Larger reads save little here: a 256 KiB
+ * read or socket write costs far more in copying than in the system call.
+ */
+const READ_BYTES = 256 * 1024;
 
 export interface Slot {
   /** Settles when the body may start, or at once after release(). */
@@ -20,18 +22,19 @@ export interface Slot {
 
 /**
  * How many blob bodies stream at once. Memory grows with open bodies, not with bytes served, so
- * this (and the buffer budget shared by the bodies) is what bounds it under many pulls. A waiting
+ * this (with one reused buffer per body) is what bounds it under many pulls. A waiting
  * request holds nothing but its socket. A client that stops reading keeps its slot until the
  * server's idle timeout closes its connection, which frees it.
  */
 export class BlobStreamSlots {
   private active = 0;
   private readonly queue: (() => void)[] = [];
+  /** Read buffers of finished bodies. */
+  private readonly free: Buffer[] = [];
 
   constructor(
     readonly max: number,
-    /** Bytes of read buffers shared by the open bodies. */
-    readonly budgetBytes = 16 * 1024 * 1024,
+    readonly readBytes = READ_BYTES,
   ) {}
 
   /** Bodies streaming now. */
@@ -71,12 +74,18 @@ export class BlobStreamSlots {
     return { ready, release };
   }
 
-  /** Bytes the next read of a body should ask for: the budget shared by the open bodies. */
-  chunkBytes(): number {
-    const share = this.budgetBytes / Math.max(1, this.active);
-    let chunk = MIN_CHUNK;
-    while (chunk * 2 <= share && chunk < MAX_CHUNK) chunk *= 2;
-    return chunk;
+  /**
+   * A read buffer, one a finished body gave back when there is one. Every body allocating its own
+   * left megabytes of dead buffers for the GC to find (V8 collects external memory late): the
+   * resident set grew with the number of responses, not just the open ones.
+   */
+  buffer(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.readBytes);
+  }
+
+  /** Give back a buffer that no write still refers to (every write that used it completed). */
+  recycle(buf: Buffer): void {
+    if (buf.length === this.readBytes && this.free.length < this.max) this.free.push(buf);
   }
 }
 
@@ -99,12 +108,9 @@ export async function sendFileBody(
 ): Promise<void> {
   const hash = verify === undefined ? undefined : newHash(algorithmOf(verify.digest));
   const what = `blob ${verify?.digest ?? ''}`.trim();
-  let buf: Buffer | undefined;
+  const buf = slots.buffer();
   let sent = 0;
   while (sent < length) {
-    const want = Math.min(slots.chunkBytes(), length);
-    // A new buffer only when the share changed: a read never allocates otherwise.
-    if (buf?.length !== want) buf = Buffer.allocUnsafeSlow(want);
     const n = await readAt(fd, buf, Math.min(buf.length, length - sent), start + sent);
     if (n === 0) throw sizeMismatch(what, length, sent, false);
     const chunk = buf.subarray(0, n);
@@ -118,6 +124,9 @@ export async function sendFileBody(
     }
     await writeChunk(res, chunk);
   }
+  // Every write has completed: nothing refers to the buffer any more. (After an error a write
+  // may still be pending: that buffer is left to the GC.)
+  slots.recycle(buf);
   await new Promise<void>((resolve) => res.end(resolve));
 }
 

@@ -46,15 +46,22 @@ describe('BlobStreamSlots', () => {
     expect(slots.running).toBe(0);
   });
 
-  it('reads shrink as bodies open, within 64 KiB – 1 MiB, in powers of two', () => {
-    const slots = new BlobStreamSlots(1000, 16 * 1024 * 1024);
-    expect(slots.chunkBytes()).toBe(1024 * 1024);
-    const held = Array.from({ length: 64 }, () => slots.take());
-    expect(slots.chunkBytes()).toBe(256 * 1024);
-    held.push(...Array.from({ length: 500 }, () => slots.take()));
-    expect(slots.chunkBytes()).toBe(64 * 1024);
-    for (const s of held) s.release();
-    expect(slots.chunkBytes()).toBe(1024 * 1024);
+  it('hands a given-back read buffer to the next body; keeps at most max of them', () => {
+    const slots = new BlobStreamSlots(2, 1024);
+    const a = slots.buffer();
+    const b = slots.buffer();
+    const c = slots.buffer();
+    expect(a).toHaveLength(1024);
+    expect(new Set([a.buffer, b.buffer, c.buffer]).size).toBe(3);
+    slots.recycle(a);
+    slots.recycle(b);
+    slots.recycle(c); // beyond max: left to the GC
+    slots.recycle(Buffer.alloc(10)); // not a read buffer
+    const again = [slots.buffer(), slots.buffer(), slots.buffer()];
+    expect(again[0]).toBe(b);
+    expect(again[1]).toBe(a);
+    expect(again[2]).not.toBe(c);
+    expect(again[2]).toHaveLength(1024);
   });
 });
 
