@@ -7,11 +7,15 @@ import type { ServerResponse } from 'node:http';
 import { algorithmOf, newHash, type Digest } from '../digest.js';
 import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
 
-/**
- * Bytes read (and written to the socket) at a time. Larger reads save little here: a 256 KiB
- * read or socket write costs far more in copying than in the system call.
- */
+/** Bytes read (and written to the socket) at a time while many bodies stream. */
 const READ_BYTES = 256 * 1024;
+/**
+ * Bytes read at a time by a body that starts while at most BIG_READ_BODIES others stream (one or
+ * a few pulls): fewer reads and socket writes cost measurably less CPU per byte, and a few such
+ * buffers cost little memory.
+ */
+const BIG_READ_BYTES = 1024 * 1024;
+const BIG_READ_BODIES = 8;
 
 export interface Slot {
   /** Settles when the body may start, or at once after release(). */
@@ -29,12 +33,15 @@ export interface Slot {
 export class BlobStreamSlots {
   private active = 0;
   private readonly queue: (() => void)[] = [];
-  /** Read buffers of finished bodies. */
+  /** Read buffers of finished bodies, small and big. */
   private readonly free: Buffer[] = [];
+  private readonly freeBig: Buffer[] = [];
 
   constructor(
     readonly max: number,
     readonly readBytes = READ_BYTES,
+    readonly bigReadBytes = BIG_READ_BYTES,
+    readonly bigReadBodies = BIG_READ_BODIES,
   ) {}
 
   /** Bodies streaming now. */
@@ -75,17 +82,27 @@ export class BlobStreamSlots {
   }
 
   /**
-   * A read buffer, one a finished body gave back when there is one. Every body allocating its own
-   * left megabytes of dead buffers for the GC to find (V8 collects external memory late): the
-   * resident set grew with the number of responses, not just the open ones.
+   * A read buffer for a body that holds a slot: big while few bodies stream, else small; one a
+   * finished body gave back when there is one. Every body allocating its own left megabytes of
+   * dead buffers for the GC to find (V8 collects external memory late): the resident set grew
+   * with the number of responses, not just the open ones. At most bigReadBodies big buffers are in
+   * use (a body gets one only while no more than that stream), and as many kept; small ones, at
+   * most max of each.
    */
   buffer(): Buffer {
+    if (this.active <= this.bigReadBodies) {
+      return this.freeBig.pop() ?? Buffer.allocUnsafeSlow(this.bigReadBytes);
+    }
     return this.free.pop() ?? Buffer.allocUnsafeSlow(this.readBytes);
   }
 
   /** Give back a buffer that no write still refers to (every write that used it completed). */
   recycle(buf: Buffer): void {
-    if (buf.length === this.readBytes && this.free.length < this.max) this.free.push(buf);
+    if (buf.length === this.bigReadBytes && this.freeBig.length < this.bigReadBodies) {
+      this.freeBig.push(buf);
+    } else if (buf.length === this.readBytes && this.free.length < this.max) {
+      this.free.push(buf);
+    }
   }
 }
 

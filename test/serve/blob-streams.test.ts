@@ -47,7 +47,8 @@ describe('BlobStreamSlots', () => {
   });
 
   it('hands a given-back read buffer to the next body; keeps at most max of them', () => {
-    const slots = new BlobStreamSlots(2, 1024);
+    const slots = new BlobStreamSlots(2, 1024, 4096, 1);
+    const running = [slots.take(), slots.take()]; // more than bigReadBodies: small reads
     const a = slots.buffer();
     const b = slots.buffer();
     const c = slots.buffer();
@@ -62,6 +63,22 @@ describe('BlobStreamSlots', () => {
     expect(again[1]).toBe(a);
     expect(again[2]).not.toBe(c);
     expect(again[2]).toHaveLength(1024);
+    for (const s of running) s.release();
+  });
+
+  it('a body that starts while few stream reads big; big buffers are kept as few', () => {
+    const slots = new BlobStreamSlots(4, 1024, 4096, 1);
+    const one = slots.take();
+    const big = slots.buffer();
+    expect(big).toHaveLength(4096);
+    const two = slots.take();
+    expect(slots.buffer()).toHaveLength(1024);
+    slots.recycle(big);
+    slots.recycle(Buffer.allocUnsafeSlow(4096)); // one big kept at most
+    two.release();
+    expect(slots.buffer()).toBe(big);
+    expect(slots.buffer()).not.toBe(big);
+    one.release();
   });
 });
 
