@@ -1,7 +1,7 @@
 // Blob response bodies: at most so many at once (more wait their turn), each reading its file
 // into one buffer that it reuses and then hands to the next body, writing it only as fast as the
-// client takes it. So the memory of blob responses is at most max × the read size, whatever the
-// number of clients or bytes.
+// client takes it. So the memory of blob responses is bounded by the number of slots, whatever
+// the number of clients or bytes.
 import { read } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { algorithmOf, newHash, type Digest } from '../digest.js';
@@ -109,7 +109,7 @@ export class BlobStreamSlots {
 /**
  * Send `length` bytes of the file open at `fd` from `start` as the body of `res` (headers sent),
  * then end it. With `verify`, the bytes are hashed as they go and the last read is checked before
- * it is written: a file that does not hold `verify.digest` ends the body short (the caller cuts
+ * it is written: a file that does not hold `digest` ends the body short (the caller cuts
  * the connection), never complete under the wrong digest. Each read waits until the previous one
  * was handed to the socket, so a slow client slows the reads instead of filling memory, and the
  * one buffer is reused. Throws E_SIZE_MISMATCH (the file is shorter), E_DIGEST_MISMATCH, fs and
@@ -121,10 +121,11 @@ export async function sendFileBody(
   start: number,
   length: number,
   slots: BlobStreamSlots,
-  verify?: { digest: Digest },
+  digest: Digest,
+  verify: boolean,
 ): Promise<void> {
-  const hash = verify === undefined ? undefined : newHash(algorithmOf(verify.digest));
-  const what = `blob ${verify?.digest ?? ''}`.trim();
+  const hash = verify ? newHash(algorithmOf(digest)) : undefined;
+  const what = `blob ${digest}`;
   const buf = slots.buffer();
   let sent = 0;
   while (sent < length) {
@@ -132,11 +133,11 @@ export async function sendFileBody(
     if (n === 0) throw sizeMismatch(what, length, sent, false);
     const chunk = buf.subarray(0, n);
     sent += n;
-    if (hash !== undefined && verify !== undefined) {
+    if (hash !== undefined) {
       hash.update(chunk);
       if (sent === length) {
-        const found = `${algorithmOf(verify.digest)}:${hash.digest('hex')}`;
-        if (found !== verify.digest) throw digestMismatch(what, verify.digest, found);
+        const found = `${algorithmOf(digest)}:${hash.digest('hex')}`;
+        if (found !== digest) throw digestMismatch(what, digest, found);
       }
     }
     await writeChunk(res, chunk);

@@ -70,16 +70,17 @@ async function sendBlob(
     const { verify, verified, slots } = ctx.blobReads;
     if (range !== undefined) {
       // A part cannot be checked against the digest: ranges are sent as stored.
-      await sendFileBody(call.res, fd, range.start, range.end - range.start + 1, slots);
+      const length = range.end - range.start + 1;
+      await sendFileBody(call.res, fd, range.start, length, slots, digest, false);
       return;
     }
     if (verify === 'once' && verified.has(digest, fst)) {
-      await sendFileBody(call.res, fd, 0, size, slots);
+      await sendFileBody(call.res, fd, 0, size, slots, digest, false);
       return;
     }
     // Verified while it is sent, the last read checked before it is written: a corrupt file
     // ends the body short, never complete under the digest.
-    await sendFileBody(call.res, fd, 0, size, slots, { digest });
+    await sendFileBody(call.res, fd, 0, size, slots, digest, true);
     verified.record(digest, fst, statAtNs);
   } finally {
     closeSync(fd);
