@@ -2,7 +2,7 @@
 // PATCH (chunks), GET (status), PUT (complete), DELETE (cancel). Every write runs as a layout
 // operation (its own gc lease), and a committed blob is pinned (pins.ts) until a manifest
 // references it.
-import { pipeline } from 'node:stream/promises';
+import { closeSync, fstatSync } from 'node:fs';
 import type { Digest } from '../digest.js';
 import { isOcilayoutError } from '../errors.js';
 import type { Layout } from '../layout/layout.js';
@@ -15,13 +15,12 @@ import {
   type Call,
   type ServeContext,
 } from './context.js';
+import { sendFileBody } from './blob-streams.js';
 import { RegistryHttpError } from './http-errors.js';
 import { cappedBody, contentLength, hasBody, sendEmpty } from './http.js';
 import { isValidRepositoryName, requestDigest } from './names.js';
 import type { UploadSession } from './uploads.js';
-
-/** Bytes a blob response reads at a time. */
-const SERVE_CHUNK_BYTES = 256 * 1024;
+import { wallClockNs } from './verified-blobs.js';
 
 /** GET/HEAD /v2/<name>/blobs/<digest> */
 export async function getBlob(ctx: ServeContext, call: Call): Promise<void> {
@@ -29,7 +28,75 @@ export async function getBlob(ctx: ServeContext, call: Call): Promise<void> {
   const layout = ctx.repos.open(call.name);
   const st = layout.blobs.stat(digest);
   if (st === undefined) throw blobUnknown(digest);
-  const range = parseRange(call.req.headers.range, st.size);
+  const { res, req } = call;
+  if (req.method === 'HEAD' || st.size === 0) {
+    writeBlobHead(call, digest, st.size);
+    res.end();
+    return;
+  }
+  const slot = ctx.blobReads.slots.take();
+  // A client that hangs up while its GET waits for a slot leaves the queue.
+  res.once('close', slot.release);
+  try {
+    await slot.ready;
+    if (res.destroyed) return;
+    await sendBlob(ctx, call, layout, digest);
+  } finally {
+    res.off('close', slot.release);
+    slot.release();
+  }
+}
+
+async function sendBlob(
+  ctx: ServeContext,
+  call: Call,
+  layout: Layout,
+  digest: Digest,
+): Promise<void> {
+  let fd: number;
+  try {
+    fd = layout.blobs.openFile(digest);
+  } catch (err) {
+    // Deleted since the stat above.
+    if (isOcilayoutError(err, 'E_NOT_FOUND')) throw blobUnknown(digest);
+    throw err;
+  }
+  try {
+    // Sizes and identity from the open file itself, not the path: what is read is what is judged.
+    const statAtNs = wallClockNs();
+    const fst = fstatSync(fd, { bigint: true });
+    const size = Number(fst.size);
+    const range = writeBlobHead(call, digest, size);
+    const { verify, verified, slots } = ctx.blobReads;
+    if (range !== undefined) {
+      // A part cannot be checked against the digest: ranges are sent as stored.
+      const length = range.end - range.start + 1;
+      await sendFileBody(call.res, fd, range.start, length, slots, digest, false);
+      return;
+    }
+    if (verify === 'once' && verified.has(digest, fst)) {
+      await sendFileBody(call.res, fd, 0, size, slots, digest, false);
+      return;
+    }
+    // Verified while it is sent, the last read checked before it is written: a corrupt file
+    // ends the body short, never complete under the digest.
+    await sendFileBody(call.res, fd, 0, size, slots, digest, true);
+    verified.record(digest, fst, statAtNs);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The status and headers of a blob response of `size` bytes (206 for a satisfiable Range, 416
+ * thrown for one past the end); the range to send, undefined for the whole blob.
+ */
+function writeBlobHead(
+  call: Call,
+  digest: Digest,
+  size: number,
+): { start: number; end: number } | undefined {
+  const range = parseRange(call.req.headers.range, size);
   const headers: Record<string, string> = {
     'Content-Type': 'application/octet-stream',
     'Docker-Content-Digest': digest,
@@ -43,34 +110,20 @@ export async function getBlob(ctx: ServeContext, call: Call): Promise<void> {
       { digest },
       undefined,
       {
-        'Content-Range': `bytes */${st.size}`,
+        'Content-Range': `bytes */${size}`,
       },
     );
   }
-  const { res, req } = call;
   if (range === undefined) {
-    res.writeHead(200, { ...headers, 'Content-Length': String(st.size) });
+    call.res.writeHead(200, { ...headers, 'Content-Length': String(size) });
   } else {
-    res.writeHead(206, {
+    call.res.writeHead(206, {
       ...headers,
       'Content-Length': String(range.end - range.start + 1),
-      'Content-Range': `bytes ${range.start}-${range.end}/${st.size}`,
+      'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
     });
   }
-  if (req.method === 'HEAD' || st.size === 0) {
-    res.end();
-    return;
-  }
-  // A whole blob is verified while it streams: a corrupt file ends the response early (the
-  // client sees a short body) rather than delivering wrong bytes under the right digest.
-  // Each response holds up to about three chunks (read ahead, in the verifier, in the socket):
-  // smaller chunks keep the memory of many concurrent pulls down.
-  const chunkBytes = SERVE_CHUNK_BYTES;
-  const stream =
-    range === undefined
-      ? layout.blobs.open(digest, { verify: true, size: st.size, chunkBytes })
-      : layout.blobs.open(digest, { start: range.start, end: range.end, chunkBytes });
-  await pipeline(stream, res);
+  return range;
 }
 
 /** DELETE /v2/<name>/blobs/<digest> */

@@ -1,10 +1,12 @@
 // What every handler is given: the repositories, upload sessions, pins and the server's policy.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessControl, Principal } from './auth.js';
+import type { BlobStreamSlots } from './blob-streams.js';
 import type { BlobPins } from './pins.js';
 import type { Repositories } from './repositories.js';
 import type { UploadSessions } from './uploads.js';
 import { RegistryHttpError } from './http-errors.js';
+import type { VerifiedBlobs } from './verified-blobs.js';
 
 export interface ServePolicy {
   /** Refuse every write (405 UNSUPPORTED). */
@@ -24,6 +26,17 @@ export interface ServeContext {
   policy: ServePolicy;
   /** Authentication and per-repository rules; undefined: everyone may do everything. */
   access: AccessControl | undefined;
+  /** How blob bodies are read: the streams at once, and what was verified already. */
+  blobReads: BlobReads;
+}
+
+/** `always`: hash every whole-blob response; `once`: once per change of the blob's file. */
+export type VerifyReads = 'always' | 'once';
+
+export interface BlobReads {
+  verify: VerifyReads;
+  slots: BlobStreamSlots;
+  verified: VerifiedBlobs;
 }
 
 /** One routed request. */

@@ -16,7 +16,8 @@ import {
   startUpload,
   uploadStatus,
 } from './blobs.js';
-import type { Call, ServeContext, ServePolicy } from './context.js';
+import { BlobStreamSlots } from './blob-streams.js';
+import type { Call, ServeContext, ServePolicy, VerifyReads } from './context.js';
 import { RegistryHttpError, errorReply, type NotFoundKind } from './http-errors.js';
 import { API_VERSION, API_VERSION_HEADER } from './http.js';
 import { apiBase, catalog, referrers, tagsList } from './listings.js';
@@ -25,6 +26,7 @@ import { assertRepositoryName } from './names.js';
 import { BlobPins } from './pins.js';
 import { Repositories } from './repositories.js';
 import { UploadSessions, type UploadLimits } from './uploads.js';
+import { VerifiedBlobs } from './verified-blobs.js';
 import { WEB_ROUTES } from './web.js';
 
 export interface ServeLimits extends UploadLimits {
@@ -42,6 +44,8 @@ export interface ServeLimits extends UploadLimits {
   drainTimeoutMs: number;
   /** How long a pushed blob is kept from gc while no manifest references it (ms). */
   blobGraceMs: number;
+  /** Blob bodies streaming at once; more GETs wait their turn (memory grows with open bodies). */
+  maxBlobStreams: number;
 }
 
 export const DEFAULT_LIMITS: ServeLimits = {
@@ -55,6 +59,7 @@ export const DEFAULT_LIMITS: ServeLimits = {
   maxConnections: 256,
   drainTimeoutMs: 30_000,
   blobGraceMs: 60 * 60_000,
+  maxBlobStreams: 64,
 };
 
 export interface AccessLogEntry {
@@ -81,6 +86,11 @@ export interface ServeOptions {
   limits?: Partial<ServeLimits> | undefined;
   /** Who may read and write what (auth.ts); without it, every client may do everything. */
   access?: AccessControl | undefined;
+  /**
+   * Hash a whole blob on every GET (`always`), or once per change of its file (`once`, the
+   * default: verified-blobs.ts says why that is safe).
+   */
+  verifyReads?: VerifyReads | undefined;
   /** Serve HTTPS with this PEM certificate (chain) and key. */
   tls?: { cert: string | Buffer; key: string | Buffer } | undefined;
   /** One call per request, when it has ended. */
@@ -124,6 +134,11 @@ export async function serveLayouts(
     pins: new BlobPins(limits.blobGraceMs),
     policy,
     access: options.access,
+    blobReads: {
+      verify: options.verifyReads ?? 'once',
+      slots: new BlobStreamSlots(Math.max(1, limits.maxBlobStreams)),
+      verified: new VerifiedBlobs(),
+    },
   };
   // A session that ended without a blob (cancelled, idle, a wrong digest) may leave the layout
   // its POST created empty.

@@ -273,6 +273,15 @@ export class BlobStore {
   }
 
   /**
+   * An fd on the blob's regular file (never through a symlink, never blocking on a FIFO), for a
+   * caller that reads it its own way (the server's blob responses); the caller closes it. Throws
+   * E_NOT_FOUND, E_UNSAFE_ENTRY.
+   */
+  openFile(digest: Digest): number {
+    return this.openForRead(digest);
+  }
+
+  /**
    * Read a whole small blob (manifest, index, config), refusing more than `maxBytes`.
    * Verifies the digest unless `verify` is false. Throws E_NOT_FOUND, E_TOO_LARGE, E_DIGEST_MISMATCH.
    */

@@ -113,6 +113,31 @@ describe.skipIf(!HAVE_SKOPEO)('serve with skopeo', () => {
     );
     expect(pull.status).toBe(0);
   });
+
+  it('one blob download at a time, each verified: skopeo pulls an image whole all the same', async () => {
+    const dir = tmpDir();
+    const f = await makeFixture(dir);
+    const s = await serve(
+      f.layout.root,
+      '--name',
+      'app',
+      '--max-blob-streams',
+      '1',
+      '--verify-reads',
+      'always',
+    );
+    const out = join(dir, 'out');
+    const pull = skopeo(
+      'copy',
+      '--all',
+      '--src-tls-verify=false',
+      `docker://${s.host}/app:v1`,
+      `oci:${out}:v1`,
+    );
+    expect(pull.stderr).toBe('');
+    expect(pull.status).toBe(0);
+    await cliOk(['fsck', out]);
+  });
 });
 
 describe('serve with our own CLI', () => {
@@ -156,5 +181,15 @@ describe('serve with our own CLI', () => {
     expect(r.stderr).toMatch(/unauthenticated writes/);
     const bad = await runCli(['serve', root, '--listen', 'nonsense']);
     expect(bad.code).toBe(2);
+  });
+
+  it('--max-blob-streams and --verify-reads refuse what they cannot use (exit 2)', async () => {
+    const root = tmpDir();
+    const streams = await runCli(['serve', root, '--max-blob-streams', '0']);
+    expect(streams.code).toBe(2);
+    expect(streams.stderr).toMatch(/--max-blob-streams/);
+    const verify = await runCli(['serve', root, '--verify-reads', 'sometimes']);
+    expect(verify.code).toBe(2);
+    expect(verify.stderr).toMatch(/verify-reads/);
   });
 });

@@ -36,6 +36,8 @@ interface ServeArgs extends GlobalArgs {
   'max-upload-size': string | undefined;
   'max-manifest-size': string | undefined;
   'max-uploads': number | undefined;
+  'max-blob-streams': number | undefined;
+  'verify-reads': 'always' | 'once';
   'upload-idle-timeout': number | undefined;
   'request-timeout': number | undefined;
   'idle-timeout': number | undefined;
@@ -107,6 +109,16 @@ export const registerServe: RegisterCommands = (y, ctx) =>
           type: 'number',
           describe: 'upload sessions open at once (default 64)',
         })
+        .option('max-blob-streams', {
+          type: 'number',
+          describe: 'blob downloads streaming at once; more wait their turn (default 64)',
+        })
+        .option('verify-reads', {
+          choices: ['always', 'once'] as const,
+          default: 'once' as const,
+          describe:
+            'hash a blob on every download, or once per change of its file (a changed file is hashed again)',
+        })
         .option('upload-idle-timeout', {
           type: 'number',
           describe: 'seconds before an idle upload session is dropped (default 300)',
@@ -164,6 +176,7 @@ export const registerServe: RegisterCommands = (y, ctx) =>
           allowDelete: args['allow-delete'],
           lockTimeoutMs: layoutOptions(args).lockTimeoutMs,
           limits,
+          verifyReads: args['verify-reads'],
           access,
           tls,
           onAccess: (e) => ctx.io.stdout.write(`${json ? JSON.stringify(e) : textLine(e)}\n`),
@@ -295,6 +308,7 @@ function limitsFrom(args: ServeArgs): Partial<ServeLimits> {
     if (v !== undefined) out[k] = v;
   };
   set('maxConcurrentUploads', count(args['max-uploads'], '--max-uploads'));
+  set('maxBlobStreams', count(args['max-blob-streams'], '--max-blob-streams'));
   set('uploadIdleMs', seconds(args['upload-idle-timeout'], '--upload-idle-timeout'));
   set('requestTimeoutMs', seconds(args['request-timeout'], '--request-timeout'));
   set('idleTimeoutMs', seconds(args['idle-timeout'], '--idle-timeout'));
