@@ -2,10 +2,10 @@
 // since the plan only reads through the interface): docs children-first, blobs once, the
 // --platform filter, referrers recursively (each verified by its own subject), cosign tags.
 import { describe, expect, it } from 'vitest';
-import { parseDigest, type Digest } from '../../src/digest.js';
+import { digestOf, parseDigest, type Digest } from '../../src/digest.js';
 import { Layout } from '../../src/layout/layout.js';
 import { MediaType } from '../../src/media-types.js';
-import { planCopy } from '../../src/transfer/plan.js';
+import { planCopy, planRoots } from '../../src/transfer/plan.js';
 import type { RemoteReferrers } from '../../src/registry/remote-referrers.js';
 import { LayoutSource, type ContentSource } from '../../src/transfer/sources.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
@@ -211,5 +211,68 @@ describe('planCopy', () => {
     await expect(planCopy(new LayoutSource(m.open(), { tag: 'deep' }))).rejects.toMatchObject({
       code: 'E_SCHEMA',
     });
+  });
+});
+
+describe('planRoots', () => {
+  it('plans several roots as one graph: a shared manifest or blob once, children first', async () => {
+    const m = makeLayout({
+      blobs: {
+        ...imageBlobs('a'),
+        ...imageBlobs('b'),
+        idx: (d) => imageIndex([d['amanifest']!, d['bmanifest']!]),
+      },
+      index: (d) => imageIndex([tagged(d['idx']!, 'all'), tagged(d['amanifest']!, 'a')]),
+    });
+    const plan = await planRoots(new LayoutSource(m.open(), {}), [m.d['amanifest']!, m.d['idx']!]);
+    expect(digestsOf(plan.docs)).toEqual(
+      ['amanifest', 'bmanifest', 'idx'].map((n) => m.d[n]!.digest),
+    );
+    expect(plan.blobs.map((b) => b.digest).sort()).toEqual(
+      ['aconfig', 'alayer', 'bconfig', 'blayer'].map((n) => m.d[n]!.digest).sort(),
+    );
+    expect(plan.external).toEqual([]);
+  });
+
+  it('carries a root that is no manifest as a blob, checked like any other', async () => {
+    const m = makeLayout({
+      blobs: { ...imageBlobs('a'), note: () => 'a plain file' },
+      index: (d) => imageIndex([d['amanifest']!, d['note']!]),
+    });
+    const l = m.open();
+    const plan = await planRoots(new LayoutSource(l, {}), l.readIndex().manifests);
+    expect(plan.blobs.map((b) => b.digest)).toContain(m.d['note']!.digest);
+    expect(digestsOf(plan.docs)).toEqual([m.d['amanifest']!.digest]);
+  });
+
+  it('leaves out an absent layer with urls only when told to, refusing any other absence', async () => {
+    const foreign = {
+      mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar',
+      digest: digestOf('foreign'),
+      size: 7,
+      urls: ['https://example.com/l'],
+    };
+    const m = makeLayout({
+      blobs: { ...imageBlobs('a'), win: (d) => imageManifest(d['aconfig']!, [foreign]) },
+      index: (d) => imageIndex([tagged(d['win']!, 'win')]),
+    });
+    const source = new LayoutSource(m.open(), {});
+    await expect(planRoots(source, [m.d['win']!])).rejects.toMatchObject({
+      code: 'E_NOT_FOUND',
+      details: { digest: foreign.digest },
+    });
+    const plan = await planRoots(source, [m.d['win']!], { external: true });
+    expect(plan.external).toEqual([foreign]);
+    expect(plan.blobs.map((b) => b.digest)).toEqual([m.d['aconfig']!.digest]);
+    const noUrls = makeLayout({
+      blobs: {
+        ...imageBlobs('a'),
+        lost: (d) => imageManifest(d['aconfig']!, [{ ...foreign, urls: undefined }]),
+      },
+      index: (d) => imageIndex([tagged(d['lost']!, 'lost')]),
+    });
+    await expect(
+      planRoots(new LayoutSource(noUrls.open(), {}), [noUrls.d['lost']!], { external: true }),
+    ).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
   });
 });
