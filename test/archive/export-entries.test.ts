@@ -3,28 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveRef, uniqueEntries } from '../../src/archive/export-entries.js';
 import { digestOf } from '../../src/digest.js';
-import {
-  imageBlobs,
-  imageIndex,
-  makeLayout,
-  tagged,
-  type MadeLayout,
-} from '../helpers/make-layout.js';
-
-/** image a tagged v1 (full reference name) and rc, image b untagged-listed, c only in blobs/. */
-function layout(indexText?: string): MadeLayout {
-  return makeLayout({
-    blobs: { ...imageBlobs('a'), ...imageBlobs('b'), ...imageBlobs('c') },
-    index:
-      indexText ??
-      ((d) =>
-        imageIndex([
-          tagged(d['amanifest']!, 'example.com/app:v1', { note: 'kept' }),
-          tagged(d['amanifest']!, 'rc'),
-          d['bmanifest']!,
-        ])),
-  });
-}
+import { refsLayout as layout } from './fixtures.js';
 
 describe('resolveRef', () => {
   it('finds a tag by ref.name or by a full name ending in :TAG, named by its full name', () => {

@@ -26,14 +26,7 @@ import { zstdAvailable } from '../../src/archive/compression.js';
 import { newIndex } from '../../src/archive/export-entries.js';
 import { planExport } from '../../src/transfer/export.js';
 import { unzst } from '../helpers/make-tar.js';
-import {
-  imageBlobs,
-  imageIndex,
-  imageManifest,
-  makeLayout,
-  tagged,
-  type MadeLayout,
-} from '../helpers/make-layout.js';
+import { externalLayerLayout, type MadeLayout } from '../helpers/make-layout.js';
 import { tmpDir } from '../helpers/tmp.js';
 import {
   cosignFixture,
@@ -46,7 +39,7 @@ import {
   tagEntry,
 } from '../referrers/helpers.js';
 import type { Digest } from '../../src/digest.js';
-import { copyOfPeer, peer, readJson } from '../archive/fixtures.js';
+import { copyOfPeer, peer, readJson, refsLayout as layout } from '../archive/fixtures.js';
 
 interface TarItem {
   name: string;
@@ -469,28 +462,12 @@ describe('exportArchive (docker)', () => {
   });
 
   it('refuses an image with a non-distributable layer the layout lacks, and writes nothing', async () => {
-    const foreign = {
-      mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-      digest: digestOf('windows base layer'),
-      size: 1000,
-      urls: ['https://example.com/layer'],
-    };
-    const m = makeLayout({
-      blobs: {
-        ...imageBlobs('a'),
-        win: (d) => imageManifest(d['aconfig']!, [foreign, d['alayer']!]),
-      },
-      index: (d) => imageIndex([tagged(d['win']!, 'win')]),
-    });
+    const m = externalLayerLayout();
     const out = join(tmpDir(), 'd.tar');
     await expect(
       exportArchive(m.root, out, { format: 'docker', refs: ['win'] }),
     ).rejects.toMatchObject({ code: 'E_UNSUPPORTED_MEDIA_TYPE' });
     expect(existsSync(out)).toBe(false);
-    // oci carries the rest and says what it left out.
-    const r = await exportArchive(m.root, out, { refs: ['win'] });
-    expect(r.warnings).toEqual([`external layer ${foreign.digest} (urls) is not carried`]);
-    expect(r.blobs).toBe(3);
   });
 
   it('picks one platform from a multi-platform index, or refuses clearly', async () => {
@@ -580,21 +557,6 @@ describe('exportArchive (docker)', () => {
   });
 });
 
-/** image a tagged v1 (full reference name) and rc, image b untagged-listed, c only in blobs/. */
-function layout(indexText?: string): MadeLayout {
-  return makeLayout({
-    blobs: { ...imageBlobs('a'), ...imageBlobs('b'), ...imageBlobs('c') },
-    index:
-      indexText ??
-      ((d) =>
-        imageIndex([
-          tagged(d['amanifest']!, 'example.com/app:v1', { note: 'kept' }),
-          tagged(d['amanifest']!, 'rc'),
-          d['bmanifest']!,
-        ])),
-  });
-}
-
 const keys = (m: MadeLayout, ...names: string[]): string[] =>
   names.map((n) => m.d[n]!.digest).sort();
 
@@ -637,19 +599,13 @@ describe('planExport', () => {
   });
 
   it('lists non-distributable layers the layout lacks as external, carrying the rest', async () => {
-    const foreign = {
-      mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar',
-      digest: digestOf('foreign'),
-      size: 7,
-      urls: ['https://example.com/l'],
-    };
-    const m = makeLayout({
-      blobs: { ...imageBlobs('a'), win: (d) => imageManifest(d['aconfig']!, [foreign]) },
-      index: (d) => imageIndex([tagged(d['win']!, 'win')]),
-    });
+    const m = externalLayerLayout();
     const plan = (await planExport(m.open(), { refs: ['win'] })).contents;
-    expect(plan.external).toEqual([foreign]);
-    expect([...plan.blobs.keys()].sort()).toEqual(keys(m, 'win', 'aconfig'));
+    expect(plan.external).toEqual([m.foreign]);
+    expect(plan.warnings).toEqual([]);
+    expect([...plan.blobs.keys()].sort()).toEqual(keys(m, 'win', 'aconfig', 'alayer'));
+    const r = await exportArchive(m.root, join(tmpDir(), 'w.tar'), { refs: ['win'] });
+    expect(r.warnings).toEqual([`external layer ${m.foreign.digest} (urls) is not carried`]);
   });
 
   it('refuses a layout missing a reached blob (E_NOT_FOUND) or holding it at another size', async () => {

@@ -2,7 +2,9 @@
 // since the plan only reads through the interface): docs children-first, blobs once, the
 // --platform filter, referrers recursively (each verified by its own subject), cosign tags.
 import { describe, expect, it } from 'vitest';
-import { digestOf, parseDigest, type Digest } from '../../src/digest.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDigest, type Digest } from '../../src/digest.js';
 import { Layout } from '../../src/layout/layout.js';
 import { MediaType } from '../../src/media-types.js';
 import { planCopy, planRoots } from '../../src/transfer/plan.js';
@@ -10,6 +12,7 @@ import type { RemoteReferrers } from '../../src/registry/remote-referrers.js';
 import { LayoutSource, type ContentSource } from '../../src/transfer/sources.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import {
+  externalLayerLayout,
   freshDir,
   imageBlobs,
   imageIndex,
@@ -246,33 +249,21 @@ describe('planRoots', () => {
   });
 
   it('leaves out an absent layer with urls only when told to, refusing any other absence', async () => {
-    const foreign = {
-      mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar',
-      digest: digestOf('foreign'),
-      size: 7,
-      urls: ['https://example.com/l'],
-    };
-    const m = makeLayout({
-      blobs: { ...imageBlobs('a'), win: (d) => imageManifest(d['aconfig']!, [foreign]) },
-      index: (d) => imageIndex([tagged(d['win']!, 'win')]),
-    });
+    const m = externalLayerLayout();
     const source = new LayoutSource(m.open(), {});
     await expect(planRoots(source, [m.d['win']!])).rejects.toMatchObject({
       code: 'E_NOT_FOUND',
-      details: { digest: foreign.digest },
+      details: { digest: m.foreign.digest },
     });
     const plan = await planRoots(source, [m.d['win']!], { external: true });
-    expect(plan.external).toEqual([foreign]);
-    expect(plan.blobs.map((b) => b.digest)).toEqual([m.d['aconfig']!.digest]);
-    const noUrls = makeLayout({
-      blobs: {
-        ...imageBlobs('a'),
-        lost: (d) => imageManifest(d['aconfig']!, [{ ...foreign, urls: undefined }]),
-      },
-      index: (d) => imageIndex([tagged(d['lost']!, 'lost')]),
-    });
+    expect(plan.external).toEqual([m.foreign]);
+    expect(plan.blobs.map((b) => b.digest).sort()).toEqual(
+      [m.d['aconfig']!.digest, m.d['alayer']!.digest].sort(),
+    );
+    // Without urls nothing excuses an absent layer.
+    rmSync(join(m.root, 'blobs', 'sha256', m.d['alayer']!.digest.slice(7)));
     await expect(
-      planRoots(new LayoutSource(noUrls.open(), {}), [noUrls.d['lost']!], { external: true }),
-    ).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+      planRoots(new LayoutSource(m.open(), {}), [m.d['win']!], { external: true }),
+    ).rejects.toMatchObject({ code: 'E_NOT_FOUND', details: { digest: m.d['alayer']!.digest } });
   });
 });
