@@ -10,6 +10,7 @@ import type { Layout, Target } from '../layout/layout.js';
 import { MAX_MANIFEST_BYTES } from '../media-types.js';
 import { referrerGraph, type ReferrerGraph } from '../referrers/discover.js';
 import type { Descriptor } from '../schema/descriptor.js';
+import type { IndexFile } from '../schema/layout-files.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
 import { isValidTag } from '../layout/refs.js';
 import { findTagged } from '../layout/tags.js';
@@ -63,6 +64,12 @@ function checkSize(doc: SourceDoc, desc: Descriptor, where: string): SourceDoc {
 
 export class LayoutSource implements ContentSource {
   private graph: ReferrerGraph | undefined;
+  /**
+   * index.json as first read for a tag: a plan looks up three cosign tags per manifest, and parsing
+   * a large index.json for each made an export of many refs several times slower. The plan then
+   * sees one state of the layout's tags, as it sees one referrer graph.
+   */
+  private index: IndexFile | undefined;
   readonly remote = undefined;
 
   get local(): Layout {
@@ -118,7 +125,8 @@ export class LayoutSource implements ContentSource {
   }
 
   tagged(tag: string): Promise<SourceDoc | undefined> {
-    const desc = findTagged(this.layout.readIndex(), tag);
+    this.index ??= this.layout.readIndex();
+    const desc = findTagged(this.index, tag);
     return Promise.resolve(desc === undefined ? undefined : this.read(desc));
   }
 

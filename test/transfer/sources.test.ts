@@ -103,6 +103,19 @@ describe('LayoutSource', () => {
     expect(await src.tagged('nope')).toBeUndefined();
   });
 
+  it('reads index.json once for all its tag lookups, whatever changes after', async () => {
+    const m = sourceLayout();
+    const layout = m.open();
+    let reads = 0;
+    const readIndex = layout.readIndex.bind(layout);
+    layout.readIndex = () => (reads++, readIndex());
+    const src = new LayoutSource(layout, {});
+    for (const tag of ['v1', 'nope', 'v1', 'sha256-x.sig']) await src.tagged(tag);
+    expect(reads).toBe(1);
+    await layout.untag('v1');
+    expect((await src.tagged('v1'))?.descriptor.digest).toBe(m.d['amanifest']!.digest);
+  });
+
   it('opens blobs verified from the start, or raw from an offset', async () => {
     const m = sourceLayout();
     const src = new LayoutSource(m.open(), {});
