@@ -15,7 +15,7 @@ import {
   detectConventions,
   type ConventionName,
 } from '../referrers/convention.js';
-import { buildReferrerGraph } from '../referrers/discover.js';
+import { buildReferrerGraph, type ReferrerGraph } from '../referrers/discover.js';
 import { applyReferrerEdges, type ReferrerEdge } from '../referrers/record.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
@@ -52,9 +52,9 @@ export function withReferrers(
   index: IndexFile,
   entries: Descriptor[],
   edges: readonly ReferrerEdge[],
+  graph: ReferrerGraph = buildReferrerGraph(index, new ConventionContext(layout)),
 ): WithReferrers {
   const ctx = new CapturingContext(layout, { dryRun: true });
-  const graph = buildReferrerGraph(index, ctx);
   const bookkeepingOf = new Map<string, Descriptor[]>();
   for (const b of graph.bookkeeping) {
     if (b.subject === undefined) continue;

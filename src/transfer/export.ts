@@ -201,7 +201,7 @@ async function ociContents(
 ): Promise<ArchiveContents> {
   const name = options.name === undefined ? undefined : assertRepositoryName(options.name);
   const snapshot = layout.index.read();
-  const source = new LayoutSource(layout, {});
+  const source = new LayoutSource(layout, {}, snapshot.index);
   if (refs.length === 0 && options.platform === undefined) {
     const { entries, indexBytes } = wholeLayoutIndex(snapshot, name);
     // Everything is listed already: referrers and cosign tags are among the entries.
@@ -234,7 +234,13 @@ async function ociContents(
   if (options.referrers === true) {
     const listed = entries.length;
     const edges = plan.edges.map((e) => ({ subject: e.subject, referrer: e.listing }));
-    ({ entries, memoryBlobs } = withReferrers(layout, snapshot.index, entries, edges));
+    ({ entries, memoryBlobs } = withReferrers(
+      layout,
+      snapshot.index,
+      entries,
+      edges,
+      source.referrerGraph(),
+    ));
     // The bookkeeping listed with them (the layout's own fallback-tag or annotated indexes, or
     // indexes made for the archive) is carried with everything it lists.
     const added = entries.slice(listed);

@@ -8,7 +8,8 @@ import { parseDigest, type Digest } from '../digest.js';
 import { IntegrityError, NotFoundError, isOcilayoutError } from '../errors.js';
 import type { Layout, Target } from '../layout/layout.js';
 import { MAX_MANIFEST_BYTES } from '../media-types.js';
-import { referrerGraph, type ReferrerGraph } from '../referrers/discover.js';
+import { ConventionContext } from '../referrers/context.js';
+import { buildReferrerGraph, type ReferrerGraph } from '../referrers/discover.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
@@ -65,9 +66,9 @@ function checkSize(doc: SourceDoc, desc: Descriptor, where: string): SourceDoc {
 export class LayoutSource implements ContentSource {
   private graph: ReferrerGraph | undefined;
   /**
-   * index.json as first read for a tag: a plan looks up three cosign tags per manifest, and parsing
-   * a large index.json for each made an export of many refs several times slower. The plan then
-   * sees one state of the layout's tags, as it sees one referrer graph.
+   * index.json as first read for a tag or the referrer graph: a plan looks up three cosign tags per
+   * manifest, and parsing a large index.json for each made an export of many refs several times
+   * slower. The plan then sees one state of the layout's tags and referrers.
    */
   private index: IndexFile | undefined;
   readonly remote = undefined;
@@ -76,10 +77,14 @@ export class LayoutSource implements ContentSource {
     return this.layout;
   }
 
+  /** `index`: the index.json snapshot to plan from, when the caller has read it already. */
   constructor(
     readonly layout: Layout,
     private readonly target: Target,
-  ) {}
+    index?: IndexFile,
+  ) {
+    this.index = index;
+  }
 
   get label(): string {
     return this.layout.root;
@@ -113,12 +118,18 @@ export class LayoutSource implements ContentSource {
     return Promise.resolve(this.read(desc));
   }
 
+  /** The layout's referrer graph, built once (from the index.json the tag lookups use). */
+  referrerGraph(): ReferrerGraph {
+    this.index ??= this.layout.readIndex();
+    this.graph ??= buildReferrerGraph(this.index, new ConventionContext(this.layout));
+    return this.graph;
+  }
+
   referrers(subject: Digest): Promise<RemoteReferrers> {
-    this.graph ??= referrerGraph(this.layout);
     // Referrers known only by a cosign tag (or a hauler store's kind) have no `subject` to verify
     // the edge by: the copy carries them as cosign tags (tagged() finds hauler's by cosign's tag,
     // unless --no-cosign-tags), not as OCI referrers.
-    const descriptors = this.graph
+    const descriptors = this.referrerGraph()
       .referrersOf(subject)
       .filter((d) => !isCosignTagReferrer(d) && !isHaulerKindReferrer(d));
     return Promise.resolve({ descriptors, via: 'layout' });
