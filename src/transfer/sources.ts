@@ -173,7 +173,20 @@ export class LayoutSource implements ContentSource {
 
   private read(desc: Descriptor): SourceDoc {
     const digest = parseDigest(desc.digest);
-    const bytes = this.layout.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
+    let bytes: Buffer;
+    try {
+      bytes = this.layout.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
+    } catch (err) {
+      if (!isOcilayoutError(err, 'E_NOT_FOUND')) throw err;
+      // Said as checkBlob says it: the layout is incomplete, and fsck tells what else is missing.
+      const root = this.layout.root;
+      throw new NotFoundError(
+        'E_NOT_FOUND',
+        `manifest ${digest} is not in ${root}; the source layout is incomplete`,
+        { digest, layout: root },
+        { hint: `check the source with \`ocilayout fsck ${root}\``, cause: err },
+      );
+    }
     const parsed = parseManifest(bytes, `manifest ${digest}`, desc.mediaType);
     return checkSize({ descriptor: desc, bytes, parsed }, desc, this.layout.root);
   }
