@@ -273,7 +273,10 @@ async function dockerContents(
   return { plan: { ...out, extraFiles: docker.extraFiles }, repoTags: docker.repoTags };
 }
 
-/** The blobs of `plans` (manifests and the rest) and of `memoryBlobs`, each once. */
+/**
+ * The archive's contents: the blobs of `plans` (manifests and the rest; the index blobs of
+ * `memoryBlobs` are among the documents planned), each once.
+ */
 function contents(
   indexBytes: Buffer,
   entries: Descriptor[],
