@@ -75,8 +75,9 @@ interface Chosen {
 
 /**
  * The images and listing of a docker-format export of `refs` (default: every tag naming an image;
- * other tags are skipped with a warning). Throws E_UNSUPPORTED_MEDIA_TYPE for an artifact named explicitly, E_USAGE for a
- * multi-platform index without --platform, E_NOT_FOUND for no matching platform or no image at all.
+ * other tags are skipped with a warning); their blobs are the copy plan's (transfer/export.ts).
+ * Throws E_UNSUPPORTED_MEDIA_TYPE for an artifact named explicitly, E_USAGE for a multi-platform
+ * index without --platform, E_NOT_FOUND for no matching platform or no image at all.
  */
 export function planDockerExport(
   layout: Layout,

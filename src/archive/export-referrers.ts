@@ -45,7 +45,8 @@ const CONVENTION_SOURCES: ReadonlySet<string> = new Set(CONVENTION_NAMES);
 /**
  * Record in the archive's index.json (`entries`, taken from `index`, the layout's index.json) the
  * referrer `edges` the copy plan found (planRoots: which referrers travel is decided there, this
- * only says how the archive lists them).
+ * only says how the archive lists them). An edge's `referrer` is its listing descriptor; `graph`
+ * is `index`'s referrer graph (the plan's, so that it is not built twice).
  */
 export function withReferrers(
   layout: Layout,
