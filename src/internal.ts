@@ -124,7 +124,7 @@ export {
   type ArchiveFormat,
   type ExportOptions,
   type ExportResult,
-} from './archive/export.js';
+} from './transfer/export.js';
 export { importArchive, type ImportOptions, type ImportResult } from './transfer/import.js';
 export { archiveFromStream } from './archive/read-archive.js';
 export { openArchiveFile, type ArchiveInput } from './archive/tar-source.js';

@@ -30,13 +30,11 @@ import { exportName, nameAnnotations } from '../layout/names.js';
 import { assertRepositoryName, defaultRepositoryName, splitRepoTag } from './docker-names.js';
 import {
   assertDistinctNames,
-  layoutClosure,
   newIndex,
   resolveRef,
   uniqueEntries,
-  type ExportPlan,
   type ResolvedRef,
-} from './export-plan.js';
+} from './export-entries.js';
 
 export interface DockerExportOptions {
   /**
@@ -55,6 +53,19 @@ const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([
 const LAYER_TYPE =
   /^application\/vnd\.(?:oci\.image\.layer\.(?:nondistributable\.)?v1\.tar(?:\+gzip|\+zstd)?|docker\.image\.rootfs\.(?:foreign\.)?diff\.tar(?:\.gzip)?)$/;
 
+/** What a docker-format archive lists; its blobs are the copy plan of `images`. */
+export interface DockerExport {
+  /** The image manifests chosen (one per image; a platform's from an index). */
+  images: Descriptor[];
+  /** index.json: one entry per RepoTag. */
+  entries: Descriptor[];
+  indexBytes: Buffer;
+  repoTags: string[];
+  /** manifest.json and repositories. */
+  extraFiles: Map<string, Buffer>;
+  warnings: string[];
+}
+
 interface Chosen {
   manifest: Descriptor;
   doc: ImageManifest;
@@ -63,15 +74,16 @@ interface Chosen {
 }
 
 /**
- * Plan a docker-format export of `refs` (default: every tag naming an image; other tags are skipped
- * with a warning). Throws E_UNSUPPORTED_MEDIA_TYPE for an artifact named explicitly, E_USAGE for a
- * multi-platform index without --platform, E_NOT_FOUND for no matching platform or no image at all.
+ * The images and listing of a docker-format export of `refs` (default: every tag naming an image;
+ * other tags are skipped with a warning); their blobs are the copy plan's (transfer/export.ts).
+ * Throws E_UNSUPPORTED_MEDIA_TYPE for an artifact named explicitly, E_USAGE for a multi-platform
+ * index without --platform, E_NOT_FOUND for no matching platform or no image at all.
  */
 export function planDockerExport(
   layout: Layout,
   refs: readonly string[],
   options: DockerExportOptions = {},
-): { plan: ExportPlan; repoTags: string[]; warnings: string[] } {
+): DockerExport {
   const override = options.name !== undefined ? assertRepositoryName(options.name) : undefined;
   const repository = override ?? defaultRepositoryName(layout.root);
   // docker needs `repository:tag`: a stored full name is one already (docker load and podman load
@@ -119,32 +131,27 @@ export function planDockerExport(
     override,
   );
   const entries = uniqueEntries(images.flatMap((c) => indexEntriesFor(c)));
-  const closure = layoutClosure(
-    layout,
-    images.map((c) => c.manifest),
-  );
-  if (closure.external.length > 0) {
-    throw new IntegrityError(
-      'E_UNSUPPORTED_MEDIA_TYPE',
-      `the image has ${closure.external.length} external (non-distributable) layer(s) the layout does not hold; docker load needs every layer`,
-      { external: closure.external.map((d) => d.digest) },
-      { hint: 'use --format oci' },
-    );
-  }
-  const repoTags = images.flatMap((c) => c.tags);
-  const extraFiles = new Map<string, Buffer>([
-    ['manifest.json', Buffer.from(JSON.stringify(images.map((c) => dockerManifestEntry(c))))],
-    ['repositories', Buffer.from(JSON.stringify(repositories(layout, images)))],
-  ]);
-  const plan: ExportPlan = {
-    indexBytes: Buffer.from(serializeIndex(newIndex(entries)), 'utf8'),
+  return {
+    images: images.map((c) => c.manifest),
     entries,
-    blobs: closure.blobs,
-    external: [],
-    extraFiles,
-    memoryBlobs: new Map(),
+    indexBytes: Buffer.from(serializeIndex(newIndex(entries)), 'utf8'),
+    repoTags: images.flatMap((c) => c.tags),
+    extraFiles: new Map<string, Buffer>([
+      ['manifest.json', Buffer.from(JSON.stringify(images.map((c) => dockerManifestEntry(c))))],
+      ['repositories', Buffer.from(JSON.stringify(repositories(layout, images)))],
+    ]),
+    warnings,
   };
-  return { plan, repoTags, warnings };
+}
+
+/** docker load needs every layer: an image with layers the layout lacks (`urls`) cannot go. */
+export function externalLayersError(external: readonly Descriptor[]): IntegrityError {
+  return new IntegrityError(
+    'E_UNSUPPORTED_MEDIA_TYPE',
+    `the image has ${external.length} external (non-distributable) layer(s) the layout does not hold; docker load needs every layer`,
+    { external: external.map((d) => d.digest) },
+    { hint: 'use --format oci' },
+  );
 }
 
 /** A platform for messages: `unknown` when a descriptor names none. */

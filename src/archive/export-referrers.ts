@@ -1,10 +1,11 @@
-// `export --ref … --referrers`: add every referrer of everything exported, recursively, recorded as
-// the layout records it. Bookkeeping entries of exported subjects are copied as they are (same
+// `export --ref … --referrers`: list in the archive the referrers the copy plan carries (every
+// referrer of everything exported, recursively; cosign tags travel as tags), as the layout records
+// them. Bookkeeping entries of exported subjects are copied as they are (same
 // fallback-tag index, same annotated index, same per-manifest entries: same bytes); referrers the
 // layout only lists elsewhere (nested in an index not exported) are recorded in the layout's own
 // convention, with any new index blob kept in memory and written into the archive, never the layout.
 import { parseDigest, type Digest } from '../digest.js';
-import { walk, type ManifestSource } from '../layout/graph.js';
+import type { ManifestSource } from '../layout/graph.js';
 import type { Layout } from '../layout/layout.js';
 import { Annotation } from '../media-types.js';
 import { ConventionContext } from '../referrers/context.js';
@@ -14,9 +15,7 @@ import {
   detectConventions,
   type ConventionName,
 } from '../referrers/convention.js';
-import { COSIGN_TAG_SOURCE } from '../referrers/cosign-tag.js';
-import { HAULER_KIND_SOURCE } from '../referrers/hauler-kind.js';
-import { buildReferrerGraph } from '../referrers/discover.js';
+import { buildReferrerGraph, type ReferrerGraph } from '../referrers/discover.js';
 import { applyReferrerEdges, type ReferrerEdge } from '../referrers/record.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
@@ -43,14 +42,20 @@ export interface WithReferrers {
 
 const CONVENTION_SOURCES: ReadonlySet<string> = new Set(CONVENTION_NAMES);
 
-/** Extend `entries` (taken from `index`, the layout's index.json) with their referrers. */
+/**
+ * Record in the archive's index.json (`entries`, taken from `index`, the layout's index.json) the
+ * referrer `edges` the copy plan found (planRoots: which referrers travel is decided there, this
+ * only says how the archive lists them). An edge's `referrer` is its listing descriptor; `graph`
+ * is `index`'s referrer graph (the plan's, so that it is not built twice).
+ */
 export function withReferrers(
   layout: Layout,
   index: IndexFile,
   entries: Descriptor[],
+  edges: readonly ReferrerEdge[],
+  graph: ReferrerGraph = buildReferrerGraph(index, new ConventionContext(layout)),
 ): WithReferrers {
   const ctx = new CapturingContext(layout, { dryRun: true });
-  const graph = buildReferrerGraph(index, ctx);
   const bookkeepingOf = new Map<string, Descriptor[]>();
   for (const b of graph.bookkeeping) {
     if (b.subject === undefined) continue;
@@ -58,58 +63,22 @@ export function withReferrers(
   }
   const included = new Set<Descriptor>();
   const pending: ReferrerEdge[] = [];
-  const known = new Map<Digest, Descriptor>();
-  const queue: Digest[] = [];
-  const explore = (roots: Descriptor[]): void => {
-    for (const [d, desc] of walk(layout, roots).nodes) {
-      if (!known.has(d)) {
-        known.set(d, desc);
-        queue.push(d);
+  for (const edge of edges) {
+    for (const e of bookkeepingOf.get(edge.subject.digest) ?? []) included.add(e);
+    const record = graph
+      .recordsOf(edge.subject.digest)
+      .find((r) => r.descriptor.digest === edge.referrer.digest);
+    const sources: ReadonlySet<string> = record?.sources ?? new Set();
+    const tagged = sources.has('tagged');
+    if (tagged) {
+      for (const e of index.manifests) {
+        if (e.digest === edge.referrer.digest && e.annotations?.[Annotation.RefName] !== undefined)
+          included.add(e);
       }
     }
-  };
-  explore(entries);
-  const done = new Set<Digest>();
-  while (queue.length > 0) {
-    const subject = queue.shift()!;
-    if (done.has(subject)) continue;
-    done.add(subject);
-    const records = graph.recordsOf(subject);
-    if (records.length === 0) continue;
-    const add: Descriptor[] = [];
-    for (const e of bookkeepingOf.get(subject) ?? []) {
-      if (!included.has(e)) {
-        included.add(e);
-        add.push(e);
-      }
-    }
-    for (const r of records) {
-      // A cosign tag (or a hauler store's kind) is no `subject` a convention could record: these
-      // travel as cosign tags (export-plan.ts, unless --no-cosign-tags), never re-recorded here.
-      if (
-        r.sources.size === 1 &&
-        (r.sources.has(COSIGN_TAG_SOURCE) || r.sources.has(HAULER_KIND_SOURCE))
-      )
-        continue;
-      const tagged = r.sources.has('tagged');
-      if (tagged) {
-        for (const e of index.manifests) {
-          if (
-            e.digest === r.descriptor.digest &&
-            e.annotations?.[Annotation.RefName] !== undefined &&
-            !included.has(e)
-          ) {
-            included.add(e);
-            add.push(e);
-          }
-        }
-      }
-      if (!tagged && ![...r.sources].some((s) => CONVENTION_SOURCES.has(s))) {
-        pending.push({ subject: known.get(subject)!, referrer: r.descriptor });
-      }
-      add.push(r.descriptor);
-    }
-    explore(add);
+    // Listed only where no convention records it (nested in an index not exported): recorded anew.
+    if (!tagged && ![...sources].some((s) => CONVENTION_SOURCES.has(s)))
+      pending.push({ subject: edge.subject, referrer: record?.descriptor ?? edge.referrer });
   }
   const archiveIndex: IndexFile = {
     schemaVersion: 2,

@@ -1,24 +1,35 @@
-// An archive (oci-archive or docker-archive tar, a file or a stream) as a copy destination. The copy
-// lands first in a private layout (the layout sink: hard links from a layout source on the same
-// filesystem, else the verifying ingest; ONE index.json commit with the root tag, cosign tags and
-// referrer bookkeeping), which `export`'s own writer then tars whole (export.ts: deterministic
+// An archive (oci-archive or docker-archive tar, a file or a stream) as a destination. writeArchive
+// is the sink itself: what a plan carries, from a layout, as one deterministic tar (names in byte
 // order, blobs streamed and re-hashed, a file written to a temp name and renamed only once
-// complete). A failure at any step leaves no archive at the destination path, and close() (or an
-// exit) removes the private layout.
+// complete, so a failure at any step leaves no archive at the destination path). `export` plans
+// a layout's refs and writes them straight from it (export.ts). A copy from any source lands first
+// in a private layout (ArchiveSink: the layout sink, hard links from a layout source on the same
+// filesystem, else the verifying ingest; ONE index.json commit), then exported whole; close() (or
+// an exit) removes the private layout.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { Digest } from '../digest.js';
 import { NotFoundError, wrapFsError } from '../errors.js';
 import { Layout } from '../layout/layout.js';
-import { OUTPUT_TMP_PREFIX, assertReplaceable } from '../output/file.js';
+import { IMAGE_LAYOUT_VERSION } from '../schema/layout-files.js';
+import { OUTPUT_TMP_PREFIX, assertReplaceable, writeFileAtomic } from '../output/file.js';
+import { writeToStream } from '../output/stream.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
+import { blobRelPath } from '../store/paths.js';
+import { sizeMismatch } from '../store/verify-stream.js';
 import { pickImage } from '../archive/docker-export.js';
-import { exportArchive, type ArchiveFormat, type ExportResult } from '../archive/export.js';
+import type { ArchiveContents } from '../archive/export-entries.js';
+import { tarChunks, type TarWriter } from '../archive/tar-writer.js';
+import { gzipChunks, newZstdCompress, sniffCompression } from '../archive/compression.js';
+import { throughCodec } from '../archive/streams.js';
 import { parsePlatform } from '../layout/platform.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { ParsedManifest } from '../schema/manifest.js';
 import type { CopyPlan } from './plan.js';
+
+export type ArchiveFormat = 'oci' | 'docker';
 
 export interface ArchiveDestination {
   kind: 'archive';
@@ -36,7 +47,6 @@ export interface ArchiveDestination {
 export class ArchiveSink {
   private constructor(
     readonly layout: Layout,
-    private readonly destination: ArchiveDestination,
     private readonly dispose: () => void,
   ) {}
 
@@ -59,7 +69,7 @@ export class ArchiveSink {
     const forget = cleanupAtExit(remove);
     try {
       const layout = Layout.init(host).layout;
-      return new ArchiveSink(layout, destination, () => {
+      return new ArchiveSink(layout, () => {
         forget();
         remove();
       });
@@ -68,23 +78,6 @@ export class ArchiveSink {
       remove();
       throw err;
     }
-  }
-
-  /**
-   * Tar the private layout to the destination: every entry it lists (oci), or the root as a
-   * `docker load` image (docker: `root` is the tag or digest; `platform` picks one image of an
-   * index). Throws what exportArchive throws; a file destination is then left untouched.
-   */
-  write(
-    root: string,
-    options: { platform?: string | undefined; verify?: boolean | undefined },
-  ): Promise<ExportResult> {
-    const d = this.destination;
-    return exportArchive(this.layout.root, d.output, {
-      format: d.format,
-      verify: options.verify,
-      ...(d.format === 'docker' ? { refs: [root], name: d.name, platform: options.platform } : {}),
-    });
   }
 
   /**
@@ -123,4 +116,189 @@ export class ArchiveSink {
   close(): void {
     this.dispose();
   }
+}
+
+export interface WriteOptions {
+  /** Re-hash every blob while writing it (default true): never archive a corrupt blob. */
+  verify?: boolean | undefined;
+  /** gzip the whole archive; blobs compressed already are stored in it, not deflated again. */
+  gzip?: boolean | undefined;
+  gzipLevel?: number | undefined;
+  /** zstd the whole archive (level 3, one frame). */
+  zstd?: boolean | undefined;
+  /** Content bytes written so far, and the total. */
+  onProgress?: ((done: number, total: number) => void) | undefined;
+}
+
+export interface Written {
+  /** Bytes of content (blobs and JSON files), before tar framing and compression. */
+  contentBytes: number;
+  /** Bytes of the archive as written. */
+  archiveBytes: number;
+  /** With gzip: blobs already compressed, stored without deflating them again. */
+  precompressed?: { blobs: number; bytes: number } | undefined;
+}
+
+/**
+ * Write `plan` (its blobs read from `layout`, or memory) to `destination`: a file path (written
+ * atomically) or a stream (left open). Throws E_NOT_FOUND / E_DIGEST_MISMATCH / E_SIZE_MISMATCH
+ * (a missing or corrupt blob; a file destination is then left untouched), E_IO.
+ */
+export async function writeArchive(
+  layout: Layout,
+  plan: ArchiveContents,
+  destination: string | Writable,
+  options: WriteOptions = {},
+): Promise<Written> {
+  const total = contentTotal(plan);
+  let done = 0;
+  const progress = (n: number): void => {
+    done += n;
+    options.onProgress?.(done, total);
+  };
+  const compressed = new CompressedChunks();
+  let chunks: AsyncIterable<Buffer> = tarChunks((w) =>
+    writeEntries(w, layout, plan, options.verify !== false, progress, compressed),
+  );
+  if (options.gzip === true) {
+    chunks = gzipChunks(chunks, {
+      level: options.gzipLevel,
+      stored: (chunk) => compressed.has(chunk),
+    });
+  } else if (options.zstd === true) chunks = throughCodec(chunks, newZstdCompress());
+  let archiveBytes = 0;
+  const counted = async function* (): AsyncGenerator<Buffer> {
+    for await (const c of chunks) {
+      archiveBytes += c.byteLength;
+      yield c;
+    }
+  };
+  if (typeof destination === 'string') await writeFileAtomic(destination, counted());
+  else await writeToStream(counted(), destination, 'the archive stream');
+  return {
+    contentBytes: total,
+    archiveBytes,
+    ...(options.gzip === true
+      ? { precompressed: { blobs: compressed.blobs, bytes: compressed.bytes } }
+      : {}),
+  };
+}
+
+/** Blobs up to this size are read whole with readFileSync-style I/O (spec-notes/performance.md). */
+const SMALL_BLOB = 256 * 1024;
+const OCI_LAYOUT_BYTES = Buffer.from(JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }));
+
+/**
+ * The chunks of blobs that are compressed already, recognised by their magic bytes (a gzip or
+ * zstd layer, whatever its media type says), so the gzip stage stores them. It knows them by
+ * identity: tar-stream passes a body's Buffers through unchanged, and tarChunks yields those of
+ * 64 KiB and more as they are. A chunk that loses its identity (a blob's short last chunk,
+ * coalesced with the next header) is only deflated like the rest: slower, never wrong.
+ */
+class CompressedChunks {
+  private readonly chunks = new WeakSet<Buffer>();
+  blobs = 0;
+  bytes = 0;
+
+  /** True when `head` (a blob's first bytes) starts a compressed stream; counts the blob. */
+  blob(head: Uint8Array, size: number): boolean {
+    if (sniffCompression(head) === 'none') return false;
+    this.blobs += 1;
+    this.bytes += size;
+    return true;
+  }
+
+  add(chunk: Buffer): void {
+    this.chunks.add(chunk);
+  }
+
+  has(chunk: Buffer): boolean {
+    return this.chunks.has(chunk);
+  }
+}
+
+function contentTotal(plan: ArchiveContents): number {
+  let total = OCI_LAYOUT_BYTES.byteLength + plan.indexBytes.byteLength;
+  for (const size of plan.blobs.values()) total += size;
+  for (const bytes of plan.extraFiles.values()) total += bytes.byteLength;
+  return total;
+}
+
+/** Every entry in byte order of its name (the order skopeo writes too): blobs/, index.json, oci-layout. */
+async function writeEntries(
+  w: TarWriter,
+  layout: Layout,
+  plan: ArchiveContents,
+  verify: boolean,
+  progress: (n: number) => void,
+  compressed: CompressedChunks,
+): Promise<void> {
+  type Item = { name: string; write: () => Promise<void> };
+  const items: Item[] = [];
+  const dirs = new Set<string>(['blobs/']);
+  for (const [digest, size] of plan.blobs) {
+    const rel = blobRelPath(digest);
+    dirs.add(`${rel.slice(0, rel.lastIndexOf('/'))}/`);
+    items.push({
+      name: rel,
+      write: () =>
+        writeBlob(w, layout, rel, digest, size, plan.memoryBlobs, verify, progress, compressed),
+    });
+  }
+  for (const d of dirs) items.push({ name: d, write: () => w.directory(d) });
+  const files = new Map<string, Buffer>([
+    ['oci-layout', OCI_LAYOUT_BYTES],
+    ['index.json', plan.indexBytes],
+    ...plan.extraFiles,
+  ]);
+  for (const [name, bytes] of files) {
+    items.push({
+      name,
+      write: async () => (await w.file(name, bytes), progress(bytes.byteLength)),
+    });
+  }
+  items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const item of items) await item.write();
+}
+
+async function writeBlob(
+  w: TarWriter,
+  layout: Layout,
+  name: string,
+  digest: Digest,
+  size: number,
+  memoryBlobs: ReadonlyMap<Digest, Buffer>,
+  verify: boolean,
+  progress: (n: number) => void,
+  compressed: CompressedChunks,
+): Promise<void> {
+  const inMemory = memoryBlobs.get(digest);
+  if (inMemory !== undefined) {
+    await w.file(name, inMemory);
+    progress(size);
+    return;
+  }
+  if (size <= SMALL_BLOB) {
+    const bytes = layout.blobs.readBytes(digest, SMALL_BLOB, { verify });
+    if (bytes.byteLength !== size)
+      throw sizeMismatch(`blob ${digest}`, size, bytes.byteLength, false);
+    if (compressed.blob(bytes, size)) compressed.add(bytes);
+    await w.file(name, bytes);
+    progress(size);
+    return;
+  }
+  const body = layout.blobs.open(digest, verify ? { verify: true, size } : {});
+  let first = true;
+  let isCompressed = false;
+  async function* counting(): AsyncGenerator<Buffer> {
+    for await (const raw of body) {
+      const chunk = raw as Buffer;
+      if (first) isCompressed = compressed.blob(chunk, size);
+      first = false;
+      if (isCompressed) compressed.add(chunk);
+      progress(chunk.byteLength);
+      yield chunk;
+    }
+  }
+  await w.stream(name, size, counting());
 }

@@ -4,7 +4,7 @@
 // the same filesystem, else the verifying ingest), then ONE index.json commit (root tag, cosign
 // tags, referrers in the layout's convention); a failure takes back what it placed. Into a
 // registry: blobs, manifests children-first, then the tags, each after all it names. Into an
-// archive: the layout path into a private layout, then export's writer (archive-sink.ts). An
+// archive: the layout path into a private layout, then `export` of it (archive-sink.ts). An
 // archive source is a layout source over what the archive reader staged (archive-source.ts).
 // Decisions: spec-notes/copy.md.
 import { parseDigest } from '../digest.js';
@@ -35,6 +35,7 @@ import { forEachLimited } from './for-each-limited.js';
 import { emptyCounts, type BlobOutcome } from './place-blobs.js';
 import { planCopy, type CopyPlan, type PlannedEdge } from './plan.js';
 import { ArchiveSink, type ArchiveDestination } from './archive-sink.js';
+import { exportArchive } from './export.js';
 import { LayoutSink, RegistrySink, type ContentSink } from './sinks.js';
 import { LayoutSource, type ContentSource } from './sources.js';
 
@@ -177,9 +178,15 @@ async function copyTo(
       // layout need not be re-hashed first, it is read whole right after. Streamed blobs are
       // verified by the ingest anyway.
       await intoLayout(sink.layout, source, plan, tag, result, { ...options, verify: false });
-      const written = await sink.write(tag ?? plan.root.descriptor.digest, {
-        platform,
+      // The private layout holds exactly this copy: exported whole (oci) or as the root's one
+      // `docker load` image (docker: `platform` picks it from an index), as `export` writes it.
+      const root = tag ?? plan.root.descriptor.digest;
+      const written = await exportArchive(sink.layout.root, destination.output, {
+        format: destination.format,
         verify: options.verify,
+        ...(destination.format === 'docker'
+          ? { refs: [root], name: destination.name, platform }
+          : {}),
       });
       for (const w of written.warnings) {
         result.warnings.push(w);

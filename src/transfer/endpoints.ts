@@ -28,7 +28,7 @@ import type { RetryInfo } from '../registry/transport.js';
 import { copyContent, type CopyDestination, type CopyOptions, type CopyResult } from './copy.js';
 import { LayoutSource, RegistrySource, type ContentSource } from './sources.js';
 import type { Readable, Writable } from 'node:stream';
-import type { ArchiveFormat } from '../archive/export.js';
+import type { ArchiveFormat } from './export.js';
 import type { ExpansionLimits } from '../archive/compression.js';
 import { archiveFromStream } from '../archive/read-archive.js';
 import {

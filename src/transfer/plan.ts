@@ -5,7 +5,7 @@
 // once, verified, and listed children before parents; every other blob is listed once and checked by the source.
 // Decisions: spec-notes/copy.md.
 import { parseDigest } from '../digest.js';
-import { IntegrityError } from '../errors.js';
+import { IntegrityError, isOcilayoutError } from '../errors.js';
 import { walkAsync, type WalkResult } from '../layout/graph.js';
 import { isManifestMediaType } from '../media-types.js';
 import { parsePlatform } from '../layout/platform.js';
@@ -31,11 +31,8 @@ export interface PlannedEdge {
   listing: Descriptor;
 }
 
-export interface CopyPlan {
-  root: SourceDoc;
-  sourceTag: string | undefined;
-  /** The source index the root was filtered from (--platform), if it was. */
-  filteredFrom: Descriptor | undefined;
+/** What a walk collects, from one root or several. */
+export interface PlannedGraph {
   /** Every manifest and index, children before parents. */
   docs: SourceDoc[];
   /** Every other blob (configs, layers), once each. */
@@ -44,6 +41,13 @@ export interface CopyPlan {
   cosign: { tag: string; doc: SourceDoc }[];
   referrersVia: ReferrersVia[];
   warnings: string[];
+}
+
+export interface CopyPlan extends PlannedGraph {
+  root: SourceDoc;
+  sourceTag: string | undefined;
+  /** The source index the root was filtered from (--platform), if it was. */
+  filteredFrom: Descriptor | undefined;
 }
 
 const MAX_DEPTH = 64;
@@ -89,16 +93,7 @@ export async function planCopy(
   const walker = new GraphCollector(source, plan);
   const rootDocs = await walker.add(root);
   if (options.cosignTags !== false) {
-    // The tags of exactly the manifests carried: a --platform filtered index has a new digest, so
-    // the source index's signature (which would not verify against it) is not among them.
-    for (const doc of rootDocs) {
-      for (const tag of cosignTagsFor(parseDigest(doc.descriptor.digest))) {
-        const found = await source.tagged(tag);
-        if (found === undefined) continue;
-        await walker.add(found);
-        plan.cosign.push({ tag, doc: found });
-      }
-    }
+    await addCosignTags(source, plan, walker, rootDocs);
     if (filteredFrom !== undefined) {
       // Said, not silent: a policy on the far side would find the image unsigned at this level.
       for (const tag of cosignTagsFor(parseDigest(filteredFrom.digest))) {
@@ -117,10 +112,80 @@ export async function planCopy(
   return plan;
 }
 
+export interface RootsPlanOptions extends Omit<PlanOptions, 'platforms'> {
+  /**
+   * A non-distributable layer (one with `urls`) the source lacks goes to `external` instead of
+   * failing the plan: an archive may leave it out, as the image spec allows (export).
+   */
+  external?: boolean | undefined;
+}
+
+/** The plan of several roots: one graph, each manifest and blob once, whatever shares them. */
+export interface RootsPlan extends PlannedGraph {
+  /** Layers with `urls` the source does not hold (only with `external`). */
+  external: Descriptor[];
+}
+
+/**
+ * Plan several roots at once (`export` of a whole layout or of several refs): the same walk,
+ * cosign tags and referrers as planCopy, over every root, each digest once. A root whose media
+ * type is no manifest's (an index.json entry naming a plain blob) is carried as a blob.
+ * Throws what planCopy throws.
+ */
+export async function planRoots(
+  source: ContentSource,
+  roots: readonly Descriptor[],
+  options: RootsPlanOptions = {},
+): Promise<RootsPlan> {
+  const plan: RootsPlan = {
+    docs: [],
+    blobs: [],
+    edges: [],
+    cosign: [],
+    referrersVia: [],
+    external: [],
+    warnings: [],
+  };
+  const walker = new GraphCollector(
+    source,
+    plan,
+    options.external === true ? plan.external : undefined,
+  );
+  const rootDocs: SourceDoc[] = [];
+  for (const root of roots) {
+    if (isManifestMediaType(root.mediaType))
+      rootDocs.push(...(await walker.add(await source.manifest(root))));
+    else walker.addBlob(root, undefined);
+  }
+  if (options.cosignTags !== false) await addCosignTags(source, plan, walker, rootDocs);
+  if (options.referrers === true) await addReferrers(source, plan, walker, [...plan.docs]);
+  walker.checkBlobs();
+  return plan;
+}
+
+/** The cosign tags of exactly the manifests carried, with their images. */
+async function addCosignTags(
+  source: ContentSource,
+  plan: PlannedGraph,
+  walker: GraphCollector,
+  docs: readonly SourceDoc[],
+): Promise<void> {
+  // A --platform filtered index has a new digest, so the source index's signature (which would
+  // not verify against it) is not among them.
+  for (const doc of docs) {
+    for (const tag of cosignTagsFor(parseDigest(doc.descriptor.digest))) {
+      const found = await source.tagged(tag);
+      if (found === undefined) continue;
+      await walker.add(found);
+      plan.cosign.push({ tag, doc: found });
+    }
+  }
+}
+
 /** Breadth-first over subjects: each referrer's own manifests join the queue (referrers of referrers). */
 async function addReferrers(
   source: ContentSource,
-  plan: CopyPlan,
+  plan: PlannedGraph,
   walker: GraphCollector,
   start: SourceDoc[],
 ): Promise<void> {
@@ -182,7 +247,9 @@ class GraphCollector {
 
   constructor(
     private readonly source: ContentSource,
-    private readonly plan: CopyPlan,
+    private readonly plan: PlannedGraph,
+    /** Where absent layers with `urls` go, when the plan may leave them out (else they fail it). */
+    private readonly external?: Descriptor[],
   ) {}
 
   /** Add `doc` and everything it reaches; returns the manifests/indexes that were new. */
@@ -209,10 +276,7 @@ class GraphCollector {
           this.holdSize(child);
           if (isManifestMediaType(child.mediaType)) return;
           // Its digest is checked by the walk right after (E_INVALID_DIGEST ends the plan).
-          if (this.blobs.has(child.digest)) return;
-          this.blobs.add(child.digest);
-          this.parents.set(child.digest, parent);
-          this.plan.blobs.push(child);
+          this.addBlob(child, parent);
         },
         leave: (desc) => {
           const got = this.fetched.get(desc.digest)!;
@@ -224,9 +288,30 @@ class GraphCollector {
     return added;
   }
 
+  /** A non-manifest blob, listed once (`parent`: the manifest naming it, for messages). */
+  addBlob(desc: Descriptor, parent: Descriptor | undefined): void {
+    if (this.blobs.has(desc.digest)) return;
+    this.blobs.add(desc.digest);
+    if (parent !== undefined) this.parents.set(desc.digest, parent);
+    this.plan.blobs.push(desc);
+  }
+
   /** Every non-manifest blob is in the source with its size (manifests were read and verified). */
   checkBlobs(): void {
-    for (const b of this.plan.blobs) this.source.checkBlob(b, this.parents.get(b.digest));
+    const external = this.external;
+    for (const b of this.plan.blobs) {
+      try {
+        this.source.checkBlob(b, this.parents.get(b.digest));
+      } catch (err) {
+        if (external === undefined || (b.urls?.length ?? 0) === 0) throw err;
+        if (!isOcilayoutError(err, 'E_NOT_FOUND')) throw err;
+        external.push(b);
+      }
+    }
+    if (external !== undefined && external.length > 0) {
+      const left = new Set(external);
+      this.plan.blobs = this.plan.blobs.filter((b) => !left.has(b));
+    }
   }
 
   /**

@@ -8,8 +8,10 @@ import { parseDigest, type Digest } from '../digest.js';
 import { IntegrityError, NotFoundError, isOcilayoutError } from '../errors.js';
 import type { Layout, Target } from '../layout/layout.js';
 import { MAX_MANIFEST_BYTES } from '../media-types.js';
-import { referrerGraph, type ReferrerGraph } from '../referrers/discover.js';
+import { ConventionContext } from '../referrers/context.js';
+import { buildReferrerGraph, type ReferrerGraph } from '../referrers/discover.js';
 import type { Descriptor } from '../schema/descriptor.js';
+import type { IndexFile } from '../schema/layout-files.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
 import { isValidTag } from '../layout/refs.js';
 import { findTagged } from '../layout/tags.js';
@@ -63,16 +65,26 @@ function checkSize(doc: SourceDoc, desc: Descriptor, where: string): SourceDoc {
 
 export class LayoutSource implements ContentSource {
   private graph: ReferrerGraph | undefined;
+  /**
+   * index.json as first read for a tag or the referrer graph: a plan looks up three cosign tags per
+   * manifest, and parsing a large index.json for each made an export of many refs several times
+   * slower. The plan then sees one state of the layout's tags and referrers.
+   */
+  private index: IndexFile | undefined;
   readonly remote = undefined;
 
   get local(): Layout {
     return this.layout;
   }
 
+  /** `index`: the index.json snapshot to plan from, when the caller has read it already. */
   constructor(
     readonly layout: Layout,
     private readonly target: Target,
-  ) {}
+    index?: IndexFile,
+  ) {
+    this.index = index;
+  }
 
   get label(): string {
     return this.layout.root;
@@ -106,19 +118,26 @@ export class LayoutSource implements ContentSource {
     return Promise.resolve(this.read(desc));
   }
 
+  /** The layout's referrer graph, built once (from the index.json the tag lookups use). */
+  referrerGraph(): ReferrerGraph {
+    this.index ??= this.layout.readIndex();
+    this.graph ??= buildReferrerGraph(this.index, new ConventionContext(this.layout));
+    return this.graph;
+  }
+
   referrers(subject: Digest): Promise<RemoteReferrers> {
-    this.graph ??= referrerGraph(this.layout);
     // Referrers known only by a cosign tag (or a hauler store's kind) have no `subject` to verify
     // the edge by: the copy carries them as cosign tags (tagged() finds hauler's by cosign's tag,
     // unless --no-cosign-tags), not as OCI referrers.
-    const descriptors = this.graph
+    const descriptors = this.referrerGraph()
       .referrersOf(subject)
       .filter((d) => !isCosignTagReferrer(d) && !isHaulerKindReferrer(d));
     return Promise.resolve({ descriptors, via: 'layout' });
   }
 
   tagged(tag: string): Promise<SourceDoc | undefined> {
-    const desc = findTagged(this.layout.readIndex(), tag);
+    this.index ??= this.layout.readIndex();
+    const desc = findTagged(this.index, tag);
     return Promise.resolve(desc === undefined ? undefined : this.read(desc));
   }
 
@@ -154,7 +173,20 @@ export class LayoutSource implements ContentSource {
 
   private read(desc: Descriptor): SourceDoc {
     const digest = parseDigest(desc.digest);
-    const bytes = this.layout.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
+    let bytes: Buffer;
+    try {
+      bytes = this.layout.blobs.readBytes(digest, MAX_MANIFEST_BYTES);
+    } catch (err) {
+      if (!isOcilayoutError(err, 'E_NOT_FOUND')) throw err;
+      // Said as checkBlob says it: the layout is incomplete, and fsck tells what else is missing.
+      const root = this.layout.root;
+      throw new NotFoundError(
+        'E_NOT_FOUND',
+        `manifest ${digest} is not in ${root}; the source layout is incomplete`,
+        { digest, layout: root },
+        { hint: `check the source with \`ocilayout fsck ${root}\``, cause: err },
+      );
+    }
     const parsed = parseManifest(bytes, `manifest ${digest}`, desc.mediaType);
     return checkSize({ descriptor: desc, bytes, parsed }, desc, this.layout.root);
   }

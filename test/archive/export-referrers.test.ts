@@ -1,8 +1,12 @@
-// export-referrers.ts on its own: withReferrers extends the exported entries with the referrers of
-// everything they reach, recursively, copying the layout's own bookkeeping entries as they are and
+// export-referrers.ts on its own: withReferrers lists the referrers the copy plan carries (of
+// everything the entries reach, recursively) beside the exported entries, copying the layout's own bookkeeping entries as they are and
 // recording referrers the layout lists only elsewhere in its convention, in memory only.
 import { describe, expect, it } from 'vitest';
-import { withReferrers } from '../../src/archive/export-referrers.js';
+import { withReferrers, type WithReferrers } from '../../src/archive/export-referrers.js';
+import type { Layout } from '../../src/layout/layout.js';
+import type { IndexFile } from '../../src/schema/layout-files.js';
+import { planRoots } from '../../src/transfer/plan.js';
+import { LayoutSource } from '../../src/transfer/sources.js';
 import { parseDigest } from '../../src/digest.js';
 import { Annotation } from '../../src/media-types.js';
 import { fallbackTagFor } from '../../src/referrers/fallback-tag.js';
@@ -24,6 +28,20 @@ import {
 
 const digests = (entries: Descriptor[]): string[] => entries.map((e) => e.digest);
 
+/** withReferrers over the edges the copy plan finds for `entries`, as export asks it. */
+async function withPlanned(
+  layout: Layout,
+  index: IndexFile,
+  entries: Descriptor[],
+): Promise<WithReferrers> {
+  const plan = await planRoots(new LayoutSource(layout, {}), entries, {
+    referrers: true,
+    cosignTags: false,
+  });
+  const edges = plan.edges.map((e) => ({ subject: e.subject, referrer: e.listing }));
+  return withReferrers(layout, index, entries, edges);
+}
+
 describe('withReferrers', () => {
   it.each(['fallback-tag', 'subject-annotation', 'per-manifest'] as const)(
     "copies the layout's %s bookkeeping of an exported subject as it is",
@@ -31,7 +49,7 @@ describe('withReferrers', () => {
       const { layout, sig } = await signedImage(convention);
       const index = layout.readIndex();
       const v1 = index.manifests[0]!;
-      const r = withReferrers(layout, index, [v1]);
+      const r = await withPlanned(layout, index, [v1]);
       expect(r.entries[0]).toBe(v1);
       expect(r.entries.slice(1)).toEqual(index.manifests.slice(1)); // same entries, same order
       expect(r.entries.length).toBeGreaterThan(1);
@@ -50,7 +68,7 @@ describe('withReferrers', () => {
     const img = putImage(layout, 'a');
     await setEntries(layout, [tagEntry(img, 'v1')]);
     const index = layout.readIndex();
-    const r = withReferrers(layout, index, index.manifests);
+    const r = await withPlanned(layout, index, index.manifests);
     expect(r.entries).toEqual(index.manifests);
     expect(r.memoryBlobs.size).toBe(0);
   });
@@ -73,7 +91,7 @@ describe('withReferrers', () => {
       { convention: 'per-manifest' },
     );
     const index = layout.readIndex();
-    const r = withReferrers(layout, index, [index.manifests[0]!]);
+    const r = await withPlanned(layout, index, [index.manifests[0]!]);
     expect(r.entries[0]).toBe(index.manifests[0]);
     // Bookkeeping follows in the layout's order.
     expect(r.entries.slice(1)).toEqual(
@@ -88,14 +106,14 @@ describe('withReferrers', () => {
     const sig = putArtifact(layout, a, SIG);
     await setEntries(layout, [tagEntry(a, 'v1'), tagEntry(sig, 'the-signature')]);
     const index = layout.readIndex();
-    const r = withReferrers(layout, index, [index.manifests[0]!]);
+    const r = await withPlanned(layout, index, [index.manifests[0]!]);
     expect(r.entries).toEqual(index.manifests);
   });
 
   it('leaves cosign-tagged referrers out (no subject a convention could record)', async () => {
     const { layout } = await cosignLayout();
     const index = layout.readIndex();
-    const r = withReferrers(layout, index, [index.manifests[0]!]);
+    const r = await withPlanned(layout, index, [index.manifests[0]!]);
     expect(r.entries).toEqual([index.manifests[0]]);
     expect(r.memoryBlobs.size).toBe(0);
   });
@@ -108,7 +126,7 @@ describe('withReferrers', () => {
     await setEntries(layout, [tagEntry(a, 'v1'), tagEntry(bundle, 'bundle')]);
     const before = layoutSnapshot(layout.root);
     const index = layout.readIndex();
-    const r = withReferrers(layout, index, [index.manifests[0]!]);
+    const r = await withPlanned(layout, index, [index.manifests[0]!]);
     expect(digests(r.entries)).toEqual([a.digest, sig.digest]);
     expect(r.entries[1]!.annotations?.[Annotation.RefName]).toBeUndefined();
     expect(r.memoryBlobs.size).toBe(0);
@@ -126,7 +144,7 @@ describe('withReferrers', () => {
     const before = layoutSnapshot(layout.root);
     const now = layout.readIndex();
     const zEntry = now.manifests.find((e) => e.digest === z.digest)!;
-    const r = withReferrers(layout, now, [zEntry]);
+    const r = await withPlanned(layout, now, [zEntry]);
     expect(r.entries).toHaveLength(2);
     const added = r.entries[1]!;
     expect(added.annotations?.[Annotation.RefName]).toBe(fallbackTagFor(z.digest));

@@ -4,6 +4,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { archiveFromStream, importArchive, type ImportOptions } from '../../src/internal.js';
+import {
+  imageBlobs,
+  imageIndex,
+  makeLayout,
+  tagged,
+  type MadeLayout,
+} from '../helpers/make-layout.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 export const PEERS = fileURLToPath(new URL('../../testdata/peers/', import.meta.url));
@@ -49,4 +56,19 @@ export function treeOf(dir: string): string[] {
 
 export function readJson(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+/** image a tagged v1 (full reference name) and rc, image b untagged-listed, c only in blobs/. */
+export function refsLayout(indexText?: string): MadeLayout {
+  return makeLayout({
+    blobs: { ...imageBlobs('a'), ...imageBlobs('b'), ...imageBlobs('c') },
+    index:
+      indexText ??
+      ((d) =>
+        imageIndex([
+          tagged(d['amanifest']!, 'example.com/app:v1', { note: 'kept' }),
+          tagged(d['amanifest']!, 'rc'),
+          d['bmanifest']!,
+        ])),
+  });
 }

@@ -100,6 +100,27 @@ export function imageBlobs(prefix = '', seed = prefix): Record<string, (d: Descs
   };
 }
 
+/**
+ * Image `win` (tagged win): config `aconfig`, a non-distributable layer `foreign` (with urls) the
+ * layout does not hold, and `alayer`, which it does.
+ */
+export function externalLayerLayout(): MadeLayout & { foreign: Descriptor } {
+  const foreign = {
+    mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+    digest: digestOf('windows base layer'),
+    size: 1000,
+    urls: ['https://example.com/layer'],
+  };
+  const m = makeLayout({
+    blobs: {
+      ...imageBlobs('a'),
+      win: (d) => imageManifest(d['aconfig']!, [foreign, d['alayer']!]),
+    },
+    index: (d) => imageIndex([tagged(d['win']!, 'win')]),
+  });
+  return Object.assign(m, { foreign });
+}
+
 /** The platforms multiPlatformLayout() lists, by blob-name prefix. */
 export const PLATFORMS = {
   amd64: { os: 'linux', architecture: 'amd64' },

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { exportArchive } from '../../src/archive/export.js';
+import { exportArchive } from '../../src/transfer/export.js';
 import { Layout } from '../../src/layout/layout.js';
 import { MediaType } from '../../src/media-types.js';
 import { copyRefs } from '../../src/transfer/endpoints.js';

@@ -2,14 +2,17 @@
 // since the plan only reads through the interface): docs children-first, blobs once, the
 // --platform filter, referrers recursively (each verified by its own subject), cosign tags.
 import { describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseDigest, type Digest } from '../../src/digest.js';
 import { Layout } from '../../src/layout/layout.js';
 import { MediaType } from '../../src/media-types.js';
-import { planCopy } from '../../src/transfer/plan.js';
+import { planCopy, planRoots } from '../../src/transfer/plan.js';
 import type { RemoteReferrers } from '../../src/registry/remote-referrers.js';
 import { LayoutSource, type ContentSource } from '../../src/transfer/sources.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import {
+  externalLayerLayout,
   freshDir,
   imageBlobs,
   imageIndex,
@@ -211,5 +214,56 @@ describe('planCopy', () => {
     await expect(planCopy(new LayoutSource(m.open(), { tag: 'deep' }))).rejects.toMatchObject({
       code: 'E_SCHEMA',
     });
+  });
+});
+
+describe('planRoots', () => {
+  it('plans several roots as one graph: a shared manifest or blob once, children first', async () => {
+    const m = makeLayout({
+      blobs: {
+        ...imageBlobs('a'),
+        ...imageBlobs('b'),
+        idx: (d) => imageIndex([d['amanifest']!, d['bmanifest']!]),
+      },
+      index: (d) => imageIndex([tagged(d['idx']!, 'all'), tagged(d['amanifest']!, 'a')]),
+    });
+    const plan = await planRoots(new LayoutSource(m.open(), {}), [m.d['amanifest']!, m.d['idx']!]);
+    expect(digestsOf(plan.docs)).toEqual(
+      ['amanifest', 'bmanifest', 'idx'].map((n) => m.d[n]!.digest),
+    );
+    expect(plan.blobs.map((b) => b.digest).sort()).toEqual(
+      ['aconfig', 'alayer', 'bconfig', 'blayer'].map((n) => m.d[n]!.digest).sort(),
+    );
+    expect(plan.external).toEqual([]);
+  });
+
+  it('carries a root that is no manifest as a blob, checked like any other', async () => {
+    const m = makeLayout({
+      blobs: { ...imageBlobs('a'), note: () => 'a plain file' },
+      index: (d) => imageIndex([d['amanifest']!, d['note']!]),
+    });
+    const l = m.open();
+    const plan = await planRoots(new LayoutSource(l, {}), l.readIndex().manifests);
+    expect(plan.blobs.map((b) => b.digest)).toContain(m.d['note']!.digest);
+    expect(digestsOf(plan.docs)).toEqual([m.d['amanifest']!.digest]);
+  });
+
+  it('leaves out an absent layer with urls only when told to, refusing any other absence', async () => {
+    const m = externalLayerLayout();
+    const source = new LayoutSource(m.open(), {});
+    await expect(planRoots(source, [m.d['win']!])).rejects.toMatchObject({
+      code: 'E_NOT_FOUND',
+      details: { digest: m.foreign.digest },
+    });
+    const plan = await planRoots(source, [m.d['win']!], { external: true });
+    expect(plan.external).toEqual([m.foreign]);
+    expect(plan.blobs.map((b) => b.digest).sort()).toEqual(
+      [m.d['aconfig']!.digest, m.d['alayer']!.digest].sort(),
+    );
+    // Without urls nothing excuses an absent layer.
+    rmSync(join(m.root, 'blobs', 'sha256', m.d['alayer']!.digest.slice(7)));
+    await expect(
+      planRoots(new LayoutSource(m.open(), {}), [m.d['win']!], { external: true }),
+    ).rejects.toMatchObject({ code: 'E_NOT_FOUND', details: { digest: m.d['alayer']!.digest } });
   });
 });

@@ -103,6 +103,35 @@ describe('LayoutSource', () => {
     expect(await src.tagged('nope')).toBeUndefined();
   });
 
+  it('reads index.json once for all its tag lookups, whatever changes after', async () => {
+    const m = sourceLayout();
+    const layout = m.open();
+    let reads = 0;
+    const readIndex = layout.readIndex.bind(layout);
+    layout.readIndex = () => (reads++, readIndex());
+    const src = new LayoutSource(layout, {});
+    for (const tag of ['v1', 'nope', 'v1', 'sha256-x.sig']) await src.tagged(tag);
+    expect(reads).toBe(1);
+    await layout.untag('v1');
+    expect((await src.tagged('v1'))?.descriptor.digest).toBe(m.d['amanifest']!.digest);
+  });
+
+  it('names the layout and the way to check it when a manifest is missing', async () => {
+    const m = sourceLayout();
+    rmSync(join(m.root, 'blobs', 'sha256', m.d['amanifest']!.digest.slice(7)));
+    const src = new LayoutSource(m.open(), {});
+    const err = await Promise.resolve()
+      .then(() => src.manifest(m.d['amanifest']!))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'E_NOT_FOUND',
+      message: expect.stringContaining('the source layout is incomplete'),
+      details: { digest: m.d['amanifest']!.digest, layout: m.root },
+      hint: expect.stringContaining('fsck'),
+    });
+    expect((err as Error).cause).toMatchObject({ code: 'E_NOT_FOUND' });
+  });
+
   it('opens blobs verified from the start, or raw from an offset', async () => {
     const m = sourceLayout();
     const src = new LayoutSource(m.open(), {});

@@ -1,7 +1,7 @@
-// What an OCI-format export carries: the index.json to write and every blob it reaches. Without
-// refs, the layout's own index.json (bytes as they are) and the blobs reachable from it; with refs,
-// a new index.json listing only those manifests (and, unless told not to, cosign's signature tags of
-// every manifest they reach), and their closure. See spec-notes/archives.md.
+// What an export's index.json says: the layout's own (bytes as they are, names completed), or the
+// entries of the named refs (a full name in both annotations, --name, --platform's child manifest)
+// and the cosign tags the plan carries. Which blobs travel is the copy plan's (transfer/plan.ts);
+// this is only the listing. See spec-notes/archives.md.
 import { matchesDigestGrammar, parseDigest, type Digest } from '../digest.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import {
@@ -16,13 +16,10 @@ import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { serializeIndex } from '../store/index-store.js';
 import { findTagged, taggedEntry } from '../layout/tags.js';
-import { walk, type ManifestSource } from '../layout/graph.js';
-import { cosignTagsFor } from '../referrers/cosign-tag.js';
 import { entryName, exportName, isBareName, nameAnnotations } from '../layout/names.js';
-import { contentClosure, type Closure } from './closure.js';
-import { withReferrers } from './export-referrers.js';
 
-export interface ExportPlan {
+/** Everything an archive holds, ready for the archive sink (transfer/archive-sink.ts). */
+export interface ArchiveContents {
   /** index.json bytes for the archive. */
   indexBytes: Buffer;
   /** The entries of that index.json. */
@@ -31,14 +28,14 @@ export interface ExportPlan {
   blobs: Map<Digest, number>;
   /** Non-distributable layers (with urls) absent from the layout: not carried. */
   external: Descriptor[];
-  /** Extra top-level files (docker format: manifest.json, repositories). */
+  /** Extra top-level files (docker format: manifest.json, repositories; a delta's marker). */
   extraFiles: Map<string, Buffer>;
   /** Blobs that exist only in memory (referrers indexes made for the archive), by digest. */
   memoryBlobs: Map<Digest, Buffer>;
   /** Blobs that are manifests or indexes (oci: a delta export carries them whatever its base has). */
-  documents?: ReadonlySet<Digest> | undefined;
+  documents: ReadonlySet<Digest>;
   /** What the user should know (oci --platform: a tag now names a manifest, not its index). */
-  warnings?: string[];
+  warnings: string[];
 }
 
 /** One `--ref`: a name (a bare tag or a full name, see findTagged) or a digest. */
@@ -146,25 +143,6 @@ export function assertDistinctNames(
   }
 }
 
-/** Closure of `entries` in `layout` (plus `memory` blobs); a missing blob is E_NOT_FOUND naming the layout. */
-export function layoutClosure(
-  layout: Layout,
-  entries: readonly Descriptor[],
-  source: ManifestSource = layout,
-  memory: ReadonlyMap<Digest, Buffer> = new Map(),
-): Closure {
-  return contentClosure(source, entries, {
-    sizeOf: (d) => memory.get(d)?.byteLength ?? layout.blobs.stat(d)?.size,
-    missing: (desc) =>
-      new NotFoundError(
-        'E_NOT_FOUND',
-        `${layout.root} lacks blob ${desc.digest} (${desc.mediaType}); refusing to write an incomplete archive`,
-        { layout: layout.root, digest: desc.digest },
-        { hint: `check the layout with \`ocilayout fsck ${layout.root}\`` },
-      ),
-  });
-}
-
 /**
  * For `--platform`: a ref naming an image index becomes its child for `platform` (the first match,
  * as the docker format picks), named by the same tag; a ref naming a manifest stays. The tag's
@@ -211,23 +189,45 @@ export function platformRef(
 }
 
 /**
- * Plan an OCI export of the whole layout (`refs` empty: index.json as it is, which already lists
- * every recorded referrer) or of the named refs (with `referrers`: and every referrer of what they
- * reach, recursively, see export-referrers.ts; with `platform`: see platformRef). `platform` needs
- * refs: E_USAGE without (a whole index.json also lists referrer bookkeeping indexes).
+ * The whole layout's index.json: as it is (it already lists every recorded referrer), with an
+ * entry whose name its ref.name does not say in full (containerd, docker 25: bare ref.name beside
+ * the full name) written with the full name, so per-name readers find it; with nothing to rename,
+ * the bytes as they are. `repository`: `--name`.
  */
-export function planOciExport(
+export function wholeLayoutIndex(
+  snapshot: { index: IndexFile; text: string },
+  repository: string | undefined,
+): { entries: Descriptor[]; indexBytes: Buffer } {
+  const stored = snapshot.index.manifests;
+  const names = exportedNames(
+    stored.map((entry) => ({ name: entryName(entry), entry })),
+    repository,
+  );
+  const entries = stored.map((e, i) =>
+    names[i] === undefined || namedAs(e, names[i]) ? e : exportedEntry(e, names[i]),
+  );
+  const renamed = entries.some((e, i) => e !== stored[i]);
+  return {
+    entries,
+    indexBytes: renamed
+      ? Buffer.from(serializeIndex({ ...snapshot.index, manifests: entries }), 'utf8')
+      : Buffer.from(snapshot.text, 'utf8'),
+  };
+}
+
+/**
+ * The archive's entries for `refs` (tags or digests of `index`, the layout's): each named as it
+ * is exported (see exportedNames), with `platform` an index's child manifest (see platformRef,
+ * which says so in `warnings`), exact duplicates once. `platform` needs refs: E_USAGE without (a
+ * whole index.json also lists referrer bookkeeping indexes).
+ */
+export function refEntries(
   layout: Layout,
+  index: IndexFile,
   refs: readonly string[],
-  options: {
-    referrers?: boolean | undefined;
-    platform?: string | undefined;
-    /** Default true; see cosignTagEntries. */
-    cosignTags?: boolean | undefined;
-    /** Repository for bare tags, and over full names' repositories (`--name`). */
-    name?: string | undefined;
-  } = {},
-): ExportPlan {
+  options: { platform?: string | undefined; name?: string | undefined },
+  warnings: string[],
+): Descriptor[] {
   const wanted = options.platform === undefined ? undefined : parsePlatform(options.platform);
   if (wanted !== undefined && refs.length === 0) {
     throw new UsageError(
@@ -237,86 +237,32 @@ export function planOciExport(
       { hint: `e.g. --ref v1 --platform ${options.platform}` },
     );
   }
-  const snapshot = layout.index.read();
-  if (refs.length === 0) {
-    const stored = snapshot.index.manifests;
-    const names = exportedNames(
-      stored.map((entry) => ({ name: entryName(entry), entry })),
-      options.name,
-    );
-    // An entry whose name its ref.name does not say in full (containerd, docker 25: bare ref.name
-    // beside the full name) is written with the full name, so per-name readers find it; with
-    // nothing to rename, index.json goes as its bytes are.
-    const entries = stored.map((e, i) =>
-      names[i] === undefined || namedAs(e, names[i]) ? e : exportedEntry(e, names[i]),
-    );
-    const renamed = entries.some((e, i) => e !== stored[i]);
-    const closure = layoutClosure(layout, entries);
-    return {
-      indexBytes: renamed
-        ? Buffer.from(serializeIndex({ ...snapshot.index, manifests: entries }), 'utf8')
-        : Buffer.from(snapshot.text, 'utf8'),
-      entries,
-      blobs: closure.blobs,
-      external: closure.external,
-      documents: closure.documents,
-      extraFiles: new Map(),
-      memoryBlobs: new Map(),
-    };
-  }
-  const warnings: string[] = [];
   const resolved = refs.map((r) => {
-    const ref = resolveRef(layout, snapshot.index, r);
+    const ref = resolveRef(layout, index, r);
     return wanted === undefined ? ref : platformRef(layout, ref, wanted, warnings);
   });
   const names = exportedNames(
     resolved.map((r) => ({ name: r.tag, entry: r.entry })),
     options.name,
   );
-  let entries = uniqueEntries(resolved.map((r, i) => exportedEntry(r.entry, names[i])));
-  if (options.cosignTags !== false) {
-    entries = uniqueEntries([...entries, ...cosignTagEntries(layout, snapshot.index, entries)]);
-  }
-  let source: ManifestSource = layout;
-  let memoryBlobs = new Map<Digest, Buffer>();
-  if (options.referrers === true) {
-    ({ entries, source, memoryBlobs } = withReferrers(layout, snapshot.index, entries));
-  }
-  const closure = layoutClosure(layout, entries, source, memoryBlobs);
-  return {
-    indexBytes: Buffer.from(serializeIndex(newIndex(entries)), 'utf8'),
-    entries,
-    blobs: closure.blobs,
-    external: closure.external,
-    documents: closure.documents,
-    extraFiles: new Map(),
-    memoryBlobs,
-    warnings: [...new Set(warnings)],
-  };
+  return uniqueEntries(resolved.map((r, i) => exportedEntry(r.entry, names[i])));
 }
 
 /**
- * The layout's cosign tag entries (`<alg>-<hex>.sig|.att|.sbom`, as they are) of every manifest and
- * index `entries` reach: exactly what is exported, so with --platform the source index's signature
- * (over bytes not exported) stays behind and the platform manifest's comes along, as in copy.
+ * The layout's entries for the cosign tags (`<alg>-<hex>.sig|.att|.sbom`) the plan carries, as
+ * they are. An entry found by the tag without carrying it (a hauler store's signature, filed under
+ * its image's name) is exported as the cosign tag it plays, which every reader understands.
  */
-function cosignTagEntries(layout: Layout, index: IndexFile, entries: Descriptor[]): Descriptor[] {
-  const out: Descriptor[] = [];
-  // Problems are left to layoutClosure, which names them for an export.
-  for (const digest of walk(layout, entries, { collect: true }).manifests.keys()) {
-    for (const tag of cosignTagsFor(digest)) {
-      const entry = findTagged(index, tag);
-      if (entry === undefined) continue;
-      // An entry found by the tag without carrying it (a hauler store's signature, filed under its
-      // image's name) is exported as the cosign tag it plays, which every reader understands.
-      out.push(
-        entry.annotations?.[Annotation.RefName] === tag
-          ? canonicalDescriptor({ ...entry })
-          : taggedEntry(entry, tag),
-      );
-    }
-  }
-  return out;
+export function cosignTagEntries(index: IndexFile, tags: readonly string[]): Descriptor[] {
+  return tags.flatMap((tag) => {
+    const entry = findTagged(index, tag);
+    if (entry === undefined) return [];
+    return [
+      entry.annotations?.[Annotation.RefName] === tag
+        ? canonicalDescriptor({ ...entry })
+        : taggedEntry(entry, tag),
+    ];
+  });
 }
 
 export function newIndex(entries: Descriptor[]): IndexFile {

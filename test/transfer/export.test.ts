@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
@@ -16,9 +23,23 @@ import {
   type IndexFile,
 } from '../../src/internal.js';
 import { zstdAvailable } from '../../src/archive/compression.js';
+import { newIndex } from '../../src/archive/export-entries.js';
+import { planExport } from '../../src/transfer/export.js';
 import { unzst } from '../helpers/make-tar.js';
+import { externalLayerLayout, type MadeLayout } from '../helpers/make-layout.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { copyOfPeer, peer, readJson } from './fixtures.js';
+import {
+  cosignFixture,
+  putArtifact,
+  putImage,
+  putIndex,
+  setEntries,
+  signedImage,
+  SIG,
+  tagEntry,
+} from '../referrers/helpers.js';
+import type { Digest } from '../../src/digest.js';
+import { copyOfPeer, peer, readJson, refsLayout as layout } from '../archive/fixtures.js';
 
 interface TarItem {
   name: string;
@@ -440,6 +461,15 @@ describe('exportArchive (docker)', () => {
     expect(r.warnings.join('\n')).toContain('sig');
   });
 
+  it('refuses an image with a non-distributable layer the layout lacks, and writes nothing', async () => {
+    const m = externalLayerLayout();
+    const out = join(tmpDir(), 'd.tar');
+    await expect(
+      exportArchive(m.root, out, { format: 'docker', refs: ['win'] }),
+    ).rejects.toMatchObject({ code: 'E_UNSUPPORTED_MEDIA_TYPE' });
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('picks one platform from a multi-platform index, or refuses clearly', async () => {
     const src = copyOfPeer('umoci-multitag');
     const layout = Layout.open(src);
@@ -523,6 +553,132 @@ describe('exportArchive (docker)', () => {
       exportToBuffer(peer('umoci-image'), { format: 'docker', name: 'Bad:Name' }),
     ).rejects.toMatchObject({
       code: 'E_INVALID_REFERENCE',
+    });
+  });
+});
+
+const keys = (m: MadeLayout, ...names: string[]): string[] =>
+  names.map((n) => m.d[n]!.digest).sort();
+
+describe('planExport', () => {
+  it('exports the whole layout with its index.json bytes as they are', async () => {
+    const text = (m: MadeLayout): string =>
+      `{\n  "schemaVersion": 2,\n  "manifests": [${JSON.stringify(m.d['amanifest'])}]\n}`;
+    const probe = layout();
+    const m = layout(text(probe));
+    const plan = (await planExport(m.open(), { refs: [] })).contents;
+    expect(plan.indexBytes.toString()).toBe(text(probe));
+    expect(plan.entries).toEqual([m.d['amanifest']]);
+    expect([...plan.blobs.keys()].sort()).toEqual(keys(m, 'amanifest', 'aconfig', 'alayer'));
+    expect(plan.blobs.get(m.d['alayer']!.digest as never)).toBe(m.d['alayer']!.size);
+    expect(plan).toMatchObject({ external: [], extraFiles: new Map(), memoryBlobs: new Map() });
+  });
+
+  it('exports named refs in a new index.json, a full name in both annotations, once each', async () => {
+    const m = layout();
+    const full = 'example.com/app:v1';
+    const plan = (await planExport(m.open(), { refs: ['v1', full, m.d['bmanifest']!.digest] }))
+      .contents;
+    // ctr images import names an image only by io.containerd.image.name; podman's
+    // oci-archive:FILE:NAME matches ref.name: the full name goes in both.
+    expect(plan.entries).toEqual([
+      {
+        ...m.d['amanifest'],
+        annotations: {
+          note: 'kept',
+          [Annotation.RefName]: full,
+          [Annotation.ContainerdImageName]: full,
+        },
+      },
+      m.d['bmanifest'],
+    ]);
+    expect(JSON.parse(plan.indexBytes.toString())).toEqual(newIndex(plan.entries));
+    expect([...plan.blobs.keys()].sort()).toEqual(
+      keys(m, 'amanifest', 'aconfig', 'alayer', 'bmanifest', 'bconfig', 'blayer'),
+    );
+  });
+
+  it('lists non-distributable layers the layout lacks as external, carrying the rest', async () => {
+    const m = externalLayerLayout();
+    const plan = (await planExport(m.open(), { refs: ['win'] })).contents;
+    expect(plan.external).toEqual([m.foreign]);
+    expect(plan.warnings).toEqual([]);
+    expect([...plan.blobs.keys()].sort()).toEqual(keys(m, 'win', 'aconfig', 'alayer'));
+    const r = await exportArchive(m.root, join(tmpDir(), 'w.tar'), { refs: ['win'] });
+    expect(r.warnings).toEqual([`external layer ${m.foreign.digest} (urls) is not carried`]);
+  });
+
+  it('refuses a layout missing a reached blob (E_NOT_FOUND) or holding it at another size', async () => {
+    const m = layout();
+    const file = (n: string): string => join(m.root, 'blobs', 'sha256', m.d[n]!.digest.slice(7));
+    writeFileSync(file('blayer'), 'resized!');
+    await expect(planExport(m.open(), { refs: [m.d['bmanifest']!.digest] })).rejects.toMatchObject({
+      code: 'E_SIZE_MISMATCH',
+    });
+    unlinkSync(file('alayer'));
+    await expect(planExport(m.open())).rejects.toThrow(
+      expect.objectContaining({
+        code: 'E_NOT_FOUND',
+        details: expect.objectContaining({ digest: m.d['alayer']!.digest }),
+      }),
+    );
+  });
+
+  it('adds referrers only with the referrers option', async () => {
+    const { layout: l, sig } = await signedImage('per-manifest');
+    expect((await planExport(l, { refs: ['v1'] })).contents.entries).toHaveLength(1);
+    const plan = (await planExport(l, { refs: ['v1'], referrers: true })).contents;
+    expect(plan.entries.map((e) => e.digest)).toContain(sig.digest);
+    expect(plan.blobs.has(sig.digest as never)).toBe(true);
+  });
+
+  it('carries a referrers index made for the archive only, with what it lists', async () => {
+    const { layout: l } = await signedImage('fallback-tag');
+    const z = putImage(l, 'z');
+    const sigOfZ = putArtifact(l, z, SIG);
+    // Listed only inside another index: the archive records it anew, in the layout's convention.
+    const bundle = putIndex(l, [sigOfZ], { annotations: { bundle: 'yes' } });
+    await setEntries(l, [...l.readIndex().manifests, tagEntry(z, 'z'), tagEntry(bundle, 'bundle')]);
+    const { contents: plan } = await planExport(l, { refs: ['z'], referrers: true });
+    const made = plan.entries[1]!;
+    const digest = made.digest as Digest;
+    expect(l.blobs.has(digest)).toBe(false);
+    expect(plan.memoryBlobs.get(digest)?.byteLength).toBe(made.size);
+    expect(plan.blobs.get(digest)).toBe(made.size);
+    expect(plan.blobs.has(sigOfZ.digest as Digest)).toBe(true);
+    expect(plan.blobs.has(bundle.digest as Digest)).toBe(false);
+  });
+
+  describe("cosign's signature tags", () => {
+    const tagNames = (entries: { annotations?: Record<string, string> }[]): string[] =>
+      entries.map((e) => e.annotations?.[Annotation.RefName] ?? '').sort();
+
+    it('carries the tags of every manifest exported, with their images, unless told not to', async () => {
+      const { layout, fx } = cosignFixture();
+      const plan = (await planExport(layout, { refs: ['v1'] })).contents;
+      expect(tagNames(plan.entries)).toEqual([...Object.keys(fx.tags), 'v1'].sort());
+      for (const { referrer } of Object.values(fx.tags))
+        expect(plan.blobs.has(referrer as never)).toBe(true);
+      const off = (await planExport(layout, { refs: ['v1'], cosignTags: false })).contents;
+      expect(tagNames(off.entries)).toEqual(['v1']);
+      for (const { referrer } of Object.values(fx.tags))
+        expect(off.blobs.has(referrer as never)).toBe(false);
+    });
+
+    it("with --platform, carries the platform manifest's signature and not the index's", async () => {
+      const { layout, fx } = cosignFixture();
+      const amd = fx.platforms['linux/amd64']!;
+      const plan = (await planExport(layout, { refs: ['v1'], platform: 'linux/amd64' })).contents;
+      const ofAmd = Object.keys(fx.tags).filter((t) => fx.tags[t]!.subject === amd);
+      expect(tagNames(plan.entries)).toEqual([...ofAmd, 'v1'].sort());
+      for (const { subject, referrer } of Object.values(fx.tags))
+        expect(plan.blobs.has(referrer as never)).toBe(subject === amd);
+    });
+
+    it('lists each tag once alongside --referrers', async () => {
+      const { layout, fx } = cosignFixture();
+      const plan = (await planExport(layout, { refs: ['v1'], referrers: true })).contents;
+      expect(tagNames(plan.entries)).toEqual([...Object.keys(fx.tags), 'v1'].sort());
     });
   });
 });
