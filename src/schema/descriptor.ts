@@ -3,9 +3,11 @@
 import { z } from 'zod';
 
 /** image-spec descriptor.md digest grammar; algorithm support is checked later by parseDigest. */
+export const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
 export const DigestStringSchema = z
   .string()
-  .regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, 'not a digest (algorithm:encoded)');
+  .regex(DIGEST_GRAMMAR, 'not a digest (algorithm:encoded)');
 
 export const AnnotationsSchema = z.record(z.string(), z.string());
 

@@ -4,8 +4,9 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFoundError, UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
-import { IndexFileSchema, type IndexFile } from '../schema/layout-files.js';
-import { parseJson, schemaError } from '../schema/manifest.js';
+import { checkIndexFile } from '../schema/index-check.js';
+import type { IndexFile } from '../schema/layout-files.js';
+import { parseJson } from '../schema/manifest.js';
 import { writeFileDurable } from './durable.js';
 import { withLayoutLock, type HeldLock, type LockOptions } from './lock.js';
 import { INDEX_FILE } from './paths.js';
@@ -50,9 +51,8 @@ export class IndexStore {
   read(): IndexSnapshot {
     const text = readCappedText(this.path, MAX_INDEX_BYTES);
     const json = tolerateNullManifests(parseJson(text, this.path));
-    const r = IndexFileSchema.safeParse(json);
-    if (!r.success) throw schemaError(this.path, r.error);
-    return { index: json as IndexFile, text };
+    checkIndexFile(json, this.path);
+    return { index: json, text };
   }
 
   /**
@@ -77,8 +77,7 @@ export class IndexStore {
         if (out.index !== undefined) {
           const next = serializeIndex(out.index);
           if (next.length !== before.length || next !== before) {
-            const r = IndexFileSchema.safeParse(out.index);
-            if (!r.success) throw schemaError(`new ${this.path}`, r.error);
+            checkIndexFile(out.index, `new ${this.path}`);
             this.beforeCommit();
             // Checked twice: before the write (not to write a large index in vain) and right
             // before the rename, since the lock can be lost while the write stalls (a stopped or
