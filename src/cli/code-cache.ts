@@ -8,6 +8,7 @@
 // other flags, but it checks the source only by its length and, in release builds, not the
 // payload at all; so each file carries the sha256 of the source it was made from and of its own
 // payload, and is used only if it is a regular file of ours that no one else may write.
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -78,7 +79,10 @@ export function runCachedScript(file: string, cacheDir: string | undefined): Cac
       cached = undefined;
     }
   }
-  const script = new Script(source.toString('utf8'), { filename: file, cachedData: cached });
+  // The bundle is ASCII (scripts/bundle-cli.mjs sees to it): latin1 decodes it to the same string
+  // in a third of utf8's time.
+  const text = isAscii(source) ? source.toString('latin1') : source.toString('utf8');
+  const script = new Script(text, { filename: file, cachedData: cached });
   const value: unknown = script.runInThisContext();
   const state: CodeCacheState =
     cachePath === undefined
