@@ -105,7 +105,7 @@ export async function indexCommitRows(ctx) {
         work: `index.json commit at ${entries.toLocaleString('en')} entries (${(t.bytes / 1e6).toFixed(1)} MB), in-process`,
         ours: side('Layout.updateIndex (in-process)', msToS(t.ours)),
         ref: side('JSON.parse+JSON.stringify (in-process)', msToS(t.reference)),
-        max: 3,
+        max: 2,
       }),
     );
   }
