@@ -28,7 +28,7 @@ import { Script } from 'node:vm';
 
 /** What became of the cache on one run. */
 export type CodeCacheState =
-  | 'off' // no cache directory (turned off, or it cannot be made safely)
+  | 'off' // no cache directory: turned off
   | 'miss' // no usable file: the script compiled from source
   | 'hit' // V8 took the cached code
   | 'rejected'; // a file of the right source, but V8 refused it (another Node, other flags)
