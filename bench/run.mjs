@@ -6,7 +6,7 @@
 //
 // Environment: BENCH_SCALE=full|small (small: MiB instead of GiB, for developing the harness),
 // BENCH_RUNS=N (default 5 small / 3 big), BENCH_DIR=DIR, KEEP=1, BENCH_ONLY=push,big,small,rss,
-// discover,convert,index,zstd,serve,registry (prefixes; a subset; zstd needs the bench run under Node 22.15+), BENCH_OUT=FILE (default BENCHMARKS.md),
+// discover,convert,index,zstd,serve,registry,startup (prefixes; a subset; zstd needs the bench run under Node 22.15+), BENCH_OUT=FILE (default BENCHMARKS.md),
 // BENCH_NO_INSTALL=1 (fail instead of apt-get installing skopeo/umoci).
 import { existsSync, rmSync } from 'node:fs';
 import { GiB, MiB, BIN, ROOT, loadConfig, wants } from './lib/config.mjs';
@@ -20,6 +20,7 @@ import { convertRows, discoverRows, indexCommitRows } from './rows/library.mjs';
 import { pushRows } from './rows/push.mjs';
 import { registryRows } from './rows/registry.mjs';
 import { serveRows } from './rows/serve.mjs';
+import { startupRows } from './rows/startup.mjs';
 import { zstdRows } from './rows/zstd.mjs';
 
 const log = (msg) =>
@@ -75,6 +76,7 @@ const ctx = {
 
 const s = config.sizes;
 const fixtures = [
+  'start-up: `ocilayout init` and `push` of one 6-byte file make the one-image layout `tags` lists; the code cache is written by the warm-up runs into a directory of the run.',
   `push: one file of ${size(s.pushBytes)} of random bytes.`,
   `1 GiB-row image: \`umoci init/new\`, ${s.imageLayers} × \`umoci insert\` of a directory holding ${size(s.imageLayerBytes)} of random bytes (gzip layers, incompressible), \`umoci gc\` (the layout holds exactly that image, tag v4); the import rows read the archive \`ocilayout export\` made of it.`,
   `small-layer image: the same recipe with ${s.smallLayers} layers of ${size(s.smallLayerBytes)} (tag many).`,
@@ -120,6 +122,7 @@ async function section(id, title, fn) {
   loads.push({ when: `after ${title}`, load: loadAverage() });
 }
 
+await section('startup', 'CLI start-up', () => startupRows(ctx));
 await section('push', 'push', () => pushRows(ctx));
 let big;
 await section('big', '1 GiB image: copy, export, import', async () => {

@@ -1,6 +1,6 @@
 // Rows about library operations, timed in-process with the reference computed in the same process
-// (bench/inproc/*.mjs): discover, convert, index.json commit. Plus the CLI's start-up cost and a
-// whole-process discover, for context.
+// (bench/inproc/*.mjs): discover, convert, index.json commit. Plus a whole-process discover, for
+// context.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,11 +30,10 @@ export async function discoverRows(ctx) {
       max: 2,
     }),
   ];
+  // The CLI's start-up has rows of its own (rows/startup.mjs); this one is the whole command.
   const c = ctx.time(
     'discover CLI',
     [
-      { key: 'node -e 0', argv: [process.execPath, '-e', '0'] },
-      { key: 'ocilayout --version', argv: [process.execPath, BIN, '--version'] },
       {
         key: 'ocilayout discover --json',
         argv: [process.execPath, BIN, 'discover', `${dir}@${meta.subject}`, '--json'],
@@ -43,15 +42,6 @@ export async function discoverRows(ctx) {
     runsSmall,
     { warmup: true },
   );
-  rows.push({
-    id: 'startup',
-    work: 'CLI start-up (`--version`) minus `node -e 0` (context)',
-    value: c['ocilayout --version'].wall.median - c['node -e 0'].wall.median,
-    unit: 's',
-    goal: '—',
-    met: null,
-    detail: `${c['ocilayout --version'].wall.median.toFixed(3)} s vs ${c['node -e 0'].wall.median.toFixed(3)} s`,
-  });
   rows.push({
     id: 'discover-cli',
     work: 'discover, whole CLI process (context)',
@@ -115,7 +105,7 @@ export async function indexCommitRows(ctx) {
         work: `index.json commit at ${entries.toLocaleString('en')} entries (${(t.bytes / 1e6).toFixed(1)} MB), in-process`,
         ours: side('Layout.updateIndex (in-process)', msToS(t.ours)),
         ref: side('JSON.parse+JSON.stringify (in-process)', msToS(t.reference)),
-        max: 3,
+        max: 2,
       }),
     );
   }

@@ -15,7 +15,11 @@ export interface Io {
 export const processIo: Io = {
   stdout: process.stdout,
   stderr: process.stderr,
-  stdin: process.stdin,
+  // A getter: process.stdin makes its stream (for a pipe, a socket) when first read, a cost that
+  // commands not reading stdin need not pay at start-up.
+  get stdin() {
+    return process.stdin;
+  },
   isTTY: process.stderr.isTTY === true,
   env: process.env,
 };

@@ -78,11 +78,13 @@ export function repositoryScope(repository: string, actions: readonly string[]):
   return `repository:${repository}:${actions.join(',')}`;
 }
 
-const TokenResponseSchema = z.looseObject({
-  token: z.string().optional(),
-  access_token: z.string().optional(),
-  expires_in: z.number().optional(),
-});
+const TokenResponseSchema = z.lazy(() =>
+  z.looseObject({
+    token: z.string().optional(),
+    access_token: z.string().optional(),
+    expires_in: z.number().optional(),
+  }),
+);
 
 /** What the token endpoint is asked with, and how (for tests and for the transport's fetch). */
 export type TokenFetch = (url: URL, init: RequestInit) => Promise<Response>;

@@ -15,10 +15,12 @@ const HELPER_TIMEOUT_MS = 60_000;
 /** What every helper prints (on stdout) when it holds nothing for the server. */
 const NOT_FOUND = /credentials not found/i;
 
-const HelperOutputSchema = z.looseObject({
-  Username: z.string(),
-  Secret: z.string(),
-});
+const HelperOutputSchema = z.lazy(() =>
+  z.looseObject({
+    Username: z.string(),
+    Secret: z.string(),
+  }),
+);
 
 /** The address a helper is asked about: docker stores Docker Hub under its legacy v1 URL. */
 export function helperServerAddress(registry: string): string {

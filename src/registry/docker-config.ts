@@ -16,18 +16,22 @@ export type Credentials =
   /** An OAuth2 refresh token (`docker login` to some registries stores one). */
   | { kind: 'identity-token'; token: string; username?: string | undefined };
 
-const AuthEntrySchema = z.looseObject({
-  auth: z.string().optional(),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  identitytoken: z.string().optional(),
-});
+const AuthEntrySchema = z.lazy(() =>
+  z.looseObject({
+    auth: z.string().optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    identitytoken: z.string().optional(),
+  }),
+);
 
-export const DockerConfigSchema = z.looseObject({
-  auths: z.record(z.string(), AuthEntrySchema).optional(),
-  credsStore: z.string().optional(),
-  credHelpers: z.record(z.string(), z.string()).optional(),
-});
+export const DockerConfigSchema = z.lazy(() =>
+  z.looseObject({
+    auths: z.record(z.string(), AuthEntrySchema).optional(),
+    credsStore: z.string().optional(),
+    credHelpers: z.record(z.string(), z.string()).optional(),
+  }),
+);
 export type DockerConfig = z.infer<typeof DockerConfigSchema>;
 
 export interface LoadedDockerConfig {

@@ -11,10 +11,16 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 // Kept-alive connections, as fetch keeps them: a chunked upload sends many requests to one host.
-const agents = {
-  http: new HttpAgent({ keepAlive: true }),
-  https: new HttpsAgent({ keepAlive: true }),
-};
+// Made on first use, not at load: the CLI's bundle defers loading node:http(s) until a command
+// reaches for them (src/cli/bin.ts), and most commands never do.
+let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
+function agentFor(https: boolean): HttpAgent {
+  agents ??= {
+    http: new HttpAgent({ keepAlive: true }),
+    https: new HttpsAgent({ keepAlive: true }),
+  };
+  return https ? agents.https : agents.http;
+}
 
 /** Redirects a streamed GET follows, as many as fetch would. */
 const MAX_REDIRECTS = 20;
@@ -54,7 +60,7 @@ export function sendStreaming(
     const req = (https ? httpsRequest : httpRequest)(url, {
       method,
       headers,
-      agent: https ? agents.https : agents.http,
+      agent: agentFor(https),
     });
     let settled = false;
     const fail = (err: unknown): void => {

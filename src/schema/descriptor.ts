@@ -3,31 +3,37 @@
 import { z } from 'zod';
 
 /** image-spec descriptor.md digest grammar; algorithm support is checked later by parseDigest. */
-export const DigestStringSchema = z
-  .string()
-  .regex(/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/, 'not a digest (algorithm:encoded)');
+export const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
-export const AnnotationsSchema = z.record(z.string(), z.string());
+export const DigestStringSchema = z.lazy(() =>
+  z.string().regex(DIGEST_GRAMMAR, 'not a digest (algorithm:encoded)'),
+);
 
-export const PlatformSchema = z.looseObject({
-  architecture: z.string(),
-  os: z.string(),
-  'os.version': z.string().optional(),
-  'os.features': z.array(z.string()).optional(),
-  variant: z.string().optional(),
-  features: z.array(z.string()).optional(),
-});
+export const AnnotationsSchema = z.lazy(() => z.record(z.string(), z.string()));
 
-export const DescriptorSchema = z.looseObject({
-  mediaType: z.string().min(1),
-  digest: DigestStringSchema,
-  size: z.number().int().nonnegative(),
-  urls: z.array(z.string()).optional(),
-  annotations: AnnotationsSchema.optional(),
-  data: z.string().optional(),
-  platform: PlatformSchema.optional(),
-  artifactType: z.string().optional(),
-});
+export const PlatformSchema = z.lazy(() =>
+  z.looseObject({
+    architecture: z.string(),
+    os: z.string(),
+    'os.version': z.string().optional(),
+    'os.features': z.array(z.string()).optional(),
+    variant: z.string().optional(),
+    features: z.array(z.string()).optional(),
+  }),
+);
+
+export const DescriptorSchema = z.lazy(() =>
+  z.looseObject({
+    mediaType: z.string().min(1),
+    digest: DigestStringSchema,
+    size: z.number().int().nonnegative(),
+    urls: z.array(z.string()).optional(),
+    annotations: AnnotationsSchema.optional(),
+    data: z.string().optional(),
+    platform: PlatformSchema.optional(),
+    artifactType: z.string().optional(),
+  }),
+);
 
 export type Platform = z.infer<typeof PlatformSchema>;
 export type Descriptor = z.infer<typeof DescriptorSchema>;

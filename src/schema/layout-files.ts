@@ -2,9 +2,11 @@
 import { z } from 'zod';
 import { ImageIndexSchema } from './manifest.js';
 
-export const OciLayoutSchema = z.looseObject({
-  imageLayoutVersion: z.string(),
-});
+export const OciLayoutSchema = z.lazy(() =>
+  z.looseObject({
+    imageLayoutVersion: z.string(),
+  }),
+);
 export type OciLayoutFile = z.infer<typeof OciLayoutSchema>;
 
 export const IMAGE_LAYOUT_VERSION = '1.0.0';

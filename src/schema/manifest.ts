@@ -5,24 +5,28 @@ import { IntegrityError, UnsafeInputError } from '../errors.js';
 import { MAX_MANIFEST_BYTES, MediaType, isIndexMediaType } from '../media-types.js';
 import { AnnotationsSchema, DescriptorSchema } from './descriptor.js';
 
-export const ImageManifestSchema = z.looseObject({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
-  config: DescriptorSchema,
-  layers: z.array(DescriptorSchema),
-  subject: DescriptorSchema.optional(),
-  annotations: AnnotationsSchema.optional(),
-});
+export const ImageManifestSchema = z.lazy(() =>
+  z.looseObject({
+    schemaVersion: z.literal(2),
+    mediaType: z.string().optional(),
+    artifactType: z.string().optional(),
+    config: DescriptorSchema,
+    layers: z.array(DescriptorSchema),
+    subject: DescriptorSchema.optional(),
+    annotations: AnnotationsSchema.optional(),
+  }),
+);
 
-export const ImageIndexSchema = z.looseObject({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
-  manifests: z.array(DescriptorSchema),
-  subject: DescriptorSchema.optional(),
-  annotations: AnnotationsSchema.optional(),
-});
+export const ImageIndexSchema = z.lazy(() =>
+  z.looseObject({
+    schemaVersion: z.literal(2),
+    mediaType: z.string().optional(),
+    artifactType: z.string().optional(),
+    manifests: z.array(DescriptorSchema),
+    subject: DescriptorSchema.optional(),
+    annotations: AnnotationsSchema.optional(),
+  }),
+);
 
 export type ImageManifest = z.infer<typeof ImageManifestSchema>;
 export type ImageIndex = z.infer<typeof ImageIndexSchema>;

@@ -1,11 +1,20 @@
 // index.json: validated reads, and the only writer. update(fn) takes the layout lock, re-reads the
 // file inside it, applies fn, and commits atomically; a file that fails to parse is never overwritten.
 // We keep the parsed JSON as read (not zod's output) so key order and unknown fields survive.
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readSync,
+  statSync,
+  type BigIntStats,
+} from 'node:fs';
 import { join } from 'node:path';
 import { NotFoundError, UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
-import { IndexFileSchema, type IndexFile } from '../schema/layout-files.js';
-import { parseJson, schemaError } from '../schema/manifest.js';
+import { checkIndexFile } from '../schema/index-check.js';
+import type { IndexFile } from '../schema/layout-files.js';
+import { parseJson } from '../schema/manifest.js';
 import { writeFileDurable } from './durable.js';
 import { withLayoutLock, type HeldLock, type LockOptions } from './lock.js';
 import { INDEX_FILE } from './paths.js';
@@ -35,8 +44,27 @@ export function serializeIndex(index: IndexFile): string {
   return `${JSON.stringify(index)}\n`;
 }
 
+/** What identifies one version of a file: a rewrite (rename or in place) changes one of these. */
+type FileVersion = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>;
+
+function sameVersion(a: FileVersion | undefined, b: FileVersion): boolean {
+  return (
+    a !== undefined &&
+    a.dev === b.dev &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs
+  );
+}
+
 export class IndexStore {
   readonly path: string;
+  /**
+   * The version of index.json this store last wrote, whose bytes are serializeIndex() of what they
+   * hold: when update() reads that same version again, its text is its own re-serialisation.
+   */
+  private written: FileVersion | undefined;
   constructor(
     readonly root: string,
     private readonly lockOptions: LockOptions = {},
@@ -48,11 +76,14 @@ export class IndexStore {
 
   /** Read and validate. Throws E_NOT_FOUND, E_TOO_LARGE, E_INVALID_JSON or E_SCHEMA naming the file. */
   read(): IndexSnapshot {
-    const text = readCappedText(this.path, MAX_INDEX_BYTES);
+    return this.readVersion().snapshot;
+  }
+
+  private readVersion(): { snapshot: IndexSnapshot; version: FileVersion } {
+    const { text, version } = readCappedFile(this.path, MAX_INDEX_BYTES);
     const json = tolerateNullManifests(parseJson(text, this.path));
-    const r = IndexFileSchema.safeParse(json);
-    if (!r.success) throw schemaError(this.path, r.error);
-    return { index: json as IndexFile, text };
+    checkIndexFile(json, this.path);
+    return { snapshot: { index: json, text }, version };
   }
 
   /**
@@ -69,16 +100,20 @@ export class IndexStore {
         // The parse of this read is already private to this call, so fn gets it directly: a
         // structuredClone cost more than the parse itself (spec-notes/performance.md, index.json
         // commit). What we read is kept as its re-serialisation instead, taken before fn.
-        const { index } = this.read();
+        const { snapshot, version } = this.readVersion();
+        const { index, text } = snapshot;
         // Compare with what we read re-serialised, not with the file's bytes: an unchanged index
-        // written by a peer (skopeo: no newline; crane: indented) must not be rewritten.
-        const before = serializeIndex(index);
+        // written by a peer (skopeo: no newline; crane: indented) must not be rewritten. The
+        // version we wrote last is its own re-serialisation already, and stringifying a large
+        // index costs as much as a third of the commit. (Were a peer to rewrite the file keeping
+        // its inode, size and both times, the cost would be one needless rewrite: a file whose
+        // bytes are exactly what we would write is never written again either way.)
+        const before = sameVersion(this.written, version) ? text : serializeIndex(index);
         const out = await fn(index, held);
         if (out.index !== undefined) {
           const next = serializeIndex(out.index);
           if (next.length !== before.length || next !== before) {
-            const r = IndexFileSchema.safeParse(out.index);
-            if (!r.success) throw schemaError(`new ${this.path}`, r.error);
+            checkIndexFile(out.index, `new ${this.path}`);
             this.beforeCommit();
             // Checked twice: before the write (not to write a large index in vain) and right
             // before the rename, since the lock can be lost while the write stalls (a stopped or
@@ -86,6 +121,7 @@ export class IndexStore {
             // the last check and the rename: spec-notes/concurrency.md.
             held.assertHeld();
             writeFileDurable(this.path, next, { beforeRename: () => held.assertHeld() });
+            this.written = versionOf(this.path);
           }
         }
         await out.afterCommit?.();
@@ -115,6 +151,20 @@ function tolerateNullManifests(json: unknown): unknown {
  * E_TOO_LARGE, E_IO.
  */
 export function readCappedText(path: string, limit: number): string {
+  return readCappedFile(path, limit).text;
+}
+
+/** The version of the file at `path` now, or undefined if it cannot be read. */
+function versionOf(path: string): FileVersion | undefined {
+  try {
+    return statSync(path, { bigint: true });
+  } catch {
+    return undefined;
+  }
+}
+
+/** readCappedText, and the version of the file it read (from the same descriptor). */
+function readCappedFile(path: string, limit: number): { text: string; version: FileVersion } {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO planted as oci-layout or index.json would block the whole process
@@ -133,7 +183,7 @@ export function readCappedText(path: string, limit: number): string {
     throw wrapFsError(err, `open ${path}`, { path });
   }
   try {
-    const st = fstatSync(fd);
+    const st = fstatSync(fd, { bigint: true });
     if (!st.isFile()) {
       throw new UnsafeInputError(
         'E_UNSAFE_ENTRY',
@@ -141,25 +191,26 @@ export function readCappedText(path: string, limit: number): string {
         { path },
       );
     }
-    if (st.size > limit) {
+    const size = Number(st.size);
+    if (size > limit) {
       throw new UnsafeInputError(
         'E_TOO_LARGE',
-        `${path} is ${st.size} bytes, over the ${limit}-byte limit`,
+        `${path} is ${size} bytes, over the ${limit}-byte limit`,
         {
           path,
-          size: st.size,
+          size,
           limit,
         },
       );
     }
-    const buf = Buffer.allocUnsafe(st.size);
+    const buf = Buffer.allocUnsafe(size);
     let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
+    while (off < size) {
+      const n = readSync(fd, buf, off, size - off, off);
       if (n === 0) break;
       off += n;
     }
-    return buf.subarray(0, off).toString('utf8');
+    return { text: buf.subarray(0, off).toString('utf8'), version: st };
   } catch (err) {
     throw wrapFsError(err, `read ${path}`, { path });
   } finally {

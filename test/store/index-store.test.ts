@@ -4,6 +4,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmdirSync,
   statSync,
   symlinkSync,
@@ -240,6 +241,33 @@ describe('IndexStore.update', () => {
     expect(fileId(path)).toEqual(before);
     expect(commits).toBe(0);
     expect(readdirSync(fx.root).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
+  });
+
+  // update() takes the version of index.json it wrote last as its own re-serialisation, without
+  // stringifying it again; any other version, a peer's rewrite of it included, is compared as read.
+  it('writes nothing for a no-op update after its own commit, nor after a peer rewrote that', async () => {
+    const fx = withIndex({ schemaVersion: 2, manifests: [] });
+    const path = join(fx.root, 'index.json');
+    const store = new IndexStore(fx.root);
+    await addTag(store, D1, 'v1');
+    const ours = fileId(path);
+    await store.update((index) => ({ index, result: undefined }));
+    expect(fileId(path)).toEqual(ours);
+
+    const doc = JSON.parse(fx.indexText()) as IndexFile;
+    // crane's formatting, written in place (same inode) and, next, by rename (a new one).
+    writeFileSync(path, JSON.stringify(doc, null, 3));
+    const inPlace = fileId(path);
+    await store.update((index) => ({ index, result: undefined }));
+    expect(fileId(path)).toEqual(inPlace);
+    writeFileSync(`${path}.peer`, JSON.stringify(doc));
+    renameSync(`${path}.peer`, path);
+    const renamed = fileId(path);
+    await store.update((index) => ({ index, result: undefined }));
+    expect(fileId(path)).toEqual(renamed);
+
+    await addTag(store, D2, 'v2'); // and a real change is still written
+    expect((JSON.parse(fx.indexText()) as IndexFile).manifests).toHaveLength(2);
   });
 
   it('calls beforeCommit once per write, inside the lock, before index.json changes', async () => {

@@ -1,0 +1,170 @@
+// Runs the bundled CLI script through a V8 code cache, so a start-up reuses the compiled code of
+// the last run instead of parsing and compiling ~2 MB of JavaScript again. Node 22.1+ has this for
+// modules (module.enableCompileCache); Node 20 has it only for vm.Script's `cachedData`, hence a
+// script rather than a module, on every Node version alike (figures: spec-notes/performance.md).
+//
+// The cache is an optimisation, never a requirement: a missing, stale, corrupt, foreign or
+// unwritable cache only means compiling from source. V8 refuses data made by another V8 version or
+// other flags, but it checks the source only by its length and, in release builds, not the
+// payload at all; so each file carries the sha256 of the source it was made from and of its own
+// payload, and is used only if it is a regular file of ours that no one else may write.
+import { isAscii } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+
+/** What became of the cache on one run. */
+export type CodeCacheState =
+  | 'off' // no cache directory: turned off
+  | 'miss' // no usable file: the script compiled from source
+  | 'hit' // V8 took the cached code
+  | 'rejected'; // a file of the right source, but V8 refused it (another Node, other flags)
+
+export interface CachedScript {
+  /** The completion value of the script (the bundle's wrapper function). */
+  value: unknown;
+  state: CodeCacheState;
+  /**
+   * Write the cache for the next run if this one did not use it. Call it after the work, so the
+   * functions compiled lazily on the way are in it too. Never throws.
+   */
+  save(): void;
+}
+
+const MAGIC = Buffer.from('OCLV8C01');
+const HEADER = MAGIC.length + 32 + 32;
+/** A cache file larger than this is not ours (the CLI's is ~1 MB). */
+const MAX_CACHE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The cache directory from the environment: OCILAYOUT_CODE_CACHE=DIR, `0`/`off`/empty (or
+ * NODE_DISABLE_COMPILE_CACHE=1, as for Node's own cache) to turn it off; by default a directory of
+ * this user's in os.tmpdir(), where Node keeps its compile cache.
+ */
+export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.NODE_DISABLE_COMPILE_CACHE === '1') return undefined;
+  const dir = env.OCILAYOUT_CODE_CACHE;
+  if (dir !== undefined) return dir === '' || dir === '0' || dir === 'off' ? undefined : dir;
+  const uid = process.getuid?.();
+  return join(tmpdir(), `ocilayout-code-cache${uid === undefined ? '' : `-${uid}`}`);
+}
+
+/**
+ * Compile and run the script at `file` (its whole text), with the code cache in `cacheDir` when
+ * there is one. Errors of the script itself propagate; the cache's never do.
+ */
+export function runCachedScript(file: string, cacheDir: string | undefined): CachedScript {
+  const source = readFileSync(file);
+  const sourceHash = sha256(source);
+  let cachePath: string | undefined;
+  let cached: Buffer | undefined;
+  if (cacheDir !== undefined) {
+    try {
+      cachePath = join(cacheDir, cacheName(file));
+      cached = readCache(cachePath, sourceHash);
+    } catch {
+      cached = undefined;
+    }
+  }
+  // The bundle is ASCII (scripts/bundle-cli.mjs sees to it): latin1 decodes it to the same string
+  // in a third of utf8's time.
+  const text = isAscii(source) ? source.toString('latin1') : source.toString('utf8');
+  const script = new Script(text, { filename: file, cachedData: cached });
+  const value: unknown = script.runInThisContext();
+  const state: CodeCacheState =
+    cachePath === undefined
+      ? 'off'
+      : cached === undefined
+        ? 'miss'
+        : script.cachedDataRejected === true
+          ? 'rejected'
+          : 'hit';
+  return {
+    value,
+    state,
+    save() {
+      if (cachePath === undefined || state === 'hit') return;
+      try {
+        writeCache(cachePath, sourceHash, script.createCachedData());
+      } catch {
+        // Unwritable or full: the next run compiles from source again, as this one did.
+      }
+    },
+  };
+}
+
+function sha256(data: Buffer): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+/** One file per script path and Node build: a rebuilt bundle replaces its own file, not adds one. */
+function cacheName(file: string): string {
+  const key = [file, process.version, process.arch, process.versions.v8].join('\0');
+  return `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.v8cache`;
+}
+
+/** The payload of a cache file made for this exact source, or undefined. */
+function readCache(path: string, sourceHash: Buffer): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch {
+    return undefined;
+  }
+  try {
+    // Checked on the descriptor we read from: V8 runs this payload as code, so it must be a file
+    // of ours that only we could have written (a shared temp directory is not trusted).
+    const st = fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!st.isFile() || st.size < HEADER || st.size > MAX_CACHE_BYTES) return undefined;
+    if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
+    const buf = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, buf, off, st.size - off, off);
+      if (n === 0) return undefined;
+      off += n;
+    }
+    if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+    const forSource = buf.subarray(MAGIC.length, MAGIC.length + 32);
+    const payloadHash = buf.subarray(MAGIC.length + 32, HEADER);
+    const payload = buf.subarray(HEADER);
+    if (!forSource.equals(sourceHash) || !sha256(payload).equals(payloadHash)) return undefined;
+    return payload;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Temp file + rename, so a reader sees a whole file or none; no fsync: a file torn by a crash
+ * fails its checksum and is rewritten.
+ */
+function writeCache(path: string, sourceHash: Buffer, payload: Buffer): void {
+  const dir = join(path, '..');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    writeFileSync(tmp, Buffer.concat([MAGIC, sourceHash, sha256(payload), payload]), {
+      mode: 0o600,
+      flag: 'wx',
+    });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,148 @@
+// code-cache.ts: the bundled CLI runs through a V8 code cache that is only ever an optimisation:
+// used when it is this source's and intact and ours, otherwise ignored (and rewritten), never an
+// error. Scripts here are small function expressions, as the bundle is. Each load runs in a process
+// of its own (src/ transpiled by child-lib), as the CLI does: within one process V8 reuses what it
+// compiled before and would never look at the cache file.
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeCacheDir, runCachedScript } from '../../src/cli/code-cache.js';
+import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+let lib: ChildLib;
+let runner: string;
+beforeAll(() => {
+  lib = compileChildLib(['cli/code-cache.ts']);
+  runner = lib.script(
+    'run-cached',
+    `import { runCachedScript } from './cli/code-cache.js';
+const [file, cache] = process.argv.slice(2);
+const r = runCachedScript(file, cache === '-' ? undefined : cache);
+const value = r.value();
+r.save();
+console.log(JSON.stringify({ value, state: r.state }));
+`,
+  );
+});
+afterAll(() => lib.dispose());
+
+function script(dir: string, body: string, name = 'bundle.js'): string {
+  const file = join(dir, name);
+  writeFileSync(file, `(function () { return ${body}; })`);
+  return file;
+}
+
+/** In a new process: run the script at `file` with the cache in `cache`, save, report. */
+async function runOnce(
+  file: string,
+  cache: string | undefined,
+): Promise<{ value: unknown; state: string }> {
+  const r = await lib.run(runner, [file, cache ?? '-']);
+  if (r.code !== 0) throw new Error(`exit ${r.code} ${r.signal}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { value: unknown; state: string };
+}
+
+function cacheFiles(cache: string): string[] {
+  return readdirSync(cache).map((n) => join(cache, n));
+}
+
+describe('runCachedScript', () => {
+  it('compiles from source once, then runs from the cache file it wrote (owner-only)', async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'miss' });
+    const [written, ...more] = cacheFiles(cache);
+    expect(more).toEqual([]);
+    expect(statSync(written!).mode & 0o777).toBe(0o600);
+    expect(statSync(cache).mode & 0o777).toBe(0o700);
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'hit' });
+  });
+
+  it('does not use the cache of another source of the same length (V8 checks only the length)', async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache);
+    script(dir, "'two'");
+    expect(await runOnce(file, cache)).toEqual({ value: 'two', state: 'miss' });
+    expect(await runOnce(file, cache)).toEqual({ value: 'two', state: 'hit' });
+  });
+
+  it('ignores a corrupt cache file (V8 would abort the process on it) and rewrites it', async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache);
+    const [path] = cacheFiles(cache);
+    const bytes = readFileSync(path!);
+    bytes[bytes.length - 8]! ^= 0x55; // in V8's payload, past our header
+    writeFileSync(path!, bytes);
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'miss' });
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'hit' });
+  });
+
+  it('ignores a cache file that others may write', async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache);
+    const [path] = cacheFiles(cache);
+    chmodSync(path!, 0o666);
+    expect((await runOnce(file, cache)).state).toBe('miss');
+  });
+
+  it('reports a cache V8 refuses as rejected, and replaces it', async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache);
+    const [path] = cacheFiles(cache);
+    // A well-formed file of ours for this source, carrying another script's code: V8's own check
+    // (here the source length) refuses it.
+    const otherFile = script(dir, "'a longer string'", 'other.js');
+    const otherCache = join(dir, 'other-cache');
+    await runOnce(otherFile, otherCache);
+    const [otherPath] = cacheFiles(otherCache);
+    const ours = readFileSync(path!);
+    const theirs = readFileSync(otherPath!);
+    writeFileSync(path!, Buffer.concat([ours.subarray(0, 8 + 32), theirs.subarray(8 + 32)]));
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'rejected' });
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'hit' });
+  });
+
+  it('runs without a cache when its directory cannot be made', async () => {
+    const dir = tmpDir();
+    const blocker = join(dir, 'not-a-dir');
+    writeFileSync(blocker, '');
+    const file = script(dir, "'one'");
+    expect(await runOnce(file, join(blocker, 'cache'))).toEqual({ value: 'one', state: 'miss' });
+    expect(await runOnce(file, join(blocker, 'cache'))).toEqual({ value: 'one', state: 'miss' });
+    expect(await runOnce(file, undefined)).toEqual({ value: 'one', state: 'off' });
+  });
+
+  it('lets errors of the script itself through', () => {
+    const dir = tmpDir();
+    const file = join(dir, 'bad.js');
+    writeFileSync(file, '(function () {');
+    expect(() => runCachedScript(file, join(dir, 'cache'))).toThrow(SyntaxError);
+  });
+});
+
+describe('codeCacheDir', () => {
+  it('is a directory of this user in the temp dir unless the environment says otherwise', () => {
+    const uid = process.getuid?.();
+    expect(codeCacheDir({})).toBe(
+      join(tmpdir(), uid === undefined ? 'ocilayout-code-cache' : `ocilayout-code-cache-${uid}`),
+    );
+    expect(codeCacheDir({ OCILAYOUT_CODE_CACHE: '/some/dir' })).toBe('/some/dir');
+    for (const off of ['', '0', 'off'])
+      expect(codeCacheDir({ OCILAYOUT_CODE_CACHE: off })).toBeUndefined();
+    expect(codeCacheDir({ NODE_DISABLE_COMPILE_CACHE: '1' })).toBeUndefined();
+    expect(
+      codeCacheDir({ NODE_DISABLE_COMPILE_CACHE: '1', OCILAYOUT_CODE_CACHE: '/x' }),
+    ).toBeUndefined();
+  });
+});
