@@ -234,7 +234,7 @@ export function exportName(
 ): string | undefined {
   if (isBareName(name)) return repository === undefined ? name : `${repository}:${name}`;
   if (!override || repository === undefined) return name;
-  if (isDigestName(name)) return `${repository}@${splitImageName(name)!.digest!}`;
+  if (isDigestName(name)) return digestName(repository, splitImageName(name)!.digest!);
   const tag = tagOfName(name);
   return tag === undefined || !isValidTag(tag) ? undefined : `${repository}:${tag}`;
 }

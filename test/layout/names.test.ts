@@ -192,5 +192,6 @@ describe("containerd's digest-only name (an image synced or copied by digest)", 
   it('--name REPO renames its repository and keeps the digest', () => {
     expect(exportName(name, 'other.example/x', true)).toBe(`other.example/x@${D}`);
     expect(exportName(name, undefined)).toBe(name);
+    expect(exportName(name, 'app', true)).toBe(`docker.io/library/app@${D}`);
   });
 });
