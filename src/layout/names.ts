@@ -216,8 +216,8 @@ export function nameAnnotations(name: string): Record<string, string> {
   // dropped unless it starts with ctr's --base-name), and podman load reads the containerd name
   // first: a full name goes in both.
   if (isBareName(name)) return { [Annotation.RefName]: name };
-  // A digest-only name is containerd's alone: ref.name is a tag (image-spec), and containers/image
-  // reads `repo@sha256:…` there as a name it cannot pull by (spec-notes/names.md).
+  // A digest-only name is containerd's alone, where containerd writes it: ref.name is read as a
+  // tag (umoci lists it as one, regctl matches `:TAG` in it), which this name is not.
   if (isDigestName(name)) return { [Annotation.ContainerdImageName]: name };
   return { [Annotation.ContainerdImageName]: name, [Annotation.RefName]: name };
 }

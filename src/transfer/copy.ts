@@ -126,8 +126,9 @@ export interface CopyResult {
 
 /**
  * Copy what `source` names, with its whole graph, to `destination`. The destination tag: the one
- * asked for, else the source's (see ContentSource.resolveRoot). A digest source's root goes into a
- * layout under containerd's digest-only name `REPOSITORY@DIGEST` (spec-notes/names.md). A layout destination is opened (or created) only after the plan succeeded.
+ * asked for, else the source's (see ContentSource.resolveRoot). A registry digest source's root
+ * goes into a layout under containerd's digest-only name `REPOSITORY@DIGEST` (spec-notes/names.md).
+ * A layout destination is opened (or created) only after the plan succeeded.
  * Idempotent: what the destination has is skipped. On failure no tag is added and what this copy
  * placed in a layout is taken back (spec-notes/copy.md, failure contract).
  * Throws what planCopy throws, E_INVALID_TAG, E_DIGEST_MISMATCH, E_LOCK_TIMEOUT, E_REGISTRY…

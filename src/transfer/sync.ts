@@ -138,8 +138,8 @@ async function syncOne(
 ): Promise<SyncImageResult> {
   const platforms = entry.platforms.map(formatPlatform);
   // An image asked for by digest gets containerd's digest-only name `REGISTRY/REPO@DIGEST` from
-  // the copy (RegistrySource, copy.ts): no tag, but its repository, so ls shows it and a copy to a
-  // registry host pushes it by digest (spec-notes/names.md).
+  // the copy (RegistrySource, copy.ts): no tag, but its repository, so info shows it and a copy
+  // to a registry host pushes it by digest (spec-notes/names.md).
   const byDigest = entry.ref.digest !== undefined;
   try {
     const result = await copyContent(
