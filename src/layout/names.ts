@@ -2,6 +2,7 @@
 // name the user asks for matches entries, and the grammar of bare tags and full image names.
 // tags.ts resolves and writes with it, refs.ts parses command lines with it, the archive code names
 // images with it. See spec-notes/names.md.
+import { matchesDigestGrammar } from '../digest.js';
 import { UsageError } from '../errors.js';
 import { Annotation } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
@@ -48,7 +49,8 @@ export function isBareName(name: string): boolean {
 /**
  * A full image name we accept from a user and write: `REPOSITORY:TAG` in the distribution grammar
  * (`docker.io/library/app:v1`, `localhost:5000/app:v1`, `app:v1`). Names without a tag or with a
- * digest are read from peers' entries but never written.
+ * digest are read from peers' entries; the one we also write is containerd's digest-only name
+ * (isDigestName), for an image copied by digest, never as a user's tag.
  */
 export function isFullImageName(name: string): boolean {
   const split = splitImageName(name);
@@ -59,6 +61,33 @@ export function isFullImageName(name: string): boolean {
     isValidTag(split.tag) &&
     isValidRepositoryName(split.repository)
   );
+}
+
+/**
+ * containerd's name for an image pulled by digest: `REPOSITORY@DIGEST`, no tag, the repository in
+ * the distribution grammar with a `/` (`docker.io/library/app@sha256:…`). It names exactly one
+ * manifest, so it is never a tag: not listed among tags, never a registry tag, never a tag's owner.
+ */
+export function isDigestName(name: string): boolean {
+  const split = splitImageName(name);
+  return (
+    split !== undefined &&
+    split.tag === undefined &&
+    split.digest !== undefined &&
+    matchesDigestGrammar(split.digest) &&
+    split.repository.includes('/') &&
+    isValidRepositoryName(split.repository)
+  );
+}
+
+/**
+ * The digest-only name we record for `digest` taken from `repository` (sync or copy by digest,
+ * no tag asked for): `REPOSITORY@DIGEST`, the repository in full as normalizeImageName writes it.
+ * Undefined when the repository is outside the grammar (the image then goes untagged).
+ */
+export function digestName(repository: string, digest: string): string | undefined {
+  const name = normalizeImageName(`${repository}@${digest}`);
+  return isDigestName(name) ? name : undefined;
 }
 
 /**
@@ -166,6 +195,15 @@ export function ownsName(entry: Descriptor, wanted: string): boolean {
   return nameMatch(entry, wanted) === 'exact';
 }
 
+/**
+ * Whether an entry is named by containerd's digest-only name (sync or copy by digest): a name of
+ * its own without ref.name, so the referrer conventions must not take it for untagged bookkeeping.
+ */
+export function carriesDigestName(entry: Descriptor): boolean {
+  const name = entryName(entry);
+  return name !== undefined && isDigestName(name);
+}
+
 /** A name to list: every entry name but containerd's digest-only `repo@sha256:…` (a digest ref). */
 export function isListedName(name: string): boolean {
   return splitImageName(name)?.digest === undefined;
@@ -178,6 +216,9 @@ export function nameAnnotations(name: string): Record<string, string> {
   // dropped unless it starts with ctr's --base-name), and podman load reads the containerd name
   // first: a full name goes in both.
   if (isBareName(name)) return { [Annotation.RefName]: name };
+  // A digest-only name is containerd's alone, where containerd writes it: ref.name is read as a
+  // tag (umoci lists it as one, regctl matches `:TAG` in it), which this name is not.
+  if (isDigestName(name)) return { [Annotation.ContainerdImageName]: name };
   return { [Annotation.ContainerdImageName]: name, [Annotation.RefName]: name };
 }
 
@@ -193,6 +234,7 @@ export function exportName(
 ): string | undefined {
   if (isBareName(name)) return repository === undefined ? name : `${repository}:${name}`;
   if (!override || repository === undefined) return name;
+  if (isDigestName(name)) return digestName(repository, splitImageName(name)!.digest!);
   const tag = tagOfName(name);
   return tag === undefined || !isValidTag(tag) ? undefined : `${repository}:${tag}`;
 }

@@ -3,7 +3,7 @@
 // names.ts's; registry references (`docker://…`) are parsed by registry/reference.ts. See
 // spec-notes/names.md for why the split works as it does.
 import { UsageError } from '../errors.js';
-import { assertValidTag, isFullImageName, isValidTag } from './names.js';
+import { assertValidTag, isDigestName, isFullImageName, isValidTag } from './names.js';
 import { matchesDigestGrammar, parseDigest, type Digest } from '../digest.js';
 
 export { assertValidTag, isValidTag } from './names.js';
@@ -88,6 +88,10 @@ function splitAtFullName(input: string): LayoutRef | undefined {
     if (/^[0-9]+\//.test(rest)) continue;
     if (rest.includes('/') && isFullImageName(rest))
       return { layout: input.slice(0, i), tag: rest };
+    // containerd's digest-only name, only with a registry host in front (`reg.example/app@…`,
+    // `localhost:5000/app@…`, as we store them): `/data/a:b/c@sha256:…` stays layout `/data/a:b/c`.
+    if (isDigestName(rest) && hasRegistryHost(rest))
+      return { layout: input.slice(0, i), tag: rest };
   }
   return undefined;
 }
@@ -112,7 +116,8 @@ export function parseTransportRef(arg: string, input = arg): LayoutRef {
   }
   if (colon < 0) return { layout };
   const ref = arg.slice(colon + 1);
-  if (ref !== '' && (isValidTag(ref) || isFullImageName(ref))) return { layout, tag: ref };
+  if (ref !== '' && (isValidTag(ref) || isFullImageName(ref) || isDigestName(ref)))
+    return { layout, tag: ref };
   throw new UsageError(
     'E_INVALID_TAG',
     `${input}: ${JSON.stringify(ref)} is neither a tag nor a full image name REPOSITORY:TAG`,
@@ -127,4 +132,10 @@ export function formatLayoutRef(ref: LayoutRef): string {
   if (ref.digest !== undefined) return `${ref.layout}@${ref.digest}`;
   if (ref.tag !== undefined) return `${ref.layout}:${ref.tag}`;
   return ref.layout;
+}
+
+/** The first path component names a registry: it has a `.` or `:`, or is `localhost`. */
+function hasRegistryHost(name: string): boolean {
+  const first = name.slice(0, Math.max(0, name.indexOf('/')));
+  return first.includes('.') || first.includes(':') || first === 'localhost';
 }

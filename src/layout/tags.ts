@@ -69,6 +69,19 @@ export function listTags(index: IndexFile): string[] {
 }
 
 /**
+ * Every entry name, sorted, each once, containerd's digest-only names included: what maps names
+ * to repositories (serve) needs them; a tag list does not (listTags).
+ */
+export function listNames(index: IndexFile): string[] {
+  const names = new Set<string>();
+  for (const entry of index.manifests) {
+    const name = entryName(entry);
+    if (name !== undefined) names.add(name);
+  }
+  return [...names].sort();
+}
+
+/**
  * The index.json entry we write for a name: the target's identity plus the name's annotations
  * (a bare tag in ref.name; a full name in ref.name and io.containerd.image.name, see names.ts).
  */

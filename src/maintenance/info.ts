@@ -1,6 +1,8 @@
 // A summary of one layout for `ocilayout info`: what index.json lists, what blobs/ and ingest/ hold.
 // Read-only; cheap (one stat per blob, no hashing). Integrity is fsck's job.
 import type { Layout } from '../layout/layout.js';
+import { isDigestName } from '../layout/names.js';
+import { listNames } from '../layout/tags.js';
 import { isFallbackTagName } from '../referrers/fallback-tag-name.js';
 import { IMAGE_LAYOUT_VERSION } from '../schema/layout-files.js';
 import { listIngest } from '../store/ingest.js';
@@ -12,6 +14,8 @@ export interface LayoutInfo {
   indexEntries: number;
   /** User tags, sorted (referrers fallback tags are counted separately). */
   tags: string[];
+  /** containerd's digest-only names (`REGISTRY/REPO@sha256:…`, images synced by digest), sorted. */
+  digestNames: string[];
   fallbackTags: number;
   blobs: { count: number; totalBytes: number };
   /** Files under blobs/ whose names are not digests we support. */
@@ -34,6 +38,7 @@ export function layoutInfo(layout: Layout): LayoutInfo {
     imageLayoutVersion: IMAGE_LAYOUT_VERSION,
     indexEntries: index.manifests.length,
     tags: allTags.filter((t) => !isFallbackTagName(t)),
+    digestNames: listNames(index).filter(isDigestName),
     fallbackTags: allTags.filter(isFallbackTagName).length,
     blobs: { count: blobs.length, totalBytes },
     strays,

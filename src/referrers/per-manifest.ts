@@ -2,6 +2,7 @@
 // own untagged index.json entry, found by reading its `subject`. We add containerd's
 // `io.containerd.manifest.subject` hint to entries we write, and never rely on it when reading.
 import { tryParseDigest } from '../digest.js';
+import { carriesDigestName } from '../layout/names.js';
 import { Annotation, isManifestMediaType } from '../media-types.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { Finding } from '../maintenance/findings.js';
@@ -34,7 +35,12 @@ export const perManifestConvention = {
    * a (dangling) entry as ours.
    */
   claim(entry: Descriptor, ctx: ConventionContext): Claim | undefined {
-    if (entry.annotations?.[Annotation.RefName] !== undefined || hasSubjectKey(entry))
+    // A digest-only name (an artifact synced by digest) is the user's name, as a tag is.
+    if (
+      entry.annotations?.[Annotation.RefName] !== undefined ||
+      carriesDigestName(entry) ||
+      hasSubjectKey(entry)
+    )
       return undefined;
     if (!isManifestMediaType(entry.mediaType)) return undefined;
     const r = ctx.docs.read(entry.digest, entry.mediaType);

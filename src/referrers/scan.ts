@@ -4,6 +4,7 @@
 // ones. The `subject` field is the only truth: listings are where we look, never what we believe.
 import type { Digest } from '../digest.js';
 import { walkDocuments } from '../layout/graph.js';
+import { carriesDigestName } from '../layout/names.js';
 import { Annotation, MAX_MANIFEST_BYTES } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
@@ -124,7 +125,9 @@ export function scanLayout(
     if (role !== undefined) return role;
     if (cosignTagOf(entry) !== undefined) return COSIGN_TAG_SOURCE;
     if (hauler.get(entry)?.subject !== undefined) return HAULER_KIND_SOURCE;
-    return entry.annotations?.[Annotation.RefName] !== undefined ? 'tagged' : 'nested';
+    return entry.annotations?.[Annotation.RefName] !== undefined || carriesDigestName(entry)
+      ? 'tagged'
+      : 'nested';
   };
   // The one graph walk, over DocReader's documents: every reference is seen (a referrer listed in
   // two places has both sources), each index is expanded once, a document that cannot be read is

@@ -14,7 +14,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { NotFoundError, UsageError, errnoCode, wrapFsError } from '../errors.js';
 import { Layout, type LayoutInit, type LayoutOptions } from '../layout/layout.js';
 import { isLayoutDirectory } from '../layout/layout-dir.js';
-import { isBareName, isValidTag, splitImageName } from '../layout/names.js';
+import { isBareName, isDigestName, isValidTag, splitImageName } from '../layout/names.js';
+import { listNames } from '../layout/tags.js';
 import { RegistryHttpError } from './http-errors.js';
 import { isValidRepositoryName } from './names.js';
 
@@ -113,7 +114,7 @@ export class Repositories {
     if (!isValidRepositoryName(name)) throw nameUnknown(name);
     const layout = Layout.open(this.root, this.layoutOptions);
     const names = layout.tags();
-    const mapped = mapStoredNames(names).get(name) ?? [];
+    const mapped = mapStoredNames(listNames(layout.readIndex())).get(name) ?? [];
     if (name === this.singleName) return new ServedRepository(name, layout, 'own', mapped, names);
     if (mapped.length === 0) throw nameUnknown(name);
     return new ServedRepository(name, layout, 'mapped', mapped);
@@ -216,7 +217,7 @@ export class Repositories {
   catalog(): string[] {
     if (this.mode === 'single') {
       const names = new Set(
-        mapStoredNames(Layout.open(this.root, this.layoutOptions).tags()).keys(),
+        mapStoredNames(listNames(Layout.open(this.root, this.layoutOptions).readIndex())).keys(),
       );
       names.add(this.singleName!);
       return [...names].sort();
@@ -275,22 +276,27 @@ export interface MappedName {
   prefix: string;
   /** The registry host as containerd's `ns` names it: the prefix's host, docker.io without one. */
   host: string;
-  tag: string;
+  /** Undefined for containerd's digest-only name `HOST/a/b@sha256:…`: in the repository, no tag. */
+  tag: string | undefined;
 }
 
 /**
  * The repositories the full names of one layout map to: `HOST/a/b:TAG` is tag TAG of `a/b`. The
  * host is the first component when it has a `.` or `:` or is `localhost` (distribution/reference's
- * rule); without one the whole repository is the path (`team/app:v1` is `team/app`). Names with a
- * digest, without a tag, with a tag or path outside the grammar are not mapped (a digest still
- * reaches their content).
+ * rule); without one the whole repository is the path (`team/app:v1` is `team/app`). containerd's
+ * digest-only name `HOST/a/b@sha256:…` puts `a/b` in the catalog with no tag (its manifest is
+ * pulled by digest). Other names with a digest, without a tag, with a tag or path outside the
+ * grammar are not mapped (a digest still reaches their content).
  */
 export function mapStoredNames(names: readonly string[]): Map<string, MappedName[]> {
   const out = new Map<string, MappedName[]>();
   for (const name of names) {
     const split = splitImageName(name);
-    if (split === undefined || split.digest !== undefined) continue;
-    if (split.tag === undefined || !isValidTag(split.tag)) continue;
+    if (split === undefined) continue;
+    if (!isDigestName(name)) {
+      if (split.digest !== undefined) continue;
+      if (split.tag === undefined || !isValidTag(split.tag)) continue;
+    }
     const repo = split.repository;
     const slash = repo.indexOf('/');
     const first = slash < 0 ? '' : repo.slice(0, slash);
@@ -331,7 +337,7 @@ export class ServedRepository {
   /** The tags listed for this repository, sorted, each once. */
   tags(): string[] {
     if (this.kind === 'layout') return this.layout.tags();
-    const tags = new Set(this.mapped.map((m) => m.tag));
+    const tags = new Set(this.mapped.flatMap((m) => m.tag ?? []));
     if (this.kind === 'own') for (const n of this.layoutNames) if (isBareName(n)) tags.add(n);
     return [...tags].sort();
   }

@@ -11,7 +11,13 @@ import { NotFoundError, UsageError, wrapFsError } from '../errors.js';
 import { Layout } from '../layout/layout.js';
 import { isValidTag } from '../layout/refs.js';
 import { findTagged } from '../layout/tags.js';
-import { entryName, isBareName, isFullImageName, tagOfName } from '../layout/names.js';
+import {
+  entryName,
+  isBareName,
+  isDigestName,
+  isFullImageName,
+  tagOfName,
+} from '../layout/names.js';
 import { Annotation } from '../media-types.js';
 import { isDialectReferrerEntry } from '../referrers/dialects.js';
 import type { Descriptor } from '../schema/descriptor.js';
@@ -156,6 +162,7 @@ function refsOf(entries: readonly Descriptor[]): string[] {
 function carriedTag(name: string): string | undefined {
   if (isBareName(name)) return isValidTag(name) ? name : undefined;
   if (isFullImageName(name) && name.includes('/')) return name;
+  if (isDigestName(name)) return name;
   const tag = tagOfName(name);
   return tag !== undefined && isValidTag(tag) ? tag : undefined;
 }

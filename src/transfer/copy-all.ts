@@ -11,6 +11,7 @@ import { Layout, type LayoutOptions } from '../layout/layout.js';
 import {
   entryName,
   isBareName,
+  isDigestName,
   isValidTag,
   isWritableName,
   normalizeImageName,
@@ -275,13 +276,15 @@ function mapItem(
   const source = name ?? entry.digest;
   switch (dst.kind) {
     case 'layout': {
-      // A name we would not write (`app:v1`, containerd's `repo@sha256:…`): its normalised form
-      // when that is writable (what docker means by it), else the image goes untagged.
+      // A name we would not write (`app:v1`, `app@sha256:…`): its normalised form when that is
+      // writable (what docker means by it), else the image goes untagged. containerd's
+      // digest-only name `repo@sha256:…` is kept (copy.ts checks it names the image).
+      const keeps = (n: string): boolean => isWritableName(n) || isDigestName(n);
       const normal = name === undefined ? undefined : normalizeImageName(name);
       const tag =
-        name !== undefined && isWritableName(name)
+        name !== undefined && keeps(name)
           ? name
-          : normal !== undefined && isWritableName(normal)
+          : normal !== undefined && keeps(normal)
             ? normal
             : undefined;
       const dir = dst.layout;

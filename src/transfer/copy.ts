@@ -8,13 +8,20 @@
 // archive source is a layout source over what the archive reader staged (archive-source.ts).
 // Decisions: spec-notes/copy.md.
 import { parseDigest } from '../digest.js';
-import { RegistryError } from '../errors.js';
+import { RegistryError, UsageError } from '../errors.js';
 import type { Layout, Target } from '../layout/layout.js';
 import { formatPlatform } from '../layout/platform.js';
 import type { ConventionName } from '../referrers/convention.js';
 import { applyReferrerEdges, type RecordedIn } from '../referrers/record.js';
 import { assertValidTag } from '../layout/refs.js';
-import { assertWritableName, isBareName, tagOfName } from '../layout/names.js';
+import {
+  assertWritableName,
+  digestName,
+  isBareName,
+  isDigestName,
+  splitImageName,
+  tagOfName,
+} from '../layout/names.js';
 import type { BlobLocations } from '../registry/blob-locations.js';
 import type { RegistryClient } from '../registry/client.js';
 import { updateFallbackTag, type ReferrersVia } from '../registry/remote-referrers.js';
@@ -120,8 +127,9 @@ export interface CopyResult {
 
 /**
  * Copy what `source` names, with its whole graph, to `destination`. The destination tag: the one
- * asked for, else the source's (see ContentSource.resolveRoot); none for a digest source (a layout
- * lists it untagged). A layout destination is opened (or created) only after the plan succeeded.
+ * asked for, else the source's (see ContentSource.resolveRoot). A registry digest source's root
+ * goes into a layout under containerd's digest-only name `REPOSITORY@DIGEST` (spec-notes/names.md).
+ * A layout destination is opened (or created) only after the plan succeeded.
  * Idempotent: what the destination has is skipped. On failure no tag is added and what this copy
  * placed in a layout is taken back (spec-notes/copy.md, failure contract).
  * Throws what planCopy throws, E_INVALID_TAG, E_DIGEST_MISMATCH, E_LOCK_TIMEOUT, E_REGISTRY…
@@ -146,14 +154,30 @@ async function copyTo(
 ): Promise<CopyResult> {
   const explicit = destination.tag;
   const check = destination.kind === 'registry' ? assertValidTag : assertWritableName;
-  if (explicit !== undefined) check(explicit);
+  // containerd's digest-only name is no tag a user picks: a layout takes it only for the very
+  // content it names (checked once the root is known).
+  const explicitDigestName =
+    explicit !== undefined && destination.kind === 'layout' && isDigestName(explicit);
+  if (explicit !== undefined && !explicitDigestName) check(explicit);
   const plan = await planCopy(source, options);
   for (const w of plan.warnings) options.onEvent?.({ type: 'warning', message: w });
+  if (explicitDigestName) assertNamesRoot(explicit, plan);
   let tag = explicit ?? plan.sourceTag;
-  // A layout's full name goes to a registry as its tag: the repository is the destination's.
-  if (tag !== undefined && destination.kind === 'registry' && !isBareName(tag))
-    tag = tagOfName(tag);
-  if (tag !== undefined) check(tag);
+  if (tag !== undefined && isDigestName(tag)) {
+    // A digest-only name (sync or copy by digest, a layout entry named so): a layout records it
+    // under the digest it stores — a --platform filter makes a new index, and a name must never
+    // promise other bytes than its entry's. A registry takes the manifest by digest, an archive
+    // lists it untagged, as before.
+    tag =
+      destination.kind === 'layout'
+        ? digestName(splitImageName(tag)!.repository, plan.root.descriptor.digest)
+        : undefined;
+  } else {
+    // A layout's full name goes to a registry as its tag: the repository is the destination's.
+    if (tag !== undefined && destination.kind === 'registry' && !isBareName(tag))
+      tag = tagOfName(tag);
+    if (tag !== undefined) check(tag);
+  }
   const result = emptyResult(source, destination, plan, tag);
   options.onEvent?.({
     type: 'plan',
@@ -215,6 +239,19 @@ async function copyTo(
   for (const c of plan.cosign) await sink.putManifest(c.doc, source, c.tag);
   if (tag !== undefined) await sink.putManifest(plan.root, source, tag);
   return result;
+}
+
+/** A digest-only destination name must name the source's root (before any --platform filter). */
+function assertNamesRoot(name: string, plan: CopyPlan): void {
+  const named = splitImageName(name)!.digest!;
+  const root = (plan.filteredFrom ?? plan.root.descriptor).digest;
+  if (named === root) return;
+  throw new UsageError(
+    'E_INVALID_TAG',
+    `${name} names ${named}, not the copied image ${root}`,
+    { tag: name, digest: root },
+    { hint: 'a name REPOSITORY@DIGEST names that digest only; pick a tag to name other content' },
+  );
 }
 
 /**

@@ -15,7 +15,7 @@ import type { IndexFile } from '../schema/layout-files.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
 import { isValidTag } from '../layout/refs.js';
 import { findTagged } from '../layout/tags.js';
-import { entryName, isWritableName, tagOfName } from '../layout/names.js';
+import { digestName, entryName, isDigestName, isWritableName, tagOfName } from '../layout/names.js';
 import { openRemoteBlob } from '../registry/blob-pull.js';
 import type { RegistryClient } from '../registry/client.js';
 import { formatRegistryRef, type RegistryRef } from '../registry/reference.js';
@@ -31,7 +31,8 @@ export interface ContentSource {
   readonly label: string;
   /**
    * The manifest the reference names, and the tag to carry over: the one the reference names, else
-   * (a layout named alone) its one entry's tag when that is a valid tag; undefined for a digest.
+   * (a layout named alone) its one entry's tag when that is a valid tag; for a registry reference
+   * by digest, containerd's digest-only name `REGISTRY/REPO@DIGEST`; else undefined.
    */
   resolveRoot(): Promise<SourceDoc & { tag: string | undefined }>;
   manifest(desc: Descriptor): Promise<SourceDoc>;
@@ -101,7 +102,7 @@ export class LayoutSource implements ContentSource {
       const name = entryName(desc);
       const implied = name === undefined ? undefined : tagOfName(name);
       tag =
-        name !== undefined && isWritableName(name)
+        name !== undefined && (isWritableName(name) || isDigestName(name))
           ? name
           : implied !== undefined && isValidTag(implied)
             ? implied
@@ -212,7 +213,13 @@ export class RegistrySource implements ContentSource {
       this.ref.repository,
       this.ref.digest ?? this.ref.tag ?? 'latest',
     );
-    return { ...got, tag: this.ref.digest === undefined ? this.ref.tag : undefined };
+    // Pulled by digest: named as containerd names it, `REGISTRY/REPO@DIGEST` (copy.ts decides
+    // what each destination makes of that).
+    const tag =
+      this.ref.digest === undefined
+        ? this.ref.tag
+        : digestName(`${this.ref.registry}/${this.ref.repository}`, this.ref.digest);
+    return { ...got, tag };
   }
 
   async manifest(desc: Descriptor): Promise<SourceDoc> {

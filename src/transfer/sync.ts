@@ -137,8 +137,9 @@ async function syncOne(
   layoutOptions: LayoutOptions | undefined,
 ): Promise<SyncImageResult> {
   const platforms = entry.platforms.map(formatPlatform);
-  // A layout names images by tag (spec-notes/names.md): an image asked for by digest is listed
-  // untagged, by its digest, and the report says so.
+  // An image asked for by digest gets containerd's digest-only name `REGISTRY/REPO@DIGEST` from
+  // the copy (RegistrySource, copy.ts): no tag, but its repository, so info shows it and a copy
+  // to a registry host pushes it by digest (spec-notes/names.md).
   const byDigest = entry.ref.digest !== undefined;
   try {
     const result = await copyContent(
@@ -150,9 +151,6 @@ async function syncOne(
       },
       copyOptions,
     );
-    if (byDigest) {
-      result.warnings.push(`${image}: listed untagged, by digest (a layout names images by tag)`);
-    }
     const bytes = TRANSFERRED.reduce((n, o) => n + result.bytes[o], 0);
     const blobs = TRANSFERRED.reduce((n, o) => n + result.blobs[o], 0);
     return {

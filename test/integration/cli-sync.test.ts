@@ -13,6 +13,7 @@ import { RegistryClient } from '../../src/registry/client.js';
 import { cosignKeys, cosignSignature, signatureTag } from '../helpers/cosign.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { cliOk, runCli, runCliInTerminal } from '../helpers/run-cli.js';
+import { startServeCli } from '../helpers/serve-cli.js';
 import { requireTools } from '../helpers/tools.js';
 import { makeFixture, type Fixture } from '../registry/fixture.js';
 import { blobOf, fastRetry, opener } from '../registry/helpers.js';
@@ -141,19 +142,108 @@ describe.runIf(HAVE)('ocilayout sync', () => {
     expect(r.failed).toBe(0);
   }, 60_000);
 
-  it('an image asked for by digest is collected untagged, and the report says so', async () => {
+  it("an image asked for by digest keeps containerd's digest-only name, once, beside its tag", async () => {
     const layout = join(dir, 'by-digest');
+    const name = `${host}/team/plain@${cosigned.index.digest}`;
+    const input = `${name}\n${host}/team/plain:v1\n`;
     const r = JSON.parse(
-      await cliOk(['sync', '--json', '--no-referrers', '-', layout], {
-        input: `${host}/team/plain@${cosigned.index.digest}\n`,
-      }),
+      await cliOk(['sync', '--json', '--no-referrers', '-', layout], { input }),
     ) as SyncJson & { images: { warnings: string[] }[] };
-    expect(r).toMatchObject({ copied: 1, failed: 0 });
-    expect(r.images[0]!.digest).toBe(cosigned.index.digest);
-    expect(r.images[0]!.warnings.join()).toContain('untagged');
+    expect(r).toMatchObject({ failed: 0 });
+    expect(r.images[0]).toMatchObject({ image: name, digest: cosigned.index.digest });
+    // A re-run adds no second entry of either name.
+    await cliOk(['sync', '--json', '--no-referrers', '-', layout], { input });
     const index = Layout.open(layout).readIndex();
-    expect(index.manifests.map((e) => e.digest)).toContain(cosigned.index.digest);
+    const byName = index.manifests.filter(
+      (e) => e.annotations?.['io.containerd.image.name'] === name,
+    );
+    expect(byName).toHaveLength(1);
+    expect(byName[0]!.digest).toBe(cosigned.index.digest);
+    // ref.name holds a tag (image-spec); the digest-only name is containerd's alone.
+    expect(byName[0]!.annotations?.['org.opencontainers.image.ref.name']).toBeUndefined();
+    expect(index.manifests).toHaveLength(2);
+    // Listed among names by info, never among tags; resolvable by the name.
+    expect((await cliOk(['tags', layout])).trim().split('\n')).toEqual([`${host}/team/plain:v1`]);
+    expect(await cliOk(['info', layout])).toContain(`by digest:     1 (${name})`);
+    expect((await cliOk(['resolve', `${layout}:${name}`])).trim()).toBe(cosigned.index.digest);
+    expect((await runCli(['fsck', layout])).code).toBe(0);
   }, 60_000);
+
+  describe('a digest-named image keeps its name beyond the layout', () => {
+    let layout: string;
+    let name: string;
+    beforeAll(async () => {
+      layout = join(dir, 'by-digest-only');
+      name = `${host}/team/plain@${cosigned.index.digest}`;
+      // Beside an image of another repository: two entries make `copy LAYOUT DEST` whole-layout.
+      await cliOk(['sync', '--no-referrers', '-', layout], {
+        input: `${name}\n${host}/team/signed:v1\n`,
+      });
+    }, 60_000);
+
+    it('a whole-layout copy to a registry host pushes it into its repository by digest', async () => {
+      const second = await startRegistry();
+      try {
+        const pushed = JSON.parse(
+          await cliOk(['copy', '--json', '--no-referrers', layout, `docker://${second.host}`]),
+        ) as { copied: number; skipped: number };
+        expect(pushed).toMatchObject({ copied: 2, skipped: 0 });
+        const client = new RegistryClient(second.host, { retry: fastRetry(2) });
+        const there = await client.headManifest('team/plain', cosigned.index.digest);
+        expect(there?.digest).toBe(cosigned.index.digest);
+        expect(await client.listTags('team/plain')).toEqual([]);
+      } finally {
+        await second.stop();
+      }
+    }, 60_000);
+
+    it('a whole-layout copy into another layout keeps the name', async () => {
+      const copied = join(dir, 'by-digest-copy');
+      await cliOk(['copy', '--no-referrers', layout, copied]);
+      expect(await cliOk(['info', copied])).toContain(`by digest:     1 (${name})`);
+    }, 60_000);
+
+    it('oci-archive export and import keep it, in the containerd annotation only', async () => {
+      const tar = join(dir, 'by-digest.tar');
+      await cliOk(['export', layout, tar]);
+      const imported = join(dir, 'by-digest-imported');
+      await cliOk(['import', tar, imported]);
+      const entries = Layout.open(imported).readIndex().manifests;
+      const byDigest = entries.filter((e) => e.digest === cosigned.index.digest);
+      expect(byDigest.map((e) => e.annotations)).toEqual([{ 'io.containerd.image.name': name }]);
+    }, 60_000);
+
+    it('serve lists its repository, with no tag, and serves the manifest by digest', async () => {
+      const s = await startServeCli(
+        layout,
+        [],
+        ({ stderr }) => /on http:\/\/([\d.]+:\d+)/.exec(stderr)?.[1],
+      );
+      const base = `http://${s.ready}/v2`;
+      const catalog = (await (await fetch(`${base}/_catalog`)).json()) as {
+        repositories: string[];
+      };
+      expect(catalog.repositories).toContain('team/plain');
+      const tags = await fetch(`${base}/team/plain/tags/list`);
+      expect(tags.status).toBe(200);
+      expect(((await tags.json()) as { tags: string[] | null }).tags ?? []).toEqual([]);
+      const manifest = await fetch(`${base}/team/plain/manifests/${cosigned.index.digest}`, {
+        headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+      });
+      expect(manifest.status).toBe(200);
+      expect(manifest.headers.get('docker-content-digest')).toBe(cosigned.index.digest);
+    }, 60_000);
+
+    it('is a root: gc collects none of it, fsck finds nothing wrong', async () => {
+      const gc = JSON.parse(await cliOk(['gc', '--json', layout])) as {
+        removedBlobs: string[];
+        removedEntries: unknown[];
+      };
+      expect(gc).toMatchObject({ removedBlobs: [], removedEntries: [] });
+      expect(Layout.open(layout).resolve({ tag: name }).digest).toBe(cosigned.index.digest);
+      expect((await runCli(['fsck', layout])).code).toBe(0);
+    }, 60_000);
+  });
 
   it('one missing image fails alone: the others are collected and the report names it', async () => {
     const layout = join(dir, 'partial');

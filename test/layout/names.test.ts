@@ -3,14 +3,21 @@ import { Annotation, MediaType } from '../../src/media-types.js';
 import type { Descriptor } from '../../src/schema/descriptor.js';
 import {
   assertWritableName,
+  carriesDigestName,
+  digestName,
   entryFullNames,
   entryName,
+  exportName,
   isBareName,
+  isDigestName,
   isFullImageName,
+  isListedName,
+  isWritableName,
   nameAnnotations,
   nameMatch,
   normalizeImageName,
   splitImageName,
+  tagOfName,
 } from '../../src/layout/names.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
@@ -131,5 +138,60 @@ describe('normalizeImageName (docker familiar names in full, as containerd and p
     ['Bad/Name:v1', 'Bad/Name:v1'],
   ])('%s → %s', (input, expected) => {
     expect(normalizeImageName(input)).toBe(expected);
+  });
+});
+
+describe("containerd's digest-only name (an image synced or copied by digest)", () => {
+  const name = `registry.example/team/app@${D}`;
+
+  it.each([
+    [name, true],
+    [`localhost:5000/app@${D}`, true],
+    [`docker.io/library/app@${D}`, true],
+    // No tag may come with it, the repository needs a `/`, the digest its grammar.
+    [`registry.example/team/app:v1@${D}`, false],
+    [`app@${D}`, false],
+    [`registry.example/team/app@sha256:abc:def`, false],
+    [`registry.example/Team/app@${D}`, false],
+    ['registry.example/team/app:v1', false],
+    ['v1', false],
+  ])('isDigestName(%s) is %s', (input, expected) => {
+    expect(isDigestName(input)).toBe(expected);
+  });
+
+  it('is never a tag: no tag part, not listed, not writable as a user name', () => {
+    expect(tagOfName(name)).toBeUndefined();
+    expect(isListedName(name)).toBe(false);
+    expect(isWritableName(name)).toBe(false);
+    expect(() => assertWritableName(name)).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_TAG' }),
+    );
+  });
+
+  it('is written in io.containerd.image.name only (ref.name holds a tag)', () => {
+    expect(nameAnnotations(name)).toEqual({ [Annotation.ContainerdImageName]: name });
+  });
+
+  it('digestName builds it in full, as containerd stores names, or refuses', () => {
+    expect(digestName('registry.example/team/app', D)).toBe(name);
+    expect(digestName('alpine', D)).toBe(`docker.io/library/alpine@${D}`);
+    expect(digestName('127.0.0.1:5000/app', D)).toBe(`127.0.0.1:5000/app@${D}`);
+    expect(digestName('registry.example/Bad', D)).toBeUndefined();
+  });
+
+  it('names its entry, which answers to it exactly and to no tag', () => {
+    const e = entry({ [Annotation.ContainerdImageName]: name });
+    expect(entryName(e)).toBe(name);
+    expect(carriesDigestName(e)).toBe(true);
+    expect(nameMatch(e, name)).toBe('exact');
+    expect(nameMatch(e, 'latest')).toBeUndefined();
+    expect(nameMatch(e, D.replace(':', '-'))).toBeUndefined();
+    expect(carriesDigestName(entry({ [Annotation.RefName]: 'v1' }))).toBe(false);
+  });
+
+  it('--name REPO renames its repository and keeps the digest', () => {
+    expect(exportName(name, 'other.example/x', true)).toBe(`other.example/x@${D}`);
+    expect(exportName(name, undefined)).toBe(name);
+    expect(exportName(name, 'app', true)).toBe(`docker.io/library/app@${D}`);
   });
 });

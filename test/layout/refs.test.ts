@@ -182,6 +182,20 @@ describe('parseLayoutRef with a full image name (LAYOUT:REPOSITORY:TAG)', () => 
     expect(parseLayoutRef(input)).toEqual(expected);
   });
 
+  it.each([
+    ['registry host', `L:registry.example/team/app@${D}`, 'registry.example/team/app'],
+    ['registry with port', `./out:127.0.0.1:5000/app@${D}`, '127.0.0.1:5000/app'],
+    ['docker hub', `a:b:docker.io/library/app@${D}`, 'docker.io/library/app'],
+  ])("containerd's digest-only name (%s): %s", (_name, input, repository) => {
+    // Was read as the directory `…:REPOSITORY` at a digest.
+    const layout = input.slice(0, input.length - `${repository}@${D}`.length - 1);
+    expect(parseLayoutRef(input)).toEqual({ layout, tag: `${repository}@${D}` });
+  });
+
+  it('keeps a directory with a colon at a digest when no registry host follows', () => {
+    expect(parseLayoutRef(`/data/a:b/c@${D}`)).toEqual({ layout: '/data/a:b/c', digest: D });
+  });
+
   it('round-trips through formatLayoutRef', () => {
     const input = 'L:docker.io/library/app:v1';
     expect(formatLayoutRef(parseLayoutRef(input))).toBe(input);

@@ -4,6 +4,7 @@ import type { Descriptor } from '../../src/schema/descriptor.js';
 import type { IndexFile } from '../../src/schema/layout-files.js';
 import {
   findTagged,
+  listNames,
   listTags,
   moveTag,
   removeTag,
@@ -321,5 +322,21 @@ describe('removeTag', () => {
     const before = JSON.stringify(index);
     expect(removeTag(index, 'nope')).toEqual([]);
     expect(JSON.stringify(index)).toBe(before);
+  });
+});
+
+describe("containerd's digest-only name in the index", () => {
+  const name = `registry.example/team/app@sha256:${hex('a')}`;
+
+  it('setTag records it once (idempotent), beside a tag of the same content', () => {
+    const index = indexOf(containerd('a', 'registry.example/team/app:v1'));
+    expect(setTag(index, name, desc('a'))).toBe(true);
+    expect(setTag(index, name, desc('a'))).toBe(false);
+    expect(index.manifests).toHaveLength(2);
+    expect(index.manifests[1]!.annotations).toEqual({ [Annotation.ContainerdImageName]: name });
+    expect(findTagged(index, name)?.digest).toBe(desc('a').digest);
+    // Listed as a tag it is not; the tag beside it is.
+    expect(listTags(index)).toEqual(['registry.example/team/app:v1']);
+    expect(listNames(index)).toEqual(['registry.example/team/app:v1', name]);
   });
 });

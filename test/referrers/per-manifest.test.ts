@@ -76,4 +76,19 @@ describe('per-manifest convention', () => {
     expect(layout.index.read().text).toBe(text);
     expect(discoverReferrers(layout, img.digest).map((d) => d.digest)).toEqual([sig.digest]);
   });
+
+  it("a referrer synced by digest (containerd's digest-only name) is the user's, as a tag is", async () => {
+    const layout = tmpLayout();
+    const img = putImage(layout, 'a');
+    const sig = putArtifact(layout, img, SIG);
+    const named = {
+      mediaType: sig.mediaType,
+      digest: sig.digest,
+      size: sig.size,
+      annotations: { [Annotation.ContainerdImageName]: `reg.example/team/sig@${sig.digest}` },
+    };
+    await setEntries(layout, [tagEntry(img, 'v1'), named]);
+    expect(classifyIndex(layout.readIndex(), new ConventionContext(layout))).toEqual([]);
+    expect(discoverReferrers(layout, img.digest).map((d) => d.digest)).toEqual([sig.digest]);
+  });
 });

@@ -52,11 +52,20 @@ describe('mapStoredNames', () => {
       'localhost:5000/team/app:v2',
       'localhost/app:dev', // podman's local names
       'team/tool:1.0', // no host: the whole repository is the path (docker.io by default)
-      'docker.io/library/alpine@sha256:' + 'a'.repeat(64), // digest-only: addressed by digest
+      'docker.io/library/alpine@sha256:' + 'a'.repeat(64), // digest-only: its repository, no tag
+      'reg.example/team/app:v1@sha256:' + 'a'.repeat(64), // tag and digest: not mapped
       'reg.example/noTag', // no tag
       'reg.example/UPPER/x:v1', // path outside the grammar
     ]);
-    expect([...m.keys()].sort()).toEqual(['app', 'team/app', 'team/tool']);
+    expect([...m.keys()].sort()).toEqual(['app', 'library/alpine', 'team/app', 'team/tool']);
+    expect(m.get('library/alpine')).toEqual([
+      {
+        name: 'docker.io/library/alpine@sha256:' + 'a'.repeat(64),
+        prefix: 'docker.io/',
+        host: 'docker.io',
+        tag: undefined,
+      },
+    ]);
     expect(m.get('team/app')).toEqual([
       { name: 'reg.example/team/app:v1', prefix: 'reg.example/', host: 'reg.example', tag: 'v1' },
       {

@@ -41,7 +41,8 @@ describe('copyAll between layouts', () => {
       ['v1', `${to}:v1`],
       ['reg.example/team/b:v2', `${to}:reg.example/team/b:v2`],
       ['app:v3', `${to}:docker.io/library/app:v3`],
-      [`reg.example/team/e@${e.digest}`, `${to}@${e.digest}`],
+      // containerd's digest-only name is kept (in its own annotation only).
+      [`reg.example/team/e@${e.digest}`, `${to}:reg.example/team/e@${e.digest}`],
       [d.digest, `${to}@${d.digest}`],
     ]);
     const dst = Layout.open(to);
@@ -58,6 +59,7 @@ describe('copyAll between layouts', () => {
     const listed = dst.readIndex().manifests.map((m) => m.digest);
     expect(listed).toContain(d.digest);
     expect(listed).toContain(e.digest);
+    expect(dst.resolve({ tag: `reg.example/team/e@${e.digest}` }).digest).toBe(e.digest);
     // Copied once: the untagged entry of v1's digest adds no second entry.
     expect(listed.filter((x) => x === img.digest)).toHaveLength(1);
 

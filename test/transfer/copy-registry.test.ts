@@ -56,6 +56,41 @@ describe('copy across the registry boundary (referrers API test server)', () => 
     expect(same.descriptor.digest).toBe(f.index.digest);
   });
 
+  it("by digest into a layout: containerd's digest-only name, for the digest stored", async () => {
+    const f = await makeFixture(tmpDir());
+    const server = await serve();
+    await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/team/app:v1`, opts);
+    const src = `docker://${server.host}/team/app@${f.index.digest}`;
+    const name = `${server.host}/team/app@${f.index.digest}`;
+    const dir = tmpDir();
+    const dst = join(dir, 'dst');
+    const r = await copyRefs(src, dst, opts);
+    expect(r.tag).toBe(name);
+    const entries = Layout.open(dst).readIndex().manifests;
+    expect(entries.map((e) => [e.digest, e.annotations])).toEqual([
+      [f.index.digest, { 'io.containerd.image.name': name }],
+    ]);
+    // Filtered to one platform, the index stored is another: the name says its digest.
+    const one = await copyRefs(src, join(dir, 'one'), { ...opts, platforms: ['linux/amd64'] });
+    expect(one.descriptor.digest).not.toBe(f.index.digest);
+    expect(one.tag).toBe(`${server.host}/team/app@${one.descriptor.digest}`);
+    // Layout to layout by that name keeps it; naming other content so is refused, nothing written.
+    const again = await copyRefs(`${dst}:${name}`, join(dir, 'again'), opts);
+    expect(again.tag).toBe(name);
+    await expect(
+      copyRefs(
+        `${dst}:${name}`,
+        `${join(dir, 'lie')}:${server.host}/team/app@${f.amd64.digest}`,
+        opts,
+      ),
+    ).rejects.toMatchObject({ code: 'E_INVALID_TAG' });
+    // Registry to registry by digest: no tag appears.
+    await copyRefs(src, `docker://${server.host}/mirror/app`, opts);
+    const client = new RegistryClient(server.host, { retry: FAST });
+    expect((await client.headManifest('mirror/app', f.index.digest))?.digest).toBe(f.index.digest);
+    expect(await client.listTags('mirror/app')).toEqual([]);
+  });
+
   it('layout → registry → fresh layout keeps every referrer and digest (API path, no fallback tag)', async () => {
     const dir = tmpDir();
     const f = await makeFixture(dir);

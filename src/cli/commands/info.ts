@@ -37,6 +37,9 @@ function renderInfo(i: LayoutInfo): string[] {
     `index entries: ${i.indexEntries}`,
     `tags:          ${tags}`,
   ];
+  // Images synced by digest: named, though by no tag (spec-notes/names.md).
+  if (i.digestNames.length > 0)
+    lines.push(`by digest:     ${i.digestNames.length} (${i.digestNames.join(', ')})`);
   if (i.fallbackTags > 0)
     lines.push(`fallback tags: ${i.fallbackTags} (referrers; see tags --all)`);
   lines.push(`blobs:         ${i.blobs.count} (${formatBytes(i.blobs.totalBytes)})`);
