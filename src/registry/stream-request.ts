@@ -115,7 +115,7 @@ function getOnce(url: URL, headers: Record<string, string>): Promise<IncomingMes
     const req = (https ? httpsRequest : httpRequest)(url, {
       method: 'GET',
       headers,
-      agent: https ? agents.https : agents.http,
+      agent: agentFor(https),
     });
     req.on('response', resolve);
     req.on('error', reject);
