@@ -10,10 +10,18 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** A server's Retry-After longer than this is cut to it (a stuck server must not hang us for hours). */
   maxRetryAfterMs: number;
+  /**
+   * A blob transfer whose connection carries nothing for this long (no headers, no body bytes) is
+   * dropped as ETIMEDOUT and retried (default IDLE_TIMEOUT_MS, fetch's own limit).
+   */
+  idleTimeoutMs?: number | undefined;
   /** Injected for tests. */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
+
+/** fetch (undici) gives up on a silent connection after five minutes: the blob paths do the same. */
+export const IDLE_TIMEOUT_MS = 300_000;
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   attempts: 5,

@@ -5,7 +5,12 @@
 // fetch's web stream costs a promise and a copy per network chunk; here the caller iterates the
 // socket's own stream (bodyChunks), with its backpressure. The answer is handed back as a fetch
 // Response, so everything above the transport reads both paths the same way.
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -34,6 +39,17 @@ export function nodeBody(res: Response): AsyncIterable<Buffer> | undefined {
   return nodeBodies.get(res);
 }
 
+/**
+ * Without a deadline a peer that stops sending (a stalled CDN, a hung registry) would hold a pull or
+ * push for ever. The socket's idle timer covers the wait for headers and every gap in the body
+ * after them; ETIMEDOUT is a retryable code, so the download resumes with Range.
+ */
+function dropWhenIdle(req: ClientRequest, idleMs: number): void {
+  req.setTimeout(idleMs, () => {
+    req.destroy(Object.assign(new Error(`no data for ${idleMs} ms`), { code: 'ETIMEDOUT' }));
+  });
+}
+
 /** A body this module sends: anything async-iterable that is not already a buffer or string. */
 export function isStreamBody(body: unknown): body is AsyncIterable<Uint8Array> {
   return (
@@ -54,6 +70,7 @@ export function sendStreaming(
   method: string,
   headers: Record<string, string>,
   body: AsyncIterable<Uint8Array>,
+  idleMs: number,
 ): Promise<Response> {
   return new Promise((resolve, reject) => {
     const https = url.protocol === 'https:';
@@ -62,6 +79,7 @@ export function sendStreaming(
       headers,
       agent: agentFor(https),
     });
+    dropWhenIdle(req, idleMs);
     let settled = false;
     const fail = (err: unknown): void => {
       if (settled) return;
@@ -89,11 +107,15 @@ export function sendStreaming(
  * fetch does; the Authorization header goes only to the origin it was meant for, never to the
  * storage host a redirect names (whose signed URL carries its own authority).
  */
-export async function getStreaming(url: URL, headers: Record<string, string>): Promise<Response> {
+export async function getStreaming(
+  url: URL,
+  headers: Record<string, string>,
+  idleMs: number,
+): Promise<Response> {
   let current = url;
   let sent = headers;
   for (let hop = 0; ; hop++) {
-    const res = await getOnce(current, sent);
+    const res = await getOnce(current, sent, idleMs);
     const location = res.headers.location;
     if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined || hop >= MAX_REDIRECTS) {
       return toResponse(res);
@@ -109,7 +131,11 @@ export async function getStreaming(url: URL, headers: Record<string, string>): P
   }
 }
 
-function getOnce(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+function getOnce(
+  url: URL,
+  headers: Record<string, string>,
+  idleMs: number,
+): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const https = url.protocol === 'https:';
     const req = (https ? httpsRequest : httpRequest)(url, {
@@ -117,6 +143,7 @@ function getOnce(url: URL, headers: Record<string, string>): Promise<IncomingMes
       headers,
       agent: agentFor(https),
     });
+    dropWhenIdle(req, idleMs);
     req.on('response', resolve);
     req.on('error', reject);
     req.end();

@@ -7,6 +7,7 @@ import { apiHost } from './reference.js';
 import { getStreaming, isStreamBody, nodeBody, sendStreaming } from './stream-request.js';
 import {
   DEFAULT_RETRY_POLICY,
+  IDLE_TIMEOUT_MS,
   isRetryableNetworkCode,
   isRetryableStatus,
   networkErrorCode,
@@ -206,9 +207,13 @@ export class RegistryTransport {
       headers,
       redirect: 'follow',
     };
-    if (isStreamBody(body)) return sendStreaming(this.resolve(req.path), req.method, headers, body);
-    if (req.blob === true && req.method === 'GET')
-      return getStreaming(this.resolve(req.path), headers);
+    const idleMs = this.policy.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    if (isStreamBody(body)) {
+      return sendStreaming(this.resolve(req.path), req.method, headers, body, idleMs);
+    }
+    if (req.blob === true && req.method === 'GET') {
+      return getStreaming(this.resolve(req.path), headers, idleMs);
+    }
     if (body !== undefined && body !== null) {
       init.body = body;
       init.duplex = 'half';

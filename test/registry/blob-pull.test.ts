@@ -63,6 +63,45 @@ describe('blob pull', () => {
   }
 
   it.each([
+    ['before the headers', false],
+    ['in the middle of the body', true],
+  ])('drops a download that goes silent %s, and resumes it', async (_when, midBody) => {
+    const data = randomBytes(500_000);
+    let gets = 0;
+    raw = createServer((req, res) => {
+      gets++;
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      const start = range === null ? 0 : Number(range[1]);
+      if (gets === 1) {
+        // The first answer stalls (and holds the connection open) until the client gives up.
+        if (midBody) {
+          res.writeHead(200, { 'content-length': String(data.length) });
+          res.write(data.subarray(0, 1000));
+        }
+        return;
+      }
+      res.writeHead(range === null ? 200 : 206, {
+        'content-length': String(data.length - start),
+      });
+      res.end(data.subarray(start));
+    });
+    await new Promise<void>((r) => raw!.listen(0, '127.0.0.1', r));
+    const host = `127.0.0.1:${(raw.address() as { port: number }).port}`;
+    const retries: string[] = [];
+    const c = new RegistryClient(host, {
+      retry: { ...FAST, idleTimeoutMs: 300 },
+      plainHttp: ['127.0.0.1'],
+      onRetry: (i) => retries.push(i.reason),
+    });
+    const layout = tmpLayout();
+    const r = await pullBlob(c, 'a', blobOf(data), layout.blobs);
+    expect(layout.blobs.readBytes(r.digest, 1_000_000).equals(data)).toBe(true);
+    expect(gets).toBe(2);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toMatch(midBody ? /after 1000 bytes/ : /ETIMEDOUT/);
+  });
+
+  it.each([
     ['another origin (storage): without', false],
     ['its own origin: with', true],
   ])('follows a blob redirect to %s the Authorization header', async (_what, sameOrigin) => {
