@@ -8,8 +8,10 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { newHash, type Algorithm } from '../digest.js';
 
-/** Below this a worker's start-up (tens of ms of CPU) costs more than hashing on this thread. */
+/** Below this, starting a worker costs more than hashing on this thread. */
 const WORKER_MIN_BYTES = 32 * 1024 * 1024;
+/** Once the workers run, anything above this goes to them: it would block this thread's I/O. */
+const WARM_WORKER_MIN_BYTES = 1024 * 1024;
 const CHUNK = 1024 * 1024;
 
 export interface FileHash {
@@ -28,8 +30,10 @@ export async function hashFd(
   algorithm: Algorithm,
   sizeHint: number,
 ): Promise<FileHash> {
-  if (sizeHint < WORKER_MIN_BYTES) return hashHere(fd, algorithm);
-  return pool().run(fd, algorithm);
+  const min = shared === undefined ? WORKER_MIN_BYTES : WARM_WORKER_MIN_BYTES;
+  if (sizeHint < min) return hashHere(fd, algorithm);
+  // A worker that could not start or died says nothing about the file: hash it here instead.
+  return (await pool().run(fd, algorithm)) ?? hashHere(fd, algorithm);
 }
 
 /** Reused by every small hash on this thread (synchronous: never two at once). */
@@ -75,7 +79,9 @@ interface Job {
   id: number;
   fd: number;
   algorithm: Algorithm;
-  resolve: (result: FileHash) => void;
+  /** undefined: the worker failed, not the file (the caller hashes on its own thread). */
+  resolve: (result: FileHash | undefined) => void;
+  /** The file's own read error, as the fs call raised it. */
   reject: (err: Error) => void;
 }
 
@@ -94,11 +100,16 @@ class HashPool {
 
   constructor(private readonly max: number) {}
 
-  run(fd: number, algorithm: Algorithm): Promise<FileHash> {
+  run(fd: number, algorithm: Algorithm): Promise<FileHash | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, fd, algorithm, resolve, reject });
       this.pump();
     });
+  }
+
+  /** Terminate every worker; jobs in flight go back to their callers' threads. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.idle, ...this.busy.keys()].map((w) => w.terminate()));
   }
 
   private pump(): void {
@@ -133,26 +144,33 @@ class HashPool {
       }
       this.pump();
     });
-    // A worker that dies (out of memory, terminated) fails its job; the next job starts a new one.
-    const fail = (err: Error): void => {
+    // A worker that dies (out of memory, terminated, could not start) hands its job back to the
+    // caller's thread; the next job starts a new worker.
+    const fail = (): void => {
       const job = this.busy.get(worker);
       this.busy.delete(worker);
       const at = this.idle.indexOf(worker);
       if (at >= 0) this.idle.splice(at, 1);
-      job?.reject(err);
+      job?.resolve(undefined);
       this.pump();
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => {
-      if (this.busy.has(worker) || this.idle.includes(worker)) {
-        fail(new Error(`hash worker exited with code ${code}`));
-      }
+    worker.on('exit', () => {
+      if (this.busy.has(worker) || this.idle.includes(worker)) fail();
     });
     return worker;
   }
 }
 
 let shared: HashPool | undefined;
+
+/**
+ * End the hash workers (idle ones never keep a process alive; this is for an embedder that wants
+ * its threads back). A hash in flight is finished on its caller's thread.
+ */
+export async function stopHashWorkers(): Promise<void> {
+  await shared?.stop();
+}
 
 /** One pool per process, as wide as the machine (at most 4: hashing also needs the disk). */
 function pool(): HashPool {

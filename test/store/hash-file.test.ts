@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashFd } from '../../src/store/hash-file.js';
+import { hashFd, stopHashWorkers } from '../../src/store/hash-file.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const BIG = 40 * 1024 * 1024;
@@ -70,5 +70,18 @@ describe('hashFd', () => {
     } finally {
       closeSync(fd);
     }
+  });
+
+  it("finishes a hash on the caller's thread when its worker dies", async () => {
+    const bytes = randomBytes(BIG);
+    const got = await withFile(bytes, async (fd) => {
+      const pending = hashFd(fd, 'sha256', bytes.length);
+      await stopHashWorkers(); // the worker is gone mid-job: not the file's fault
+      return pending;
+    });
+    expect(got).toEqual({ hex: createHash('sha256').update(bytes).digest('hex'), size: BIG });
+    // And the pool starts anew for the next big file.
+    const again = await withFile(bytes, (fd) => hashFd(fd, 'sha256', bytes.length));
+    expect(again.hex).toBe(got.hex);
   });
 });
