@@ -3,7 +3,17 @@
 // error. Scripts here are small function expressions, as the bundle is. Each load runs in a process
 // of its own (src/ transpiled by child-lib), as the CLI does: within one process V8 reuses what it
 // compiled before and would never look at the cache file.
-import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +103,70 @@ describe('runCachedScript', () => {
     chmodSync(path!, 0o666);
     expect((await runOnce(file, cache)).state).toBe('miss');
   });
+
+  it('ignores a cache file with another name (a hard link may be written from elsewhere)', async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache);
+    const [path] = cacheFiles(cache);
+    linkSync(path!, join(dir, 'elsewhere'));
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'miss' });
+    expect(statSync(path!).nlink).toBe(1); // replaced by a file of its own
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'hit' });
+  });
+
+  it('neither reads nor writes a cache directory others may write or read', async () => {
+    for (const mode of [0o777, 0o770, 0o705]) {
+      const dir = tmpDir();
+      const cache = join(dir, 'cache');
+      const file = script(dir, "'one'");
+      await runOnce(file, cache);
+      const [path] = cacheFiles(cache);
+      chmodSync(cache, mode);
+      expect(await runOnce(file, cache), mode.toString(8)).toEqual({ value: 'one', state: 'off' });
+
+      const open = join(dir, 'open');
+      mkdirSync(open);
+      chmodSync(open, mode);
+      expect(await runOnce(file, open)).toEqual({ value: 'one', state: 'off' });
+      expect(readdirSync(open)).toEqual([]);
+      expect(cacheFiles(cache)).toEqual([path]);
+    }
+  });
+
+  it('neither reads nor writes through a symlinked cache directory', async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache); // a good cache in a directory of ours, 0700
+    const link = join(dir, 'link');
+    symlinkSync(cache, link);
+    expect(await runOnce(file, link)).toEqual({ value: 'one', state: 'off' });
+
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const openLink = join(dir, 'open-link');
+    symlinkSync(open, openLink);
+    expect(await runOnce(file, openLink)).toEqual({ value: 'one', state: 'off' });
+    expect(readdirSync(open)).toEqual([]);
+  });
+
+  it.runIf(process.getuid?.() === 0)(
+    "neither reads nor writes another user's cache directory (as root, who may)",
+    async () => {
+      const dir = tmpDir();
+      const cache = join(dir, 'cache');
+      const file = script(dir, "'one'");
+      await runOnce(file, cache);
+      const [path] = cacheFiles(cache);
+      chownSync(cache, 65534, 65534);
+      expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'off' });
+      expect(cacheFiles(cache)).toEqual([path]);
+      expect(readFileSync(path!).length).toBeGreaterThan(0);
+    },
+  );
 
   it('reports a cache V8 refuses as rejected, and replaces it', async () => {
     const dir = tmpDir();
