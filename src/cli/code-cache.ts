@@ -18,10 +18,12 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
   renameSync,
   rmSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +52,13 @@ const MAGIC = Buffer.from('OCLV8C01');
 const HEADER = MAGIC.length + 32 + 32;
 /** A cache file larger than this is not ours: a bound on what we read, far above the CLI's. */
 const MAX_CACHE_BYTES = 64 * 1024 * 1024;
+/** writeCache's temp files: `<cache name>.<pid>.<random>.tmp`. */
+const TEMP_NAME = /^[0-9a-f]{32}\.v8cache\.(\d+)\.[0-9a-z]*\.tmp$/;
+/**
+ * A temp file this old is a dead writer's even if a process of its pid runs (the pid reused, or
+ * another pid namespace's): writing one takes a moment.
+ */
+const STALE_TEMP_MS = 5 * 60 * 1000;
 
 /**
  * The cache directory from the environment: OCILAYOUT_CODE_CACHE=DIR, `0`/`off`/empty (or
@@ -199,6 +208,7 @@ function readCache(path: string, sourceHash: Buffer): Buffer | undefined {
 function writeCache(path: string, sourceHash: Buffer, payload: Buffer): void {
   const dir = dirname(path);
   if (!ownDir(dir)) return;
+  removeStaleTemps(dir);
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     writeFileSync(tmp, Buffer.concat([MAGIC, sourceHash, sha256(payload), payload]), {
@@ -209,5 +219,44 @@ function writeCache(path: string, sourceHash: Buffer, payload: Buffer): void {
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Remove the temp files of writers that died between write and rename (killed, power cut): nothing
+ * else would, and each holds a whole cache. The next write in the directory does it (the run after
+ * such a death is a miss, so it writes). Only our own names; a live writer's temp is left alone
+ * unless it is too old to be one (were it removed, that writer's rename fails and it skips the cache).
+ */
+function removeStaleTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (m === null) continue;
+    const path = join(dir, name);
+    try {
+      const pid = Number(m[1]);
+      if (isRunning(pid) && now - lstatSync(path).mtimeMs < STALE_TEMP_MS) continue;
+      unlinkSync(path);
+    } catch {
+      // Gone already (another writer cleaned up), or not removable: not ours to worry about.
+    }
+  }
+}
+
+/** Whether another process with this pid runs (ours has no temp file yet when this is asked). */
+function isRunning(pid: number): boolean {
+  if (pid === process.pid || !(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -3,6 +3,7 @@
 // error. Scripts here are small function expressions, as the bundle is. Each load runs in a process
 // of its own (src/ transpiled by child-lib), as the CLI does: within one process V8 reuses what it
 // compiled before and would never look at the cache file.
+import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -12,10 +13,11 @@ import {
   readFileSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeCacheDir, runCachedScript } from '../../src/cli/code-cache.js';
 import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
@@ -167,6 +169,37 @@ describe('runCachedScript', () => {
       expect(readFileSync(path!).length).toBeGreaterThan(0);
     },
   );
+
+  it("removes the temp files of dead writers when it writes, not a live writer's or others'", async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache);
+    const [path] = cacheFiles(cache);
+    const name = basename(path!);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid; // exited and reaped
+    const live = process.pid; // this test's process: running, and not the writer's
+    const old = new Date(Date.now() - 10 * 60 * 1000);
+    const tmp = (n: string, mtime?: Date): string => {
+      const p = join(cache, n);
+      writeFileSync(p, 'partial');
+      if (mtime !== undefined) utimesSync(p, mtime, mtime);
+      return p;
+    };
+    tmp(`${name}.${dead}.k1.tmp`); // a killed writer's, however recent
+    tmp(`${name}.${live}.k2.tmp`, old); // too old for a writer still at work
+    const kept = [
+      tmp(`${name}.${live}.k3.tmp`), // a writer at work
+      tmp(`notes.${dead}.k4.tmp`, old), // not a name of ours
+      tmp(`${name}.tmp`, old),
+    ];
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'hit' });
+    expect(cacheFiles(cache)).toHaveLength(6); // a hit writes nothing, so cleans nothing
+
+    script(dir, "'two'");
+    expect(await runOnce(file, cache)).toEqual({ value: 'two', state: 'miss' });
+    expect(cacheFiles(cache).sort()).toEqual([path!, ...kept].sort());
+  });
 
   it('reports a cache V8 refuses as rejected, and replaces it', async () => {
     const dir = tmpDir();
