@@ -129,16 +129,17 @@ function cacheName(file: string): string {
 }
 
 /**
- * Whether `dir` is a directory that only this user can change. Everything in it is trusted as far as
+ * Whether `dir` is a directory that only this user can change. What is in it is trusted as far as
  * its owner and mode go, so a directory someone else made (in a shared /tmp, under our name before
- * our first run), may write, or points to (a symlink) is not used at all. Absent: one we may make.
+ * our first run), may write or read, or points to (a symlink) is not used at all. Absent: one we
+ * may make.
  */
 function dirState(dir: string): 'ours' | 'absent' | 'foreign' {
   let st;
   try {
     st = lstatSync(dir);
   } catch {
-    return 'absent'; // or unreachable: making it fails too, and the cache is skipped then
+    return 'absent'; // or unreachable: then making it fails too, and nothing is written
   }
   const uid = process.getuid?.();
   if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0)
@@ -226,7 +227,8 @@ function writeCache(path: string, sourceHash: Buffer, payload: Buffer): void {
  * Remove the temp files of writers that died between write and rename (killed, power cut): nothing
  * else would, and each holds a whole cache. The next write in the directory does it (the run after
  * such a death is a miss, so it writes). Only our own names; a live writer's temp is left alone
- * unless it is too old to be one (were it removed, that writer's rename fails and it skips the cache).
+ * unless it is too old to be one (were it removed, that writer's rename would fail and it would
+ * skip the cache, no worse).
  */
 function removeStaleTemps(dir: string): void {
   let names: string[];
