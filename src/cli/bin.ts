@@ -26,9 +26,10 @@ type BundleWrapper = (
 
 /**
  * Built-in modules that the bundle imports at its top but only some commands use (the registry
- * client and server, credential helpers): loading them cost ~7 ms of every start-up. The bundle
- * reads them only by property (`http.request(...)`, esbuild's output for named imports), so a
- * stand-in that loads the module on its first property access is indistinguishable to it.
+ * client and server, credential helpers): loading them made every start-up pay for what most
+ * commands never use. The bundle reads them only by property (`http.request(...)`, esbuild's
+ * output for named imports), so a stand-in that loads the module on its first property access is
+ * indistinguishable to it.
  */
 const LAZY_BUILTINS = new Set(['node:http', 'node:https', 'node:net', 'node:child_process']);
 

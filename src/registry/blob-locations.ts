@@ -30,7 +30,7 @@ export interface BlobLocationLimits {
 
 /** The file name under the cache directory. */
 export const BLOB_LOCATIONS_FILE = 'blob-locations.json';
-/** A file larger than this is not ours to parse (2000 digests × 5 locations is ~1 MiB). */
+/** A file larger than this is not ours to parse: well above what the default limits write. */
 const MAX_FILE_BYTES = 8 * 1024 * 1024;
 const VERSION = 1;
 

@@ -1,9 +1,9 @@
-// index.json's schema check without zod on the way that succeeds. zod's pass over a 10,000-entry
-// index cost more than parsing it (~2 µs per descriptor), twice per commit (spec-notes/
-// performance.md, index.json commit). This hand check accepts only what IndexFileSchema accepts
-// (it is, if anything, stricter: an object with an odd prototype or a `__proto__` key is left to
-// zod); whatever it does not accept goes through zod, so a refusal carries zod's issues exactly as
-// before and the schema stays the single source of truth.
+// index.json's schema check without zod on the way that succeeds. zod's pass over a large index
+// cost more than parsing it, twice per commit (figures: spec-notes/performance.md, index.json
+// commit). This hand check accepts only what IndexFileSchema accepts (it is, if anything,
+// stricter: an object with an odd prototype or a `__proto__` key is left to zod); whatever it
+// does not accept goes through zod, so a refusal carries zod's issues exactly as before and the
+// schema stays the single source of truth.
 import { DIGEST_GRAMMAR } from './descriptor.js';
 import { IndexFileSchema, type IndexFile } from './layout-files.js';
 import { schemaError } from './manifest.js';
@@ -82,7 +82,8 @@ function optionalStringArray(v: unknown): boolean {
 /**
  * AnnotationsSchema, z.record(z.string(), z.string()): stricter than zod's plain-object test (the
  * prototype must be Object.prototype or null), every own key a string and every value a string.
- * getOwnPropertyNames + getOwnPropertySymbols, not Reflect.ownKeys: a third of the time here.
+ * getOwnPropertyNames + getOwnPropertySymbols, not Reflect.ownKeys: the faster of the two on
+ * this path (spec-notes/performance.md).
  */
 function isStringRecord(v: unknown): boolean {
   if (!isObject(v)) return false;

@@ -11,8 +11,8 @@ import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
 const READ_BYTES = 256 * 1024;
 /**
  * Bytes read at a time by a body that starts while at most BIG_READ_BODIES others stream (one or
- * a few pulls): fewer reads and socket writes cost measurably less CPU per byte, and a few such
- * buffers cost little memory.
+ * a few pulls): fewer reads and socket writes cost less CPU per byte, and a few such buffers
+ * cost little memory.
  */
 const BIG_READ_BYTES = 1024 * 1024;
 const BIG_READ_BODIES = 8;

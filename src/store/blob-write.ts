@@ -53,7 +53,8 @@ export async function writePart(
   // Sources with small chunks (fetch bodies, sockets, tar entries, pipes: 16-64 KiB) are gathered
   // into >= 1 MiB writes, so a blob costs one thread-pool hop per MiB, not one per chunk. They are
   // gathered into two buffers taken in turn (one filling while the other is written), not into a
-  // fresh one per write: a GiB of garbage buffers is what kept a pull's memory high.
+  // fresh one per write: those made as much garbage as the blob's size, which kept a pull's
+  // memory high.
   let filling: Buffer | undefined;
   let spare: Buffer | undefined;
   let batched = 0;

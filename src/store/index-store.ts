@@ -105,7 +105,7 @@ export class IndexStore {
         // Compare with what we read re-serialised, not with the file's bytes: an unchanged index
         // written by a peer (skopeo: no newline; crane: indented) must not be rewritten. The
         // version we wrote last is its own re-serialisation already, and stringifying a large
-        // index costs as much as a third of the commit. (Were a peer to rewrite the file keeping
+        // index is a good share of the commit's cost. (Were a peer to rewrite the file keeping
         // its inode, size and both times, the cost would be one needless rewrite: a file whose
         // bytes are exactly what we would write is never written again either way.)
         const before = sameVersion(this.written, version) ? text : serializeIndex(index);

@@ -68,8 +68,8 @@ export class LayoutSource implements ContentSource {
   private graph: ReferrerGraph | undefined;
   /**
    * index.json as first read for a tag or the referrer graph: a plan looks up three cosign tags per
-   * manifest, and parsing a large index.json for each made an export of many refs several times
-   * slower. The plan then sees one state of the layout's tags and referrers.
+   * manifest, and a large index.json must not be parsed again for each. The plan then sees one
+   * state of the layout's tags and referrers.
    */
   private index: IndexFile | undefined;
   readonly remote = undefined;

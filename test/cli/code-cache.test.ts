@@ -3,9 +3,21 @@
 // error. Scripts here are small function expressions, as the bundle is. Each load runs in a process
 // of its own (src/ transpiled by child-lib), as the CLI does: within one process V8 reuses what it
 // compiled before and would never look at the cache file.
-import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeCacheDir, runCachedScript } from '../../src/cli/code-cache.js';
 import { compileChildLib, type ChildLib } from '../helpers/child-lib.js';
@@ -92,6 +104,101 @@ describe('runCachedScript', () => {
     const [path] = cacheFiles(cache);
     chmodSync(path!, 0o666);
     expect((await runOnce(file, cache)).state).toBe('miss');
+  });
+
+  it('ignores a cache file with another name (a hard link may be written from elsewhere)', async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache);
+    const [path] = cacheFiles(cache);
+    linkSync(path!, join(dir, 'elsewhere'));
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'miss' });
+    expect(statSync(path!).nlink).toBe(1); // replaced by a file of its own
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'hit' });
+  });
+
+  it('neither reads nor writes a cache directory others may write or read', async () => {
+    for (const mode of [0o777, 0o770, 0o705]) {
+      const dir = tmpDir();
+      const cache = join(dir, 'cache');
+      const file = script(dir, "'one'");
+      await runOnce(file, cache);
+      const [path] = cacheFiles(cache);
+      chmodSync(cache, mode);
+      expect(await runOnce(file, cache), mode.toString(8)).toEqual({ value: 'one', state: 'off' });
+
+      const open = join(dir, 'open');
+      mkdirSync(open);
+      chmodSync(open, mode);
+      expect(await runOnce(file, open)).toEqual({ value: 'one', state: 'off' });
+      expect(readdirSync(open)).toEqual([]);
+      expect(cacheFiles(cache)).toEqual([path]);
+    }
+  });
+
+  it('neither reads nor writes through a symlinked cache directory', async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache); // a good cache in a directory of ours, 0700
+    const link = join(dir, 'link');
+    symlinkSync(cache, link);
+    expect(await runOnce(file, link)).toEqual({ value: 'one', state: 'off' });
+
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const openLink = join(dir, 'open-link');
+    symlinkSync(open, openLink);
+    expect(await runOnce(file, openLink)).toEqual({ value: 'one', state: 'off' });
+    expect(readdirSync(open)).toEqual([]);
+  });
+
+  it.runIf(process.getuid?.() === 0)(
+    "neither reads nor writes another user's cache directory (as root, who may)",
+    async () => {
+      const dir = tmpDir();
+      const cache = join(dir, 'cache');
+      const file = script(dir, "'one'");
+      await runOnce(file, cache);
+      const [path] = cacheFiles(cache);
+      chownSync(cache, 65534, 65534);
+      expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'off' });
+      expect(cacheFiles(cache)).toEqual([path]);
+      expect(readFileSync(path!).length).toBeGreaterThan(0);
+    },
+  );
+
+  it("removes the temp files of dead writers when it writes, not a live writer's or others'", async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache);
+    const [path] = cacheFiles(cache);
+    const name = basename(path!);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid; // exited and reaped
+    const live = process.pid; // this test's process: running, and not the writer's
+    const old = new Date(Date.now() - 10 * 60 * 1000);
+    const tmp = (n: string, mtime?: Date): string => {
+      const p = join(cache, n);
+      writeFileSync(p, 'partial');
+      if (mtime !== undefined) utimesSync(p, mtime, mtime);
+      return p;
+    };
+    tmp(`${name}.${dead}.k1.tmp`); // a killed writer's, however recent
+    tmp(`${name}.${live}.k2.tmp`, old); // too old for a writer still at work
+    const kept = [
+      tmp(`${name}.${live}.k3.tmp`), // a writer at work
+      tmp(`notes.${dead}.k4.tmp`, old), // not a name of ours
+      tmp(`${name}.tmp`, old),
+    ];
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'hit' });
+    expect(cacheFiles(cache)).toHaveLength(6); // a hit writes nothing, so cleans nothing
+
+    script(dir, "'two'");
+    expect(await runOnce(file, cache)).toEqual({ value: 'two', state: 'miss' });
+    expect(cacheFiles(cache).sort()).toEqual([path!, ...kept].sort());
   });
 
   it('reports a cache V8 refuses as rejected, and replaces it', async () => {

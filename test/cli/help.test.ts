@@ -88,6 +88,14 @@ describe('--help', () => {
     );
   });
 
+  it('serve --help says what --verify-reads once cannot see and always can', async () => {
+    const r = await runInProcess(['serve', '--help']);
+    const text = r.stdout.replace(/\s+/g, ' ');
+    expect(text).toMatch(
+      /--verify-reads hash a blob on every download \(always: also catches damage that changes no timestamp, such as a bad disk sector\), or once per change of its file/,
+    );
+  });
+
   it('describes the built-in options in the same lower-case words as ours', async () => {
     const r = await runInProcess(['--help']);
     expect(r.stdout).toContain('show this help');

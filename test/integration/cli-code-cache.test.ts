@@ -1,7 +1,15 @@
 // The built CLI (bin.js running the bundle through cli/code-cache.ts): it writes its code cache on
 // the first run, runs from it on the next, and a damaged cache costs nothing but the compile.
 // Build first: `npm run build`.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/cli/version.js';
@@ -37,6 +45,22 @@ describe('the CLI and its code cache', () => {
       stderr: '',
     });
     expect(readFileSync(path).equals(broken)).toBe(false); // replaced by a good one
+  });
+
+  it('writes nothing through a symlink, nor into a directory others may write', async () => {
+    const dir = tmpDir();
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const link = join(dir, 'link');
+    symlinkSync(open, link);
+    for (const cache of [link, open]) {
+      const r = await runCli(['--version'], {
+        env: { OCILAYOUT_CODE_CACHE: cache, NODE_DISABLE_COMPILE_CACHE: undefined },
+      });
+      expect(r).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+      expect(readdirSync(open)).toEqual([]);
+    }
   });
 
   it('writes nothing when turned off', async () => {

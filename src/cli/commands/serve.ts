@@ -117,7 +117,7 @@ export const registerServe: RegisterCommands = (y, ctx) =>
           choices: ['always', 'once'] as const,
           default: 'once' as const,
           describe:
-            'hash a blob on every download, or once per change of its file (a changed file is hashed again)',
+            'hash a blob on every download (always: also catches damage that changes no timestamp, such as a bad disk sector), or once per change of its file (once: a changed file is hashed again)',
         })
         .option('upload-idle-timeout', {
           type: 'number',
