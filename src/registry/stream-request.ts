@@ -1,6 +1,6 @@
 // Requests that carry a blob, either way, go through node:http(s), not fetch. Node's fetch reads an
-// async-iterable request body ahead of the socket without waiting for it to drain: a 256 MiB
-// monolithic upload held all 256 MiB in memory (spec-notes/performance.md). Here the body is piped
+// async-iterable request body ahead of the socket without waiting for it to drain: a monolithic
+// upload held the whole blob in memory (spec-notes/performance.md). Here the body is piped
 // into the request, so at most a socket buffer's worth is in flight. A blob download read through
 // fetch's web stream costs a promise and a copy per network chunk; here the caller iterates the
 // socket's own stream (bodyChunks), with its backpressure. The answer is handed back as a fetch
