@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { newHash, type Algorithm } from '../digest.js';
 
 /** Below this a worker's start-up (tens of ms of CPU) costs more than hashing on this thread. */
-const WORKER_MIN_BYTES = 32 * 1024 * 1024;
+export const WORKER_MIN_BYTES = 32 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
 
 export interface FileHash {
