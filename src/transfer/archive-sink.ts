@@ -183,8 +183,9 @@ export async function writeArchive(
       if (reuse) ring.release(c);
     }
   };
-  if (typeof destination === 'string') await writeFileAtomic(destination, counted());
-  else await writeToStream(counted(), destination, 'the archive stream');
+  if (typeof destination === 'string') {
+    await writeFileAtomic(destination, counted(), { syncEvery: ARCHIVE_SYNC_EVERY });
+  } else await writeToStream(counted(), destination, 'the archive stream');
   return {
     contentBytes: total,
     archiveBytes,
@@ -194,6 +195,8 @@ export async function writeArchive(
   };
 }
 
+/** Background fdatasync of the archive file every this many bytes (writeFileAtomic's syncEvery). */
+const ARCHIVE_SYNC_EVERY = 64 * 1024 * 1024;
 /** Blobs up to this size are read whole with readFileSync-style I/O (spec-notes/performance.md). */
 const SMALL_BLOB = 256 * 1024;
 const OCI_LAYOUT_BYTES = Buffer.from(JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }));
