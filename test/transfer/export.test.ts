@@ -329,6 +329,14 @@ describe('exportArchive (oci)', () => {
     });
     expect(readFileSync(out).equals(archive)).toBe(true);
     expect(readdirSync(dir).sort()).toEqual(['big', 'big.tar']);
+    // Onto a stream, the tar stops after the bad blob: index.json (named after blobs/) never comes.
+    const sink = new PassThrough();
+    const sent: Buffer[] = [];
+    sink.on('data', (c: Buffer) => sent.push(c));
+    await expect(exportArchive(layout.root, sink)).rejects.toMatchObject({
+      code: 'E_DIGEST_MISMATCH',
+    });
+    expect(Buffer.concat(sent).includes('index.json')).toBe(false);
     // One byte more: refused before a byte past the declared size reaches the tar.
     writeFileSync(path, Buffer.concat([big, Buffer.from([0])]));
     await expect(exportArchive(layout.root, out)).rejects.toMatchObject({
