@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { newHash, type Algorithm } from '../digest.js';
 
 /** Below this, starting a worker costs more than hashing on this thread. */
-const WORKER_MIN_BYTES = 32 * 1024 * 1024;
+export const WORKER_MIN_BYTES = 32 * 1024 * 1024;
 /** Once the workers run, anything above this goes to them: it would block this thread's I/O. */
 const WARM_WORKER_MIN_BYTES = 1024 * 1024;
 const CHUNK = 1024 * 1024;

@@ -6,11 +6,11 @@
 // in a private layout (ArchiveSink: the layout sink, hard links from a layout source on the same
 // filesystem, else the verifying ingest; ONE index.json commit), then exported whole; close() (or
 // an exit) removes the private layout.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import type { Digest } from '../digest.js';
+import { algorithmOf, newHash, type Digest } from '../digest.js';
 import { NotFoundError, wrapFsError } from '../errors.js';
 import { Layout } from '../layout/layout.js';
 import { IMAGE_LAYOUT_VERSION } from '../schema/layout-files.js';
@@ -18,7 +18,9 @@ import { OUTPUT_TMP_PREFIX, assertReplaceable, writeFileAtomic } from '../output
 import { writeToStream } from '../output/stream.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { blobRelPath } from '../store/paths.js';
-import { sizeMismatch } from '../store/verify-stream.js';
+import { ChunkRing, fdChunks } from '../store/fd-chunks.js';
+import { WORKER_MIN_BYTES, hashFd } from '../store/hash-file.js';
+import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
 import { pickImage } from '../archive/docker-export.js';
 import type { ArchiveContents } from '../archive/export-entries.js';
 import { tarChunks, type TarWriter } from '../archive/tar-writer.js';
@@ -157,8 +159,9 @@ export async function writeArchive(
     options.onProgress?.(done, total);
   };
   const compressed = new CompressedChunks();
+  const ring = new ChunkRing();
   let chunks: AsyncIterable<Buffer> = tarChunks((w) =>
-    writeEntries(w, layout, plan, options.verify !== false, progress, compressed),
+    writeEntries(w, layout, plan, options.verify !== false, progress, compressed, ring),
   );
   if (options.gzip === true) {
     chunks = gzipChunks(chunks, {
@@ -166,15 +169,23 @@ export async function writeArchive(
       stored: (chunk) => compressed.has(chunk),
     });
   } else if (options.zstd === true) chunks = throughCodec(chunks, newZstdCompress());
+  // A blob's chunks reach the file writer as they were read (tarChunks passes big ones through),
+  // and writeFileAtomic awaits each write before it asks for the next chunk: so once it asks, the
+  // chunk is nowhere any more and its buffer can be read into again. Not so for a stream (a
+  // Writable may queue the chunk) nor through a compressor (zlib reads it later): those get fresh
+  // buffers, the ring is only never told.
+  const reuse = typeof destination === 'string' && options.gzip !== true && options.zstd !== true;
   let archiveBytes = 0;
   const counted = async function* (): AsyncGenerator<Buffer> {
     for await (const c of chunks) {
       archiveBytes += c.byteLength;
       yield c;
+      if (reuse) ring.release(c);
     }
   };
-  if (typeof destination === 'string') await writeFileAtomic(destination, counted());
-  else await writeToStream(counted(), destination, 'the archive stream');
+  if (typeof destination === 'string') {
+    await writeFileAtomic(destination, counted(), { syncEvery: ARCHIVE_SYNC_EVERY });
+  } else await writeToStream(counted(), destination, 'the archive stream');
   return {
     contentBytes: total,
     archiveBytes,
@@ -184,6 +195,8 @@ export async function writeArchive(
   };
 }
 
+/** Background fdatasync of the archive file every this many bytes (writeFileAtomic's syncEvery). */
+const ARCHIVE_SYNC_EVERY = 64 * 1024 * 1024;
 /** Blobs up to this size are read whole with readFileSync-style I/O (spec-notes/performance.md). */
 const SMALL_BLOB = 256 * 1024;
 const OCI_LAYOUT_BYTES = Buffer.from(JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }));
@@ -232,6 +245,7 @@ async function writeEntries(
   verify: boolean,
   progress: (n: number) => void,
   compressed: CompressedChunks,
+  ring: ChunkRing,
 ): Promise<void> {
   type Item = { name: string; write: () => Promise<void> };
   const items: Item[] = [];
@@ -242,7 +256,18 @@ async function writeEntries(
     items.push({
       name: rel,
       write: () =>
-        writeBlob(w, layout, rel, digest, size, plan.memoryBlobs, verify, progress, compressed),
+        writeBlob(
+          w,
+          layout,
+          rel,
+          digest,
+          size,
+          plan.memoryBlobs,
+          verify,
+          progress,
+          compressed,
+          ring,
+        ),
     });
   }
   for (const d of dirs) items.push({ name: d, write: () => w.directory(d) });
@@ -271,6 +296,7 @@ async function writeBlob(
   verify: boolean,
   progress: (n: number) => void,
   compressed: CompressedChunks,
+  ring: ChunkRing,
 ): Promise<void> {
   const inMemory = memoryBlobs.get(digest);
   if (inMemory !== undefined) {
@@ -287,18 +313,60 @@ async function writeBlob(
     progress(size);
     return;
   }
-  const body = layout.blobs.open(digest, verify ? { verify: true, size } : {});
+  const what = `blob ${digest}`;
+  const fd = layout.blobs.openFile(digest);
+  // A big blob is hashed on a worker (another core) from this same fd while the main thread streams
+  // it into the tar; a smaller one as it streams, here (a worker's start-up would cost more).
+  // Hashing a second read of the file is as safe as hashing the streamed bytes: a blob file is
+  // immutable once linked into blobs/ (written under a lease to a private part, fsync'd, verified,
+  // then linked), and a rename or unlink of the path (gc, a peer's re-write) cannot swap the inode
+  // this fd holds open. Only an in-place write into the blob file could make the two reads differ,
+  // and that is at-rest corruption, fsck's to find, which the streamed hash cannot rule out either
+  // (a byte changed behind a read already done).
+  const hashing =
+    verify && size >= WORKER_MIN_BYTES
+      ? hashFd(fd, algorithmOf(digest), size).then(
+          (hash) => ({ hash }),
+          (error: unknown) => ({ error }),
+        )
+      : undefined;
+  const inline = verify && hashing === undefined ? newHash(algorithmOf(digest)) : undefined;
   let first = true;
   let isCompressed = false;
-  async function* counting(): AsyncGenerator<Buffer> {
-    for await (const raw of body) {
-      const chunk = raw as Buffer;
-      if (first) isCompressed = compressed.blob(chunk, size);
-      first = false;
-      if (isCompressed) compressed.add(chunk);
-      progress(chunk.byteLength);
-      yield chunk;
+  async function* body(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of fdChunks(fd, size, ring, what)) {
+        if (first) isCompressed = compressed.blob(chunk, size);
+        first = false;
+        if (isCompressed) compressed.add(chunk);
+        inline?.update(chunk);
+        progress(chunk.byteLength);
+        yield chunk;
+      }
+    } catch (err) {
+      throw wrapFsError(err, `read ${what}`, { digest });
     }
   }
-  await w.stream(name, size, counting());
+  try {
+    await w.stream(name, size, body());
+  } finally {
+    // The worker reads this fd: it must be done with it before the fd is closed (and its number
+    // reused), even when the stream failed first.
+    await hashing;
+    closeSync(fd);
+  }
+  // The entry is in the tar but the archive is not finished: a mismatch still means no archive at
+  // a file destination (writeFileAtomic renames only after the last chunk), and the tar stops
+  // right after the bad blob, as when the streamed bytes were hashed.
+  let hex: string;
+  if (hashing !== undefined) {
+    const outcome = await hashing;
+    if ('error' in outcome) throw wrapFsError(outcome.error, `read ${what}`, { digest });
+    if (outcome.hash.size !== size) throw sizeMismatch(what, size, outcome.hash.size, false);
+    hex = outcome.hash.hex;
+  } else if (inline !== undefined) {
+    hex = inline.digest('hex');
+  } else return;
+  const found = `${algorithmOf(digest)}:${hex}`;
+  if (found !== digest) throw digestMismatch(what, digest, found);
 }

@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IntegrityError, stageFile, writeFileAtomic } from '../../src/internal.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -32,6 +33,46 @@ describe('writeFileAtomic', () => {
     });
     expect(readdirSync(dir)).toEqual(['f']);
     expect(readFileSync(join(dir, 'f'), 'utf8')).toBe('old');
+  });
+
+  describe('syncEvery', () => {
+    afterEach(() => vi.restoreAllMocks());
+
+    async function fileHandleProto(): Promise<FileHandle> {
+      const fh = await open(join(tmpDir(), 'probe'), 'w');
+      await fh.close();
+      return Object.getPrototypeOf(fh) as FileHandle;
+    }
+    const chunks = (): Buffer[] => Array.from({ length: 10 }, (_, i) => Buffer.alloc(1024, i));
+
+    it('datasyncs in the background while writing, and still fsyncs at the end', async () => {
+      const proto = await fileHandleProto();
+      const datasync = vi.spyOn(proto, 'datasync');
+      const sync = vi.spyOn(proto, 'sync');
+      const path = join(tmpDir(), 'f');
+      await writeFileAtomic(path, chunks(), { syncEvery: 2048 });
+      expect(readFileSync(path).equals(Buffer.concat(chunks()))).toBe(true);
+      expect(datasync.mock.calls.length).toBeGreaterThanOrEqual(1);
+      expect(datasync.mock.calls.length).toBeLessThanOrEqual(5); // one in flight at a time
+      expect(sync).toHaveBeenCalledTimes(1);
+      datasync.mockClear();
+      await writeFileAtomic(path, chunks());
+      expect(datasync).not.toHaveBeenCalled();
+    });
+
+    it('a failed background datasync fails the write: the destination stays as it was', async () => {
+      const proto = await fileHandleProto();
+      vi.spyOn(proto, 'datasync').mockRejectedValue(
+        Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }),
+      );
+      const dir = tmpDir();
+      writeFileSync(join(dir, 'f'), 'old');
+      await expect(
+        writeFileAtomic(join(dir, 'f'), chunks(), { syncEvery: 2048 }),
+      ).rejects.toMatchObject({ code: 'E_IO' });
+      expect(readdirSync(dir)).toEqual(['f']);
+      expect(readFileSync(join(dir, 'f'), 'utf8')).toBe('old');
+    });
   });
 
   it.each([

@@ -293,6 +293,59 @@ describe('exportArchive (oci)', () => {
     expect(readdirSync(dir)).toEqual(['big']);
   });
 
+  it('checks a blob past 32 MiB (hashed on a worker) before the archive is renamed into place', async () => {
+    const dir = tmpDir();
+    const { layout } = Layout.init(join(dir, 'big'));
+    // Random bytes: a chunk read into a buffer still being written out would show in the output.
+    const big = randomBytes(33 * 1024 * 1024 + 5);
+    const mid = randomBytes(3 * 1024 * 1024 + 7);
+    const layers = [layout.blobs.putBytes(big), layout.blobs.putBytes(mid)];
+    const config = layout.blobs.putBytes(Buffer.from('{"rootfs":{"type":"layers","diff_ids":[]}}'));
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ImageManifest,
+      config: { mediaType: MediaType.ImageConfig, digest: config.digest, size: config.size },
+      layers: layers.map((l) => ({ mediaType: MediaType.Layer, digest: l.digest, size: l.size })),
+    };
+    await layout.putManifest(Buffer.from(JSON.stringify(manifest)), { tag: 'big' });
+    const out = join(dir, 'big.tar');
+    await exportArchive(layout.root, out);
+    // The file (buffers reused) holds the same bytes as the stream (fresh buffers), and both the blobs.
+    const archive = readFileSync(out);
+    expect(archive.equals(await exportToBuffer(layout.root))).toBe(true);
+    const items = await listTar(archive);
+    const body = (l: { digest: string }): Buffer =>
+      items.find((i) => i.name === `blobs/sha256/${l.digest.slice(7)}`)!.body;
+    // .equals, not toEqual: a deep comparison of 33 MiB runs the test process out of memory.
+    expect(body(layers[0]!).equals(big)).toBe(true);
+    expect(body(layers[1]!).equals(mid)).toBe(true);
+
+    const path = layout.blobs.path(layers[0]!.digest);
+    const corrupt = Buffer.from(big);
+    corrupt[20 * 1024 * 1024] = corrupt[20 * 1024 * 1024]! ^ 1;
+    writeFileSync(path, corrupt);
+    await expect(exportArchive(layout.root, out)).rejects.toMatchObject({
+      code: 'E_DIGEST_MISMATCH',
+    });
+    expect(readFileSync(out).equals(archive)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(['big', 'big.tar']);
+    // Onto a stream, the tar stops after the bad blob: index.json (named after blobs/) never comes.
+    const sink = new PassThrough();
+    const sent: Buffer[] = [];
+    sink.on('data', (c: Buffer) => sent.push(c));
+    await expect(exportArchive(layout.root, sink)).rejects.toMatchObject({
+      code: 'E_DIGEST_MISMATCH',
+    });
+    expect(Buffer.concat(sent).includes('index.json')).toBe(false);
+    // One byte more: refused before a byte past the declared size reaches the tar.
+    writeFileSync(path, Buffer.concat([big, Buffer.from([0])]));
+    await expect(exportArchive(layout.root, out)).rejects.toMatchObject({
+      code: 'E_SIZE_MISMATCH',
+    });
+    expect(readFileSync(out).equals(archive)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(['big', 'big.tar']);
+  }, 30_000);
+
   it('gzips deterministically, and the gzip holds the same tar', async () => {
     const src = peer('umoci-image');
     const plain = await exportToBuffer(src);

@@ -1,0 +1,83 @@
+// Reading an open blob file as a stream of 1 MiB chunks, for a caller that writes each chunk out
+// before it asks for the next one (export's archive file): the chunks come from a ChunkRing, and
+// the caller hands each back once written, so a big export reuses a handful of buffers instead of
+// leaving one dead 1 MiB buffer per read for the GC (spec-notes/performance.md, "Memory").
+import { read } from 'node:fs';
+import { sizeMismatch } from './verify-stream.js';
+
+const CHUNK = 1024 * 1024;
+/** Free buffers kept for reuse; more than the few in flight at once would only hold memory. */
+const KEEP_FREE = 8;
+
+/**
+ * Buffers to read into, reused once their owner says a chunk cut from one is no longer referenced
+ * anywhere. A chunk never handed back is simply left to the GC, so forgetting a release costs
+ * memory, never correctness; releasing a chunk still in use would corrupt output, hence release
+ * only where the last consumer is known (see writeArchive).
+ */
+export class ChunkRing {
+  private readonly free: ArrayBuffer[] = [];
+  /** Weak: a buffer never handed back must stay collectable (gzip output never hands any back). */
+  private readonly inUse = new WeakSet<ArrayBuffer>();
+
+  /** A buffer of `CHUNK` bytes, whose contents are garbage. */
+  take(): Buffer {
+    const reused = this.free.pop();
+    // allocUnsafeSlow: never a slice of Node's shared pool, so the ArrayBuffer is the chunk's own.
+    const buf = reused === undefined ? Buffer.allocUnsafeSlow(CHUNK) : Buffer.from(reused);
+    this.inUse.add(buf.buffer);
+    return buf;
+  }
+
+  /** Give back the buffer under `chunk` (a view cut from take()); anything else is ignored. */
+  release(chunk: Uint8Array): void {
+    const ab = chunk.buffer as ArrayBuffer;
+    if (!this.inUse.delete(ab)) return;
+    if (this.free.length < KEEP_FREE) this.free.push(ab);
+  }
+}
+
+function readAt(fd: number, buf: Buffer, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    read(fd, buf, 0, buf.byteLength, position, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+/**
+ * Everything in `fd` (left open) from offset 0, as chunks of up to 1 MiB, with the next read in
+ * flight while the caller writes this one. Positional reads (pread): nothing else reading the same
+ * fd (a hash worker) moves an offset under us. Throws E_SIZE_MISMATCH as soon as the file holds
+ * more than `size` bytes (before yielding any byte past it) or ends short of it; `what` names the
+ * file in that error. fs errors pass as they are (the caller knows what it read).
+ */
+export async function* fdChunks(
+  fd: number,
+  size: number,
+  ring: ChunkRing,
+  what: string,
+): AsyncGenerator<Buffer> {
+  let position = 0;
+  let buf = ring.take();
+  let pending: Promise<number> | undefined = readAt(fd, buf, 0);
+  try {
+    for (;;) {
+      const n: number = await pending;
+      pending = undefined;
+      if (n === 0) {
+        ring.release(buf);
+        if (position !== size) throw sizeMismatch(what, size, position, false);
+        return;
+      }
+      position += n;
+      if (position > size) throw sizeMismatch(what, size, position, true);
+      const chunk = buf.subarray(0, n);
+      buf = ring.take();
+      pending = readAt(fd, buf, position);
+      yield chunk;
+    }
+  } finally {
+    // The consumer may stop early (an error downstream): the read in flight must land before the
+    // caller closes the fd, or it could read whatever file reuses the descriptor number.
+    await pending?.catch(() => undefined);
+  }
+}
