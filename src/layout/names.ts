@@ -240,6 +240,21 @@ export function exportName(
 }
 
 /**
+ * The `NAME:TAG` a docker archive lists for a name (manifest.json's RepoTags, `repositories`):
+ * exportName's, but undefined for a digest-only name, which has no tag to give. docker load
+ * accepts only `NAME:TAG` in RepoTags, and `docker save` of an image by ID lists it untagged.
+ */
+export function exportRepoTag(
+  name: string,
+  repository: string | undefined,
+  override = false,
+): string | undefined {
+  if (isDigestName(name)) return undefined;
+  const repoTag = exportName(name, repository, override);
+  return repoTag === undefined || isDigestName(repoTag) ? undefined : repoTag;
+}
+
+/**
  * docker's familiar names in full, as containerd and podman store them: a first component without
  * `.` or `:` that is not `localhost` is no registry, so `alpine:3` is `docker.io/library/alpine:3`
  * and `team/app:v1` is `docker.io/team/app:v1`. `docker save` writes familiar RepoTags; stored in

@@ -8,6 +8,7 @@ import {
   entryFullNames,
   entryName,
   exportName,
+  exportRepoTag,
   isBareName,
   isDigestName,
   isFullImageName,
@@ -193,5 +194,10 @@ describe("containerd's digest-only name (an image synced or copied by digest)", 
     expect(exportName(name, 'other.example/x', true)).toBe(`other.example/x@${D}`);
     expect(exportName(name, undefined)).toBe(name);
     expect(exportName(name, 'app', true)).toBe(`docker.io/library/app@${D}`);
+    // A docker archive needs NAME:TAG: a digest-only name gives none.
+    expect(exportRepoTag(name, undefined)).toBeUndefined();
+    expect(exportRepoTag(name, 'app', true)).toBeUndefined();
+    expect(exportRepoTag('v1', 'app')).toBe('app:v1');
+    expect(exportRepoTag('reg.example/app:v1', 'other', true)).toBe('other:v1');
   });
 });
