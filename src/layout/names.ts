@@ -255,6 +255,18 @@ export function exportRepoTag(
 }
 
 /**
+ * The registry host leading `name` (`host[:port]/path…`): its first `/`-separated component when
+ * that has a `.` or `:` or is `localhost`, docker's rule (distribution/reference) for telling a
+ * registry from a path component; undefined when there is no `/` or the component is a path.
+ */
+export function registryHostOf(name: string): string | undefined {
+  const slash = name.indexOf('/');
+  if (slash < 0) return undefined;
+  const first = name.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost' ? first : undefined;
+}
+
+/**
  * docker's familiar names in full, as containerd and podman store them: a first component without
  * `.` or `:` that is not `localhost` is no registry, so `alpine:3` is `docker.io/library/alpine:3`
  * and `team/app:v1` is `docker.io/team/app:v1`. `docker save` writes familiar RepoTags; stored in
@@ -264,10 +276,7 @@ export function exportRepoTag(
 export function normalizeImageName(name: string): string {
   const split = splitImageName(name);
   if (split === undefined || !isValidRepositoryName(split.repository)) return name;
-  const slash = split.repository.indexOf('/');
-  const first = slash < 0 ? '' : split.repository.slice(0, slash);
-  const hasDomain = first.includes('.') || first.includes(':') || first === 'localhost';
-  if (hasDomain) return name;
-  const path = slash < 0 ? `library/${split.repository}` : split.repository;
+  if (registryHostOf(split.repository) !== undefined) return name;
+  const path = split.repository.includes('/') ? split.repository : `library/${split.repository}`;
   return `docker.io/${path}${name.slice(split.repository.length)}`;
 }

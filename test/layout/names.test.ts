@@ -17,6 +17,7 @@ import {
   nameAnnotations,
   nameMatch,
   normalizeImageName,
+  registryHostOf,
   splitImageName,
   tagOfName,
 } from '../../src/layout/names.js';
@@ -139,6 +140,23 @@ describe('normalizeImageName (docker familiar names in full, as containerd and p
     ['Bad/Name:v1', 'Bad/Name:v1'],
   ])('%s → %s', (input, expected) => {
     expect(normalizeImageName(input)).toBe(expected);
+  });
+});
+
+describe('registryHostOf (the one rule telling a registry host from a path component)', () => {
+  it.each([
+    ['example.com/app:v1', 'example.com'],
+    ['localhost/app', 'localhost'],
+    ['localhost:5000/team/app', 'localhost:5000'],
+    ['[::1]:5000/app', '[::1]:5000'],
+    ['host:5000/app', 'host:5000'],
+    ['team/app:v1', undefined],
+    ['app:v1', undefined],
+    ['localhostx/app', undefined],
+    ['/abs/path', undefined],
+    ['', undefined],
+  ])('%s → %s', (input, expected) => {
+    expect(registryHostOf(input)).toBe(expected);
   });
 });
 
