@@ -26,7 +26,7 @@ import { parseJson, type ImageManifest } from '../schema/manifest.js';
 import { serializeIndex } from '../store/index-store.js';
 import { blobRelPath } from '../store/paths.js';
 import { listTags } from '../layout/tags.js';
-import { exportName, nameAnnotations } from '../layout/names.js';
+import { exportRepoTag, isDigestName, nameAnnotations } from '../layout/names.js';
 import { assertRepositoryName, defaultRepositoryName, splitRepoTag } from './docker-names.js';
 import {
   assertDistinctNames,
@@ -87,9 +87,10 @@ export function planDockerExport(
   const override = options.name !== undefined ? assertRepositoryName(options.name) : undefined;
   const repository = override ?? defaultRepositoryName(layout.root);
   // docker needs `repository:tag`: a stored full name is one already (docker load and podman load
-  // then restore it), a bare tag takes the repository; --name replaces every repository.
+  // then restore it), a bare tag takes the repository; --name replaces every repository. A
+  // digest-only name has no tag: its image goes untagged (see the loop below).
   const repoTagOf = (stored: string): string | undefined =>
-    exportName(stored, repository, override !== undefined);
+    exportRepoTag(stored, repository, override !== undefined);
   const platform = options.platform !== undefined ? parsePlatform(options.platform) : undefined;
   const index = layout.readIndex();
   const warnings: string[] = [];
@@ -111,6 +112,13 @@ export function planDockerExport(
       continue;
     }
     const c = chosen.get(image.manifest.digest) ?? { ...image, tags: [] };
+    if (ref.tag !== undefined && isDigestName(ref.tag)) {
+      // docker load takes only NAME:TAG in RepoTags (a `REPO@sha256:…` there fails the load): the
+      // image goes as `docker save` writes an image saved by ID, untagged.
+      warnings.push(
+        `${ref.tag} names its image by digest only; a docker archive lists NAME:TAG only, so it is exported untagged (use --format oci to keep the name)`,
+      );
+    }
     const repoTag = ref.tag === undefined ? undefined : repoTagOf(ref.tag);
     if (repoTag !== undefined && !c.tags.includes(repoTag)) c.tags.push(repoTag);
     chosen.set(image.manifest.digest, c);

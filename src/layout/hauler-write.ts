@@ -19,7 +19,7 @@ import {
   haulerKindOf,
   parseCosignTag,
 } from './dialect-names.js';
-import { entryName, isBareName, ownsName, splitImageName } from './names.js';
+import { entryName, isBareName, ownsName, registryHostOf, splitImageName } from './names.js';
 
 /**
  * The kind prefix to write in `index`, or undefined when it is no hauler store (no entry carries a
@@ -54,11 +54,12 @@ function isImageEntry(e: Descriptor): boolean {
  */
 function haulerNames(name: string, prefix: string): Record<string, string> {
   if (isBareName(name)) return { [Annotation.RefName]: name };
-  const repository = splitImageName(name)?.repository ?? name;
-  const slash = repository.indexOf('/');
-  const first = slash < 0 ? '' : repository.slice(0, slash);
-  if (first.includes('.') || first.includes(':') || first === 'localhost') {
-    return { [Annotation.ContainerdImageName]: name, [Annotation.RefName]: name.slice(slash + 1) };
+  const host = registryHostOf(splitImageName(name)?.repository ?? name);
+  if (host !== undefined) {
+    return {
+      [Annotation.ContainerdImageName]: name,
+      [Annotation.RefName]: name.slice(host.length + 1),
+    };
   }
   const registry = prefix === HAULER_LEGACY_PREFIX ? 'docker.io' : 'index.docker.io';
   return { [Annotation.ContainerdImageName]: `${registry}/${name}`, [Annotation.RefName]: name };

@@ -240,6 +240,33 @@ export function exportName(
 }
 
 /**
+ * The `NAME:TAG` a docker archive lists for a name (manifest.json's RepoTags, `repositories`):
+ * exportName's, but undefined for a digest-only name, which has no tag to give. docker load
+ * accepts only `NAME:TAG` in RepoTags, and `docker save` of an image by ID lists it untagged.
+ */
+export function exportRepoTag(
+  name: string,
+  repository: string | undefined,
+  override = false,
+): string | undefined {
+  if (isDigestName(name)) return undefined;
+  const repoTag = exportName(name, repository, override);
+  return repoTag === undefined || isDigestName(repoTag) ? undefined : repoTag;
+}
+
+/**
+ * The registry host leading `name` (`host[:port]/path…`): its first `/`-separated component when
+ * that has a `.` or `:` or is `localhost`, docker's rule (distribution/reference) for telling a
+ * registry from a path component; undefined when there is no `/` or the component is a path.
+ */
+export function registryHostOf(name: string): string | undefined {
+  const slash = name.indexOf('/');
+  if (slash < 0) return undefined;
+  const first = name.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost' ? first : undefined;
+}
+
+/**
  * docker's familiar names in full, as containerd and podman store them: a first component without
  * `.` or `:` that is not `localhost` is no registry, so `alpine:3` is `docker.io/library/alpine:3`
  * and `team/app:v1` is `docker.io/team/app:v1`. `docker save` writes familiar RepoTags; stored in
@@ -249,10 +276,7 @@ export function exportName(
 export function normalizeImageName(name: string): string {
   const split = splitImageName(name);
   if (split === undefined || !isValidRepositoryName(split.repository)) return name;
-  const slash = split.repository.indexOf('/');
-  const first = slash < 0 ? '' : split.repository.slice(0, slash);
-  const hasDomain = first.includes('.') || first.includes(':') || first === 'localhost';
-  if (hasDomain) return name;
-  const path = slash < 0 ? `library/${split.repository}` : split.repository;
+  if (registryHostOf(split.repository) !== undefined) return name;
+  const path = split.repository.includes('/') ? split.repository : `library/${split.repository}`;
   return `docker.io/${path}${name.slice(split.repository.length)}`;
 }

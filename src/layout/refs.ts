@@ -3,7 +3,13 @@
 // names.ts's; registry references (`docker://…`) are parsed by registry/reference.ts. See
 // spec-notes/names.md for why the split works as it does.
 import { UsageError } from '../errors.js';
-import { assertValidTag, isDigestName, isFullImageName, isValidTag } from './names.js';
+import {
+  assertValidTag,
+  isDigestName,
+  isFullImageName,
+  isValidTag,
+  registryHostOf,
+} from './names.js';
 import { matchesDigestGrammar, parseDigest, type Digest } from '../digest.js';
 
 export { assertValidTag, isValidTag } from './names.js';
@@ -90,7 +96,7 @@ function splitAtFullName(input: string): LayoutRef | undefined {
       return { layout: input.slice(0, i), tag: rest };
     // containerd's digest-only name, only with a registry host in front (`reg.example/app@…`,
     // `localhost:5000/app@…`, as we store them): `/data/a:b/c@sha256:…` stays layout `/data/a:b/c`.
-    if (isDigestName(rest) && hasRegistryHost(rest))
+    if (isDigestName(rest) && registryHostOf(rest) !== undefined)
       return { layout: input.slice(0, i), tag: rest };
   }
   return undefined;
@@ -132,10 +138,4 @@ export function formatLayoutRef(ref: LayoutRef): string {
   if (ref.digest !== undefined) return `${ref.layout}@${ref.digest}`;
   if (ref.tag !== undefined) return `${ref.layout}:${ref.tag}`;
   return ref.layout;
-}
-
-/** The first path component names a registry: it has a `.` or `:`, or is `localhost`. */
-function hasRegistryHost(name: string): boolean {
-  const first = name.slice(0, Math.max(0, name.indexOf('/')));
-  return first.includes('.') || first.includes(':') || first === 'localhost';
 }

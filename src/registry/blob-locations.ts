@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { parseDigest } from '../digest.js';
+import { tryParseDigest } from '../digest.js';
 import { writeFileDurable } from '../store/durable.js';
 import { isRepositoryName } from './reference.js';
 
@@ -82,7 +82,8 @@ class BlobLocationFile implements BlobLocations {
   }
 
   record(registry: string, repository: string, digest: string): void {
-    if (!isDigest(digest) || registry === '' || !isRepositoryName(repository)) return;
+    if (tryParseDigest(digest) === undefined || registry === '' || !isRepositoryName(repository))
+      return;
     const location: Location = [registry, repository, this.now()];
     this.table ??= readTable(this.path);
     addLocation(this.table, digest, location, this.perDigest);
@@ -148,20 +149,11 @@ function readTable(path: string): Table {
   const { version, blobs } = doc as { version?: unknown; blobs?: unknown };
   if (version !== VERSION || typeof blobs !== 'object' || blobs === null) return table;
   for (const [digest, list] of Object.entries(blobs as Record<string, unknown>)) {
-    if (!isDigest(digest) || !Array.isArray(list)) continue;
+    if (tryParseDigest(digest) === undefined || !Array.isArray(list)) continue;
     const good = list.filter(isLocation);
     if (good.length > 0) table.set(digest, good);
   }
   return table;
-}
-
-function isDigest(s: string): boolean {
-  try {
-    parseDigest(s);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isLocation(x: unknown): x is Location {

@@ -54,10 +54,12 @@ export async function pushBlob(
     let started: Started;
     try {
       started = await startUpload(t, repository, blob, from);
-    } catch {
+    } catch (err) {
       // A mount is an optimisation: a refusal (no read access to `from`, an odd registry) or a
-      // network failure falls back to the upload, which reports its own errors.
-      continue;
+      // network failure falls back to the upload, which reports its own errors. Anything else (a
+      // bug, a lock lost, an abort) is no answer about the mount and must not be hidden.
+      if (isMountFallback(err)) continue;
+      throw err;
     }
     if (started.mounted) return 'mounted';
     // 202: the registry did not mount and opened an upload session instead. The last one carries
@@ -266,6 +268,12 @@ async function uploadStatus(
   } catch {
     return undefined; // cannot ask: restart the upload
   }
+}
+
+/** A mount attempt that failed this way falls back to an upload: the registry's answer, or the network's. */
+function isMountFallback(err: unknown): boolean {
+  if (err instanceof RegistryError) return true;
+  return isRetryableNetworkCode(networkErrorCode(err));
 }
 
 function isTransient(err: unknown): boolean {

@@ -3,6 +3,7 @@
 // Anything without the prefix is a layout (refs.ts). See spec-notes/registry.md "References".
 import { parseDigest, type Digest } from '../digest.js';
 import { UsageError } from '../errors.js';
+import { registryHostOf } from '../layout/names.js';
 import { assertValidTag } from '../layout/refs.js';
 
 export const REGISTRY_PREFIX = 'docker://';
@@ -107,12 +108,9 @@ export function parseRegistryRef(
   if (tag !== undefined && digest !== undefined) {
     throw invalid(input, 'it names both a tag and a digest', 'name either :TAG or @DIGEST');
   }
-  const slash = rest.indexOf('/');
-  const first = slash < 0 ? rest : rest.slice(0, slash);
-  const hasHost =
-    slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
-  let registry = hasHost ? first : DOCKER_HUB;
-  let repository = hasHost ? rest.slice(slash + 1) : rest;
+  const host = registryHostOf(rest);
+  let registry = host ?? DOCKER_HUB;
+  let repository = host !== undefined ? rest.slice(host.length + 1) : rest;
   if (registry === 'index.docker.io') registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
   if (!HOST_GRAMMAR.test(registry)) throw invalid(input, `"${registry}" is not a host[:port]`);

@@ -3,10 +3,11 @@
 // operation (its own gc lease), and a committed blob is pinned (pins.ts) until a manifest
 // references it.
 import { closeSync, fstatSync } from 'node:fs';
-import type { Digest } from '../digest.js';
+import { SUPPORTED_ALGORITHMS, algorithmOf, digestOf, type Digest } from '../digest.js';
 import { isOcilayoutError } from '../errors.js';
 import type { Layout } from '../layout/layout.js';
 import { deleteBlob } from '../maintenance/delete.js';
+import { digestMismatch } from '../store/verify-stream.js';
 import {
   allowed,
   assertDeletable,
@@ -22,13 +23,28 @@ import { isValidRepositoryName, requestDigest } from './names.js';
 import type { UploadSession } from './uploads.js';
 import { wallClockNs } from './verified-blobs.js';
 
+const EMPTY = new Uint8Array(0);
+/** The digest of the empty content under each algorithm we serve. */
+const EMPTY_CONTENT_DIGESTS: ReadonlySet<string> = new Set(
+  SUPPORTED_ALGORITHMS.map((alg) => digestOf(EMPTY, alg)),
+);
+
 /** GET/HEAD /v2/<name>/blobs/<digest> */
 export async function getBlob(ctx: ServeContext, call: Call): Promise<void> {
   const digest = requestDigest(call.tail);
   const layout = ctx.repos.open(call.name);
   const st = layout.blobs.stat(digest);
   if (st === undefined) throw blobUnknown(digest);
+  // An empty file holds only the empty content: under any other digest it is a blob truncated
+  // (a crash, a full disk), known corrupt without reading it. It fails as a corrupt blob's GET
+  // does, E_DIGEST_MISMATCH, a 500 reported in the server's log, for HEAD as well: the layout
+  // does hold the blob, damaged, and 404 BLOB_UNKNOWN would tell pullers (and caching proxies)
+  // it never existed while the damage went unreported.
+  if (st.size === 0 && !EMPTY_CONTENT_DIGESTS.has(digest)) {
+    throw digestMismatch(`blob ${digest}`, digest, digestOf(EMPTY, algorithmOf(digest)));
+  }
   const { res, req } = call;
+  // A size-0 GET has nothing to read or hash: its digest is the empty content's (checked above).
   if (req.method === 'HEAD' || st.size === 0) {
     writeBlobHead(call, digest, st.size);
     res.end();

@@ -14,7 +14,13 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { NotFoundError, UsageError, errnoCode, wrapFsError } from '../errors.js';
 import { Layout, type LayoutInit, type LayoutOptions } from '../layout/layout.js';
 import { isLayoutDirectory } from '../layout/layout-dir.js';
-import { isBareName, isDigestName, isValidTag, splitImageName } from '../layout/names.js';
+import {
+  isBareName,
+  isDigestName,
+  isValidTag,
+  registryHostOf,
+  splitImageName,
+} from '../layout/names.js';
 import { listNames } from '../layout/tags.js';
 import { RegistryHttpError } from './http-errors.js';
 import { isValidRepositoryName } from './names.js';
@@ -298,15 +304,13 @@ export function mapStoredNames(names: readonly string[]): Map<string, MappedName
       if (split.tag === undefined || !isValidTag(split.tag)) continue;
     }
     const repo = split.repository;
-    const slash = repo.indexOf('/');
-    const first = slash < 0 ? '' : repo.slice(0, slash);
-    const hasHost = first.includes('.') || first.includes(':') || first === 'localhost';
-    const path = hasHost ? repo.slice(slash + 1) : repo;
+    const host = registryHostOf(repo);
+    const path = host !== undefined ? repo.slice(host.length + 1) : repo;
     if (!isValidRepositoryName(path)) continue;
     const entry: MappedName = {
       name,
-      prefix: hasHost ? `${first}/` : '',
-      host: hasHost ? first : 'docker.io',
+      prefix: host !== undefined ? `${host}/` : '',
+      host: host ?? 'docker.io',
       tag: split.tag,
     };
     const list = out.get(path);

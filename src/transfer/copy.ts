@@ -164,13 +164,22 @@ async function copyTo(
   if (explicitDigestName) assertNamesRoot(explicit, plan);
   let tag = explicit ?? plan.sourceTag;
   if (tag !== undefined && isDigestName(tag)) {
-    // A digest-only name (sync or copy by digest, a layout entry named so): a layout records it
-    // under the digest it stores — a --platform filter makes a new index, and a name must never
-    // promise other bytes than its entry's. A registry takes the manifest by digest, an archive
-    // lists it untagged, as before.
+    // A digest-only name (sync or copy by digest, a layout entry named so) means, to containerd,
+    // "pulled from REPO by this digest". A layout keeps it only for the very manifest it names: a
+    // --platform filter stores a new index the repository never had, so that root goes untagged
+    // (naming it REPO@<new digest> would send a pull by that name to a manifest that does not
+    // exist). A registry takes the manifest by digest, an archive lists it untagged, as before.
+    const asked = splitImageName(tag)!.digest!;
+    const stored = plan.root.descriptor.digest;
+    if (destination.kind === 'layout' && asked !== stored) {
+      options.onEvent?.({
+        type: 'warning',
+        message: `${tag}: --platform stored a filtered index ${stored}, not the ${asked} asked for; it is stored untagged (give a tag to name it)`,
+      });
+    }
     tag =
-      destination.kind === 'layout'
-        ? digestName(splitImageName(tag)!.repository, plan.root.descriptor.digest)
+      destination.kind === 'layout' && asked === stored
+        ? digestName(splitImageName(tag)!.repository, stored)
         : undefined;
   } else {
     // A layout's full name goes to a registry as its tag: the repository is the destination's.

@@ -10,6 +10,7 @@ import { openRegistryClient } from '../registry/read.js';
 import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { Layout, type LayoutOptions } from '../layout/layout.js';
+import { registryHostOf } from '../layout/names.js';
 import { parseLayoutRef, parseTransportRef, type LayoutRef } from '../layout/refs.js';
 import { RegistryClient } from '../registry/client.js';
 import {
@@ -230,11 +231,8 @@ function looksLikeRegistryHost(
   path: string,
   exists: (path: string) => boolean,
 ): string | undefined {
-  const slash = path.indexOf('/');
-  if (slash <= 0) return undefined;
-  const host = path.slice(0, slash);
-  if (host === '.' || host === '..') return undefined;
-  if (!(host.includes('.') || host.includes(':') || host === 'localhost')) return undefined;
+  const host = registryHostOf(path);
+  if (host === undefined || host === '.' || host === '..') return undefined;
   return exists(host) ? undefined : host;
 }
 

@@ -211,6 +211,42 @@ describe('planDockerExport', () => {
     });
   });
 
+  it("exports an image under containerd's digest-only name untagged, with a warning", () => {
+    const m = makeLayout({
+      blobs: image('a'),
+      index: (d) =>
+        imageIndex([
+          {
+            ...d['amanifest']!,
+            annotations: {
+              [Annotation.ContainerdImageName]: `reg.example/app@${d['amanifest']!.digest}`,
+            },
+          },
+          tagged(d['amanifest']!, 'v1'),
+        ]),
+    });
+    const name = `reg.example/app@${m.d['amanifest']!.digest}`;
+    // docker load accepts only NAME:TAG in RepoTags: never the digest name, with --name or not.
+    for (const options of [{}, { name: 'other.example/app' }]) {
+      const r = planDockerExport(m.open(), [name], options);
+      expect(r.repoTags).toEqual([]);
+      expect(r.entries).toEqual([m.d['amanifest']]);
+      expect(files(r)).toEqual({
+        manifest: [
+          { Config: blobPath(m.d['aconfig']!), RepoTags: [], Layers: [blobPath(m.d['alayer']!)] },
+        ],
+        repositories: {},
+      });
+      expect(r.warnings).toHaveLength(1);
+      expect(r.warnings[0]).toContain(name);
+      expect(r.warnings[0]).toContain('untagged');
+    }
+    // Beside a tag of the same image: the tag is listed, the digest name is not.
+    const both = planDockerExport(m.open(), [name, 'v1'], { name: 'app' });
+    expect(files(both).manifest.map((i) => i.RepoTags)).toEqual([['app:v1']]);
+    expect(Object.keys(files(both).repositories)).toEqual(['app']);
+  });
+
   it.each([
     ['an artifact', (d: Descs) => imageManifest(d['aconfig']!, [], { artifactType: 'x/y' })],
     [

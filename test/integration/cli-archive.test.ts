@@ -273,6 +273,25 @@ describe('ocilayout export / import', () => {
     ]);
   });
 
+  it("a docker export of containerd's digest-only name lists the image untagged, with a warning", async () => {
+    const src = copyOfPeer('umoci-multitag');
+    const d = 'sha256:759431f268db4566be0168dfa99963818ccf3858ff70891464a79cd926e497f1';
+    const name = `reg.example/app@${d}`;
+    const named = join(tmpDir(), 'L2');
+    expect((await runCli(['copy', `${src}:v1`, `${named}:${name}`])).code).toBe(0);
+    const out = join(tmpDir(), 'd.tar');
+    const exp = await runCli(['export', named, out, '--format', 'docker', '--ref', name]);
+    expect(exp.code).toBe(0);
+    expect(exp.stderr).toContain(`${name} names its image by digest only`);
+    // docker load accepts only NAME:TAG in RepoTags, and reads `repositories` as REPO → TAG.
+    const file = (f: string): unknown =>
+      JSON.parse(execFileSync('tar', ['-xOf', out, f], { encoding: 'utf8' }));
+    expect((file('manifest.json') as { RepoTags: string[] }[]).map((m) => m.RepoTags)).toEqual([
+      [],
+    ]);
+    expect(file('repositories')).toEqual({});
+  });
+
   it('exit codes: missing layout 3, docker export of an artifact 4, bad --format 2', async () => {
     const dir = tmpDir();
     expect((await runCli(['export', join(dir, 'nope'), join(dir, 'x.tar')])).code).toBe(3);

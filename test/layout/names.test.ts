@@ -8,6 +8,7 @@ import {
   entryFullNames,
   entryName,
   exportName,
+  exportRepoTag,
   isBareName,
   isDigestName,
   isFullImageName,
@@ -16,6 +17,7 @@ import {
   nameAnnotations,
   nameMatch,
   normalizeImageName,
+  registryHostOf,
   splitImageName,
   tagOfName,
 } from '../../src/layout/names.js';
@@ -141,6 +143,23 @@ describe('normalizeImageName (docker familiar names in full, as containerd and p
   });
 });
 
+describe('registryHostOf (the one rule telling a registry host from a path component)', () => {
+  it.each([
+    ['example.com/app:v1', 'example.com'],
+    ['localhost/app', 'localhost'],
+    ['localhost:5000/team/app', 'localhost:5000'],
+    ['[::1]:5000/app', '[::1]:5000'],
+    ['host:5000/app', 'host:5000'],
+    ['team/app:v1', undefined],
+    ['app:v1', undefined],
+    ['localhostx/app', undefined],
+    ['/abs/path', undefined],
+    ['', undefined],
+  ])('%s → %s', (input, expected) => {
+    expect(registryHostOf(input)).toBe(expected);
+  });
+});
+
 describe("containerd's digest-only name (an image synced or copied by digest)", () => {
   const name = `registry.example/team/app@${D}`;
 
@@ -193,5 +212,10 @@ describe("containerd's digest-only name (an image synced or copied by digest)", 
     expect(exportName(name, 'other.example/x', true)).toBe(`other.example/x@${D}`);
     expect(exportName(name, undefined)).toBe(name);
     expect(exportName(name, 'app', true)).toBe(`docker.io/library/app@${D}`);
+    // A docker archive needs NAME:TAG: a digest-only name gives none.
+    expect(exportRepoTag(name, undefined)).toBeUndefined();
+    expect(exportRepoTag(name, 'app', true)).toBeUndefined();
+    expect(exportRepoTag('v1', 'app')).toBe('app:v1');
+    expect(exportRepoTag('reg.example/app:v1', 'other', true)).toBe('other:v1');
   });
 });

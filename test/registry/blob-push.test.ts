@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LockError, RegistryError } from '../../src/errors.js';
 import { digestOf } from '../../src/internal.js';
 import { pushBlob, rangeEnd, take } from '../../src/registry/blob-push.js';
 import { RegistryClient } from '../../src/registry/client.js';
@@ -90,6 +91,37 @@ describe('blob push', () => {
     );
     expect(server.log.slice(before).filter((l) => l.startsWith('POST '))).toHaveLength(2);
     expect(server.blobs.get(`b@${digestOf(data)}`)?.equals(data)).toBe(true);
+  });
+
+  it('falls back on a refused or unreachable mount, but lets any other error through', async () => {
+    server = await startReferrersServer();
+    const c = new RegistryClient(server.host, { retry: FAST });
+    const data = randomBytes(1000);
+    expect(await pushBlob(c, 'a', blobOf(data), opener(data))).toBe('uploaded');
+    const request = c.transport.request.bind(c.transport);
+    let failure = new Error('no failure yet');
+    c.transport.request = (req) =>
+      req.path.includes('mount=') ? Promise.reject(failure) : request(req);
+    const lost = new LockError('E_LOCK_COMPROMISED', 'lock lost', {});
+    const bug = new TypeError("Cannot read properties of undefined (reading 'digest')");
+    for (const err of [lost, bug]) {
+      failure = err;
+      await expect(pushBlob(c, 'b', blobOf(data), opener(data), { mountFrom: ['a'] })).rejects.toBe(
+        err,
+      );
+    }
+    expect(server.blobs.has(`b@${digestOf(data)}`)).toBe(false);
+    // A registry's refusal, or a dropped connection: the upload goes on.
+    const reset = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+    });
+    for (const err of [new RegistryError('E_REGISTRY', 'refused', { status: 403 }), reset]) {
+      failure = err;
+      expect(await pushBlob(c, 'b', blobOf(data), opener(data), { mountFrom: ['a'] })).toBe(
+        'uploaded',
+      );
+      server.blobs.delete(`b@${digestOf(data)}`);
+    }
   });
 
   it('uploads in chunks and resumes from the registry offset after a failed PATCH', async () => {

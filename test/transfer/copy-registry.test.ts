@@ -70,10 +70,32 @@ describe('copy across the registry boundary (referrers API test server)', () => 
     expect(entries.map((e) => [e.digest, e.annotations])).toEqual([
       [f.index.digest, { 'io.containerd.image.name': name }],
     ]);
-    // Filtered to one platform, the index stored is another: the name says its digest.
-    const one = await copyRefs(src, join(dir, 'one'), { ...opts, platforms: ['linux/amd64'] });
+    // Filtered to one platform, the index stored is one the registry never had: a digest-only
+    // name means "pulled from the repository by this digest", so it goes untagged, and says so.
+    const warnings: string[] = [];
+    const one = await copyRefs(src, join(dir, 'one'), {
+      ...opts,
+      platforms: ['linux/amd64'],
+      onEvent: (e) => {
+        if (e.type === 'warning') warnings.push(e.message);
+      },
+    });
     expect(one.descriptor.digest).not.toBe(f.index.digest);
-    expect(one.tag).toBe(`${server.host}/team/app@${one.descriptor.digest}`);
+    expect(one.tag).toBeUndefined();
+    expect(
+      Layout.open(join(dir, 'one'))
+        .readIndex()
+        .manifests.map((e) => [e.digest, e.annotations]),
+    ).toEqual([[one.descriptor.digest, undefined]]);
+    expect(warnings).toEqual([expect.stringContaining('stored untagged')]);
+    expect(warnings[0]).toContain(f.index.digest);
+    expect(warnings[0]).toContain(one.descriptor.digest);
+    // Named so explicitly, the same.
+    const named = await copyRefs(src, `${join(dir, 'named')}:${name}`, {
+      ...opts,
+      platforms: ['linux/amd64'],
+    });
+    expect(named.tag).toBeUndefined();
     // Layout to layout by that name keeps it; naming other content so is refused, nothing written.
     const again = await copyRefs(`${dst}:${name}`, join(dir, 'again'), opts);
     expect(again.tag).toBe(name);
