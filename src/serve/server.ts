@@ -377,10 +377,14 @@ async function handle(
   }
 }
 
-/** Errors that mean the connection is gone, not that the server failed. */
+/**
+ * Errors that mean the connection is gone, not that the server failed. ECANCELED: a write queued
+ * on a socket the peer closed (Node 22 reports it where Node 20 reports EPIPE or nothing).
+ */
 const CONNECTION_GONE = new Set([
   'ECONNRESET',
   'EPIPE',
+  'ECANCELED',
   'ERR_STREAM_PREMATURE_CLOSE',
   'ECONNABORTED',
 ]);
