@@ -135,7 +135,7 @@ await section('rss', 'peak RSS', async () => {
       skippedRow({
         id: 'rss',
         work: 'peak RSS export/import',
-        goal: '≤ 128 MiB',
+        goal: '≤ 64 MiB',
         reason: 'needs the 1 GiB image rows (BENCH_ONLY=big,rss)',
       }),
     ];
