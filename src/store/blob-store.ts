@@ -106,7 +106,7 @@ export class BlobStore {
   /**
    * Store a blob from a stream. Idempotent: if `expected.digest` is present already, the source is
    * not read. Throws E_DIGEST_MISMATCH / E_SIZE_MISMATCH (nothing becomes visible).
-   * The source must not reuse a chunk of 1 MiB or more after yielding it: it is held until written.
+   * The source must not reuse a chunk's memory after yielding it: chunks are held until written.
    */
   async put(
     source: AsyncIterable<Uint8Array>,

@@ -36,8 +36,7 @@ export interface PartWrite {
  * Create `part` (it must not exist) and write `source` into it, feeding every chunk to `hash`.
  * Returns the byte count. The part file is closed however this ends, never removed.
  * Throws E_SIZE_MISMATCH (over maxSize), E_IO; the source's own errors pass as they are.
- * The source must not reuse the memory of a chunk of 1 MiB or more after yielding it: such a chunk
- * is held until written (smaller ones are copied into a batch at once).
+ * The source must not reuse a chunk's memory after yielding it: chunks are held until written.
  */
 export async function writePart(
   part: string,
@@ -50,17 +49,16 @@ export async function writePart(
   let fh: FileHandle | undefined;
   // Hash chunk n+1 while chunk n is being written: one write in flight at a time.
   let pending: Promise<void> = Promise.resolve();
-  // Sources with small chunks (fetch bodies, sockets, tar entries, pipes: 16-64 KiB) are gathered
-  // into >= 1 MiB writes, so a blob costs one thread-pool hop per MiB, not one per chunk. They are
-  // gathered into two buffers taken in turn (one filling while the other is written), not into a
-  // fresh one per write: those made as much garbage as the blob's size, which kept a pull's
-  // memory high.
-  let filling: Buffer | undefined;
-  let spare: Buffer | undefined;
-  let batched = 0;
   try {
     fh = await fsStep(createThenOpen(part), what);
-    const write = async (data: Uint8Array): Promise<void> => {
+    // Sources with small chunks (fetch bodies, tar entries, pipes: 16-64 KiB) are gathered into
+    // >= 1 MiB writes, so a blob costs one thread-pool hop per MiB, not one per chunk.
+    let batch: Uint8Array[] = [];
+    let batched = 0;
+    const flush = async (): Promise<void> => {
+      const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+      batch = [];
+      batched = 0;
       await pending;
       pending = fsStep(writeFully(fh!, data), what);
     };
@@ -70,28 +68,11 @@ export async function writePart(
         throw sizeMismatch(options.describe, options.maxSize, size, true);
       }
       hash.update(chunk);
-      if (batched === 0 && chunk.byteLength >= WRITE_BATCH) {
-        await write(chunk); // big already: written as it came (the source does not reuse it)
-        continue;
-      }
-      for (let off = 0; off < chunk.byteLength;) {
-        filling ??= Buffer.allocUnsafe(WRITE_BATCH);
-        const n = Math.min(WRITE_BATCH - batched, chunk.byteLength - off);
-        filling.set(chunk.subarray(off, off + n), batched);
-        batched += n;
-        off += n;
-        if (batched === WRITE_BATCH) {
-          // write() waits for the other buffer's write to land before this one starts, so the
-          // other buffer is free to fill when it returns.
-          const full = filling;
-          await write(full);
-          filling = spare;
-          spare = full;
-          batched = 0;
-        }
-      }
+      batch.push(chunk);
+      batched += chunk.byteLength;
+      if (batched >= WRITE_BATCH) await flush();
     }
-    if (batched > 0) await write(filling!.subarray(0, batched));
+    if (batched > 0) await flush();
     await pending;
     if (options.fsync) await fsStep(fh.sync(), what);
     const handle = fh;

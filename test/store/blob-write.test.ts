@@ -24,31 +24,6 @@ describe('writePart', () => {
     expect(hash.digest('hex')).toBe(createHash('sha256').update('abcde').digest('hex'));
   });
 
-  it('gathers small chunks of any size into the part in order, copied as they come', async () => {
-    // One 64 KiB buffer refilled for every chunk (a socket-like source): the part must hold what
-    // each chunk was when it was yielded, so small chunks are copied, not kept.
-    const scratch = Buffer.alloc(64 * 1024);
-    const expected: Buffer[] = [];
-    const sizes = [1, 65_536, 4_000, 1_048_576 - 4_001, 70_000, 3 * 1_048_576, 12, 65_536];
-    async function* source(): AsyncGenerator<Uint8Array> {
-      let n = 0;
-      for (const size of sizes) {
-        const chunk = size <= scratch.length ? scratch.subarray(0, size) : Buffer.alloc(size);
-        chunk.fill(++n);
-        expected.push(Buffer.from(chunk));
-        await Promise.resolve();
-        yield chunk;
-      }
-    }
-    const part = join(tmpDir(), 'part');
-    const hash = createHash('sha256');
-    const size = await writePart(part, source(), hash, options);
-    const all = Buffer.concat(expected);
-    expect(size).toBe(all.length);
-    expect(readFileSync(part).equals(all)).toBe(true);
-    expect(hash.digest('hex')).toBe(createHash('sha256').update(all).digest('hex'));
-  });
-
   describe('when the part cannot be written as asked', () => {
     it('stops as soon as the source passes maxSize (E_SIZE_MISMATCH)', async () => {
       const part = join(tmpDir(), 'part');
