@@ -2,9 +2,9 @@
 // into one buffer that it reuses and then hands to the next body, writing it only as fast as the
 // client takes it. So the memory of blob responses is bounded by the number of slots, whatever
 // the number of clients or bytes.
-import { read } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { algorithmOf, newHash, type Digest } from '../digest.js';
+import { readAt } from '../store/fd-chunks.js';
 import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
 
 /** Bytes read (and written to the socket) at a time while many bodies stream. */
@@ -146,12 +146,6 @@ export async function sendFileBody(
   // may still be pending: that buffer is left to the GC.)
   slots.recycle(buf);
   await new Promise<void>((resolve) => res.end(resolve));
-}
-
-function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    read(fd, buf, 0, length, position, (err, n) => (err === null ? resolve(n) : reject(err)));
-  });
 }
 
 /**

@@ -37,9 +37,10 @@ export class ChunkRing {
   }
 }
 
-function readAt(fd: number, buf: Buffer, position: number): Promise<number> {
+/** pread of up to `length` bytes into the start of `buf`: the byte count (0 at EOF). */
+export function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    read(fd, buf, 0, buf.byteLength, position, (err, n) => (err ? reject(err) : resolve(n)));
+    read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)));
   });
 }
 
@@ -58,7 +59,7 @@ export async function* fdChunks(
 ): AsyncGenerator<Buffer> {
   let position = 0;
   let buf = ring.take();
-  let pending: Promise<number> | undefined = readAt(fd, buf, 0);
+  let pending: Promise<number> | undefined = readAt(fd, buf, buf.byteLength, 0);
   try {
     for (;;) {
       const n: number = await pending;
@@ -72,7 +73,7 @@ export async function* fdChunks(
       if (position > size) throw sizeMismatch(what, size, position, true);
       const chunk = buf.subarray(0, n);
       buf = ring.take();
-      pending = readAt(fd, buf, position);
+      pending = readAt(fd, buf, buf.byteLength, position);
       yield chunk;
     }
   } finally {
