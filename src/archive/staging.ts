@@ -10,7 +10,7 @@ import { MAX_INDEX_BYTES } from '../store/index-store.js';
 import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { ensureIngestDir, leaseDigest, releaseLease } from '../store/ingest.js';
 import { ownedName } from '../store/liveness.js';
-import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
+import { checkDigest, sizeMismatch } from '../store/verify-stream.js';
 import { sniffCompression, type Compression } from './compression.js';
 import type { TarEntry as Entry } from './tar-source.js';
 
@@ -197,8 +197,7 @@ async function verifyDrain(
   }
   const what = `archive entry ${path}`;
   if (seen !== size) throw sizeMismatch(what, size, seen, false);
-  const found = `${algorithmOf(expected)}:${hash.digest('hex')}`;
-  if (found !== expected) throw digestMismatch(what, expected, found);
+  checkDigest(what, expected, hash.digest('hex'));
   return { digest: expected, size, compression: sniffCompression(head.bytes) };
 }
 

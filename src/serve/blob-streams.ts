@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { algorithmOf, newHash, type Digest } from '../digest.js';
 import { readAt } from '../store/fd-chunks.js';
-import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
+import { checkDigest, sizeMismatch } from '../store/verify-stream.js';
 
 /** Bytes read (and written to the socket) at a time while many bodies stream. */
 const READ_BYTES = 256 * 1024;
@@ -136,8 +136,7 @@ export async function sendFileBody(
     if (hash !== undefined) {
       hash.update(chunk);
       if (sent === length) {
-        const found = `${algorithmOf(digest)}:${hash.digest('hex')}`;
-        if (found !== digest) throw digestMismatch(what, digest, found);
+        checkDigest(what, digest, hash.digest('hex'));
       }
     }
     await writeChunk(res, chunk);

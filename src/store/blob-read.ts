@@ -9,7 +9,7 @@ import {
   errnoCode,
   wrapFsError,
 } from '../errors.js';
-import { digestMismatch } from './verify-stream.js';
+import { checkDigest } from './verify-stream.js';
 
 /**
  * Opening a FIFO for reading blocks until a writer appears (the whole process, for openSync), so
@@ -74,8 +74,7 @@ export function readWholeBlob(
   }
   const bytes = buf.subarray(0, off);
   if (verify) {
-    const found = `${algorithmOf(digest)}:${newHash(algorithmOf(digest)).update(bytes).digest('hex')}`;
-    if (found !== digest) throw digestMismatch(`blob ${digest}`, digest, found);
+    checkDigest(`blob ${digest}`, digest, newHash(algorithmOf(digest)).update(bytes).digest('hex'));
   }
   return bytes;
 }

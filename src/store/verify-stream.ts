@@ -31,9 +31,10 @@ export class VerifyingStream extends Transform {
       cb(sizeMismatch(this.what, this.expected.size, this.seen, false));
       return;
     }
-    const found = `${algorithmOf(this.expected.digest)}:${this.hash.digest('hex')}`;
-    if (found !== this.expected.digest) {
-      cb(digestMismatch(this.what, this.expected.digest, found));
+    try {
+      checkDigest(this.what, this.expected.digest, this.hash.digest('hex'));
+    } catch (err) {
+      cb(err as Error);
       return;
     }
     cb();
@@ -52,6 +53,12 @@ export function sizeMismatch(
     `${what}: expected ${expected} bytes, got ${atLeast ? 'at least ' : ''}${found}`,
     { what, expected, found },
   );
+}
+
+/** Throws E_DIGEST_MISMATCH for `what` unless `hex`, hashed with `expected`'s algorithm, is its. */
+export function checkDigest(what: string, expected: Digest, hex: string): void {
+  const found = `${algorithmOf(expected)}:${hex}`;
+  if (found !== expected) throw digestMismatch(what, expected, found);
 }
 
 /** The E_DIGEST_MISMATCH error for `what`. */

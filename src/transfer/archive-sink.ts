@@ -20,7 +20,7 @@ import { cleanupAtExit } from '../store/exit-cleanup.js';
 import { blobRelPath } from '../store/paths.js';
 import { ChunkRing, fdChunks } from '../store/fd-chunks.js';
 import { WORKER_MIN_BYTES, hashFd } from '../store/hash-file.js';
-import { digestMismatch, sizeMismatch } from '../store/verify-stream.js';
+import { checkDigest, sizeMismatch } from '../store/verify-stream.js';
 import { pickImage } from '../archive/docker-export.js';
 import type { ArchiveContents } from '../archive/export-entries.js';
 import { tarChunks, type TarWriter } from '../archive/tar-writer.js';
@@ -367,6 +367,5 @@ async function writeBlob(
   } else if (inline !== undefined) {
     hex = inline.digest('hex');
   } else return;
-  const found = `${algorithmOf(digest)}:${hex}`;
-  if (found !== digest) throw digestMismatch(what, digest, found);
+  checkDigest(what, digest, hex);
 }
