@@ -11,37 +11,11 @@
 import { build } from 'esbuild';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { assertLazyStringWidth, lazyStringWidth } from './lazy-string-width.mjs';
 
 const entry = fileURLToPath(new URL('../dist/cli/process.js', import.meta.url));
 const outfile = fileURLToPath(new URL('../dist/cli/cli.bundle.js', import.meta.url));
 const bin = fileURLToPath(new URL('../dist/cli/bin.js', import.meta.url));
-
-/**
- * string-width (yargs' help layout, three copies) builds an Intl.Segmenter and a /\p{RGI_Emoji}/v
- * regular expression when it loads: ~20 ms of every start-up (ICU data), for help text most runs
- * never render. Build them on first use instead. The bundle is checked afterwards, so a new version
- * of the package written differently fails the build rather than silently bringing the cost back.
- */
-const lazyStringWidth = {
-  name: 'lazy-string-width',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/]string-width[\\/]index\.js$/ }, (args) => {
-      const text = readFileSync(args.path, 'utf8');
-      const contents =
-        'let __segmenter, __rgiEmoji;\n' +
-        text
-          .replaceAll(
-            'new Intl.Segmenter()',
-            () => '{ segment: (s) => (__segmenter ??= new Intl.Segmenter()).segment(s) }',
-          )
-          .replace(
-            '/^\\p{RGI_Emoji}$/v',
-            () => "{ test: (s) => (__rgiEmoji ??= new RegExp('^\\\\p{RGI_Emoji}$', 'v')).test(s) }",
-          );
-      return { contents, loader: 'js' };
-    });
-  },
-};
 
 await build({
   entryPoints: [entry],
@@ -70,13 +44,5 @@ const text = readFileSync(outfile, 'utf8').replace(
   (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
 );
 writeFileSync(outfile, text);
-const eager = [
-  /(?<!\?\?= )new Intl\.Segmenter\(/,
-  /(?<!\?\?= )new RegExp\("\^\\\\p\{RGI_Emoji\}/,
-  /\/\^\\p\{RGI_Emoji\}\$\/v/,
-].filter((re) => re.test(text));
-if (eager.length > 0)
-  throw new Error(
-    `${outfile}: built at load time again (${eager.join(', ')}); see lazyStringWidth`,
-  );
+assertLazyStringWidth(text, outfile);
 chmodSync(bin, 0o755);

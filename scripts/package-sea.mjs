@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'postject';
+import { assertLazyStringWidth, lazyStringWidth } from './lazy-string-width.mjs';
 
 // The fuse string Node's SEA support looks for (Node's single-executable-applications docs).
 const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -47,6 +48,7 @@ try {
     // Licences of the bundled dependencies travel inside the executable.
     legalComments: 'eof',
     logLevel: 'warning',
+    plugins: [lazyStringWidth],
     // ESM dependencies (yargs) read import.meta.url, which CommonJS lacks: give them the file URL
     // of the script (in a SEA, __filename is the executable's path).
     define: { 'import.meta.url': '__ocilayout_import_meta_url' },
@@ -54,6 +56,7 @@ try {
       js: "const __ocilayout_import_meta_url = require('node:url').pathToFileURL(__filename).href;",
     },
   });
+  assertLazyStringWidth(readFileSync(script, 'utf8'), script);
   const blob = join(work, 'sea-prep.blob');
   const config = join(work, 'sea-config.json');
   writeFileSync(
