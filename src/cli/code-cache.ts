@@ -59,6 +59,12 @@ const TEMP_NAME = /^[0-9a-f]{32}\.v8cache\.(\d+)\.[0-9a-z]*\.tmp$/;
  * another pid namespace's): writing one takes a moment.
  */
 const STALE_TEMP_MS = 5 * 60 * 1000;
+const CACHE_NAME = /^[0-9a-f]{32}\.v8cache$/;
+/**
+ * Cache files kept per directory. One file per install path and Node build, and nothing else
+ * removes them: test runs, CI checkouts and upgrades would otherwise add one each, for ever.
+ */
+const MAX_CACHE_FILES = 16;
 
 /**
  * The cache directory from the environment: OCILAYOUT_CODE_CACHE=DIR, `0`/`off`/empty (or
@@ -210,6 +216,7 @@ function writeCache(path: string, sourceHash: Buffer, payload: Buffer): void {
   const dir = dirname(path);
   if (!ownDir(dir)) return;
   removeStaleTemps(dir);
+  pruneCaches(dir, path);
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     writeFileSync(tmp, Buffer.concat([MAGIC, sourceHash, sha256(payload), payload]), {
@@ -248,6 +255,38 @@ function removeStaleTemps(dir: string): void {
       unlinkSync(path);
     } catch {
       // Gone already (another writer cleaned up), or not removable: not ours to worry about.
+    }
+  }
+}
+
+/**
+ * Keep the directory to MAX_CACHE_FILES, with room for the one about to be written: the
+ * least recently written go first (a hit writes nothing, so a cache in daily use can go too; its
+ * next run compiles once and writes it again). Only our own names.
+ */
+function pruneCaches(dir: string, keep: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const caches: { path: string; mtimeMs: number }[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    if (!CACHE_NAME.test(name) || path === keep) continue;
+    try {
+      caches.push({ path, mtimeMs: lstatSync(path).mtimeMs });
+    } catch {
+      // Removed meanwhile by another writer.
+    }
+  }
+  caches.sort((a, b) => a.mtimeMs - b.mtimeMs);
+  for (const c of caches.slice(0, Math.max(0, caches.length - (MAX_CACHE_FILES - 1)))) {
+    try {
+      unlinkSync(c.path);
+    } catch {
+      // Gone already, or not removable: not ours to worry about.
     }
   }
 }

@@ -201,6 +201,32 @@ describe('runCachedScript', () => {
     expect(cacheFiles(cache).sort()).toEqual([path!, ...kept].sort());
   });
 
+  it('keeps at most 16 cache files when it writes, dropping the least recently written', async () => {
+    const dir = tmpDir();
+    const cache = join(dir, 'cache');
+    const file = script(dir, "'one'");
+    await runOnce(file, cache);
+    const [own] = cacheFiles(cache);
+    // 20 caches of other install paths or Node builds, written a minute apart long ago.
+    const others = Array.from({ length: 20 }, (_, i) => {
+      const p = join(cache, `${i.toString(16).padStart(32, '0')}.v8cache`);
+      writeFileSync(p, 'cache');
+      const t = new Date(Date.UTC(2020, 0, 1, 0, i));
+      utimesSync(p, t, t);
+      return p;
+    });
+    const notOurs = join(cache, 'notes.txt');
+    writeFileSync(notOurs, 'kept');
+    utimesSync(notOurs, new Date(0), new Date(0));
+    expect(await runOnce(file, cache)).toEqual({ value: 'one', state: 'hit' });
+    expect(cacheFiles(cache)).toHaveLength(22); // a hit writes nothing, so prunes nothing
+
+    script(dir, "'two'");
+    expect(await runOnce(file, cache)).toEqual({ value: 'two', state: 'miss' });
+    expect(cacheFiles(cache).sort()).toEqual([own!, ...others.slice(5), notOurs].sort());
+    expect(await runOnce(file, cache)).toEqual({ value: 'two', state: 'hit' });
+  });
+
   it('reports a cache V8 refuses as rejected, and replaces it', async () => {
     const dir = tmpDir();
     const cache = join(dir, 'cache');
