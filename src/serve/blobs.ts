@@ -3,6 +3,7 @@
 // operation (its own gc lease), and a committed blob is pinned (pins.ts) until a manifest
 // references it.
 import { closeSync, fstatSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { SUPPORTED_ALGORITHMS, algorithmOf, digestOf, type Digest } from '../digest.js';
 import { isOcilayoutError } from '../errors.js';
 import type { Layout } from '../layout/layout.js';
@@ -50,16 +51,35 @@ export async function getBlob(ctx: ServeContext, call: Call): Promise<void> {
     res.end();
     return;
   }
-  const slot = ctx.blobReads.slots.take();
+  const slots = ctx.blobReads.slots;
+  const queued = slots.running >= slots.max;
+  const slot = slots.take();
   // A client that hangs up while its GET waits for a slot leaves the queue.
   res.once('close', slot.release);
   try {
-    await slot.ready;
+    if (queued) await waitSilently(req, slot.ready);
     if (res.destroyed) return;
     await sendBlob(ctx, call, layout, digest);
   } finally {
     res.off('close', slot.release);
     slot.release();
+  }
+}
+
+/**
+ * Wait for `ready` with the connection's idle timeout off: a GET waiting for its turn is silent
+ * because of us, not its client, and must not be cut as idle (under many pulls the wait can
+ * outlast the timeout). The timeout is back on once the body may start, where a client that stops
+ * reading is again what it catches.
+ */
+async function waitSilently(req: IncomingMessage, ready: Promise<void>): Promise<void> {
+  const socket = req.socket;
+  const idleMs = socket.timeout;
+  socket.setTimeout(0);
+  try {
+    await ready;
+  } finally {
+    if (idleMs !== undefined && idleMs > 0 && !socket.destroyed) socket.setTimeout(idleMs);
   }
 }
 

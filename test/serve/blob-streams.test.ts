@@ -140,4 +140,28 @@ describe('blob GETs beyond maxBlobStreams wait their turn', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(reg.access.filter((l) => l.startsWith('GET'))).toHaveLength(3);
   });
+
+  it('a GET waiting its turn longer than the idle timeout is served, not cut as idle', async () => {
+    const reg = await startServe(tmpDir(), { limits: { maxBlobStreams: 1, idleTimeoutMs: 300 } });
+    const big = randomBytes(48 * 1024 * 1024);
+    const small = randomBytes(5000);
+    const bigDigest = await pushBlob(reg.url, 'app', big);
+    const smallDigest = await pushBlob(reg.url, 'app', small);
+    // The slot holder reads a little every 20 ms: never idle, never done within the test.
+    const holder = stalledGet(`${reg.url}/v2/app/blobs/${bigDigest}`);
+    const held = await holder.res;
+    held.on('data', () => {
+      held.pause();
+      setTimeout(() => held.resume(), 20);
+    });
+    held.resume();
+    const next = fetch(`${reg.url}/v2/app/blobs/${smallDigest}`);
+    next.catch(() => undefined);
+    // Three idle timeouts in the queue.
+    expect(await settled(next, 900)).toBe(false);
+    holder.req.destroy();
+    const res = await next;
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(small)).toBe(true);
+  });
 });
