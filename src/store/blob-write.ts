@@ -120,9 +120,9 @@ function procFdDir(): string | undefined {
  * Create `part` (it must not exist) and copy into it, in the kernel (copy_file_range: no byte
  * passes through this process), the regular file open at `srcFd`, as long as it is when the copy
  * starts. Returns the part's fd, open read-write, for the caller to hash what was written, fsync
- * and close; undefined when no kernel copy is possible here (no /proc/self/fd, or a source mode
- * that the copy would hand on: see below), before anything is created. Nothing is verified here.
- * Raw fs errors pass; the part is closed on failure, never removed.
+ * and close; undefined, with nothing copied, when no kernel copy is possible here (no
+ * /proc/self/fd, or a source mode that the copy would hand on: see below). Nothing is verified
+ * here. Raw fs errors pass. The part is closed on failure and on undefined, never removed.
  */
 export async function copyIntoPart(srcFd: number, part: string): Promise<number | undefined> {
   const dir = procFdDir();

@@ -179,7 +179,7 @@ async function copyBlobAsync(
   }
   const expected = { digest, size: desc.size };
   const put =
-    (await copyFile(src, dst, expected)) ??
+    (await copyByKernel(src, dst, expected)) ??
     (await dst.blobs.put(readAhead(src.blobs.path(digest), digest), expected, {
       deferDirSync: true,
     }));
@@ -190,7 +190,7 @@ async function copyBlobAsync(
  * A blob file copied by the kernel into `dst`'s ingest and verified there (BlobStore.putFile);
  * undefined when the platform cannot, and the blob is streamed instead.
  */
-async function copyFile(
+async function copyByKernel(
   src: Layout,
   dst: Layout,
   expected: { digest: Digest; size: number },
