@@ -3,16 +3,26 @@
 // is either absent or complete and correct; readers verify while streaming. The verbs live here;
 // the byte-level steps in blob-write.ts / blob-read.ts, directories in blob-dirs.ts, batched
 // fsyncs in pending-sync.ts.
-import { closeSync, createReadStream, linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  fstatSync,
+  fsync,
+  linkSync,
+  lstatSync,
+  renameSync,
+  unlinkSync,
+} from 'node:fs';
 import type { Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { algorithmOf, newHash, parseDigest, type Algorithm, type Digest } from '../digest.js';
 import { UnsafeInputError, UsageError, errnoCode, wrapFsError } from '../errors.js';
 import { OwnBlobDirs, listBlobs, type BlobListing } from './blob-dirs.js';
 import { openBlobFile, readWholeBlob } from './blob-read.js';
-import { linkBack, placePart, writePart, writePartBytes } from './blob-write.js';
+import { copyIntoPart, linkBack, placePart, writePart, writePartBytes } from './blob-write.js';
 import { fsyncDir } from './durable.js';
 import { cleanupAtExit } from './exit-cleanup.js';
+import { hashFd, type FileHash } from './hash-file.js';
 import { leaseDigest, newPartPath, newTrashPath } from './ingest.js';
 import { makeDirs } from './make-dirs.js';
 import { PendingSync } from './pending-sync.js';
@@ -135,6 +145,70 @@ export class BlobStore {
       });
       const digest = this.verify(alg, hash.digest('hex'), size, expected);
       return this.commitPart(part, digest, size, options);
+    } finally {
+      forget();
+      removeQuietly(part);
+    }
+  }
+
+  /**
+   * Store a blob from a local file the caller opened (`srcFd`, a regular file, left open): copied
+   * by the kernel into a part file, then the part (what was written, not the source) is hashed on
+   * a worker while it is fsync'd, and linked into place only if size and digest match. Idempotent
+   * like put(). Returns undefined, having written nothing, when this platform cannot copy that way
+   * (the caller streams through put() instead). Throws E_SIZE_MISMATCH (the source's size is
+   * checked before copying), E_DIGEST_MISMATCH (nothing becomes visible), E_IO.
+   */
+  async putFile(
+    srcFd: number,
+    expected: { digest: Digest; size: number },
+    options: PutOptions = {},
+  ): Promise<PutResult | undefined> {
+    const known = this.checkKnown(expected);
+    if (known !== undefined) return known;
+    const what = `copy blob ${expected.digest}`;
+    const describe = this.describe(expected);
+    let srcSize: number;
+    try {
+      srcSize = fstatSync(srcFd).size;
+    } catch (err) {
+      throw wrapFsError(err, what, { digest: expected.digest });
+    }
+    // A bigger file is refused before a byte is copied, as put() stops at the first byte too many.
+    if (srcSize !== expected.size) {
+      throw sizeMismatch(describe, expected.size, srcSize, srcSize > expected.size);
+    }
+    const alg = algorithmOf(expected.digest);
+    const part = newPartPath(this.root);
+    const forget = cleanupAtExit(() => removeQuietly(part));
+    try {
+      let fd: number | undefined;
+      try {
+        fd = await copyIntoPart(srcFd, part);
+      } catch (err) {
+        throw wrapFsError(err, what, { digest: expected.digest });
+      }
+      if (fd === undefined) return undefined;
+      let hashed: FileHash;
+      try {
+        // The part is ours and no longer written: its bytes are what gets linked, so they are what
+        // is verified (a source changed after the size check, or read wrong, fails here). The fsync
+        // runs meanwhile; both settle before the fd is closed (a read or sync in flight on a
+        // closed fd number could touch whatever file reuses it).
+        const [h, synced] = await Promise.allSettled([
+          hashFd(fd, alg, expected.size),
+          options.deferFileSync === true ? Promise.resolve() : fsyncFd(fd),
+        ]);
+        if (h.status === 'rejected') throw h.reason;
+        if (synced.status === 'rejected') throw synced.reason;
+        hashed = h.value;
+      } catch (err) {
+        throw wrapFsError(err, what, { digest: expected.digest });
+      } finally {
+        closeSync(fd);
+      }
+      const digest = this.verify(alg, hashed.hex, hashed.size, expected);
+      return this.commitPart(part, digest, hashed.size, options);
     } finally {
       forget();
       removeQuietly(part);
@@ -435,6 +509,10 @@ function linkableSource(path: string): Stats | undefined {
   }
   if (!st.isFile() || st.uid !== euid || (st.mode & 0o022) !== 0) return undefined;
   return st;
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 function removeQuietly(path: string): void {

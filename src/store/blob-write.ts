@@ -5,15 +5,18 @@ import type { Hash } from 'node:crypto';
 import {
   closeSync,
   constants,
+  fchmodSync,
+  fstatSync,
   fsyncSync,
   linkSync,
   lstatSync,
   openSync,
   renameSync,
+  statSync,
   writeSync,
   type Stats,
 } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { copyFile, open, type FileHandle } from 'node:fs/promises';
 import { errnoCode, wrapFsError } from '../errors.js';
 import { sizeMismatch } from './verify-stream.js';
 
@@ -94,6 +97,57 @@ export async function writePart(
 async function createThenOpen(part: string): Promise<FileHandle> {
   closeSync(openSync(part, CREATE_NEW, 0o644));
   return open(part, constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0));
+}
+
+/** Where this process's open fds can be opened again by path: Linux's /proc/self/fd, if mounted. */
+let fdDir: string | null | undefined;
+
+function procFdDir(): string | undefined {
+  if (fdDir === undefined) {
+    try {
+      fdDir =
+        process.platform === 'linux' && statSync('/proc/self/fd').isDirectory()
+          ? '/proc/self/fd'
+          : null;
+    } catch {
+      fdDir = null;
+    }
+  }
+  return fdDir ?? undefined;
+}
+
+/**
+ * Create `part` (it must not exist) and copy into it, in the kernel (copy_file_range: no byte
+ * passes through this process), the regular file open at `srcFd`, as long as it is when the copy
+ * starts. Returns the part's fd, open read-write, for the caller to hash what was written, fsync
+ * and close; undefined, with nothing copied, when no kernel copy is possible here (no
+ * /proc/self/fd, or a source mode that the copy would hand on: see below). Nothing is verified
+ * here. Raw fs errors pass. The part is closed on failure and on undefined, never removed.
+ */
+export async function copyIntoPart(srcFd: number, part: string): Promise<number | undefined> {
+  const dir = procFdDir();
+  if (dir === undefined) return undefined;
+  const srcMode = fstatSync(srcFd).mode & 0o7777;
+  // Created synchronously, as createThenOpen does; the copy then reaches both files through our
+  // own fds: an exit-time removal of the part's name is never undone by a late O_CREAT on the
+  // thread pool (the copy lands in the unlinked inode), and no path is followed twice.
+  const fd = openSync(part, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
+  try {
+    const mode = fstatSync(fd).mode & 0o7777;
+    // fs.copyFile gives the copy the source's mode until we set ours back. A source that would
+    // make the part writable (or readable, setuid...) by anyone the part's own mode keeps out, even
+    // for a moment, is streamed instead: an fd opened in that moment could rewrite the blob later.
+    if ((srcMode & ~mode) !== 0) {
+      closeSync(fd);
+      return undefined;
+    }
+    await copyFile(`${dir}/${srcFd}`, `${dir}/${fd}`);
+    fchmodSync(fd, mode);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
 }
 
 /** Create `part` (it must not exist) holding `bytes`, with synchronous I/O. Raw fs errors pass. */

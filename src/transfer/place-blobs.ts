@@ -9,6 +9,7 @@ import { forEachLimited } from './for-each-limited.js';
 import type { Layout } from '../layout/layout.js';
 import { isManifestMediaType } from '../media-types.js';
 import type { Descriptor } from '../schema/descriptor.js';
+import type { PutResult } from '../store/blob-store.js';
 import { hashFd, type FileHash } from '../store/hash-file.js';
 import { leaseDigest } from '../store/ingest.js';
 import { digestMismatch } from '../store/verify-stream.js';
@@ -157,7 +158,10 @@ function copyBlobSync(
   return put.existed ? 'skipped' : 'copied';
 }
 
-/** Big blobs: hash then link, or stream through the destination's verifying ingest. */
+/**
+ * Big blobs: hash then link, or copy by the kernel and verify the copy (else stream through the
+ * destination's verifying ingest).
+ */
 async function copyBlobAsync(
   src: Layout,
   dst: Layout,
@@ -173,12 +177,30 @@ async function copyBlobAsync(
     if (linked !== false) return linked.existed ? 'skipped' : 'linked';
     state.link = false;
   }
-  const put = await dst.blobs.put(
-    readAhead(src.blobs.path(digest), digest),
-    { digest, size: desc.size },
-    { deferDirSync: true },
-  );
+  const expected = { digest, size: desc.size };
+  const put =
+    (await copyByKernel(src, dst, expected)) ??
+    (await dst.blobs.put(readAhead(src.blobs.path(digest), digest), expected, {
+      deferDirSync: true,
+    }));
   return put.existed ? 'skipped' : 'copied';
+}
+
+/**
+ * A blob file copied by the kernel into `dst`'s ingest and verified there (BlobStore.putFile);
+ * undefined when the platform cannot, and the blob is streamed instead.
+ */
+async function copyByKernel(
+  src: Layout,
+  dst: Layout,
+  expected: { digest: Digest; size: number },
+): Promise<PutResult | undefined> {
+  const fd = src.blobs.openFile(expected.digest);
+  try {
+    return await dst.blobs.putFile(fd, expected, { deferDirSync: true });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

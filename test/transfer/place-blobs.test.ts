@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Layout, MediaType, parseDigest, placeBlobs, type Descriptor } from '../../src/internal.js';
@@ -82,6 +90,38 @@ describe('placeBlobs', () => {
     for (const b of blobs) expect(dst.blobs.has(parseDigest(b.digest))).toBe(false);
   });
 
+  // Without links, a big blob is copied by the kernel and the copy verified (BlobStore.putFile):
+  // a corrupt or mis-sized source must fail there as it does when streamed.
+  it('with link: false, refuses a corrupt source blob hashed on a worker (> 32 MiB)', async () => {
+    const { src, dst } = pair();
+    const big = layer(src, 33 * 1024 * 1024);
+    const other = layer(src, BIG);
+    corrupt(src, big);
+
+    await expect(
+      placeBlobs(src, dst, [other, big], { link: false, concurrency: 1 }),
+    ).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+    expect(dst.blobs.has(parseDigest(big.digest))).toBe(false);
+    expect(readdirSync(join(dst.root, 'ingest')).filter((n) => n.endsWith('.part'))).toEqual([]);
+  });
+
+  it.each([
+    ['more', -1],
+    ['fewer', 1],
+  ])(
+    'with link: false, refuses a source blob with %s bytes than its descriptor says',
+    async (_what, delta) => {
+      const { src, dst } = pair();
+      const big = layer(src, 2 * BIG);
+      const wrong = { ...big, size: big.size + delta };
+
+      await expect(placeBlobs(src, dst, [wrong], { link: false })).rejects.toMatchObject({
+        code: 'E_SIZE_MISMATCH',
+      });
+      expect(dst.blobs.has(parseDigest(big.digest))).toBe(false);
+    },
+  );
+
   it('replaces a truncated destination blob with verified bytes instead of keeping it', async () => {
     const { src, dst } = pair();
     const big = layer(src, BIG);
@@ -128,6 +168,8 @@ describe('placeBlobs', () => {
     expect(r.blobs).toEqual({ copied: 2, linked: 0, mounted: 0, skipped: 0 });
     for (const d of [small, big]) {
       expect(ino(dst, d)).not.toBe(ino(src, d));
+      // The copy is not writable by the others the source let in (fs.copyFile copies the mode).
+      expect(statSync(dst.blobs.path(parseDigest(d.digest))).mode & 0o022).toBe(0);
       corrupt(src, d); // the source's owner rewrites its file in place
       expect(() => dst.blobs.readBytes(parseDigest(d.digest), 2 * BIG)).not.toThrow();
     }
