@@ -12,7 +12,7 @@ import { ensureIngestDir, leaseDigest, releaseLease } from '../store/ingest.js';
 import { ownedName } from '../store/liveness.js';
 import { checkDigest, sizeMismatch } from '../store/verify-stream.js';
 import { sniffCompression, type Compression } from './compression.js';
-import type { TarEntry as Entry } from './tar-source.js';
+import { transientChunks, type TarEntry as Entry } from './tar-source.js';
 
 /** Entries up to this size are read whole and stored with sync I/O (spec-notes/performance.md). */
 const SMALL_ENTRY = 1024 * 1024;
@@ -144,12 +144,18 @@ export class Staging {
     }
     const head = new Head();
     async function* sniffing(): AsyncGenerator<Buffer> {
-      for await (const chunk of body) {
-        head.add(chunk as Buffer);
-        yield chunk as Buffer;
+      for await (const chunk of transientChunks(body)) {
+        head.add(chunk);
+        yield chunk;
       }
     }
-    const r = await blobs.put(sniffing(), { digest: expected, size }, { deferFileSync: true });
+    // put() is done with each chunk by the time it asks for the chunk after the next one, so the
+    // archive reader may reuse its memory.
+    const r = await blobs.put(
+      sniffing(),
+      { digest: expected, size },
+      { deferFileSync: true, transientChunks: true },
+    );
     return { digest: r.digest, size, compression: sniffCompression(head.bytes) };
   }
 
@@ -190,10 +196,10 @@ async function verifyDrain(
   const hash = newHash(algorithmOf(expected));
   let seen = 0;
   const head = new Head();
-  for await (const chunk of body) {
-    head.add(chunk as Buffer);
-    seen += (chunk as Buffer).byteLength;
-    hash.update(chunk as Buffer);
+  for await (const chunk of transientChunks(body)) {
+    head.add(chunk);
+    seen += chunk.byteLength;
+    hash.update(chunk);
   }
   const what = `archive entry ${path}`;
   if (seen !== size) throw sizeMismatch(what, size, seen, false);

@@ -69,7 +69,9 @@ export class TarFraming {
         const end = this.pax.start + this.pax.size;
         const from = Math.max(this.pax.start, start);
         const to = Math.min(end, this.pos);
-        if (to > from) this.paxData.push(chunk.subarray(from - start, to - start));
+        // Copied, as the straddling header below: the chunk's memory may be reused once the
+        // parser is past it (readArchive's file reader), and this is kept until the next chunk.
+        if (to > from) this.paxData.push(Buffer.from(chunk.subarray(from - start, to - start)));
         if (end > this.pos) break;
         this.onPaxData(Buffer.concat(this.paxData));
         continue;
@@ -82,7 +84,7 @@ export class TarFraming {
       const headerEnd = headerStart + TAR_BLOCK;
       const from = Math.max(headerStart, start);
       const to = Math.min(headerEnd, this.pos);
-      this.held.push(chunk.subarray(from - start, to - start));
+      this.held.push(Buffer.from(chunk.subarray(from - start, to - start)));
       handled = to;
       if (headerEnd > this.pos) break;
       const block = Buffer.concat(this.held);

@@ -2,7 +2,8 @@
 // judging each header before its body is handed on. Owns the input side of import: codec detection,
 // expansion limits, truncation detection, and turning parser errors into E_CORRUPT_ARCHIVE. Writes
 // nothing.
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readSync, statSync, type ReadStream } from 'node:fs';
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import type { Extract } from 'tar-stream';
@@ -16,6 +17,7 @@ import {
   type Compression,
   type ExpansionLimits,
 } from './compression.js';
+import { ChunkRing, readAt } from '../store/fd-chunks.js';
 import { judgeEntry, type EntryVerdict } from './safe-entry.js';
 import { waitDrain } from './streams.js';
 import { TarFraming } from './tar-framing.js';
@@ -45,7 +47,77 @@ export function openArchiveFile(path: string): ArchiveInput {
   } catch (err) {
     throw wrapFsError(err, `open archive ${path}`, { path });
   }
-  return { stream: createReadStream(path, { highWaterMark: READ_CHUNK }), name: path, size };
+  const stream = createReadStream(path, { highWaterMark: READ_CHUNK });
+  ownFiles.add(stream);
+  return { stream, name: path, size };
+}
+
+/**
+ * Streams made by openArchiveFile: readArchive reads these through their fd with positional reads
+ * into reused buffers (see fileChunks and FedChunks) instead of through the stream, which allocates a fresh 1 MiB
+ * buffer per read. Anyone else reading them gets the stream as it is.
+ */
+const ownFiles = new WeakSet<Readable>();
+
+/**
+ * Tar bytes handed on by readArchive and not yet known to be consumed: a chunk's buffer goes back
+ * to the ring only once everything downstream (TarFraming, tar-stream, the entry handler) is past
+ * its last byte. Offsets are in the coordinates of the bytes written to the parser.
+ */
+class FedChunks {
+  private readonly fed: { chunk: Buffer; end: number }[] = [];
+  /** Every byte of the parser's input before this offset is consumed. */
+  private consumedTo = 0;
+
+  constructor(private readonly ring: ChunkRing) {}
+
+  /** `chunk` (from the ring) was handed on; its last byte is at parser offset `end` - 1. */
+  add(chunk: Buffer, end: number): void {
+    if (end <= this.consumedTo) {
+      this.ring.release(chunk);
+      return;
+    }
+    this.fed.push({ chunk, end });
+    // A consumer that never reports (it keeps chunks until its entry ends) must not make the list
+    // grow with the entry: the oldest chunk is forgotten, which only leaves it to the GC.
+    if (this.fed.length > MAX_FED) this.fed.shift();
+  }
+
+  consumed(offset: number): void {
+    if (offset <= this.consumedTo) return;
+    this.consumedTo = offset;
+    while (this.fed.length > 0 && this.fed[0]!.end <= offset)
+      this.ring.release(this.fed.shift()!.chunk);
+  }
+}
+
+/** Chunks of the input awaiting consumption that FedChunks tracks (more are left to the GC). */
+const MAX_FED = 16;
+
+/**
+ * Reports how far an entry handler is through a body: set by readArchive for the entry it hands
+ * out, read by transientChunks.
+ */
+const bodyProgress = new WeakMap<object, (bytes: number) => void>();
+
+/**
+ * The chunks of `body` for a consumer that is done with a chunk once it has asked for the chunk
+ * after the next one (it hashes or copies it, or writes it and waits for that write before it
+ * starts the next: BlobStore.put with `transientChunks`), and keeps no other reference to it:
+ * readArchive may then reuse the chunk's memory for later input. A consumer that keeps chunks
+ * longer (to concatenate them later) must iterate `body` itself instead.
+ */
+export async function* transientChunks(body: TarEntry): AsyncGenerator<Buffer> {
+  const report = bodyProgress.get(body);
+  let done = 0;
+  let previous = 0;
+  for await (const chunk of body) {
+    yield chunk as Buffer;
+    // Asked for the next chunk: the one before this is done with.
+    done += previous;
+    previous = (chunk as Buffer).byteLength;
+    report?.(done);
+  }
 }
 
 export interface ReadArchiveOptions {
@@ -94,8 +166,18 @@ export async function readArchive(
     failure ??= err;
   };
 
-  const raw = input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const head = await readHead(raw, 8).catch((err: unknown) => {
+  // Our own uncompressed archive file: read through its fd into reused buffers (FedChunks says
+  // when each is free). Compressed, the codec makes its own buffers anyway: the stream as before.
+  const own = await plainFile(input).catch((err: unknown) => {
+    input.stream.destroy();
+    throw wrapFsError(err, `read ${input.name}`);
+  });
+  const ring = own === undefined ? undefined : new ChunkRing();
+  const raw =
+    own === undefined
+      ? (input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>)
+      : fileChunks(own, ring!);
+  const head = await readHead(raw, SNIFF_BYTES).catch((err: unknown) => {
     input.stream.destroy();
     throw wrapFsError(err, `read ${input.name}`);
   });
@@ -103,6 +185,7 @@ export async function readArchive(
   try {
     assertSupportedArchiveCodec(compression, input.name);
   } catch (err) {
+    if (own !== undefined) await raw.return?.(undefined);
     input.stream.destroy();
     throw err;
   }
@@ -113,17 +196,25 @@ export async function readArchive(
       yield chunk;
     }
     if (head.done) return;
-    for (;;) {
-      const n = await raw.next();
-      if (n.done === true) return;
-      inputBytes += n.value.byteLength;
-      options.onProgress?.(inputBytes, input.size);
-      yield n.value;
+    try {
+      for (;;) {
+        const n = await raw.next();
+        if (n.done === true) return;
+        inputBytes += n.value.byteLength;
+        options.onProgress?.(inputBytes, input.size);
+        yield n.value;
+      }
+    } finally {
+      // Stopped early (a failure): fileChunks lets its read in flight land before the fd closes.
+      if (own !== undefined) await raw.return?.(undefined);
     }
   }
   const codec = compression === 'gzip' || compression === 'zstd' ? compression : undefined;
   const tarChunks: AsyncIterable<Buffer> =
     codec === undefined ? counted() : decompress(codec, counted());
+  // Behind a codec the tar bytes are the codec's own buffers: the input's are never reused.
+  const fed = ring !== undefined && codec === undefined ? new FedChunks(ring) : undefined;
+  let fedBytes = 0;
 
   const extract = tar.extract();
   let extractError: unknown;
@@ -139,8 +230,12 @@ export async function readArchive(
       if (failure !== undefined || (extract.destroyed && !ended)) return;
       // Past the marker the input is still read to its end (limits apply, stdin is not cut off).
       const framed = framing.push(chunk);
+      const archive = ended ? framed.archive.subarray(0, 0) : framed.archive;
+      fedBytes += archive.byteLength;
+      // What the parser gets is the chunk's own memory, or a copy (TarFraming keeps only copies).
+      fed?.add(chunk, archive.buffer === chunk.buffer && archive.byteLength > 0 ? fedBytes : 0);
       if (ended) continue;
-      if (framed.archive.byteLength > 0 && !extract.write(framed.archive)) await waitDrain(extract);
+      if (archive.byteLength > 0 && !extract.write(archive)) await waitDrain(extract);
       if (framed.ended) {
         ended = true;
         extract.end(undefined);
@@ -159,6 +254,14 @@ export async function readArchive(
         throw new UnsafeInputError('E_TOO_LARGE', `archive has more than ${maxEntries} entries`, {
           limit: maxEntries,
         });
+      }
+      // tar-stream parses a header only once the entry before it is drained, and keeps no view of
+      // a header's bytes: everything before this body has been consumed. Its offset is in the
+      // coordinates of what was written to the parser.
+      const bodyAt = (entry.header as { byteOffset?: unknown }).byteOffset;
+      if (fed !== undefined && typeof bodyAt === 'number' && bodyAt <= fedBytes) {
+        fed.consumed(bodyAt);
+        bodyProgress.set(entry, (bytes) => fed.consumed(bodyAt + bytes));
       }
       const verdict = judgeEntry(entry.header);
       const size = entry.header.size ?? 0;
@@ -179,10 +282,13 @@ export async function readArchive(
   } finally {
     if (failure !== undefined) {
       extract.destroy(null);
-      input.stream.destroy();
+      // Our own file is closed only after the feeder's last read landed (below): a read still in
+      // flight on a closed fd could read whatever file reuses the number.
+      if (own === undefined) input.stream.destroy();
     }
   }
   await feeding;
+  own?.destroy();
   if (failure !== undefined) {
     // A handler's own error passes through, unless it is the parser's error seen through an entry.
     if (failure === handlerError && extractError === undefined && failure instanceof Error) {
@@ -242,6 +348,54 @@ async function readHead(
     size += r.value.byteLength;
   }
   return { bytes: Buffer.concat(chunks).subarray(0, n), chunks, done: false };
+}
+
+/**
+ * One of openArchiveFile's streams, once open, when its file starts like a plain tar (not gzip or
+ * zstd); undefined for anything else. fs errors pass as they are.
+ */
+async function plainFile(input: ArchiveInput): Promise<ReadStream | undefined> {
+  if (!ownFiles.has(input.stream)) return undefined;
+  const stream = input.stream as ReadStream;
+  if (stream.pending) await once(stream, 'ready');
+  const head = Buffer.alloc(SNIFF_BYTES);
+  const n = readSync(fdOf(stream), head, 0, SNIFF_BYTES, 0);
+  return sniffCompression(head.subarray(0, n)) === 'none' ? stream : undefined;
+}
+
+/** The fd of an open ReadStream (Node sets it on open; its typings leave it out). */
+function fdOf(stream: ReadStream): number {
+  return (stream as unknown as { fd: number }).fd;
+}
+
+/** sniffCompression needs no more than this many leading bytes. */
+const SNIFF_BYTES = 8;
+
+/**
+ * The file under one of openArchiveFile's streams, from offset 0 to its end, as chunks of up to
+ * 1 MiB read into `ring`'s buffers, the next read in flight while this chunk is handed on. fs
+ * errors pass as they are. The stream itself is never read; the caller destroys it (closing the fd)
+ * once this generator has finished.
+ */
+async function* fileChunks(stream: ReadStream, ring: ChunkRing): AsyncGenerator<Buffer> {
+  const fd = fdOf(stream);
+  let position = 0;
+  let buf = ring.take();
+  let pending: Promise<number> | undefined = readAt(fd, buf, buf.byteLength, 0);
+  try {
+    for (;;) {
+      const n: number = await pending;
+      pending = undefined;
+      if (n === 0) return;
+      position += n;
+      const chunk = buf.subarray(0, n);
+      buf = ring.take();
+      pending = readAt(fd, buf, buf.byteLength, position);
+      yield chunk;
+    }
+  } finally {
+    await pending?.catch(() => undefined);
+  }
 }
 
 async function drain(entry: Entry): Promise<void> {

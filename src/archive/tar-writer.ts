@@ -75,9 +75,14 @@ function packWriter(pack: Pack): TarWriter {
 /**
  * Run `produce` against a fresh pack and yield the archive's bytes. An error from `produce` (a blob
  * failing verification, say) ends the iteration with that error; stopping the iteration early
- * destroys the pack and lets `produce` fail.
+ * destroys the pack and lets `produce` fail. `copied` is told of each chunk of a body that went
+ * into a coalesced chunk (a blob's short last read): nothing refers to it any more, so its buffer
+ * can be read into again (export's ChunkRing; else a big export leaks one buffer per blob).
  */
-export async function* tarChunks(produce: (w: TarWriter) => Promise<void>): AsyncGenerator<Buffer> {
+export async function* tarChunks(
+  produce: (w: TarWriter) => Promise<void>,
+  copied?: (chunk: Buffer) => void,
+): AsyncGenerator<Buffer> {
   const pack = tar.pack();
   let failure: unknown;
   const producing = produce(packWriter(pack)).then(
@@ -91,6 +96,7 @@ export async function* tarChunks(produce: (w: TarWriter) => Promise<void>): Asyn
   let pendingBytes = 0;
   const flush = (): Buffer => {
     const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    if (out !== pending[0]) for (const piece of pending) copied?.(piece);
     pending = [];
     pendingBytes = 0;
     return out;

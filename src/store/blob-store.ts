@@ -61,6 +61,11 @@ export interface PutOptions {
    * calls flush() first).
    */
   deferFileSync?: boolean;
+  /**
+   * The source may reuse a chunk's memory once it has been asked for the chunk after the next one
+   * (see writePart's `transient`). Without it, chunks must stay as they are until written.
+   */
+  transientChunks?: boolean;
 }
 
 /**
@@ -116,7 +121,8 @@ export class BlobStore {
   /**
    * Store a blob from a stream. Idempotent: if `expected.digest` is present already, the source is
    * not read. Throws E_DIGEST_MISMATCH / E_SIZE_MISMATCH (nothing becomes visible).
-   * The source must not reuse a chunk's memory after yielding it: chunks are held until written.
+   * The source must not reuse a chunk's memory after yielding it (chunks are held until written),
+   * unless `options.transientChunks` says so.
    */
   async put(
     source: AsyncIterable<Uint8Array>,
@@ -142,6 +148,7 @@ export class BlobStore {
         describe: this.describe(expected),
         what: `write blob ${expected.digest ?? ''}`.trimEnd(),
         fsync: options.deferFileSync !== true,
+        transient: options.transientChunks === true,
       });
       const digest = this.verify(alg, hash.digest('hex'), size, expected);
       return this.commitPart(part, digest, size, options);

@@ -33,13 +33,22 @@ export interface PartWrite {
   what: string;
   /** fsync the part before closing it (false: the caller batches durability). */
   fsync: boolean;
+  /**
+   * The source may reuse a chunk's memory once it has been asked for the chunk after the next one
+   * (import's archive reader, see transientChunks): a chunk smaller than a write is then copied
+   * into its batch, and a chunk written as it came is written before the source is asked for the
+   * chunk after next. Big chunks are not copied: copying into reused write buffers made the
+   * kernel's copy into the page cache several times slower here (spec-notes/performance.md).
+   */
+  transient?: boolean | undefined;
 }
 
 /**
  * Create `part` (it must not exist) and write `source` into it, feeding every chunk to `hash`.
  * Returns the byte count. The part file is closed however this ends, never removed.
  * Throws E_SIZE_MISMATCH (over maxSize), E_IO; the source's own errors pass as they are.
- * The source must not reuse a chunk's memory after yielding it: chunks are held until written.
+ * The source must not reuse a chunk's memory after yielding it (chunks are held until written),
+ * unless `transient` says how long it may.
  */
 export async function writePart(
   part: string,
@@ -74,6 +83,12 @@ export async function writePart(
       batch.push(chunk);
       batched += chunk.byteLength;
       if (batched >= WRITE_BATCH) await flush();
+      else if (options.transient === true) {
+        // Kept over the next pull, it could be overwritten: keep a copy of what was hashed. And
+        // the chunk before it may still be being written: let that land before the next pull.
+        batch[batch.length - 1] = Buffer.from(chunk);
+        await pending;
+      }
     }
     if (batched > 0) await flush();
     await pending;

@@ -160,8 +160,10 @@ export async function writeArchive(
   };
   const compressed = new CompressedChunks();
   const ring = new ChunkRing();
-  let chunks: AsyncIterable<Buffer> = tarChunks((w) =>
-    writeEntries(w, layout, plan, options.verify !== false, progress, compressed, ring),
+  let chunks: AsyncIterable<Buffer> = tarChunks(
+    (w) => writeEntries(w, layout, plan, options.verify !== false, progress, compressed, ring),
+    // Copied into a coalesced chunk, a read buffer is free whatever the destination.
+    (piece) => ring.release(piece),
   );
   if (options.gzip === true) {
     chunks = gzipChunks(chunks, {

@@ -1,8 +1,18 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { setImmediate as tick } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_EXPANSION_LIMITS } from '../../src/archive/compression.js';
-import { readArchive, type ArchiveInput } from '../../src/archive/tar-source.js';
-import { gz, makeTar } from '../helpers/make-tar.js';
+import {
+  openArchiveFile,
+  readArchive,
+  transientChunks,
+  type ArchiveInput,
+} from '../../src/archive/tar-source.js';
+import { gz, makeTar, type TarSpec } from '../helpers/make-tar.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const input = (bytes: Buffer, chunk = 1000): ArchiveInput => {
   const parts: Buffer[] = [];
@@ -67,3 +77,89 @@ describe('readArchive', () => {
     ).rejects.toBe(boom);
   });
 });
+
+describe('readArchive of an archive file (its read buffers reused)', () => {
+  const MiB = 1024 * 1024;
+  /** Bodies whose ends fall anywhere in a 1 MiB read, a pax long name, empty and tiny files. */
+  const specs: TarSpec[] = [
+    { name: 'a', body: randomBytes(3 * MiB + 77) },
+    { name: 'b', body: randomBytes(700 * 1024) },
+    { name: 'empty', body: Buffer.alloc(0) },
+    { name: 'c', body: randomBytes(MiB) },
+    { name: 'PaxHeader', type: { flag: 'x' }, body: paxRecord('path', `${'n'.repeat(150)}/d`) },
+    { name: 'd-short', body: randomBytes(5 * MiB - 3) },
+    { name: 'e', body: randomBytes(2 * MiB + 1) },
+    { name: 'f', body: 'x' },
+    { name: 'g', body: randomBytes(12 * MiB + 511) },
+  ];
+  const file = (): string => {
+    const path = join(tmpDir(), 'a.tar');
+    writeFileSync(path, makeTar(specs));
+    return path;
+  };
+  const expected = new Map(
+    specs
+      .filter((s) => s.name !== 'PaxHeader')
+      .map((s) => [s.name === 'd-short' ? `${'n'.repeat(150)}/d` : s.name, Buffer.from(s.body!)]),
+  );
+
+  it('hands a transient consumer the same few buffers over and over', async () => {
+    const buffers = new Set<ArrayBufferLike>();
+    let chunks = 0;
+    await readArchive(
+      openArchiveFile(file()),
+      { limits: DEFAULT_EXPANSION_LIMITS },
+      async (_v, body) => {
+        for await (const chunk of transientChunks(body)) {
+          buffers.add(chunk.buffer);
+          chunks += 1;
+        }
+      },
+    );
+    expect(chunks).toBeGreaterThan(16);
+    // A stream hands out a fresh buffer per read (one per chunk here): the GC's to collect.
+    expect(buffers.size).toBeLessThanOrEqual(12);
+  });
+
+  it('never overwrites a chunk a consumer may still hold, whichever way it reads', async () => {
+    // Three kinds of consumer in turn: one that holds every chunk for as long as transientChunks
+    // allows (until it asks for the chunk after next) and checks it only at that last moment; one that keeps the
+    // whole body as it came and checks it at the end; one that reads nothing. Each waits between
+    // chunks, so the reader runs ahead and reuses whatever it believes is free.
+    const seen = new Map<string, Buffer>();
+    let turn = 0;
+    await readArchive(
+      openArchiveFile(file()),
+      { limits: DEFAULT_EXPANSION_LIMITS },
+      async (v, body) => {
+        const want = expected.get(v.path);
+        if (v.kind !== 'file' || want === undefined) return;
+        const kind = turn++ % 3;
+        if (kind === 2) return;
+        const kept: Buffer[] = [];
+        let offset = 0;
+        const iterator = kind === 0 ? transientChunks(body) : body;
+        for await (const c of iterator) {
+          kept.push(c as Buffer);
+          await tick();
+          if (kind === 0 && kept.length === 2) {
+            // The last moment it may: the chunk before this one, just before asking for the next.
+            const oldest = kept.shift()!;
+            expect(oldest.equals(want.subarray(offset, offset + oldest.length))).toBe(true);
+            offset += oldest.length;
+          }
+        }
+        seen.set(v.path, Buffer.concat(kind === 0 ? [want.subarray(0, offset), ...kept] : kept));
+      },
+    );
+    expect(seen.size).toBe(6);
+    for (const [path, bytes] of seen) expect(bytes.equals(expected.get(path)!)).toBe(true);
+  });
+});
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let n = body.length + 1;
+  while (`${n}${body}`.length !== n) n = `${n}${body}`.length;
+  return `${n}${body}`;
+}

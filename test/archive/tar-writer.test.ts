@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { tarChunks } from '../../src/archive/tar-writer.js';
 
@@ -18,6 +19,26 @@ describe('tarChunks', () => {
     const total = chunks.reduce((n, c) => n + c.length, 0);
     expect(total).toBe(5000 * 1024 + 1024);
     for (const c of chunks.slice(0, -1)) expect(c.length).toBeGreaterThanOrEqual(1024 * 1024);
+  });
+
+  it('tells which body chunks it copied into a coalesced chunk, and only those', async () => {
+    // A blob's short last read is gathered with the headers after it: its buffer is free at once.
+    const big = Buffer.alloc(256 * 1024, 1);
+    const tail = Buffer.alloc(1000, 2);
+    const copied: Buffer[] = [];
+    const chunks = await collect(
+      tarChunks(
+        async (w) => {
+          await w.stream('blob', big.length + tail.length, Readable.from([big, tail]));
+          await w.file('next', Buffer.from('x'));
+        },
+        (piece) => copied.push(piece),
+      ),
+    );
+    expect(chunks).toContain(big);
+    expect(copied).toContain(tail);
+    expect(copied).not.toContain(big);
+    expect(chunks).not.toContain(tail);
   });
 
   it('ends with the producer’s error (a blob failing verification mid-stream)', async () => {

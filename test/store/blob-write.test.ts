@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +22,32 @@ describe('writePart', () => {
     expect(size).toBe(5);
     expect(readFileSync(part, 'utf8')).toBe('abcde');
     expect(hash.digest('hex')).toBe(createHash('sha256').update('abcde').digest('hex'));
+  });
+
+  it('with `transient`, writes what it hashed though the source reuses each chunk two pulls on', async () => {
+    // The source reads into three buffers in turn, so chunk n is overwritten when chunk n + 3 is
+    // read, i.e. right after the caller asks for chunk n + 2: what transientChunks allows. Small
+    // chunks (gathered into a write) and whole 1 MiB ones alternate.
+    const MiB = 1024 * 1024;
+    const sizes = [300_000, 300_000, 300_000, 300_000, MiB, 5, MiB, MiB, 7, 1, MiB - 1, 2, MiB];
+    const expected = randomBytes(sizes.reduce((a, b) => a + b, 0));
+    const ring = [Buffer.alloc(MiB), Buffer.alloc(MiB), Buffer.alloc(MiB)];
+    async function* reusing(): AsyncGenerator<Uint8Array> {
+      let at = 0;
+      for (const [i, n] of sizes.entries()) {
+        const buf = ring[i % 3]!;
+        expected.copy(buf, 0, at, at + n);
+        at += n;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        yield buf.subarray(0, n);
+      }
+    }
+    const part = join(tmpDir(), 'part');
+    const hash = createHash('sha256');
+    const size = await writePart(part, reusing(), hash, { ...options, transient: true });
+    expect(size).toBe(expected.length);
+    expect(readFileSync(part).equals(expected)).toBe(true);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(expected).digest('hex'));
   });
 
   describe('when the part cannot be written as asked', () => {
