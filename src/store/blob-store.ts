@@ -4,7 +4,7 @@
 // the byte-level steps in blob-write.ts / blob-read.ts, directories in blob-dirs.ts, batched
 // fsyncs in pending-sync.ts.
 import { closeSync, createReadStream, linkSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { algorithmOf, newHash, parseDigest, type Algorithm, type Digest } from '../digest.js';
 import { UnsafeInputError, UsageError, errnoCode, wrapFsError } from '../errors.js';
@@ -97,6 +97,20 @@ export class BlobStore {
       );
     }
     return { size: st.size };
+  }
+
+  /**
+   * What identifies the blob's file now (a bigint lstat: dev, ino, size, times), undefined when it
+   * is absent or not a regular file. Its directories are checked as for every read.
+   */
+  version(digest: Digest): BigIntStats | undefined {
+    this.ownDirs.assert(digest);
+    try {
+      const st = lstatSync(this.path(digest), { bigint: true, throwIfNoEntry: false });
+      return st?.isFile() === true ? st : undefined;
+    } catch {
+      return undefined; // ENOTDIR and the like: the read that follows reports it
+    }
   }
 
   has(digest: Digest): boolean {
