@@ -122,6 +122,14 @@ export class Layout implements ManifestSource {
     return new Layout(assertLayoutDir(dir), options);
   }
 
+  /**
+   * A Layout for `root`, an absolute directory that open() accepted and that has not changed
+   * since (the caller knows how): open()'s checks are not repeated.
+   */
+  static reopen(root: string, options: LayoutOptions = {}): Layout {
+    return new Layout(root, options);
+  }
+
   /** index.json, validated (E_INVALID_JSON / E_SCHEMA name the file). */
   readIndex(): IndexFile {
     return this.index.read().index;
@@ -140,14 +148,25 @@ export class Layout implements ManifestSource {
    * Throws E_NOT_FOUND.
    */
   resolve(target: Target, index: IndexFile = this.readIndex()): Descriptor {
+    const found = this.lookup(target, index);
+    return found.listed === undefined ? this.describeBlob(found.digest) : found.listed;
+  }
+
+  /**
+   * resolve() without reading a blob: the index.json entry `target` names, or undefined for a
+   * digest no entry lists (resolve describes that blob). Throws as resolve does.
+   */
+  lookup(
+    target: Target,
+    index: IndexFile,
+  ): { listed: Descriptor } | { listed: undefined; digest: Digest } {
     if (target.digest !== undefined) {
       const digest = parseDigest(target.digest);
       const listed = index.manifests.find((e) => e.digest === digest);
-      if (listed !== undefined) return listed;
-      return this.describeBlob(digest);
+      return listed === undefined ? { listed, digest } : { listed };
     }
     if (target.tag === undefined) {
-      if (index.manifests.length === 1) return index.manifests[0]!;
+      if (index.manifests.length === 1) return { listed: index.manifests[0]! };
       throw new UsageError(
         'E_INVALID_REFERENCE',
         `${this.root} holds ${index.manifests.length} entries; name a tag or digest`,
@@ -166,7 +185,7 @@ export class Layout implements ManifestSource {
         },
       );
     }
-    return found;
+    return { listed: found };
   }
 
   /**
@@ -224,9 +243,9 @@ export class Layout implements ManifestSource {
     return parseManifest(bytes, `manifest ${digest}`, desc.mediaType);
   }
 
-  /** Resolve and read a manifest, with the same checks as readManifest. */
-  getManifest(target: Target): StoredManifest {
-    const descriptor = this.resolve(target);
+  /** Resolve (in `index`) and read a manifest, with the same checks as readManifest. */
+  getManifest(target: Target, index: IndexFile = this.readIndex()): StoredManifest {
+    const descriptor = this.resolve(target, index);
     const { digest, bytes } = this.readManifestBytes(descriptor);
     const parsed = parseManifest(bytes, `manifest ${digest}`, descriptor.mediaType);
     return { descriptor, bytes, parsed };

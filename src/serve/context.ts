@@ -7,6 +7,7 @@ import type { Repositories } from './repositories.js';
 import type { UploadSessions } from './uploads.js';
 import { RegistryHttpError } from './http-errors.js';
 import type { VerifiedBlobs } from './verified-blobs.js';
+import type { VerifiedManifests } from './verified-manifests.js';
 
 export interface ServePolicy {
   /** Refuse every write (405 UNSUPPORTED). */
@@ -30,13 +31,18 @@ export interface ServeContext {
   blobReads: BlobReads;
 }
 
-/** `always`: hash every whole-blob response; `once`: once per change of the blob's file. */
+/**
+ * `always`: hash every whole-blob and manifest response; `once`: once per change of the blob's
+ * file.
+ */
 export type VerifyReads = 'always' | 'once';
 
 export interface BlobReads {
   verify: VerifyReads;
   slots: BlobStreamSlots;
   verified: VerifiedBlobs;
+  /** Manifests verified and validated, with their bytes (`once` only). */
+  manifests: VerifiedManifests;
 }
 
 /** One routed request. */

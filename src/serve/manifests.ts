@@ -1,10 +1,10 @@
 // Manifest endpoints: GET/HEAD by tag or digest (the stored bytes, their media type,
 // Docker-Content-Digest), PUT (validated, blobs present, stored through Layout.putManifest, tagged
 // or recorded as a referrer in one index.json commit), DELETE (behind --allow-delete).
-import { algorithmOf, digestOf, type Digest } from '../digest.js';
+import { algorithmOf, digestOf, parseDigest, type Digest } from '../digest.js';
 import { isOcilayoutError } from '../errors.js';
 import { successors } from '../layout/graph.js';
-import type { Layout } from '../layout/layout.js';
+import type { Layout, Target } from '../layout/layout.js';
 import { moveTag } from '../layout/tags.js';
 import { deleteManifest } from '../maintenance/delete.js';
 import { isManifestMediaType } from '../media-types.js';
@@ -13,6 +13,7 @@ import { applyReferrerEdges } from '../referrers/record.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
+import { sameVersion } from '../store/index-store.js';
 import {
   assertDeletable,
   assertWritable,
@@ -23,6 +24,7 @@ import {
 import { RegistryHttpError } from './http-errors.js';
 import { readBody, sendBytes, sendEmpty } from './http.js';
 import { parseReference } from './names.js';
+import { wallClockNs } from './verified-blobs.js';
 
 /** GET/HEAD /v2/<name>/manifests/<reference> */
 export function getManifest(ctx: ServeContext, call: Call): void {
@@ -30,7 +32,9 @@ export function getManifest(ctx: ServeContext, call: Call): void {
   const repo = ctx.repos.repository(call.name);
   let stored;
   try {
-    stored = repo.layout.getManifest(
+    stored = readManifest(
+      ctx,
+      repo.layout,
       ref.tag === undefined ? ref : { tag: repo.readName(ref.tag, nsOf(call)) },
     );
   } catch (err) {
@@ -41,6 +45,51 @@ export function getManifest(ctx: ServeContext, call: Call): void {
   sendBytes(call.req, call.res, 200, stored.bytes, stored.descriptor.mediaType, {
     'Docker-Content-Digest': stored.descriptor.digest,
   });
+}
+
+/**
+ * What Layout.getManifest returns for `target`, with index.json from the index cache and, unless
+ * every read is verified, the bytes from memory when this server verified the same unchanged file
+ * before (verified-manifests.ts). A hit answers only what the read it stands for would have: the
+ * same size as the descriptor, validated against the same media type (or described as a blob no
+ * entry lists); anything else reads from disk, with every check and error of a read.
+ */
+function readManifest(
+  ctx: ServeContext,
+  layout: Layout,
+  target: Target,
+): { descriptor: Descriptor; bytes: Buffer } {
+  const index = ctx.repos.indexes.read(layout);
+  if (ctx.blobReads.verify === 'always') return layout.getManifest(target, index);
+  const cache = ctx.blobReads.manifests;
+  const found = layout.lookup(target, index);
+  const digest = found.listed === undefined ? found.digest : parseDigest(found.listed.digest);
+  const statAtNs = wallClockNs();
+  const before = layout.blobs.version(digest);
+  const known = before === undefined ? undefined : cache.get(digest, before);
+  if (known !== undefined) {
+    const { listed } = found;
+    if (listed === undefined) {
+      if (known.described !== undefined) return { descriptor: known.described, bytes: known.bytes };
+    } else if (listed.size === known.bytes.byteLength && known.validatedAs.has(listed.mediaType)) {
+      return { descriptor: listed, bytes: known.bytes };
+    }
+  }
+  const stored = layout.getManifest(target, index);
+  // The same unchanged file before and after the read is the file that was read.
+  const after = layout.blobs.version(digest);
+  if (before !== undefined && after !== undefined && sameVersion(before, after)) {
+    cache.record(
+      digest,
+      after,
+      statAtNs,
+      stored.bytes,
+      found.listed === undefined
+        ? { described: stored.descriptor }
+        : { validatedAs: stored.descriptor.mediaType },
+    );
+  }
+  return stored;
 }
 
 /** PUT /v2/<name>/manifests/<reference> */

@@ -9,7 +9,15 @@
 // them) are repositories too, by their path without the registry host (`team/app`): that is what a
 // pull client sends when it points at this server (skopeo docker://HOST:5000/team/app:v1,
 // containerd's hosts.toml mirrors). See spec-notes/serve.md.
-import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, type Stats } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  rmdirSync,
+  statSync,
+  type BigIntStats,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { NotFoundError, UsageError, errnoCode, wrapFsError } from '../errors.js';
 import { Layout, type LayoutInit, type LayoutOptions } from '../layout/layout.js';
@@ -21,9 +29,13 @@ import {
   registryHostOf,
   splitImageName,
 } from '../layout/names.js';
-import { listNames } from '../layout/tags.js';
+import { listNames, listTags } from '../layout/tags.js';
+import { sameVersion } from '../store/index-store.js';
+import { INDEX_FILE, OCI_LAYOUT_FILE } from '../store/paths.js';
 import { RegistryHttpError } from './http-errors.js';
+import { IndexCache } from './index-cache.js';
 import { isValidRepositoryName } from './names.js';
+import { RACY_SLACK_NS, wallClockNs } from './verified-blobs.js';
 
 /** The catalog walk stops descending this deep (a repository name has at most this many parts). */
 const MAX_DEPTH = 32;
@@ -47,6 +59,10 @@ interface Created {
 }
 
 export class Repositories {
+  /** index.json of each layout served, as last read (index-cache.ts). */
+  readonly indexes = new IndexCache();
+  /** Tree repositories found to be layouts, by name (see treeLayout). */
+  private readonly known = new Map<string, KnownRepository>();
   /** Layouts created by pushes that have not stored anything yet. */
   private readonly created = new Map<string, Created>();
   /** Requests in progress, per repository. */
@@ -104,10 +120,78 @@ export class Repositories {
 
   /** The layout of an existing repository. Throws NAME_UNKNOWN (404) otherwise. */
   open(name: string): Layout {
-    if (this.mode === 'single' && name !== this.singleName) return this.repository(name).layout;
+    if (this.mode === 'tree') return this.treeLayout(name);
+    if (name !== this.singleName) return this.repository(name).layout;
+    if (!isLayoutDir(this.root)) throw nameUnknown(name);
+    return Layout.open(this.root, this.layoutOptions);
+  }
+
+  /**
+   * The layout of tree repository `name`, checked as directoryOf and Layout.open check it, or
+   * taken as found before when no directory on the way has changed since.
+   *
+   * One lstat per path component stays: a component swapped for a symlink (or a layout made
+   * above the repository) changes its parent directory, which is on the path, not the
+   * repository's directory; without openat-style resolution beneath ROOT, only looking at each
+   * component tells. What is saved is the rest: the layout checks of every component and the
+   * read of oci-layout. They hold while the versions (device, inode, mtime, ctime) of the
+   * directories are unchanged: an entry created, removed or renamed in a directory changes its
+   * mtime and ctime, and a directory replaced is another inode. Kept only when no component
+   * above holds an index.json (a hauler store is told by its content, which can change in place)
+   * and the layout has its oci-layout file (same reason), and only versions whose ctime is
+   * settled (verified-blobs.ts, RACY_SLACK_NS). oci-layout rewritten in place, keeping its name,
+   * is read again when the directory next changes.
+   */
+  private treeLayout(name: string): Layout {
+    const statAtNs = wallClockNs();
+    const versions = isValidRepositoryName(name) ? this.pathVersions(name) : undefined;
+    const known = this.known.get(name);
+    if (known !== undefined) {
+      if (versions !== undefined && known.versions.every((v, i) => sameVersion(versions[i], v))) {
+        this.known.delete(name);
+        this.known.set(name, known);
+        return Layout.reopen(known.root, this.layoutOptions);
+      }
+      this.known.delete(name);
+    }
     const dir = this.directoryOf(name);
     if (dir === undefined || !isLayoutDir(dir)) throw nameUnknown(name);
-    return Layout.open(dir, this.layoutOptions);
+    const layout = Layout.open(dir, this.layoutOptions);
+    if (
+      versions !== undefined &&
+      versions.length === name.split('/').length &&
+      versions.every((v) => v.ctimeNs + RACY_SLACK_NS < statAtNs) &&
+      this.plainLayoutPath(dir, versions.length)
+    ) {
+      this.known.set(name, { root: layout.root, versions });
+      while (this.known.size > MAX_KNOWN_REPOSITORIES) {
+        this.known.delete(this.known.keys().next().value as string);
+      }
+    }
+    return layout;
+  }
+
+  /** The versions of the directories on the way to `name`, up to the first that is none. */
+  private pathVersions(name: string): BigIntStats[] | undefined {
+    const out: BigIntStats[] = [];
+    let dir = this.root;
+    for (const part of name.split('/')) {
+      dir = join(dir, part);
+      const st = lstatVersion(dir);
+      if (st === undefined || !st.isDirectory()) return out;
+      out.push(st);
+    }
+    return out;
+  }
+
+  /** No index.json above the layout at `dir` (`depth` components below ROOT), and its oci-layout. */
+  private plainLayoutPath(dir: string, depth: number): boolean {
+    if (lstatVersion(join(dir, OCI_LAYOUT_FILE))?.isFile() !== true) return false;
+    let above = dirname(dir);
+    for (let i = 1; i < depth; i++, above = dirname(above)) {
+      if (lstatVersion(join(above, INDEX_FILE)) !== undefined) return false;
+    }
+    return true;
   }
 
   /**
@@ -119,8 +203,9 @@ export class Repositories {
     if (this.mode === 'tree') return new ServedRepository(name, this.open(name), 'layout', []);
     if (!isValidRepositoryName(name)) throw nameUnknown(name);
     const layout = Layout.open(this.root, this.layoutOptions);
-    const names = layout.tags();
-    const mapped = mapStoredNames(listNames(layout.readIndex())).get(name) ?? [];
+    const index = this.indexes.read(layout);
+    const names = listTags(index);
+    const mapped = mapStoredNames(listNames(index)).get(name) ?? [];
     if (name === this.singleName) return new ServedRepository(name, layout, 'own', mapped, names);
     if (mapped.length === 0) throw nameUnknown(name);
     return new ServedRepository(name, layout, 'mapped', mapped);
@@ -274,6 +359,15 @@ export class Repositories {
   }
 }
 
+/** Tree repositories remembered at most (their names and directory versions). */
+const MAX_KNOWN_REPOSITORIES = 4096;
+
+interface KnownRepository {
+  root: string;
+  /** The version of each directory from ROOT/first to the layout, when it was found one. */
+  versions: BigIntStats[];
+}
+
 /** A full name stored in a single layout, as a tag of the repository its path names. */
 export interface MappedName {
   /** The name as stored (entryName): `reg.example/team/app:v1`. */
@@ -412,6 +506,15 @@ function lstatOrUndefined(path: string): Stats | undefined {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw wrapFsError(err, `stat ${path}`);
+  }
+}
+
+/** lstat (bigint), undefined when absent or not reachable; other errors too (callers re-check). */
+function lstatVersion(path: string): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
   }
 }
 

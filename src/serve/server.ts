@@ -27,6 +27,7 @@ import { BlobPins } from './pins.js';
 import { Repositories } from './repositories.js';
 import { UploadSessions, type UploadLimits } from './uploads.js';
 import { VerifiedBlobs } from './verified-blobs.js';
+import { VerifiedManifests } from './verified-manifests.js';
 import { WEB_ROUTES } from './web.js';
 
 export interface ServeLimits extends UploadLimits {
@@ -138,6 +139,7 @@ export async function serveLayouts(
       verify: options.verifyReads ?? 'once',
       slots: new BlobStreamSlots(Math.max(1, limits.maxBlobStreams)),
       verified: new VerifiedBlobs(),
+      manifests: new VerifiedManifests(),
     },
   };
   // A session that ended without a blob (cancelled, idle, a wrong digest) may leave the layout

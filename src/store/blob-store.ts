@@ -13,7 +13,7 @@ import {
   renameSync,
   unlinkSync,
 } from 'node:fs';
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { algorithmOf, newHash, parseDigest, type Algorithm, type Digest } from '../digest.js';
 import { UnsafeInputError, UsageError, errnoCode, wrapFsError } from '../errors.js';
@@ -112,6 +112,20 @@ export class BlobStore {
       );
     }
     return { size: st.size };
+  }
+
+  /**
+   * What identifies the blob's file now (a bigint lstat: dev, ino, size, times), undefined when it
+   * is absent or not a regular file. Its directories are checked as for every read.
+   */
+  version(digest: Digest): BigIntStats | undefined {
+    this.ownDirs.assert(digest);
+    try {
+      const st = lstatSync(this.path(digest), { bigint: true, throwIfNoEntry: false });
+      return st?.isFile() === true ? st : undefined;
+    } catch {
+      return undefined; // ENOTDIR and the like: the read that follows reports it
+    }
   }
 
   has(digest: Digest): boolean {

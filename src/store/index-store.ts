@@ -45,9 +45,9 @@ export function serializeIndex(index: IndexFile): string {
 }
 
 /** What identifies one version of a file: a rewrite (rename or in place) changes one of these. */
-type FileVersion = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>;
+export type FileVersion = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>;
 
-function sameVersion(a: FileVersion | undefined, b: FileVersion): boolean {
+export function sameVersion(a: FileVersion | undefined, b: FileVersion): boolean {
   return (
     a !== undefined &&
     a.dev === b.dev &&
@@ -79,7 +79,8 @@ export class IndexStore {
     return this.readVersion().snapshot;
   }
 
-  private readVersion(): { snapshot: IndexSnapshot; version: FileVersion } {
+  /** read(), with the version of the file read (from a stat of the descriptor it was read through). */
+  readVersion(): { snapshot: IndexSnapshot; version: FileVersion } {
     const { text, version } = readCappedFile(this.path, MAX_INDEX_BYTES);
     const json = tolerateNullManifests(parseJson(text, this.path));
     checkIndexFile(json, this.path);

@@ -140,7 +140,7 @@ describe('concurrent pushers', () => {
 });
 
 describe('the CLI and the library on a served layout', () => {
-  it('changes made beside the server are served at once (no cache to go stale)', async () => {
+  it('changes made beside the server are served at once (what is kept is checked on every request)', async () => {
     const dir = tmpDir();
     const reg = await startServe(dir);
     const img = testImage('beside');

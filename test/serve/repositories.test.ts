@@ -1,9 +1,18 @@
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Layout } from '../../src/internal.js';
 import { RegistryHttpError } from '../../src/serve/http-errors.js';
 import { Repositories } from '../../src/serve/repositories.js';
+import { RACY_SLACK_NS } from '../../src/serve/verified-blobs.js';
 import { tmpDir } from '../helpers/tmp.js';
 import {
   OCI_MANIFEST,
@@ -14,6 +23,13 @@ import {
   startServe,
   testImage,
 } from './helpers.js';
+
+// The server's view of the wall clock, moved ahead to make what was just made count as settled.
+const clock = vi.hoisted(() => ({ aheadNs: 0n }));
+vi.mock('../../src/serve/verified-blobs.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/serve/verified-blobs.js')>();
+  return { ...real, wallClockNs: () => real.wallClockNs() + clock.aheadNs };
+});
 
 const status = async (fn: () => unknown): Promise<string> => {
   try {
@@ -135,5 +151,57 @@ describe('a push that comes to nothing takes back the repository it created', ()
     // A later successful push to a taken-back name creates it again.
     expect((await pushImage(reg.url, 'again', img, 'v1')).status).toBe(201);
     expect(Layout.open(join(root, 'again')).tags()).toEqual(['v1']);
+  });
+});
+
+describe('a tree repository found once is not checked whole again until its path changes', () => {
+  afterEach(() => {
+    clock.aheadNs = 0n;
+    vi.restoreAllMocks();
+  });
+
+  function tree(): { root: string; repos: Repositories; opens: ReturnType<typeof vi.spyOn> } {
+    const root = tmpDir();
+    Layout.init(join(root, 'team', 'app'));
+    const repos = Repositories.open({ root });
+    clock.aheadNs = 2n * RACY_SLACK_NS;
+    return { root, repos, opens: vi.spyOn(Layout, 'open') };
+  }
+
+  it('is opened once, while its directories are unchanged', () => {
+    const { root, repos, opens } = tree();
+    for (let i = 0; i < 3; i++) expect(repos.open('team/app').root).toBe(join(root, 'team', 'app'));
+    expect(opens).toHaveBeenCalledTimes(1);
+  });
+
+  it('a repository removed, or made again, is seen on the next lookup', async () => {
+    const { root, repos } = tree();
+    repos.open('team/app');
+    repos.open('team/app');
+    rmSync(join(root, 'team', 'app'), { recursive: true });
+    expect(await status(() => repos.open('team/app'))).toBe('404 NAME_UNKNOWN');
+    Layout.init(join(root, 'team', 'app'));
+    expect(repos.open('team/app').root).toBe(join(root, 'team', 'app'));
+    Layout.init(join(root, 'team', 'other'));
+    expect(repos.open('team/other').root).toBe(join(root, 'team', 'other'));
+  });
+
+  it('a directory on the way swapped for a symlink to it is refused at once', async () => {
+    const { root, repos } = tree();
+    repos.open('team/app');
+    repos.open('team/app');
+    // The same directories, now reached through a symlink: the layout's own are unchanged.
+    renameSync(join(root, 'team'), join(root, 'moved'));
+    symlinkSync(join(root, 'moved'), join(root, 'team'));
+    expect(await status(() => repos.open('team/app'))).toBe('404 NAME_UNKNOWN');
+  });
+
+  it('a directory on the way made a layout is refused at once', async () => {
+    const { root, repos } = tree();
+    repos.open('team/app');
+    repos.open('team/app');
+    writeFileSync(join(root, 'team', 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(root, 'team', 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+    expect(await status(() => repos.open('team/app'))).toBe('404 NAME_UNKNOWN');
   });
 });
