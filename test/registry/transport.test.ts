@@ -9,6 +9,7 @@ import {
   bodyChunks,
   RegistryTransport,
   type RegistryRequest,
+  type RegistryResponse,
   type RetryInfo,
 } from '../../src/registry/transport.js';
 import { fastRetry } from './helpers.js';
@@ -207,7 +208,7 @@ describe('RegistryTransport', () => {
       });
       const t = transport(s.host);
       let consumed = 0;
-      const read = (res: Response): Promise<string> => (consumed++, res.text());
+      const read = (res: RegistryResponse): Promise<string> => (consumed++, res.text());
       expect(await t.exchange(GET(), read)).toBe('whole');
       expect(consumed).toBe(2);
       const typed = new IntegrityError('E_DIGEST_MISMATCH', 'no');
