@@ -75,6 +75,8 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 export class RegistryTransport {
   readonly auth: Authenticator;
   private scheme: SchemePolicy;
+  /** Settles when the request finding out whether a loopback registry speaks TLS has its answer. */
+  private schemeProbe: Promise<void> | undefined;
   private readonly policy: RetryPolicy;
 
   constructor(
@@ -128,10 +130,16 @@ export class RegistryTransport {
     const attempt = async (): Promise<AttemptOutcome<T>> => {
       for (;;) {
         let res: RegistryResponse;
-        // Requests run concurrently: judge the probe by the scheme this request was sent with.
+        // Concurrent first requests to a loopback registry would each try TLS (a handshake and a
+        // connection apiece): one tries, the others wait for what it learns.
+        while (this.schemeProbe !== undefined) await this.schemeProbe;
+        // Judge the probe by the scheme this request was sent with.
         const probing = this.scheme === 'https-then-http';
-        const sentAuthorization = await this.auth.authorization(scopes);
+        let probed: (() => void) | undefined;
+        if (probing) this.schemeProbe = new Promise<void>((r) => (probed = r));
+        let sentAuthorization: string | undefined;
         try {
+          sentAuthorization = await this.auth.authorization(scopes);
           res = await this.send(req, sentAuthorization);
         } catch (err) {
           const code = networkErrorCode(err);
@@ -139,9 +147,15 @@ export class RegistryTransport {
             this.scheme = 'http'; // loopback registry without TLS: speak HTTP from now on
             continue;
           }
+          if (isOcilayoutError(err)) throw err; // the token service's answer, already typed
           if (req.retry !== false && isRetryableNetworkCode(code))
             return { done: false, error: err };
           throw this.networkError(err, req);
+        } finally {
+          if (probed !== undefined) {
+            this.schemeProbe = undefined;
+            probed();
+          }
         }
         if (probing && this.scheme === 'https-then-http') this.scheme = 'https';
         if (res.status === 401 && !authRetried) {
