@@ -13,7 +13,10 @@ import { tmpDir, tmpLayout } from '../helpers/tmp.js';
 
 const DEFERRED = ['node:http', 'node:https', 'node:net', 'node:child_process'];
 
-/** A --require script that prints, at exit, every module the process required by name. */
+/**
+ * A --require script that prints, at exit, every module the process required by name, Node's own
+ * module list, and whether anything asked for process.stdin (whose stream is made on first use).
+ */
 function hookFile(): string {
   const hook = join(tmpDir(), 'hook.cjs');
   writeFileSync(
@@ -22,7 +25,11 @@ function hookFile(): string {
 const seen = new Set();
 const load = Module._load;
 Module._load = function (request, ...rest) { seen.add(request); return load.call(this, request, ...rest); };
+const stdin = Object.getOwnPropertyDescriptor(process, 'stdin');
+let stdinRead = false;
+Object.defineProperty(process, 'stdin', { ...stdin, get() { stdinRead = true; return stdin.get.call(this); } });
 process.on('exit', () => {
+  process.stderr.write('\\nSTDIN ' + stdinRead + '\\n');
   process.stderr.write('\\nLOADED ' + JSON.stringify([...seen]) + '\\n');
   process.stderr.write('INTERNAL ' + JSON.stringify(process.moduleLoadList) + '\\n');
 });
@@ -75,10 +82,11 @@ describe('CLI start-up', () => {
     expect(loadedIn(err)).toEqual(expect.arrayContaining(['node:http']));
   });
 
-  it('a registry push and pull, token flow included, never load undici (fetch)', async () => {
+  it('a registry copy loads no undici (fetch), and makes stdin only to read it', async () => {
     const server = await startReferrersServer({
       auth: { kind: 'bearer', username: 'u', password: 'p' },
     });
+    const open = await startReferrersServer();
     try {
       const hook = hookFile();
       const dir = tmpDir();
@@ -86,7 +94,7 @@ describe('CLI start-up', () => {
       writeFileSync(file, 'layer');
       const src = join(dir, 'src');
       await cliOk(['push', '--quiet', `${src}:v1`, file]);
-      const run = (args: string[]): Promise<{ code: number | null; err: string }> =>
+      const run = (args: string[], input = ''): Promise<{ code: number | null; err: string }> =>
         new Promise((resolve) => {
           const child = spawn(process.execPath, ['--require', hook, CLI, ...args], {
             env: { ...process.env, XDG_CACHE_HOME: CLI_CACHE_HOME },
@@ -95,13 +103,20 @@ describe('CLI start-up', () => {
           let err = '';
           child.stderr.on('data', (b: Buffer) => (err += b.toString()));
           child.on('close', (code) => resolve({ code, err }));
-          child.stdin.end('p\n');
+          child.stdin.end(input);
         });
       const auth = ['--username', 'u', '--password-stdin'];
       const ref = `docker://${server.host}/app/x:v1`;
-      const push = await run(['copy', '--quiet', ...auth, `${src}:v1`, ref]);
-      const pull = await run(['copy', '--quiet', ...auth, ref, `${join(tmpDir(), 'dst')}:v1`]);
-      for (const r of [push, pull]) {
+      const push = await run(['copy', '--quiet', ...auth, `${src}:v1`, ref], 'p\n');
+      const pull = await run(
+        ['copy', '--quiet', ...auth, ref, `${join(tmpDir(), 'dst')}:v1`],
+        'p\n',
+      );
+      // Without --password-stdin nothing reads stdin, so the CLI never makes its stream.
+      const anonymous = await run(['copy', '--quiet', `${src}:v1`, `docker://${open.host}/a:v1`]);
+      expect(push.err).toContain('STDIN true'); // the hook sees a read
+      expect(anonymous.err).toContain('STDIN false');
+      for (const r of [push, pull, anonymous]) {
         expect(r.code, r.err).toBe(0);
         expect(loadedIn(r.err)).toContain('node:http');
         const internal = loadedIn(r.err, 'INTERNAL ');
@@ -112,6 +127,7 @@ describe('CLI start-up', () => {
       expect(server.log.some((l) => l.startsWith('PUT /v2/app/x/manifests/v1'))).toBe(true);
     } finally {
       await server.close();
+      await open.close();
     }
   });
 });
