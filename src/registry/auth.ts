@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { RegistryError } from '../errors.js';
 import type { Credentials } from './docker-config.js';
+import type { RegistryResponse } from './http.js';
 
 export interface Challenge {
   /** Lowercased scheme: `basic`, `bearer`, ... */
@@ -86,8 +87,15 @@ const TokenResponseSchema = z.lazy(() =>
   }),
 );
 
-/** What the token endpoint is asked with, and how (for tests and for the transport's fetch). */
-export type TokenFetch = (url: URL, init: RequestInit) => Promise<Response>;
+/** How the token endpoint is asked (a GET with Basic credentials, or the OAuth2 form POST). */
+export interface TokenRequest {
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string | undefined;
+}
+
+/** Asks the token endpoint (the transport's own requests; tests answer in-process). */
+export type TokenFetch = (url: URL, init: TokenRequest) => Promise<RegistryResponse>;
 
 interface CachedToken {
   header: string;
@@ -177,7 +185,7 @@ export class Authenticator {
       });
     }
     const service = this.bearer['service'];
-    let init: RequestInit;
+    let init: TokenRequest;
     if (this.credentials?.kind === 'identity-token') {
       // OAuth2 refresh-token grant (distribution token spec, "oauth.md").
       const form = new URLSearchParams({

@@ -63,7 +63,6 @@ export async function* openRemoteBlob(
       scopes: [pullScope(repository)],
       expect: [200, 206, 404, 416],
       what,
-      blob: true,
     });
     if (res.status === 404) {
       await res.body?.cancel();

@@ -12,7 +12,7 @@ import {
   withRetry,
   type AttemptOutcome,
 } from './retry.js';
-import type { RegistryRequest, RegistryTransport } from './transport.js';
+import type { RegistryRequest, RegistryResponse, RegistryTransport } from './transport.js';
 
 /** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size (resumable). */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -311,7 +311,7 @@ function digestRefused(err: unknown, blob: BlobRef, repository: string): unknown
 }
 
 /** The Location of an upload response, resolved against the request (it may be relative). */
-function locationOf(res: Response, requestUrl: URL, what: string): string {
+function locationOf(res: RegistryResponse, requestUrl: URL, what: string): string {
   const loc = res.headers.get('location');
   if (loc === null || loc === '') {
     throw new RegistryError('E_REGISTRY', `${what}: the registry sent no Location header`, {

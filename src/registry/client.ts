@@ -25,6 +25,8 @@ import {
   RegistryTransport,
   bodyChunks,
   type RegistryRequest,
+  type RegistryResponse,
+  type ResponseHeaders,
   type TransportOptions,
 } from './transport.js';
 
@@ -365,7 +367,7 @@ export class RegistryClient {
     request: Omit<RegistryRequest, 'method' | 'expect'>,
     limit: number,
     bodyWhat: string,
-  ): Promise<{ headers: Headers; bytes: Buffer } | undefined> {
+  ): Promise<{ headers: ResponseHeaders; bytes: Buffer } | undefined> {
     return this.transport.exchange(
       { ...request, method: 'GET', expect: [200, 404] },
       async (res) => {
@@ -381,7 +383,7 @@ export class RegistryClient {
   /** HEAD: the response headers, or undefined on 404 (the body, if any, is discarded). */
   private async head(
     request: Omit<RegistryRequest, 'method' | 'expect'>,
-  ): Promise<Headers | undefined> {
+  ): Promise<ResponseHeaders | undefined> {
     const res = await this.transport.request({ ...request, method: 'HEAD', expect: [200, 404] });
     await res.body?.cancel();
     return res.status === 404 ? undefined : res.headers;
@@ -390,7 +392,7 @@ export class RegistryClient {
   private verifyManifestDigest(
     bytes: Buffer,
     reference: string,
-    headers: Headers,
+    headers: ResponseHeaders,
     what: string,
   ): Digest {
     const requested = tryParseDigest(reference);
@@ -455,7 +457,7 @@ export function nextLink(link: string | null, base: URL): string | undefined {
 }
 
 /** Read a response body whole, refusing more than `limit` bytes (E_TOO_LARGE) before reading it all. */
-async function readCapped(res: Response, limit: number, what: string): Promise<Buffer> {
+async function readCapped(res: RegistryResponse, limit: number, what: string): Promise<Buffer> {
   const declared = res.headers.get('content-length');
   const tooLarge = (size: number, exact: boolean): UnsafeInputError =>
     new UnsafeInputError(

@@ -11,8 +11,8 @@ export interface RetryPolicy {
   /** A server's Retry-After longer than this is cut to it (a stuck server must not hang us for hours). */
   maxRetryAfterMs: number;
   /**
-   * A blob transfer whose connection carries nothing for this long (no headers, no body bytes) is
-   * dropped as ETIMEDOUT and retried (default IDLE_TIMEOUT_MS, fetch's own limit).
+   * A request whose connection carries nothing for this long (no headers, no body bytes) is
+   * dropped as ETIMEDOUT and retried (default IDLE_TIMEOUT_MS, the limit fetch has).
    */
   idleTimeoutMs?: number | undefined;
   /** Injected for tests. */
@@ -20,7 +20,7 @@ export interface RetryPolicy {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** fetch (undici) gives up on a silent connection after five minutes: the blob paths do the same. */
+/** fetch (undici) gives up on a silent connection after five minutes: every request does the same. */
 export const IDLE_TIMEOUT_MS = 300_000;
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
@@ -66,7 +66,7 @@ export function isRetryableNetworkCode(code: string | undefined): boolean {
   return code !== undefined && RETRYABLE_NETWORK.has(code);
 }
 
-/** The code of a fetch failure: undici wraps the socket error as `cause` of a TypeError. */
+/** The code of a network failure: node:http's own, or the `cause` a wrapper (fetch's TypeError) carries. */
 export function networkErrorCode(err: unknown): string | undefined {
   let e: unknown = err;
   for (let depth = 0; depth < 4 && typeof e === 'object' && e !== null; depth++) {

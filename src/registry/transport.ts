@@ -1,10 +1,10 @@
-// One registry host over Node's own fetch (undici): scheme policy, auth, retries, and the mapping
-// of HTTP failures to typed errors. Everything above speaks in requests and expected statuses.
+// One registry host over node:http(s) (http.ts): scheme policy, auth, retries, and the mapping of
+// HTTP failures to typed errors. Everything above speaks in requests and expected statuses.
 import { isOcilayoutError, OcilayoutError, RegistryError } from '../errors.js';
-import { Authenticator, credentialsHint } from './auth.js';
+import { Authenticator, credentialsHint, type TokenRequest } from './auth.js';
 import type { Credentials } from './docker-config.js';
 import { apiHost } from './reference.js';
-import { getStreaming, isStreamBody, nodeBody, sendStreaming } from './stream-request.js';
+import { bodyChunks, send, type RegistryResponse, type RequestBody } from './http.js';
 import {
   DEFAULT_RETRY_POLICY,
   IDLE_TIMEOUT_MS,
@@ -50,9 +50,9 @@ export interface RegistryRequest {
   headers?: Record<string, string> | undefined;
   /**
    * A fresh body per attempt (a stream can be sent once); absent for bodiless requests. An async
-   * iterable (a blob) goes out through stream-request.ts, with backpressure.
+   * iterable (a blob) is streamed with backpressure (http.ts).
    */
-  body?: (() => RequestInit['body'] | AsyncIterable<Uint8Array>) | undefined;
+  body?: (() => RequestBody) | undefined;
   /** Auth scopes the request needs (`repository:NAME:pull`). */
   scopes: string[];
   /** Statuses handed back to the caller; anything else is an error (or retried). */
@@ -61,13 +61,11 @@ export interface RegistryRequest {
   retry?: boolean | undefined;
   /** For messages: "manifest library/alpine:3", "blob sha256:ab… in library/alpine". */
   what: string;
-  /** A GET whose answer is a blob: read from the socket's own stream (stream-request.ts). */
-  blob?: boolean | undefined;
 }
 
 const USER_AGENT = 'ocilayout';
 
-/** Why an attempt failed, for RetryInfo: undici says only "fetch failed"; its cause has the code. */
+/** Why an attempt failed, for RetryInfo: the network code when there is one. */
 function retryReason(error: unknown): string {
   if (error instanceof OcilayoutError) return error.message;
   return networkErrorCode(error) ?? (error instanceof Error ? error.message : String(error));
@@ -77,6 +75,8 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 export class RegistryTransport {
   readonly auth: Authenticator;
   private scheme: SchemePolicy;
+  /** Settles when the request finding out whether a loopback registry speaks TLS has its answer. */
+  private schemeProbe: Promise<void> | undefined;
   private readonly policy: RetryPolicy;
 
   constructor(
@@ -113,7 +113,7 @@ export class RegistryTransport {
    * Returns the response when its status is in `req.expect` (the caller owns its body).
    * Throws E_UNAUTHORIZED, E_REGISTRY (unexpected status), E_NETWORK (unreachable).
    */
-  request(req: RegistryRequest): Promise<Response> {
+  request(req: RegistryRequest): Promise<RegistryResponse> {
     return this.exchange(req, (res) => Promise.resolve(res));
   }
 
@@ -121,16 +121,25 @@ export class RegistryTransport {
    * `request`, then `consume` the response inside the same retry loop: a connection dropped while
    * the body is read is retried like one dropped before the headers (whole small bodies only).
    */
-  async exchange<T>(req: RegistryRequest, consume: (res: Response) => Promise<T>): Promise<T> {
+  async exchange<T>(
+    req: RegistryRequest,
+    consume: (res: RegistryResponse) => Promise<T>,
+  ): Promise<T> {
     const scopes = [...req.scopes];
     let authRetried = false;
     const attempt = async (): Promise<AttemptOutcome<T>> => {
       for (;;) {
-        let res: Response;
-        // Requests run concurrently: judge the probe by the scheme this request was sent with.
+        let res: RegistryResponse;
+        // Concurrent first requests to a loopback registry would each try TLS (a handshake and a
+        // connection apiece): one tries, the others wait for what it learns.
+        while (this.schemeProbe !== undefined) await this.schemeProbe;
+        // Judge the probe by the scheme this request was sent with.
         const probing = this.scheme === 'https-then-http';
-        const sentAuthorization = await this.auth.authorization(scopes);
+        let probed: (() => void) | undefined;
+        if (probing) this.schemeProbe = new Promise<void>((r) => (probed = r));
+        let sentAuthorization: string | undefined;
         try {
+          sentAuthorization = await this.auth.authorization(scopes);
           res = await this.send(req, sentAuthorization);
         } catch (err) {
           const code = networkErrorCode(err);
@@ -138,9 +147,15 @@ export class RegistryTransport {
             this.scheme = 'http'; // loopback registry without TLS: speak HTTP from now on
             continue;
           }
+          if (isOcilayoutError(err)) throw err; // the token service's answer, already typed
           if (req.retry !== false && isRetryableNetworkCode(code))
             return { done: false, error: err };
           throw this.networkError(err, req);
+        } finally {
+          if (probed !== undefined) {
+            this.schemeProbe = undefined;
+            probed();
+          }
         }
         if (probing && this.scheme === 'https-then-http') this.scheme = 'https';
         if (res.status === 401 && !authRetried) {
@@ -195,49 +210,46 @@ export class RegistryTransport {
     }
   }
 
-  private send(req: RegistryRequest, authorization: string | undefined): Promise<Response> {
+  private send(req: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
     const headers: Record<string, string> = {
       'user-agent': this.options.userAgent ?? USER_AGENT,
       ...req.headers,
     };
     if (authorization !== undefined) headers['authorization'] = authorization;
-    const body = req.body?.();
-    const init: RequestInit & { duplex?: 'half' } = {
+    return send(this.resolve(req.path), {
       method: req.method,
       headers,
-      redirect: 'follow',
-    };
-    const idleMs = this.policy.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
-    if (isStreamBody(body)) {
-      return sendStreaming(this.resolve(req.path), req.method, headers, body, idleMs);
-    }
-    if (req.blob === true && req.method === 'GET') {
-      return getStreaming(this.resolve(req.path), headers, idleMs);
-    }
-    if (body !== undefined && body !== null) {
-      init.body = body;
-      init.duplex = 'half';
-    }
-    return fetch(this.resolve(req.path), init);
+      body: req.body?.(),
+      idleMs: this.idleMs,
+    });
   }
 
-  private async tokenFetch(url: URL, init: RequestInit): Promise<Response> {
-    const res = await withRetry(this.policy, async (): Promise<AttemptOutcome<Response>> => {
-      try {
-        const r = await fetch(url, {
-          ...init,
-          headers: { 'user-agent': USER_AGENT, ...(init.headers as Record<string, string>) },
-        });
-        if (isRetryableStatus(r.status)) {
-          await r.body?.cancel();
-          return { done: false, error: new Error(`token service answered HTTP ${r.status}`) };
+  private get idleMs(): number {
+    return this.policy.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+  }
+
+  private async tokenFetch(url: URL, init: TokenRequest): Promise<RegistryResponse> {
+    const res = await withRetry(
+      this.policy,
+      async (): Promise<AttemptOutcome<RegistryResponse>> => {
+        try {
+          const r = await send(url, {
+            method: init.method,
+            headers: { 'user-agent': USER_AGENT, ...init.headers },
+            body: init.body,
+            idleMs: this.idleMs,
+          });
+          if (isRetryableStatus(r.status)) {
+            await r.body?.cancel();
+            return { done: false, error: new Error(`token service answered HTTP ${r.status}`) };
+          }
+          return { done: true, value: r };
+        } catch (err) {
+          if (isRetryableNetworkCode(networkErrorCode(err))) return { done: false, error: err };
+          throw err;
         }
-        return { done: true, value: r };
-      } catch (err) {
-        if (isRetryableNetworkCode(networkErrorCode(err))) return { done: false, error: err };
-        throw err;
-      }
-    }).catch((err: unknown) => {
+      },
+    ).catch((err: unknown) => {
       throw this.networkError(err, { what: `token from ${url.origin}` }, this.policy.attempts);
     });
     return res;
@@ -267,15 +279,22 @@ export class RegistryTransport {
   /** E_NETWORK for a transport failure; typed errors (integrity, auth, registry) pass through. */
   networkError(err: unknown, req: { what: string }, attempts?: number): OcilayoutError {
     if (isOcilayoutError(err)) return err;
-    // A request body that failed verification (a corrupt source blob) surfaces as fetch's cause.
+    // A request body that failed verification (a corrupt source blob) may come wrapped.
     const cause = (err as { cause?: unknown } | undefined)?.cause;
     if (isOcilayoutError(cause)) return cause;
     const code = networkErrorCode(err);
-    // A TLS failure's code alone (DEPTH_ZERO_SELF_SIGNED_CERT) is cryptic: say it in words too.
-    const said = cause instanceof Error && cause.message !== '' ? cause.message : undefined;
+    // A TLS failure's code alone (DEPTH_ZERO_SELF_SIGNED_CERT) is cryptic: say it in words too,
+    // from the socket's error (a wrapper's cause, or the error itself).
+    const told =
+      cause instanceof Error
+        ? cause
+        : err instanceof Error && (err as { code?: unknown }).code !== undefined
+          ? err
+          : undefined;
+    const said = told !== undefined && told.message !== '' ? told.message : undefined;
     const reason =
       code === undefined
-        ? (said ?? (err instanceof Error ? err.message : String(err)))
+        ? (said ?? String(err))
         : said !== undefined && said !== code && !said.includes(code)
           ? `${said} (${code})`
           : code;
@@ -296,7 +315,7 @@ export class RegistryTransport {
   }
 
   /** A RegistryError for an unexpected status, with the registry's error codes when it sent some. */
-  async statusError(res: Response, req: { what: string }): Promise<RegistryError> {
+  async statusError(res: RegistryResponse, req: { what: string }): Promise<RegistryError> {
     const detail = await readErrorBody(res);
     return new RegistryError(
       'E_REGISTRY',
@@ -307,7 +326,7 @@ export class RegistryTransport {
 }
 
 /** `{"errors":[{"code","message"}]}` (distribution-spec error body) → "CODE: message; ...". */
-async function readErrorBody(res: Response): Promise<{ text: string; codes: string[] }> {
+async function readErrorBody(res: RegistryResponse): Promise<{ text: string; codes: string[] }> {
   let raw = '';
   try {
     const dec = new TextDecoder();
@@ -333,11 +352,4 @@ async function readErrorBody(res: Response): Promise<{ text: string; codes: stri
   return { text: raw.trim().slice(0, 200), codes: [] };
 }
 
-/** A response body as bytes (undici's web stream is async-iterable in Node 20). */
-export function bodyChunks(res: Response): AsyncIterable<Uint8Array> {
-  return nodeBody(res) ?? ((res.body ?? emptyBody()) as AsyncIterable<Uint8Array>);
-}
-
-async function* emptyBody(): AsyncIterable<Uint8Array> {
-  /* no body */
-}
+export { bodyChunks, type RegistryResponse, type ResponseHeaders } from './http.js';

@@ -44,7 +44,7 @@ import { planCopy, type CopyPlan, type PlannedEdge } from './plan.js';
 import { ArchiveSink, type ArchiveDestination } from './archive-sink.js';
 import { exportArchive } from './export.js';
 import { LayoutSink, RegistrySink, type ContentSink } from './sinks.js';
-import { LayoutSource, type ContentSource } from './sources.js';
+import { LayoutSource, type ContentSource, type SourceDoc } from './sources.js';
 
 export type ReferrersMode = 'auto' | 'api' | 'tag' | 'both';
 export const REFERRERS_MODES: readonly ReferrersMode[] = ['auto', 'api', 'tag', 'both'];
@@ -242,11 +242,28 @@ async function copyTo(
     options.chunkSize,
     options.blobLocations,
   );
-  const subjects = await transfer(source, sink, plan, result, options);
+  // With nothing to push after it (no referrers, no cosign tags), the root, last of the
+  // manifests, goes up once, under its tag: a PUT by digest first is the same bytes again, one
+  // more round trip in which the registry checks every blob it names a second time.
+  const rootTag =
+    tag !== undefined &&
+    plan.edges.length === 0 &&
+    plan.cosign.length === 0 &&
+    plan.docs.at(-1)?.descriptor.digest === plan.root.descriptor.digest
+      ? tag
+      : undefined;
+  const subjects = await transfer(
+    source,
+    sink,
+    plan,
+    result,
+    options,
+    rootTag === undefined ? undefined : (root) => sink.putManifest(root, source, rootTag),
+  );
   // Tags last, each after everything it names is there: fallback tags, cosign tags, the root tag.
   await maintainReferrers(sink, plan, subjects, options.referrersMode ?? 'auto', result);
   for (const c of plan.cosign) await sink.putManifest(c.doc, source, c.tag);
-  if (tag !== undefined) await sink.putManifest(plan.root, source, tag);
+  if (tag !== undefined && rootTag === undefined) await sink.putManifest(plan.root, source, tag);
   return result;
 }
 
@@ -340,8 +357,9 @@ export function recordRoot(
 }
 
 /**
- * Blobs (`concurrency` at a time), then manifests children-first. Returns, per referrer digest,
- * whether the registry answered OCI-Subject for it.
+ * Blobs (`concurrency` at a time), then manifests children-first, by digest; the last one by
+ * `putLast` when given (the root under its tag). Returns, per referrer digest, whether the
+ * registry answered OCI-Subject for it.
  */
 async function transfer(
   source: ContentSource,
@@ -349,6 +367,7 @@ async function transfer(
   plan: CopyPlan,
   result: CopyResult,
   options: CopyOptions,
+  putLast?: (doc: SourceDoc) => ReturnType<ContentSink['putManifest']>,
 ): Promise<Map<string, boolean>> {
   const total = plan.blobs.length + plan.docs.length;
   let done = 0;
@@ -373,7 +392,10 @@ async function transfer(
   const referrerDigests = new Set(plan.edges.map((e) => e.referrer.digest));
   const ociSubject = new Map<string, boolean>();
   for (const doc of plan.docs) {
-    const r = await sink.putManifest(doc, source);
+    const r =
+      putLast !== undefined && doc === plan.docs.at(-1)
+        ? await putLast(doc)
+        : await sink.putManifest(doc, source);
     if (referrerDigests.has(doc.descriptor.digest)) {
       ociSubject.set(doc.descriptor.digest, r.ociSubject !== undefined);
     }

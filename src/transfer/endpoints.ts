@@ -308,7 +308,14 @@ export async function copyRefs(
     let c = clients.get(registry);
     if (c === undefined) {
       config ??= loadDockerConfig();
-      c = openRegistryClient(registry, { ...options, dockerConfig: config });
+      // Not `...options`: a spread would read `stdin`, which makes the CLI's stream (copy.ts).
+      c = openRegistryClient(registry, {
+        plainHttp: options.plainHttp,
+        credentials: options.credentials,
+        retry: options.retry,
+        onRetry: options.onRetry,
+        dockerConfig: config,
+      });
       clients.set(registry, c);
     }
     return c;

@@ -47,7 +47,7 @@ describe('Authenticator', () => {
       (url, init) => {
         calls.push({
           url: url.toString(),
-          auth: (init.headers as Record<string, string>)['authorization'],
+          auth: init.headers['authorization'],
         });
         return Promise.resolve(
           tokenResponse({ access_token: `tok${calls.length}`, expires_in: 60 }),

@@ -9,6 +9,7 @@ import {
   bodyChunks,
   RegistryTransport,
   type RegistryRequest,
+  type RegistryResponse,
   type RetryInfo,
 } from '../../src/registry/transport.js';
 import { fastRetry } from './helpers.js';
@@ -207,7 +208,7 @@ describe('RegistryTransport', () => {
       });
       const t = transport(s.host);
       let consumed = 0;
-      const read = (res: Response): Promise<string> => (consumed++, res.text());
+      const read = (res: RegistryResponse): Promise<string> => (consumed++, res.text());
       expect(await t.exchange(GET(), read)).toBe('whole');
       expect(consumed).toBe(2);
       const typed = new IntegrityError('E_DIGEST_MISMATCH', 'no');
@@ -233,6 +234,22 @@ describe('RegistryTransport', () => {
       expect(t.origin).toBe(`https://${s.host}`);
       expect(await (await t.request(GET())).text()).toBe('plain');
       expect(t.origin).toBe(`http://${s.host}`);
+    });
+
+    it('tries TLS once for concurrent first requests, the others waiting for its answer', async () => {
+      const s = await serve((_q, res) => res.end('plain'));
+      let hellos = 0; // a TLS hello is no HTTP request: the server sees a client error
+      server!.on('clientError', (_err, socket) => {
+        hellos++;
+        socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'); // what Node answers by default
+      });
+      const t = new RegistryTransport(s.host, { retry: fastRetry(1) });
+      const answers = await Promise.all(
+        [1, 2, 3, 4].map(async () => (await t.request(GET())).text()),
+      );
+      expect(answers).toEqual(['plain', 'plain', 'plain', 'plain']);
+      expect(hellos).toBe(1);
+      expect(s.seen).toHaveLength(4);
     });
   });
 

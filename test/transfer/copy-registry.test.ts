@@ -147,6 +147,31 @@ describe('copy across the registry boundary (referrers API test server)', () => 
     }
   });
 
+  it('puts a root with nothing after it once, by its tag; with referrers, by digest first', async () => {
+    const f = await makeFixture(tmpDir());
+    const server = await serve();
+    const puts = (repo: string): string[] =>
+      server.log
+        .filter((l) => l.startsWith(`PUT /v2/${repo}/manifests/`))
+        .map((l) => l.slice(`PUT /v2/${repo}/manifests/`.length));
+    const plain = await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/plain:v1`, opts);
+    // The two platform manifests by digest, children first; the index only under its tag.
+    expect(puts('plain')).toEqual([f.amd64.digest, f.arm64.digest, 'v1']);
+    expect(plain.manifests).toBe(3);
+    expect(plain.blobs.copied).toBe(plain.manifests + 4); // 2 configs, 2 layers, 3 manifests
+    const client = new RegistryClient(server.host, { retry: FAST });
+    expect((await client.headManifest('plain', f.index.digest))?.digest).toBe(f.index.digest);
+    // Referrers go up after their subjects, and the tag after them: the root by digest first.
+    await copyRefs(`${f.layout.root}:v1`, `docker://${server.host}/refs:v1`, {
+      ...opts,
+      referrers: true,
+    });
+    const withReferrers = puts('refs');
+    expect(withReferrers.at(-1)).toBe('v1');
+    expect(withReferrers.indexOf(f.index.digest)).toBeGreaterThanOrEqual(0);
+    expect(withReferrers.indexOf(f.index.digest)).toBeLessThan(withReferrers.indexOf(f.sig));
+  });
+
   it.each(['tag', 'both'] as const)(
     '--referrers-mode %s also writes fallback tags on an API registry',
     async (mode) => {

@@ -237,7 +237,10 @@ export const registerCopy: RegisterCommands = (y, ctx) =>
           credentials,
           blobLocations: blobLocations(args, ctx),
           layout: layoutOptions(args),
-          stdin: ctx.io.stdin,
+          // Read only by an archive source `-`: making process.stdin's stream costs every copy.
+          get stdin() {
+            return ctx.io.stdin;
+          },
           stdout: ctx.io.stdout,
           onEvent: event,
           onRetry: progress.retry,
