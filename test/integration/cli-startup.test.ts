@@ -1,6 +1,7 @@
 // What the built CLI loads before it does anything: commands that need no network must not pay
-// for node:http(s), net or child_process (src/cli/bin.ts hands the bundle stand-ins that load
-// them on first use), and a command that does need them still gets the real modules.
+// for node:http(s), net, child_process, zlib or worker_threads (src/cli/bin.ts hands the bundle
+// stand-ins that load them on first use), nor read-only ones for the lock's proper-lockfile; and a
+// command that does need them still gets the real modules.
 // Build first: `npm run build`.
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -9,7 +10,14 @@ import { describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/run-cli.js';
 import { tmpDir, tmpLayout } from '../helpers/tmp.js';
 
-const DEFERRED = ['node:http', 'node:https', 'node:net', 'node:child_process'];
+const DEFERRED = [
+  'node:http',
+  'node:https',
+  'node:net',
+  'node:child_process',
+  'node:zlib',
+  'node:worker_threads',
+];
 
 /** A --require script that prints, at exit, every module the process required by name. */
 function hookFile(): string {
@@ -47,6 +55,9 @@ describe('CLI start-up', () => {
       expect(r.code).toBe(0);
       expect(r.loaded).toContain('node:fs'); // the hook saw the bundle's requires
       expect(r.loaded.filter((m) => DEFERRED.includes(m))).toEqual([]);
+      // Nor proper-lockfile, bundled and loaded by the first lock (store/lock.ts): its graceful-fs
+      // is what requires `constants`.
+      expect(r.loaded).not.toContain('constants');
     }
   });
 
