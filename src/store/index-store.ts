@@ -1,7 +1,6 @@
 // index.json: validated reads, and the only writer. update(fn) takes the layout lock, re-reads the
 // file inside it, applies fn, and commits atomically; a file that fails to parse is never overwritten.
 // We keep the parsed JSON as read (not zod's output) so key order and unknown fields survive.
-import { isAscii } from 'node:buffer';
 import {
   closeSync,
   constants,
@@ -80,11 +79,11 @@ export class IndexStore {
     return this.readVersion().snapshot;
   }
 
-  private readVersion(): { snapshot: IndexSnapshot; version: FileVersion; bytes: Buffer } {
-    const { text, version, bytes } = readCappedFile(this.path, MAX_INDEX_BYTES);
+  private readVersion(): { snapshot: IndexSnapshot; version: FileVersion } {
+    const { text, version } = readCappedFile(this.path, MAX_INDEX_BYTES);
     const json = tolerateNullManifests(parseJson(text, this.path));
     checkIndexFile(json, this.path);
-    return { snapshot: { index: json, text }, version, bytes };
+    return { snapshot: { index: json, text }, version };
   }
 
   /**
@@ -100,24 +99,20 @@ export class IndexStore {
       async (held) => {
         // The parse of this read is already private to this call, so fn gets it directly: a
         // structuredClone cost more than the parse itself (spec-notes/performance.md, index.json
-        // commit). What we read is kept as its re-serialised bytes instead, taken before fn.
-        const { snapshot, version, bytes } = this.readVersion();
-        const { index } = snapshot;
+        // commit). What we read is kept as its re-serialisation instead, taken before fn.
+        const { snapshot, version } = this.readVersion();
+        const { index, text } = snapshot;
         // Compare with what we read re-serialised, not with the file's bytes: an unchanged index
         // written by a peer (skopeo: no newline; crane: indented) must not be rewritten. The
         // version we wrote last is its own re-serialisation already, and stringifying a large
         // index is a good share of the commit's cost. (Were a peer to rewrite the file keeping
         // its inode, size and both times, the cost would be one needless rewrite: a file whose
-        // bytes are exactly what we would write is never written again either way.) Compared as
-        // bytes: Buffer.equals is a memcmp, where comparing two equal strings of a large index
-        // cost about a third of serialising it; and the bytes are what the write needs anyway.
-        const before = sameVersion(this.written, version)
-          ? bytes
-          : Buffer.from(serializeIndex(index), 'utf8');
+        // bytes are exactly what we would write is never written again either way.)
+        const before = sameVersion(this.written, version) ? text : serializeIndex(index);
         const out = await fn(index, held);
         if (out.index !== undefined) {
-          const next = Buffer.from(serializeIndex(out.index), 'utf8');
-          if (!next.equals(before)) {
+          const next = serializeIndex(out.index);
+          if (next.length !== before.length || next !== before) {
             checkIndexFile(out.index, `new ${this.path}`);
             this.beforeCommit();
             // Checked twice: before the write (not to write a large index in vain) and right
@@ -168,11 +163,8 @@ function versionOf(path: string): FileVersion | undefined {
   }
 }
 
-/** readCappedText, the bytes, and the version of the file it read (from the same descriptor). */
-function readCappedFile(
-  path: string,
-  limit: number,
-): { text: string; version: FileVersion; bytes: Buffer } {
+/** readCappedText, and the version of the file it read (from the same descriptor). */
+function readCappedFile(path: string, limit: number): { text: string; version: FileVersion } {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO planted as oci-layout or index.json would block the whole process
@@ -218,11 +210,7 @@ function readCappedFile(
       if (n === 0) break;
       off += n;
     }
-    const bytes = buf.subarray(0, off);
-    // ASCII (what JSON.stringify writes unless a value holds other characters) decodes to the same
-    // string as latin1, in about half of utf8's time for a large index.
-    const text = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
-    return { text, version: st, bytes };
+    return { text: buf.subarray(0, off).toString('utf8'), version: st };
   } catch (err) {
     throw wrapFsError(err, `read ${path}`, { path });
   } finally {
