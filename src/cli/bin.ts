@@ -32,9 +32,9 @@ type BundleWrapper = (
 /**
  * Built-in modules that the bundle imports at its top but only some commands use (the registry
  * client and server, credential helpers, compression, export's hash worker): loading them made
- * every start-up pay for what most commands never use. The bundle reads them only by property (`http.request(...)`, esbuild's
- * output for named imports), so a stand-in that loads the module on its first property access is
- * indistinguishable to it.
+ * every start-up pay for what most commands never use. The bundle reads them only by property
+ * (`http.request(...)`, esbuild's output for named imports), so a stand-in that loads the module
+ * on its first property access is indistinguishable to it.
  */
 const LAZY_BUILTINS = new Set([
   'node:http',
