@@ -1,6 +1,6 @@
 // Digests: the image-spec grammar, the algorithms we can verify, and hashing helpers.
 // A digest string from outside becomes a `Digest` only through parseDigest(); paths are made in store/paths.ts.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash, type Hash } from 'node:crypto';
 import { UsageError } from './errors.js';
 
 declare const digestBrand: unique symbol;
@@ -85,8 +85,16 @@ export function newHash(alg: Algorithm): Hash {
   return createHash(alg);
 }
 
+/**
+ * The hex digest of data in memory, in one call: crypto.hash makes no Hash object, which for a
+ * small manifest costs more than the hashing (discovery hashes every manifest of a layout).
+ */
+export function hashHex(alg: Algorithm, data: Uint8Array | string): string {
+  return hash(alg, data, 'hex');
+}
+
 export function digestOf(data: Uint8Array | string, alg: Algorithm = 'sha256'): Digest {
-  return `${alg}:${createHash(alg).update(data).digest('hex')}` as Digest;
+  return `${alg}:${hashHex(alg, data)}` as Digest;
 }
 
 /** Short form for human output: `sha256:0123456789ab`. */

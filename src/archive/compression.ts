@@ -2,7 +2,7 @@
 // Import inflates gzip and zstd archives with an expansion guard (decompression bombs); other codecs
 // are refused with a clear message rather than misread as a corrupt tar. zstd needs a runtime whose
 // zlib has it (Node 22.15+, 23.8+); on older ones it is a usage error naming the version needed.
-import * as zlib from 'node:zlib';
+import { createGunzip, createGzip, gzipSync } from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { IntegrityError, UnsafeInputError, UsageError } from '../errors.js';
 import { throughCodec } from './streams.js';
@@ -33,7 +33,9 @@ interface ZstdZlib {
 
 /** This runtime's zstd, if its zlib has one. */
 function runtimeZstd(): ZstdZlib | undefined {
-  const z = zlib as unknown as Partial<ZstdZlib>;
+  // Looked up here, not through a namespace import: the CLI bundle copies a namespace's every
+  // property at load, which would load zlib on every start-up (cli/bin.ts loads it on first use).
+  const z = process.getBuiltinModule('node:zlib') as unknown as Partial<ZstdZlib>;
   return typeof z.createZstdCompress === 'function' && typeof z.createZstdDecompress === 'function'
     ? (z as ZstdZlib)
     : undefined;
@@ -84,7 +86,7 @@ const CODEC_CHUNK = 1024 * 1024;
 
 /** The decompressor for an archive's codec (gzip or zstd; see assertSupportedArchiveCodec). */
 export function newDecompressor(c: 'gzip' | 'zstd'): Transform {
-  if (c === 'gzip') return zlib.createGunzip({ chunkSize: CODEC_CHUNK });
+  if (c === 'gzip') return createGunzip({ chunkSize: CODEC_CHUNK });
   // The decoder's default window limit (2^27 bytes, what `zstd -d` allows without --long) bounds
   // its memory; a frame asking for more fails as E_CORRUPT_ARCHIVE (see codecFailureHint).
   const z = requireZstd('reading a zstd archive', 'run ocilayout on Node.js 22.15+');
@@ -130,7 +132,7 @@ export function assertGzipLevel(level: number): number {
 
 /** A plain gzip compressor (one member), 1 MiB output chunks as above. */
 export function newGzip(level = DEFAULT_GZIP_LEVEL): Transform {
-  return zlib.createGzip({ level: assertGzipLevel(level), chunkSize: CODEC_CHUNK });
+  return createGzip({ level: assertGzipLevel(level), chunkSize: CODEC_CHUNK });
 }
 
 export interface GzipOptions {
@@ -161,7 +163,7 @@ export async function* gzipChunks(
   // A function, not `next.done` inline: TypeScript would keep its narrowing across the awaits.
   const ended = (): boolean => next.done === true;
   if (ended()) {
-    yield zlib.gzipSync(Buffer.alloc(0), { level }); // still a gzip file
+    yield gzipSync(Buffer.alloc(0), { level }); // still a gzip file
     return;
   }
   try {
@@ -176,7 +178,7 @@ export async function* gzipChunks(
       }
       yield* throughCodec(
         run(),
-        zlib.createGzip({ level: storing ? 0 : level, chunkSize: CODEC_CHUNK }),
+        createGzip({ level: storing ? 0 : level, chunkSize: CODEC_CHUNK }),
       );
     }
   } finally {

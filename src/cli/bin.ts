@@ -5,11 +5,16 @@
 // turns on Node's module compile cache (22.1+; NODE_COMPILE_CACHE picks its directory,
 // NODE_DISABLE_COMPILE_CACHE=1 turns it off) for itself and that fallback.
 // Signals and exit status: cli/process.ts.
-import { existsSync } from 'node:fs';
-import module, { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { codeCacheDir, runCachedScript } from './code-cache.js';
+
+// Built-ins through process.getBuiltinModule, not `import`: an ESM import of a built-in builds a
+// module facade that reads every export, and that runs the lazy getters behind them (node:fs's
+// `promises`, which loads readline; node:crypto's `webcrypto`): start-up work for nothing.
+const { existsSync } = process.getBuiltinModule('node:fs');
+const module = process.getBuiltinModule('node:module');
+const path = process.getBuiltinModule('node:path');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
+const { createRequire } = module;
 
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
@@ -26,12 +31,19 @@ type BundleWrapper = (
 
 /**
  * Built-in modules that the bundle imports at its top but only some commands use (the registry
- * client and server, credential helpers): loading them made every start-up pay for what most
- * commands never use. The bundle reads them only by property (`http.request(...)`, esbuild's
- * output for named imports), so a stand-in that loads the module on its first property access is
- * indistinguishable to it.
+ * client and server, credential helpers, compression, export's hash worker): loading them made
+ * every start-up pay for what most commands never use. The bundle reads them only by property
+ * (`http.request(...)`, esbuild's output for named imports), so a stand-in that loads the module
+ * on its first property access is indistinguishable to it.
  */
-const LAZY_BUILTINS = new Set(['node:http', 'node:https', 'node:net', 'node:child_process']);
+const LAZY_BUILTINS = new Set([
+  'node:http',
+  'node:https',
+  'node:net',
+  'node:child_process',
+  'node:zlib', // compressed archives only
+  'node:worker_threads', // export's hash worker only
+]);
 
 function lazyBuiltins(real: NodeJS.Require): NodeJS.Require {
   const lazy = (id: string): unknown => {
@@ -65,7 +77,7 @@ if (existsSync(bundle)) {
     lazyBuiltins(createRequire(bundle)),
     mod,
     bundle,
-    dirname(bundle),
+    path.dirname(bundle),
     // The bundle's own URL, as import.meta.url was in its place (yargs looks for files from it).
     new URL('./cli.bundle.js', import.meta.url).href,
     (specifier) => import.meta.resolve(specifier),

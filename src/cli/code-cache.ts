@@ -9,9 +9,10 @@
 // payload at all; so each file carries the sha256 of the source it was made from and of its own
 // payload, and is used only if it is a regular file of ours, with no other name, that no one else
 // may write, in a directory that is ours alone: anything else may be a file someone else planted.
-import { isAscii } from 'node:buffer';
-import { createHash } from 'node:crypto';
-import {
+// Built-ins through process.getBuiltinModule, not `import` (the CLI's start-up; see bin.ts).
+const { isAscii } = process.getBuiltinModule('node:buffer');
+const { createHash } = process.getBuiltinModule('node:crypto');
+const {
   closeSync,
   constants,
   fstatSync,
@@ -25,10 +26,10 @@ import {
   rmSync,
   unlinkSync,
   writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { Script } from 'node:vm';
+} = process.getBuiltinModule('node:fs');
+const { tmpdir } = process.getBuiltinModule('node:os');
+const nodePath = process.getBuiltinModule('node:path');
+const { Script } = process.getBuiltinModule('node:vm');
 
 /** What became of the cache on one run. */
 export type CodeCacheState =
@@ -76,7 +77,7 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
   const dir = env.OCILAYOUT_CODE_CACHE;
   if (dir !== undefined) return dir === '' || dir === '0' || dir === 'off' ? undefined : dir;
   const uid = process.getuid?.();
-  return join(tmpdir(), `ocilayout-code-cache${uid === undefined ? '' : `-${uid}`}`);
+  return nodePath.join(tmpdir(), `ocilayout-code-cache${uid === undefined ? '' : `-${uid}`}`);
 }
 
 /**
@@ -91,7 +92,7 @@ export function runCachedScript(file: string, cacheDir: string | undefined): Cac
   if (cacheDir !== undefined) {
     try {
       const dir = dirState(cacheDir);
-      if (dir !== 'foreign') cachePath = join(cacheDir, cacheName(file));
+      if (dir !== 'foreign') cachePath = nodePath.join(cacheDir, cacheName(file));
       if (dir === 'ours') cached = readCache(cachePath!, sourceHash);
     } catch {
       cached = undefined;
@@ -165,7 +166,7 @@ function ownDir(dir: string): boolean {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
         // OCILAYOUT_CODE_CACHE may name a directory in one not made yet.
-        mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+        mkdirSync(nodePath.dirname(dir), { recursive: true, mode: 0o700 });
         mkdirSync(dir, { mode: 0o700 });
       } else if (code !== 'EEXIST') throw err;
     }
@@ -213,7 +214,7 @@ function readCache(path: string, sourceHash: Buffer): Buffer | undefined {
  * fails its checksum and is rewritten.
  */
 function writeCache(path: string, sourceHash: Buffer, payload: Buffer): void {
-  const dir = dirname(path);
+  const dir = nodePath.dirname(path);
   if (!ownDir(dir)) return;
   removeStaleTemps(dir);
   pruneCaches(dir, path);
@@ -248,7 +249,7 @@ function removeStaleTemps(dir: string): void {
   for (const name of names) {
     const m = TEMP_NAME.exec(name);
     if (m === null) continue;
-    const path = join(dir, name);
+    const path = nodePath.join(dir, name);
     try {
       const pid = Number(m[1]);
       if (isRunning(pid) && now - lstatSync(path).mtimeMs < STALE_TEMP_MS) continue;
@@ -273,7 +274,7 @@ function pruneCaches(dir: string, keep: string): void {
   }
   const caches: { path: string; mtimeMs: number }[] = [];
   for (const name of names) {
-    const path = join(dir, name);
+    const path = nodePath.join(dir, name);
     if (!CACHE_NAME.test(name) || path === keep) continue;
     try {
       caches.push({ path, mtimeMs: lstatSync(path).mtimeMs });

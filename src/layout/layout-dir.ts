@@ -12,7 +12,11 @@ import {
   wrapFsError,
 } from '../errors.js';
 import { MediaType } from '../media-types.js';
-import { IMAGE_LAYOUT_VERSION, OciLayoutSchema, type IndexFile } from '../schema/layout-files.js';
+import {
+  IMAGE_LAYOUT_VERSION,
+  imageLayoutVersionOf,
+  type IndexFile,
+} from '../schema/layout-files.js';
 import { parseJson } from '../schema/manifest.js';
 import { parseLayoutRef, type LayoutRef } from './refs.js';
 import { isHaulerIndex } from './dialect-names.js';
@@ -286,8 +290,8 @@ export function assertLayoutDir(dir: string): string {
     }
     throw err;
   }
-  const header = OciLayoutSchema.safeParse(parseJson(text, join(root, OCI_LAYOUT_FILE)));
-  if (!header.success) {
+  const version = imageLayoutVersionOf(parseJson(text, join(root, OCI_LAYOUT_FILE)));
+  if (version === undefined) {
     throw new IntegrityError(
       'E_SCHEMA',
       `${join(dir, OCI_LAYOUT_FILE)} has no imageLayoutVersion`,
@@ -296,11 +300,11 @@ export function assertLayoutDir(dir: string): string {
       },
     );
   }
-  if (header.data.imageLayoutVersion !== IMAGE_LAYOUT_VERSION) {
+  if (version !== IMAGE_LAYOUT_VERSION) {
     throw new NotFoundError(
       'E_NOT_A_LAYOUT',
-      `${dir} has imageLayoutVersion ${JSON.stringify(header.data.imageLayoutVersion)}; only ${IMAGE_LAYOUT_VERSION} is defined`,
-      { layout: dir, version: header.data.imageLayoutVersion },
+      `${dir} has imageLayoutVersion ${JSON.stringify(version)}; only ${IMAGE_LAYOUT_VERSION} is defined`,
+      { layout: dir, version },
     );
   }
   try {

@@ -3,7 +3,13 @@
 // Reading and writing blob files is blob-store.ts's.
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { isSupportedAlgorithm, matchesDigestGrammar, parseDigest, type Digest } from '../digest.js';
+import {
+  algorithmOf,
+  isSupportedAlgorithm,
+  matchesDigestGrammar,
+  parseDigest,
+  type Digest,
+} from '../digest.js';
 import { UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
 import { BLOBS_DIR, blobDir } from './paths.js';
 
@@ -19,7 +25,11 @@ export interface BlobListing {
  * (O_NOFOLLOW guards only the last path component).
  */
 export class OwnBlobDirs {
-  /** blobs/<alg>/ directories already found to be real directories (the answer cannot regress). */
+  /**
+   * Algorithms whose blobs/<alg>/ was found to be a real directory (the answer cannot regress).
+   * Keyed by algorithm, not path: discovery asks once per manifest, and a path join each time cost
+   * more than the check it skipped.
+   */
   private readonly checked = new Set<string>();
 
   constructor(private readonly root: string) {}
@@ -29,8 +39,9 @@ export class OwnBlobDirs {
    * directory passes: the caller creates it or finds nothing.
    */
   assert(digest: Digest): void {
+    const alg = algorithmOf(digest);
+    if (this.checked.has(alg)) return;
     const dir = blobDir(this.root, digest);
-    if (this.checked.has(dir)) return;
     for (const d of [join(this.root, BLOBS_DIR), dir]) {
       let st: Stats;
       try {
@@ -41,7 +52,7 @@ export class OwnBlobDirs {
       }
       if (!st.isDirectory()) throw unsafeDir(d);
     }
-    this.checked.add(dir);
+    this.checked.add(alg);
   }
 }
 

@@ -1,7 +1,7 @@
 // Reading blob files: open only a regular file, never through a symlink and never blocking on a
 // FIFO; read a small blob whole, capped and verified. Streaming verification is verify-stream.ts's.
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { algorithmOf, newHash, type Digest } from '../digest.js';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { algorithmOf, hashHex, type Digest } from '../digest.js';
 import {
   NotFoundError,
   OcilayoutError,
@@ -23,20 +23,32 @@ const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants
  * it. Throws E_NOT_FOUND, E_UNSAFE_ENTRY (symlink, FIFO, device, directory), E_IO.
  */
 export function openBlobFile(path: string, digest: Digest, root: string): number {
+  return openBlobFileSized(path, digest, root).fd;
+}
+
+/**
+ * openBlobFile, with the file's size from the same fstat (a whole-blob read needs it: one stat per
+ * manifest, not two, when discovery reads thousands).
+ */
+export function openBlobFileSized(
+  path: string,
+  digest: Digest,
+  root: string,
+): { fd: number; size: number } {
   let fd: number;
   try {
     fd = openSync(path, READ_FLAGS);
   } catch (err) {
     throw openError(err, digest, root);
   }
-  let regular: boolean;
+  let st: Stats;
   try {
-    regular = fstatSync(fd).isFile();
+    st = fstatSync(fd);
   } catch (err) {
     closeSync(fd);
     throw wrapFsError(err, `stat blob ${digest}`, { digest });
   }
-  if (!regular) {
+  if (!st.isFile()) {
     closeSync(fd);
     throw new UnsafeInputError(
       'E_UNSAFE_ENTRY',
@@ -44,20 +56,21 @@ export function openBlobFile(path: string, digest: Digest, root: string): number
       { digest, path },
     );
   }
-  return fd;
+  return { fd, size: st.size };
 }
 
 /**
- * All of the blob open at `fd` (left open), refusing more than `maxBytes` before reading any, and
- * checked against `digest` when `verify`. Throws E_TOO_LARGE, E_DIGEST_MISMATCH; raw fs errors pass.
+ * All of the blob open at `fd` (left open; `size` is its fstat size), refusing more than `maxBytes`
+ * before reading any, and checked against `digest` when `verify`. Throws E_TOO_LARGE,
+ * E_DIGEST_MISMATCH; raw fs errors pass.
  */
 export function readWholeBlob(
   fd: number,
+  size: number,
   digest: Digest,
   maxBytes: number,
   verify: boolean,
 ): Buffer {
-  const size = fstatSync(fd).size;
   if (size > maxBytes) {
     throw new UnsafeInputError(
       'E_TOO_LARGE',
@@ -74,7 +87,7 @@ export function readWholeBlob(
   }
   const bytes = buf.subarray(0, off);
   if (verify) {
-    checkDigest(`blob ${digest}`, digest, newHash(algorithmOf(digest)).update(bytes).digest('hex'));
+    checkDigest(`blob ${digest}`, digest, hashHex(algorithmOf(digest), bytes));
   }
   return bytes;
 }

@@ -14,11 +14,12 @@ import {
   unlinkSync,
 } from 'node:fs';
 import type { BigIntStats, Stats } from 'node:fs';
+import { sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { algorithmOf, newHash, parseDigest, type Algorithm, type Digest } from '../digest.js';
 import { UnsafeInputError, UsageError, errnoCode, wrapFsError } from '../errors.js';
 import { OwnBlobDirs, listBlobs, type BlobListing } from './blob-dirs.js';
-import { openBlobFile, readWholeBlob } from './blob-read.js';
+import { openBlobFile, openBlobFileSized, readWholeBlob } from './blob-read.js';
 import { copyIntoPart, linkBack, placePart, writePart, writePartBytes } from './blob-write.js';
 import { fsyncDir } from './durable.js';
 import { cleanupAtExit } from './exit-cleanup.js';
@@ -26,7 +27,7 @@ import { hashFd, type FileHash } from './hash-file.js';
 import { leaseDigest, newPartPath, newTrashPath } from './ingest.js';
 import { makeDirs } from './make-dirs.js';
 import { PendingSync } from './pending-sync.js';
-import { blobDir, blobPath } from './paths.js';
+import { blobDir } from './paths.js';
 import { VerifyingStream, digestMismatch, sizeMismatch } from './verify-stream.js';
 
 export type { BlobListing } from './blob-dirs.js';
@@ -80,12 +81,24 @@ export class BlobStore {
   /** Every path into blobs/ is checked through this first (see OwnBlobDirs). */
   private readonly ownDirs: OwnBlobDirs;
 
+  /** blobs/<alg> under root, by algorithm (see path()). */
+  private readonly algDirs = new Map<string, string>();
+
   constructor(readonly root: string) {
     this.ownDirs = new OwnBlobDirs(root);
   }
 
   path(digest: Digest): string {
-    return blobPath(this.root, digest);
+    // blobPath's join, once per algorithm: the encoded part of a parsed digest is plain hex, so
+    // appending it after a separator is what join would give.
+    const colon = digest.indexOf(':');
+    const alg = digest.slice(0, colon);
+    let dir = this.algDirs.get(alg);
+    if (dir === undefined) {
+      dir = blobDir(this.root, digest);
+      this.algDirs.set(alg, dir);
+    }
+    return `${dir}${sep}${digest.slice(colon + 1)}`;
   }
 
   /**
@@ -381,9 +394,10 @@ export class BlobStore {
    * Verifies the digest unless `verify` is false. Throws E_NOT_FOUND, E_TOO_LARGE, E_DIGEST_MISMATCH.
    */
   readBytes(digest: Digest, maxBytes: number, options: { verify?: boolean } = {}): Buffer {
-    const fd = this.openForRead(digest);
+    this.ownDirs.assert(digest);
+    const { fd, size } = openBlobFileSized(this.path(digest), digest, this.root);
     try {
-      return readWholeBlob(fd, digest, maxBytes, options.verify !== false);
+      return readWholeBlob(fd, size, digest, maxBytes, options.verify !== false);
     } catch (err) {
       throw wrapFsError(err, `read blob ${digest}`, { digest });
     } finally {

@@ -3,7 +3,7 @@
 // turns stale and is taken over; a lock lost while held makes the commit fail instead of writing.
 import fs from 'node:fs';
 import { join, resolve } from 'node:path';
-import lockfile from 'proper-lockfile';
+import type * as ProperLockfile from 'proper-lockfile';
 import {
   LockError,
   OcilayoutError,
@@ -51,6 +51,16 @@ function checkMs(v: number, what: string, shown: unknown): number {
     );
   }
   return v;
+}
+
+/**
+ * proper-lockfile, loaded by the first lock: read-only commands never take one, and loading it
+ * (graceful-fs with its patched copy of fs, signal-exit's hooks) was part of every CLI start-up.
+ */
+type Lockfile = Pick<typeof ProperLockfile, 'lock' | 'unlock'>;
+let lockfileModule: Promise<Lockfile> | undefined;
+function loadLockfile(): Promise<Lockfile> {
+  return (lockfileModule ??= import('proper-lockfile').then((m): Lockfile => m.default));
 }
 
 /** Lock age after which a holder is presumed dead. We have proper-lockfile refresh it every stale/4. */
@@ -168,6 +178,7 @@ async function lockAndRun<T>(
   let delay = 10;
   let release: (() => Promise<void>) | undefined;
   try {
+    const lockfile = await loadLockfile();
     for (;;) {
       attempt.made = false;
       try {
@@ -221,7 +232,9 @@ async function lockAndRun<T>(
       forgetAtExit();
       // The directory belongs to someone else now. Make proper-lockfile forget our lock without
       // its rmdir, or its refresh timer or exit handler would remove the new holder's lock.
-      await lockfile
+      await (
+        await loadLockfile()
+      )
         .unlock(target, { realpath: false, lockfilePath: lockDir, fs: keepDirFs })
         .catch(() => undefined);
     } else {

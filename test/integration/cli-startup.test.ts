@@ -1,7 +1,8 @@
 // What the built CLI loads before it does anything: commands that need no network must not pay
-// for node:http(s), net or child_process (src/cli/bin.ts hands the bundle stand-ins that load
-// them on first use), and a command that does need them still gets the real modules. A registry
-// copy never loads fetch's undici: its loading cost more than a push that mounts every blob.
+// for node:http(s), net, child_process, zlib or worker_threads (src/cli/bin.ts hands the bundle
+// stand-ins that load them on first use), nor read-only ones for the lock's proper-lockfile; and a
+// command that does need them still gets the real modules. A registry copy never loads fetch's
+// undici: its loading cost more than a push that mounts every blob.
 // Build first: `npm run build`.
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -11,7 +12,14 @@ import { startReferrersServer } from '../helpers/referrers-server.js';
 import { CLI, CLI_CACHE_HOME, cliOk } from '../helpers/run-cli.js';
 import { tmpDir, tmpLayout } from '../helpers/tmp.js';
 
-const DEFERRED = ['node:http', 'node:https', 'node:net', 'node:child_process'];
+const DEFERRED = [
+  'node:http',
+  'node:https',
+  'node:net',
+  'node:child_process',
+  'node:zlib',
+  'node:worker_threads',
+];
 
 /**
  * A --require script that prints, at exit, every module the process required by name, Node's own
@@ -59,6 +67,9 @@ describe('CLI start-up', () => {
       expect(r.code).toBe(0);
       expect(r.loaded).toContain('node:fs'); // the hook saw the bundle's requires
       expect(r.loaded.filter((m) => DEFERRED.includes(m))).toEqual([]);
+      // Nor proper-lockfile, bundled and loaded by the first lock (store/lock.ts): its graceful-fs
+      // is what requires `constants`.
+      expect(r.loaded).not.toContain('constants');
     }
   });
 

@@ -3,6 +3,7 @@ import {
   IMAGE_LAYOUT_VERSION,
   IndexFileSchema,
   OciLayoutSchema,
+  imageLayoutVersionOf,
 } from '../../src/schema/layout-files.js';
 
 describe('OciLayoutSchema', () => {
@@ -14,6 +15,37 @@ describe('OciLayoutSchema', () => {
     });
     expect(OciLayoutSchema.safeParse({}).success).toBe(false);
     expect(OciLayoutSchema.safeParse({ imageLayoutVersion: 1 }).success).toBe(false);
+  });
+});
+
+describe('imageLayoutVersionOf', () => {
+  const zodSays = (v: unknown): string | undefined => {
+    const r = OciLayoutSchema.safeParse(v);
+    return r.success ? r.data.imageLayoutVersion : undefined;
+  };
+
+  it('answers as OciLayoutSchema does', () => {
+    class Header {
+      imageLayoutVersion = '1.0.0';
+    }
+    const inputs: unknown[] = [
+      { imageLayoutVersion: '1.0.0' },
+      { imageLayoutVersion: '1.0.0', x: 1 },
+      { imageLayoutVersion: '' },
+      { imageLayoutVersion: 1 },
+      { imageLayoutVersion: null },
+      {},
+      [],
+      ['1.0.0'],
+      null,
+      '1.0.0',
+      1,
+      Object.assign(Object.create(null) as object, { imageLayoutVersion: '2.0.0' }),
+      new Header(),
+      JSON.parse('{"__proto__": {"imageLayoutVersion": "1.0.0"}}'),
+      JSON.parse('{"__proto__": 1, "imageLayoutVersion": "1.0.0"}'),
+    ];
+    for (const v of inputs) expect(imageLayoutVersionOf(v)).toBe(zodSays(v));
   });
 });
 

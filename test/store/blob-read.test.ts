@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { digestOf, type Digest } from '../../src/digest.js';
-import { openBlobFile, readWholeBlob } from '../../src/store/blob-read.js';
+import { openBlobFile, openBlobFileSized, readWholeBlob } from '../../src/store/blob-read.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 function withFile(content: string): { path: string; root: string } {
@@ -14,15 +14,15 @@ function withFile(content: string): { path: string; root: string } {
 }
 
 function readFile(path: string, digest: Digest, max: number, verify = true): Buffer {
-  const fd = openBlobFile(path, digest, '/layout');
+  const { fd, size } = openBlobFileSized(path, digest, '/layout');
   try {
-    return readWholeBlob(fd, digest, max, verify);
+    return readWholeBlob(fd, size, digest, max, verify);
   } finally {
     closeSync(fd);
   }
 }
 
-describe('openBlobFile + readWholeBlob', () => {
+describe('openBlobFileSized + readWholeBlob', () => {
   it('reads a regular file whole and verifies it', () => {
     const { path } = withFile('{"a":1}');
     expect(readFile(path, digestOf('{"a":1}'), 100).toString()).toBe('{"a":1}');
