@@ -22,7 +22,7 @@ import { RegistryHttpError } from './http-errors.js';
 import { cappedBody, contentLength, hasBody, sendEmpty } from './http.js';
 import { isValidRepositoryName, requestDigest } from './names.js';
 import type { UploadSession } from './uploads.js';
-import { wallClockNs } from './verified-blobs.js';
+import { wallClockNs } from '../store/file-version.js';
 
 const EMPTY = new Uint8Array(0);
 /** The digest of the empty content under each algorithm we serve. */

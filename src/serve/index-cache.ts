@@ -3,7 +3,7 @@
 //
 // Each use lstat's the file and compares its version (device, inode, size, mtime, ctime) with the
 // one read: our writers rename a new file into place (a new inode), a tool that rewrites it in
-// place changes its size or times, and ctime cannot be set back (verified-blobs.ts has the
+// place changes its size or times, and ctime cannot be set back (store/file-version.ts has the
 // argument). A version changed too recently for its ctime to be trusted (RACY_SLACK_NS) is not
 // kept: a rewrite in the same timestamp tick could leave all five equal. lstat, not stat: an
 // index.json replaced by a symlink is another version, and the re-read refuses it as before. The
@@ -14,8 +14,8 @@
 import { lstatSync } from 'node:fs';
 import type { Layout } from '../layout/layout.js';
 import type { IndexFile } from '../schema/layout-files.js';
-import { sameVersion, type FileVersion } from '../store/index-store.js';
-import { RACY_SLACK_NS, wallClockNs } from './verified-blobs.js';
+import { sameVersion, type FileVersion } from '../store/file-version.js';
+import { RACY_SLACK_NS, wallClockNs } from '../store/file-version.js';
 
 interface Entry {
   version: FileVersion;

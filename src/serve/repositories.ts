@@ -30,12 +30,12 @@ import {
   splitImageName,
 } from '../layout/names.js';
 import { listNames, listTags } from '../layout/tags.js';
-import { sameVersion } from '../store/index-store.js';
+import { sameVersion } from '../store/file-version.js';
 import { INDEX_FILE, OCI_LAYOUT_FILE } from '../store/paths.js';
 import { RegistryHttpError } from './http-errors.js';
 import { IndexCache } from './index-cache.js';
 import { isValidRepositoryName } from './names.js';
-import { RACY_SLACK_NS, wallClockNs } from './verified-blobs.js';
+import { RACY_SLACK_NS, wallClockNs } from '../store/file-version.js';
 
 /** The catalog walk stops descending this deep (a repository name has at most this many parts). */
 const MAX_DEPTH = 32;
@@ -139,7 +139,7 @@ export class Repositories {
    * mtime and ctime, and a directory replaced is another inode. Kept only when no component
    * above holds an index.json (a hauler store is told by its content, which can change in place)
    * and the layout has its oci-layout file (same reason), and only versions whose ctime is
-   * settled (verified-blobs.ts, RACY_SLACK_NS). oci-layout rewritten in place, keeping its name,
+   * settled (store/file-version.ts, RACY_SLACK_NS). oci-layout rewritten in place, keeping its name,
    * is read again when the directory next changes.
    */
   private treeLayout(name: string): Layout {

@@ -89,7 +89,7 @@ export interface ServeOptions {
   access?: AccessControl | undefined;
   /**
    * Hash a whole blob on every GET (`always`), or once per change of its file (`once`, the
-   * default: verified-blobs.ts says why that is safe).
+   * default: store/file-version.ts says why that is safe).
    */
   verifyReads?: VerifyReads | undefined;
   /** Serve HTTPS with this PEM certificate (chain) and key. */

@@ -2,7 +2,7 @@
 // blob file they were read from, so that a manifest GET sends them without reading, hashing or
 // parsing again while that file is unchanged.
 //
-// Why a file's version vouches for its bytes: verified-blobs.ts (ctime cannot be set back; only
+// Why a file's version vouches for its bytes: store/file-version.ts (ctime cannot be set back; only
 // a version whose ctime is clearly in the past is kept). The version is checked with an lstat of
 // the blob's path in the repository asked, before every use, rather than by opening the file:
 // the path holding the same unchanged file is exactly what a read through it would find, and a
@@ -15,7 +15,13 @@
 import type { BigIntStats } from 'node:fs';
 import type { Digest } from '../digest.js';
 import type { Descriptor } from '../schema/descriptor.js';
-import { RACY_SLACK_NS } from './verified-blobs.js';
+import {
+  fileKey,
+  pickVersion,
+  sameVersion,
+  settledVersion,
+  type FileVersion,
+} from '../store/file-version.js';
 
 export interface VerifiedManifest {
   bytes: Buffer;
@@ -27,9 +33,7 @@ export interface VerifiedManifest {
 
 interface Entry extends VerifiedManifest {
   digest: Digest;
-  size: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
+  version: FileVersion;
 }
 
 export class VerifiedManifests {
@@ -55,17 +59,9 @@ export class VerifiedManifests {
 
   /** What was verified of the file `st` describes, if it is unchanged and holds `digest`. */
   get(digest: Digest, st: BigIntStats): VerifiedManifest | undefined {
-    const key = keyOf(st);
+    const key = fileKey(st);
     const e = this.entries.get(key);
-    if (
-      e === undefined ||
-      e.digest !== digest ||
-      e.size !== st.size ||
-      e.mtimeNs !== st.mtimeNs ||
-      e.ctimeNs !== st.ctimeNs
-    ) {
-      return undefined;
-    }
+    if (e === undefined || e.digest !== digest || !sameVersion(e.version, st)) return undefined;
     this.entries.delete(key);
     this.entries.set(key, e);
     return e;
@@ -84,18 +80,16 @@ export class VerifiedManifests {
     bytes: Buffer,
     how: { validatedAs: string } | { described: Descriptor },
   ): boolean {
-    if (st.ctimeNs + RACY_SLACK_NS >= statAtNs) return false;
+    if (!settledVersion(st, statAtNs)) return false;
     if (bytes.byteLength > this.maxEntryBytes || bytes.byteLength > this.maxBytes) return false;
-    const key = keyOf(st);
+    const key = fileKey(st);
     let e = this.get(digest, st);
     if (e === undefined) {
       const old = this.entries.get(key);
       if (old !== undefined) this.drop(key, old);
       const entry: Entry = {
         digest,
-        size: st.size,
-        mtimeNs: st.mtimeNs,
-        ctimeNs: st.ctimeNs,
+        version: pickVersion(st),
         bytes,
         validatedAs: new Set(),
         described: undefined,
@@ -117,8 +111,4 @@ export class VerifiedManifests {
     this.entries.delete(key);
     this.held -= entry.bytes.byteLength;
   }
-}
-
-function keyOf(st: BigIntStats): string {
-  return `${st.dev}:${st.ino}`;
 }

@@ -1,18 +1,11 @@
 // index.json: validated reads, and the only writer. update(fn) takes the layout lock, re-reads the
 // file inside it, applies fn, and commits atomically; a file that fails to parse is never overwritten.
 // We keep the parsed JSON as read (not zod's output) so key order and unknown fields survive.
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  openSync,
-  readSync,
-  statSync,
-  type BigIntStats,
-} from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFoundError, UnsafeInputError, errnoCode, wrapFsError } from '../errors.js';
 import { checkIndexFile } from '../schema/index-check.js';
+import { sameVersion, type FileVersion } from './file-version.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { parseJson } from '../schema/manifest.js';
 import { writeFileDurable } from './durable.js';
@@ -42,20 +35,6 @@ export interface UpdateResult<T> {
 /** Serialisation we write: compact JSON and a trailing newline (umoci, olareg do the same). */
 export function serializeIndex(index: IndexFile): string {
   return `${JSON.stringify(index)}\n`;
-}
-
-/** What identifies one version of a file: a rewrite (rename or in place) changes one of these. */
-export type FileVersion = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>;
-
-export function sameVersion(a: FileVersion | undefined, b: FileVersion): boolean {
-  return (
-    a !== undefined &&
-    a.dev === b.dev &&
-    a.ino === b.ino &&
-    a.size === b.size &&
-    a.mtimeNs === b.mtimeNs &&
-    a.ctimeNs === b.ctimeNs
-  );
 }
 
 export class IndexStore {

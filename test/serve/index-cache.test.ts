@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IndexCache } from '../../src/serve/index-cache.js';
-import { RACY_SLACK_NS } from '../../src/serve/verified-blobs.js';
+import { RACY_SLACK_NS } from '../../src/store/file-version.js';
 import { IndexStore } from '../../src/store/index-store.js';
 import { tmpLayout } from '../helpers/tmp.js';
 
 // The cache's view of the wall clock, moved ahead to make what was just written count as settled.
 const clock = vi.hoisted(() => ({ aheadNs: 0n }));
-vi.mock('../../src/serve/verified-blobs.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/serve/verified-blobs.js')>();
+vi.mock('../../src/store/file-version.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/store/file-version.js')>();
   return { ...real, wallClockNs: () => real.wallClockNs() + clock.aheadNs };
 });
 

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Layout } from '../../src/internal.js';
 import { RegistryHttpError } from '../../src/serve/http-errors.js';
 import { Repositories } from '../../src/serve/repositories.js';
-import { RACY_SLACK_NS } from '../../src/serve/verified-blobs.js';
+import { RACY_SLACK_NS } from '../../src/store/file-version.js';
 import { tmpDir } from '../helpers/tmp.js';
 import {
   OCI_MANIFEST,
@@ -26,8 +26,8 @@ import {
 
 // The server's view of the wall clock, moved ahead to make what was just made count as settled.
 const clock = vi.hoisted(() => ({ aheadNs: 0n }));
-vi.mock('../../src/serve/verified-blobs.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/serve/verified-blobs.js')>();
+vi.mock('../../src/store/file-version.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/store/file-version.js')>();
   return { ...real, wallClockNs: () => real.wallClockNs() + clock.aheadNs };
 });
 

@@ -12,7 +12,8 @@ import {
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { newHash, type Digest } from '../../src/digest.js';
-import { RACY_SLACK_NS, VerifiedBlobs } from '../../src/serve/verified-blobs.js';
+import { VerifiedBlobs } from '../../src/serve/verified-blobs.js';
+import { RACY_SLACK_NS } from '../../src/store/file-version.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { pushBlob, sha256, startServe } from './helpers.js';
 
@@ -24,8 +25,8 @@ vi.mock('../../src/digest.js', async (importOriginal) => {
 const hashesStarted = (): number => vi.mocked(newHash).mock.calls.length;
 // The server's view of the wall clock, moved ahead to make what was just pushed count as settled.
 const clock = vi.hoisted(() => ({ aheadNs: 0n }));
-vi.mock('../../src/serve/verified-blobs.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/serve/verified-blobs.js')>();
+vi.mock('../../src/store/file-version.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/store/file-version.js')>();
   return { ...real, wallClockNs: () => real.wallClockNs() + clock.aheadNs };
 });
 

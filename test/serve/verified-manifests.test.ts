@@ -5,15 +5,15 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Digest } from '../../src/digest.js';
 import { Layout } from '../../src/layout/layout.js';
 import { IndexStore } from '../../src/store/index-store.js';
-import { RACY_SLACK_NS } from '../../src/serve/verified-blobs.js';
+import { RACY_SLACK_NS } from '../../src/store/file-version.js';
 import { VerifiedManifests } from '../../src/serve/verified-manifests.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { OCI_INDEX, OCI_MANIFEST, pushImage, sha256, startServe, testImage } from './helpers.js';
 
 // The server's view of the wall clock, moved ahead to make what was just written count as settled.
 const clock = vi.hoisted(() => ({ aheadNs: 0n }));
-vi.mock('../../src/serve/verified-blobs.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/serve/verified-blobs.js')>();
+vi.mock('../../src/store/file-version.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/store/file-version.js')>();
   return { ...real, wallClockNs: () => real.wallClockNs() + clock.aheadNs };
 });
 
