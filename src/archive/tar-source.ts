@@ -17,7 +17,7 @@ import {
   type Compression,
   type ExpansionLimits,
 } from './compression.js';
-import { ChunkRing, readAt } from '../store/fd-chunks.js';
+import { ChunkRing, fdChunks } from '../store/fd-chunks.js';
 import { judgeEntry, type EntryVerdict } from './safe-entry.js';
 import { waitDrain } from './streams.js';
 import { TarFraming } from './tar-framing.js';
@@ -373,29 +373,11 @@ const SNIFF_BYTES = 8;
 
 /**
  * The file under one of openArchiveFile's streams, from offset 0 to its end, as chunks of up to
- * 1 MiB read into `ring`'s buffers, the next read in flight while this chunk is handed on. fs
- * errors pass as they are. The stream itself is never read; the caller destroys it (closing the fd)
- * once this generator has finished.
+ * 1 MiB read into `ring`'s buffers (fdChunks). The stream itself is never read; the caller
+ * destroys it (closing the fd) once this generator has finished.
  */
-async function* fileChunks(stream: ReadStream, ring: ChunkRing): AsyncGenerator<Buffer> {
-  const fd = fdOf(stream);
-  let position = 0;
-  let buf = ring.take();
-  let pending: Promise<number> | undefined = readAt(fd, buf, buf.byteLength, 0);
-  try {
-    for (;;) {
-      const n: number = await pending;
-      pending = undefined;
-      if (n === 0) return;
-      position += n;
-      const chunk = buf.subarray(0, n);
-      buf = ring.take();
-      pending = readAt(fd, buf, buf.byteLength, position);
-      yield chunk;
-    }
-  } finally {
-    await pending?.catch(() => undefined);
-  }
+function fileChunks(stream: ReadStream, ring: ChunkRing): AsyncGenerator<Buffer> {
+  return fdChunks(fdOf(stream), ring);
 }
 
 async function drain(entry: Entry): Promise<void> {

@@ -47,15 +47,15 @@ export function readAt(fd: number, buf: Buffer, length: number, position: number
 /**
  * Everything in `fd` (left open) from offset 0, as chunks of up to 1 MiB, with the next read in
  * flight while the caller writes this one. Positional reads (pread): nothing else reading the same
- * fd (a hash worker) moves an offset under us. Throws E_SIZE_MISMATCH as soon as the file holds
- * more than `size` bytes (before yielding any byte past it) or ends short of it; `what` names the
- * file in that error. fs errors pass as they are (the caller knows what it read).
+ * fd (a hash worker) moves an offset under us. With `expect`, throws E_SIZE_MISMATCH as soon as
+ * the file holds more than its `size` (before yielding any byte past it) or ends short of it,
+ * naming the file `what`; without it, reads to the end. fs errors pass as they are (the caller
+ * knows what it read).
  */
 export async function* fdChunks(
   fd: number,
-  size: number,
   ring: ChunkRing,
-  what: string,
+  expect?: { size: number; what: string },
 ): AsyncGenerator<Buffer> {
   let position = 0;
   let buf = ring.take();
@@ -66,11 +66,15 @@ export async function* fdChunks(
       pending = undefined;
       if (n === 0) {
         ring.release(buf);
-        if (position !== size) throw sizeMismatch(what, size, position, false);
+        if (expect !== undefined && position !== expect.size) {
+          throw sizeMismatch(expect.what, expect.size, position, false);
+        }
         return;
       }
       position += n;
-      if (position > size) throw sizeMismatch(what, size, position, true);
+      if (expect !== undefined && position > expect.size) {
+        throw sizeMismatch(expect.what, expect.size, position, true);
+      }
       const chunk = buf.subarray(0, n);
       buf = ring.take();
       pending = readAt(fd, buf, buf.byteLength, position);

@@ -337,7 +337,7 @@ async function writeBlob(
   let isCompressed = false;
   async function* body(): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of fdChunks(fd, size, ring, what)) {
+      for await (const chunk of fdChunks(fd, ring, { size, what })) {
         if (first) isCompressed = compressed.blob(chunk, size);
         first = false;
         if (isCompressed) compressed.add(chunk);

@@ -25,7 +25,7 @@ describe('fdChunks', () => {
     const seen = new Set<ArrayBufferLike>();
     const copies: Buffer[] = [];
     await withFile(bytes, async (fd) => {
-      for await (const chunk of fdChunks(fd, bytes.byteLength, ring, 'blob x')) {
+      for await (const chunk of fdChunks(fd, ring, { size: bytes.byteLength, what: 'blob x' })) {
         expect(chunk.byteLength).toBeLessThanOrEqual(MiB);
         copies.push(Buffer.from(chunk));
         seen.add(chunk.buffer);
@@ -37,12 +37,22 @@ describe('fdChunks', () => {
     expect(seen.size).toBe(2);
   });
 
+  it('reads to the end when no size is expected', async () => {
+    const bytes = randomBytes(2 * MiB + 5);
+    const copies: Buffer[] = [];
+    await withFile(bytes, async (fd) => {
+      for await (const chunk of fdChunks(fd, new ChunkRing())) copies.push(Buffer.from(chunk));
+    });
+    expect(Buffer.concat(copies).equals(bytes)).toBe(true);
+  });
+
   it('never hands out a buffer that was not given back', async () => {
     const bytes = randomBytes(4 * MiB);
     const ring = new ChunkRing();
     const held: Buffer[] = [];
     await withFile(bytes, async (fd) => {
-      for await (const chunk of fdChunks(fd, bytes.byteLength, ring, 'blob x')) held.push(chunk);
+      for await (const chunk of fdChunks(fd, ring, { size: bytes.byteLength, what: 'blob x' }))
+        held.push(chunk);
     });
     expect(new Set(held.map((c) => c.buffer)).size).toBe(held.length);
     expect(Buffer.concat(held).equals(bytes)).toBe(true);
@@ -60,14 +70,17 @@ describe('fdChunks', () => {
     await withFile(bytes, async (fd) => {
       let got = 0;
       const reading = (async () => {
-        for await (const chunk of fdChunks(fd, 2 * MiB, new ChunkRing(), 'blob x')) {
+        for await (const chunk of fdChunks(fd, new ChunkRing(), {
+          size: 2 * MiB,
+          what: 'blob x',
+        })) {
           got += chunk.byteLength;
         }
       })();
       await expect(reading).rejects.toMatchObject({ code: 'E_SIZE_MISMATCH' });
       expect(got).toBe(2 * MiB);
       const short = (async () => {
-        for await (const _ of fdChunks(fd, 3 * MiB, new ChunkRing(), 'blob x'));
+        for await (const _ of fdChunks(fd, new ChunkRing(), { size: 3 * MiB, what: 'blob x' }));
       })();
       await expect(short).rejects.toMatchObject({
         code: 'E_SIZE_MISMATCH',
