@@ -190,8 +190,9 @@ export class BlobStore {
    * by the kernel into a part file, then the part (what was written, not the source) is hashed on
    * a worker while it is fsync'd, and linked into place only if size and digest match. Idempotent
    * like put(). Returns undefined, having written nothing, when this platform cannot copy that way
-   * (the caller streams through put() instead). Throws E_SIZE_MISMATCH (the source's size is
-   * checked before copying), E_DIGEST_MISMATCH (nothing becomes visible), E_IO.
+   * or the source is not one to copy so (see copyIntoPart; the caller streams through put()).
+   * Throws E_SIZE_MISMATCH (the source's size is checked before copying), E_DIGEST_MISMATCH
+   * (nothing becomes visible), E_IO.
    */
   async putFile(
     srcFd: number,
@@ -226,7 +227,8 @@ export class BlobStore {
       let hashed: FileHash;
       try {
         // The part is ours and no longer written: its bytes are what gets linked, so they are what
-        // is verified (a source changed after the size check, or read wrong, fails here). The fsync
+        // is verified (a source rewritten after the size check, or read wrong, fails here; one
+        // shrunk during the copy is what copyIntoPart's owner check is for). The fsync
         // runs meanwhile; both settle before the fd is closed (a read or sync in flight on a
         // closed fd number could touch whatever file reuses it).
         const [h, synced] = await Promise.allSettled([

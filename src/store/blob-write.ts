@@ -136,13 +136,21 @@ function procFdDir(): string | undefined {
  * passes through this process), the regular file open at `srcFd`, as long as it is when the copy
  * starts. Returns the part's fd, open read-write, for the caller to hash what was written, fsync
  * and close; undefined, with nothing copied, when no kernel copy is possible here (no
- * /proc/self/fd, or a source mode that the copy would hand on: see below). Nothing is verified
- * here. Raw fs errors pass. The part is closed on failure and on undefined, never removed.
+ * /proc/self/fd), or not safe: a source another user owns, or a source mode that the copy would
+ * hand on (see below). Nothing is verified here. Raw fs errors pass. The part is closed on failure
+ * and on undefined, never removed.
  */
 export async function copyIntoPart(srcFd: number, part: string): Promise<number | undefined> {
   const dir = procFdDir();
   if (dir === undefined) return undefined;
-  const srcMode = fstatSync(srcFd).mode & 0o7777;
+  const src = fstatSync(srcFd);
+  // fs.copyFile copies as many bytes as the source had when it started, and its loop never ends
+  // (one thread-pool thread spinning, and an exit that waits for it) if the source shrinks
+  // meanwhile: copy_file_range keeps returning 0 at the end of the file. Only the owner (and root)
+  // can truncate a file the mode check below lets through, so a source another user owns is
+  // streamed; and the owner's chmod cannot race that check either.
+  if (src.uid !== process.geteuid?.()) return undefined;
+  const srcMode = src.mode & 0o7777;
   // Created synchronously, as createThenOpen does; the copy then reaches both files through our
   // own fds: an exit-time removal of the part's name is never undone by a late O_CREAT on the
   // thread pool (the copy lands in the unlinked inode), and no path is followed twice.
