@@ -4,9 +4,10 @@ import { readFileSync } from 'node:fs';
 
 /**
  * string-width (yargs' help layout, three copies) builds an Intl.Segmenter and a /\p{RGI_Emoji}/v
- * regular expression when it loads: ~20 ms of every start-up (ICU data), for help text most runs
- * never render. Build them on first use instead. The bundle is checked afterwards, so a new version
- * of the package written differently fails the build rather than silently bringing the cost back.
+ * regular expression when it loads: ICU data read on every start-up (spec-notes/performance.md has
+ * the profile), for help text most runs never render. Build them on first use instead. The bundle
+ * is checked afterwards, so a new version of the package written differently fails the build
+ * rather than silently bringing the cost back.
  */
 export const lazyStringWidth = {
   name: 'lazy-string-width',

@@ -103,7 +103,8 @@ async function main() {
 
   const s = [...latencies].sort((a, b) => a - b);
   const pct = (p) => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-  // The histogram counts from the timer's due time: its resolution is not a delay.
+  // The histogram records the whole time between two runs of its timer, the resolution included
+  // (an idle loop reads the resolution itself): only what exceeds it is a delay.
   const late = (v) => Math.max(0, ms(v) - 10);
   console.log(
     JSON.stringify({
