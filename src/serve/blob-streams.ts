@@ -20,6 +20,8 @@ const BIG_READ_BODIES = 8;
 export interface Slot {
   /** Settles when the body may start, or at once after release(). */
   ready: Promise<void>;
+  /** Whether it had to wait its turn (ready had not settled when it was taken). */
+  queued: boolean;
   /** Give the slot back (or leave the queue); idempotent. */
   release: () => void;
 }
@@ -64,8 +66,9 @@ export class BlobStreamSlots {
       this.active++;
       settle();
     };
-    if (this.active < this.max) grant();
-    else this.queue.push(grant);
+    const queued = this.active >= this.max;
+    if (queued) this.queue.push(grant);
+    else grant();
     const release = (): void => {
       if (state === 'running') {
         this.active--;
@@ -78,7 +81,7 @@ export class BlobStreamSlots {
       }
       state = 'released';
     };
-    return { ready, release };
+    return { ready, queued, release };
   }
 
   /**

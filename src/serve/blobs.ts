@@ -51,13 +51,11 @@ export async function getBlob(ctx: ServeContext, call: Call): Promise<void> {
     res.end();
     return;
   }
-  const slots = ctx.blobReads.slots;
-  const queued = slots.running >= slots.max;
-  const slot = slots.take();
+  const slot = ctx.blobReads.slots.take();
   // A client that hangs up while its GET waits for a slot leaves the queue.
   res.once('close', slot.release);
   try {
-    if (queued) await waitSilently(req, slot.ready);
+    if (slot.queued) await waitSilently(req, slot.ready);
     if (res.destroyed) return;
     await sendBlob(ctx, call, layout, digest);
   } finally {

@@ -24,6 +24,7 @@ describe('BlobStreamSlots', () => {
     expect(await settled(b.ready)).toBe(true);
     expect(await settled(c.ready)).toBe(false);
     expect([slots.running, slots.waiting]).toEqual([2, 2]);
+    expect([a, b, c, d].map((s) => s.queued)).toEqual([false, false, true, true]);
     b.release();
     b.release(); // idempotent: gives back one slot, not two
     expect(await settled(c.ready)).toBe(true);
