@@ -8,6 +8,7 @@ import { SUPPORTED_ALGORITHMS, algorithmOf, digestOf, type Digest } from '../dig
 import { isOcilayoutError } from '../errors.js';
 import type { Layout } from '../layout/layout.js';
 import { deleteBlob } from '../maintenance/delete.js';
+import { wallClockNs } from '../store/file-version.js';
 import { digestMismatch } from '../store/verify-stream.js';
 import {
   allowed,
@@ -22,7 +23,6 @@ import { RegistryHttpError } from './http-errors.js';
 import { cappedBody, contentLength, hasBody, sendEmpty } from './http.js';
 import { isValidRepositoryName, requestDigest } from './names.js';
 import type { UploadSession } from './uploads.js';
-import { wallClockNs } from '../store/file-version.js';
 
 const EMPTY = new Uint8Array(0);
 /** The digest of the empty content under each algorithm we serve. */

@@ -4,18 +4,22 @@
 // Each use lstat's the file and compares its version (device, inode, size, mtime, ctime) with the
 // one read: our writers rename a new file into place (a new inode), a tool that rewrites it in
 // place changes its size or times, and ctime cannot be set back (store/file-version.ts has the
-// argument). A version changed too recently for its ctime to be trusted (RACY_SLACK_NS) is not
+// argument). A version changed too recently for its ctime to be trusted (settledVersion) is not
 // kept: a rewrite in the same timestamp tick could leave all five equal. lstat, not stat: an
 // index.json replaced by a symlink is another version, and the re-read refuses it as before. The
 // version kept is the one fstat saw on the descriptor the bytes were read through.
 //
 // What is kept is frozen: it is shared by every request until the file changes, so a reader that
 // tried to change it would throw rather than change what the next request sees.
-import { lstatSync } from 'node:fs';
 import type { Layout } from '../layout/layout.js';
 import type { IndexFile } from '../schema/layout-files.js';
-import { sameVersion, type FileVersion } from '../store/file-version.js';
-import { RACY_SLACK_NS, wallClockNs } from '../store/file-version.js';
+import {
+  lstatVersion,
+  sameVersion,
+  settledVersion,
+  wallClockNs,
+  type FileVersion,
+} from '../store/file-version.js';
 
 interface Entry {
   version: FileVersion;
@@ -54,7 +58,7 @@ export class IndexCache {
     const statAtNs = wallClockNs();
     const { snapshot, version } = layout.index.readVersion();
     const chars = snapshot.text.length;
-    if (version.ctimeNs + RACY_SLACK_NS < statAtNs && chars <= this.maxChars) {
+    if (settledVersion(version, statAtNs) && chars <= this.maxChars) {
       const index = deepFreeze(snapshot.index);
       this.entries.set(key, { version, index, chars });
       this.held += chars;
@@ -70,15 +74,6 @@ export class IndexCache {
   private drop(key: string, entry: Entry): void {
     this.entries.delete(key);
     this.held -= entry.chars;
-  }
-}
-
-/** The version of the file at `path` (not followed), or undefined when it cannot be stat'ed. */
-function lstatVersion(path: string): FileVersion | undefined {
-  try {
-    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
-  } catch {
-    return undefined; // the re-read reports why
   }
 }
 

@@ -13,7 +13,7 @@ import { applyReferrerEdges } from '../referrers/record.js';
 import { canonicalDescriptor, type Descriptor } from '../schema/descriptor.js';
 import type { IndexFile } from '../schema/layout-files.js';
 import { parseManifest, type ParsedManifest } from '../schema/manifest.js';
-import { sameVersion } from '../store/file-version.js';
+import { sameVersion, wallClockNs } from '../store/file-version.js';
 import {
   assertDeletable,
   assertWritable,
@@ -24,7 +24,6 @@ import {
 import { RegistryHttpError } from './http-errors.js';
 import { readBody, sendBytes, sendEmpty } from './http.js';
 import { parseReference } from './names.js';
-import { wallClockNs } from '../store/file-version.js';
 
 /** GET/HEAD /v2/<name>/manifests/<reference> */
 export function getManifest(ctx: ServeContext, call: Call): void {

@@ -30,12 +30,11 @@ import {
   splitImageName,
 } from '../layout/names.js';
 import { listNames, listTags } from '../layout/tags.js';
-import { sameVersion } from '../store/file-version.js';
+import { lstatVersion, sameVersion, settledVersion, wallClockNs } from '../store/file-version.js';
 import { INDEX_FILE, OCI_LAYOUT_FILE } from '../store/paths.js';
 import { RegistryHttpError } from './http-errors.js';
 import { IndexCache } from './index-cache.js';
 import { isValidRepositoryName } from './names.js';
-import { RACY_SLACK_NS, wallClockNs } from '../store/file-version.js';
 
 /** The catalog walk stops descending this deep (a repository name has at most this many parts). */
 const MAX_DEPTH = 32;
@@ -139,7 +138,7 @@ export class Repositories {
    * mtime and ctime, and a directory replaced is another inode. Kept only when no component
    * above holds an index.json (a hauler store is told by its content, which can change in place)
    * and the layout has its oci-layout file (same reason), and only versions whose ctime is
-   * settled (store/file-version.ts, RACY_SLACK_NS). oci-layout rewritten in place, keeping its name,
+   * settled (store/file-version.ts, settledVersion). oci-layout rewritten in place, keeping its name,
    * is read again when the directory next changes.
    */
   private treeLayout(name: string): Layout {
@@ -160,7 +159,7 @@ export class Repositories {
     if (
       versions !== undefined &&
       versions.length === name.split('/').length &&
-      versions.every((v) => v.ctimeNs + RACY_SLACK_NS < statAtNs) &&
+      versions.every((v) => settledVersion(v, statAtNs)) &&
       this.plainLayoutPath(dir, versions.length)
     ) {
       this.known.set(name, { root: layout.root, versions });
@@ -510,14 +509,6 @@ function lstatOrUndefined(path: string): Stats | undefined {
 }
 
 /** lstat (bigint), undefined when absent or not reachable; other errors too (callers re-check). */
-function lstatVersion(path: string): BigIntStats | undefined {
-  try {
-    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
-}
-
 function statOrUndefined(path: string): Stats | undefined {
   try {
     return statSync(path);

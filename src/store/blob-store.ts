@@ -22,6 +22,7 @@ import { OwnBlobDirs, listBlobs, type BlobListing } from './blob-dirs.js';
 import { openBlobFile, openBlobFileSized, readWholeBlob } from './blob-read.js';
 import { copyIntoPart, linkBack, placePart, writePart, writePartBytes } from './blob-write.js';
 import { fsyncDir } from './durable.js';
+import { lstatVersion } from './file-version.js';
 import { cleanupAtExit } from './exit-cleanup.js';
 import { hashFd, type FileHash } from './hash-file.js';
 import { leaseDigest, newPartPath, newTrashPath } from './ingest.js';
@@ -133,12 +134,8 @@ export class BlobStore {
    */
   version(digest: Digest): BigIntStats | undefined {
     this.ownDirs.assert(digest);
-    try {
-      const st = lstatSync(this.path(digest), { bigint: true, throwIfNoEntry: false });
-      return st?.isFile() === true ? st : undefined;
-    } catch {
-      return undefined; // ENOTDIR and the like: the read that follows reports it
-    }
+    const st = lstatVersion(this.path(digest));
+    return st?.isFile() === true ? st : undefined;
   }
 
   has(digest: Digest): boolean {

@@ -12,7 +12,7 @@
 // ctime is older than the read by more than that slack. Corruption at rest that bypasses the
 // filesystem (a bad disk sector) changes no timestamp: that is fsck's to find, as for every other
 // reader of the layout.
-import type { BigIntStats } from 'node:fs';
+import { lstatSync, type BigIntStats } from 'node:fs';
 
 /** What identifies one version of a file: a rewrite (rename or in place) changes one of these. */
 export type FileVersion = Pick<BigIntStats, 'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs'>;
@@ -44,6 +44,18 @@ export function pickVersion(st: FileVersion): FileVersion {
 /** The file a version belongs to: `dev:ino`. */
 export function fileKey(v: FileVersion): string {
   return `${v.dev}:${v.ino}`;
+}
+
+/**
+ * The bigint lstat of `path` (a symlink is its own version, not its target's), or undefined when
+ * nothing is there or it cannot be stat'ed: the read that follows reports why.
+ */
+export function lstatVersion(path: string): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /** The wall clock in ns, the clock file timestamps are taken from. */
