@@ -54,8 +54,10 @@ export function openArchiveFile(path: string): ArchiveInput {
 
 /**
  * Streams made by openArchiveFile: readArchive reads these through their fd with positional reads
- * into reused buffers (see fileChunks and FedChunks) instead of through the stream, which allocates a fresh 1 MiB
- * buffer per read. Anyone else reading them gets the stream as it is.
+ * into reused buffers (fdChunks, and FedChunks for when each is free) instead of through the
+ * stream, which allocates a fresh 1 MiB buffer per read. Anyone else reading them gets the stream
+ * as it is; readArchive never reads the stream itself, only destroys it (closing the fd) once the
+ * last read has landed.
  */
 const ownFiles = new WeakSet<Readable>();
 
@@ -176,7 +178,7 @@ export async function readArchive(
   const raw =
     own === undefined
       ? (input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>)
-      : fileChunks(own, ring!);
+      : fdChunks(fdOf(own), ring!);
   const head = await readHead(raw, SNIFF_BYTES).catch((err: unknown) => {
     input.stream.destroy();
     throw wrapFsError(err, `read ${input.name}`);
@@ -205,7 +207,7 @@ export async function readArchive(
         yield n.value;
       }
     } finally {
-      // Stopped early (a failure): fileChunks lets its read in flight land before the fd closes.
+      // Stopped early (a failure): fdChunks lets its read in flight land before the fd closes.
       if (own !== undefined) await raw.return?.(undefined);
     }
   }
@@ -370,15 +372,6 @@ function fdOf(stream: ReadStream): number {
 
 /** sniffCompression needs no more than this many leading bytes. */
 const SNIFF_BYTES = 8;
-
-/**
- * The file under one of openArchiveFile's streams, from offset 0 to its end, as chunks of up to
- * 1 MiB read into `ring`'s buffers (fdChunks). The stream itself is never read; the caller
- * destroys it (closing the fd) once this generator has finished.
- */
-function fileChunks(stream: ReadStream, ring: ChunkRing): AsyncGenerator<Buffer> {
-  return fdChunks(fdOf(stream), ring);
-}
 
 async function drain(entry: Entry): Promise<void> {
   if (entry.destroyed) return;
